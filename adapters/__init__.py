@@ -1,0 +1,1 @@
+"""Adapters: the real services behind Parley's ports (SQLite, Elasticsearch, Kafka, Redis)."""

@@ -1,0 +1,82 @@
+"""Projectors fed from Kafka: a consumer group whose offsets are committed after the writes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, StoredEvent
+from kafka import KafkaConsumer
+
+from projections.events import PositionedEvent
+from projections.runner import ProjectionWriter, Projector
+
+log = logging.getLogger(__name__)
+
+
+def new_consumer(bootstrap: str, group_id: str, topics: list[str]) -> KafkaConsumer:
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=1000,
+        value_deserializer=lambda raw: json.loads(raw),
+        session_timeout_ms=10000,
+        heartbeat_interval_ms=2000,
+    )
+    consumer.subscribe(topics)
+    return consumer
+
+
+def decode(record_value: dict[str, Any], mapper: Mapper) -> PositionedEvent:  # type: ignore[type-arg]
+    stored = StoredEvent(
+        originator_id=UUID(record_value["aggregate_id"]),
+        originator_version=int(record_value["aggregate_version"]),
+        topic=record_value["type"],
+        state=record_value["state"].encode("utf-8"),
+    )
+    return PositionedEvent(int(record_value["position"]), mapper.to_domain_event(stored))
+
+
+class KafkaProjectionRunner:
+    def __init__(
+        self, consumer_factory: Any, writer: ProjectionWriter,
+        projector_of_topic: Mapping[str, Projector], mapper: Mapper,  # type: ignore[type-arg]
+    ) -> None:
+        self._consumer_factory = consumer_factory
+        self._writer = writer
+        self._projector_of_topic = projector_of_topic
+        self._mapper = mapper
+        self.stopping = threading.Event()
+
+    def run_forever(self) -> None:
+        consumer = self._consumer_factory()
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self.project_once(consumer)
+                except Exception as error:  # noqa: BLE001 - a service away: retry, never skip
+                    log.warning("projection batch failed (%s); retrying",
+                                type(error).__name__, exc_info=True)
+                    consumer.close()
+                    self.stopping.wait(1.0)
+                    consumer = self._consumer_factory()
+        finally:
+            consumer.close()
+
+    def project_once(self, consumer: KafkaConsumer) -> int:
+        batches = consumer.poll(timeout_ms=500, max_records=1000)
+        count = 0
+        for partition, records in batches.items():
+            projector = self._projector_of_topic[partition.topic]
+            events = [decode(r.value, self._mapper) for r in records]
+            self._writer.project(projector, events, max(e.position for e in events))
+            count += len(events)
+        if count:
+            consumer.commit()
+        return count

@@ -1,0 +1,1 @@
+"""HTTP entrypoints: they translate requests into commands and queries, and nothing more."""

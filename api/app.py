@@ -1,0 +1,39 @@
+"""The FastAPI application: routers, problem handlers and request limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import conversations, health, search, users
+from api.limits import RequestLimits
+from api.problems import install_problem_handlers
+from parley.bootstrap import Parley
+
+
+def create_app(parley: Parley, *, manage_lifecycle: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            parley.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                parley.close()
+
+    app = FastAPI(
+        title="Parley",
+        version="0.1.0",
+        description="Event-sourced messaging backend: commands append events; "
+        "queries read projections. Errors are application/problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.parley = parley
+    install_problem_handlers(app)
+    for module in (health, users, conversations, search):
+        app.include_router(module.router)
+    app.add_middleware(RequestLimits, max_body_bytes=parley.settings.max_body_bytes)
+    return app

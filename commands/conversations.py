@@ -1,0 +1,72 @@
+"""Commands about conversations and the messages in them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from commands.batch import Batch
+from commands.outcomes import Outcome
+from domain.conversations import Conversation, direct_conversation_id
+from domain.errors import CannotTalkToSelf, ConversationNotFound, UserNotFound
+from domain.events import Cause
+from domain.users import User
+
+
+@dataclass(frozen=True)
+class OpenDirectConversation:
+    opener_id: UUID
+    peer_id: UUID
+
+
+@dataclass(frozen=True)
+class SendMessage:
+    conversation_id: UUID
+    sender_id: UUID
+    message_id: UUID
+    text: str
+    sent_at: datetime
+
+
+def _conversation_body(conversation: Conversation) -> dict[str, object]:
+    return {
+        "conversation_id": str(conversation.id),
+        "kind": conversation.kind,
+        "member_ids": [str(m) for m in conversation.member_ids],
+    }
+
+
+def open_direct_conversation(
+    batch: Batch, command: OpenDirectConversation, cause: Cause
+) -> Outcome:
+    if command.opener_id == command.peer_id:
+        raise CannotTalkToSelf("peer_id", "a direct conversation needs two different people")
+    if batch.find(User, command.peer_id) is None:
+        raise UserNotFound("peer_id", "no such user")
+    existing = batch.find(
+        Conversation, direct_conversation_id(command.opener_id, command.peer_id)
+    )
+    if existing is not None:
+        return Outcome(200, _conversation_body(existing))
+    conversation = Conversation.open_direct(command.opener_id, command.peer_id, cause)
+    batch.add(conversation)
+    return Outcome(201, _conversation_body(conversation))
+
+
+def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
+    conversation = batch.find(Conversation, command.conversation_id)
+    if conversation is None:
+        raise ConversationNotFound("conversation_id", "no such conversation")
+    seq = conversation.send_message(
+        command.message_id, command.sender_id, command.text, command.sent_at, cause
+    )
+    return Outcome(
+        201,
+        {
+            "message_id": str(command.message_id),
+            "conversation_id": str(conversation.id),
+            "seq": seq,
+            "sent_at": command.sent_at.isoformat(),
+        },
+    )

@@ -1,0 +1,1 @@
+"""Parley's pure domain model: aggregates, events, value objects and rules. No I/O."""

@@ -1,0 +1,49 @@
+"""Rule violations raised by the domain; the API maps each class to one HTTP answer."""
+
+
+class DomainError(Exception):
+    """A command broke a rule of the domain; `field` names the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or the caller may not know that it does."""
+
+
+class Conflict(DomainError):
+    """The command contradicts what already happened."""
+
+
+class InvalidCommand(DomainError):
+    """The command's content breaks a rule (too long, malformed, ...)."""
+
+
+class HandleTaken(Conflict):
+    """Another user already registered this handle."""
+
+
+class NotAMember(NotFound):
+    """The caller is not a member of the conversation (reported as not found)."""
+
+
+class ConversationNotFound(NotFound):
+    """No such conversation."""
+
+
+class UserNotFound(NotFound):
+    """No such user."""
+
+
+class MessageTooLong(InvalidCommand):
+    """The message text is longer than the limit."""
+
+
+class CannotTalkToSelf(InvalidCommand):
+    """A direct conversation needs two different people."""

@@ -1,0 +1,44 @@
+"""The base of every Parley aggregate and event: each event records what caused it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+EVENT_ID_NAMESPACE = UUID("6f1c3a52-7b0e-4d55-9a51-0b8f3f6e2c11")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why an event happened: the acting user and the request chain it belongs to."""
+
+    actor_id: UUID
+    correlation_id: UUID
+    causation_id: UUID | None = None
+
+    def as_event_fields(self) -> dict[str, Any]:
+        return {
+            "actor_id": self.actor_id,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+        }
+
+
+class ParleyAggregate(Aggregate):
+    """An aggregate whose events all carry their cause."""
+
+    class Event(Aggregate.Event):
+        actor_id: UUID
+        correlation_id: UUID
+        causation_id: UUID | None
+
+        @property
+        def event_id(self) -> UUID:
+            """Stable id of this event, derived from its place in its aggregate's history."""
+            return uuid5(EVENT_ID_NAMESPACE, f"{self.originator_id}/{self.originator_version}")
+
+    class Created(Event, Aggregate.Created):
+        pass

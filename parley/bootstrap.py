@@ -1,0 +1,162 @@
+"""The one composition root: builds Parley's object graph for a profile and a role."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from commands.conversations import (
+    OpenDirectConversation,
+    SendMessage,
+    open_direct_conversation,
+    send_message,
+)
+from commands.log import EventLog
+from commands.outcomes import Handler
+from commands.users import RegisterUser, register_user
+from commands.writer import GroupCommitWriter
+from parley.settings import Settings
+from projections.consistency import ConsistencyGate
+from projections.documents import ReadStore
+from projections.messaging import MessagingProjector, MessagingQueries
+from projections.runner import Cache, LogTailingRunner, ProjectionWriter, Projector
+from projections.users import UserDirectoryProjector, UserDirectoryQueries
+
+log = logging.getLogger(__name__)
+
+HANDLERS: dict[type, Handler] = {
+    RegisterUser: register_user,
+    OpenDirectConversation: open_direct_conversation,
+    SendMessage: send_message,
+}
+
+
+def projectors() -> list[Projector]:
+    return [UserDirectoryProjector(), MessagingProjector()]
+
+
+@dataclass
+class Parley:
+    """Everything a Parley process needs, built once and closed once."""
+
+    settings: Settings
+    event_log: EventLog
+    store: ReadStore
+    cache: Cache
+    gate: ConsistencyGate
+    secret_key: str
+    writer: GroupCommitWriter | None = None
+    users: UserDirectoryQueries | None = None
+    messaging: MessagingQueries | None = None
+    readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    lag: Callable[[], dict[str, int]] = field(default=lambda: {})
+    _starters: list[Callable[[], None]] = field(default_factory=list)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        for start in self._starters:
+            start()
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            try:
+                close()
+            except Exception:
+                log.exception("while closing")
+
+
+def build(settings: Settings, *, with_writer: bool = True) -> Parley:
+    if settings.profile == "production":
+        from parley.production import build_production
+
+        return build_production(settings, with_writer=with_writer)
+    return build_embedded(settings)
+
+
+def embedded_secret(data_dir: Path) -> str:
+    """The embedded default keeps a generated signing key beside its data, readable by owner."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def event_log_env(settings: Settings) -> dict[str, str]:
+    """The `eventsourcing` environment for the profile's persistence module."""
+    common = {"AGGREGATE_CACHE_MAXSIZE": "20000", "DEEPCOPY_FROM_AGGREGATE_CACHE": "y"}
+    if settings.profile == "production":
+        from psycopg.conninfo import conninfo_to_dict
+
+        info = conninfo_to_dict(settings.database_url or "")
+        return common | {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(info.get("dbname", "parley")),
+            "POSTGRES_HOST": str(info.get("host", "127.0.0.1")),
+            "POSTGRES_PORT": str(info.get("port", "5432")),
+            "POSTGRES_USER": str(info.get("user", "parley")),
+            "POSTGRES_PASSWORD": str(info.get("password", "")),
+            "POSTGRES_SCHEMA": settings.namespace,
+            "POSTGRES_POOL_SIZE": str(settings.pg_pool_size),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "CREATE_TABLE": "no",
+        }
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return common | {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(settings.data_dir / "events.sqlite3"),
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+
+
+def attach_write_side(parley: Parley, on_commit: Callable[[int], None] | None = None) -> None:
+    writer = GroupCommitWriter(
+        parley.event_log,
+        HANDLERS,
+        max_batch=parley.settings.group_commit_max_batch,
+        linger_seconds=parley.settings.group_commit_linger_ms / 1000,
+        on_commit=on_commit,
+    )
+    parley.writer = writer
+    parley._starters.append(writer.start)
+    parley._closers.append(writer.stop)
+
+
+def attach_queries(parley: Parley) -> None:
+    parley.users = UserDirectoryQueries(parley.store)
+    parley.messaging = MessagingQueries(parley.store, parley.cache)
+
+
+def build_embedded(settings: Settings) -> Parley:
+    from adapters.embedded_progress import EmbeddedProgress
+    from adapters.log_reader import LogReader
+    from adapters.memory_cache import MemoryCache
+    from adapters.sqlite_read_store import SQLiteReadStore
+
+    event_log = EventLog(env=event_log_env(settings))
+    store = SQLiteReadStore(settings.data_dir / "read_models.sqlite3")
+    cache = MemoryCache(settings.cache_ttl_seconds)
+    gate = ConsistencyGate(EmbeddedProgress(store), settings.consistency_wait_seconds)
+    secret = (
+        settings.secret_key.get_secret_value() if settings.secret_key
+        else embedded_secret(settings.data_dir)
+    )
+    parley = Parley(settings, event_log, store, cache, gate, secret)
+    parley._closers.extend([event_log.close, store.close])
+    reader = LogReader(event_log)
+    runner = LogTailingRunner(reader, ProjectionWriter(store, cache), store, projectors())
+    attach_write_side(parley, on_commit=runner.wake)
+    attach_queries(parley)
+    parley._starters.append(runner.start)
+    parley._closers.append(runner.stop)
+    parley.readiness = {"event_log": reader.head, "read_store": lambda: store.position("users")}
+    parley.lag = lambda: {p.name: max(0, reader.head() - store.position(p.name))
+                          for p in projectors()}
+    return parley
+
+

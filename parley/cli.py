@@ -1,0 +1,136 @@
+"""The `parley` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from parley.settings import MissingSetting, Settings
+
+app = typer.Typer(help="Parley: event-sourced messaging backend.", no_args_is_help=True)
+services = typer.Typer(help="Private PostgreSQL, Redis, Kafka and Elasticsearch on 127.0.0.1.")
+app.add_typer(services, name="services")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
+               '"message":"%(message)s"}',
+    )
+    return settings
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"parley: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default PARLEY_HOST)"),
+    port: int = typer.Option(None, help="Port (default PARLEY_PORT)"),
+) -> None:
+    """Run the HTTP API (in the embedded default, projectors run in this process too)."""
+    import uvicorn
+
+    from api.app import create_app
+    from parley.bootstrap import build
+    from parley.reachability import Unreachable
+
+    settings = _settings()
+    try:
+        parley = build(settings)
+    except (MissingSetting, Unreachable) as error:
+        _fail(str(error))
+    typer.echo(f"parley: {settings.profile} profile on http://{host or settings.host}:"
+               f"{port or settings.port}", err=True)
+    uvicorn.run(create_app(parley), host=host or settings.host, port=port or settings.port,
+                log_level="warning", access_log=False)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply PostgreSQL migrations and Elasticsearch index templates (idempotent)."""
+    settings = _settings()
+    if settings.profile != "production":
+        typer.echo("embedded default: SQLite schemas are created on start; nothing to do")
+        return
+    from parley.production import migrate_all
+    from parley.reachability import Unreachable
+
+    try:
+        applied = migrate_all(settings)
+    except (MissingSetting, Unreachable) as error:
+        _fail(str(error))
+    typer.echo("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+
+
+@app.command()
+def relay() -> None:
+    """Publish every stored event to Kafka, resuming from the tracked position."""
+    from parley.production import run_relay
+    from parley.reachability import Unreachable
+
+    try:
+        run_relay(_settings())
+    except (MissingSetting, Unreachable) as error:
+        _fail(str(error))
+
+
+@app.command()
+def project() -> None:
+    """Consume Kafka and write read models to Elasticsearch."""
+    from parley.production import run_projectors
+    from parley.reachability import Unreachable
+
+    try:
+        run_projectors(_settings())
+    except (MissingSetting, Unreachable) as error:
+        _fail(str(error))
+
+
+def _services_script(*args: str) -> None:
+    script = REPO_ROOT / "deploy" / "services.sh"
+    if not script.exists():
+        _fail(f"{script} not found (services are managed from a source checkout)")
+    raise typer.Exit(subprocess.call(["bash", str(script), *args], env=os.environ.copy()))
+
+
+@services.command("up")
+def services_up(name: str = typer.Argument(None)) -> None:
+    """Install what is missing and start the services (or one of them)."""
+    _services_script("up", *([name] if name else []))
+
+
+@services.command("down")
+def services_down(name: str = typer.Argument(None)) -> None:
+    """Stop the services this checkout started (or one of them)."""
+    _services_script("down", *([name] if name else []))
+
+
+@services.command("status")
+def services_status() -> None:
+    """Show which services are running."""
+    _services_script("status")
+
+
+@services.command("env")
+def services_env() -> None:
+    """Print the PARLEY_* exports for the running services."""
+    _services_script("env")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

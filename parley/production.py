@@ -1,0 +1,142 @@
+"""Wiring of the production profile: PostgreSQL, Kafka, Elasticsearch and Redis."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from adapters.elasticsearch_read_store import ElasticsearchReadStore
+from adapters.kafka_projection import KafkaProjectionRunner, new_consumer
+from adapters.kafka_relay import RELAY_NAME, KafkaRelay, kafka_topic, new_producer
+from adapters.log_reader import LogReader
+from adapters.postgres_progress import RelayedProgress
+from adapters.redis_cache import RedisCache
+from commands.log import EventLog
+from migrations.runner import migrate
+from parley.bootstrap import (
+    Parley,
+    attach_queries,
+    attach_write_side,
+    event_log_env,
+    projectors,
+)
+from parley.reachability import require_reachable
+from parley.settings import Settings
+from projections.consistency import ConsistencyGate
+from projections.runner import ProjectionWriter
+
+log = logging.getLogger(__name__)
+
+
+def check_services(settings: Settings) -> None:
+    settings.require_production()
+    require_reachable("PARLEY_DATABASE_URL", settings.database_url or "", 5432)
+    require_reachable("PARLEY_KAFKA_BOOTSTRAP", settings.kafka_bootstrap or "", 9092)
+    require_reachable("PARLEY_ELASTICSEARCH_URL", settings.elasticsearch_url or "", 9200)
+    require_reachable("PARLEY_REDIS_URL", settings.redis_url or "", 6379)
+
+
+def collections() -> list[str]:
+    return [c for p in projectors() for c in getattr(p, "collections", ())]
+
+
+def read_store(settings: Settings) -> ElasticsearchReadStore:
+    return ElasticsearchReadStore(settings.elasticsearch_url or "", settings.namespace,
+                                  collections())
+
+
+def migrate_all(settings: Settings) -> list[str]:
+    check_services(settings)
+    applied = migrate(settings.database_url or "", settings.namespace)
+    read_store(settings).ensure_indices()
+    return applied
+
+
+def progress_pool(settings: Settings) -> ConnectionPool:
+    return ConnectionPool(
+        settings.database_url or "", min_size=1, max_size=4, open=True,
+        kwargs={"options": f"-c search_path={settings.namespace}", "autocommit": True},
+    )
+
+
+def topic_of_projection(settings: Settings) -> dict[str, str]:
+    return {p.name: kafka_topic(settings.namespace, p.context) for p in projectors()}
+
+
+def build_production(settings: Settings, *, with_writer: bool = True) -> Parley:
+    migrate_all(settings)
+    event_log = EventLog(env=event_log_env(settings))
+    store = read_store(settings)
+    cache = RedisCache(settings.redis_url or "", settings.namespace, settings.cache_ttl_seconds)
+    pool = progress_pool(settings)
+    progress = RelayedProgress(pool, store, topic_of_projection(settings), RELAY_NAME)
+    gate = ConsistencyGate(progress, settings.consistency_wait_seconds)
+    if settings.secret_key is None:
+        raise_missing_secret()
+    assert settings.secret_key is not None
+    parley = Parley(settings, event_log, store, cache, gate,
+                    settings.secret_key.get_secret_value())
+    parley._closers.extend([event_log.close, store.close, cache.close, pool.close])
+    if with_writer:
+        attach_write_side(parley)
+    attach_queries(parley)
+    reader = LogReader(event_log)
+    parley.readiness = {"postgresql": reader.head, "elasticsearch": store.ping,
+                        "redis": cache.ping}
+    parley.lag = lambda: progress.lag(reader.head())
+    return parley
+
+
+def raise_missing_secret() -> None:
+    from parley.settings import MissingSetting
+
+    raise MissingSetting("PARLEY_SECRET_KEY is not set (production signs tokens with it)")
+
+
+def _stop_on_signals(stopping: threading.Event) -> None:
+    def handler(*_: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def run_relay(settings: Settings) -> None:
+    check_services(settings)
+    migrate(settings.database_url or "", settings.namespace)
+    event_log = EventLog(env=event_log_env(settings))
+    pool = progress_pool(settings)
+    relay = KafkaRelay(event_log, lambda: new_producer(settings.kafka_bootstrap or ""), pool,
+                       settings.namespace)
+    _stop_on_signals(relay.stopping)
+    log.info("relay started")
+    try:
+        relay.run_forever()
+    finally:
+        pool.close()
+        event_log.close()
+
+
+def run_projectors(settings: Settings) -> None:
+    check_services(settings)
+    store = read_store(settings)
+    store.ensure_indices()
+    cache = RedisCache(settings.redis_url or "", settings.namespace, settings.cache_ttl_seconds)
+    by_topic = {kafka_topic(settings.namespace, p.context): p for p in projectors()}
+    mapper = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
+    runner = KafkaProjectionRunner(
+        lambda: new_consumer(settings.kafka_bootstrap or "", f"{settings.namespace}-projectors",
+                             list(by_topic)),
+        ProjectionWriter(store, cache), by_topic, mapper,
+    )
+    _stop_on_signals(runner.stopping)
+    log.info("projectors started")
+    try:
+        runner.run_forever()
+    finally:
+        store.close()
+        cache.close()

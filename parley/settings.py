@@ -1,0 +1,54 @@
+"""Every setting Parley reads, from `PARLEY_*` environment variables, in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PRODUCTION_VARIABLES = {
+    "database_url": "PARLEY_DATABASE_URL",
+    "kafka_bootstrap": "PARLEY_KAFKA_BOOTSTRAP",
+    "elasticsearch_url": "PARLEY_ELASTICSEARCH_URL",
+    "redis_url": "PARLEY_REDIS_URL",
+}
+
+
+class MissingSetting(Exception):
+    """A production setting is absent; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
+
+    database_url: str | None = Field(None, description="PostgreSQL event store; enables production")
+    kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers host:port")
+    elasticsearch_url: str | None = Field(None, description="Elasticsearch base URL")
+    redis_url: str | None = Field(None, description="Redis URL for the shared cache")
+    data_dir: Path = Field(Path("var"), description="Embedded default: where SQLite files live")
+    namespace: str = Field(
+        "parley", pattern=r"^[a-z][a-z0-9_]{0,30}$",
+        description="Prefix of Kafka topics, Elasticsearch indices and cache keys",
+    )
+    secret_key: SecretStr | None = Field(None, description="Signs bearer tokens")
+    token_ttl_seconds: int = Field(30 * 24 * 3600, gt=0)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_body_bytes: int = Field(64 * 1024, gt=0)
+    consistency_wait_seconds: float = Field(2.0, ge=0)
+    group_commit_max_batch: int = Field(256, gt=0)
+    group_commit_linger_ms: float = Field(0.0, ge=0)
+    pg_pool_size: int = Field(10, gt=0)
+    cache_ttl_seconds: int = Field(30, gt=0)
+    log_level: str = "INFO"
+
+    @property
+    def profile(self) -> str:
+        return "production" if self.database_url else "embedded"
+
+    def require_production(self) -> None:
+        for attribute, variable in PRODUCTION_VARIABLES.items():
+            if not getattr(self, attribute):
+                raise MissingSetting(f"{variable} is not set (production needs all of "
+                                     f"{', '.join(PRODUCTION_VARIABLES.values())})")

@@ -1,0 +1,92 @@
+"""Small builders for test data, and a client that speaks Parley's public HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from domain.events import Cause
+
+
+def a_handle(prefix: str = "u") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def a_cause(actor_id: uuid.UUID | None = None) -> Cause:
+    return Cause(actor_id=actor_id or uuid.uuid4(), correlation_id=uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    handle: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class ParleyClient:
+    """The public API, as a member of the public would call it."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def register(self, name: str = "Ada Lovelace", handle: str | None = None) -> Person:
+        response = self.http.post("/v1/users", json={"handle": handle or a_handle(),
+                                                     "name": name})
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return Person(body["user_id"], body["handle"], body["token"])
+
+    def open_direct(self, opener: Person, peer: Person) -> str:
+        response = self.http.post("/v1/conversations/direct", json={"peer_id": peer.user_id},
+                                  headers=opener.auth)
+        assert response.status_code in (200, 201), response.text
+        return str(response.json()["conversation_id"])
+
+    def send(self, sender: Person, conversation_id: str, text: str,
+             headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.http.post(f"/v1/conversations/{conversation_id}/messages",
+                              json={"text": text}, headers=sender.auth | (headers or {}))
+
+    def sent(self, sender: Person, conversation_id: str, text: str) -> dict[str, Any]:
+        response = self.send(sender, conversation_id, text)
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def messages(self, reader: Person, conversation_id: str, **params: Any) -> httpx.Response:
+        return self.http.get(f"/v1/conversations/{conversation_id}/messages",
+                             params=params, headers=reader.auth)
+
+    def search(self, reader: Person, words: str, **params: Any) -> httpx.Response:
+        return self.http.get("/v1/search/messages", params={"q": words, **params},
+                             headers=reader.auth)
+
+    def all_messages(self, reader: Person, conversation_id: str,
+                     position: int | None = None) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            if position and not found:
+                params["position"] = position
+            response = self.messages(reader, conversation_id, **params)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            found.extend(page["messages"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                return found

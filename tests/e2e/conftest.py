@@ -1,0 +1,48 @@
+"""Parley running for real, in each profile, reached over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.builders import ParleyClient
+from tests.e2e.processes import ParleyProcesses
+
+
+def production_env(services: dict[str, str], namespace: str) -> dict[str, str]:
+    return services | {"PARLEY_NAMESPACE": namespace, "PARLEY_SECRET_KEY": "test-" + namespace}
+
+
+@pytest.fixture
+def processes(request: pytest.FixtureRequest, tmp_path: Path,
+              namespace: str) -> Iterator[ParleyProcesses]:
+    profile = getattr(request, "param", "embedded")
+    if profile == "production":
+        env = production_env(request.getfixturevalue("services"), namespace)
+    else:
+        env = {"PARLEY_DATA_DIR": str(tmp_path / "data"), "PARLEY_DATABASE_URL": ""}
+    running = ParleyProcesses(env, tmp_path)
+    running.start("serve")
+    try:
+        running.wait_until_serving()
+        if profile == "production":
+            running.start("relay")
+            running.start("project")
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture
+def parley(processes: ParleyProcesses) -> Iterator[ParleyClient]:
+    with httpx.Client(base_url=processes.base_url, timeout=30) as http:
+        yield ParleyClient(http)
+
+
+PROFILES = pytest.mark.parametrize(
+    "processes", ["embedded", pytest.param("production", marks=pytest.mark.services)],
+    indirect=True,
+)

@@ -1,0 +1,94 @@
+"""One contract every read store must keep: SQLite (embedded) and Elasticsearch (production)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.elasticsearch_read_store import ElasticsearchReadStore
+from adapters.sqlite_read_store import SQLiteReadStore
+from projections.documents import AnyOf, Contains, Eq, Query, ReadStore, Upsert
+
+
+@pytest.fixture(params=["sqlite", pytest.param("elasticsearch", marks=pytest.mark.services)])
+def store(request: pytest.FixtureRequest, tmp_path: Path, namespace: str) -> Iterator[ReadStore]:
+    if request.param == "sqlite":
+        sqlite = SQLiteReadStore(tmp_path / "read.sqlite3")
+        yield sqlite
+        sqlite.close()
+        return
+    services = request.getfixturevalue("services")
+    elastic = ElasticsearchReadStore(services["PARLEY_ELASTICSEARCH_URL"], namespace,
+                                     ["notes"])
+    elastic.ensure_indices()
+    yield elastic
+    elastic._client.indices.delete(index=f"{namespace}-*")
+    elastic.close()
+
+
+def note(doc_id: str, version: int, **fields: object) -> Upsert:
+    return Upsert("notes", doc_id, version, {"note_id": doc_id, **fields})
+
+
+def test_an_upsert_creates_then_merges_fields(store: ReadStore) -> None:
+    store.apply([note("a", 1, text="first words", tags=["x"])], "p", 1)
+    store.apply([Upsert("notes", "a", 2, {"colour": "red"})], "p", 2)
+    assert store.get("notes", "a") == {"note_id": "a", "text": "first words", "tags": ["x"],
+                                       "colour": "red"}
+
+
+def test_an_older_or_repeated_version_never_changes_a_document(store: ReadStore) -> None:
+    store.apply([note("a", 5, text="five")], "p", 5)
+    store.apply([note("a", 5, text="five again"), note("a", 3, text="three")], "p", 5)
+    assert store.get("notes", "a") == {"note_id": "a", "text": "five"}
+
+
+def test_positions_are_recorded_per_projection_and_never_go_back(store: ReadStore) -> None:
+    store.apply([], "p", 7)
+    store.apply([], "p", 4)
+    store.apply([], "q", 2)
+    assert (store.position("p"), store.position("q"), store.position("r")) == (7, 2, 0)
+
+
+def test_a_missing_document_is_none(store: ReadStore) -> None:
+    assert store.get("notes", "nope") is None
+
+
+def test_queries_filter_sort_and_page_with_a_cursor(store: ReadStore) -> None:
+    store.apply([note(f"n{i}", i, group="g" if i % 2 else "h", rank=i, tags=[f"t{i % 3}"])
+                 for i in range(1, 11)], "p", 10)
+    first = store.query(Query("notes", [Eq("group", "g")], sort_field="rank", limit=3))
+    assert [d["rank"] for d in first.documents] == [9, 7, 5]
+    second = store.query(Query("notes", [Eq("group", "g")], sort_field="rank", limit=3,
+                               after=first.next_after))
+    assert [d["rank"] for d in second.documents] == [3, 1] and second.next_after is None
+    ascending = store.query(Query("notes", [AnyOf("note_id", ["n2", "n4", "n9"])],
+                                  sort_field="rank", descending=False))
+    assert [d["rank"] for d in ascending.documents] == [2, 4, 9]
+    tagged = store.query(Query("notes", [Contains("tags", "t0")], sort_field="rank"))
+    assert [d["rank"] for d in tagged.documents] == [9, 6, 3]
+    assert store.query(Query("notes", [AnyOf("note_id", [])])).documents == []
+
+
+def test_text_search_finds_documents_holding_every_word(store: ReadStore) -> None:
+    store.apply([note("a", 1, text="the quick brown fox", rank=1),
+                 note("b", 2, text="the lazy brown dog", rank=2),
+                 note("c", 3, text="quick thinking", rank=3)], "p", 3)
+
+    def found(words: str) -> list[str]:
+        page = store.query(Query("notes", sort_field="rank", text=words))
+        return [d["note_id"] for d in page.documents]
+
+    assert found("brown") == ["b", "a"]
+    assert found("quick brown") == ["a"]
+    assert found('"fox" OR dog') == []
+    assert found("absent") == []
+
+
+def test_text_changes_are_searchable_after_an_update(store: ReadStore) -> None:
+    store.apply([note("a", 1, text="before", rank=1)], "p", 1)
+    store.apply([Upsert("notes", "a", 2, {"text": "after"})], "p", 2)
+    assert store.query(Query("notes", sort_field="rank", text="before")).documents == []
+    assert len(store.query(Query("notes", sort_field="rank", text="after")).documents) == 1

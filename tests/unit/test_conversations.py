@@ -1,0 +1,87 @@
+"""The conversation aggregate's rules."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.conversations import (
+    MAX_MESSAGE_BYTES,
+    Conversation,
+    clean_message_text,
+    direct_conversation_id,
+)
+from domain.errors import CannotTalkToSelf, InvalidCommand, MessageTooLong, NotAMember
+from tests.builders import a_cause, now
+
+
+def a_direct_conversation() -> tuple[Conversation, uuid.UUID, uuid.UUID]:
+    ada, bob = uuid.uuid4(), uuid.uuid4()
+    return Conversation.open_direct(ada, bob, a_cause(ada)), ada, bob
+
+
+def test_the_same_pair_always_shares_one_direct_conversation() -> None:
+    ada, bob = uuid.uuid4(), uuid.uuid4()
+    assert direct_conversation_id(ada, bob) == direct_conversation_id(bob, ada)
+    assert direct_conversation_id(ada, bob) != direct_conversation_id(ada, uuid.uuid4())
+
+
+def test_nobody_opens_a_direct_conversation_with_themselves() -> None:
+    ada = uuid.uuid4()
+    with pytest.raises(CannotTalkToSelf):
+        Conversation.open_direct(ada, ada, a_cause(ada))
+
+
+def test_messages_are_numbered_in_the_order_they_are_sent() -> None:
+    conversation, ada, bob = a_direct_conversation()
+    seqs = [conversation.send_message(uuid.uuid4(), sender, "hi", now(), a_cause(sender))
+            for sender in (ada, bob, ada)]
+    assert seqs == [1, 2, 3]
+    sent = [e for e in conversation.collect_events() if isinstance(e, Conversation.MessageSent)]
+    assert [e.seq for e in sent] == [1, 2, 3]
+
+
+def test_a_non_member_cannot_send() -> None:
+    conversation, _, _ = a_direct_conversation()
+    stranger = uuid.uuid4()
+    with pytest.raises(NotAMember):
+        conversation.send_message(uuid.uuid4(), stranger, "hi", now(), a_cause(stranger))
+    assert conversation.last_seq == 0
+
+
+def test_every_event_records_its_cause() -> None:
+    ada, bob = uuid.uuid4(), uuid.uuid4()
+    cause = a_cause(ada)
+    conversation = Conversation.open_direct(ada, bob, cause)
+    conversation.send_message(uuid.uuid4(), ada, "hi", now(), cause)
+    events = conversation.collect_events()
+    assert {(e.actor_id, e.correlation_id) for e in events} == {(ada, cause.correlation_id)}
+    assert len({e.event_id for e in events}) == 2
+
+
+def test_text_over_the_byte_limit_is_refused_even_when_few_characters() -> None:
+    with pytest.raises(MessageTooLong):
+        clean_message_text("😀" * (MAX_MESSAGE_BYTES // 4 + 1))
+    assert clean_message_text("😀" * (MAX_MESSAGE_BYTES // 4))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "bell\x07", "nul\x00byte", "lone \ud800 surrogate"])
+def test_empty_text_and_control_characters_are_refused(text: str) -> None:
+    with pytest.raises(InvalidCommand):
+        clean_message_text(text)
+
+
+def test_newlines_and_tabs_are_kept() -> None:
+    assert clean_message_text("line one\n\tline two") == "line one\n\tline two"
+
+
+@given(st.lists(st.sampled_from(["ada", "bob"]), min_size=1, max_size=40))
+def test_sequence_numbers_are_gapless_whoever_sends(senders: list[str]) -> None:
+    conversation, ada, bob = a_direct_conversation()
+    people = {"ada": ada, "bob": bob}
+    seqs = [conversation.send_message(uuid.uuid4(), people[s], "x", now(), a_cause())
+            for s in senders]
+    assert seqs == list(range(1, len(senders) + 1))
