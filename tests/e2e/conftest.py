@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient
-from tests.e2e.processes import ParleyProcesses
 
 
 def production_env(services: dict[str, str], namespace: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Runs real `parley` processes for end-to-end tests, and stops them by pid."""
+"""Runs real `parley` processes (for end-to-end tests and benchmarks) and stops them by pid."""
 
 from __future__ import annotations
 

@@ -1,0 +1,147 @@
+"""`python -m bench [--profile embedded|production]`: throughput and latency, printed as JSON.
+
+Measures, through the real HTTP command API: sustained messages/s and p50/p99 command latency
+at concurrency 1, 8 and 32; and p50/p99 write-to-query visibility (send, then poll the query
+API until the message appears).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from parley.launcher import ParleyProcesses
+
+SERVICE_VARIABLES = ("PARLEY_DATABASE_URL", "PARLEY_KAFKA_BOOTSTRAP",
+                     "PARLEY_ELASTICSEARCH_URL", "PARLEY_REDIS_URL")
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def register(http: httpx.AsyncClient) -> dict[str, Any]:
+    response = await http.post("/v1/users", json={"handle": f"b{uuid.uuid4().hex[:12]}",
+                                                  "name": "Bench"})
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def conversation_pair(http: httpx.AsyncClient) -> tuple[dict[str, str], str]:
+    ada, bob = await register(http), await register(http)
+    auth = {"Authorization": f"Bearer {ada['token']}"}
+    opened = await http.post("/v1/conversations/direct", json={"peer_id": bob["user_id"]},
+                             headers=auth)
+    opened.raise_for_status()
+    return auth, str(opened.json()["conversation_id"])
+
+
+async def sustained_sends(http: httpx.AsyncClient, concurrency: int,
+                          seconds: float) -> dict[str, Any]:
+    """Each worker sends to its own conversation as fast as answers come back."""
+    pairs = [await conversation_pair(http) for _ in range(concurrency)]
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(auth: dict[str, str], conversation: str) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            response = await http.post(f"/v1/conversations/{conversation}/messages",
+                                       json={"text": "benchmark message"}, headers=auth)
+            if response.status_code == 201:
+                latencies.append(time.perf_counter() - started)
+            else:
+                errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(a, c) for a, c in pairs))
+    elapsed = time.perf_counter() - started
+    return {
+        "concurrency": concurrency,
+        "messages_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        "sent": len(latencies),
+        "errors": errors,
+    }
+
+
+async def visibility(http: httpx.AsyncClient, samples: int) -> dict[str, Any]:
+    """Send, then poll the query API (without a consistency token) until the message shows."""
+    auth, conversation = await conversation_pair(http)
+    delays: list[float] = []
+    for i in range(samples):
+        started = time.perf_counter()
+        sent = await http.post(f"/v1/conversations/{conversation}/messages",
+                               json={"text": f"visible {i}"}, headers=auth)
+        message_id = sent.json()["message_id"]
+        while True:
+            page = await http.get(f"/v1/conversations/{conversation}/messages",
+                                  params={"limit": 1}, headers=auth)
+            if page.status_code == 200 and any(
+                m["message_id"] == message_id for m in page.json()["messages"]
+            ):
+                break
+            await asyncio.sleep(0.001)
+        delays.append(time.perf_counter() - started)
+    return {"samples": samples,
+            "p50_ms": round(percentile(delays, 0.50) * 1000, 2),
+            "p99_ms": round(percentile(delays, 0.99) * 1000, 2)}
+
+
+async def measure(base_url: str, seconds: float, samples: int) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
+        runs = [await sustained_sends(http, c, seconds) for c in (1, 8, 32)]
+        return {"send": runs, "write_to_query_visibility": await visibility(http, samples)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--profile", choices=["embedded", "production"], default="embedded")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per concurrency level")
+    parser.add_argument("--samples", type=int, default=200, help="visibility samples")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.profile == "production":
+            missing = [v for v in SERVICE_VARIABLES if not os.environ.get(v)]
+            if missing:
+                raise SystemExit(f"bench: {', '.join(missing)} not set "
+                                 "(eval \"$(bash deploy/services.sh env)\")")
+            namespace = f"bench{uuid.uuid4().hex[:8]}"
+            env = {"PARLEY_NAMESPACE": namespace, "PARLEY_SECRET_KEY": uuid.uuid4().hex,
+                   "PARLEY_LOG_LEVEL": "WARNING"}
+        else:
+            env = {"PARLEY_DATA_DIR": str(Path(scratch) / "data"), "PARLEY_DATABASE_URL": "",
+                   "PARLEY_LOG_LEVEL": "WARNING"}
+        processes = ParleyProcesses(env, Path(scratch))
+        processes.start("serve")
+        try:
+            processes.wait_until_serving()
+            if args.profile == "production":
+                processes.start("relay")
+                processes.start("project")
+            results = asyncio.run(measure(processes.base_url, args.seconds, args.samples))
+        finally:
+            processes.stop_all()
+    print(json.dumps({"profile": args.profile, "machine": {
+        "cpus": os.cpu_count(), "python": platform.python_version(),
+        "platform": platform.platform()}, **results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The PostgreSQL event store: versioned migrations, an append-only log, complete metadata."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from commands.log import EventLog
+from commands.users import RegisterUser
+from commands.writer import GroupCommitWriter
+from migrations.runner import migrate, migration_files
+from parley.bootstrap import HANDLERS, event_log_env
+from parley.settings import Settings
+from tests.builders import a_cause, a_handle
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def database_url(services: dict[str, str]) -> str:
+    return services["PARLEY_DATABASE_URL"]
+
+
+@pytest.fixture
+def writer(database_url: str, namespace: str) -> Iterator[GroupCommitWriter]:
+    migrate(database_url, namespace)
+    log = EventLog(env=event_log_env(Settings(database_url=database_url, namespace=namespace)))
+    group_commit = GroupCommitWriter(log, HANDLERS)
+    group_commit.start()
+    yield group_commit
+    group_commit.stop()
+    log.close()
+
+
+def test_migrations_apply_once_each_and_in_order(database_url: str, namespace: str) -> None:
+    applied = migrate(database_url, namespace)
+    assert applied == [name for _, name, _ in migration_files()]
+    assert migrate(database_url, namespace) == []
+    with psycopg.connect(database_url) as connection:
+        versions = connection.execute(
+            f"SELECT version FROM {namespace}.schema_version ORDER BY version"
+        ).fetchall()
+    assert [v for (v,) in versions] == [v for v, _, _ in migration_files()]
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE {ns}.parley_events SET topic = 'forged'",
+    "DELETE FROM {ns}.parley_events",
+    "TRUNCATE {ns}.parley_events",
+])
+def test_the_database_refuses_to_change_or_remove_events(
+    writer: GroupCommitWriter, database_url: str, namespace: str, statement: str
+) -> None:
+    writer.execute(RegisterUser(a_handle(), "Ada"), a_cause())
+    with psycopg.connect(database_url) as connection:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            connection.execute(statement.format(ns=namespace))
+        connection.rollback()
+        (count,) = connection.execute(
+            f"SELECT count(*) FROM {namespace}.parley_events"
+        ).fetchone() or (0,)
+    assert count == 1
+
+
+def test_each_stored_event_carries_its_metadata(
+    writer: GroupCommitWriter, database_url: str, namespace: str
+) -> None:
+    cause = a_cause()
+    outcome = writer.execute(RegisterUser(a_handle(), "Ada"), cause)
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute(
+            f"SELECT originator_id, originator_version, topic, state, notification_id "
+            f"FROM {namespace}.parley_events"
+        ).fetchone()
+    assert row is not None
+    originator_id, version, topic, state, position = row
+    fields = json.loads(state)
+    assert (str(originator_id), version, position) == (outcome.body["user_id"], 1,
+                                                       outcome.position)
+    assert topic == "domain.users:User.Registered"
+    assert fields["actor_id"]["_data_"] == cause.actor_id.hex
+    assert fields["correlation_id"]["_data_"] == cause.correlation_id.hex
+    assert "causation_id" in fields and "timestamp" in fields
+    assert uuid.UUID(str(originator_id))

@@ -1,0 +1,150 @@
+"""Store, relay to Kafka, project to Elasticsearch: at-least-once that ends exactly-once."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from adapters.elasticsearch_read_store import ElasticsearchReadStore
+from adapters.kafka_projection import KafkaProjectionRunner, new_consumer
+from adapters.kafka_relay import KafkaRelay, kafka_topic, new_producer
+from adapters.redis_cache import RedisCache
+from commands.conversations import OpenDirectConversation, SendMessage
+from commands.log import EventLog
+from commands.users import RegisterUser
+from commands.writer import GroupCommitWriter
+from migrations.runner import migrate
+from parley.bootstrap import HANDLERS, event_log_env, projectors
+from parley.production import progress_pool, read_store
+from parley.settings import Settings
+from projections.documents import Eq, Query
+from projections.messaging import MESSAGES
+from projections.runner import ProjectionWriter
+from tests.builders import a_cause, a_handle, now
+
+pytestmark = pytest.mark.services
+
+
+class RelayCrashed(Exception):
+    pass
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    log: EventLog
+    writer: GroupCommitWriter
+    store: ElasticsearchReadStore
+
+    def relay(self) -> KafkaRelay:
+        return KafkaRelay(self.log, lambda: new_producer(self.settings.kafka_bootstrap or ""),
+                          progress_pool(self.settings), self.settings.namespace)
+
+    def projection_runner(self) -> KafkaProjectionRunner:
+        by_topic = {kafka_topic(self.settings.namespace, p.context): p for p in projectors()}
+        cache = RedisCache(self.settings.redis_url or "", self.settings.namespace, 30)
+        return KafkaProjectionRunner(
+            lambda: new_consumer(self.settings.kafka_bootstrap or "",
+                                 f"{self.settings.namespace}-projectors", list(by_topic)),
+            ProjectionWriter(self.store, cache), by_topic, self.log.mapper,
+        )
+
+
+@pytest.fixture
+def pipeline(services: dict[str, str], namespace: str) -> Iterator[Pipeline]:
+    settings = Settings(database_url=services["PARLEY_DATABASE_URL"],
+                        kafka_bootstrap=services["PARLEY_KAFKA_BOOTSTRAP"],
+                        elasticsearch_url=services["PARLEY_ELASTICSEARCH_URL"],
+                        redis_url=services["PARLEY_REDIS_URL"], namespace=namespace)
+    migrate(settings.database_url or "", namespace)
+    store = read_store(settings)
+    store.ensure_indices()
+    log = EventLog(env=event_log_env(settings))
+    writer = GroupCommitWriter(log, HANDLERS)
+    writer.start()
+    yield Pipeline(settings, log, writer, store)
+    writer.stop()
+    log.close()
+    store._client.indices.delete(index=f"{namespace}-*")
+    store.close()
+
+
+def send_messages(writer: GroupCommitWriter, count: int) -> uuid.UUID:
+    ada = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Ada"), a_cause()).body["user_id"])
+    bob = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Bob"), a_cause()).body["user_id"])
+    conversation = uuid.UUID(
+        writer.execute(OpenDirectConversation(ada, bob), a_cause(ada)).body["conversation_id"]
+    )
+    for i in range(count):
+        writer.execute(SendMessage(conversation, ada, uuid.uuid4(), f"note {i}", now()),
+                       a_cause(ada))
+    return conversation
+
+
+def project_until_quiet(runner: KafkaProjectionRunner, quiet_seconds: float = 3.0) -> int:
+    consumer = runner._consumer_factory()
+    consumed, last_seen = 0, time.monotonic()
+    try:
+        while time.monotonic() - last_seen < quiet_seconds:
+            got = runner.project_once(consumer)
+            if got:
+                consumed, last_seen = consumed + got, time.monotonic()
+    finally:
+        consumer.close()
+    return consumed
+
+
+def seqs_in_elasticsearch(store: ElasticsearchReadStore, conversation: uuid.UUID) -> list[int]:
+    page = store.query(Query(MESSAGES, [Eq("conversation_id", str(conversation))],
+                             sort_field="seq", descending=False, limit=1000))
+    return [d["seq"] for d in page.documents]
+
+
+def test_a_relay_crash_between_publish_and_checkpoint_loses_and_duplicates_nothing(
+    pipeline: Pipeline,
+) -> None:
+    conversation = send_messages(pipeline.writer, 20)
+    crashing = pipeline.relay()
+
+    def crash(*_: object) -> None:
+        raise RelayCrashed
+
+    crashing._record = crash  # type: ignore[method-assign]
+    with pytest.raises(RelayCrashed):
+        crashing.relay_once()
+    assert crashing.position() == 0, "the crash came before the checkpoint"
+
+    restarted = pipeline.relay()
+    assert restarted.relay_once() == 23
+    assert restarted.position() == 23 and restarted.relay_once() == 0
+
+    consumed = project_until_quiet(pipeline.projection_runner())
+
+    assert consumed == 2 * 23, "every relayed event was delivered twice"
+    assert seqs_in_elasticsearch(pipeline.store, conversation) == list(range(1, 21))
+    assert pipeline.store.position("messaging") == 23
+
+
+def test_a_replayed_topic_does_not_regress_documents(pipeline: Pipeline) -> None:
+    conversation = send_messages(pipeline.writer, 5)
+    pipeline.relay().relay_once()
+    project_until_quiet(pipeline.projection_runner())
+    summary_before = pipeline.store.get("conversations", str(conversation))
+
+    runner = pipeline.projection_runner()
+    consumer = runner._consumer_factory()
+    try:
+        consumer.poll(timeout_ms=2000)
+        consumer.seek_to_beginning()
+        while runner.project_once(consumer):
+            pass
+    finally:
+        consumer.close()
+
+    assert pipeline.store.get("conversations", str(conversation)) == summary_before
+    assert summary_before is not None and summary_before["last_seq"] == 5
+    assert seqs_in_elasticsearch(pipeline.store, conversation) == [1, 2, 3, 4, 5]
