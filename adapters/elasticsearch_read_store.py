@@ -6,7 +6,9 @@ redelivered or replayed event is a no-op and a document never moves back in time
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
@@ -37,28 +39,12 @@ class BulkFailed(Exception):
 
 
 def index_template(namespace: str) -> dict[str, Any]:
-    """Mappings shared by every Parley index: strings are keywords, `text` is full text."""
-    return {
-        "index_patterns": [f"{namespace}-*"],
-        "template": {
-            "settings": {"number_of_shards": 1, "number_of_replicas": 0,
-                         "refresh_interval": "1s"},
-            "mappings": {
-                "dynamic_templates": [
-                    {"strings_as_keywords": {"match_mapping_type": "string",
-                                             "mapping": {"type": "keyword"}}}
-                ],
-                "date_detection": False,
-                "properties": {
-                    "text": {"type": "text"},
-                    "doc_version": {"type": "long"},
-                    "doc_id": {"type": "keyword"},
-                    "position": {"type": "long"},
-                    "seq": {"type": "long"},
-                },
-            },
-        },
-    }
+    """Mappings shared by every Parley index (migrations/elasticsearch): strings are keywords,
+    `text` is full text."""
+    raw = (resources.files("migrations") / "elasticsearch" / "documents_template.json")
+    template: dict[str, Any] = json.loads(raw.read_text(encoding="utf-8"))
+    template["index_patterns"] = [f"{namespace}-*"]
+    return template
 
 
 class ElasticsearchReadStore:
