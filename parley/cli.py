@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import typer
+from pythonjsonlogger.json import JsonFormatter
 
 from parley.settings import MissingSetting, Settings
 
@@ -21,11 +22,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def _settings() -> Settings:
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
-               '"message":"%(message)s"}',
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
     return settings
 
 
