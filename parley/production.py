@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 from adapters.elasticsearch_read_store import ElasticsearchReadStore
 from adapters.kafka_projection import KafkaProjectionRunner, new_consumer
 from adapters.kafka_relay import RELAY_NAME, KafkaRelay, kafka_topic, new_producer
+from adapters.kafka_topics import ensure_topics
 from adapters.log_reader import LogReader
 from adapters.postgres_progress import RelayedProgress
 from adapters.redis_cache import RedisCache
@@ -50,9 +51,11 @@ def read_store(settings: Settings) -> ElasticsearchReadStore:
 
 
 def migrate_all(settings: Settings) -> list[str]:
+    """PostgreSQL schema, Elasticsearch indices and Kafka topics, all idempotent."""
     check_services(settings)
     applied = migrate(settings.database_url or "", settings.namespace)
     read_store(settings).ensure_indices()
+    ensure_topics(settings.kafka_bootstrap or "", list(topic_of_projection(settings).values()))
     return applied
 
 
@@ -106,8 +109,7 @@ def _stop_on_signals(stopping: threading.Event) -> None:
 
 
 def run_relay(settings: Settings) -> None:
-    check_services(settings)
-    migrate(settings.database_url or "", settings.namespace)
+    migrate_all(settings)
     event_log = EventLog(env=event_log_env(settings))
     pool = progress_pool(settings)
     relay = KafkaRelay(event_log, lambda: new_producer(settings.kafka_bootstrap or ""), pool,
@@ -122,9 +124,8 @@ def run_relay(settings: Settings) -> None:
 
 
 def run_projectors(settings: Settings) -> None:
-    check_services(settings)
+    migrate_all(settings)
     store = read_store(settings)
-    store.ensure_indices()
     cache = RedisCache(settings.redis_url or "", settings.namespace, settings.cache_ttl_seconds)
     by_topic = {kafka_topic(settings.namespace, p.context): p for p in projectors()}
     mapper = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper

@@ -17,9 +17,8 @@ from commands.conversations import OpenDirectConversation, SendMessage
 from commands.log import EventLog
 from commands.users import RegisterUser
 from commands.writer import GroupCommitWriter
-from migrations.runner import migrate
 from parley.bootstrap import HANDLERS, event_log_env, projectors
-from parley.production import progress_pool, read_store
+from parley.production import migrate_all, progress_pool, read_store
 from parley.settings import Settings
 from projections.documents import Eq, Query
 from projections.messaging import MESSAGES
@@ -60,9 +59,8 @@ def pipeline(services: dict[str, str], namespace: str) -> Iterator[Pipeline]:
                         kafka_bootstrap=services["PARLEY_KAFKA_BOOTSTRAP"],
                         elasticsearch_url=services["PARLEY_ELASTICSEARCH_URL"],
                         redis_url=services["PARLEY_REDIS_URL"], namespace=namespace)
-    migrate(settings.database_url or "", namespace)
+    migrate_all(settings)
     store = read_store(settings)
-    store.ensure_indices()
     log = EventLog(env=event_log_env(settings))
     writer = GroupCommitWriter(log, HANDLERS)
     writer.start()
