@@ -18,7 +18,7 @@ TOKEN_ALGORITHM = "HS256"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
 
 
-def get_parley(request: Request) -> Parley:
+async def get_parley(request: Request) -> Parley:
     parley: Parley = request.app.state.parley
     return parley
 
@@ -32,7 +32,7 @@ def issue_token(parley: Parley, user_id: uuid.UUID, issued_at: int) -> str:
     return jwt.encode(claims, parley.secret_key, algorithm=TOKEN_ALGORITHM)
 
 
-def current_user_id(
+async def current_user_id(
     parley: ParleyDep, authorization: Annotated[str | None, Header()] = None
 ) -> uuid.UUID:
     challenge = {"WWW-Authenticate": "Bearer"}
@@ -49,7 +49,7 @@ def current_user_id(
 UserId = Annotated[uuid.UUID, Depends(current_user_id)]
 
 
-def correlation_id(x_request_id: Annotated[str | None, Header()] = None) -> uuid.UUID:
+async def correlation_id(x_request_id: Annotated[str | None, Header()] = None) -> uuid.UUID:
     try:
         return uuid.UUID(x_request_id) if x_request_id else uuid.uuid4()
     except ValueError:
