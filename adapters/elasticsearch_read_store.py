@@ -1,7 +1,11 @@
 """The production read store: one Elasticsearch index per collection.
 
-Every write is a scripted upsert guarded by the event's log position (`doc_version`), so a
-redelivered or replayed event is a no-op and a document never moves back in time.
+Each document records the log position of the last event merged into it (`doc_version`).
+A batch reads its documents (one `mget`), merges in Python only the changes newer than that,
+and writes them back in one bulk request guarded by optimistic concurrency (`if_seq_no` /
+`if_primary_term`, or `create` for new documents), so a redelivered or replayed event is a
+no-op and a document never moves back in time. Scripts are not used: the Elasticsearch build
+that `deploy/services.sh` runs has no scripting module.
 """
 
 from __future__ import annotations
@@ -11,27 +15,12 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from projections.documents import AnyOf, Contains, Eq, Filter, Page, Query, Upsert
 
-GUARDED_MERGE = """
-if (ctx._source.containsKey('doc_version') && ctx._source.doc_version >= params.version) {
-  ctx.op = 'noop';
-} else {
-  for (entry in params.fields.entrySet()) { ctx._source[entry.getKey()] = entry.getValue(); }
-  ctx._source.doc_version = params.version;
-  ctx._source.doc_id = params.id;
-}
-"""
-
-RAISE_POSITION = """
-if (ctx._source.containsKey('position') && ctx._source.position >= params.position) {
-  ctx.op = 'noop';
-} else { ctx._source.position = params.position; }
-"""
-
 INTERNAL_FIELDS = ("doc_version", "doc_id")
+MAX_MERGE_ATTEMPTS = 5
 
 
 class BulkFailed(Exception):
@@ -68,30 +57,61 @@ class ElasticsearchReadStore:
                 self._client.indices.create(index=name)
 
     def apply(self, changes: Sequence[Upsert], projection: str, position: int) -> None:
+        pending = list(changes)
+        for _attempt in range(MAX_MERGE_ATTEMPTS):
+            if not pending:
+                break
+            pending = self._merge_and_write(pending)
+        if pending:
+            raise BulkFailed(f"{len(pending)} documents kept conflicting; giving up this batch")
         if changes:
-            operations: list[dict[str, Any]] = []
-            for change in changes:
-                operations.append({"update": {"_index": self.index(change.collection),
-                                              "_id": change.doc_id, "retry_on_conflict": 3}})
-                operations.append({
-                    "scripted_upsert": True, "upsert": {},
-                    "script": {"source": GUARDED_MERGE, "lang": "painless",
-                               "params": {"version": change.version, "fields": change.fields,
-                                          "id": change.doc_id}},
-                })
-            result = self._client.bulk(operations=operations)
-            if result.get("errors"):
-                failures = [item for item in result["items"]
-                            if "error" in next(iter(item.values()))]
-                raise BulkFailed(f"{len(failures)} writes refused; first: {failures[0]}")
             touched = sorted({self.index(c.collection) for c in changes})
             self._client.indices.refresh(index=",".join(touched))
-        self._client.update(
-            index=self._positions_index, id=projection, scripted_upsert=True, upsert={},
-            script={"source": RAISE_POSITION, "lang": "painless",
-                    "params": {"position": position}},
-            refresh=True, retry_on_conflict=5,
-        )
+        try:
+            self._client.index(index=self._positions_index, id=projection,
+                               document={"position": position}, version=position,
+                               version_type="external", refresh=True)
+        except ConflictError:
+            pass  # the recorded position is already further along
+
+    def _merge_and_write(self, changes: Sequence[Upsert]) -> list[Upsert]:
+        """One read-merge-write round; returns the changes whose documents changed meanwhile."""
+        by_document: dict[tuple[str, str], list[Upsert]] = {}
+        for change in changes:
+            by_document.setdefault((self.index(change.collection), change.doc_id), []).append(
+                change)
+        keys = list(by_document)
+        found = self._client.mget(docs=[{"_index": i, "_id": d} for i, d in keys])["docs"]
+        operations: list[dict[str, Any]] = []
+        written: list[tuple[str, str]] = []
+        for key, current in zip(keys, found, strict=True):
+            exists = bool(current.get("found"))
+            document = dict(current["_source"]) if exists else {}
+            newest = int(document.get("doc_version", 0))
+            for change in sorted(by_document[key], key=lambda c: c.version):
+                if change.version > newest:
+                    document.update(change.fields)
+                    newest = change.version
+            if newest == int(document.get("doc_version", 0)):
+                continue  # nothing newer: a redelivery
+            document |= {"doc_version": newest, "doc_id": key[1]}
+            action: dict[str, Any] = {"_index": key[0], "_id": key[1]}
+            if exists:
+                action |= {"if_seq_no": current["_seq_no"],
+                           "if_primary_term": current["_primary_term"]}
+            operations += [{"index" if exists else "create": action}, document]
+            written.append(key)
+        if not operations:
+            return []
+        result = self._client.bulk(operations=operations)
+        retry: set[tuple[str, str]] = set()
+        for key, item in zip(written, result["items"], strict=True):
+            outcome = next(iter(item.values()))
+            if outcome.get("status") == 409:
+                retry.add(key)
+            elif "error" in outcome:
+                raise BulkFailed(f"Elasticsearch refused a write: {outcome['error']}")
+        return [c for c in changes if (self.index(c.collection), c.doc_id) in retry]
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         try:
@@ -108,7 +128,8 @@ class ElasticsearchReadStore:
         body: dict[str, Any] = {
             "query": {"bool": {"filter": [self._filter(f) for f in query.filters],
                                "must": must}},
-            "sort": [{query.sort_field: order}, {"doc_id": order}],
+            "sort": [{query.sort_field: {"order": order, "unmapped_type": "long"}},
+                     {"doc_id": {"order": order, "unmapped_type": "keyword"}}],
             "size": query.limit + 1,
         }
         if query.after is not None:

@@ -25,7 +25,6 @@ def new_consumer(bootstrap: str, group_id: str, topics: list[str]) -> KafkaConsu
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=1000,
-        value_deserializer=lambda raw: json.loads(raw),
         session_timeout_ms=10000,
         heartbeat_interval_ms=2000,
     )
@@ -55,26 +54,38 @@ class KafkaProjectionRunner:
         self.stopping = threading.Event()
 
     def run_forever(self) -> None:
-        consumer = self._consumer_factory()
-        try:
-            while not self.stopping.is_set():
-                try:
-                    self.project_once(consumer)
-                except Exception as error:  # noqa: BLE001 - a service away: retry, never skip
-                    log.warning("projection batch failed (%s); retrying",
-                                type(error).__name__, exc_info=True)
-                    consumer.close()
-                    self.stopping.wait(1.0)
+        consumer: KafkaConsumer | None = None
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                if consumer is None:
                     consumer = self._consumer_factory()
-        finally:
-            consumer.close()
+                self.project_once(consumer)
+                backoff = 0.5
+            except Exception as error:  # noqa: BLE001 - a service away: retry, never skip
+                log.warning("projection batch failed (%s); retrying in %.1fs",
+                            type(error).__name__, backoff)
+                if consumer is not None:
+                    self._close_quietly(consumer)
+                    consumer = None
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+        if consumer is not None:
+            self._close_quietly(consumer)
+
+    @staticmethod
+    def _close_quietly(consumer: KafkaConsumer) -> None:
+        try:
+            consumer.close(autocommit=False)
+        except Exception:  # noqa: BLE001 - closing a consumer whose broker is gone
+            log.debug("consumer close failed", exc_info=True)
 
     def project_once(self, consumer: KafkaConsumer) -> int:
         batches = consumer.poll(timeout_ms=500, max_records=1000)
         count = 0
         for partition, records in batches.items():
             projector = self._projector_of_topic[partition.topic]
-            events = [decode(r.value, self._mapper) for r in records]
+            events = [decode(json.loads(r.value), self._mapper) for r in records]
             self._writer.project(projector, events, max(e.position for e in events))
             count += len(events)
         if count:

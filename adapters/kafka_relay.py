@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 CONTEXT_OF_MODULE = {"domain.users": "identity", "domain.conversations": "messaging"}
 RELAY_NAME = "kafka"
+PUBLISH_TIMEOUT_SECONDS = 20.0
 
 
 def context_of(event_topic: str) -> str | None:
@@ -60,8 +62,6 @@ def new_producer(bootstrap: str) -> KafkaProducer:
         max_block_ms=5000,
         request_timeout_ms=5000,
         retries=5,
-        key_serializer=lambda key: key.encode(),
-        value_serializer=lambda value: json.dumps(value).encode(),
     )
 
 
@@ -108,12 +108,15 @@ class KafkaRelay:
                 continue
             topic = kafka_topic(self._namespace, context)
             event = self._log.mapper.to_domain_event(notification)
-            futures.append(producer.send(topic, key=str(notification.originator_id),
-                                         value=envelope(notification, event)))
+            futures.append(producer.send(
+                topic, key=str(notification.originator_id).encode(),
+                value=json.dumps(envelope(notification, event)).encode(),
+            ))
             published[topic] = notification.id
-        producer.flush(timeout=30)
-        for future in futures:
-            future.get(timeout=30)  # raises if Kafka did not acknowledge
+        deadline = time.monotonic() + PUBLISH_TIMEOUT_SECONDS
+        producer.flush(timeout=PUBLISH_TIMEOUT_SECONDS)
+        for future in futures:  # raises if Kafka did not acknowledge in time
+            future.get(timeout=max(0.1, deadline - time.monotonic()))
         return published
 
     def _record(self, position: int, topics: Iterable[tuple[str, int]]) -> None:

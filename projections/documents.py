@@ -48,7 +48,7 @@ Filter = Eq | AnyOf | Contains
 class Query:
     collection: str
     filters: Sequence[Filter] = ()
-    sort_field: str = "version"
+    sort_field: str = "position"
     descending: bool = True
     after: Sequence[Any] | None = None
     limit: int = 50

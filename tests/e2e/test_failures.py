@@ -99,4 +99,6 @@ def test_commands_keep_succeeding_while_kafka_is_down_and_everything_arrives_aft
 
     assert len(statuses) > 100 and set(statuses) == {201}
     expected = list(range(1, len(statuses) + 1))
-    assert wait_until(lambda: indexed_seqs(services, namespace, conversation) == expected, 120)
+    assert wait_until(lambda: indexed_seqs(services, namespace, conversation) == expected, 120), (
+        processes.log_tail("relay") + processes.log_tail("project")
+    )
