@@ -39,6 +39,7 @@ test-fast: install
 	$(BIN)/pytest -q -m "not services"
 
 bench: install
+	command -v wrk >/dev/null || (apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk))
 	$(BIN)/python -m bench
 
 clean:
