@@ -88,8 +88,13 @@ def build_production(settings: Settings, *, with_writer: bool = True) -> Parley:
         attach_write_side(parley)
     attach_queries(parley)
     reader = LogReader(event_log)
-    parley.readiness = {"postgresql": reader.head, "elasticsearch": store.ping,
-                        "redis": cache.ping}
+    parley.readiness = {
+        "postgresql": reader.head,
+        "elasticsearch": store.ping,
+        "redis": cache.ping,
+        "kafka": lambda: require_reachable("PARLEY_KAFKA_BOOTSTRAP",
+                                           settings.kafka_bootstrap or "", 9092, timeout=1.0),
+    }
     parley.lag = lambda: progress.lag(reader.head())
     return parley
 
