@@ -17,7 +17,18 @@ from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
-from projections.documents import AnyOf, Contains, Eq, Filter, Page, Query, Upsert
+from projections.documents import (
+    AnyOf,
+    Contains,
+    Eq,
+    Filter,
+    Page,
+    Prefix,
+    Query,
+    Range,
+    Upsert,
+    merge_patch,
+)
 
 INTERNAL_FIELDS = ("doc_version", "doc_id")
 MAX_MERGE_ATTEMPTS = 5
@@ -90,7 +101,7 @@ class ElasticsearchReadStore:
             newest = int(document.get("doc_version", 0))
             for change in sorted(by_document[key], key=lambda c: c.version):
                 if change.version > newest:
-                    document.update(change.fields)
+                    document = merge_patch(document, change.fields)
                     newest = change.version
             if newest == int(document.get("doc_version", 0)):
                 continue  # nothing newer: a redelivery
@@ -149,6 +160,12 @@ class ElasticsearchReadStore:
             return {"term": {condition.field: condition.value}}
         if isinstance(condition, AnyOf):
             return {"terms": {condition.field: list(condition.values)}}
+        if isinstance(condition, Range):
+            bounds = {"gt": condition.gt, "lte": condition.lte}
+            return {"range": {condition.field: {k: v for k, v in bounds.items()
+                                                if v is not None}}}
+        if isinstance(condition, Prefix):
+            return {"prefix": {condition.field: {"value": condition.value}}}
         raise TypeError(f"unknown filter {condition!r}")
 
     @staticmethod

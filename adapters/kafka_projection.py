@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -42,14 +42,24 @@ def decode(record_value: dict[str, Any], mapper: Mapper) -> PositionedEvent:  # 
     return PositionedEvent(int(record_value["position"]), mapper.to_domain_event(stored))
 
 
+def projectors_by_topic(topic_of: Mapping[str, str],
+                        projectors: Iterable[Projector]) -> dict[str, list[Projector]]:
+    """Several projectors may read one context's topic (e.g. users, devices and contacts)."""
+    by_topic: dict[str, list[Projector]] = {}
+    for projector in projectors:
+        by_topic.setdefault(topic_of[projector.name], []).append(projector)
+    return by_topic
+
+
 class KafkaProjectionRunner:
     def __init__(
         self, consumer_factory: Any, writer: ProjectionWriter,
-        projector_of_topic: Mapping[str, Projector], mapper: Mapper,  # type: ignore[type-arg]
+        projectors_of_topic: Mapping[str, Sequence[Projector]],
+        mapper: Mapper,  # type: ignore[type-arg]
     ) -> None:
         self._consumer_factory = consumer_factory
         self._writer = writer
-        self._projector_of_topic = projector_of_topic
+        self._projectors_of_topic = projectors_of_topic
         self._mapper = mapper
         self.stopping = threading.Event()
 
@@ -84,9 +94,9 @@ class KafkaProjectionRunner:
         batches = consumer.poll(timeout_ms=500, max_records=1000)
         count = 0
         for partition, records in batches.items():
-            projector = self._projector_of_topic[partition.topic]
             events = [decode(json.loads(r.value), self._mapper) for r in records]
-            self._writer.project(projector, events, max(e.position for e in events))
+            for projector in self._projectors_of_topic[partition.topic]:
+                self._writer.project(projector, events, max(e.position for e in events))
             count += len(events)
         if count:
             consumer.commit()

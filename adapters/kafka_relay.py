@@ -22,7 +22,16 @@ from commands.log import EventLog
 
 log = logging.getLogger(__name__)
 
-CONTEXT_OF_MODULE = {"domain.users": "identity", "domain.conversations": "messaging"}
+# A module not listed is never relayed: domain.accounts (password hashes, refresh-token digests)
+# and domain.receipts stay in the event log only.
+CONTEXT_OF_MODULE = {
+    "domain.users": "identity",
+    "domain.devices": "identity",
+    "domain.contacts": "identity",
+    "domain.conversations": "messaging",
+    "domain.messages": "messaging",
+    "domain.read_markers": "messaging",
+}
 RELAY_NAME = "kafka"
 PUBLISH_TIMEOUT_SECONDS = 20.0
 

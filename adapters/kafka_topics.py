@@ -15,7 +15,7 @@ def ensure_topics(bootstrap: str, topics: Sequence[str]) -> None:
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(t, num_partitions=PARTITIONS, replication_factor=1)
-                   for t in topics if t not in existing]
+                   for t in dict.fromkeys(topics) if t not in existing]
         if missing:
             try:
                 admin.create_topics(missing)

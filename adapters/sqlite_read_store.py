@@ -9,7 +9,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from projections.documents import AnyOf, Contains, Eq, Filter, Page, Query, Upsert
+from projections.documents import (
+    AnyOf,
+    Contains,
+    Eq,
+    Filter,
+    Page,
+    Prefix,
+    Query,
+    Range,
+    Upsert,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -154,6 +164,19 @@ class SQLiteReadStore:
                 "WHERE value = ?)",
                 [condition.value],
             )
+        if isinstance(condition, Range):
+            path = f"json_extract(body, '{_json_path(condition.field)}')"
+            clauses, values = [], []
+            if condition.gt is not None:
+                clauses.append(f"{path} > ?")
+                values.append(condition.gt)
+            if condition.lte is not None:
+                clauses.append(f"{path} <= ?")
+                values.append(condition.lte)
+            return (" AND ".join(clauses) or "1"), values
+        if isinstance(condition, Prefix):
+            path = f"json_extract(body, '{_json_path(condition.field)}')"
+            return f"substr({path}, 1, length(?)) = ?", [condition.value, condition.value]
         raise TypeError(f"unknown filter {condition!r}")
 
     def position(self, projection: str) -> int:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import conversations, health, search, users
+from api import conversations, groups, health, messages, receipts, search, sync, users
 from api.limits import RequestLimits
 from api.problems import install_problem_handlers
 from parley.bootstrap import Parley
@@ -33,7 +33,7 @@ def create_app(parley: Parley, *, manage_lifecycle: bool = True) -> FastAPI:
     )
     app.state.parley = parley
     install_problem_handlers(app)
-    for module in (health, users, conversations, search):
+    for module in (health, users, conversations, groups, messages, receipts, search, sync):
         app.include_router(module.router)
     app.add_middleware(RequestLimits, max_body_bytes=parley.settings.max_body_bytes)
     return app

@@ -1,14 +1,13 @@
-"""Direct conversations and their messages."""
+"""Conversations: opening direct ones, listing them, their members and one's own settings."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from api.dependencies import (
     ConsistencyPosition,
@@ -16,14 +15,12 @@ from api.dependencies import (
     IdempotencyKey,
     ParleyDep,
     UserId,
-    cause_of,
-    fingerprint,
+    run_command,
     wait_for,
 )
 from api.pagination import Cursor, Limit, decode_cursor, encode_cursor
-from commands.conversations import OpenDirectConversation, SendMessage
-from commands.outcomes import Outcome
-from parley.bootstrap import Parley
+from commands.conversations import OpenDirectConversation
+from commands.groups import ChangeMemberSettings
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 MESSAGING = ["messaging"]
@@ -40,39 +37,25 @@ class ConversationOpened(BaseModel):
     position: int
 
 
-class SendMessageRequest(BaseModel):
-    text: Annotated[str, Field(min_length=1, max_length=4096, examples=["hello"])]
-
-
-class MessageSentResponse(BaseModel):
-    message_id: uuid.UUID
-    conversation_id: uuid.UUID
-    seq: int
-    sent_at: datetime
-    position: int
-
-
-class MessageView(BaseModel):
-    message_id: uuid.UUID
-    conversation_id: uuid.UUID
-    sender_id: uuid.UUID
-    seq: int
-    text: str
-    sent_at: datetime
-
-
-class MessagePage(BaseModel):
-    messages: list[MessageView]
-    next_cursor: str | None
+class MySettings(BaseModel):
+    role: str | None = None
+    muted_until: datetime | None = None
+    archived: bool = False
+    pinned: bool = False
 
 
 class ConversationView(BaseModel):
     conversation_id: uuid.UUID
     kind: str
-    member_ids: list[uuid.UUID]
+    title: str = ""
+    photo_ref: str = ""
+    owner_id: uuid.UUID | None = None
+    member_ids: list[uuid.UUID] | None = None
     last_activity_at: datetime
     last_seq: int
     last_message_preview: str | None = None
+    unread_count: int | None = None
+    my_settings: MySettings
 
 
 class ConversationPage(BaseModel):
@@ -80,17 +63,20 @@ class ConversationPage(BaseModel):
     next_cursor: str | None
 
 
-async def run_command(
-    parley: Parley, request: Request, response: Response, command: Any, actor: uuid.UUID,
-    correlation: uuid.UUID, idempotency_key: str | None, payload: Any,
-) -> Outcome:
-    assert parley.writer is not None
-    outcome = await asyncio.wrap_future(parley.writer.submit(
-        command, cause_of(actor, correlation), idempotency_key, fingerprint(request, payload)
-    ))
-    response.status_code = outcome.status
-    response.headers["Parley-Position"] = str(outcome.position)
-    return outcome
+class Member(BaseModel):
+    user_id: uuid.UUID
+    role: str
+
+
+class SettingsRequest(BaseModel):
+    muted_until: datetime | None = None
+    archived: bool = False
+    pinned: bool = False
+
+
+class SettingsChanged(MySettings):
+    conversation_id: uuid.UUID
+    position: int
 
 
 @router.post("/direct", status_code=201, response_model=ConversationOpened,
@@ -118,29 +104,39 @@ def list_conversations(caller: UserId, parley: ParleyDep, limit: Limit = 50,
                             next_cursor=encode_cursor(page.next_after))
 
 
-@router.post("/{conversation_id}/messages", status_code=201, response_model=MessageSentResponse,
-             responses={404: {"description": "no such conversation, or not a member"}})
-async def send(
-    conversation_id: uuid.UUID, body: SendMessageRequest, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> MessageSentResponse:
-    """Send a text message to a conversation the caller belongs to."""
-    command = SendMessage(conversation_id, caller, uuid.uuid4(), body.text, datetime.now(UTC))
-    outcome = await run_command(parley, request, response, command, caller, correlation,
-                                idempotency_key, body.model_dump())
-    return MessageSentResponse(**outcome.body, position=outcome.position)
-
-
-@router.get("/{conversation_id}/messages", response_model=MessagePage,
+@router.get("/{conversation_id}", response_model=ConversationView,
             responses={404: {"description": "no such conversation, or not a member"}})
-def list_messages(conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep,
-                  limit: Limit = 50, cursor: Cursor = None,
-                  position: ConsistencyPosition = None) -> MessagePage:
-    """Messages of a conversation, newest first, with cursor pagination."""
+def get_conversation(conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep,
+                     position: ConsistencyPosition = None) -> ConversationView:
+    """One conversation the caller belongs to."""
     wait_for(parley, position, MESSAGING)
     assert parley.messaging is not None
-    page = parley.messaging.messages(str(conversation_id), str(caller), limit,
-                                     decode_cursor(cursor))
-    return MessagePage(messages=[MessageView(**d) for d in page.documents],
-                       next_cursor=encode_cursor(page.next_after))
+    return ConversationView(**parley.messaging.conversation(str(conversation_id), str(caller)))
+
+
+@router.get("/{conversation_id}/members", response_model=list[Member],
+            responses={404: {"description": "no such conversation, or not a member"}})
+def list_members(conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep,
+                 position: ConsistencyPosition = None) -> list[Member]:
+    """Current members and their roles."""
+    wait_for(parley, position, MESSAGING)
+    assert parley.messaging is not None
+    return [Member(**m) for m in parley.messaging.members(str(conversation_id), str(caller))]
+
+
+@router.put("/{conversation_id}/settings", response_model=SettingsChanged)
+async def change_settings(
+    conversation_id: uuid.UUID, body: SettingsRequest, request: Request, response: Response,
+    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
+) -> SettingsChanged:
+    """Mute until a time, archive, pin: the caller's own view of a conversation."""
+    command = ChangeMemberSettings(conversation_id, caller, body.muted_until, body.archived,
+                                   body.pinned)
+    outcome = await run_command(parley, request, response, command, caller, correlation,
+                                idempotency_key, body.model_dump(mode="json"))
+    return SettingsChanged(**_without_none(outcome.body), position=outcome.position)
+
+
+def _without_none(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if v is not None}

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request, Response
 
 from api.problems import Problem
+from commands.outcomes import Outcome
 from domain.events import Cause
-from parley.bootstrap import Parley
+from parley.bootstrap import Parley, projectors
+from projections.accounts import DEVICES, DeviceQueries
 
 TOKEN_ALGORITHM = "HS256"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
@@ -26,24 +31,72 @@ async def get_parley(request: Request) -> Parley:
 ParleyDep = Annotated[Parley, Depends(get_parley)]
 
 
-def issue_token(parley: Parley, user_id: uuid.UUID, issued_at: int) -> str:
-    claims = {"sub": str(user_id), "iat": issued_at,
-              "exp": issued_at + parley.settings.token_ttl_seconds}
+@dataclass(frozen=True)
+class Session:
+    """Who is calling, and from which device (each sign-in is a device)."""
+
+    user_id: uuid.UUID
+    device_id: uuid.UUID
+
+
+def issue_access_token(parley: Parley, session: Session, issued_at: int, position: int) -> str:
+    """A short-lived bearer token; `pos` is where its device was created in the log."""
+    claims = {"sub": str(session.user_id), "did": str(session.device_id), "iat": issued_at,
+              "exp": issued_at + parley.settings.access_token_ttl_seconds, "pos": position}
     return jwt.encode(claims, parley.secret_key, algorithm=TOKEN_ALGORITHM)
 
 
-async def current_user_id(
-    parley: ParleyDep, authorization: Annotated[str | None, Header()] = None
-) -> uuid.UUID:
+@functools.cache
+def devices_projected() -> bool:
+    """Whether this build runs the devices projector. TRANSITIONAL: once projections.accounts
+    is wired into parley.bootstrap.projectors(), delete this guard (it would fail open)."""
+    return DEVICES in {p.name for p in projectors()}
+
+
+def device_in_force(parley: Parley, session: Session, position: int) -> bool:
+    """Checked on every request, so a revoked device's tokens stop working at once.
+
+    Through the cache (invalidated by the devices projector). A device the read model does not
+    know yet was signed in moments ago: wait, bounded, for its position, then decide.
+    """
+    if not devices_projected():
+        return True  # transitional: see devices_projected
+    devices = DeviceQueries(parley.store, parley.cache)
+    in_force = devices.in_force(str(session.device_id), str(session.user_id))
+    if in_force is None and position > 0 and parley.gate.wait(position, [DEVICES]):
+        in_force = devices.in_force(str(session.device_id), str(session.user_id))
+    return bool(in_force)
+
+
+def authenticate(parley: Parley, token: str) -> Session:
+    """The session a bearer token stands for (also for WebSocket handshakes); raises 401."""
     challenge = {"WWW-Authenticate": "Bearer"}
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise Problem(401, "Unauthorized", "send 'Authorization: Bearer <token>'", challenge)
     try:
-        claims = jwt.decode(authorization[7:].strip(), parley.secret_key,
-                            algorithms=[TOKEN_ALGORITHM], options={"require": ["sub", "exp"]})
-        return uuid.UUID(str(claims["sub"]))
-    except (jwt.PyJWTError, ValueError) as error:
+        claims = jwt.decode(token, parley.secret_key, algorithms=[TOKEN_ALGORITHM],
+                            options={"require": ["sub", "did", "exp"]})
+        session = Session(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["did"])))
+        position = int(claims.get("pos", 0))
+    except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise Problem(401, "Unauthorized", "the token is invalid or expired", challenge) from error
+    if not device_in_force(parley, session, position):
+        raise Problem(401, "Unauthorized", "this device was signed out", challenge)
+    return session
+
+
+async def current_session(
+    parley: ParleyDep, authorization: Annotated[str | None, Header()] = None
+) -> Session:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Problem(401, "Unauthorized", "send 'Authorization: Bearer <token>'",
+                      {"WWW-Authenticate": "Bearer"})
+    return await asyncio.to_thread(authenticate, parley, authorization[7:].strip())
+
+
+CurrentSession = Annotated[Session, Depends(current_session)]
+
+
+async def current_user_id(session: CurrentSession) -> uuid.UUID:
+    return session.user_id
 
 
 UserId = Annotated[uuid.UUID, Depends(current_user_id)]
@@ -84,3 +137,17 @@ def wait_for(parley: Parley, position: int | None, projections: list[str]) -> No
         raise Problem(503, "Not yet consistent",
                       f"read models have not reached position {position} yet; retry",
                       {"Retry-After": "1"})
+
+
+async def run_command(
+    parley: Parley, request: Request, response: Response, command: Any, actor: uuid.UUID,
+    correlation: uuid.UUID, idempotency_key: str | None, payload: Any,
+) -> Outcome:
+    """Submit to the group-commit writer; the answer carries the log position of the events."""
+    assert parley.writer is not None
+    outcome = await asyncio.wrap_future(parley.writer.submit(
+        command, cause_of(actor, correlation), idempotency_key, fingerprint(request, payload)
+    ))
+    response.status_code = outcome.status
+    response.headers["Parley-Position"] = str(outcome.position)
+    return outcome

@@ -11,7 +11,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commands.writer import WriterStopped
-from domain.errors import Conflict, DomainError, InvalidCommand, NotFound
+from domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidCommand,
+    NotAllowed,
+    NotFound,
+    Unauthenticated,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
+        if isinstance(error, Unauthenticated):
+            return problem_response(401, "Unauthorized", str(error),
+                                    headers={"WWW-Authenticate": "Bearer"})
+        if isinstance(error, NotAllowed):
+            return problem_response(403, "Forbidden", str(error))
         if isinstance(error, NotFound):
             return problem_response(404, "Not found", str(error))
         if isinstance(error, Conflict):

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.conversations import MESSAGING, MessagePage, MessageView
 from api.dependencies import ConsistencyPosition, ParleyDep, UserId, wait_for
+from api.messages import MESSAGING, MessagePage, MessageView
 from api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1/search", tags=["search"])

@@ -25,6 +25,8 @@ import httpx
 from parley.launcher import ParleyProcesses
 
 WRK_SCRIPT = Path(__file__).with_name("send.lua")
+# one account sends the whole load: the per-user send limit would measure itself
+UNLIMITED = {"PARLEY_SEND_RATE_PER_SECOND": "1000000", "PARLEY_SEND_BURST": "1000000"}
 SERVICE_VARIABLES = ("PARLEY_DATABASE_URL", "PARLEY_KAFKA_BOOTSTRAP",
                      "PARLEY_ELASTICSEARCH_URL", "PARLEY_REDIS_URL")
 
@@ -36,7 +38,8 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 async def register(http: httpx.AsyncClient) -> dict[str, Any]:
     response = await http.post("/v1/users", json={"handle": f"b{uuid.uuid4().hex[:12]}",
-                                                  "name": "Bench"})
+                                                  "name": "Bench",
+                                                  "password": "bench-password"})
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     return body
@@ -122,10 +125,10 @@ def main() -> None:
                                  "(eval \"$(bash deploy/services.sh env)\")")
             namespace = f"bench{uuid.uuid4().hex[:8]}"
             env = {"PARLEY_NAMESPACE": namespace, "PARLEY_SECRET_KEY": uuid.uuid4().hex,
-                   "PARLEY_LOG_LEVEL": "WARNING"}
+                   "PARLEY_LOG_LEVEL": "WARNING", **UNLIMITED}
         else:
             env = {"PARLEY_DATA_DIR": str(Path(scratch) / "data"), "PARLEY_DATABASE_URL": "",
-                   "PARLEY_LOG_LEVEL": "WARNING"}
+                   "PARLEY_LOG_LEVEL": "WARNING", **UNLIMITED}
         processes = ParleyProcesses(env, Path(scratch))
         processes.start("serve")
         try:

@@ -17,18 +17,23 @@ class Batch:
     def __init__(self, repository: Repository) -> None:  # type: ignore[type-arg]
         self._repository = repository
         self._aggregates: dict[UUID, Aggregate] = {}
+        self._missing: set[UUID] = set()  # looked up once per batch, e.g. absent blocklists
 
     def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
         aggregate = self._aggregates.get(aggregate_id)
         if aggregate is None:
+            if aggregate_id in self._missing:
+                return None
             try:
                 aggregate = self._repository.get(aggregate_id)
             except AggregateNotFoundError:
+                self._missing.add(aggregate_id)
                 return None
             self._aggregates[aggregate_id] = aggregate
         return aggregate if isinstance(aggregate, kind) else None
 
     def add(self, aggregate: Aggregate) -> None:
+        self._missing.discard(aggregate.id)
         self._aggregates[aggregate.id] = aggregate
 
     def pending_event_count(self) -> int:

@@ -11,6 +11,7 @@ from commands.outcomes import Outcome
 from domain.conversations import Conversation, direct_conversation_id
 from domain.errors import CannotTalkToSelf, ConversationNotFound, UserNotFound
 from domain.events import Cause
+from domain.messages import Message
 from domain.users import User
 
 
@@ -29,12 +30,21 @@ class SendMessage:
     sent_at: datetime
 
 
-def _conversation_body(conversation: Conversation) -> dict[str, object]:
+def conversation_body(conversation: Conversation) -> dict[str, object]:
     return {
         "conversation_id": str(conversation.id),
         "kind": conversation.kind,
+        "title": conversation.title,
         "member_ids": [str(m) for m in conversation.member_ids],
     }
+
+
+def find_conversation(batch: Batch, conversation_id: UUID, member_id: UUID) -> Conversation:
+    """The conversation, if `member_id` belongs to it; otherwise it does not exist for them."""
+    conversation = batch.find(Conversation, conversation_id)
+    if conversation is None or not conversation.is_member(member_id):
+        raise ConversationNotFound("conversation_id", "no such conversation")
+    return conversation
 
 
 def open_direct_conversation(
@@ -48,10 +58,10 @@ def open_direct_conversation(
         Conversation, direct_conversation_id(command.opener_id, command.peer_id)
     )
     if existing is not None:
-        return Outcome(200, _conversation_body(existing))
+        return Outcome(200, conversation_body(existing))
     conversation = Conversation.open_direct(command.opener_id, command.peer_id, cause)
     batch.add(conversation)
-    return Outcome(201, _conversation_body(conversation))
+    return Outcome(201, conversation_body(conversation))
 
 
 def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
@@ -61,6 +71,7 @@ def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
     seq = conversation.send_message(
         command.message_id, command.sender_id, command.text, command.sent_at, cause
     )
+    batch.add(Message.post(command.message_id, conversation.id, command.sender_id, seq, cause))
     return Outcome(
         201,
         {

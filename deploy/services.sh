@@ -241,6 +241,7 @@ path.logs: $d/logs
 xpack.security.enabled: false
 cluster.routing.allocation.disk.threshold_enabled: false
 action.destructive_requires_name: false
+cluster.max_shards_per_node: 20000
 EOF
   chown -R "$ES_USER" "$d/config" "$d/data" "$d/logs" "$d/tmp" "$d/run"
   if ! pid_alive "$d/run/es.pid" org.elasticsearch; then

@@ -6,11 +6,23 @@ import unicodedata
 from datetime import datetime
 from uuid import UUID, uuid5
 
-from domain.errors import CannotTalkToSelf, InvalidCommand, MessageTooLong, NotAMember
+from domain.errors import (
+    CannotTalkToSelf,
+    GroupFull,
+    InvalidCommand,
+    MessageTooLong,
+    NotAllowed,
+    NotAMember,
+    UserNotFound,
+)
 from domain.events import Cause, ParleyAggregate
 
 DIRECT_CONVERSATION_NAMESPACE = UUID("4a3f9a7e-1c55-4b0e-b1d2-3e7c2f1a9d60")
 MAX_MESSAGE_BYTES = 4096
+MAX_TITLE_LENGTH = 100
+MAX_PHOTO_REF_LENGTH = 256
+DIRECT, GROUP = "direct", "group"
+OWNER, ADMIN, MEMBER = "owner", "admin", "member"
 
 
 def direct_conversation_id(first: UUID, second: UUID) -> UUID:
@@ -32,17 +44,43 @@ def clean_message_text(text: str) -> str:
     return normalised
 
 
-class Conversation(ParleyAggregate):
-    """A place where members exchange messages, each numbered in one total order."""
+def clean_title(title: str) -> str:
+    stripped = " ".join(title.split())
+    if not stripped or len(stripped) > MAX_TITLE_LENGTH:
+        raise InvalidCommand("title", f"a title is 1 to {MAX_TITLE_LENGTH} characters")
+    if any(not ch.isprintable() for ch in stripped):
+        raise InvalidCommand("title", "a title may not contain control characters")
+    return stripped
 
-    def __init__(self, kind: str, member_ids: tuple[UUID, ...]) -> None:
+
+class Conversation(ParleyAggregate):
+    """A place where members exchange messages, each numbered in one total order.
+
+    Direct conversations have exactly two members and never change membership; groups have an
+    owner, admins and members, a title and a photo.
+    """
+
+    def __init__(
+        self, kind: str, member_ids: tuple[UUID, ...], title: str = "",
+        owner_id: UUID | None = None,
+    ) -> None:
         self.kind = kind
         self.member_ids = tuple(member_ids)
+        self.title = title
+        self.photo_ref = ""
+        self.owner_id = owner_id
+        self.admin_ids: tuple[UUID, ...] = ()
         self.last_seq = 0
 
     class Opened(ParleyAggregate.Created):
         kind: str
         member_ids: tuple[UUID, ...]
+
+    class GroupCreated(ParleyAggregate.Created):
+        kind: str
+        member_ids: tuple[UUID, ...]
+        title: str
+        owner_id: UUID
 
     class MessageSent(ParleyAggregate.Event):
         message_id: UUID
@@ -55,6 +93,63 @@ class Conversation(ParleyAggregate):
             assert isinstance(aggregate, Conversation)
             aggregate.last_seq = self.seq
 
+    class Renamed(ParleyAggregate.Event):
+        title: str
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, Conversation)
+            aggregate.title = self.title
+
+    class PhotoChanged(ParleyAggregate.Event):
+        photo_ref: str
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, Conversation)
+            aggregate.photo_ref = self.photo_ref
+
+    class MembersAdded(ParleyAggregate.Event):
+        user_ids: tuple[UUID, ...]
+        at_seq: int
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, Conversation)
+            aggregate.member_ids = aggregate.member_ids + tuple(self.user_ids)
+
+    class MemberRemoved(ParleyAggregate.Event):
+        user_id: UUID
+        at_seq: int
+        left_by_choice: bool
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, Conversation)
+            aggregate.member_ids = tuple(m for m in aggregate.member_ids if m != self.user_id)
+            aggregate.admin_ids = tuple(a for a in aggregate.admin_ids if a != self.user_id)
+
+    class RoleChanged(ParleyAggregate.Event):
+        user_id: UUID
+        role: str
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, Conversation)
+            others = tuple(a for a in aggregate.admin_ids if a != self.user_id)
+            aggregate.admin_ids = others + ((self.user_id,) if self.role == ADMIN else ())
+
+    class OwnershipTransferred(ParleyAggregate.Event):
+        previous_owner_id: UUID
+        new_owner_id: UUID
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, Conversation)
+            aggregate.owner_id = self.new_owner_id
+            admins = tuple(a for a in aggregate.admin_ids if a != self.new_owner_id)
+            aggregate.admin_ids = admins + (self.previous_owner_id,)
+
+    class MemberSettingsChanged(ParleyAggregate.Event):
+        user_id: UUID
+        muted_until: datetime | None
+        archived: bool
+        pinned: bool
+
     @classmethod
     def open_direct(cls, opener_id: UUID, peer_id: UUID, cause: Cause) -> Conversation:
         if opener_id == peer_id:
@@ -62,13 +157,42 @@ class Conversation(ParleyAggregate):
         return cls._create(
             cls.Opened,
             id=direct_conversation_id(opener_id, peer_id),
-            kind="direct",
+            kind=DIRECT,
             member_ids=tuple(sorted((opener_id, peer_id))),
             **cause.as_event_fields(),
         )
 
+    @classmethod
+    def create_group(
+        cls, conversation_id: UUID, owner_id: UUID, title: str, member_ids: tuple[UUID, ...],
+        member_limit: int, cause: Cause,
+    ) -> Conversation:
+        members = (owner_id, *dict.fromkeys(m for m in member_ids if m != owner_id))
+        if len(members) > member_limit:
+            raise GroupFull("member_ids", f"a group has at most {member_limit} members")
+        return cls._create(
+            cls.GroupCreated, id=conversation_id, kind=GROUP, member_ids=members,
+            title=clean_title(title), owner_id=owner_id, **cause.as_event_fields(),
+        )
+
     def is_member(self, user_id: UUID) -> bool:
         return user_id in self.member_ids
+
+    def role_of(self, user_id: UUID) -> str:
+        if not self.is_member(user_id):
+            raise NotAMember("conversation_id", "no such conversation")
+        if user_id == self.owner_id:
+            return OWNER
+        return ADMIN if user_id in self.admin_ids else MEMBER
+
+    def _role_of_target(self, user_id: UUID) -> str:
+        if not self.is_member(user_id):
+            raise UserNotFound("user_id", "that user is not a member of this conversation")
+        return self.role_of(user_id)
+
+    def _require_group_manager(self, actor_id: UUID) -> None:
+        if self.role_of(actor_id) == MEMBER or self.kind != GROUP:
+            raise NotAllowed("conversation_id", "only the group's owner and admins may do this")
 
     def send_message(
         self, message_id: UUID, sender_id: UUID, text: str, sent_at: datetime, cause: Cause
@@ -87,3 +211,70 @@ class Conversation(ParleyAggregate):
             **cause.as_event_fields(),
         )
         return seq
+
+    def rename(self, actor_id: UUID, title: str, cause: Cause) -> None:
+        self._require_group_manager(actor_id)
+        self.trigger_event(self.Renamed, title=clean_title(title), **cause.as_event_fields())
+
+    def change_photo(self, actor_id: UUID, photo_ref: str, cause: Cause) -> None:
+        self._require_group_manager(actor_id)
+        if len(photo_ref) > MAX_PHOTO_REF_LENGTH or not photo_ref.isprintable():
+            raise InvalidCommand("photo_ref", "a photo reference is up to 256 printable characters")
+        self.trigger_event(self.PhotoChanged, photo_ref=photo_ref, **cause.as_event_fields())
+
+    def add_members(
+        self, actor_id: UUID, user_ids: tuple[UUID, ...], member_limit: int, cause: Cause
+    ) -> tuple[UUID, ...]:
+        """Adds those not already members; returns who was added."""
+        self._require_group_manager(actor_id)
+        new = tuple(dict.fromkeys(u for u in user_ids if not self.is_member(u)))
+        if len(self.member_ids) + len(new) > member_limit:
+            raise GroupFull("user_ids", f"a group has at most {member_limit} members")
+        if new:
+            self.trigger_event(self.MembersAdded, user_ids=new, at_seq=self.last_seq,
+                               **cause.as_event_fields())
+        return new
+
+    def remove_member(self, actor_id: UUID, user_id: UUID, cause: Cause) -> None:
+        actor_role = self.role_of(actor_id)
+        self._require_group_manager(actor_id)
+        target_role = self._role_of_target(user_id)
+        if target_role == OWNER or (target_role == ADMIN and actor_role != OWNER):
+            raise NotAllowed("user_id", "only the owner may remove an admin; nobody the owner")
+        self.trigger_event(self.MemberRemoved, user_id=user_id, at_seq=self.last_seq,
+                           left_by_choice=False, **cause.as_event_fields())
+
+    def leave(self, user_id: UUID, cause: Cause) -> None:
+        if self.kind != GROUP:
+            raise NotAllowed("conversation_id", "nobody leaves a direct conversation")
+        if self.role_of(user_id) == OWNER and len(self.member_ids) > 1:
+            raise NotAllowed("conversation_id", "transfer ownership before leaving the group")
+        self.trigger_event(self.MemberRemoved, user_id=user_id, at_seq=self.last_seq,
+                           left_by_choice=True, **cause.as_event_fields())
+
+    def set_role(self, actor_id: UUID, user_id: UUID, role: str, cause: Cause) -> None:
+        if self.kind != GROUP or self.role_of(actor_id) != OWNER:
+            raise NotAllowed("conversation_id", "only the owner changes roles")
+        if role not in (ADMIN, MEMBER):
+            raise InvalidCommand("role", "a role is 'admin' or 'member'")
+        if self._role_of_target(user_id) == OWNER:
+            raise NotAllowed("user_id", "the owner's role changes only by transfer")
+        if self.role_of(user_id) != role:
+            self.trigger_event(self.RoleChanged, user_id=user_id, role=role,
+                               **cause.as_event_fields())
+
+    def transfer_ownership(self, actor_id: UUID, new_owner_id: UUID, cause: Cause) -> None:
+        if self.kind != GROUP or self.role_of(actor_id) != OWNER:
+            raise NotAllowed("conversation_id", "only the owner transfers ownership")
+        if self._role_of_target(new_owner_id) == OWNER:
+            return
+        self.trigger_event(self.OwnershipTransferred, previous_owner_id=actor_id,
+                           new_owner_id=new_owner_id, **cause.as_event_fields())
+
+    def change_member_settings(
+        self, user_id: UUID, muted_until: datetime | None, archived: bool, pinned: bool,
+        cause: Cause,
+    ) -> None:
+        self.role_of(user_id)
+        self.trigger_event(self.MemberSettingsChanged, user_id=user_id, muted_until=muted_until,
+                           archived=archived, pinned=pinned, **cause.as_event_fields())

@@ -47,3 +47,23 @@ class MessageTooLong(InvalidCommand):
 
 class CannotTalkToSelf(InvalidCommand):
     """A direct conversation needs two different people."""
+
+
+class NotAllowed(DomainError):
+    """A member tried something their role does not permit."""
+
+
+class GroupFull(InvalidCommand):
+    """The group would exceed its member limit."""
+
+
+class MessageNotFound(NotFound):
+    """No such message, or not one the caller can see."""
+
+
+class MessageUnsent(Conflict):
+    """The message was unsent; it can no longer change."""
+
+
+class Unauthenticated(DomainError):
+    """The caller could not prove who they are (reported as 401)."""

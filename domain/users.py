@@ -1,4 +1,4 @@
-"""People who use Parley: registration with a unique handle."""
+"""People who use Parley: registration with a unique handle, and their public profile."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from domain.events import Cause, ParleyAggregate
 USER_ID_NAMESPACE = UUID("0d9d7c1e-2a4f-4c1b-8f0a-6a2f7c9b5e31")
 HANDLE_PATTERN = re.compile(r"^[a-z0-9_]{3,32}$")
 MAX_NAME_LENGTH = 80
+MAX_AVATAR_LENGTH = 256
 
 
 def normalise_handle(handle: str) -> str:
@@ -35,16 +36,39 @@ def clean_name(name: str) -> str:
     return stripped
 
 
+def clean_avatar(avatar: str | None) -> str | None:
+    """An avatar is an opaque reference (e.g. a blob-store key), 1 to 256 printable characters;
+    None clears it."""
+    if avatar is None:
+        return None
+    if not 1 <= len(avatar) <= MAX_AVATAR_LENGTH:
+        raise InvalidCommand("avatar",
+                             f"an avatar reference is 1 to {MAX_AVATAR_LENGTH} characters")
+    if any(not ch.isprintable() or ch.isspace() for ch in avatar):
+        raise InvalidCommand("avatar", "an avatar reference has no spaces or control characters")
+    return avatar
+
+
 class User(ParleyAggregate):
     """A registered person."""
 
     def __init__(self, handle: str, name: str) -> None:
         self.handle = handle
         self.name = name
+        self.avatar: str | None = None
 
     class Registered(ParleyAggregate.Created):
         handle: str
         name: str
+
+    class ProfileChanged(ParleyAggregate.Event):
+        name: str
+        avatar: str | None
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, User)
+            aggregate.name = self.name
+            aggregate.avatar = self.avatar
 
     @classmethod
     def register(cls, handle: str, name: str, cause: Cause) -> User:
@@ -56,3 +80,12 @@ class User(ParleyAggregate):
             name=clean_name(name),
             **cause.as_event_fields(),
         )
+
+    def change_profile(self, name: str, avatar: str | None, cause: Cause) -> bool:
+        """Set the display name and avatar; returns False (and records nothing) if unchanged."""
+        name, avatar = clean_name(name), clean_avatar(avatar)
+        if (name, avatar) == (self.name, self.avatar):
+            return False
+        self.trigger_event(self.ProfileChanged, name=name, avatar=avatar,
+                           **cause.as_event_fields())
+        return True

@@ -4,25 +4,33 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api.rate_limits import MemoryTokenBuckets, RateLimiter
 from commands.conversations import (
     OpenDirectConversation,
     SendMessage,
     open_direct_conversation,
     send_message,
 )
+from commands.groups import GROUP_HANDLERS
 from commands.log import EventLog
+from commands.messages import MESSAGE_HANDLERS
 from commands.outcomes import Handler
+from commands.read_markers import READ_MARKER_HANDLERS
 from commands.users import RegisterUser, register_user
 from commands.writer import GroupCommitWriter
 from parley.settings import Settings
 from projections.consistency import ConsistencyGate
-from projections.documents import ReadStore
-from projections.messaging import MessagingProjector, MessagingQueries
+from projections.documents import ReadStore, Upsert
+from projections.feed import FeedProjector, FeedQueries
+from projections.live import LiveUpdates, LocalFanOut, feed_notification
+from projections.messaging import MessagingProjector
+from projections.messaging_queries import MessagingQueries
+from projections.presence import MemoryPresence, PresenceStore
 from projections.runner import Cache, LogTailingRunner, ProjectionWriter, Projector
 from projections.users import UserDirectoryProjector, UserDirectoryQueries
 
@@ -32,11 +40,24 @@ HANDLERS: dict[type, Handler] = {
     RegisterUser: register_user,
     OpenDirectConversation: open_direct_conversation,
     SendMessage: send_message,
+    **GROUP_HANDLERS,
+    **MESSAGE_HANDLERS,
+    **READ_MARKER_HANDLERS,
 }
 
 
 def projectors() -> list[Projector]:
-    return [UserDirectoryProjector(), MessagingProjector()]
+    return [UserDirectoryProjector(), MessagingProjector(), FeedProjector()]
+
+
+def live_notifier(live: LiveUpdates) -> Callable[[Sequence[Upsert], int], None]:
+    """Called after each projection batch: wakes the sockets whose members it concerns."""
+    def notify(changes: Sequence[Upsert], upto: int) -> None:
+        notification = feed_notification(changes, upto)
+        if notification is not None:
+            live.publish(notification)
+
+    return notify
 
 
 @dataclass
@@ -50,8 +71,12 @@ class Parley:
     gate: ConsistencyGate
     secret_key: str
     writer: GroupCommitWriter | None = None
+    live: LiveUpdates = field(default_factory=LocalFanOut)
+    presence: PresenceStore = field(default_factory=MemoryPresence)
+    send_limiter: RateLimiter | None = None
     users: UserDirectoryQueries | None = None
     messaging: MessagingQueries | None = None
+    feed: FeedQueries | None = None
     readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
     lag: Callable[[], dict[str, int]] = field(default=lambda: {})
     _starters: list[Callable[[], None]] = field(default_factory=list)
@@ -130,6 +155,7 @@ def attach_write_side(parley: Parley, on_commit: Callable[[int], None] | None = 
 def attach_queries(parley: Parley) -> None:
     parley.users = UserDirectoryQueries(parley.store)
     parley.messaging = MessagingQueries(parley.store, parley.cache)
+    parley.feed = FeedQueries(parley.store)
 
 
 def build_embedded(settings: Settings) -> Parley:
@@ -146,10 +172,13 @@ def build_embedded(settings: Settings) -> Parley:
         settings.secret_key.get_secret_value() if settings.secret_key
         else embedded_secret(settings.data_dir)
     )
-    parley = Parley(settings, event_log, store, cache, gate, secret)
+    parley = Parley(settings, event_log, store, cache, gate, secret,
+                    send_limiter=MemoryTokenBuckets(settings.send_rate_per_second,
+                                                    settings.send_burst))
     parley._closers.extend([event_log.close, store.close])
     reader = LogReader(event_log)
-    runner = LogTailingRunner(reader, ProjectionWriter(store, cache), store, projectors())
+    writer = ProjectionWriter(store, cache, on_applied=live_notifier(parley.live))
+    runner = LogTailingRunner(reader, writer, store, projectors())
     attach_write_side(parley, on_commit=runner.wake)
     attach_queries(parley)
     parley._starters.append(runner.start)

@@ -10,12 +10,15 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from adapters.elasticsearch_read_store import ElasticsearchReadStore
-from adapters.kafka_projection import KafkaProjectionRunner, new_consumer
+from adapters.kafka_projection import KafkaProjectionRunner, new_consumer, projectors_by_topic
 from adapters.kafka_relay import RELAY_NAME, KafkaRelay, kafka_topic, new_producer
 from adapters.kafka_topics import ensure_topics
 from adapters.log_reader import LogReader
 from adapters.postgres_progress import RelayedProgress
 from adapters.redis_cache import RedisCache
+from adapters.redis_live_updates import RedisLiveUpdates
+from adapters.redis_presence import RedisPresence
+from adapters.redis_rate_limiter import RedisTokenBuckets
 from commands.log import EventLog
 from migrations.runner import migrate
 from parley.bootstrap import (
@@ -23,6 +26,7 @@ from parley.bootstrap import (
     attach_queries,
     attach_write_side,
     event_log_env,
+    live_notifier,
     projectors,
 )
 from parley.reachability import require_reachable
@@ -55,7 +59,8 @@ def migrate_all(settings: Settings) -> list[str]:
     check_services(settings)
     applied = migrate(settings.database_url or "", settings.namespace)
     read_store(settings).ensure_indices()
-    ensure_topics(settings.kafka_bootstrap or "", list(topic_of_projection(settings).values()))
+    ensure_topics(settings.kafka_bootstrap or "",
+                  sorted(set(topic_of_projection(settings).values())))
     return applied
 
 
@@ -81,8 +86,14 @@ def build_production(settings: Settings, *, with_writer: bool = True) -> Parley:
     if settings.secret_key is None:
         raise_missing_secret()
     assert settings.secret_key is not None
+    live = RedisLiveUpdates(settings.redis_url or "", settings.namespace)
+    presence = RedisPresence(settings.redis_url or "", settings.namespace)
+    limiter = RedisTokenBuckets(settings.redis_url or "", settings.namespace,
+                                settings.send_rate_per_second, settings.send_burst)
     parley = Parley(settings, event_log, store, cache, gate,
-                    settings.secret_key.get_secret_value())
+                    settings.secret_key.get_secret_value(), live=live, presence=presence,
+                    send_limiter=limiter)
+    parley._closers.extend([live.close, presence.close, limiter.close])
     parley._closers.extend([event_log.close, store.close, cache.close, pool.close])
     if with_writer:
         attach_write_side(parley)
@@ -132,12 +143,13 @@ def run_projectors(settings: Settings) -> None:
     migrate_all(settings)
     store = read_store(settings)
     cache = RedisCache(settings.redis_url or "", settings.namespace, settings.cache_ttl_seconds)
-    by_topic = {kafka_topic(settings.namespace, p.context): p for p in projectors()}
+    by_topic = projectors_by_topic(topic_of_projection(settings), projectors())
+    live = RedisLiveUpdates(settings.redis_url or "", settings.namespace)
     mapper = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
     runner = KafkaProjectionRunner(
         lambda: new_consumer(settings.kafka_bootstrap or "", f"{settings.namespace}-projectors",
                              list(by_topic)),
-        ProjectionWriter(store, cache), by_topic, mapper,
+        ProjectionWriter(store, cache, on_applied=live_notifier(live)), by_topic, mapper,
     )
     _stop_on_signals(runner.stopping)
     log.info("projectors started")
@@ -146,3 +158,4 @@ def run_projectors(settings: Settings) -> None:
     finally:
         store.close()
         cache.close()
+        live.close()

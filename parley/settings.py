@@ -32,7 +32,9 @@ class Settings(BaseSettings):
         description="Prefix of Kafka topics, Elasticsearch indices and cache keys",
     )
     secret_key: SecretStr | None = Field(None, description="Signs bearer tokens")
-    token_ttl_seconds: int = Field(30 * 24 * 3600, gt=0)
+    token_ttl_seconds: int = Field(30 * 24 * 3600, gt=0,
+                                   description="Refresh-token lifetime")
+    access_token_ttl_seconds: int = Field(15 * 60, gt=0, description="Access-token lifetime")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     max_body_bytes: int = Field(64 * 1024, gt=0)
@@ -41,6 +43,9 @@ class Settings(BaseSettings):
     group_commit_linger_ms: float = Field(0.0, ge=0)
     pg_pool_size: int = Field(10, gt=0)
     cache_ttl_seconds: int = Field(30, gt=0)
+    group_member_limit: int = Field(250, ge=2, le=100_000)
+    send_rate_per_second: float = Field(20.0, gt=0, description="Messages per user per second")
+    send_burst: int = Field(60, ge=1, description="Messages a user may send at once")
     log_level: str = "INFO"
 
     @property

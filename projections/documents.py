@@ -11,6 +11,9 @@ from typing import Any, Protocol
 class Upsert:
     """Merge `fields` into document `doc_id` unless it already reflects `version` or later.
 
+    The merge is a JSON merge patch (RFC 7396): nested objects merge key by key, and a `None`
+    value removes its key.
+
     `version` is the log position of the event, so a redelivered or replayed event is a no-op
     and a document never goes back in time.
     """
@@ -41,7 +44,38 @@ class Contains:
     value: Any
 
 
-Filter = Eq | AnyOf | Contains
+@dataclass(frozen=True)
+class Range:
+    """`gt` < the document's numeric field <= `lte`; either bound may be absent."""
+
+    field: str
+    gt: int | None = None
+    lte: int | None = None
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """The document's string field starts with `value` (case-sensitive)."""
+
+    field: str
+    value: str
+
+
+Filter = Eq | AnyOf | Contains | Range | Prefix
+
+
+def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396 merge of `patch` into a copy of `target`."""
+    merged = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict):
+            current = merged.get(key)
+            merged[key] = merge_patch(current if isinstance(current, dict) else {}, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 @dataclass(frozen=True)

@@ -1,148 +1,163 @@
-"""Read models of conversations and their messages."""
+"""Read models of conversations, memberships and messages: pure mappings from events."""
 
 from __future__ import annotations
 
 from functools import singledispatchmethod
 from typing import Any
+from uuid import UUID
 
-from domain.conversations import Conversation
-from domain.errors import NotAMember
-from projections.documents import AnyOf, Contains, Eq, Page, Query, ReadStore, Upsert
-from projections.runner import Cache, cache_key
+from domain.conversations import ADMIN, DIRECT, MEMBER, OWNER, Conversation
+from domain.messages import Message
+from domain.read_markers import ReadMarker
+from projections.documents import Upsert
 
 CONVERSATIONS = "conversations"
+MEMBERSHIPS = "memberships"
 MESSAGES = "messages"
 PREVIEW_LENGTH = 120
 
 
+def membership_id(conversation_id: str, user_id: str) -> str:
+    return f"{conversation_id}:{user_id}"
+
+
+def _membership(event: Any, position: int, user_id: UUID, **fields: Any) -> Upsert:
+    conversation_id = str(event.originator_id)
+    return Upsert(MEMBERSHIPS, membership_id(conversation_id, str(user_id)), position,
+                  {"conversation_id": conversation_id, "user_id": str(user_id), **fields})
+
+
 class MessagingProjector:
-    """Maps conversation events to `conversations` and `messages` documents."""
+    """Maps conversation and message events to documents."""
 
     name = "messaging"
     context = "messaging"
-    collections = (CONVERSATIONS, MESSAGES)
+    collections = (CONVERSATIONS, MEMBERSHIPS, MESSAGES)
 
     @singledispatchmethod
     def changes(self, event: Any, position: int) -> list[Upsert]:
         return []
 
-    @changes.register
-    def _opened(self, event: Conversation.Opened, position: int) -> list[Upsert]:
-        return [
-            Upsert(
-                CONVERSATIONS,
-                str(event.originator_id),
-                position,
-                {
-                    "conversation_id": str(event.originator_id),
-                    "kind": event.kind,
-                    "member_ids": [str(m) for m in event.member_ids],
-                    "created_at": event.timestamp.isoformat(),
-                    "last_activity_at": event.timestamp.isoformat(),
-                    "last_seq": 0,
-                    "position": position,
-                },
-            )
+    def _opened(self, event: Any, position: int, title: str, owner: UUID | None) -> list[Upsert]:
+        conversation_id = str(event.originator_id)
+        summary = {
+            "conversation_id": conversation_id, "kind": event.kind, "title": title,
+            "owner_id": str(owner) if owner else None, "photo_ref": "",
+            "created_at": event.timestamp.isoformat(),
+            "last_activity_at": event.timestamp.isoformat(), "last_seq": 0,
+            "position": position,
+        }
+        if event.kind == DIRECT:
+            summary["member_ids"] = [str(m) for m in event.member_ids]
+        joined = {"joined_seq": 0, "left_seq": None, "active": True,
+                  "joined_position": position, "left_position": None}
+        return [Upsert(CONVERSATIONS, conversation_id, position, summary)] + [
+            _membership(event, position, m, role=OWNER if m == owner else MEMBER, **joined)
+            for m in event.member_ids
         ]
+
+    @changes.register
+    def _direct_opened(self, event: Conversation.Opened, position: int) -> list[Upsert]:
+        return self._opened(event, position, "", None)
+
+    @changes.register
+    def _group_created(self, event: Conversation.GroupCreated, position: int) -> list[Upsert]:
+        return self._opened(event, position, event.title, event.owner_id)
 
     @changes.register
     def _message_sent(self, event: Conversation.MessageSent, position: int) -> list[Upsert]:
         conversation_id = str(event.originator_id)
         return [
-            Upsert(
-                MESSAGES,
-                str(event.message_id),
-                position,
-                {
-                    "message_id": str(event.message_id),
-                    "conversation_id": conversation_id,
-                    "sender_id": str(event.sender_id),
-                    "seq": event.seq,
-                    "text": event.text,
-                    "sent_at": event.sent_at.isoformat(),
-                    "position": position,
-                },
-            ),
-            Upsert(
-                CONVERSATIONS,
-                conversation_id,
-                position,
-                {
-                    "last_activity_at": event.sent_at.isoformat(),
-                    "last_seq": event.seq,
-                    "last_message_preview": event.text[:PREVIEW_LENGTH],
-                    "position": position,
-                },
-            ),
+            Upsert(MESSAGES, str(event.message_id), position, {
+                "message_id": str(event.message_id), "conversation_id": conversation_id,
+                "sender_id": str(event.sender_id), "seq": event.seq, "text": event.text,
+                "sent_at": event.sent_at.isoformat(), "revision": 1, "position": position,
+                "revisions": {"1": {"text": event.text, "at": event.sent_at.isoformat()}},
+            }),
+            Upsert(CONVERSATIONS, conversation_id, position, {
+                "last_activity_at": event.sent_at.isoformat(), "last_seq": event.seq,
+                "last_message_preview": event.text[:PREVIEW_LENGTH], "position": position,
+            }),
+            _membership(event, position, event.sender_id, last_sent_seq=event.seq),
         ]
 
+    @changes.register
+    def _renamed(self, event: Conversation.Renamed, position: int) -> list[Upsert]:
+        return [Upsert(CONVERSATIONS, str(event.originator_id), position, {"title": event.title})]
 
-class MessagingQueries:
-    """What members may read about their conversations; non-members learn nothing."""
+    @changes.register
+    def _photo(self, event: Conversation.PhotoChanged, position: int) -> list[Upsert]:
+        return [Upsert(CONVERSATIONS, str(event.originator_id), position,
+                       {"photo_ref": event.photo_ref})]
 
-    MAX_SEARCHED_CONVERSATIONS = 1000
+    @changes.register
+    def _added(self, event: Conversation.MembersAdded, position: int) -> list[Upsert]:
+        return [_membership(event, position, u, role=MEMBER, joined_seq=event.at_seq,
+                            left_seq=None, active=True, joined_position=position,
+                            left_position=None) for u in event.user_ids]
 
-    def __init__(self, store: ReadStore, cache: Cache) -> None:
-        self._store = store
-        self._cache = cache
+    @changes.register
+    def _removed(self, event: Conversation.MemberRemoved, position: int) -> list[Upsert]:
+        return [_membership(event, position, event.user_id, left_seq=event.at_seq, active=False,
+                            left_by_choice=event.left_by_choice, left_position=position)]
 
-    def conversation(self, conversation_id: str, reader_id: str) -> dict[str, Any]:
-        key = cache_key(CONVERSATIONS, conversation_id)
-        document = self._cache.get(key)
-        if document is None:
-            document = self._store.get(CONVERSATIONS, conversation_id)
-            if document is not None:
-                self._cache.set(key, document)
-        if document is None or reader_id not in document["member_ids"]:
-            raise NotAMember("conversation_id", "no such conversation")
-        return document
+    @changes.register
+    def _role(self, event: Conversation.RoleChanged, position: int) -> list[Upsert]:
+        return [_membership(event, position, event.user_id, role=event.role)]
 
-    def conversations(self, reader_id: str, limit: int, after: list[Any] | None) -> Page:
-        return self._store.query(
-            Query(
-                CONVERSATIONS,
-                filters=[Contains("member_ids", reader_id)],
-                sort_field="position",
-                after=after,
-                limit=limit,
-            )
-        )
+    @changes.register
+    def _transferred(self, event: Conversation.OwnershipTransferred,
+                     position: int) -> list[Upsert]:
+        return [
+            Upsert(CONVERSATIONS, str(event.originator_id), position,
+                   {"owner_id": str(event.new_owner_id)}),
+            _membership(event, position, event.previous_owner_id, role=ADMIN),
+            _membership(event, position, event.new_owner_id, role=OWNER),
+        ]
 
-    def messages(
-        self, conversation_id: str, reader_id: str, limit: int, after: list[Any] | None
-    ) -> Page:
-        """Newest first."""
-        self.conversation(conversation_id, reader_id)
-        return self._store.query(
-            Query(
-                MESSAGES,
-                filters=[Eq("conversation_id", conversation_id)],
-                sort_field="seq",
-                after=after,
-                limit=limit,
-            )
-        )
+    @changes.register
+    def _settings(self, event: Conversation.MemberSettingsChanged,
+                  position: int) -> list[Upsert]:
+        muted = event.muted_until.isoformat() if event.muted_until else None
+        return [_membership(event, position, event.user_id, muted_until=muted,
+                            archived=event.archived, pinned=event.pinned)]
 
-    def search(self, reader_id: str, text: str, limit: int, after: list[Any] | None) -> Page:
-        """Full-text search over the messages of the reader's conversations, newest first."""
-        mine = self._store.query(
-            Query(
-                CONVERSATIONS,
-                filters=[Contains("member_ids", reader_id)],
-                sort_field="position",
-                limit=self.MAX_SEARCHED_CONVERSATIONS,
-            )
-        )
-        conversation_ids = [d["conversation_id"] for d in mine.documents]
-        if not conversation_ids:
-            return Page([])
-        return self._store.query(
-            Query(
-                MESSAGES,
-                filters=[AnyOf("conversation_id", conversation_ids)],
-                sort_field="position",
-                after=after,
-                limit=limit,
-                text=text,
-            )
-        )
+    @changes.register
+    def _edited(self, event: Message.Edited, position: int) -> list[Upsert]:
+        at = event.edited_at.isoformat()
+        return [Upsert(MESSAGES, str(event.originator_id), position, {
+            "text": event.text, "edited_at": at, "revision": event.revision,
+            "revisions": {str(event.revision): {"text": event.text, "at": at}},
+        })]
+
+    @changes.register
+    def _unsent(self, event: Message.Unsent, position: int) -> list[Upsert]:
+        return [Upsert(MESSAGES, str(event.originator_id), position, {
+            "unsent": True, "unsent_at": event.unsent_at.isoformat(), "text": None,
+            "revisions": None, "reactions": None, "edited_at": None,
+        })]
+
+    @changes.register
+    def _reacted(self, event: Message.ReactionAdded, position: int) -> list[Upsert]:
+        return [Upsert(MESSAGES, str(event.originator_id), position,
+                       {"reactions": {event.emoji: {str(event.user_id): True}}})]
+
+    @changes.register
+    def _unreacted(self, event: Message.ReactionRemoved, position: int) -> list[Upsert]:
+        return [Upsert(MESSAGES, str(event.originator_id), position,
+                       {"reactions": {event.emoji: {str(event.user_id): None}}})]
+
+    @changes.register
+    def _hidden(self, event: Message.HiddenForMember, position: int) -> list[Upsert]:
+        return [Upsert(MESSAGES, str(event.originator_id), position,
+                       {"hidden_for": {str(event.user_id): True}})]
+
+    @changes.register
+    def _read(self, event: ReadMarker.ReadUpTo, position: int) -> list[Upsert]:
+        return [Upsert(MEMBERSHIPS, membership_id(str(event.conversation_id), str(event.user_id)),
+                       position, {"read_seq": event.seq})]
+
+    @changes.register
+    def _delivered(self, event: ReadMarker.DeliveredUpTo, position: int) -> list[Upsert]:
+        return [Upsert(MEMBERSHIPS, membership_id(str(event.conversation_id), str(event.user_id)),
+                       position, {"delivered": {str(event.device_id): event.seq}})]

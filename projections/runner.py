@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from projections.documents import ReadStore, Upsert
@@ -39,15 +39,19 @@ def cache_key(collection: str, doc_id: str) -> str:
 class ProjectionWriter:
     """Turns a run of events into document changes and applies them with the position reached."""
 
-    def __init__(self, store: ReadStore, cache: Cache) -> None:
+    def __init__(self, store: ReadStore, cache: Cache,
+                 on_applied: Callable[[Sequence[Upsert], int], None] | None = None) -> None:
         self._store = store
         self._cache = cache
+        self._on_applied = on_applied
 
     def project(self, projector: Projector, events: Sequence[PositionedEvent], upto: int) -> None:
         changes = [c for e in events for c in projector.changes(e.event, e.position)]
         self._store.apply(changes, projector.name, upto)
         if changes:
             self._cache.delete(sorted({cache_key(c.collection, c.doc_id) for c in changes}))
+            if self._on_applied is not None:
+                self._on_applied(changes, upto)
 
 
 class LogTailingRunner:

@@ -1,19 +1,26 @@
-"""The user directory read model."""
+"""The user directory read model: profiles, and search by handle prefix or name words."""
 
 from __future__ import annotations
 
+import re
 from functools import singledispatchmethod
 from typing import Any
 
 from domain.errors import UserNotFound
 from domain.users import User
-from projections.documents import ReadStore, Upsert
+from projections.documents import AnyOf, Prefix, Query, ReadStore, Upsert
 
 USERS = "users"
+HANDLE_PREFIX = re.compile(r"^@?([a-z0-9_]{1,32})$")
+PUBLIC_FIELDS = ("user_id", "handle", "name", "avatar")
+
+
+def public_profile(document: dict[str, Any]) -> dict[str, Any]:
+    return {"avatar": None} | {k: document[k] for k in PUBLIC_FIELDS if k in document}
 
 
 class UserDirectoryProjector:
-    """Maps user events to `users` documents."""
+    """Maps user events to `users` documents; `text` holds the name for word search."""
 
     name = "users"
     context = "identity"
@@ -34,10 +41,17 @@ class UserDirectoryProjector:
                     "user_id": str(event.originator_id),
                     "handle": event.handle,
                     "name": event.name,
+                    "text": event.name,
                     "registered_at": event.timestamp.isoformat(),
                 },
             )
         ]
+
+    @changes.register
+    def _profile_changed(self, event: User.ProfileChanged, position: int) -> list[Upsert]:
+        # A None avatar removes the field (the merge is a JSON merge patch).
+        return [Upsert(USERS, str(event.originator_id), position,
+                       {"name": event.name, "text": event.name, "avatar": event.avatar})]
 
 
 class UserDirectoryQueries:
@@ -48,4 +62,28 @@ class UserDirectoryQueries:
         document = self._store.get(USERS, user_id)
         if document is None:
             raise UserNotFound("user_id", "no such user")
-        return document
+        return public_profile(document)
+
+    def users(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Profiles of several users at once, by id; unknown ids are left out."""
+        if not user_ids:
+            return {}
+        page = self._store.query(Query(USERS, [AnyOf("user_id", user_ids)], sort_field="handle",
+                                       descending=False, limit=len(user_ids)))
+        return {d["user_id"]: public_profile(d) for d in page.documents}
+
+    def search(self, words: str, limit: int) -> list[dict[str, Any]]:
+        """Handles starting with `words` first (alphabetically), then names holding every word."""
+        found: dict[str, dict[str, Any]] = {}
+        handle = HANDLE_PREFIX.fullmatch(words.strip().lower())
+        if handle:
+            by_handle = self._store.query(Query(USERS, [Prefix("handle", handle.group(1))],
+                                                sort_field="handle", descending=False,
+                                                limit=limit))
+            found |= {d["user_id"]: public_profile(d) for d in by_handle.documents}
+        if words.strip() and len(found) < limit:
+            by_name = self._store.query(Query(USERS, sort_field="handle", descending=False,
+                                              limit=limit, text=words))
+            for document in by_name.documents:
+                found.setdefault(document["user_id"], public_profile(document))
+        return list(found.values())[:limit]

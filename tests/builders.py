@@ -41,9 +41,10 @@ class ParleyClient:
     def __init__(self, http: httpx.Client) -> None:
         self.http = http
 
-    def register(self, name: str = "Ada Lovelace", handle: str | None = None) -> Person:
+    def register(self, name: str = "Ada Lovelace", handle: str | None = None,
+                 password: str = "correct horse battery") -> Person:
         response = self.http.post("/v1/users", json={"handle": handle or a_handle(),
-                                                     "name": name})
+                                                     "name": name, "password": password})
         assert response.status_code == 201, response.text
         body = response.json()
         return Person(body["user_id"], body["handle"], body["token"])
@@ -90,3 +91,23 @@ class ParleyClient:
             cursor = page["next_cursor"]
             if not cursor:
                 return found
+
+
+class GroupClient:
+    """Group and message-life calls, on top of a ParleyClient."""
+
+    def __init__(self, parley: ParleyClient) -> None:
+        self.parley = parley
+        self.http = parley.http
+
+    def create(self, owner: Person, title: str, *members: Person) -> str:
+        response = self.http.post("/v1/groups", headers=owner.auth, json={
+            "title": title, "member_ids": [m.user_id for m in members]})
+        assert response.status_code == 201, response.text
+        return str(response.json()["conversation_id"])
+
+    def call(self, method: str, url: str, who: Person, **kwargs: Any) -> httpx.Response:
+        return self.http.request(method, url, headers=who.auth, **kwargs)
+
+    def texts(self, reader: Person, conversation_id: str, position: int) -> list[str | None]:
+        return [m["text"] for m in self.parley.all_messages(reader, conversation_id, position)]

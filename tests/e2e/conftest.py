@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from elasticsearch import Elasticsearch
 
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient
@@ -24,6 +25,10 @@ def processes(request: pytest.FixtureRequest, tmp_path: Path,
         env = production_env(request.getfixturevalue("services"), namespace)
     else:
         env = {"PARLEY_DATA_DIR": str(tmp_path / "data"), "PARLEY_DATABASE_URL": ""}
+    # tests send fast from one account; a test about limits sets its own with `parley_env`
+    env |= {"PARLEY_SEND_RATE_PER_SECOND": "100000", "PARLEY_SEND_BURST": "100000"}
+    marker = request.node.get_closest_marker("parley_env")
+    env |= marker.kwargs if marker else {}
     running = ParleyProcesses(env, tmp_path)
     running.start("serve")
     try:
@@ -34,6 +39,14 @@ def processes(request: pytest.FixtureRequest, tmp_path: Path,
         yield running
     finally:
         running.stop_all()
+        if profile == "production":
+            drop_indices(request.getfixturevalue("services"), namespace)
+
+
+def drop_indices(services: dict[str, str], namespace: str) -> None:
+    """Each test's indices go with it, so a whole run stays far below the shard limit."""
+    with Elasticsearch(services["PARLEY_ELASTICSEARCH_URL"]) as client:
+        client.indices.delete(index=f"{namespace}-*", ignore_unavailable=True)
 
 
 @pytest.fixture

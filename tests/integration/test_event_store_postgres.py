@@ -9,13 +9,14 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from commands.log import EventLog
+from commands.conversations import OpenDirectConversation, SendMessage
+from commands.log import SNAPSHOT_EVERY, EventLog
 from commands.users import RegisterUser
 from commands.writer import GroupCommitWriter
 from migrations.runner import migrate, migration_files
 from parley.bootstrap import HANDLERS, event_log_env
 from parley.settings import Settings
-from tests.builders import a_cause, a_handle
+from tests.builders import a_cause, a_handle, now
 
 pytestmark = pytest.mark.services
 
@@ -86,3 +87,29 @@ def test_each_stored_event_carries_its_metadata(
     assert fields["correlation_id"]["_data_"] == cause.correlation_id.hex
     assert "causation_id" in fields and "timestamp" in fields
     assert uuid.UUID(str(originator_id))
+
+
+def test_a_long_conversation_loads_from_a_snapshot_not_its_whole_history(
+    writer: GroupCommitWriter, database_url: str, namespace: str
+) -> None:
+    ada = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Ada"), a_cause()).body["user_id"])
+    bob = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Bob"), a_cause()).body["user_id"])
+    chat = uuid.UUID(writer.execute(OpenDirectConversation(ada, bob),
+                                    a_cause(ada)).body["conversation_id"])
+    futures = [writer.submit(SendMessage(chat, ada, uuid.uuid4(), f"m{i}", now()), a_cause(ada))
+               for i in range(SNAPSHOT_EVERY + 20)]
+    assert [f.result(timeout=60).body["seq"] for f in futures][-1] == SNAPSHOT_EVERY + 20
+    with psycopg.connect(database_url) as connection:
+        snapshots = connection.execute(
+            f"SELECT originator_version FROM {namespace}.parley_snapshots "
+            "WHERE originator_id = %s", (chat,)).fetchall()
+    assert snapshots == [(SNAPSHOT_EVERY,)]
+
+    fresh = EventLog(env=event_log_env(Settings(database_url=database_url, namespace=namespace))
+                     | {"AGGREGATE_CACHE_MAXSIZE": ""})
+    try:
+        conversation = fresh.repository.get(chat)
+        events_read = len(list(fresh.events.get(chat, gt=SNAPSHOT_EVERY)))
+    finally:
+        fresh.close()
+    assert conversation.last_seq == SNAPSHOT_EVERY + 20 and events_read == 21

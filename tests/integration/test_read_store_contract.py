@@ -9,7 +9,16 @@ import pytest
 
 from adapters.elasticsearch_read_store import ElasticsearchReadStore
 from adapters.sqlite_read_store import SQLiteReadStore
-from projections.documents import AnyOf, Contains, Eq, Query, ReadStore, Upsert
+from projections.documents import (
+    AnyOf,
+    Contains,
+    Eq,
+    Prefix,
+    Query,
+    Range,
+    ReadStore,
+    Upsert,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("elasticsearch", marks=pytest.mark.services)])
@@ -92,3 +101,42 @@ def test_text_changes_are_searchable_after_an_update(store: ReadStore) -> None:
     store.apply([Upsert("notes", "a", 2, {"text": "after"})], "p", 2)
     assert store.query(Query("notes", sort_field="rank", text="before")).documents == []
     assert len(store.query(Query("notes", sort_field="rank", text="after")).documents) == 1
+
+
+def test_nested_objects_merge_key_by_key_and_none_removes(store: ReadStore) -> None:
+    store.apply([note("a", 1, text="hello", reactions={"👍": {"u1": True}})], "p", 1)
+    store.apply([Upsert("notes", "a", 2, {"reactions": {"👍": {"u2": True}, "🎉": {"u1": True}}})],
+                "p", 2)
+    store.apply([Upsert("notes", "a", 3, {"reactions": {"👍": {"u1": None}}, "text": None})],
+                "p", 3)
+    assert store.get("notes", "a") == {"note_id": "a",
+                                       "reactions": {"👍": {"u2": True}, "🎉": {"u1": True}}}
+    assert store.query(Query("notes", text="hello")).documents == []
+
+
+def test_range_filters_bound_numbers_on_either_side(store: ReadStore) -> None:
+    store.apply([note(f"n{i}", i, rank=i) for i in range(1, 8)], "p", 7)
+
+    def ranks(**bounds: int) -> list[int]:
+        page = store.query(Query("notes", [Range("rank", **bounds)], sort_field="rank"))
+        return [d["rank"] for d in page.documents]
+
+    assert ranks(gt=2, lte=5) == [5, 4, 3]
+    assert ranks(gt=5) == [7, 6]
+    assert ranks(lte=2) == [2, 1]
+
+
+def test_prefix_filters_match_the_start_of_a_string_exactly(store: ReadStore) -> None:
+    handles = ["ada", "ada_l", "adam", "bada", "Ada", "a%b", "a_c", "abc"]
+    store.apply([note(f"n{i}", i, handle=h, rank=i) for i, h in enumerate(handles, 1)], "p", 8)
+
+    def starting(prefix: str) -> list[str]:
+        page = store.query(Query("notes", [Prefix("handle", prefix)], sort_field="rank",
+                                 descending=False))
+        return [d["handle"] for d in page.documents]
+
+    assert starting("ada") == ["ada", "ada_l", "adam"]
+    assert starting("ada_") == ["ada_l"]
+    assert starting("a%") == ["a%b"]
+    assert starting("a_") == ["a_c"]
+    assert starting("adamant") == []

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from domain.conversations import Conversation
-from projections.messaging import CONVERSATIONS, MESSAGES, MessagingProjector
+from domain.messages import Message
+from projections.messaging import CONVERSATIONS, MEMBERSHIPS, MESSAGES, MessagingProjector
 from tests.builders import a_cause, now
 
 
@@ -17,15 +18,41 @@ def test_a_sent_message_becomes_a_document_and_refreshes_its_conversation() -> N
     opened, sent = conversation.collect_events()
     projector = MessagingProjector()
 
-    [created] = projector.changes(opened, 10)
-    message, summary = projector.changes(sent, 11)
+    created, *memberships = projector.changes(opened, 10)
+    message, summary, senders_membership = projector.changes(sent, 11)
 
     assert (created.collection, created.version) == (CONVERSATIONS, 10)
-    assert created.fields["member_ids"] == sorted([str(ada), str(bob)])
+    assert {m.collection for m in memberships} == {MEMBERSHIPS}
+    assert {m.fields["user_id"] for m in memberships} == {str(ada), str(bob)}
     assert (message.collection, message.doc_id, message.version) == (MESSAGES, str(message_id), 11)
     assert message.fields["text"] == "hello there" and message.fields["seq"] == 1
     assert (summary.collection, summary.doc_id) == (CONVERSATIONS, str(conversation.id))
     assert summary.fields["last_message_preview"] == "hello there"
+    assert senders_membership.fields["last_sent_seq"] == 1
+
+
+def test_unsending_removes_the_content_from_the_read_model() -> None:
+    ada = uuid.uuid4()
+    message = Message.post(uuid.uuid4(), uuid.uuid4(), ada, 1, a_cause(ada))
+    message.react(ada, "👍", a_cause(ada))
+    message.unsend(ada, now(), a_cause(ada))
+    *_, unsent = message.collect_events()
+    [change] = MessagingProjector().changes(unsent, 5)
+    assert change.fields["unsent"] is True
+    assert change.fields["text"] is None and change.fields["reactions"] is None
+
+
+def test_a_removed_member_keeps_a_membership_that_records_when_they_left() -> None:
+    owner, member = uuid.uuid4(), uuid.uuid4()
+    group = Conversation.create_group(uuid.uuid4(), owner, "Book club", (member,), 10,
+                                      a_cause(owner))
+    group.send_message(uuid.uuid4(), owner, "hi", now(), a_cause(owner))
+    group.remove_member(owner, member, a_cause(owner))
+    removed = group.collect_events()[-1]
+    [membership] = MessagingProjector().changes(removed, 9)
+    assert membership.fields == {"conversation_id": str(group.id), "user_id": str(member),
+                                 "left_seq": 1, "active": False, "left_by_choice": False,
+                                 "left_position": 9}
 
 
 def test_events_a_projector_does_not_know_change_nothing() -> None:

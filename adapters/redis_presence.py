@@ -1,0 +1,41 @@
+"""Presence shared by every API process, in Redis.
+
+Each open socket holds an entry, refreshed while it lives, in a sorted set scored by its expiry;
+a process that dies leaves entries that simply expire. Last seen is a plain key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from projections.presence import SOCKET_LEASE_SECONDS
+
+
+class RedisPresence:
+    def __init__(self, url: str, namespace: str) -> None:
+        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._prefix = f"{namespace}:presence:"
+
+    def record(self, user_id: str, socket_id: str, online: bool, at: datetime) -> None:
+        sockets, seen = self._prefix + user_id, self._prefix + user_id + ":seen"
+        with self._client.pipeline() as pipe:
+            if online:
+                pipe.zadd(sockets, {socket_id: at.timestamp() + SOCKET_LEASE_SECONDS})
+            else:
+                pipe.zrem(sockets, socket_id)
+            pipe.set(seen, at.isoformat())
+            pipe.execute()
+
+    def seen(self, user_id: str, now: datetime) -> dict[str, Any] | None:
+        sockets, seen = self._prefix + user_id, self._prefix + user_id + ":seen"
+        last_seen = self._client.get(seen)
+        if last_seen is None:
+            return None
+        live = self._client.zcount(sockets, now.timestamp(), "+inf")
+        return {"online": live > 0, "last_seen": last_seen.decode()}
+
+    def close(self) -> None:
+        self._client.close()

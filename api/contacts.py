@@ -1,0 +1,192 @@
+"""Contacts (friend requests and friends) and blocks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from api.dependencies import (
+    ConsistencyPosition,
+    CorrelationId,
+    IdempotencyKey,
+    ParleyDep,
+    UserId,
+    run_command,
+    wait_for,
+)
+from commands.contacts import (
+    AnswerFriendRequest,
+    BlockUser,
+    CancelFriendRequest,
+    RequestFriendship,
+    UnblockUser,
+    Unfriend,
+)
+from parley.bootstrap import Parley
+from projections.contacts import FRIEND, INCOMING, OUTGOING, ContactQueries
+from projections.users import UserDirectoryQueries
+
+contacts = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+blocks = APIRouter(prefix="/v1/blocks", tags=["blocks"])
+CONTACTS = ["contacts"]
+BLOCKED_ANSWER: dict[int | str, dict[str, Any]] = {
+    403: {"description": "one of you blocked the other"}}
+
+
+class SomeoneRequest(BaseModel):
+    user_id: uuid.UUID = Field(examples=["0b7e3f2a-6d1c-5e4f-9a8b-7c6d5e4f3a2b"])
+
+
+class ContactChanged(BaseModel):
+    user_id: uuid.UUID
+    state: str = Field(description="How it looks to the caller: friend, incoming, outgoing, none")
+    position: int
+
+
+class BlockChanged(BaseModel):
+    user_id: uuid.UUID
+    blocked: bool
+    position: int
+
+
+class Person(BaseModel):
+    user_id: uuid.UUID
+    handle: str | None = None
+    name: str | None = None
+    avatar: str | None = None
+    since: datetime
+
+
+class ContactList(BaseModel):
+    friends: list[Person]
+    incoming: list[Person] = Field(description="Friend requests the caller may accept")
+    outgoing: list[Person] = Field(description="The caller's requests still pending")
+
+
+class BlockList(BaseModel):
+    blocked: list[Person]
+
+
+def _people(parley: Parley, documents: list[dict[str, Any]]) -> list[Person]:
+    profiles = UserDirectoryQueries(parley.store).users([d["user_id"] for d in documents])
+    return [Person(**(profiles.get(d["user_id"], {}) | {"user_id": d["user_id"],
+                                                        "since": d["since"]}))
+            for d in documents]
+
+
+async def _contact_command(parley: Parley, request: Request, response: Response, command: Any,
+                           caller: uuid.UUID, correlation: uuid.UUID, key: str | None,
+                           payload: Any) -> ContactChanged:
+    outcome = await run_command(parley, request, response, command, caller, correlation, key,
+                                payload)
+    return ContactChanged(**outcome.body, position=outcome.position)
+
+
+@contacts.get("", response_model=ContactList)
+def list_contacts(caller: UserId, parley: ParleyDep,
+                  position: ConsistencyPosition = None) -> ContactList:
+    """Friends, incoming and outgoing friend requests, newest first (at most 1000 of each)."""
+    wait_for(parley, position, CONTACTS)
+    queries = ContactQueries(parley.store)
+    mine = {state: _people(parley, queries.contacts(str(caller), state))
+            for state in (FRIEND, INCOMING, OUTGOING)}
+    return ContactList(friends=mine[FRIEND], incoming=mine[INCOMING], outgoing=mine[OUTGOING])
+
+
+@contacts.post("/requests", status_code=201, response_model=ContactChanged,
+               responses={200: {"description": "already pending, or it accepted their request"},
+                          404: {"description": "no such user"},
+                          409: {"description": "already friends"}, **BLOCKED_ANSWER})
+async def request_friendship(body: SomeoneRequest, request: Request, response: Response,
+                             parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+                             idempotency_key: IdempotencyKey = None) -> ContactChanged:
+    """Ask someone to be friends. Asking someone who already asked you accepts their request."""
+    command = RequestFriendship(caller, body.user_id, datetime.now(UTC))
+    return await _contact_command(parley, request, response, command, caller, correlation,
+                                  idempotency_key, body.model_dump(mode="json"))
+
+
+@contacts.post("/requests/{user_id}/accept", response_model=ContactChanged,
+               responses={404: {"description": "no pending request from this user"}})
+async def accept(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
+                 caller: UserId, correlation: CorrelationId,
+                 idempotency_key: IdempotencyKey = None) -> ContactChanged:
+    """Accept the friend request `user_id` sent the caller."""
+    command = AnswerFriendRequest(caller, user_id, True, datetime.now(UTC))
+    return await _contact_command(parley, request, response, command, caller, correlation,
+                                  idempotency_key, {})
+
+
+@contacts.post("/requests/{user_id}/decline", response_model=ContactChanged,
+               responses={404: {"description": "no pending request from this user"}})
+async def decline(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
+                  caller: UserId, correlation: CorrelationId,
+                  idempotency_key: IdempotencyKey = None) -> ContactChanged:
+    """Decline the friend request `user_id` sent the caller."""
+    command = AnswerFriendRequest(caller, user_id, False, datetime.now(UTC))
+    return await _contact_command(parley, request, response, command, caller, correlation,
+                                  idempotency_key, {})
+
+
+@contacts.delete("/requests/{user_id}", response_model=ContactChanged,
+                 responses={404: {"description": "no pending request to this user"}})
+async def cancel(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
+                 caller: UserId, correlation: CorrelationId,
+                 idempotency_key: IdempotencyKey = None) -> ContactChanged:
+    """Withdraw the caller's pending friend request to `user_id`."""
+    command = CancelFriendRequest(caller, user_id, datetime.now(UTC))
+    return await _contact_command(parley, request, response, command, caller, correlation,
+                                  idempotency_key, {})
+
+
+@contacts.delete("/{user_id}", response_model=ContactChanged,
+                 responses={404: {"description": "not friends"}})
+async def unfriend(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
+                   caller: UserId, correlation: CorrelationId,
+                   idempotency_key: IdempotencyKey = None) -> ContactChanged:
+    """End a friendship."""
+    command = Unfriend(caller, user_id, datetime.now(UTC))
+    return await _contact_command(parley, request, response, command, caller, correlation,
+                                  idempotency_key, {})
+
+
+@blocks.get("", response_model=BlockList)
+def list_blocks(caller: UserId, parley: ParleyDep,
+                position: ConsistencyPosition = None) -> BlockList:
+    """Whom the caller has blocked, most recent first (at most 1000)."""
+    wait_for(parley, position, CONTACTS)
+    return BlockList(blocked=_people(parley, ContactQueries(parley.store).blocked(str(caller))))
+
+
+@blocks.post("", status_code=201, response_model=BlockChanged,
+             responses={200: {"description": "already blocked"},
+                        404: {"description": "no such user"}})
+async def block(body: SomeoneRequest, request: Request, response: Response, parley: ParleyDep,
+                caller: UserId, correlation: CorrelationId,
+                idempotency_key: IdempotencyKey = None) -> BlockChanged:
+    """Block someone: neither can then reach the other; a friendship or request between you
+    ends."""
+    outcome = await run_command(parley, request, response,
+                                BlockUser(caller, body.user_id, datetime.now(UTC)), caller,
+                                correlation, idempotency_key, body.model_dump(mode="json"))
+    return BlockChanged(**outcome.body, position=outcome.position)
+
+
+@blocks.delete("/{user_id}", response_model=BlockChanged,
+               responses={404: {"description": "this user is not blocked"}})
+async def unblock(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
+                  caller: UserId, correlation: CorrelationId,
+                  idempotency_key: IdempotencyKey = None) -> BlockChanged:
+    """Unblock someone (friendship does not come back)."""
+    outcome = await run_command(parley, request, response,
+                                UnblockUser(caller, user_id, datetime.now(UTC)), caller,
+                                correlation, idempotency_key, {})
+    return BlockChanged(**outcome.body, position=outcome.position)
+
+
+def routers() -> list[APIRouter]:
+    return [contacts, blocks]

@@ -1,0 +1,168 @@
+"""Group conversations: creation, title and photo, members and roles."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from api.dependencies import CorrelationId, IdempotencyKey, ParleyDep, UserId, run_command
+from api.problems import Problem
+from commands.groups import (
+    AddMembers,
+    ChangeGroupPhoto,
+    ChangeRole,
+    CreateGroup,
+    LeaveGroup,
+    RemoveMember,
+    RenameGroup,
+    TransferOwnership,
+)
+
+router = APIRouter(prefix="/v1/groups", tags=["groups"])
+GROUP_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "the caller's role does not allow this"},
+    404: {"description": "no such group, or not a member"},
+}
+
+
+class CreateGroupRequest(BaseModel):
+    title: Annotated[str, Field(min_length=1, max_length=100, examples=["Book club"])]
+    member_ids: Annotated[list[uuid.UUID], Field(max_length=1000)] = []
+
+
+class ChangeGroupRequest(BaseModel):
+    title: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    photo_ref: Annotated[str | None, Field(max_length=256)] = None
+
+
+class AddMembersRequest(BaseModel):
+    user_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=1000)]
+
+
+class RoleRequest(BaseModel):
+    role: Literal["admin", "member"]
+
+
+class OwnerRequest(BaseModel):
+    user_id: uuid.UUID
+
+
+class GroupView(BaseModel):
+    conversation_id: uuid.UUID
+    kind: str
+    title: str
+    owner_id: uuid.UUID
+    admin_ids: list[uuid.UUID]
+    member_ids: list[uuid.UUID]
+    photo_ref: str
+    position: int
+
+
+class Left(BaseModel):
+    conversation_id: uuid.UUID
+    left: bool
+    position: int
+
+
+@router.post("", status_code=201, response_model=GroupView, responses=GROUP_ERRORS)
+async def create_group(
+    body: CreateGroupRequest, request: Request, response: Response, parley: ParleyDep,
+    caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
+) -> GroupView:
+    """Create a group; the caller owns it."""
+    command = CreateGroup(uuid.uuid4(), caller, body.title, tuple(body.member_ids),
+                          parley.settings.group_member_limit)
+    outcome = await run_command(parley, request, response, command, caller, correlation,
+                                idempotency_key, body.model_dump(mode="json"))
+    return GroupView(**outcome.body, position=outcome.position)
+
+
+@router.patch("/{group_id}", response_model=GroupView, responses=GROUP_ERRORS)
+async def change_group(
+    group_id: uuid.UUID, body: ChangeGroupRequest, request: Request, response: Response,
+    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
+) -> GroupView:
+    """Rename the group and/or change its photo (owner and admins)."""
+    payload = body.model_dump(mode="json")
+    outcome = None
+    if body.title is not None:
+        outcome = await run_command(parley, request, response,
+                                    RenameGroup(group_id, caller, body.title), caller,
+                                    correlation, idempotency_key, payload)
+    if body.photo_ref is not None:
+        outcome = await run_command(parley, request, response,
+                                    ChangeGroupPhoto(group_id, caller, body.photo_ref), caller,
+                                    correlation, None, payload)
+    if outcome is None:
+        raise Problem(422, "Invalid request", "send a title, a photo_ref, or both")
+    return GroupView(**outcome.body, position=outcome.position)
+
+
+@router.post("/{group_id}/members", response_model=GroupView, responses=GROUP_ERRORS)
+async def add_members(
+    group_id: uuid.UUID, body: AddMembersRequest, request: Request, response: Response,
+    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
+) -> GroupView:
+    """Add members (owner and admins); those already in are ignored."""
+    command = AddMembers(group_id, caller, tuple(body.user_ids),
+                         parley.settings.group_member_limit)
+    outcome = await run_command(parley, request, response, command, caller, correlation,
+                                idempotency_key, body.model_dump(mode="json"))
+    return GroupView(**outcome.body, position=outcome.position)
+
+
+@router.delete("/{group_id}/members/{user_id}", response_model=GroupView,
+               responses=GROUP_ERRORS)
+async def remove_member(
+    group_id: uuid.UUID, user_id: uuid.UUID, request: Request, response: Response,
+    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
+) -> GroupView:
+    """Remove a member: admins remove members, the owner removes anyone but themselves."""
+    outcome = await run_command(parley, request, response,
+                                RemoveMember(group_id, caller, user_id), caller, correlation,
+                                idempotency_key, None)
+    return GroupView(**outcome.body, position=outcome.position)
+
+
+@router.post("/{group_id}/leave", response_model=Left, responses=GROUP_ERRORS)
+async def leave_group(
+    group_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
+    caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
+) -> Left:
+    """Leave the group (an owner with other members transfers ownership first)."""
+    outcome = await run_command(parley, request, response, LeaveGroup(group_id, caller),
+                                caller, correlation, idempotency_key, None)
+    return Left(**outcome.body, position=outcome.position)
+
+
+@router.put("/{group_id}/members/{user_id}/role", response_model=GroupView,
+            responses=GROUP_ERRORS)
+async def change_role(
+    group_id: uuid.UUID, user_id: uuid.UUID, body: RoleRequest, request: Request,
+    response: Response, parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
+) -> GroupView:
+    """Make a member an admin, or an admin a member (owner only)."""
+    outcome = await run_command(parley, request, response,
+                                ChangeRole(group_id, caller, user_id, body.role), caller,
+                                correlation, idempotency_key, body.model_dump())
+    return GroupView(**outcome.body, position=outcome.position)
+
+
+@router.post("/{group_id}/owner", response_model=GroupView, responses=GROUP_ERRORS)
+async def transfer_ownership(
+    group_id: uuid.UUID, body: OwnerRequest, request: Request, response: Response,
+    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
+) -> GroupView:
+    """Hand the group to another member; the previous owner becomes an admin."""
+    outcome = await run_command(parley, request, response,
+                                TransferOwnership(group_id, caller, body.user_id), caller,
+                                correlation, idempotency_key, body.model_dump(mode="json"))
+    return GroupView(**outcome.body, position=outcome.position)

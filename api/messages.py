@@ -1,0 +1,209 @@
+"""Messages: send, list, read one, edit, unsend, react, hide for oneself."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, Field
+
+from api.dependencies import (
+    ConsistencyPosition,
+    CorrelationId,
+    IdempotencyKey,
+    ParleyDep,
+    UserId,
+    run_command,
+    wait_for,
+)
+from api.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from api.rate_limits import enforce
+from commands.conversations import SendMessage
+from commands.messages import EditMessage, HideMessage, React, Unreact, UnsendMessage
+
+router = APIRouter(tags=["messages"])
+MESSAGING = ["messaging"]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such message or conversation, or not a member"}}
+Emoji = Annotated[str, Path(min_length=1, max_length=32, examples=["👍"])]
+
+
+class SendMessageRequest(BaseModel):
+    text: Annotated[str, Field(min_length=1, max_length=4096, examples=["hello"])]
+    client_message_id: Annotated[
+        str | None, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
+                          description="Resending with the same id returns the first message")
+    ] = None
+
+
+class EditMessageRequest(BaseModel):
+    text: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class MessageSentResponse(BaseModel):
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    sent_at: datetime
+    position: int
+
+
+class MessageChanged(BaseModel):
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    position: int
+    revision: int | None = None
+    unsent: bool | None = None
+    emoji: str | None = None
+    reacted: bool | None = None
+    hidden: bool | None = None
+
+
+class Reaction(BaseModel):
+    emoji: str
+    count: int
+    user_ids: list[uuid.UUID]
+
+
+class MessageView(BaseModel):
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    sender_id: uuid.UUID
+    seq: int
+    text: str | None = None
+    sent_at: datetime
+    revision: int = 1
+    edited_at: datetime | None = None
+    unsent: bool = False
+    reactions: list[Reaction] = []
+
+
+class Revision(BaseModel):
+    revision: int
+    text: str
+    at: datetime
+
+
+class MessageDetail(MessageView):
+    revisions: list[Revision]
+
+
+class MessagePage(BaseModel):
+    messages: list[MessageView]
+    next_cursor: str | None
+
+
+@router.post("/v1/conversations/{conversation_id}/messages", status_code=201,
+             response_model=MessageSentResponse, tags=["messages"],
+             responses=NOT_FOUND | {429: {"description": "sending too fast; see Retry-After"}})
+async def send(
+    conversation_id: uuid.UUID, body: SendMessageRequest, request: Request, response: Response,
+    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
+) -> MessageSentResponse:
+    """Send a text message to a conversation the caller belongs to (rate-limited per user)."""
+    if parley.send_limiter is not None:
+        enforce(parley.send_limiter, f"send:{caller}")
+    command = SendMessage(conversation_id, caller, uuid.uuid4(), body.text, datetime.now(UTC))
+    payload: Any = body.model_dump()
+    if body.client_message_id and not idempotency_key:
+        # a resend with the same client message id is a no-op returning the first message
+        idempotency_key = f"message:{conversation_id}:{body.client_message_id}"
+        payload = {"client_message_id": body.client_message_id}
+    outcome = await run_command(parley, request, response, command, caller, correlation,
+                                idempotency_key, payload)
+    return MessageSentResponse(**outcome.body, position=outcome.position)
+
+
+@router.get("/v1/conversations/{conversation_id}/messages", response_model=MessagePage,
+            responses=NOT_FOUND)
+def list_messages(conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep,
+                  limit: Limit = 50, cursor: Cursor = None,
+                  position: ConsistencyPosition = None) -> MessagePage:
+    """Messages the caller may see, newest first, with cursor pagination."""
+    wait_for(parley, position, MESSAGING)
+    assert parley.messaging is not None
+    page = parley.messaging.messages(str(conversation_id), str(caller), limit,
+                                     decode_cursor(cursor))
+    return MessagePage(messages=[MessageView(**d) for d in page.documents],
+                       next_cursor=encode_cursor(page.next_after))
+
+
+@router.get("/v1/messages/{message_id}", response_model=MessageDetail, responses=NOT_FOUND)
+def get_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
+                position: ConsistencyPosition = None) -> MessageDetail:
+    """One message with its reactions and its edit history."""
+    wait_for(parley, position, MESSAGING)
+    assert parley.messaging is not None
+    return MessageDetail(**parley.messaging.message(str(message_id), str(caller)))
+
+
+async def _change(parley: Any, request: Request, response: Response, command: Any,
+                  caller: uuid.UUID, correlation: uuid.UUID, key: str | None,
+                  payload: Any) -> MessageChanged:
+    outcome = await run_command(parley, request, response, command, caller, correlation, key,
+                                payload)
+    return MessageChanged(**outcome.body, position=outcome.position)
+
+
+@router.patch("/v1/messages/{message_id}", response_model=MessageChanged,
+              responses=NOT_FOUND | {403: {"description": "not the sender"}})
+async def edit_message(
+    message_id: uuid.UUID, body: EditMessageRequest, request: Request, response: Response,
+    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
+) -> MessageChanged:
+    """Edit one's own message; every version stays in its history."""
+    return await _change(parley, request, response,
+                         EditMessage(message_id, caller, body.text, datetime.now(UTC)),
+                         caller, correlation, idempotency_key, body.model_dump())
+
+
+@router.delete("/v1/messages/{message_id}", response_model=MessageChanged,
+               responses=NOT_FOUND | {403: {"description": "not the sender"}})
+async def unsend_message(
+    message_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
+    caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
+) -> MessageChanged:
+    """Unsend for everyone: others see a tombstone; the content leaves read models and search."""
+    return await _change(parley, request, response,
+                         UnsendMessage(message_id, caller, datetime.now(UTC)), caller,
+                         correlation, idempotency_key, None)
+
+
+@router.post("/v1/messages/{message_id}/hide", response_model=MessageChanged,
+             responses=NOT_FOUND)
+async def hide_message(
+    message_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
+    caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
+) -> MessageChanged:
+    """Delete for me: the message disappears from the caller's views only."""
+    return await _change(parley, request, response, HideMessage(message_id, caller), caller,
+                         correlation, idempotency_key, None)
+
+
+@router.put("/v1/messages/{message_id}/reactions/{emoji}", response_model=MessageChanged,
+            responses=NOT_FOUND | {409: {"description": "the message was unsent"}})
+async def add_reaction(
+    message_id: uuid.UUID, emoji: Emoji, request: Request, response: Response,
+    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
+) -> MessageChanged:
+    """React with an emoji (at most one of each emoji per person)."""
+    return await _change(parley, request, response, React(message_id, caller, emoji), caller,
+                         correlation, idempotency_key, {"emoji": emoji})
+
+
+@router.delete("/v1/messages/{message_id}/reactions/{emoji}", response_model=MessageChanged,
+               responses=NOT_FOUND | {409: {"description": "the message was unsent"}})
+async def remove_reaction(
+    message_id: uuid.UUID, emoji: Emoji, request: Request, response: Response,
+    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
+) -> MessageChanged:
+    """Take one's reaction back."""
+    return await _change(parley, request, response, Unreact(message_id, caller, emoji), caller,
+                         correlation, idempotency_key, {"emoji": emoji})

@@ -1,0 +1,201 @@
+"""Multi-device sync: the member's feed by cursor over HTTP, and live over a WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel
+
+from api.dependencies import ParleyDep, UserId, authenticate
+from api.problems import Problem
+from domain.errors import NotAMember
+from parley.bootstrap import Parley
+
+router = APIRouter(tags=["sync"])
+TYPING_SECONDS = 6
+IDLE_REREAD_SECONDS = 15.0
+Since = Annotated[int, Query(ge=0, le=2**62, description="The cursor of the last page seen")]
+
+
+class Change(BaseModel):
+    change_id: str
+    conversation_id: uuid.UUID
+    position: int
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+
+
+class SyncPage(BaseModel):
+    changes: list[Change]
+    cursor: int
+
+
+class Typing(BaseModel):
+    typing: bool = True
+
+
+class Presence(BaseModel):
+    user_id: uuid.UUID
+    online: bool
+    last_seen: datetime | None = None
+
+
+@router.get("/v1/sync", response_model=SyncPage)
+def sync(caller: UserId, parley: ParleyDep, since: Since = 0,
+         limit: Annotated[int, Query(ge=1, le=500)] = 200) -> SyncPage:
+    """Everything relevant to the caller after `since`, oldest first; ask again with `cursor`.
+
+    A device offline for days pages through with no gap and no duplicate.
+    """
+    assert parley.feed is not None
+    return SyncPage(**parley.feed.since(str(caller), since, limit))
+
+
+@router.post("/v1/conversations/{conversation_id}/typing", status_code=202)
+def typing(conversation_id: uuid.UUID, body: Typing, caller: UserId,
+           parley: ParleyDep) -> dict[str, str]:
+    """Tell the other members' live sockets that the caller is (no longer) typing."""
+    announce_typing(parley, str(conversation_id), str(caller), body.typing)
+    return {"status": "announced"}
+
+
+def announce_typing(parley: Parley, conversation_id: str, user_id: str, is_typing: bool) -> None:
+    """Ephemeral: never stored; expires on its own after a few seconds."""
+    assert parley.messaging is not None
+    parley.messaging.membership(conversation_id, user_id)
+    expires = datetime.now(UTC) + timedelta(seconds=TYPING_SECONDS)
+    parley.live.publish({"type": "typing", "conversation_id": conversation_id,
+                         "user_id": user_id, "typing": is_typing,
+                         "expires_at": expires.isoformat()})
+
+
+@router.get("/v1/presence/{user_id}", response_model=Presence,
+            responses={404: {"description": "no such person among the caller's conversations"}})
+def presence(user_id: uuid.UUID, caller: UserId, parley: ParleyDep) -> Presence:
+    """Online now, or when last seen; only for people who share a conversation with the caller."""
+    assert parley.messaging is not None
+    if not parley.messaging.share_a_conversation(str(caller), str(user_id)):
+        raise Problem(404, "Not found", "no such person among your conversations")
+    seen = parley.presence.seen(str(user_id), datetime.now(UTC))
+    return Presence(user_id=user_id, **(seen or {"online": False}))
+
+
+def announce_presence(parley: Parley, user_id: str, socket_id: str, online: bool) -> None:
+    """Record it, and wake the sockets of everyone who shares a conversation with `user_id`."""
+    assert parley.messaging is not None
+    now = datetime.now(UTC)
+    parley.presence.record(user_id, socket_id, online, now)
+    parley.live.publish({"type": "presence", "user_id": user_id, "online": online,
+                         "last_seen": now.isoformat(),
+                         "conversation_ids": parley.messaging.conversation_ids_of(user_id)})
+
+
+@router.websocket("/v1/live")
+async def live(websocket: WebSocket, since: Since = 0, token: str | None = None) -> None:
+    """The feed, live: sends `changes` frames from `since` on, and `typing` frames.
+
+    Authenticate with `Authorization: Bearer` or `?token=`. Send `{"type": "typing",
+    "conversation_id": ..., "typing": true}` to announce typing.
+    """
+    parley: Parley = websocket.app.state.parley
+    bearer = token or websocket.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    try:
+        session = await asyncio.to_thread(authenticate, parley, bearer)
+    except Problem:
+        await websocket.close(code=1008, reason="unauthorized")
+        return
+    await websocket.accept()
+    user_id, socket_id = str(session.user_id), uuid.uuid4().hex
+    stream = LiveFeed(parley, websocket, user_id, since, socket_id)
+    queue = parley.live.subscribe()
+    try:
+        await asyncio.to_thread(announce_presence, parley, user_id, socket_id, True)
+        await stream.run(queue)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        parley.live.unsubscribe(queue)
+        await asyncio.to_thread(announce_presence, parley, user_id, socket_id, False)
+
+
+class LiveFeed:
+    """One socket: catches up from its cursor, then wakes on notifications that concern it."""
+
+    def __init__(self, parley: Parley, websocket: WebSocket, user_id: str, cursor: int,
+                 socket_id: str) -> None:
+        self.parley, self.websocket, self.user_id, self.cursor = parley, websocket, user_id, cursor
+        self.socket_id = socket_id
+        self.conversations: set[str] = set()
+
+    async def catch_up(self) -> None:
+        assert self.parley.feed is not None
+        while True:
+            page = await asyncio.to_thread(self.parley.feed.since, self.user_id, self.cursor, 200)
+            self.conversations = set(page.pop("conversation_ids", self.conversations))
+            moved = page["cursor"] != self.cursor
+            self.cursor = page["cursor"]
+            if page["changes"]:
+                await self.websocket.send_json({"type": "changes", **page})
+            if not moved or not page["changes"]:
+                return
+
+    def concerns(self, notification: dict[str, Any]) -> bool:
+        if notification.get("type") == "typing":
+            return (notification["conversation_id"] in self.conversations
+                    and notification["user_id"] != self.user_id)
+        if notification.get("type") == "presence":
+            return (notification["user_id"] != self.user_id
+                    and bool(self.conversations & set(notification["conversation_ids"])))
+        return bool(self.conversations & set(notification.get("conversation_ids", ()))
+                    or self.user_id in notification.get("user_ids", ()))
+
+    async def run(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        await self.catch_up()
+        receiving = asyncio.ensure_future(self.websocket.receive_json())
+        try:
+            while True:
+                waiting = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({receiving, waiting}, timeout=IDLE_REREAD_SECONDS,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if receiving in done:
+                    waiting.cancel()
+                    await self.handle_client(receiving.result())
+                    receiving = asyncio.ensure_future(self.websocket.receive_json())
+                elif waiting in done:
+                    notification = waiting.result()
+                    if self.concerns(notification):
+                        if notification.get("type") == "changes":
+                            await self.catch_up()
+                        else:
+                            await self.websocket.send_json(
+                                {k: v for k, v in notification.items()
+                                 if k != "conversation_ids"})
+                else:
+                    waiting.cancel()
+                    await self.catch_up()  # a lost wake-up costs at most this long
+                    await asyncio.to_thread(self.parley.presence.record, self.user_id,
+                                            self.socket_id, True, datetime.now(UTC))
+        finally:
+            receiving.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await receiving
+
+    async def handle_client(self, frame: Any) -> None:
+        if not isinstance(frame, dict) or frame.get("type") not in ("typing", "ping"):
+            await self.websocket.send_json({"type": "error", "detail": "unknown frame"})
+            return
+        if frame["type"] == "ping":
+            await self.websocket.send_json({"type": "pong", "cursor": self.cursor})
+            return
+        try:
+            await asyncio.to_thread(announce_typing, self.parley,
+                                    str(uuid.UUID(str(frame.get("conversation_id")))),
+                                    self.user_id, bool(frame.get("typing", True)))
+        except (ValueError, NotAMember):
+            await self.websocket.send_json({"type": "error", "detail": "no such conversation"})

@@ -1,0 +1,148 @@
+"""Sign-in, refresh and revocation through the group-commit writer, on the embedded log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+
+from adapters.argon2_passwords import Argon2Passwords
+from commands.accounts import (
+    ACCOUNT_HANDLERS,
+    RefreshSession,
+    RefreshToken,
+    RevokeDevice,
+    SignIn,
+    new_refresh_token,
+    verified_password_hash,
+)
+from commands.batch import Batch
+from commands.contacts import CONTACT_HANDLERS
+from commands.log import EventLog
+from commands.users import NewSession, RegisterUser
+from commands.writer import GroupCommitWriter
+from domain.accounts import InvalidCredentials, InvalidRefreshToken
+from domain.devices import DeviceNotFound
+from domain.users import user_id_for_handle
+from parley.bootstrap import HANDLERS
+from tests.builders import a_cause, a_handle, now
+
+PASSWORD = "correct horse battery"
+FAST_ARGON2 = Argon2Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture
+def event_log(tmp_path: Path) -> Iterator[EventLog]:
+    log = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                        "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")})
+    yield log
+    log.close()
+
+
+@pytest.fixture
+def writer(event_log: EventLog) -> Iterator[GroupCommitWriter]:
+    handlers = HANDLERS | ACCOUNT_HANDLERS | CONTACT_HANDLERS
+    group_commit = GroupCommitWriter(event_log, handlers, linger_seconds=0.005)
+    group_commit.start()
+    yield group_commit
+    group_commit.stop()
+
+
+def a_session(user_id: uuid.UUID, name: str = "phone") -> tuple[NewSession, RefreshToken]:
+    token = new_refresh_token(user_id, uuid.uuid4())
+    return NewSession(token.device_id, name, token.digest, now(),
+                      now() + timedelta(days=30)), token
+
+
+def registered(writer: GroupCommitWriter) -> tuple[uuid.UUID, RefreshToken]:
+    handle = a_handle()
+    user_id = user_id_for_handle(handle)
+    session, token = a_session(user_id, "registration")
+    writer.execute(RegisterUser(handle, "Ada", FAST_ARGON2.hash(PASSWORD), session),
+                   a_cause(user_id))
+    return user_id, token
+
+
+def sign_in(writer: GroupCommitWriter, event_log: EventLog, user_id: uuid.UUID | None,
+            password: str = PASSWORD) -> RefreshToken:
+    verified = verified_password_hash(Batch(event_log.repository), FAST_ARGON2, user_id, password)
+    assert user_id is not None
+    session, token = a_session(user_id)
+    writer.execute(SignIn(user_id, verified, session), a_cause(user_id))
+    return token
+
+
+def refresh(writer: GroupCommitWriter, presented: RefreshToken) -> RefreshToken:
+    replacement = new_refresh_token(presented.user_id, presented.device_id)
+    writer.execute(RefreshSession(presented, replacement.digest, now(),
+                                  now() + timedelta(days=30)), a_cause(presented.user_id))
+    return replacement
+
+
+def test_the_right_password_signs_in_and_a_wrong_or_unknown_one_does_not(
+    writer: GroupCommitWriter, event_log: EventLog
+) -> None:
+    ada, _ = registered(writer)
+    assert sign_in(writer, event_log, ada).user_id == ada
+    with pytest.raises(InvalidCredentials):
+        sign_in(writer, event_log, ada, "wrong password")
+    with pytest.raises(InvalidCredentials):
+        sign_in(writer, event_log, uuid.uuid4())
+    with pytest.raises(InvalidCredentials):
+        sign_in(writer, event_log, None)
+
+
+def test_concurrent_sign_ins_of_one_user_all_succeed(writer: GroupCommitWriter,
+                                                     event_log: EventLog) -> None:
+    ada, _ = registered(writer)
+    verified = verified_password_hash(Batch(event_log.repository), FAST_ARGON2, ada, PASSWORD)
+    futures = [writer.submit(SignIn(ada, verified, a_session(ada)[0]), a_cause(ada))
+               for _ in range(10)]
+    assert len({f.result(timeout=10).body["device_id"] for f in futures}) == 10
+
+
+def test_a_sign_in_verified_against_a_stale_hash_is_refused(writer: GroupCommitWriter) -> None:
+    ada, _ = registered(writer)
+    with pytest.raises(InvalidCredentials):
+        writer.execute(SignIn(ada, FAST_ARGON2.hash(PASSWORD), a_session(ada)[0]), a_cause(ada))
+
+
+def test_refreshing_rotates_the_token_and_the_old_one_dies(writer: GroupCommitWriter) -> None:
+    _, first = registered(writer)
+    second = refresh(writer, first)
+    with pytest.raises(InvalidRefreshToken):
+        refresh(writer, first)
+    refresh(writer, second)
+
+
+def test_a_refresh_token_cannot_be_moved_to_another_user(writer: GroupCommitWriter) -> None:
+    _, token = registered(writer)
+    moved = RefreshToken(token.value, uuid.uuid4(), token.device_id, token.digest)
+    with pytest.raises(InvalidRefreshToken):
+        refresh(writer, moved)
+
+
+def test_a_revoked_device_cannot_refresh_and_is_revoked_once(writer: GroupCommitWriter,
+                                                              event_log: EventLog) -> None:
+    ada, registration = registered(writer)
+    phone = sign_in(writer, event_log, ada)
+    writer.execute(RevokeDevice(ada, phone.device_id, now()), a_cause(ada))
+    with pytest.raises(InvalidRefreshToken):
+        refresh(writer, phone)
+    with pytest.raises(DeviceNotFound):
+        writer.execute(RevokeDevice(ada, phone.device_id, now()), a_cause(ada))
+    refresh(writer, registration)  # the other device is untouched
+
+
+def test_nobody_revokes_a_device_of_someone_else(writer: GroupCommitWriter) -> None:
+    _, ada_token = registered(writer)
+    eve, _ = registered(writer)
+    with pytest.raises(DeviceNotFound):
+        writer.execute(RevokeDevice(eve, ada_token.device_id, now()), a_cause(eve))
+    with pytest.raises(DeviceNotFound):
+        writer.execute(RevokeDevice(eve, uuid.uuid4(), now()), a_cause(eve))
+    refresh(writer, ada_token)
