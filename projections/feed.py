@@ -82,9 +82,12 @@ class FeedQueries:
 
     def since(self, reader_id: str, cursor: int, limit: int) -> dict[str, Any]:
         """The next changes after `cursor`, oldest first, and the cursor to ask with next."""
+        # Read how far the feed is complete *before* reading it: every change at or below
+        # this position is already visible, so a cursor moved up to it skips nothing.
+        complete_up_to = self._store.position(FEED)
         windows = self._windows(reader_id)
         if not windows:
-            return {"changes": [], "cursor": max(cursor, self._store.position(FEED)),
+            return {"changes": [], "cursor": max(cursor, complete_up_to),
                     "conversation_ids": []}
         page: Page = self._store.query(Query(
             CHANGES, [AnyOf("conversation_id", list(windows)), Range("position", gt=cursor)],
@@ -92,13 +95,11 @@ class FeedQueries:
         ))
         visible = [c for c in page.documents if _within(c, windows[c["conversation_id"]])
                    and c.get("private_to") in (None, reader_id)]
-        if page.next_after is not None:
-            next_cursor = int(page.next_after[0])
-        else:
-            next_cursor = max(cursor, self._store.position(FEED),
-                              max((c["position"] for c in page.documents), default=0))
+        last_read = max((c["position"] for c in page.documents), default=cursor)
+        if page.next_after is None:
+            last_read = max(last_read, complete_up_to)
         return {"changes": [{k: v for k, v in c.items() if k != "private_to"} for c in visible],
-                "cursor": next_cursor, "conversation_ids": sorted(windows)}
+                "cursor": max(cursor, last_read), "conversation_ids": sorted(windows)}
 
     def _windows(self, reader_id: str) -> dict[str, tuple[int, int | None]]:
         memberships = self._store.query(Query(

@@ -172,3 +172,42 @@ def test_presence_shows_online_while_a_socket_is_open_then_last_seen(
     offline = parley.http.get(url, headers=ada.auth).json()
     assert offline["online"] is False and offline["last_seen"]
     assert parley.http.get(url, headers=eve.auth).status_code == 404
+
+
+def test_syncing_while_messages_stream_in_misses_and_repeats_nothing(
+    parley: ParleyClient, processes: ParleyProcesses,
+) -> None:
+    import threading
+
+    import httpx
+
+    ada, bob = parley.register("Ada"), parley.register("Bob")
+    chat = parley.open_direct(ada, bob)
+    sent_ids: list[str] = []
+
+    def keep_sending() -> None:
+        with httpx.Client(base_url=processes.base_url, timeout=30) as http:
+            sender = ParleyClient(http)
+            for i in range(300):
+                sent_ids.append(str(sender.sent(ada, chat, f"stream {i}")["message_id"]))
+
+    sending = threading.Thread(target=keep_sending)
+    sending.start()
+    seen: list[str] = []
+    cursor = 0
+    while sending.is_alive() or len(seen) < 300:
+        page = feed(parley, bob, cursor, limit=50)
+        seen += [c["data"]["message_id"] for c in page["changes"] if c["kind"] == "message_sent"]
+        cursor = page["cursor"]
+        if not sending.is_alive() and len(seen) < 300 and not page["changes"]:
+            time.sleep(0.05)
+            if len(feed(parley, bob, cursor, limit=50)["changes"]) == 0 and _settled(
+                    parley, bob, cursor):
+                break
+    sending.join()
+    assert sorted(seen) == sorted(sent_ids) and len(seen) == len(set(seen)) == 300
+
+
+def _settled(parley: ParleyClient, who: Person, cursor: int) -> bool:
+    time.sleep(1.0)
+    return not feed(parley, who, cursor)["changes"]
