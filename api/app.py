@@ -7,7 +7,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import conversations, groups, health, messages, receipts, search, sync, users
+from api import (
+    accounts,
+    contacts,
+    conversations,
+    groups,
+    health,
+    messages,
+    receipts,
+    search,
+    sync,
+    users,
+)
 from api.limits import RequestLimits
 from api.problems import install_problem_handlers
 from parley.bootstrap import Parley
@@ -35,5 +46,7 @@ def create_app(parley: Parley, *, manage_lifecycle: bool = True) -> FastAPI:
     install_problem_handlers(app)
     for module in (health, users, conversations, groups, messages, receipts, search, sync):
         app.include_router(module.router)
+    for router in (*accounts.routers(), *contacts.routers()):
+        app.include_router(router)
     app.add_middleware(RequestLimits, max_body_bytes=parley.settings.max_body_bytes)
     return app

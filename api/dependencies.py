@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import uuid
@@ -16,7 +15,7 @@ from fastapi import Depends, Header, Query, Request, Response
 from api.problems import Problem
 from commands.outcomes import Outcome
 from domain.events import Cause
-from parley.bootstrap import Parley, projectors
+from parley.bootstrap import Parley
 from projections.accounts import DEVICES, DeviceQueries
 
 TOKEN_ALGORITHM = "HS256"
@@ -46,21 +45,12 @@ def issue_access_token(parley: Parley, session: Session, issued_at: int, positio
     return jwt.encode(claims, parley.secret_key, algorithm=TOKEN_ALGORITHM)
 
 
-@functools.cache
-def devices_projected() -> bool:
-    """Whether this build runs the devices projector. TRANSITIONAL: once projections.accounts
-    is wired into parley.bootstrap.projectors(), delete this guard (it would fail open)."""
-    return DEVICES in {p.name for p in projectors()}
-
-
 def device_in_force(parley: Parley, session: Session, position: int) -> bool:
     """Checked on every request, so a revoked device's tokens stop working at once.
 
     Through the cache (invalidated by the devices projector). A device the read model does not
     know yet was signed in moments ago: wait, bounded, for its position, then decide.
     """
-    if not devices_projected():
-        return True  # transitional: see devices_projected
     devices = DeviceQueries(parley.store, parley.cache)
     in_force = devices.in_force(str(session.device_id), str(session.user_id))
     if in_force is None and position > 0 and parley.gate.wait(position, [DEVICES]):

@@ -7,8 +7,9 @@ from datetime import datetime
 from uuid import UUID
 
 from commands.batch import Batch
+from commands.contacts import assert_not_blocked
 from commands.outcomes import Outcome
-from domain.conversations import Conversation, direct_conversation_id
+from domain.conversations import DIRECT, Conversation, direct_conversation_id
 from domain.errors import CannotTalkToSelf, ConversationNotFound, UserNotFound
 from domain.events import Cause
 from domain.messages import Message
@@ -54,6 +55,7 @@ def open_direct_conversation(
         raise CannotTalkToSelf("peer_id", "a direct conversation needs two different people")
     if batch.find(User, command.peer_id) is None:
         raise UserNotFound("peer_id", "no such user")
+    assert_not_blocked(batch, command.opener_id, command.peer_id)
     existing = batch.find(
         Conversation, direct_conversation_id(command.opener_id, command.peer_id)
     )
@@ -68,6 +70,10 @@ def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
     conversation = batch.find(Conversation, command.conversation_id)
     if conversation is None:
         raise ConversationNotFound("conversation_id", "no such conversation")
+    if conversation.kind == DIRECT:
+        for member_id in conversation.member_ids:
+            if member_id != command.sender_id:
+                assert_not_blocked(batch, command.sender_id, member_id)
     seq = conversation.send_message(
         command.message_id, command.sender_id, command.text, command.sent_at, cause
     )

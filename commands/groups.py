@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from commands.batch import Batch
+from commands.contacts import assert_not_blocked
 from commands.conversations import conversation_body, find_conversation
 from commands.outcomes import Handler, Outcome
 from domain.conversations import Conversation
@@ -83,10 +84,13 @@ class ChangeMemberSettings:
     pinned: bool
 
 
-def _require_users(batch: Batch, user_ids: tuple[UUID, ...]) -> None:
+def _require_users(batch: Batch, actor_id: UUID, user_ids: tuple[UUID, ...]) -> None:
+    """Everyone added exists, and nobody is added by someone they blocked (or who blocked them)."""
     for user_id in user_ids:
         if batch.find(User, user_id) is None:
             raise UserNotFound("member_ids", f"no such user: {user_id}")
+        if user_id != actor_id:
+            assert_not_blocked(batch, actor_id, user_id)
 
 
 def _group_outcome(conversation: Conversation, status: int = 200) -> Outcome:
@@ -98,7 +102,7 @@ def _group_outcome(conversation: Conversation, status: int = 200) -> Outcome:
 
 
 def create_group(batch: Batch, command: CreateGroup, cause: Cause) -> Outcome:
-    _require_users(batch, command.member_ids)
+    _require_users(batch, command.owner_id, command.member_ids)
     group = Conversation.create_group(command.conversation_id, command.owner_id, command.title,
                                       command.member_ids, command.member_limit, cause)
     batch.add(group)
@@ -119,7 +123,7 @@ def change_group_photo(batch: Batch, command: ChangeGroupPhoto, cause: Cause) ->
 
 def add_members(batch: Batch, command: AddMembers, cause: Cause) -> Outcome:
     group = find_conversation(batch, command.conversation_id, command.actor_id)
-    _require_users(batch, command.user_ids)
+    _require_users(batch, command.actor_id, command.user_ids)
     group.add_members(command.actor_id, command.user_ids, command.member_limit, cause)
     return _group_outcome(group)
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from api.rate_limits import MemoryTokenBuckets, RateLimiter
+from commands.accounts import ACCOUNT_HANDLERS
+from commands.contacts import CONTACT_HANDLERS
 from commands.conversations import (
     OpenDirectConversation,
     SendMessage,
@@ -24,6 +26,8 @@ from commands.read_markers import READ_MARKER_HANDLERS
 from commands.users import RegisterUser, register_user
 from commands.writer import GroupCommitWriter
 from parley.settings import Settings
+from projections import accounts as account_projections
+from projections import contacts as contact_projections
 from projections.consistency import ConsistencyGate
 from projections.documents import ReadStore, Upsert
 from projections.feed import FeedProjector, FeedQueries
@@ -40,6 +44,8 @@ HANDLERS: dict[type, Handler] = {
     RegisterUser: register_user,
     OpenDirectConversation: open_direct_conversation,
     SendMessage: send_message,
+    **ACCOUNT_HANDLERS,
+    **CONTACT_HANDLERS,
     **GROUP_HANDLERS,
     **MESSAGE_HANDLERS,
     **READ_MARKER_HANDLERS,
@@ -47,7 +53,8 @@ HANDLERS: dict[type, Handler] = {
 
 
 def projectors() -> list[Projector]:
-    return [UserDirectoryProjector(), MessagingProjector(), FeedProjector()]
+    return [UserDirectoryProjector(), *account_projections.projectors(),
+            *contact_projections.projectors(), MessagingProjector(), FeedProjector()]
 
 
 def live_notifier(live: LiveUpdates) -> Callable[[Sequence[Upsert], int], None]:

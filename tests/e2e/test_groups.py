@@ -93,3 +93,24 @@ def test_member_settings_are_the_members_own(parley: ParleyClient) -> None:
                          params={"position": position}).json()["my_settings"]
     assert (mine["archived"], mine["pinned"], mine["muted_until"][:4]) == (True, True, "2030")
     assert (theirs["archived"], theirs["pinned"], theirs["muted_until"]) == (False, False, None)
+
+
+def test_a_blocked_person_cannot_reach_the_blocker_anywhere(parley: ParleyClient) -> None:
+    groups = GroupClient(parley)
+    ada, bob = parley.register("Ada"), parley.register("Bob")
+    chat = parley.open_direct(ada, bob)
+    blocked = groups.call("POST", "/v1/blocks", ada, json={"user_id": bob.user_id})
+    assert blocked.status_code == 201
+    answers = {
+        "send": parley.send(bob, chat, "hello?").status_code,
+        "reply": parley.send(ada, chat, "go away").status_code,
+        "open": groups.call("POST", "/v1/conversations/direct", bob,
+                            json={"peer_id": ada.user_id}).status_code,
+        "add to group": groups.call("POST", "/v1/groups", bob,
+                                    json={"title": "Trap", "member_ids": [ada.user_id]}
+                                    ).status_code,
+    }
+    assert answers == {"send": 403, "reply": 403, "open": 403, "add to group": 403}
+    unblocked = groups.call("DELETE", f"/v1/blocks/{bob.user_id}", ada)
+    assert unblocked.status_code == 200
+    assert parley.send(bob, chat, "hello again").status_code == 201

@@ -1,0 +1,57 @@
+"""On the production pipeline, credentials stay in PostgreSQL: not in Kafka or Elasticsearch."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from kafka import KafkaConsumer
+
+from adapters.kafka_relay import kafka_topic
+from commands.accounts import new_refresh_token
+from commands.users import NewSession, RegisterUser
+from domain.users import user_id_for_handle
+from tests.builders import a_cause, a_handle, now
+from tests.integration.test_relay_and_projection import (  # noqa: F401 - the fixture
+    Pipeline,
+    pipeline,
+    project_until_quiet,
+)
+
+pytestmark = pytest.mark.services
+PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$bm90LWEtcmVhbC1zYWx0$bm90LWEtcmVhbC1oYXNo"
+
+
+def test_a_registration_reaches_kafka_and_elasticsearch_without_its_secrets(
+    pipeline: Pipeline,  # noqa: F811
+) -> None:
+    handle = a_handle()
+    user_id = user_id_for_handle(handle)
+    token = new_refresh_token(user_id, uuid.uuid4())
+    session = NewSession(token.device_id, "registration", token.digest, now(),
+                         now() + timedelta(days=30))
+    pipeline.writer.execute(RegisterUser(handle, "Ada", PASSWORD_HASH, session),
+                            a_cause(user_id))
+    assert pipeline.relay().relay_once() == 4  # user, credentials, device, refresh grant
+
+    topic = kafka_topic(pipeline.settings.namespace, "identity")
+    consumer = KafkaConsumer(topic, bootstrap_servers=pipeline.settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    try:
+        records = [json.loads(r.value) for r in consumer]
+    finally:
+        consumer.close()
+    assert sorted(r["type"].rsplit(".", 1)[-1] for r in records) == ["Registered", "SignedIn"]
+    published = json.dumps(records)
+    assert PASSWORD_HASH not in published and token.digest not in published
+
+    project_until_quiet(pipeline.projection_runner())
+    assert pipeline.store.get("devices", str(token.device_id)) is not None
+    client = pipeline.store._client
+    client.indices.refresh(index=f"{pipeline.settings.namespace}-*")
+    hits = client.search(index=f"{pipeline.settings.namespace}-*", size=1000)["hits"]["hits"]
+    indexed = json.dumps([h["_source"] for h in hits])
+    assert handle in indexed, "the user directory was not projected at all"
+    assert PASSWORD_HASH not in indexed and token.digest not in indexed
