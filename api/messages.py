@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.dependencies import (
@@ -22,6 +23,7 @@ from api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from api.rate_limits import enforce
 from commands.conversations import SendMessage
 from commands.messages import EditMessage, HideMessage, React, Unreact, UnsendMessage
+from domain.errors import MessageUnsent
 
 router = APIRouter(tags=["messages"])
 MESSAGING = ["messaging"]
@@ -31,11 +33,16 @@ Emoji = Annotated[str, Path(min_length=1, max_length=32, examples=["👍"])]
 
 
 class SendMessageRequest(BaseModel):
-    text: Annotated[str, Field(min_length=1, max_length=4096, examples=["hello"])]
+    text: Annotated[str, Field(min_length=1, max_length=4096, examples=["hello @bob"])]
+    reply_to: uuid.UUID | None = Field(None, description="The message this one quotes")
     client_message_id: Annotated[
         str | None, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
                           description="Resending with the same id returns the first message")
     ] = None
+
+
+class ForwardRequest(BaseModel):
+    conversation_id: uuid.UUID = Field(description="Where to forward the message")
 
 
 class EditMessageRequest(BaseModel):
@@ -79,6 +86,10 @@ class MessageView(BaseModel):
     edited_at: datetime | None = None
     unsent: bool = False
     reactions: list[Reaction] = []
+    reply_to: uuid.UUID | None = None
+    forwarded_from: uuid.UUID | None = None
+    mention_ids: list[uuid.UUID] = []
+    attachments: list[dict[str, Any]] = []
 
 
 class Revision(BaseModel):
@@ -107,7 +118,8 @@ async def send(
     """Send a text message to a conversation the caller belongs to (rate-limited per user)."""
     if parley.send_limiter is not None:
         enforce(parley.send_limiter, f"send:{caller}")
-    command = SendMessage(conversation_id, caller, uuid.uuid4(), body.text, datetime.now(UTC))
+    command = SendMessage(conversation_id, caller, uuid.uuid4(), body.text, datetime.now(UTC),
+                          reply_to=body.reply_to)
     payload: Any = body.model_dump()
     if body.client_message_id and not idempotency_key:
         # a resend with the same client message id is a no-op returning the first message
@@ -120,16 +132,56 @@ async def send(
 
 @router.get("/v1/conversations/{conversation_id}/messages", response_model=MessagePage,
             responses=NOT_FOUND)
-def list_messages(conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep,
-                  limit: Limit = 50, cursor: Cursor = None,
-                  position: ConsistencyPosition = None) -> MessagePage:
-    """Messages the caller may see, newest first, with cursor pagination."""
+def list_messages(
+    conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep, limit: Limit = 50,
+    cursor: Cursor = None, position: ConsistencyPosition = None,
+    direction: Annotated[Literal["older", "newer"], Query(
+        description="older: newest first (default); newer: oldest first")] = "older",
+    from_seq: Annotated[int | None, Query(ge=0, le=2**62, description=(
+        "Start (exclusive) at this sequence number instead of the newest/oldest"))] = None,
+) -> MessagePage:
+    """Messages the caller may see, a page at a time, in either direction."""
     wait_for(parley, position, MESSAGING)
     assert parley.messaging is not None
     page = parley.messaging.messages(str(conversation_id), str(caller), limit,
-                                     decode_cursor(cursor))
+                                     decode_cursor(cursor), newer=direction == "newer",
+                                     from_seq=from_seq)
     return MessagePage(messages=[MessageView(**d) for d in page.documents],
                        next_cursor=encode_cursor(page.next_after))
+
+
+@router.get("/v1/messages/{message_id}/context", response_model=MessagePage,
+            responses=NOT_FOUND)
+def jump_to_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
+                    limit: Limit = 50, position: ConsistencyPosition = None) -> MessagePage:
+    """Jump to a message: it and its neighbours, oldest first; page on with `from_seq`."""
+    wait_for(parley, position, MESSAGING)
+    assert parley.messaging is not None
+    page = parley.messaging.around(str(message_id), str(caller), limit)
+    return MessagePage(messages=[MessageView(**d) for d in page.documents], next_cursor=None)
+
+
+@router.post("/v1/messages/{message_id}/forward", status_code=201,
+             response_model=MessageSentResponse, responses=NOT_FOUND | {
+                 409: {"description": "the message was unsent"}})
+async def forward(
+    message_id: uuid.UUID, body: ForwardRequest, request: Request, response: Response,
+    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None, position: ConsistencyPosition = None,
+) -> MessageSentResponse:
+    """Forward a message the caller can see into another conversation they belong to."""
+    assert parley.messaging is not None
+    if parley.send_limiter is not None:
+        enforce(parley.send_limiter, f"send:{caller}")
+    await asyncio.to_thread(wait_for, parley, position, MESSAGING)
+    original = await asyncio.to_thread(parley.messaging.message, str(message_id), str(caller))
+    if original.get("unsent") or not original.get("text"):
+        raise MessageUnsent("message_id", "the message was unsent")
+    command = SendMessage(body.conversation_id, caller, uuid.uuid4(), original["text"],
+                          datetime.now(UTC), forwarded_from=message_id)
+    outcome = await run_command(parley, request, response, command, caller, correlation,
+                                idempotency_key, body.model_dump(mode="json"))
+    return MessageSentResponse(**outcome.body, position=outcome.position)
 
 
 @router.get("/v1/messages/{message_id}", response_model=MessageDetail, responses=NOT_FOUND)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,6 +11,7 @@ from fastapi import APIRouter, Query
 from api.dependencies import ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.messages import MESSAGING, MessagePage, MessageView
 from api.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from projections.messaging_queries import SearchFilters
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 
@@ -18,10 +21,31 @@ def search_messages(
     q: Annotated[str, Query(min_length=1, max_length=200, description="Words to find")],
     caller: UserId, parley: ParleyDep, limit: Limit = 20, cursor: Cursor = None,
     position: ConsistencyPosition = None,
+    conversation_id: uuid.UUID | None = None, sender_id: uuid.UUID | None = None,
+    sent_from: Annotated[datetime | None, Query(description="Sent at or after")] = None,
+    sent_until: Annotated[datetime | None, Query(description="Sent at or before")] = None,
+    has_attachments: bool | None = None,
 ) -> MessagePage:
-    """Messages containing every word of `q`, from the caller's conversations, newest first."""
+    """Messages containing every word of `q`, from the caller's conversations, newest first.
+
+    Optional filters: one conversation, one sender, a date range, with attachments or without.
+    """
     wait_for(parley, position, MESSAGING)
     assert parley.messaging is not None
-    page = parley.messaging.search(str(caller), q, limit, decode_cursor(cursor))
+    filters = SearchFilters(
+        conversation_id=str(conversation_id) if conversation_id else None,
+        sender_id=str(sender_id) if sender_id else None,
+        sent_from_ms=_millis(sent_from), sent_until_ms=_millis(sent_until),
+        has_attachments=has_attachments,
+    )
+    page = parley.messaging.search(str(caller), q, limit, decode_cursor(cursor), filters)
     return MessagePage(messages=[MessageView(**d) for d in page.documents],
                        next_cursor=encode_cursor(page.next_after))
+
+
+def _millis(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)

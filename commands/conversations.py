@@ -10,7 +10,13 @@ from commands.batch import Batch
 from commands.contacts import assert_not_blocked
 from commands.outcomes import Outcome
 from domain.conversations import DIRECT, Conversation, direct_conversation_id
-from domain.errors import CannotTalkToSelf, ConversationNotFound, UserNotFound
+from domain.errors import (
+    CannotTalkToSelf,
+    ConversationNotFound,
+    MessageNotFound,
+    MessageUnsent,
+    UserNotFound,
+)
 from domain.events import Cause
 from domain.messages import Message
 from domain.users import User
@@ -29,6 +35,8 @@ class SendMessage:
     message_id: UUID
     text: str
     sent_at: datetime
+    reply_to: UUID | None = None
+    forwarded_from: UUID | None = None
 
 
 def conversation_body(conversation: Conversation) -> dict[str, object]:
@@ -66,6 +74,16 @@ def open_direct_conversation(
     return Outcome(201, conversation_body(conversation))
 
 
+def _require_forwardable(batch: Batch, message_id: UUID, forwarder_id: UUID) -> None:
+    """Only what the forwarder can still see, and not what its sender unsent."""
+    original = batch.find(Message, message_id)
+    source = batch.find(Conversation, original.conversation_id) if original else None
+    if original is None or source is None or not source.is_member(forwarder_id):
+        raise MessageNotFound("forwarded_from", "no such message")
+    if original.unsent:
+        raise MessageUnsent("forwarded_from", "the message was unsent")
+
+
 def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
     conversation = batch.find(Conversation, command.conversation_id)
     if conversation is None:
@@ -74,8 +92,15 @@ def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
         for member_id in conversation.member_ids:
             if member_id != command.sender_id:
                 assert_not_blocked(batch, command.sender_id, member_id)
+    if command.reply_to is not None:
+        quoted = batch.find(Message, command.reply_to)
+        if quoted is None or quoted.conversation_id != conversation.id:
+            raise MessageNotFound("reply_to", "no such message in this conversation")
+    if command.forwarded_from is not None:
+        _require_forwardable(batch, command.forwarded_from, command.sender_id)
     seq = conversation.send_message(
-        command.message_id, command.sender_id, command.text, command.sent_at, cause
+        command.message_id, command.sender_id, command.text, command.sent_at, cause,
+        reply_to=command.reply_to, forwarded_from=command.forwarded_from,
     )
     batch.add(Message.post(command.message_id, conversation.id, command.sender_id, seq, cause))
     return Outcome(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid5
 
 from domain.errors import (
@@ -16,6 +18,7 @@ from domain.errors import (
     UserNotFound,
 )
 from domain.events import Cause, ParleyAggregate
+from domain.users import user_id_for_handle
 
 DIRECT_CONVERSATION_NAMESPACE = UUID("4a3f9a7e-1c55-4b0e-b1d2-3e7c2f1a9d60")
 MAX_MESSAGE_BYTES = 4096
@@ -42,6 +45,14 @@ def clean_message_text(text: str) -> str:
     if len(normalised.encode("utf-8")) > MAX_MESSAGE_BYTES:
         raise MessageTooLong("text", f"a message is at most {MAX_MESSAGE_BYTES} bytes of UTF-8")
     return normalised
+
+
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,32})\b")
+
+
+def mentioned_handles(text: str) -> list[str]:
+    """The handles written as `@handle` in a text, in order, without repeats."""
+    return list(dict.fromkeys(m.lower() for m in MENTION.findall(text)))
 
 
 def clean_title(title: str) -> str:
@@ -83,11 +94,22 @@ class Conversation(ParleyAggregate):
         owner_id: UUID
 
     class MessageSent(ParleyAggregate.Event):
+        """Version 2 added replies, forwards, mentions and attachments."""
+
+        class_version = 2
         message_id: UUID
         sender_id: UUID
         seq: int
         text: str
         sent_at: datetime
+        reply_to: UUID | None
+        forwarded_from: UUID | None
+        mention_ids: tuple[UUID, ...]
+        attachments: tuple[dict[str, Any], ...]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.update(reply_to=None, forwarded_from=None, mention_ids=(), attachments=())
 
         def apply(self, aggregate: ParleyAggregate) -> None:
             assert isinstance(aggregate, Conversation)
@@ -195,20 +217,25 @@ class Conversation(ParleyAggregate):
             raise NotAllowed("conversation_id", "only the group's owner and admins may do this")
 
     def send_message(
-        self, message_id: UUID, sender_id: UUID, text: str, sent_at: datetime, cause: Cause
+        self, message_id: UUID, sender_id: UUID, text: str, sent_at: datetime, cause: Cause,
+        *, reply_to: UUID | None = None, forwarded_from: UUID | None = None,
+        attachments: tuple[dict[str, Any], ...] = (),
     ) -> int:
-        """Append a message; returns its sequence number in the conversation."""
+        """Append a message; returns its sequence number in the conversation.
+
+        `@handle` mentions resolve to members only; anyone else mentioned is just text.
+        """
         if not self.is_member(sender_id):
             raise NotAMember("conversation_id", "no such conversation")
+        text = clean_message_text(text)
+        mentioned = tuple(dict.fromkeys(
+            m for m in map(user_id_for_handle, mentioned_handles(text))
+            if self.is_member(m) and m != sender_id))
         seq = self.last_seq + 1
         self.trigger_event(
-            self.MessageSent,
-            message_id=message_id,
-            sender_id=sender_id,
-            seq=seq,
-            text=clean_message_text(text),
-            sent_at=sent_at,
-            **cause.as_event_fields(),
+            self.MessageSent, message_id=message_id, sender_id=sender_id, seq=seq, text=text,
+            sent_at=sent_at, reply_to=reply_to, forwarded_from=forwarded_from,
+            mention_ids=mentioned, attachments=tuple(attachments), **cause.as_event_fields(),
         )
         return seq
 

@@ -21,6 +21,10 @@ def membership_id(conversation_id: str, user_id: str) -> str:
     return f"{conversation_id}:{user_id}"
 
 
+def _text_or_none(value: UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
 def _membership(event: Any, position: int, user_id: UUID, **fields: Any) -> Upsert:
     conversation_id = str(event.originator_id)
     return Upsert(MEMBERSHIPS, membership_id(conversation_id, str(user_id)), position,
@@ -72,7 +76,13 @@ class MessagingProjector:
                 "message_id": str(event.message_id), "conversation_id": conversation_id,
                 "sender_id": str(event.sender_id), "seq": event.seq, "text": event.text,
                 "sent_at": event.sent_at.isoformat(), "revision": 1, "position": position,
+                "sent_at_ms": int(event.sent_at.timestamp() * 1000),
                 "revisions": {"1": {"text": event.text, "at": event.sent_at.isoformat()}},
+                "reply_to": _text_or_none(event.reply_to),
+                "forwarded_from": _text_or_none(event.forwarded_from),
+                "mention_ids": [str(m) for m in event.mention_ids],
+                "attachments": [dict(a) for a in event.attachments],
+                "has_attachments": bool(event.attachments),
             }),
             Upsert(CONVERSATIONS, conversation_id, position, {
                 "last_activity_at": event.sent_at.isoformat(), "last_seq": event.seq,

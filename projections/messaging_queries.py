@@ -6,10 +6,11 @@ joined and, once they left or were removed, up to the one at which they left.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from domain.errors import MessageNotFound, NotAMember
-from projections.documents import AnyOf, Eq, Page, Query, Range, ReadStore
+from projections.documents import AnyOf, Eq, Filter, Page, Query, Range, ReadStore
 from projections.messaging import CONVERSATIONS, MEMBERSHIPS, MESSAGES, membership_id
 from projections.runner import Cache, cache_key
 
@@ -134,15 +135,34 @@ class MessagingQueries:
                 "delivered_to": delivered_to}
 
     def messages(self, conversation_id: str, reader_id: str, limit: int,
-                 after: list[Any] | None) -> Page:
-        """Newest first, within the reader's membership period."""
+                 after: list[Any] | None, *, newer: bool = False,
+                 from_seq: int | None = None) -> Page:
+        """A page of history within the reader's membership period.
+
+        Older (default): newest first, before `from_seq` if given. Newer: oldest first, after
+        `from_seq`. `after` is the cursor of the previous page in the same direction.
+        """
         membership = self.membership(conversation_id, reader_id, current=False)
-        seqs = Range("seq", gt=membership.get("joined_seq", 0), lte=membership.get("left_seq"))
-        page = self._store.query(Query(MESSAGES, [Eq("conversation_id", conversation_id), seqs],
-                                       sort_field="seq", after=after, limit=limit))
+        low, high = membership.get("joined_seq", 0), membership.get("left_seq")
+        if from_seq is not None and newer:
+            low = max(low, from_seq)
+        elif from_seq is not None:
+            high = from_seq - 1 if high is None else min(high, from_seq - 1)
+        page = self._store.query(Query(
+            MESSAGES, [Eq("conversation_id", conversation_id), Range("seq", gt=low, lte=high)],
+            sort_field="seq", descending=not newer, after=after, limit=limit))
         page.documents = [message_view(m) for m in page.documents
                           if _visible(m, membership, reader_id)]
         return page
+
+    def around(self, message_id: str, reader_id: str, limit: int) -> Page:
+        """Jump to a message: it and its neighbours, oldest first."""
+        target = self.message(message_id, reader_id)
+        conversation, seq = target["conversation_id"], target["seq"]
+        older = self.messages(conversation, reader_id, limit // 2, None, from_seq=seq + 1)
+        newer = self.messages(conversation, reader_id, limit - len(older.documents), None,
+                              newer=True, from_seq=seq)
+        return Page(list(reversed(older.documents)) + newer.documents)
 
     def message(self, message_id: str, reader_id: str) -> dict[str, Any]:
         """One message with its reactions and edit history."""
@@ -159,17 +179,42 @@ class MessagingQueries:
                     "revisions": [{"revision": n, **r} for n, r in history]}
         raise MessageNotFound("message_id", "no such message")
 
-    def search(self, reader_id: str, text: str, limit: int, after: list[Any] | None) -> Page:
+    def search(self, reader_id: str, text: str, limit: int, after: list[Any] | None,
+               filters: SearchFilters | None = None) -> Page:
         """Full-text search over what the reader can see, newest first."""
         mine = self._memberships_of(reader_id, current=False)
+        wanted = filters or SearchFilters()
+        if wanted.conversation_id is not None:
+            mine = {c: m for c, m in mine.items() if c == wanted.conversation_id}
         if not mine:
             return Page([])
-        page = self._store.query(Query(MESSAGES, [AnyOf("conversation_id", list(mine))],
+        page = self._store.query(Query(MESSAGES, [AnyOf("conversation_id", list(mine)),
+                                                  *wanted.as_filters()],
                                        sort_field="position", after=after, limit=limit,
                                        text=text))
         page.documents = [message_view(m) for m in page.documents
                           if _visible(m, mine[m["conversation_id"]], reader_id)]
         return page
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    conversation_id: str | None = None
+    sender_id: str | None = None
+    sent_from_ms: int | None = None
+    sent_until_ms: int | None = None
+    has_attachments: bool | None = None
+
+    def as_filters(self) -> list[Filter]:
+        found: list[Filter] = []
+        if self.sender_id is not None:
+            found.append(Eq("sender_id", self.sender_id))
+        if self.sent_from_ms is not None or self.sent_until_ms is not None:
+            low = None if self.sent_from_ms is None else self.sent_from_ms - 1
+            found.append(Range("sent_at_ms", gt=low, lte=self.sent_until_ms))
+        if self.has_attachments is not None:
+            found.append(Eq("has_attachments", self.has_attachments))
+        return found
 
 
 def unread_count(summary: dict[str, Any], membership: dict[str, Any]) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
+from eventsourcing.application import Application
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -85,3 +87,21 @@ def test_sequence_numbers_are_gapless_whoever_sends(senders: list[str]) -> None:
     seqs = [conversation.send_message(uuid.uuid4(), people[s], "x", now(), a_cause())
             for s in senders]
     assert seqs == list(range(1, len(senders) + 1))
+
+
+def test_a_version_1_message_event_reads_as_version_2_with_empty_extras() -> None:
+    ada, bob = uuid.uuid4(), uuid.uuid4()
+    conversation = Conversation.open_direct(ada, bob, a_cause(ada))
+    conversation.send_message(uuid.uuid4(), ada, "hi", now(), a_cause(ada))
+    _, sent = conversation.collect_events()
+    mapper = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
+    stored = mapper.to_stored_event(sent)
+    state = json.loads(stored.state)
+    assert state.pop("class_version") == 2
+    for field in ("reply_to", "forwarded_from", "mention_ids", "attachments"):
+        state.pop(field)
+    old = type(stored)(stored.originator_id, stored.originator_version, stored.topic,
+                       json.dumps(state).encode())
+    upcast = mapper.to_domain_event(old)
+    assert (upcast.text, upcast.reply_to, upcast.mention_ids, upcast.attachments) == (
+        "hi", None, (), ())
