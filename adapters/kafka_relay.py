@@ -31,6 +31,7 @@ CONTEXT_OF_MODULE = {
     "domain.conversations": "messaging",
     "domain.messages": "messaging",
     "domain.read_markers": "messaging",
+    "domain.attachments": "messaging",
 }
 RELAY_NAME = "kafka"
 PUBLISH_TIMEOUT_SECONDS = 20.0

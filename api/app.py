@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import (
     accounts,
+    attachments,
     contacts,
     conversations,
     groups,
@@ -44,9 +45,11 @@ def create_app(parley: Parley, *, manage_lifecycle: bool = True) -> FastAPI:
     )
     app.state.parley = parley
     install_problem_handlers(app)
-    for module in (health, users, conversations, groups, messages, receipts, search, sync):
+    for module in (health, users, conversations, groups, messages, receipts, search, sync,
+                   attachments):
         app.include_router(module.router)
     for router in (*accounts.routers(), *contacts.routers()):
         app.include_router(router)
-    app.add_middleware(RequestLimits, max_body_bytes=parley.settings.max_body_bytes)
+    app.add_middleware(RequestLimits, max_body_bytes=parley.settings.max_body_bytes,
+                       uploads={attachments.UPLOAD_PATH: parley.upload_policy.max_bytes})
     return app

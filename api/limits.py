@@ -1,8 +1,13 @@
-"""Requests are refused before parsing when too big (413) or not JSON (415)."""
+"""Requests are refused before parsing when too big (413) or not JSON (415).
+
+Upload routes (raw bytes, e.g. attachments) are named with their own size limit and take any
+content type: the route itself decides which types it accepts.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,25 +30,34 @@ class BodyTooLarge(Exception):
 
 
 class RequestLimits:
-    """ASGI middleware: a size cap on bodies and JSON-only bodies for commands."""
+    """ASGI middleware: a size cap on bodies and JSON-only bodies for commands.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    `uploads` maps the exact paths of upload routes to their own body limit; they alone are
+    exempt from the JSON rule and from `max_body_bytes`.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int,
+                 uploads: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.uploads = dict(uploads or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        upload_limit = self.uploads.get(scope["path"])
+        limit = self.max_body_bytes if upload_limit is None else upload_limit
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _send_problem(send, 413, "Body too large",
-                                f"request bodies are limited to {self.max_body_bytes} bytes")
+                                f"request bodies are limited to {limit} bytes")
             return
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         has_body = declared not in (None, "0") or "transfer-encoding" in headers
-        if has_body and media_type != "application/json" and not media_type.endswith("+json"):
+        if (upload_limit is None and has_body and media_type != "application/json"
+                and not media_type.endswith("+json")):
             await _send_problem(send, 415, "Unsupported media type",
                                 "send the body as application/json")
             return
@@ -55,7 +69,7 @@ class RequestLimits:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
@@ -70,6 +84,6 @@ class RequestLimits:
         except BodyTooLarge:
             if not started:
                 await _send_problem(send, 413, "Body too large",
-                                    f"request bodies are limited to {self.max_body_bytes} bytes")
+                                    f"request bodies are limited to {limit} bytes")
 
 

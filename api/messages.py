@@ -33,8 +33,11 @@ Emoji = Annotated[str, Path(min_length=1, max_length=32, examples=["👍"])]
 
 
 class SendMessageRequest(BaseModel):
-    text: Annotated[str, Field(min_length=1, max_length=4096, examples=["hello @bob"])]
+    text: Annotated[str, Field(max_length=4096, examples=["hello @bob"],
+                               description="May be empty only when attachments are sent")] = ""
     reply_to: uuid.UUID | None = Field(None, description="The message this one quotes")
+    attachment_ids: Annotated[list[uuid.UUID], Field(
+        max_length=10, description="Attachments the caller uploaded (POST /v1/attachments)")] = []
     client_message_id: Annotated[
         str | None, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
                           description="Resending with the same id returns the first message")
@@ -119,8 +122,8 @@ async def send(
     if parley.send_limiter is not None:
         enforce(parley.send_limiter, f"send:{caller}")
     command = SendMessage(conversation_id, caller, uuid.uuid4(), body.text, datetime.now(UTC),
-                          reply_to=body.reply_to)
-    payload: Any = body.model_dump()
+                          reply_to=body.reply_to, attachment_ids=tuple(body.attachment_ids))
+    payload: Any = body.model_dump(mode="json")
     if body.client_message_id and not idempotency_key:
         # a resend with the same client message id is a no-op returning the first message
         idempotency_key = f"message:{conversation_id}:{body.client_message_id}"
@@ -179,6 +182,7 @@ async def forward(
         raise MessageUnsent("message_id", "the message was unsent")
     command = SendMessage(body.conversation_id, caller, uuid.uuid4(), original["text"],
                           datetime.now(UTC), forwarded_from=message_id)
+    # attachments are not forwarded: each stays readable only where its uploader shared it
     outcome = await run_command(parley, request, response, command, caller, correlation,
                                 idempotency_key, body.model_dump(mode="json"))
     return MessageSentResponse(**outcome.body, position=outcome.position)

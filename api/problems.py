@@ -12,12 +12,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commands.writer import WriterStopped
 from domain.errors import (
+    AttachmentTooLarge,
     Conflict,
     DomainError,
     InvalidCommand,
     NotAllowed,
     NotFound,
     Unauthenticated,
+    UnsupportedAttachmentType,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             return problem_response(404, "Not found", str(error))
         if isinstance(error, Conflict):
             return problem_response(409, "Conflict", str(error))
+        if isinstance(error, AttachmentTooLarge):
+            return problem_response(413, "Body too large", str(error))
+        if isinstance(error, UnsupportedAttachmentType):
+            return problem_response(415, "Unsupported media type", str(error))
         if isinstance(error, InvalidCommand):
             return problem_response(
                 422, "Invalid request", str(error),

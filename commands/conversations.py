@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from commands.attachments import require_own_attachments
 from commands.batch import Batch
 from commands.contacts import assert_not_blocked
 from commands.outcomes import Outcome
@@ -37,6 +38,7 @@ class SendMessage:
     sent_at: datetime
     reply_to: UUID | None = None
     forwarded_from: UUID | None = None
+    attachment_ids: tuple[UUID, ...] = ()
 
 
 def conversation_body(conversation: Conversation) -> dict[str, object]:
@@ -98,9 +100,11 @@ def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
             raise MessageNotFound("reply_to", "no such message in this conversation")
     if command.forwarded_from is not None:
         _require_forwardable(batch, command.forwarded_from, command.sender_id)
+    attachments = require_own_attachments(batch, command.sender_id, command.attachment_ids)
     seq = conversation.send_message(
         command.message_id, command.sender_id, command.text, command.sent_at, cause,
         reply_to=command.reply_to, forwarded_from=command.forwarded_from,
+        attachments=tuple(attachments),
     )
     batch.add(Message.post(command.message_id, conversation.id, command.sender_id, seq, cause))
     return Outcome(

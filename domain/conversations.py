@@ -34,13 +34,16 @@ def direct_conversation_id(first: UUID, second: UUID) -> UUID:
     return uuid5(DIRECT_CONVERSATION_NAMESPACE, f"{low}:{high}")
 
 
-def clean_message_text(text: str) -> str:
-    """Text is 1..4096 UTF-8 bytes, NFC-normalised, with no control characters but newlines."""
+def clean_message_text(text: str, *, may_be_empty: bool = False) -> str:
+    """Text is 1..4096 UTF-8 bytes, NFC-normalised, with no control characters but newlines.
+
+    A message that carries attachments may have no text.
+    """
     for ch in text:
         if ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cs"):
             raise InvalidCommand("text", "a message may not contain control characters")
     normalised = unicodedata.normalize("NFC", text)
-    if not normalised.strip():
+    if not normalised.strip() and not may_be_empty:
         raise InvalidCommand("text", "a message needs some text")
     if len(normalised.encode("utf-8")) > MAX_MESSAGE_BYTES:
         raise MessageTooLong("text", f"a message is at most {MAX_MESSAGE_BYTES} bytes of UTF-8")
@@ -227,7 +230,7 @@ class Conversation(ParleyAggregate):
         """
         if not self.is_member(sender_id):
             raise NotAMember("conversation_id", "no such conversation")
-        text = clean_message_text(text)
+        text = clean_message_text(text, may_be_empty=bool(attachments))
         mentioned = tuple(dict.fromkeys(
             m for m in map(user_id_for_handle, mentioned_handles(text))
             if self.is_member(m) and m != sender_id))

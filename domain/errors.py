@@ -67,3 +67,19 @@ class MessageUnsent(Conflict):
 
 class Unauthenticated(DomainError):
     """The caller could not prove who they are (reported as 401)."""
+
+
+class AttachmentNotFound(NotFound):
+    """No such attachment, or not one the caller may use or read."""
+
+
+class AttachmentTooLarge(InvalidCommand):
+    """The upload is bigger than the attachment size limit (reported as 413)."""
+
+
+class UnsupportedAttachmentType(InvalidCommand):
+    """The declared content type is not one attachments may have (reported as 415)."""
+
+
+class AttachmentContentMismatch(InvalidCommand):
+    """The bytes are not what the declared content type says they are (reported as 422)."""

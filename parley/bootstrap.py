@@ -11,6 +11,7 @@ from typing import Any
 
 from api.rate_limits import MemoryTokenBuckets, RateLimiter
 from commands.accounts import ACCOUNT_HANDLERS
+from commands.attachments import ATTACHMENT_HANDLERS, BlobStore
 from commands.contacts import CONTACT_HANDLERS
 from commands.conversations import (
     OpenDirectConversation,
@@ -25,15 +26,18 @@ from commands.outcomes import Handler
 from commands.read_markers import READ_MARKER_HANDLERS
 from commands.users import RegisterUser, register_user
 from commands.writer import GroupCommitWriter
+from domain.attachments import UploadPolicy
 from parley.settings import Settings
 from projections import accounts as account_projections
+from projections import attachments as attachment_projections
 from projections import contacts as contact_projections
+from projections.attachments import AttachmentAccess, UploaderOnly
 from projections.consistency import ConsistencyGate
 from projections.documents import ReadStore, Upsert
 from projections.feed import FeedProjector, FeedQueries
 from projections.live import LiveUpdates, LocalFanOut, feed_notification
 from projections.messaging import MessagingProjector
-from projections.messaging_queries import MessagingQueries
+from projections.messaging_queries import AttachmentReaders, MessagingQueries
 from projections.presence import MemoryPresence, PresenceStore
 from projections.runner import Cache, LogTailingRunner, ProjectionWriter, Projector
 from projections.users import UserDirectoryProjector, UserDirectoryQueries
@@ -45,6 +49,7 @@ HANDLERS: dict[type, Handler] = {
     OpenDirectConversation: open_direct_conversation,
     SendMessage: send_message,
     **ACCOUNT_HANDLERS,
+    **ATTACHMENT_HANDLERS,
     **CONTACT_HANDLERS,
     **GROUP_HANDLERS,
     **MESSAGE_HANDLERS,
@@ -54,7 +59,8 @@ HANDLERS: dict[type, Handler] = {
 
 def projectors() -> list[Projector]:
     return [UserDirectoryProjector(), *account_projections.projectors(),
-            *contact_projections.projectors(), MessagingProjector(), FeedProjector()]
+            *contact_projections.projectors(), MessagingProjector(), FeedProjector(),
+            *attachment_projections.projectors()]
 
 
 def live_notifier(live: LiveUpdates) -> Callable[[Sequence[Upsert], int], None]:
@@ -84,6 +90,9 @@ class Parley:
     users: UserDirectoryQueries | None = None
     messaging: MessagingQueries | None = None
     feed: FeedQueries | None = None
+    blobs: BlobStore | None = None
+    upload_policy: UploadPolicy = field(default_factory=UploadPolicy)
+    attachment_access: AttachmentAccess | None = None
     readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
     lag: Callable[[], dict[str, int]] = field(default=lambda: {})
     _starters: list[Callable[[], None]] = field(default_factory=list)
@@ -165,6 +174,18 @@ def attach_queries(parley: Parley) -> None:
     parley.feed = FeedQueries(parley.store)
 
 
+def attach_attachments(parley: Parley) -> None:
+    """Both profiles keep attachment bytes in a directory for now (see `BlobStore`)."""
+    from adapters.filesystem_blob_store import FilesystemBlobStore
+
+    settings = parley.settings
+    parley.blobs = FilesystemBlobStore(settings.blob_directory)
+    parley.upload_policy = UploadPolicy(settings.max_attachment_bytes,
+                                        frozenset(settings.attachment_content_types))
+    assert parley.messaging is not None, "attach_queries first"
+    parley.attachment_access = AttachmentReaders(UploaderOnly(parley.store), parley.messaging)
+
+
 def build_embedded(settings: Settings) -> Parley:
     from adapters.embedded_progress import EmbeddedProgress
     from adapters.log_reader import LogReader
@@ -188,6 +209,7 @@ def build_embedded(settings: Settings) -> Parley:
     runner = LogTailingRunner(reader, writer, store, projectors())
     attach_write_side(parley, on_commit=runner.wake)
     attach_queries(parley)
+    attach_attachments(parley)
     parley._starters.append(runner.start)
     parley._closers.append(runner.stop)
     parley.readiness = {"event_log": reader.head, "read_store": lambda: store.position("users")}

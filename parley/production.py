@@ -23,6 +23,7 @@ from commands.log import EventLog
 from migrations.runner import migrate
 from parley.bootstrap import (
     Parley,
+    attach_attachments,
     attach_queries,
     attach_write_side,
     event_log_env,
@@ -98,6 +99,7 @@ def build_production(settings: Settings, *, with_writer: bool = True) -> Parley:
     if with_writer:
         attach_write_side(parley)
     attach_queries(parley)
+    attach_attachments(parley)
     reader = LogReader(event_log)
     parley.readiness = {
         "postgresql": reader.head,

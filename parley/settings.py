@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.attachments import DEFAULT_CONTENT_TYPES, DEFAULT_MAX_BYTES
 
 PRODUCTION_VARIABLES = {
     "database_url": "PARLEY_DATABASE_URL",
@@ -47,6 +50,23 @@ class Settings(BaseSettings):
     send_rate_per_second: float = Field(20.0, gt=0, description="Messages per user per second")
     send_burst: int = Field(60, ge=1, description="Messages a user may send at once")
     log_level: str = "INFO"
+    blob_dir: Path | None = Field(None, description="Attachment bytes; default <data_dir>/blobs")
+    max_attachment_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
+    attachment_content_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CONTENT_TYPES),
+        description="Comma-separated media types attachments may have",
+    )
+
+    @field_validator("attachment_content_types", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [t.strip().lower() for t in value.split(",") if t.strip()]
+        return value
+
+    @property
+    def blob_directory(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
 
     @property
     def profile(self) -> str:

@@ -82,6 +82,7 @@ class MessagingProjector:
                 "forwarded_from": _text_or_none(event.forwarded_from),
                 "mention_ids": [str(m) for m in event.mention_ids],
                 "attachments": [dict(a) for a in event.attachments],
+                "attachment_ids": [str(a["attachment_id"]) for a in event.attachments],
                 "has_attachments": bool(event.attachments),
             }),
             Upsert(CONVERSATIONS, conversation_id, position, {

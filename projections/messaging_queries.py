@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.errors import MessageNotFound, NotAMember
-from projections.documents import AnyOf, Eq, Filter, Page, Query, Range, ReadStore
+from projections.documents import AnyOf, Contains, Eq, Filter, Page, Query, Range, ReadStore
 from projections.messaging import CONVERSATIONS, MEMBERSHIPS, MESSAGES, membership_id
 from projections.runner import Cache, cache_key
 
@@ -28,7 +28,8 @@ def message_view(message: dict[str, Any]) -> dict[str, Any]:
     """A message as readers see it: reactions as counts and reactor lists, no internals."""
     reactions = {emoji: sorted(users) for emoji, users in (message.get("reactions") or {}).items()
                  if users}
-    view = {k: v for k, v in message.items() if k not in ("hidden_for", "revisions", "reactions")}
+    hidden = ("hidden_for", "revisions", "reactions", "attachment_ids", "sent_at_ms")
+    view = {k: v for k, v in message.items() if k not in hidden}
     view["reactions"] = [{"emoji": e, "count": len(u), "user_ids": u}
                          for e, u in sorted(reactions.items())]
     view.setdefault("unsent", False)
@@ -179,6 +180,20 @@ class MessagingQueries:
                     "revisions": [{"revision": n, **r} for n, r in history]}
         raise MessageNotFound("message_id", "no such message")
 
+    def may_read_attachment(self, attachment_id: str, reader_id: str) -> bool:
+        """Whether the reader can see some message that carries the attachment."""
+        carriers = self._store.query(Query(MESSAGES, [Contains("attachment_ids", attachment_id)],
+                                           limit=MAX_CONVERSATIONS)).documents
+        for message in carriers:
+            try:
+                membership = self.membership(message["conversation_id"], reader_id,
+                                             current=False)
+            except NotAMember:
+                continue
+            if _visible(message, membership, reader_id) and not message.get("unsent"):
+                return True
+        return False
+
     def search(self, reader_id: str, text: str, limit: int, after: list[Any] | None,
                filters: SearchFilters | None = None) -> Page:
         """Full-text search over what the reader can see, newest first."""
@@ -227,3 +242,16 @@ def unread_count(summary: dict[str, Any], membership: dict[str, Any]) -> int:
 def _settings(membership: dict[str, Any]) -> dict[str, Any]:
     return {"role": membership.get("role"), "muted_until": membership.get("muted_until"),
             "archived": bool(membership.get("archived")), "pinned": bool(membership.get("pinned"))}
+
+
+class AttachmentReaders:
+    """Who may download an attachment: its uploader, or anyone who can see a message that
+    carries it (and it has not been unsent)."""
+
+    def __init__(self, uploader: Any, messaging: MessagingQueries) -> None:
+        self._uploader = uploader
+        self._messaging = messaging
+
+    def may_read(self, attachment_id: str, user_id: str) -> bool:
+        return (self._uploader.may_read(attachment_id, user_id)
+                or self._messaging.may_read_attachment(attachment_id, user_id))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -111,3 +113,49 @@ class GroupClient:
 
     def texts(self, reader: Person, conversation_id: str, position: int) -> list[str | None]:
         return [m["text"] for m in self.parley.all_messages(reader, conversation_id, position)]
+
+
+FILE_HEADS = {
+    "image/png": b"\x89PNG\r\n\x1a\n",
+    "image/jpeg": b"\xff\xd8\xff\xe0",
+    "image/gif": b"GIF89a",
+    "image/webp": b"RIFF\x00\x00\x00\x00WEBP",
+    "application/pdf": b"%PDF-1.7\n",
+}
+
+
+def a_file(content_type: str = "image/png", size: int = 1000) -> bytes:
+    """`size` random bytes that start the way a file of `content_type` does."""
+    head = FILE_HEADS.get(content_type, b"")
+    return head + os.urandom(size - len(head))
+
+
+def in_chunks(data: bytes, chunk_size: int = 8192) -> Iterator[bytes]:
+    """A body of unknown length: sent chunked, without Content-Length."""
+    for start in range(0, len(data), chunk_size):
+        yield data[start:start + chunk_size]
+
+
+class AttachmentClient:
+    """Upload and download calls, on top of a ParleyClient."""
+
+    def __init__(self, parley: ParleyClient) -> None:
+        self.http = parley.http
+
+    def upload(self, uploader: Person, content: bytes | Iterator[bytes],
+               content_type: str = "image/png") -> httpx.Response:
+        return self.http.post("/v1/attachments", content=content,
+                              headers=uploader.auth | {"content-type": content_type})
+
+    def uploaded(self, uploader: Person, content: bytes,
+                 content_type: str = "image/png") -> dict[str, Any]:
+        response = self.upload(uploader, content, content_type)
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def download(self, reader: Person, attachment_id: str,
+                 position: int | None = None) -> httpx.Response:
+        params = {"position": position} if position is not None else {}
+        return self.http.get(f"/v1/attachments/{attachment_id}", params=params,
+                             headers=reader.auth)

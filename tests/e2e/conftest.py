@@ -23,6 +23,7 @@ def processes(request: pytest.FixtureRequest, tmp_path: Path,
     profile = getattr(request, "param", "embedded")
     if profile == "production":
         env = production_env(request.getfixturevalue("services"), namespace)
+        env |= {"PARLEY_DATA_DIR": str(tmp_path / "data")}  # attachment bytes, per test
     else:
         env = {"PARLEY_DATA_DIR": str(tmp_path / "data"), "PARLEY_DATABASE_URL": ""}
     # tests send fast from one account; a test about limits sets its own with `parley_env`

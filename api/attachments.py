@@ -1,0 +1,141 @@
+"""Attachments: upload the raw bytes (streamed into the blob store), download them back."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from api.dependencies import (
+    ConsistencyPosition,
+    CorrelationId,
+    IdempotencyKey,
+    ParleyDep,
+    UserId,
+    run_command,
+    wait_for,
+)
+from commands.attachments import BlobNotFound, BlobStore, RecordAttachment, store_upload
+from domain.attachments import DEFAULT_CONTENT_TYPES, storage_key_for
+from domain.errors import AttachmentNotFound
+from projections.attachments import ATTACHMENTS, readable_attachment
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["attachments"])
+UPLOAD_PATH = "/v1/attachments"
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+# Where a media type has a usual file extension, the download's file name carries it.
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
+              "application/pdf": "pdf", "text/plain": "txt", "audio/mpeg": "mp3",
+              "audio/ogg": "ogg", "video/mp4": "mp4"}
+
+
+# Documented as the request body's media types instead of as a header parameter.
+DeclaredType = Annotated[str | None, Header(alias="content-type", include_in_schema=False)]
+
+
+class AttachmentUploaded(BaseModel):
+    attachment_id: uuid.UUID
+    content_type: Annotated[str, Field(examples=["image/png"])]
+    size: Annotated[int, Field(examples=[48213], description="bytes")]
+    sha256: Annotated[str, Field(examples=[
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"])]
+    position: int
+
+
+def blocking_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
+    """The request body chunk by chunk, for code running in a worker thread."""
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+        if chunk:
+            yield chunk
+
+
+async def _discard(blobs: BlobStore, attachment_id: uuid.UUID) -> None:
+    await anyio.to_thread.run_sync(blobs.delete, storage_key_for(attachment_id))
+
+
+@router.post(
+    UPLOAD_PATH, status_code=201, response_model=AttachmentUploaded,
+    openapi_extra={"requestBody": {"required": True, "description": "The raw bytes",
+                                    "content": {t: BINARY for t in DEFAULT_CONTENT_TYPES}}},
+    responses={413: {"description": "larger than PARLEY_MAX_ATTACHMENT_BYTES"},
+               415: {"description": "a Content-Type attachments may not have"},
+               422: {"description": "empty, or the bytes are not of the declared type"}},
+)
+async def upload(
+    request: Request, response: Response, parley: ParleyDep, caller: UserId,
+    correlation: CorrelationId, content_type: DeclaredType = None,
+    idempotency_key: IdempotencyKey = None,
+) -> AttachmentUploaded:
+    """Upload one attachment as the raw request body, with its Content-Type.
+
+    The body is streamed to storage as it arrives. Only the uploader can use or read the new
+    attachment until it is sent in a message.
+    """
+    assert parley.blobs is not None
+    blobs, policy = parley.blobs, parley.upload_policy
+    declared = policy.accept_type(content_type)
+    attachment_id = uuid.uuid4()
+    stored = await anyio.to_thread.run_sync(
+        store_upload, blobs, policy, attachment_id, declared, blocking_chunks(request.stream()))
+    command = RecordAttachment(attachment_id, caller, declared, stored.size, stored.sha256,
+                               datetime.now(UTC))
+    payload = {"content_type": declared, "size": stored.size, "sha256": stored.sha256}
+    try:
+        outcome = await run_command(parley, request, response, command, caller, correlation,
+                                    idempotency_key, payload)
+    except Exception:
+        await _discard(blobs, attachment_id)
+        raise
+    if outcome.replayed:
+        # A retry: the first upload under this key is the attachment; these bytes are spare.
+        await _discard(blobs, attachment_id)
+    return AttachmentUploaded(**outcome.body, position=outcome.position)
+
+
+def _disposition(document: dict[str, Any]) -> str:
+    extension = EXTENSIONS.get(document["content_type"], "bin")
+    return f'attachment; filename="{document["attachment_id"]}.{extension}"'
+
+
+@router.get(
+    "/v1/attachments/{attachment_id}", response_class=StreamingResponse,
+    responses={200: {"description": "The bytes, with the type they were uploaded with",
+                     "content": {t: BINARY for t in DEFAULT_CONTENT_TYPES}},
+               404: {"description": "no such attachment, or not one the caller may read"}},
+)
+def download(attachment_id: uuid.UUID, parley: ParleyDep, caller: UserId,
+             position: ConsistencyPosition = None) -> StreamingResponse:
+    """Download an attachment: its uploader, or whoever messaging lets read it."""
+    wait_for(parley, position, [ATTACHMENTS])
+    assert parley.blobs is not None and parley.attachment_access is not None
+    document = readable_attachment(parley.store, parley.attachment_access, str(attachment_id),
+                                   str(caller))
+    try:
+        chunks = parley.blobs.open(document["storage_key"])
+    except BlobNotFound as error:
+        log.error("attachment %s has no stored bytes", attachment_id)
+        raise AttachmentNotFound("attachment_id", "no such attachment") from error
+    # The type exactly as uploaded (media_type= would add a charset to text types).
+    return StreamingResponse(chunks, headers={
+        "Content-Type": document["content_type"],
+        "Content-Length": str(document["size"]),
+        "Content-Disposition": _disposition(document),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=31536000, immutable",
+        "ETag": f'"{document["sha256"]}"',
+    })

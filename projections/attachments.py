@@ -1,0 +1,70 @@
+"""The attachments read model, and who may download an attachment."""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+from typing import Any, Protocol
+
+from domain.attachments import Attachment
+from domain.errors import AttachmentNotFound
+from projections.documents import ReadStore, Upsert
+from projections.runner import Projector
+
+ATTACHMENTS = "attachments"
+
+
+class AttachmentsProjector:
+    """One `attachments` document per completed upload, keyed by the attachment id."""
+
+    name = "attachments"
+    context = "messaging"
+    collections = (ATTACHMENTS,)
+
+    @singledispatchmethod
+    def changes(self, event: Any, position: int) -> list[Upsert]:
+        return []
+
+    @changes.register
+    def _uploaded(self, event: Attachment.Uploaded, position: int) -> list[Upsert]:
+        attachment_id = str(event.originator_id)
+        return [Upsert(ATTACHMENTS, attachment_id, position, {
+            "attachment_id": attachment_id, "uploader_id": str(event.uploader_id),
+            "content_type": event.content_type, "size": event.size, "sha256": event.sha256,
+            "storage_key": event.storage_key, "uploaded_at": event.uploaded_at.isoformat(),
+            "position": position,
+        })]
+
+
+def projectors() -> list[Projector]:
+    return [AttachmentsProjector()]
+
+
+class AttachmentAccess(Protocol):
+    """Who may download an attachment; asked on every download (refused: 404, like absent)."""
+
+    def may_read(self, attachment_id: str, user_id: str) -> bool: ...
+
+
+class UploaderOnly:
+    """The default `AttachmentAccess`: only the person who uploaded an attachment reads it.
+
+    Messaging widens this (members of a conversation an attachment was sent to may read it)
+    by providing another `AttachmentAccess` on the `Parley` object, which can still ask this
+    one about the uploader.
+    """
+
+    def __init__(self, store: ReadStore) -> None:
+        self._store = store
+
+    def may_read(self, attachment_id: str, user_id: str) -> bool:
+        document = self._store.get(ATTACHMENTS, attachment_id)
+        return document is not None and document.get("uploader_id") == user_id
+
+
+def readable_attachment(store: ReadStore, access: AttachmentAccess, attachment_id: str,
+                        reader_id: str) -> dict[str, Any]:
+    """The attachment's document, if `reader_id` may read it; otherwise not found."""
+    document = store.get(ATTACHMENTS, attachment_id)
+    if document is None or not access.may_read(attachment_id, reader_id):
+        raise AttachmentNotFound("attachment_id", "no such attachment")
+    return document
