@@ -33,21 +33,15 @@ from bench.__main__ import (
 from parley.launcher import ParleyProcesses
 
 
-async def fill(http: httpx.AsyncClient, auth: dict[str, str], conversation: str,
-               count: int, concurrency: int = 32) -> None:
-    """Grow a conversation through the public API (the real write path)."""
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(count):
-        queue.put_nowait(i)
-
-    async def worker() -> None:
-        while not queue.empty():
-            i = queue.get_nowait()
-            response = await http.post(f"/v1/conversations/{conversation}/messages",
-                                       json={"text": f"history {i}"}, headers=auth)
-            response.raise_for_status()
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+def fill(base_url: str, auth: dict[str, str], conversation: str, count: int) -> int:
+    """Grow a conversation through the public API (the real write path) to at least `count`
+    messages, with wrk in chunks of a few seconds; returns how many were sent."""
+    sent = 0
+    while sent < count:
+        seconds = 2 if count - sent < 2000 else 15
+        sent += sustained_sends(base_url, auth["Authorization"][7:], conversation, 32,
+                                seconds)["sent"]
+    return sent
 
 
 async def socket_delivery(base_url: str, http: httpx.AsyncClient, rate: float,
@@ -113,16 +107,18 @@ async def measure(base_url: str, args: argparse.Namespace,
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
         short_auth, short = await conversation_pair(http)
-        await fill(http, short_auth, short, 10)
+        for i in range(10):
+            await http.post(f"/v1/conversations/{short}/messages", headers=short_auth,
+                            json={"text": f"history {i}"})
         long_auth, long = await conversation_pair(http)
         filled = time.perf_counter()
-        await fill(http, long_auth, long, args.long)
-        fill_rate = args.long / (time.perf_counter() - filled)
+        long_size = fill(base_url, long_auth, long, args.long)
+        fill_rate = long_size / (time.perf_counter() - filled)
         sends = {
             name: sustained_sends(base_url, auth["Authorization"][7:], conversation, 32,
                                   args.seconds)
             for name, auth, conversation in (("10 messages", short_auth, short),
-                                             (f"{args.long} messages", long_auth, long))
+                                             (f"{long_size} messages", long_auth, long))
         }
         delivery = await socket_delivery(base_url, http, args.rate, args.seconds)
         return {"fill_messages_per_second": round(fill_rate, 1), "send_at_32": sends,
