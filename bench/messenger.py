@@ -3,8 +3,8 @@
 1. Send throughput and latency (wrk, concurrency 32) into a conversation holding 10 messages
    and into one holding `--long` messages (default 100,000): sending must not slow down as a
    conversation grows.
-2. Delivery to a live socket: a sender paced at `--rate` messages/s; for each message, the
-   time from the send command's response to the recipient's WebSocket frame carrying it.
+2. Delivery to a live socket while wrk sends (`--delivery-concurrency` connections): for each
+   message, the time from its acceptance by the API to the recipient's WebSocket frame.
 3. Peak resident memory (VmHWM) of each Parley process.
 """
 
@@ -17,6 +17,7 @@ import os
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,36 +45,34 @@ def fill(base_url: str, auth: dict[str, str], conversation: str, count: int) -> 
     return sent
 
 
-async def socket_delivery(base_url: str, http: httpx.AsyncClient, rate: float,
+async def socket_delivery(base_url: str, http: httpx.AsyncClient, concurrency: int,
                           seconds: float) -> dict[str, Any]:
+    """wrk sends into a conversation; the recipient's socket timestamps each message frame.
+
+    Delay = frame received minus the message's `sent_at` (stamped by the API when it accepted
+    the command, before the commit): commit, projection and fan-out included. Same clock.
+    """
     pair = await _recipient_pair(http)
-    sender_auth, conversation = pair["sender"], pair["conversation"]
-    answered: dict[str, float] = {}
-    received: dict[str, float] = {}
+    delays: list[float] = []
     url = base_url.replace("http://", "ws://") + "/v1/live"
     async with websockets.connect(url, additional_headers=pair["auth"]) as socket:
         async def listen() -> None:
             async for frame in socket:
-                now = time.perf_counter()
-                body = json.loads(frame)
-                for change in body.get("changes", []):
+                now = time.time()
+                for change in json.loads(frame).get("changes", []):
                     if change["kind"] == "message_sent":
-                        received.setdefault(change["data"]["message_id"], now)
+                        sent_at = datetime.fromisoformat(change["data"]["sent_at"])
+                        delays.append(now - sent_at.timestamp())
 
         listener = asyncio.ensure_future(listen())
         await asyncio.sleep(1.0)
-        interval, started = 1.0 / rate, time.perf_counter()
-        for i in range(int(rate * seconds)):
-            await asyncio.sleep(max(0.0, started + i * interval - time.perf_counter()))
-            response = await http.post(f"/v1/conversations/{conversation}/messages",
-                                       json={"text": f"live {i}"}, headers=sender_auth)
-            answered[response.json()["message_id"]] = time.perf_counter()
-        achieved = len(answered) / (time.perf_counter() - started)
+        load = await asyncio.to_thread(
+            sustained_sends, base_url, pair["sender"]["Authorization"][7:],
+            pair["conversation"], concurrency, seconds)
         await asyncio.sleep(3.0)
         listener.cancel()
-    delays = [received[m] - t for m, t in answered.items() if m in received]
-    return {"target_rate": rate, "achieved_rate": round(achieved, 1), "sent": len(answered),
-            "delivered": len(delays),
+    return {"concurrency": concurrency, "messages_per_second": load["messages_per_second"],
+            "sent": load["sent"], "delivered": len(delays),
             "p50_ms": round(percentile(delays, 0.5) * 1000, 2) if delays else None,
             "p99_ms": round(percentile(delays, 0.99) * 1000, 2) if delays else None}
 
@@ -120,7 +119,7 @@ async def measure(base_url: str, args: argparse.Namespace,
             for name, auth, conversation in (("10 messages", short_auth, short),
                                              (f"{long_size} messages", long_auth, long))
         }
-        delivery = await socket_delivery(base_url, http, args.rate, args.seconds)
+        delivery = await socket_delivery(base_url, http, args.delivery_concurrency, args.seconds)
         return {"fill_messages_per_second": round(fill_rate, 1), "send_at_32": sends,
                 "socket_delivery": delivery, "peak_rss_mib": peak_rss(processes)}
 
@@ -130,7 +129,8 @@ def main() -> None:
     parser.add_argument("--profile", choices=["embedded", "production"], default="embedded")
     parser.add_argument("--long", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--delivery-concurrency", type=int, default=4,
+                        help="wrk connections while measuring socket delivery")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         env = {"PARLEY_LOG_LEVEL": "WARNING", **UNLIMITED}
