@@ -10,11 +10,13 @@ from fastapi import FastAPI
 from api import (
     accounts,
     attachments,
+    audit,
     contacts,
     conversations,
     groups,
     health,
     messages,
+    operations,
     receipts,
     search,
     sync,
@@ -50,6 +52,8 @@ def create_app(parley: Parley, *, manage_lifecycle: bool = True) -> FastAPI:
         app.include_router(module.router)
     for router in (*accounts.routers(), *contacts.routers()):
         app.include_router(router)
+    app.include_router(audit.router)
+    app.include_router(operations.router)
     app.add_middleware(RequestLimits, max_body_bytes=parley.settings.max_body_bytes,
                        uploads={attachments.UPLOAD_PATH: parley.upload_policy.max_bytes})
     return app

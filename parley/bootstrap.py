@@ -6,12 +6,15 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from api.rate_limits import MemoryTokenBuckets, RateLimiter
 from commands.accounts import ACCOUNT_HANDLERS
 from commands.attachments import ATTACHMENT_HANDLERS, BlobStore
+from commands.audit import AuditLog
+from commands.chain_checkpoints import CheckpointSchedule
 from commands.contacts import CONTACT_HANDLERS
 from commands.conversations import (
     OpenDirectConversation,
@@ -21,10 +24,17 @@ from commands.conversations import (
 )
 from commands.groups import GROUP_HANDLERS
 from commands.log import EventLog
+from commands.log_integrity import ChainRecords
 from commands.messages import MESSAGE_HANDLERS
 from commands.outcomes import Handler
 from commands.read_markers import READ_MARKER_HANDLERS
-from commands.users import RegisterUser, register_user
+from commands.roles import ROLE_HANDLERS
+from commands.users import (
+    ChangePresenceVisibility,
+    RegisterUser,
+    change_presence_visibility,
+    register_user,
+)
 from commands.writer import GroupCommitWriter
 from domain.attachments import UploadPolicy
 from parley.settings import Settings
@@ -33,12 +43,15 @@ from projections import attachments as attachment_projections
 from projections import contacts as contact_projections
 from projections.attachments import AttachmentAccess, UploaderOnly
 from projections.consistency import ConsistencyGate
+from projections.contacts import ContactQueries
 from projections.documents import ReadStore, Upsert
 from projections.feed import FeedProjector, FeedQueries
+from projections.hot_paths import StampedCache
 from projections.live import LiveUpdates, LocalFanOut, feed_notification
+from projections.memberships import Memberships
 from projections.messaging import MessagingProjector
 from projections.messaging_queries import AttachmentReaders, MessagingQueries
-from projections.presence import MemoryPresence, PresenceStore
+from projections.presence import MemoryPresence, PresenceAudience, PresenceStore
 from projections.runner import Cache, LogTailingRunner, ProjectionWriter, Projector
 from projections.users import UserDirectoryProjector, UserDirectoryQueries
 
@@ -46,6 +59,7 @@ log = logging.getLogger(__name__)
 
 HANDLERS: dict[type, Handler] = {
     RegisterUser: register_user,
+    ChangePresenceVisibility: change_presence_visibility,
     OpenDirectConversation: open_direct_conversation,
     SendMessage: send_message,
     **ACCOUNT_HANDLERS,
@@ -54,6 +68,7 @@ HANDLERS: dict[type, Handler] = {
     **GROUP_HANDLERS,
     **MESSAGE_HANDLERS,
     **READ_MARKER_HANDLERS,
+    **ROLE_HANDLERS,
 }
 
 
@@ -90,9 +105,11 @@ class Parley:
     users: UserDirectoryQueries | None = None
     messaging: MessagingQueries | None = None
     feed: FeedQueries | None = None
+    presence_audience: PresenceAudience | None = None
     blobs: BlobStore | None = None
     upload_policy: UploadPolicy = field(default_factory=UploadPolicy)
     attachment_access: AttachmentAccess | None = None
+    audit: AuditLog | None = None
     readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
     lag: Callable[[], dict[str, int]] = field(default=lambda: {})
     _starters: list[Callable[[], None]] = field(default_factory=list)
@@ -118,9 +135,9 @@ def build(settings: Settings, *, with_writer: bool = True) -> Parley:
     return build_embedded(settings)
 
 
-def embedded_secret(data_dir: Path) -> str:
+def embedded_secret(data_dir: Path, name: str = "secret_key") -> str:
     """The embedded default keeps a generated signing key beside its data, readable by owner."""
-    path = data_dir / "secret_key"
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -137,6 +154,8 @@ def event_log_env(settings: Settings) -> dict[str, str]:
         info = conninfo_to_dict(settings.database_url or "")
         return common | {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "adapters.chained_postgres:"
+                                          "ChainedPostgresApplicationRecorder",
             "POSTGRES_DBNAME": str(info.get("dbname", "parley")),
             "POSTGRES_HOST": str(info.get("host", "127.0.0.1")),
             "POSTGRES_PORT": str(info.get("port", "5432")),
@@ -150,9 +169,38 @@ def event_log_env(settings: Settings) -> dict[str, str]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return common | {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": "adapters.chained_sqlite:ChainedSQLiteApplicationRecorder",
         "SQLITE_DBNAME": str(settings.data_dir / "events.sqlite3"),
         "SQLITE_LOCK_TIMEOUT": "30",
     }
+
+
+def chain_records(event_log: EventLog) -> ChainRecords:
+    """The event log's hash chain and checkpoints, which its recorder keeps beside the events."""
+    from adapters.chain_tables import ChainTables
+
+    if not isinstance(event_log.recorder, ChainTables):
+        raise TypeError("this event log's recorder keeps no hash chain (see event_log_env)")
+    return cast(ChainRecords, event_log.recorder)
+
+
+def audit_key(settings: Settings) -> bytes | None:
+    """Signs chain checkpoints: PARLEY_AUDIT_KEY, or a key generated beside embedded data."""
+    if settings.audit_key is not None:
+        return settings.audit_key.get_secret_value().encode()
+    if settings.profile == "production":
+        return None
+    return embedded_secret(settings.data_dir, "audit_key").encode()
+
+
+def checkpoint_schedule(settings: Settings, event_log: EventLog) -> CheckpointSchedule | None:
+    """Signs the chain head every PARLEY_CHECKPOINT_EVERY_SECONDS when it moved (needs a key)."""
+    key = audit_key(settings)
+    if key is None:
+        log.warning("PARLEY_AUDIT_KEY is not set: no chain checkpoints are signed")
+        return None
+    return CheckpointSchedule(chain_records(event_log), key, settings.checkpoint_every_seconds,
+                              clock=lambda: datetime.now(UTC))
 
 
 def attach_write_side(parley: Parley, on_commit: Callable[[int], None] | None = None) -> None:
@@ -170,8 +218,21 @@ def attach_write_side(parley: Parley, on_commit: Callable[[int], None] | None = 
 
 def attach_queries(parley: Parley) -> None:
     parley.users = UserDirectoryQueries(parley.store)
-    parley.messaging = MessagingQueries(parley.store, parley.cache)
-    parley.feed = FeedQueries(parley.store)
+    stamped = StampedCache(parley.cache, parley.store)
+    memberships = Memberships(parley.store, stamped)
+    contacts = ContactQueries(parley.store, stamped)
+    parley.messaging = MessagingQueries(parley.store, memberships, contacts, stamped)
+    parley.feed = FeedQueries(parley.store, memberships, contacts)
+    parley.presence_audience = PresenceAudience(parley.store, parley.users, memberships,
+                                                contacts)
+    parley.audit = audit_log(parley.event_log)
+
+
+def audit_log(event_log: EventLog) -> AuditLog:
+    """Audit queries read the event log itself (both profiles), never the read models."""
+    from adapters.audit_log_reader import AuditLogReader
+
+    return AuditLog(AuditLogReader(event_log))
 
 
 def attach_attachments(parley: Parley) -> None:
@@ -186,14 +247,20 @@ def attach_attachments(parley: Parley) -> None:
     parley.attachment_access = AttachmentReaders(UploaderOnly(parley.store), parley.messaging)
 
 
+def read_models_path(settings: Settings) -> Path:
+    return settings.data_dir / "read_models.sqlite3"
+
+
 def build_embedded(settings: Settings) -> Parley:
     from adapters.embedded_progress import EmbeddedProgress
+    from adapters.file_locks import FileLocks
     from adapters.log_reader import LogReader
     from adapters.memory_cache import MemoryCache
+    from adapters.sqlite_projection_health import SQLiteProjectionHealth
     from adapters.sqlite_read_store import SQLiteReadStore
 
     event_log = EventLog(env=event_log_env(settings))
-    store = SQLiteReadStore(settings.data_dir / "read_models.sqlite3")
+    store = SQLiteReadStore(read_models_path(settings))
     cache = MemoryCache(settings.cache_ttl_seconds)
     gate = ConsistencyGate(EmbeddedProgress(store), settings.consistency_wait_seconds)
     secret = (
@@ -205,13 +272,21 @@ def build_embedded(settings: Settings) -> Parley:
                                                     settings.send_burst))
     parley._closers.extend([event_log.close, store.close])
     reader = LogReader(event_log)
-    writer = ProjectionWriter(store, cache, on_applied=live_notifier(parley.live))
+    health = SQLiteProjectionHealth(read_models_path(settings))
+    parley._closers.append(health.close)
+    writer = ProjectionWriter(store, cache, on_applied=live_notifier(parley.live),
+                              locks=FileLocks(settings.data_dir / "locks"), health=health,
+                              policy=settings.projection_failure_policy)
     runner = LogTailingRunner(reader, writer, store, projectors())
     attach_write_side(parley, on_commit=runner.wake)
     attach_queries(parley)
     attach_attachments(parley)
     parley._starters.append(runner.start)
     parley._closers.append(runner.stop)
+    checkpoints = checkpoint_schedule(settings, event_log)
+    if checkpoints is not None:
+        parley._starters.append(checkpoints.start)
+        parley._closers.append(checkpoints.stop)
     parley.readiness = {"event_log": reader.head, "read_store": lambda: store.position("users")}
     parley.lag = lambda: {p.name: max(0, reader.head() - store.position(p.name))
                           for p in projectors()}

@@ -128,6 +128,29 @@ def services_env() -> None:
     _services_script("env")
 
 
+def _register_operations() -> None:
+    from parley.operations_cli import projections_app, replay
+
+    app.command()(replay)
+    app.add_typer(projections_app, name="projections")
+
+
+_register_operations()
+
+
+def _register_audit() -> None:
+    """`parley audit` (verify, checkpoint, and the queries, which register on import) and
+    `parley roles`."""
+    from parley.audit_cli import audit
+    from parley.audit_queries_cli import roles
+
+    app.add_typer(audit, name="audit")
+    app.add_typer(roles, name="roles")
+
+
+_register_audit()
+
+
 def main() -> None:
     try:
         app()

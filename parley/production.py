@@ -11,10 +11,18 @@ from psycopg_pool import ConnectionPool
 
 from adapters.elasticsearch_read_store import ElasticsearchReadStore
 from adapters.kafka_projection import KafkaProjectionRunner, new_consumer, projectors_by_topic
-from adapters.kafka_relay import RELAY_NAME, KafkaRelay, kafka_topic, new_producer
+from adapters.kafka_relay import (
+    RELAY_NAME,
+    KafkaRelay,
+    LogAppendedSignal,
+    kafka_topic,
+    new_producer,
+)
 from adapters.kafka_topics import ensure_topics
 from adapters.log_reader import LogReader
+from adapters.postgres_locks import PostgresLocks
 from adapters.postgres_progress import RelayedProgress
+from adapters.postgres_projection_health import PostgresProjectionHealth
 from adapters.redis_cache import RedisCache
 from adapters.redis_live_updates import RedisLiveUpdates
 from adapters.redis_presence import RedisPresence
@@ -26,6 +34,7 @@ from parley.bootstrap import (
     attach_attachments,
     attach_queries,
     attach_write_side,
+    checkpoint_schedule,
     event_log_env,
     live_notifier,
     projectors,
@@ -131,12 +140,19 @@ def run_relay(settings: Settings) -> None:
     event_log = EventLog(env=event_log_env(settings))
     pool = progress_pool(settings)
     relay = KafkaRelay(event_log, lambda: new_producer(settings.kafka_bootstrap or ""), pool,
-                       settings.namespace)
+                       settings.namespace,
+                       appended=LogAppendedSignal.for_database(settings.database_url or "",
+                                                               settings.namespace))
     _stop_on_signals(relay.stopping)
+    checkpoints = checkpoint_schedule(settings, event_log)
+    if checkpoints is not None:
+        checkpoints.start()
     log.info("relay started")
     try:
         relay.run_forever()
     finally:
+        if checkpoints is not None:
+            checkpoints.stop()
         pool.close()
         event_log.close()
 
@@ -148,10 +164,15 @@ def run_projectors(settings: Settings) -> None:
     by_topic = projectors_by_topic(topic_of_projection(settings), projectors())
     live = RedisLiveUpdates(settings.redis_url or "", settings.namespace)
     mapper = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
+    pool = progress_pool(settings)
+    writer = ProjectionWriter(store, cache, on_applied=live_notifier(live),
+                              locks=PostgresLocks(pool, settings.namespace),
+                              health=PostgresProjectionHealth(pool),
+                              policy=settings.projection_failure_policy)
     runner = KafkaProjectionRunner(
         lambda: new_consumer(settings.kafka_bootstrap or "", f"{settings.namespace}-projectors",
                              list(by_topic)),
-        ProjectionWriter(store, cache, on_applied=live_notifier(live)), by_topic, mapper,
+        writer, by_topic, mapper,
     )
     _stop_on_signals(runner.stopping)
     log.info("projectors started")
@@ -161,3 +182,4 @@ def run_projectors(settings: Settings) -> None:
         store.close()
         cache.close()
         live.close()
+        pool.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -35,6 +35,10 @@ class Settings(BaseSettings):
         description="Prefix of Kafka topics, Elasticsearch indices and cache keys",
     )
     secret_key: SecretStr | None = Field(None, description="Signs bearer tokens")
+    audit_key: SecretStr | None = Field(
+        None, description="Signs checkpoints of the event log's hash chain (HMAC-SHA256)")
+    checkpoint_every_seconds: float = Field(
+        60.0, gt=0, description="How often a moved chain head is signed (relay; embedded serve)")
     token_ttl_seconds: int = Field(30 * 24 * 3600, gt=0,
                                    description="Refresh-token lifetime")
     access_token_ttl_seconds: int = Field(15 * 60, gt=0, description="Access-token lifetime")
@@ -50,6 +54,8 @@ class Settings(BaseSettings):
     send_rate_per_second: float = Field(20.0, gt=0, description="Messages per user per second")
     send_burst: int = Field(60, ge=1, description="Messages a user may send at once")
     log_level: str = "INFO"
+    projection_failure_policy: Literal["park", "halt"] = Field(
+        "park", description="An event a projector fails on: park it and go on, or halt there")
     blob_dir: Path | None = Field(None, description="Attachment bytes; default <data_dir>/blobs")
     max_attachment_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
     attachment_content_types: Annotated[list[str], NoDecode] = Field(

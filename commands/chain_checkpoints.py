@@ -1,0 +1,75 @@
+"""Signed checkpoints of the hash chain's head: written on demand and periodically."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from commands.log_integrity import ChainRecords
+from domain.hash_chain import Checkpoint, sign_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckpointOutcome:
+    """The latest checkpoint after a request to sign one, and whether it was written now."""
+
+    checkpoint: Checkpoint | None
+    written: bool
+
+
+def write_checkpoint(records: ChainRecords, key: bytes, now: datetime) -> CheckpointOutcome:
+    """Sign the chain's current head, unless the latest checkpoint already covers it.
+
+    An empty log has nothing to sign: the outcome then holds no checkpoint.
+    """
+    head = records.chain_head()
+    latest = records.latest_checkpoint()
+    if head is None or (latest is not None and latest.position >= head.position):
+        return CheckpointOutcome(latest, written=False)
+    checkpoint = sign_checkpoint(key, head, now)
+    if not records.insert_checkpoint(checkpoint):  # another process signed this head first
+        return CheckpointOutcome(records.latest_checkpoint(), written=False)
+    return CheckpointOutcome(checkpoint, written=True)
+
+
+class CheckpointSchedule:
+    """A daemon thread that signs the head every `every_seconds` when it has moved."""
+
+    def __init__(self, records: ChainRecords, key: bytes, every_seconds: float,
+                 clock: Callable[[], datetime]) -> None:
+        self._records = records
+        self._key = key
+        self._every_seconds = every_seconds
+        self._clock = clock
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chain-checkpoints", daemon=True)
+        self.written = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._every_seconds):
+            self.tick()
+
+    def tick(self) -> CheckpointOutcome | None:
+        """Write one checkpoint now if the head moved; a failure is logged and retried later."""
+        try:
+            outcome = write_checkpoint(self._records, self._key, self._clock())
+        except Exception:
+            log.exception("could not write a chain checkpoint; will retry")
+            return None
+        if outcome.written and outcome.checkpoint is not None:
+            self.written += 1
+            log.info("chain checkpoint signed", extra={"position": outcome.checkpoint.position})
+        return outcome
