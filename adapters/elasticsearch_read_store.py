@@ -10,13 +10,16 @@ that `deploy/services.sh` runs has no scripting module.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
-from importlib import resources
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import BadRequestError, ConflictError, Elasticsearch, NotFoundError
 
+from migrations.runner import MIGRATIONS_DIR
 from projections.documents import (
     AnyOf,
     Contains,
@@ -27,6 +30,7 @@ from projections.documents import (
     Query,
     Range,
     Upsert,
+    fill_in,
     merge_patch,
 )
 
@@ -41,51 +45,135 @@ class BulkFailed(Exception):
 def index_template(namespace: str) -> dict[str, Any]:
     """Mappings shared by every Parley index (migrations/elasticsearch): strings are keywords,
     `text` is full text."""
-    raw = (resources.files("migrations") / "elasticsearch" / "documents_template.json")
+    raw = MIGRATIONS_DIR / "elasticsearch" / "documents_template.json"
     template: dict[str, Any] = json.loads(raw.read_text(encoding="utf-8"))
     template["index_patterns"] = [f"{namespace}-*"]
     return template
 
 
+def generation_index(namespace: str, collection: str, generation: int) -> str:
+    """The concrete index of one generation of a collection; `{namespace}-{collection}` is an
+    alias to the generation serving queries, so a replay can switch generations atomically."""
+    return f"{namespace}-{collection}-g{generation}"
+
+
+@dataclass
+class _Deferred:
+    indices: set[str] = field(default_factory=set)
+    positions: dict[str, int] = field(default_factory=dict)
+
+
 class ElasticsearchReadStore:
-    def __init__(self, url: str, namespace: str, collections: Sequence[str]) -> None:
+    """Reads and writes through the collections' aliases, or, for a replay being built,
+    through `indices` (collection -> concrete index) with its own `positions_index`."""
+
+    def __init__(self, url: str, namespace: str, collections: Sequence[str], *,
+                 indices: Mapping[str, str] | None = None, positions_index: str | None = None,
+                 refresh: bool = True) -> None:
         self._client = Elasticsearch(url, request_timeout=30, retry_on_timeout=True,
                                      max_retries=2)
         self._namespace = namespace
         self._collections = tuple(collections)
-        self._positions_index = f"{namespace}-projection-positions"
+        self._indices = dict(indices or {})
+        self._positions_index = positions_index or f"{namespace}-projection-positions"
+        self._refresh = refresh
+        self._deferral = threading.local()
+
+    @property
+    def client(self) -> Elasticsearch:
+        return self._client
 
     def index(self, collection: str) -> str:
-        return f"{self._namespace}-{collection}"
+        return self._indices.get(collection) or f"{self._namespace}-{collection}"
 
     def ensure_indices(self) -> None:
-        """Install the index template and create missing indices (idempotent)."""
+        """Install the index template and create missing indices (idempotent): each
+        collection's first generation behind its alias, and the positions index."""
         self._client.indices.put_index_template(
             name=f"{self._namespace}-documents", **index_template(self._namespace)
         )
-        for name in [*map(self.index, self._collections), self._positions_index]:
-            if not self._client.indices.exists(index=name):
+        for collection in self._collections:
+            name = self.index(collection)
+            if self._client.indices.exists(index=name):
+                continue
+            if collection in self._indices:
                 self._client.indices.create(index=name)
+                continue
+            try:
+                self._client.indices.create(
+                    index=generation_index(self._namespace, collection, 1),
+                    aliases={name: {}})
+            except BadRequestError as error:
+                if error.error != "resource_already_exists_exception":
+                    raise
+        if not self._client.indices.exists(index=self._positions_index):
+            try:
+                self._client.indices.create(index=self._positions_index)
+            except BadRequestError as error:
+                if error.error != "resource_already_exists_exception":
+                    raise
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Applies within it refresh once, and record their positions once, at the end: one
+        refresh per consumer batch instead of one per projection."""
+        pending = _Deferred()
+        self._deferral.pending = pending
+        try:
+            yield
+        finally:
+            self._deferral.pending = None
+        if pending.indices:
+            self._client.indices.refresh(index=",".join(sorted(pending.indices)))
+        operations: list[dict[str, Any]] = []
+        for projection, position in pending.positions.items():
+            operations += [{"index": {"_index": self._positions_index, "_id": projection,
+                                      "version": position, "version_type": "external"}},
+                           {"position": position}]
+        if operations:
+            result = self._client.bulk(operations=operations)
+            for item in result["items"]:
+                outcome = item["index"]
+                if "error" in outcome and outcome.get("status") != 409:
+                    raise BulkFailed(f"recording a position failed: {outcome['error']}")
 
     def apply(self, changes: Sequence[Upsert], projection: str, position: int) -> None:
-        pending = list(changes)
-        for _attempt in range(MAX_MERGE_ATTEMPTS):
-            if not pending:
-                break
-            pending = self._merge_and_write(pending)
-        if pending:
-            raise BulkFailed(f"{len(pending)} documents kept conflicting; giving up this batch")
-        if changes:
+        pending: _Deferred | None = getattr(self._deferral, "pending", None)
+        if pending is not None:
+            self._write(changes)
+            pending.indices.update(self.index(c.collection) for c in changes)
+            pending.positions[projection] = max(position,
+                                                pending.positions.get(projection, 0))
+            return
+        self._write(changes)
+        if changes and self._refresh:
             touched = sorted({self.index(c.collection) for c in changes})
             self._client.indices.refresh(index=",".join(touched))
         try:
             self._client.index(index=self._positions_index, id=projection,
                                document={"position": position}, version=position,
-                               version_type="external", refresh=True)
+                               version_type="external", refresh=self._refresh)
         except ConflictError:
             pass  # the recorded position is already further along
 
-    def _merge_and_write(self, changes: Sequence[Upsert]) -> list[Upsert]:
+    def apply_late(self, changes: Sequence[Upsert]) -> None:
+        """Merges events that were parked and are projected after later ones: where a document
+        has already moved past a change, what the document holds wins."""
+        self._write(changes, late=True)
+        if changes:
+            touched = sorted({self.index(c.collection) for c in changes})
+            self._client.indices.refresh(index=",".join(touched))
+
+    def _write(self, changes: Sequence[Upsert], late: bool = False) -> None:
+        pending = list(changes)
+        for _attempt in range(MAX_MERGE_ATTEMPTS):
+            if not pending:
+                break
+            pending = self._merge_and_write(pending, late)
+        if pending:
+            raise BulkFailed(f"{len(pending)} documents kept conflicting; giving up this batch")
+
+    def _merge_and_write(self, changes: Sequence[Upsert], late: bool) -> list[Upsert]:
         """One read-merge-write round; returns the changes whose documents changed meanwhile."""
         by_document: dict[tuple[str, str], list[Upsert]] = {}
         for change in changes:
@@ -98,12 +186,14 @@ class ElasticsearchReadStore:
         for key, current in zip(keys, found, strict=True):
             exists = bool(current.get("found"))
             document = dict(current["_source"]) if exists else {}
-            newest = int(document.get("doc_version", 0))
+            recorded = newest = int(document.get("doc_version", 0))
             for change in sorted(by_document[key], key=lambda c: c.version):
                 if change.version > newest:
                     document = merge_patch(document, change.fields)
                     newest = change.version
-            if newest == int(document.get("doc_version", 0)):
+                elif late:
+                    document = fill_in(document, change.fields)
+            if newest == recorded and not late:
                 continue  # nothing newer: a redelivery
             document |= {"doc_version": newest, "doc_id": key[1]}
             action: dict[str, Any] = {"_index": key[0], "_id": key[1]}

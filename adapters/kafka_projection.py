@@ -93,11 +93,12 @@ class KafkaProjectionRunner:
     def project_once(self, consumer: KafkaConsumer) -> int:
         batches = consumer.poll(timeout_ms=500, max_records=1000)
         count = 0
-        for partition, records in batches.items():
-            events = [decode(json.loads(r.value), self._mapper) for r in records]
-            for projector in self._projectors_of_topic[partition.topic]:
-                self._writer.project(projector, events, max(e.position for e in events))
-            count += len(events)
+        with self._writer.batch():  # one refresh for every projection of the batch
+            for partition, records in batches.items():
+                events = [decode(json.loads(r.value), self._mapper) for r in records]
+                for projector in self._projectors_of_topic[partition.topic]:
+                    self._writer.project(projector, events, max(e.position for e in events))
+                count += len(events)
         if count:
             consumer.commit()
         return count

@@ -27,6 +27,10 @@ class MemoryCache:
             for key in keys:
                 self._entries.pop(key, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def ping(self) -> None:
         return None
 

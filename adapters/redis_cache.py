@@ -26,6 +26,17 @@ class RedisCache:
         if keys:
             self._client.delete(*[self._prefix + k for k in keys])
 
+    def clear(self) -> None:
+        """Forgets every cached document of the namespace (after a read model was replaced)."""
+        batch: list[bytes] = []
+        for key in self._client.scan_iter(match=self._prefix + "*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                self._client.delete(*batch)
+                batch.clear()
+        if batch:
+            self._client.delete(*batch)
+
     def ping(self) -> None:
         self._client.ping()
 

@@ -19,6 +19,7 @@ from projections.documents import (
     Query,
     Range,
     Upsert,
+    fill_in,
 )
 
 SCHEMA = """
@@ -104,6 +105,27 @@ class SQLiteReadStore:
                 ],
             )
             connection.execute(RECORD_POSITION, (projection, position))
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def apply_late(self, changes: Sequence[Upsert]) -> None:
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for change in changes:
+                row = connection.execute(
+                    "SELECT body, version FROM documents WHERE collection = ? AND doc_id = ?",
+                    (change.collection, change.doc_id)).fetchone()
+                if row is None or change.version > row[1]:
+                    connection.execute(UPSERT, (change.collection, change.doc_id,
+                                                change.version, json.dumps(change.fields)))
+                    continue
+                body = fill_in(json.loads(row[0]), change.fields)
+                connection.execute(
+                    "UPDATE documents SET body = ? WHERE collection = ? AND doc_id = ?",
+                    (json.dumps(body), change.collection, change.doc_id))
         except BaseException:
             connection.execute("ROLLBACK")
             raise

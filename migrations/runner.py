@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 LOCK_KEY = 7_270_453_901
+MIGRATIONS_DIR = Path(__file__).resolve().parent  # not importlib.resources: see below
 
 
 def migration_files() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every file in migrations/postgres, sorted by version."""
-    folder = resources.files("migrations") / "postgres"
+    # The editable install exposes top-level packages as namespace packages to a console
+    # script run outside the checkout, and importlib.resources cannot list those.
+    folder = MIGRATIONS_DIR / "postgres"
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):

@@ -57,6 +57,18 @@ class ParleyProcesses:
             time.sleep(0.2)
         raise RuntimeError(f"parley serve did not start: {self.log_tail('serve')}")
 
+    def wait_until_logged(self, role: str, text: str, timeout: float = 60.0) -> None:
+        """Until `role` has written `text` to its log (e.g. that it started)."""
+        deadline = time.monotonic() + timeout
+        path = self.logs / f"{role}.log"
+        while time.monotonic() < deadline:
+            if path.exists() and text in path.read_text(errors="replace"):
+                return
+            if self.running[role].poll() is not None:
+                raise RuntimeError(f"parley {role} exited: {self.log_tail(role)}")
+            time.sleep(0.2)
+        raise RuntimeError(f"parley {role} did not log {text!r}: {self.log_tail(role)}")
+
     def log_tail(self, role: str) -> str:
         path = self.logs / f"{role}.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""

@@ -78,6 +78,22 @@ def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+def fill_in(target: dict[str, Any], late: dict[str, Any]) -> dict[str, Any]:
+    """Merges a change that arrives after later ones (a retried, parked event): it fills in
+    what `target` lacks and removes what it removes (removals, like an unsend, always win),
+    but never overwrites a value a later event has set."""
+    merged = dict(target)
+    for key, value in late.items():
+        current = merged.get(key)
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict):
+            merged[key] = fill_in(current if isinstance(current, dict) else {}, value)
+        elif key not in merged:
+            merged[key] = value
+    return merged
+
+
 @dataclass(frozen=True)
 class Query:
     collection: str
@@ -100,6 +116,9 @@ class ReadStore(Protocol):
 
     def apply(self, changes: Sequence[Upsert], projection: str, position: int) -> None:
         """Apply changes, then record that `projection` has processed up to `position`."""
+
+    def apply_late(self, changes: Sequence[Upsert]) -> None:
+        """Apply changes of retried events that later ones may have overtaken (`fill_in`)."""
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
+from projections.cache_invalidation import hot_path_keys
 from projections.documents import ReadStore, Upsert
 from projections.events import PositionedEvent
+from projections.health import (
+    FailurePolicy,
+    NoLocks,
+    ProjectionHalted,
+    ProjectionHealth,
+    ProjectionLocks,
+    describe,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +47,85 @@ def cache_key(collection: str, doc_id: str) -> str:
 
 
 class ProjectionWriter:
-    """Turns a run of events into document changes and applies them with the position reached."""
+    """Turns a run of events into document changes and applies them with the position reached.
+
+    An event the projector fails on is parked (recorded with its error) and skipped, or, under
+    the `halt` policy, stops the projector there. The write itself happens under the
+    projection's lock, so a replay can switch read models between two batches, never in one.
+    """
 
     def __init__(self, store: ReadStore, cache: Cache,
-                 on_applied: Callable[[Sequence[Upsert], int], None] | None = None) -> None:
+                 on_applied: Callable[[Sequence[Upsert], int], None] | None = None, *,
+                 locks: ProjectionLocks | None = None, health: ProjectionHealth | None = None,
+                 policy: FailurePolicy = "park") -> None:
         self._store = store
         self._cache = cache
         self._on_applied = on_applied
+        self._locks = locks or NoLocks()
+        self._health = health
+        self._policy = policy
+        self._applied: list[tuple[list[Upsert], int]] | None = None
 
-    def project(self, projector: Projector, events: Sequence[PositionedEvent], upto: int) -> None:
-        changes = [c for e in events for c in projector.changes(e.event, e.position)]
-        self._store.apply(changes, projector.name, upto)
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Projections within it become visible together at its end (one refresh, where the
+        store supports deferring it); caches and live sockets hear of them after that."""
+        deferred = getattr(self._store, "deferred", None)
+        self._applied = []
+        try:
+            with deferred() if deferred is not None else contextlib.nullcontext():
+                yield
+            applied = self._applied
+        finally:
+            self._applied = None
+        for changes, upto in applied:
+            self._announce(changes, upto)
+
+    def project(self, projector: Projector, events: Sequence[PositionedEvent], upto: int,
+                *, progress_key: str | None = None) -> list[Upsert]:
+        """Applies the batch; `progress_key` names the position record (default: projection)."""
+        changes = self.changes_of(projector, events)
+        try:
+            with self._locks.hold(projector.name):
+                self._store.apply(changes, progress_key or projector.name, upto)
+        except Exception as error:
+            if self._health is not None:
+                self._health.record_error(projector.name, describe(error))
+            raise
+        if self._applied is not None:
+            self._applied.append((changes, upto))
+        else:
+            self._announce(changes, upto)
+        return changes
+
+    def _announce(self, changes: list[Upsert], upto: int) -> None:
+        """After changes are visible: invalidate what caches hold of them, wake sockets."""
         if changes:
-            self._cache.delete(sorted({cache_key(c.collection, c.doc_id) for c in changes}))
+            self._cache.delete(sorted({cache_key(c.collection, c.doc_id) for c in changes}
+                                      | hot_path_keys(changes, self._store)))
             if self._on_applied is not None:
                 self._on_applied(changes, upto)
+
+    def changes_of(self, projector: Projector, events: Sequence[PositionedEvent]) -> list[Upsert]:
+        changes: list[Upsert] = []
+        for positioned in events:
+            try:
+                changes.extend(projector.changes(positioned.event, positioned.position))
+            except Exception as error:
+                self._fail(projector, positioned, error)
+        return changes
+
+    def _fail(self, projector: Projector, positioned: PositionedEvent,
+              error: Exception) -> None:
+        reason = describe(error)
+        if self._health is not None:
+            self._health.record_error(projector.name, reason)
+        if self._policy == "halt" or self._health is None:
+            raise ProjectionHalted(projector.name, positioned.position, reason) from error
+        log.warning("projection %s parked the event at position %d (%s)", projector.name,
+                    positioned.position, type(error).__name__)
+        self._health.park(projector.name, positioned.position,
+                          type(positioned.event).__qualname__, reason)
 
 
 class LogTailingRunner:

@@ -28,6 +28,8 @@ def processes(request: pytest.FixtureRequest, tmp_path: Path,
         env = {"PARLEY_DATA_DIR": str(tmp_path / "data"), "PARLEY_DATABASE_URL": ""}
     # tests send fast from one account; a test about limits sets its own with `parley_env`
     env |= {"PARLEY_SEND_RATE_PER_SECOND": "100000", "PARLEY_SEND_BURST": "100000"}
+    # processes start slowly on a loaded machine: reads wait longer for read models to catch up
+    env |= {"PARLEY_CONSISTENCY_WAIT_SECONDS": "15"}
     marker = request.node.get_closest_marker("parley_env")
     env |= marker.kwargs if marker else {}
     running = ParleyProcesses(env, tmp_path)
@@ -37,6 +39,8 @@ def processes(request: pytest.FixtureRequest, tmp_path: Path,
         if profile == "production":
             running.start("relay")
             running.start("project")
+            running.wait_until_logged("relay", "relay started")
+            running.wait_until_logged("project", "projectors started")
         yield running
     finally:
         running.stop_all()

@@ -140,3 +140,42 @@ def test_prefix_filters_match_the_start_of_a_string_exactly(store: ReadStore) ->
     assert starting("a%") == ["a%b"]
     assert starting("a_") == ["a_c"]
     assert starting("adamant") == []
+
+
+def test_a_late_change_fills_in_gaps_but_never_overwrites_later_values(
+        store: ReadStore) -> None:
+    store.apply([Upsert("notes", "a", 9, {"note_id": "a", "text": "edited"})], "p", 9)
+
+    store.apply_late([note("a", 4, text="original", colour="red", secret=None)])
+    store.apply_late([note("b", 5, text="only now")])
+
+    assert store.get("notes", "a") == {"note_id": "a", "text": "edited", "colour": "red"}
+    assert store.get("notes", "b") == {"note_id": "b", "text": "only now"}
+    assert store.position("p") == 9, "a late change records no progress"
+
+
+def test_a_late_removal_removes(store: ReadStore) -> None:
+    store.apply([note("a", 9, text="words")], "p", 9)
+    store.apply_late([Upsert("notes", "a", 3, {"text": None})])
+    assert store.get("notes", "a") == {"note_id": "a"}
+
+
+@pytest.mark.services
+def test_deferred_applies_become_visible_and_recorded_together_at_the_end(
+        services: dict[str, str], namespace: str) -> None:
+    elastic = ElasticsearchReadStore(services["PARLEY_ELASTICSEARCH_URL"], namespace,
+                                     ["notes", "cards"])
+    elastic.ensure_indices()
+    try:
+        with elastic.deferred():
+            elastic.apply([note("a", 3, text="deferred words")], "p", 3)
+            elastic.apply([Upsert("cards", "c", 4, {"text": "deferred card"})], "q", 4)
+            elastic.apply([], "p", 5)
+            assert elastic.position("p") == 0, "positions wait for the refresh"
+        assert (elastic.position("p"), elastic.position("q")) == (5, 4)
+        assert [d["note_id"] for d in elastic.query(Query("notes", text="deferred")).documents
+                ] == ["a"]
+        assert len(elastic.query(Query("cards", text="card")).documents) == 1
+    finally:
+        elastic.client.indices.delete(index=f"{namespace}-*")
+        elastic.close()

@@ -1,0 +1,28 @@
+"""Per-projection locks between processes of the embedded default: `flock` on small files."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class FileLocks:
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def hold(self, projection: str) -> Iterator[None]:
+        if not _SAFE_NAME.match(projection):
+            raise ValueError(f"not a projection name: {projection!r}")
+        with open(self._directory / f"{projection}.lock", "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
