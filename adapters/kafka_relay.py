@@ -3,19 +3,26 @@
 At-least-once: the position is recorded only after Kafka acknowledged the batch (acks=all,
 idempotent producer), so a crash between the two republishes, and projectors, which are
 idempotent, make the duplicate a no-op.
+
+The relay wakes as soon as a transaction appending events commits (PostgreSQL LISTEN/NOTIFY,
+migration 0006), and also reads every `fallback_poll_seconds`, so a lost notification or a
+lost listening connection delays events, never strands them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import Notification
 from kafka import KafkaProducer
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from commands.log import EventLog
@@ -35,6 +42,7 @@ CONTEXT_OF_MODULE = {
 }
 RELAY_NAME = "kafka"
 PUBLISH_TIMEOUT_SECONDS = 20.0
+FALLBACK_POLL_SECONDS = 1.0
 
 
 def context_of(event_topic: str) -> str | None:
@@ -64,21 +72,77 @@ def envelope(notification: Notification, event: Any) -> dict[str, Any]:
 
 
 def new_producer(bootstrap: str) -> KafkaProducer:
+    # The relay flushes each batch it read and waits for the acks, so lingering would only add
+    # latency; a batch of up to 1000 events goes out in a few large requests per partition.
     return KafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
         enable_idempotence=True,
-        linger_ms=2,
+        linger_ms=0,
+        batch_size=512 * 1024,
         max_block_ms=5000,
         request_timeout_ms=5000,
         retries=5,
     )
 
 
+def appended_channel(schema: str) -> str:
+    """Where a schema's event log announces commits (the trigger of migration 0006)."""
+    return f"{schema}.events_appended"
+
+
+class LogAppendedSignal:
+    """Commits that appended events, heard on a dedicated LISTEN connection.
+
+    PostgreSQL sends a notification only when the appending transaction commits, so whatever
+    is announced is already readable.
+    """
+
+    def __init__(self, connect: Callable[[], psycopg.Connection[Any]], channel: str) -> None:
+        self._connect = connect
+        self._channel = channel
+        self._connection: psycopg.Connection[Any] | None = None
+
+    @classmethod
+    def for_database(cls, database_url: str, schema: str) -> LogAppendedSignal:
+        return cls(lambda: psycopg.connect(database_url, autocommit=True, connect_timeout=5),
+                   appended_channel(schema))
+
+    def listen(self) -> None:
+        """Listen from now on; commits announced before the next `wait` are not missed."""
+        if self._connection is None:
+            connection = self._connect()
+            try:
+                connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a commit is announced (True) or `timeout` seconds pass (False)."""
+        self.listen()
+        assert self._connection is not None
+        announced = False
+        for _ in self._connection.notifies(timeout=timeout, stop_after=1):
+            announced = True
+        # Commits announced meanwhile are all covered by the one read that follows.
+        for _ in self._connection.notifies(timeout=0):
+            pass
+        return announced
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+
+
 class KafkaRelay:
     def __init__(
         self, event_log: EventLog, producer_factory: Any, pool: ConnectionPool,
-        namespace: str, batch_size: int = 1000,
+        namespace: str, batch_size: int = 1000, appended: LogAppendedSignal | None = None,
+        fallback_poll_seconds: float = FALLBACK_POLL_SECONDS,
     ) -> None:
         self._log = event_log
         self._producer_factory = producer_factory
@@ -86,6 +150,8 @@ class KafkaRelay:
         self._pool = pool
         self._namespace = namespace
         self._batch_size = batch_size
+        self._appended = appended
+        self._fallback_poll_seconds = fallback_poll_seconds
         self.stopping = threading.Event()
 
     def position(self) -> int:
@@ -106,7 +172,7 @@ class KafkaRelay:
         self._record(notifications[-1].id, published.items())
         return len(notifications)
 
-    def _publish(self, notifications: list[Notification]) -> dict[str, int]:
+    def _publish(self, notifications: Sequence[Notification]) -> dict[str, int]:
         if self._producer is None:
             self._producer = self._producer_factory()
         producer = self._producer
@@ -145,22 +211,50 @@ class KafkaRelay:
                     (topic, topic_position),
                 )
 
-    def run_forever(self, idle_seconds: float = 0.05) -> None:
+    def run_forever(self) -> None:
         backoff = 0.5
-        while not self.stopping.is_set():
-            try:
-                processed = self.relay_once()
-                backoff = 0.5
-            except Exception as error:  # noqa: BLE001 - Kafka or PostgreSQL away: retry
-                log.warning("relay batch failed (%s); retrying in %.1fs",
-                            type(error).__name__, backoff)
-                self._reset_producer()
-                self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            if not processed:
-                self.stopping.wait(idle_seconds)
-        self._reset_producer()
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self._start_listening()
+                    processed = self.relay_once()
+                    backoff = 0.5
+                except Exception as error:  # noqa: BLE001 - Kafka or PostgreSQL away: retry
+                    log.warning("relay batch failed (%s); retrying in %.1fs",
+                                type(error).__name__, backoff)
+                    self._reset_producer()
+                    self.stopping.wait(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                if not processed:
+                    self._wait_for_appends()
+        finally:
+            self._reset_producer()
+            if self._appended is not None:
+                self._appended.close()
+
+    def _start_listening(self) -> None:
+        """Before reading, so that a commit after the read wakes the wait that follows it."""
+        if self._appended is None:
+            return
+        try:
+            self._appended.listen()
+        except Exception as error:  # noqa: BLE001 - polling still relays everything
+            log.debug("cannot listen for appended events yet (%s)", type(error).__name__)
+            self._appended.close()
+
+    def _wait_for_appends(self) -> None:
+        """Until a commit is announced, or at most the fallback poll interval."""
+        if self._appended is None:
+            self.stopping.wait(self._fallback_poll_seconds)
+            return
+        try:
+            self._appended.wait(self._fallback_poll_seconds)
+        except Exception as error:  # noqa: BLE001 - the listening connection broke
+            log.warning("lost the appended-events listener (%s); polling until it is back",
+                        type(error).__name__)
+            self._appended.close()
+            self.stopping.wait(self._fallback_poll_seconds)
 
     def _reset_producer(self) -> None:
         if self._producer is not None:

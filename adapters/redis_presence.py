@@ -35,7 +35,8 @@ class RedisPresence:
         if last_seen is None:
             return None
         live = self._client.zcount(sockets, now.timestamp(), "+inf")
-        return {"online": live > 0, "last_seen": last_seen.decode()}
+        text = last_seen.decode() if isinstance(last_seen, bytes) else str(last_seen)
+        return {"online": live > 0, "last_seen": text}
 
     def close(self) -> None:
         self._client.close()

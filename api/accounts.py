@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.argon2_passwords import Argon2Passwords
 from api.dependencies import (
@@ -27,6 +27,7 @@ from api.dependencies import (
     run_command,
     wait_for,
 )
+from api.problems import QUERY_PROBLEMS, Responses, problem_responses
 from commands.accounts import (
     Passwords,
     RefreshSession,
@@ -58,6 +59,13 @@ async def get_passwords() -> Passwords:
 
 
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+ACCESS_TOKEN_EXAMPLE = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjAxNTUzOS1kNmRkLTU2ZDEtOGIwNi0wODU5NTFmZTg"
+    "zNWEiLCJkaWQiOiJkNjIxMTBiNy0yY2ViLTQxOTctOTczYS05MmZjMjJlMjI4YjYiLCJpYXQiOjE3NjQxMTUyMDAsImV4"
+    "cCI6MTc2NDExNjEwMCwicG9zIjoxMDQyfQ.XPQh2-aUWSSGj3ppqrA3qKGIaCfmmLTPwTHSHDdsm2o")
+REFRESH_TOKEN_EXAMPLE = ("6f015539-d6dd-56d1-8b06-085951fe835a.d62110b7-2ceb-4197-973a-92fc22e228b6"
+                         ".0-w256bteCUaTfTz92UEdGatkOERlNRP2MUdpvcsn5k")
+WRONG_PASSWORD = "wrong handle or password (the same answer for both)"
 DeviceName = Annotated[str, Field(min_length=1, max_length=MAX_DEVICE_NAME_LENGTH,
                                   examples=["Ada's phone"])]
 Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH,
@@ -65,16 +73,28 @@ Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH,
 
 
 class SignInRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"handle": "ada", "password": "correct horse battery", "device_name": "Ada's phone"}]})
+
     handle: Annotated[str, Field(min_length=1, max_length=64, examples=["ada"])]
     password: Password
     device_name: DeviceName
 
 
 class RefreshRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"refresh_token": REFRESH_TOKEN_EXAMPLE}]})
+
     refresh_token: Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class TokenGrant(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "user_id": "6f015539-d6dd-56d1-8b06-085951fe835a",
+        "device_id": "d62110b7-2ceb-4197-973a-92fc22e228b6",
+        "access_token": ACCESS_TOKEN_EXAMPLE, "token_type": "Bearer", "expires_in": 900,
+        "refresh_token": REFRESH_TOKEN_EXAMPLE, "position": 1042}]})
+
     user_id: uuid.UUID
     device_id: uuid.UUID
     access_token: str
@@ -93,13 +113,31 @@ class DeviceView(BaseModel):
 
 
 class DeviceList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"devices": [
+        {"device_id": "5a1d2c3e-7f80-4b9a-8c6d-1e2f3a4b5c6d", "name": "registration",
+         "signed_in_at": "2026-11-20T09:12:44Z", "last_active_at": "2026-11-20T09:12:44Z",
+         "current": False},
+        {"device_id": "d62110b7-2ceb-4197-973a-92fc22e228b6", "name": "Ada's phone",
+         "signed_in_at": "2026-11-26T08:00:00Z", "last_active_at": "2026-11-26T08:00:00Z",
+         "current": True}]}]})
+
     devices: list[DeviceView]
 
 
 class DeviceRevoked(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"device_id": "5a1d2c3e-7f80-4b9a-8c6d-1e2f3a4b5c6d", "revoked": True,
+         "position": 1187}]})
+
     device_id: uuid.UUID
     revoked: bool
     position: int
+
+
+REVOKED_LATER: Responses = {202: {
+    "model": DeviceRevoked,
+    "description": "revoked; the read model has not caught up yet, so the device's tokens may "
+                   "work a moment longer"}}
 
 
 def new_session(parley: Parley, user_id: uuid.UUID,
@@ -140,8 +178,8 @@ async def sign_in_with_password(
     return token_grant(parley, refresh, outcome.position)
 
 
-@sessions.post("", status_code=201, response_model=TokenGrant,
-               responses={401: {"description": "wrong handle or password (the same answer)"}})
+@sessions.post("", status_code=201, response_model=TokenGrant, summary="Sign in",
+               responses=problem_responses(400, 422, 503, described={401: WRONG_PASSWORD}))
 async def sign_in(body: SignInRequest, request: Request, response: Response,
                   parley: ParleyDep, passwords: PasswordsDep,
                   correlation: CorrelationId) -> TokenGrant:
@@ -150,8 +188,9 @@ async def sign_in(body: SignInRequest, request: Request, response: Response,
                                        body.password, body.device_name, correlation)
 
 
-@sessions.post("/refresh", response_model=TokenGrant,
-               responses={401: {"description": "unknown, used, expired or revoked token"}})
+@sessions.post("/refresh", response_model=TokenGrant, summary="Rotate the refresh token",
+               responses=problem_responses(400, 422, 503, described={
+                   401: "unknown, used, expired or revoked refresh token"}))
 async def refresh(body: RefreshRequest, request: Request, response: Response,
                   parley: ParleyDep, correlation: CorrelationId) -> TokenGrant:
     """Exchange a refresh token for new tokens; the one presented stops working."""
@@ -180,14 +219,16 @@ async def revoke(parley: Parley, request: Request, response: Response, session: 
     return DeviceRevoked(**outcome.body, position=outcome.position)
 
 
-@sessions.delete("/current", response_model=DeviceRevoked)
+@sessions.delete("/current", response_model=DeviceRevoked, summary="Sign out this device",
+                 responses=problem_responses(401, 422, 503) | REVOKED_LATER)
 async def sign_out(request: Request, response: Response, parley: ParleyDep,
                    session: CurrentSession, correlation: CorrelationId) -> DeviceRevoked:
     """Sign out: revokes the device this request comes from, with its tokens."""
     return await revoke(parley, request, response, session, session.device_id, correlation)
 
 
-@devices.get("", response_model=DeviceList)
+@devices.get("", response_model=DeviceList, summary="List the caller's devices",
+             responses=problem_responses(*QUERY_PROBLEMS))
 def list_devices(session: CurrentSession, parley: ParleyDep,
                  position: ConsistencyPosition = None) -> DeviceList:
     """The caller's devices in force, oldest sign-in first."""
@@ -198,8 +239,9 @@ def list_devices(session: CurrentSession, parley: ParleyDep,
     ])
 
 
-@devices.delete("/{device_id}", response_model=DeviceRevoked,
-                responses={404: {"description": "no such device of the caller's"}})
+@devices.delete("/{device_id}", response_model=DeviceRevoked, summary="Revoke a device",
+                responses=problem_responses(401, 422, 503, described={
+                    404: "no such device of the caller's"}) | REVOKED_LATER)
 async def revoke_device(device_id: uuid.UUID, request: Request, response: Response,
                         parley: ParleyDep, session: CurrentSession,
                         correlation: CorrelationId) -> DeviceRevoked:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import (
     ConsistencyPosition,
@@ -22,6 +22,7 @@ from api.dependencies import (
     run_command,
     wait_for,
 )
+from api.problems import QUERY_PROBLEMS, problem_responses
 from commands.attachments import BlobNotFound, BlobStore, RecordAttachment, store_upload
 from domain.attachments import DEFAULT_CONTENT_TYPES, storage_key_for
 from domain.errors import AttachmentNotFound
@@ -42,6 +43,12 @@ DeclaredType = Annotated[str | None, Header(alias="content-type", include_in_sch
 
 
 class AttachmentUploaded(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"attachment_id": "10037ee8-e149-4c96-b778-2d732322202e", "content_type": "image/png",
+         "size": 48213,
+         "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+         "position": 1198}]})
+
     attachment_id: uuid.UUID
     content_type: Annotated[str, Field(examples=["image/png"])]
     size: Annotated[int, Field(examples=[48213], description="bytes")]
@@ -71,9 +78,12 @@ async def _discard(blobs: BlobStore, attachment_id: uuid.UUID) -> None:
     UPLOAD_PATH, status_code=201, response_model=AttachmentUploaded,
     openapi_extra={"requestBody": {"required": True, "description": "The raw bytes",
                                     "content": {t: BINARY for t in DEFAULT_CONTENT_TYPES}}},
-    responses={413: {"description": "larger than PARLEY_MAX_ATTACHMENT_BYTES"},
-               415: {"description": "a Content-Type attachments may not have"},
-               422: {"description": "empty, or the bytes are not of the declared type"}},
+    summary="Upload an attachment",
+    responses=problem_responses(401, 409, 503, described={
+        413: "an attachment is at most 26214400 bytes (PARLEY_MAX_ATTACHMENT_BYTES)",
+        415: "attachments may be application/pdf, audio/mpeg, audio/ogg, image/gif, "
+             "image/jpeg, image/png, image/webp, text/plain, video/mp4",
+        422: "the content is not image/png (or the body is empty)"}),
 )
 async def upload(
     request: Request, response: Response, parley: ParleyDep, caller: UserId,
@@ -113,9 +123,11 @@ def _disposition(document: dict[str, Any]) -> str:
 
 @router.get(
     "/v1/attachments/{attachment_id}", response_class=StreamingResponse,
-    responses={200: {"description": "The bytes, with the type they were uploaded with",
-                     "content": {t: BINARY for t in DEFAULT_CONTENT_TYPES}},
-               404: {"description": "no such attachment, or not one the caller may read"}},
+    summary="Download an attachment",
+    responses=problem_responses(*QUERY_PROBLEMS, described={
+        404: "no such attachment, or not one the caller may read"})
+    | {200: {"description": "The bytes, with the type they were uploaded with",
+             "content": {t: BINARY for t in DEFAULT_CONTENT_TYPES}}},
 )
 def download(attachment_id: uuid.UUID, parley: ParleyDep, caller: UserId,
              position: ConsistencyPosition = None) -> StreamingResponse:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import (
     ConsistencyPosition,
@@ -18,6 +18,7 @@ from api.dependencies import (
     run_command,
     wait_for,
 )
+from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
 from commands.contacts import (
     AnswerFriendRequest,
     BlockUser,
@@ -33,21 +34,30 @@ from projections.users import UserDirectoryQueries
 contacts = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 blocks = APIRouter(prefix="/v1/blocks", tags=["blocks"])
 CONTACTS = ["contacts"]
-BLOCKED_ANSWER: dict[int | str, dict[str, Any]] = {
-    403: {"description": "one of you blocked the other"}}
+ANSWER_PROBLEMS = (401, 409, 422, 503)
 
 
 class SomeoneRequest(BaseModel):
-    user_id: uuid.UUID = Field(examples=["0b7e3f2a-6d1c-5e4f-9a8b-7c6d5e4f3a2b"])
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "a43240e6-dc52-5a92-a031-6851e4c908ef"}]})
+
+    user_id: uuid.UUID = Field(examples=["a43240e6-dc52-5a92-a031-6851e4c908ef"])
 
 
 class ContactChanged(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "a43240e6-dc52-5a92-a031-6851e4c908ef", "state": "outgoing",
+         "position": 311}]})
+
     user_id: uuid.UUID
     state: str = Field(description="How it looks to the caller: friend, incoming, outgoing, none")
     position: int
 
 
 class BlockChanged(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "f989ebef-2c69-500b-9a30-b69671e7fe5e", "blocked": True, "position": 512}]})
+
     user_id: uuid.UUID
     blocked: bool
     position: int
@@ -62,12 +72,24 @@ class Person(BaseModel):
 
 
 class ContactList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "friends": [{"user_id": "a43240e6-dc52-5a92-a031-6851e4c908ef", "handle": "bob",
+                     "name": "Bob", "avatar": None, "since": "2026-11-24T18:02:11Z"}],
+        "incoming": [{"user_id": "f989ebef-2c69-500b-9a30-b69671e7fe5e", "handle": "cyrus",
+                      "name": "Cyrus", "avatar": "blobs/7f3a9c",
+                      "since": "2026-11-26T07:45:00Z"}],
+        "outgoing": []}]})
+
     friends: list[Person]
     incoming: list[Person] = Field(description="Friend requests the caller may accept")
     outgoing: list[Person] = Field(description="The caller's requests still pending")
 
 
 class BlockList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"blocked": [
+        {"user_id": "f989ebef-2c69-500b-9a30-b69671e7fe5e", "handle": "cyrus", "name": "Cyrus",
+         "avatar": None, "since": "2026-11-26T08:15:30Z"}]}]})
+
     blocked: list[Person]
 
 
@@ -86,7 +108,8 @@ async def _contact_command(parley: Parley, request: Request, response: Response,
     return ContactChanged(**outcome.body, position=outcome.position)
 
 
-@contacts.get("", response_model=ContactList)
+@contacts.get("", response_model=ContactList, summary="List friends and friend requests",
+              responses=problem_responses(*QUERY_PROBLEMS))
 def list_contacts(caller: UserId, parley: ParleyDep,
                   position: ConsistencyPosition = None) -> ContactList:
     """Friends, incoming and outgoing friend requests, newest first (at most 1000 of each)."""
@@ -98,9 +121,13 @@ def list_contacts(caller: UserId, parley: ParleyDep,
 
 
 @contacts.post("/requests", status_code=201, response_model=ContactChanged,
-               responses={200: {"description": "already pending, or it accepted their request"},
-                          404: {"description": "no such user"},
-                          409: {"description": "already friends"}, **BLOCKED_ANSWER})
+               summary="Ask someone to be friends",
+               responses=problem_responses(*COMMAND_PROBLEMS, described={
+                   403: "one of you blocked the other", 404: "no such user",
+                   409: "already friends, or the Idempotency-Key was used for a different "
+                        "request"})
+               | {200: {"model": ContactChanged,
+                        "description": "already pending, or it accepted their request"}})
 async def request_friendship(body: SomeoneRequest, request: Request, response: Response,
                              parley: ParleyDep, caller: UserId, correlation: CorrelationId,
                              idempotency_key: IdempotencyKey = None) -> ContactChanged:
@@ -111,7 +138,8 @@ async def request_friendship(body: SomeoneRequest, request: Request, response: R
 
 
 @contacts.post("/requests/{user_id}/accept", response_model=ContactChanged,
-               responses={404: {"description": "no pending request from this user"}})
+               summary="Accept a friend request", responses=problem_responses(
+                   *ANSWER_PROBLEMS, described={404: "no pending request from this user"}))
 async def accept(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
                  caller: UserId, correlation: CorrelationId,
                  idempotency_key: IdempotencyKey = None) -> ContactChanged:
@@ -122,7 +150,8 @@ async def accept(user_id: uuid.UUID, request: Request, response: Response, parle
 
 
 @contacts.post("/requests/{user_id}/decline", response_model=ContactChanged,
-               responses={404: {"description": "no pending request from this user"}})
+               summary="Decline a friend request", responses=problem_responses(
+                   *ANSWER_PROBLEMS, described={404: "no pending request from this user"}))
 async def decline(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
                   caller: UserId, correlation: CorrelationId,
                   idempotency_key: IdempotencyKey = None) -> ContactChanged:
@@ -133,7 +162,8 @@ async def decline(user_id: uuid.UUID, request: Request, response: Response, parl
 
 
 @contacts.delete("/requests/{user_id}", response_model=ContactChanged,
-                 responses={404: {"description": "no pending request to this user"}})
+                 summary="Withdraw a friend request", responses=problem_responses(
+                     *ANSWER_PROBLEMS, described={404: "no pending request to this user"}))
 async def cancel(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
                  caller: UserId, correlation: CorrelationId,
                  idempotency_key: IdempotencyKey = None) -> ContactChanged:
@@ -143,8 +173,8 @@ async def cancel(user_id: uuid.UUID, request: Request, response: Response, parle
                                   idempotency_key, {})
 
 
-@contacts.delete("/{user_id}", response_model=ContactChanged,
-                 responses={404: {"description": "not friends"}})
+@contacts.delete("/{user_id}", response_model=ContactChanged, summary="Unfriend",
+                 responses=problem_responses(*ANSWER_PROBLEMS, described={404: "not friends"}))
 async def unfriend(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
                    caller: UserId, correlation: CorrelationId,
                    idempotency_key: IdempotencyKey = None) -> ContactChanged:
@@ -154,7 +184,8 @@ async def unfriend(user_id: uuid.UUID, request: Request, response: Response, par
                                   idempotency_key, {})
 
 
-@blocks.get("", response_model=BlockList)
+@blocks.get("", response_model=BlockList, summary="List whom the caller blocked",
+            responses=problem_responses(*QUERY_PROBLEMS))
 def list_blocks(caller: UserId, parley: ParleyDep,
                 position: ConsistencyPosition = None) -> BlockList:
     """Whom the caller has blocked, most recent first (at most 1000)."""
@@ -162,9 +193,9 @@ def list_blocks(caller: UserId, parley: ParleyDep,
     return BlockList(blocked=_people(parley, ContactQueries(parley.store).blocked(str(caller))))
 
 
-@blocks.post("", status_code=201, response_model=BlockChanged,
-             responses={200: {"description": "already blocked"},
-                        404: {"description": "no such user"}})
+@blocks.post("", status_code=201, response_model=BlockChanged, summary="Block someone",
+             responses=problem_responses(*COMMAND_PROBLEMS, described={404: "no such user"})
+             | {200: {"model": BlockChanged, "description": "already blocked"}})
 async def block(body: SomeoneRequest, request: Request, response: Response, parley: ParleyDep,
                 caller: UserId, correlation: CorrelationId,
                 idempotency_key: IdempotencyKey = None) -> BlockChanged:
@@ -176,8 +207,9 @@ async def block(body: SomeoneRequest, request: Request, response: Response, parl
     return BlockChanged(**outcome.body, position=outcome.position)
 
 
-@blocks.delete("/{user_id}", response_model=BlockChanged,
-               responses={404: {"description": "this user is not blocked"}})
+@blocks.delete("/{user_id}", response_model=BlockChanged, summary="Unblock someone",
+               responses=problem_responses(*ANSWER_PROBLEMS, described={
+                   404: "this user is not blocked"}))
 async def unblock(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
                   caller: UserId, correlation: CorrelationId,
                   idempotency_key: IdempotencyKey = None) -> BlockChanged:

@@ -6,10 +6,10 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import CorrelationId, IdempotencyKey, ParleyDep, UserId, run_command
-from api.problems import Problem
+from api.problems import COMMAND_PROBLEMS, Problem, problem_responses
 from commands.groups import (
     AddMembers,
     ChangeGroupPhoto,
@@ -22,35 +22,60 @@ from commands.groups import (
 )
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
-GROUP_ERRORS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "the caller's role does not allow this"},
-    404: {"description": "no such group, or not a member"},
+GROUP_ERRORS = problem_responses(*COMMAND_PROBLEMS, described={
+    403: "only the group's owner and admins may do this",
+    404: "no such conversation",
+})
+GROUP_EXAMPLE: dict[str, Any] = {
+    "conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad", "kind": "group",
+    "title": "Book club", "owner_id": "6f015539-d6dd-56d1-8b06-085951fe835a",
+    "admin_ids": ["a43240e6-dc52-5a92-a031-6851e4c908ef"],
+    "member_ids": ["6f015539-d6dd-56d1-8b06-085951fe835a", "a43240e6-dc52-5a92-a031-6851e4c908ef",
+                   "f989ebef-2c69-500b-9a30-b69671e7fe5e"],
+    "photo_ref": "blobs/2c9e41", "position": 877,
 }
 
 
 class CreateGroupRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"title": "Book club", "member_ids": ["a43240e6-dc52-5a92-a031-6851e4c908ef",
+                                              "f989ebef-2c69-500b-9a30-b69671e7fe5e"]}]})
+
     title: Annotated[str, Field(min_length=1, max_length=100, examples=["Book club"])]
     member_ids: Annotated[list[uuid.UUID], Field(max_length=1000)] = []
 
 
 class ChangeGroupRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"title": "Book club (2027)"}, {"photo_ref": "blobs/2c9e41"}]})
+
     title: Annotated[str | None, Field(min_length=1, max_length=100)] = None
     photo_ref: Annotated[str | None, Field(max_length=256)] = None
 
 
 class AddMembersRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_ids": ["f989ebef-2c69-500b-9a30-b69671e7fe5e"]}]})
+
     user_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=1000)]
 
 
 class RoleRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"role": "admin"}]})
+
     role: Literal["admin", "member"]
 
 
 class OwnerRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "a43240e6-dc52-5a92-a031-6851e4c908ef"}]})
+
     user_id: uuid.UUID
 
 
 class GroupView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [GROUP_EXAMPLE]})
+
     conversation_id: uuid.UUID
     kind: str
     title: str
@@ -62,12 +87,19 @@ class GroupView(BaseModel):
 
 
 class Left(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad", "left": True,
+         "position": 903}]})
+
     conversation_id: uuid.UUID
     left: bool
     position: int
 
 
-@router.post("", status_code=201, response_model=GroupView, responses=GROUP_ERRORS)
+@router.post("", status_code=201, response_model=GroupView, summary="Create a group",
+             responses=problem_responses(*COMMAND_PROBLEMS, described={
+                 403: "one of the people invited blocked the caller, or the other way round",
+                 404: "no such user"}))
 async def create_group(
     body: CreateGroupRequest, request: Request, response: Response, parley: ParleyDep,
     caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
@@ -80,7 +112,8 @@ async def create_group(
     return GroupView(**outcome.body, position=outcome.position)
 
 
-@router.patch("/{group_id}", response_model=GroupView, responses=GROUP_ERRORS)
+@router.patch("/{group_id}", response_model=GroupView, summary="Rename or re-photo a group",
+              responses=GROUP_ERRORS)
 async def change_group(
     group_id: uuid.UUID, body: ChangeGroupRequest, request: Request, response: Response,
     parley: ParleyDep, caller: UserId, correlation: CorrelationId,
@@ -102,7 +135,8 @@ async def change_group(
     return GroupView(**outcome.body, position=outcome.position)
 
 
-@router.post("/{group_id}/members", response_model=GroupView, responses=GROUP_ERRORS)
+@router.post("/{group_id}/members", response_model=GroupView, summary="Add members",
+             responses=GROUP_ERRORS)
 async def add_members(
     group_id: uuid.UUID, body: AddMembersRequest, request: Request, response: Response,
     parley: ParleyDep, caller: UserId, correlation: CorrelationId,
@@ -117,7 +151,7 @@ async def add_members(
 
 
 @router.delete("/{group_id}/members/{user_id}", response_model=GroupView,
-               responses=GROUP_ERRORS)
+               summary="Remove a member", responses=GROUP_ERRORS)
 async def remove_member(
     group_id: uuid.UUID, user_id: uuid.UUID, request: Request, response: Response,
     parley: ParleyDep, caller: UserId, correlation: CorrelationId,
@@ -130,7 +164,10 @@ async def remove_member(
     return GroupView(**outcome.body, position=outcome.position)
 
 
-@router.post("/{group_id}/leave", response_model=Left, responses=GROUP_ERRORS)
+@router.post("/{group_id}/leave", response_model=Left, summary="Leave a group",
+             responses=problem_responses(401, 409, 422, 503, described={
+                 403: "transfer ownership before leaving the group",
+                 404: "no such conversation"}))
 async def leave_group(
     group_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
     caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
@@ -142,7 +179,7 @@ async def leave_group(
 
 
 @router.put("/{group_id}/members/{user_id}/role", response_model=GroupView,
-            responses=GROUP_ERRORS)
+            summary="Change a member's role", responses=GROUP_ERRORS)
 async def change_role(
     group_id: uuid.UUID, user_id: uuid.UUID, body: RoleRequest, request: Request,
     response: Response, parley: ParleyDep, caller: UserId, correlation: CorrelationId,
@@ -155,7 +192,8 @@ async def change_role(
     return GroupView(**outcome.body, position=outcome.position)
 
 
-@router.post("/{group_id}/owner", response_model=GroupView, responses=GROUP_ERRORS)
+@router.post("/{group_id}/owner", response_model=GroupView, summary="Transfer ownership",
+             responses=GROUP_ERRORS)
 async def transfer_ownership(
     group_id: uuid.UUID, body: OwnerRequest, request: Request, response: Response,
     parley: ParleyDep, caller: UserId, correlation: CorrelationId,

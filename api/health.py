@@ -6,19 +6,47 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from api.dependencies import ParleyDep
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+class Liveness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: str
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": "ready",
+        "checks": {"postgresql": "ok", "elasticsearch": "ok", "redis": "ok", "kafka": "ok"},
+        "projection_lag": {"users": 0, "devices": 0, "contacts": 0, "messaging": 3, "feed": 3},
+        "profile": "production"}, {
+        "status": "unavailable",
+        "checks": {"postgresql": "ok", "elasticsearch": "unreachable (ConnectionError)",
+                   "redis": "ok", "kafka": "ok"},
+        "projection_lag": {"users": 0, "devices": 0, "contacts": 0, "messaging": 812,
+                           "feed": 812},
+        "profile": "production"}]})
+
+    status: str
+    checks: dict[str, str]
+    projection_lag: dict[str, int]
+    profile: str
+
+
+@router.get("/health", response_model=Liveness, summary="Liveness")
 def health() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get("/ready", response_model=Readiness, summary="Readiness and projection lag",
+            responses={503: {"model": Readiness,
+                             "description": "a dependency is unreachable (same body)"}})
 def ready(parley: ParleyDep) -> JSONResponse:
     """Each dependency answers; projection lag in events."""
     checks: dict[str, Any] = {}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import (
     ConsistencyPosition,
@@ -20,6 +20,7 @@ from api.dependencies import (
     wait_for,
 )
 from api.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
 from api.rate_limits import enforce
 from commands.conversations import SendMessage
 from commands.messages import EditMessage, HideMessage, React, Unreact, UnsendMessage
@@ -27,12 +28,22 @@ from domain.errors import MessageUnsent
 
 router = APIRouter(tags=["messages"])
 MESSAGING = ["messaging"]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such message or conversation, or not a member"}}
+NOT_FOUND = "no such message or conversation, or not a member"
+UNSENT = "the message was unsent, or the Idempotency-Key was used for a different request"
+SEND_PROBLEMS = problem_responses(*COMMAND_PROBLEMS, 429, described={
+    403: "one of the two people in this direct conversation blocked the other",
+    404: NOT_FOUND})
+READ_PROBLEMS = problem_responses(*QUERY_PROBLEMS, described={404: NOT_FOUND})
+CHANGE_PROBLEMS = problem_responses(401, 422, 503, described={404: NOT_FOUND, 409: UNSENT})
 Emoji = Annotated[str, Path(min_length=1, max_length=32, examples=["👍"])]
 
 
 class SendMessageRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"text": "Next book: @bob picks", "client_message_id": "m-2026-11-26-0001"},
+        {"text": "Agreed!", "reply_to": "cb2da26c-c747-4438-b574-a85c8057760c",
+         "attachment_ids": ["10037ee8-e149-4c96-b778-2d732322202e"]}]})
+
     text: Annotated[str, Field(max_length=4096, examples=["hello @bob"],
                                description="May be empty only when attachments are sent")] = ""
     reply_to: uuid.UUID | None = Field(None, description="The message this one quotes")
@@ -45,14 +56,24 @@ class SendMessageRequest(BaseModel):
 
 
 class ForwardRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad"}]})
+
     conversation_id: uuid.UUID = Field(description="Where to forward the message")
 
 
 class EditMessageRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"text": "Next book: @cyrus picks"}]})
+
     text: Annotated[str, Field(min_length=1, max_length=4096)]
 
 
 class MessageSentResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"message_id": "cb2da26c-c747-4438-b574-a85c8057760c",
+         "conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad", "seq": 42,
+         "sent_at": "2026-11-26T09:30:12.481Z", "position": 1204}]})
+
     message_id: uuid.UUID
     conversation_id: uuid.UUID
     seq: int
@@ -61,6 +82,16 @@ class MessageSentResponse(BaseModel):
 
 
 class MessageChanged(BaseModel):
+    """What changed; only the fields the command touched are set."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"message_id": "cb2da26c-c747-4438-b574-a85c8057760c",
+         "conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad", "seq": 42,
+         "position": 1231, "revision": 2},
+        {"message_id": "cb2da26c-c747-4438-b574-a85c8057760c",
+         "conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad", "seq": 42,
+         "position": 1240, "emoji": "👍", "reacted": True}]})
+
     message_id: uuid.UUID
     conversation_id: uuid.UUID
     seq: int
@@ -72,6 +103,22 @@ class MessageChanged(BaseModel):
     hidden: bool | None = None
 
 
+MESSAGE_EXAMPLE: dict[str, Any] = {
+    "message_id": "cb2da26c-c747-4438-b574-a85c8057760c",
+    "conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad",
+    "sender_id": "6f015539-d6dd-56d1-8b06-085951fe835a", "seq": 42,
+    "text": "Next book: @cyrus picks", "sent_at": "2026-11-26T09:30:12.481Z", "revision": 2,
+    "edited_at": "2026-11-26T09:31:05.002Z", "unsent": False,
+    "reactions": [{"emoji": "👍", "count": 1,
+                   "user_ids": ["a43240e6-dc52-5a92-a031-6851e4c908ef"]}],
+    "reply_to": None, "forwarded_from": None,
+    "mention_ids": ["f989ebef-2c69-500b-9a30-b69671e7fe5e"],
+    "attachments": [{"attachment_id": "10037ee8-e149-4c96-b778-2d732322202e",
+                     "content_type": "image/png", "size": 48213,
+                     "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}],
+}
+
+
 class Reaction(BaseModel):
     emoji: str
     count: int
@@ -79,6 +126,8 @@ class Reaction(BaseModel):
 
 
 class MessageView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [MESSAGE_EXAMPLE]})
+
     message_id: uuid.UUID
     conversation_id: uuid.UUID
     sender_id: uuid.UUID
@@ -102,17 +151,24 @@ class Revision(BaseModel):
 
 
 class MessageDetail(MessageView):
+    model_config = ConfigDict(json_schema_extra={"examples": [MESSAGE_EXAMPLE | {"revisions": [
+        {"revision": 1, "text": "Next book: @bob picks", "at": "2026-11-26T09:30:12.481Z"},
+        {"revision": 2, "text": "Next book: @cyrus picks", "at": "2026-11-26T09:31:05.002Z"}]}]})
+
     revisions: list[Revision]
 
 
 class MessagePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"messages": [MESSAGE_EXAMPLE], "next_cursor": "WzQyLCAiY2IyZGEyNmMiXQ"}]})
+
     messages: list[MessageView]
     next_cursor: str | None
 
 
 @router.post("/v1/conversations/{conversation_id}/messages", status_code=201,
-             response_model=MessageSentResponse, tags=["messages"],
-             responses=NOT_FOUND | {429: {"description": "sending too fast; see Retry-After"}})
+             response_model=MessageSentResponse, summary="Send a message",
+             responses=SEND_PROBLEMS)
 async def send(
     conversation_id: uuid.UUID, body: SendMessageRequest, request: Request, response: Response,
     parley: ParleyDep, caller: UserId, correlation: CorrelationId,
@@ -134,7 +190,8 @@ async def send(
 
 
 @router.get("/v1/conversations/{conversation_id}/messages", response_model=MessagePage,
-            responses=NOT_FOUND)
+            summary="Page through a conversation's messages",
+            responses=problem_responses(*QUERY_PROBLEMS, 400, described={404: NOT_FOUND}))
 def list_messages(
     conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep, limit: Limit = 50,
     cursor: Cursor = None, position: ConsistencyPosition = None,
@@ -148,13 +205,13 @@ def list_messages(
     assert parley.messaging is not None
     page = parley.messaging.messages(str(conversation_id), str(caller), limit,
                                      decode_cursor(cursor), newer=direction == "newer",
-                                     from_seq=from_seq)
+                                     from_seq=from_seq, token=position)
     return MessagePage(messages=[MessageView(**d) for d in page.documents],
                        next_cursor=encode_cursor(page.next_after))
 
 
 @router.get("/v1/messages/{message_id}/context", response_model=MessagePage,
-            responses=NOT_FOUND)
+            summary="Jump to a message", responses=READ_PROBLEMS)
 def jump_to_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
                     limit: Limit = 50, position: ConsistencyPosition = None) -> MessagePage:
     """Jump to a message: it and its neighbours, oldest first; page on with `from_seq`."""
@@ -165,8 +222,10 @@ def jump_to_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
 
 
 @router.post("/v1/messages/{message_id}/forward", status_code=201,
-             response_model=MessageSentResponse, responses=NOT_FOUND | {
-                 409: {"description": "the message was unsent"}})
+             response_model=MessageSentResponse, summary="Forward a message",
+             responses=problem_responses(*COMMAND_PROBLEMS, 429, described={
+                 403: "one of the two people in the target direct conversation blocked the "
+                      "other", 404: NOT_FOUND, 409: UNSENT}))
 async def forward(
     message_id: uuid.UUID, body: ForwardRequest, request: Request, response: Response,
     parley: ParleyDep, caller: UserId, correlation: CorrelationId,
@@ -188,7 +247,8 @@ async def forward(
     return MessageSentResponse(**outcome.body, position=outcome.position)
 
 
-@router.get("/v1/messages/{message_id}", response_model=MessageDetail, responses=NOT_FOUND)
+@router.get("/v1/messages/{message_id}", response_model=MessageDetail,
+            summary="Read one message", responses=READ_PROBLEMS)
 def get_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
                 position: ConsistencyPosition = None) -> MessageDetail:
     """One message with its reactions and its edit history."""
@@ -206,7 +266,9 @@ async def _change(parley: Any, request: Request, response: Response, command: An
 
 
 @router.patch("/v1/messages/{message_id}", response_model=MessageChanged,
-              responses=NOT_FOUND | {403: {"description": "not the sender"}})
+              summary="Edit a message",
+              responses=problem_responses(400, described={403: "only the sender edits a message"})
+              | CHANGE_PROBLEMS)
 async def edit_message(
     message_id: uuid.UUID, body: EditMessageRequest, request: Request, response: Response,
     parley: ParleyDep, caller: UserId, correlation: CorrelationId,
@@ -219,7 +281,9 @@ async def edit_message(
 
 
 @router.delete("/v1/messages/{message_id}", response_model=MessageChanged,
-               responses=NOT_FOUND | {403: {"description": "not the sender"}})
+               summary="Unsend a message for everyone",
+               responses=problem_responses(described={403: "only the sender unsends a message"})
+               | CHANGE_PROBLEMS)
 async def unsend_message(
     message_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
     caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
@@ -231,7 +295,8 @@ async def unsend_message(
 
 
 @router.post("/v1/messages/{message_id}/hide", response_model=MessageChanged,
-             responses=NOT_FOUND)
+             summary="Delete a message for me", responses=problem_responses(
+                 401, 409, 422, 503, described={404: NOT_FOUND}))
 async def hide_message(
     message_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
     caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
@@ -242,7 +307,7 @@ async def hide_message(
 
 
 @router.put("/v1/messages/{message_id}/reactions/{emoji}", response_model=MessageChanged,
-            responses=NOT_FOUND | {409: {"description": "the message was unsent"}})
+            summary="React to a message", responses=CHANGE_PROBLEMS)
 async def add_reaction(
     message_id: uuid.UUID, emoji: Emoji, request: Request, response: Response,
     parley: ParleyDep, caller: UserId, correlation: CorrelationId,
@@ -254,7 +319,7 @@ async def add_reaction(
 
 
 @router.delete("/v1/messages/{message_id}/reactions/{emoji}", response_model=MessageChanged,
-               responses=NOT_FOUND | {409: {"description": "the message was unsent"}})
+               summary="Take a reaction back", responses=CHANGE_PROBLEMS)
 async def remove_reaction(
     message_id: uuid.UUID, emoji: Emoji, request: Request, response: Response,
     parley: ParleyDep, caller: UserId, correlation: CorrelationId,

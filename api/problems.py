@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commands.writer import WriterStopped
@@ -25,6 +27,89 @@ from domain.errors import (
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+Responses = dict[int | str, dict[str, Any]]
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: the body of every error answer."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "about:blank", "title": "Not found", "status": 404,
+        "detail": "no such conversation"}]})
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def problem_schemas() -> dict[str, Any]:
+    """The OpenAPI components of ProblemDetails (and FieldError), which routes refer to."""
+    schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = schema.pop("$defs", {})
+    schema.pop("examples", None)
+    return components | {"ProblemDetails": schema}
+
+
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDetails"}
+
+
+# What each status means wherever it is answered, and a realistic answer: (description, body).
+STANDARD_PROBLEMS: dict[int, tuple[str, dict[str, Any]]] = {
+    400: ("the body is not valid JSON, or a cursor is not one this API issued",
+          {"title": "Malformed JSON", "detail": "the body is not valid JSON"}),
+    401: ("no bearer token, or one that is invalid, expired or of a signed-out device",
+          {"title": "Unauthorized", "detail": "the token is invalid or expired"}),
+    403: ("not allowed", {"title": "Forbidden", "detail": "not allowed"}),
+    404: ("not found", {"title": "Not found", "detail": "not found"}),
+    409: ("the Idempotency-Key was used for a different request",
+          {"title": "Conflict",
+           "detail": "this Idempotency-Key was used for a different request"}),
+    413: ("the request body is over the size limit",
+          {"title": "Body too large", "detail": "request bodies are limited to 65536 bytes"}),
+    415: ("the body is not application/json",
+          {"title": "Unsupported media type", "detail": "send the body as application/json"}),
+    422: ("a field is missing or invalid",
+          {"title": "Invalid request", "detail": "some fields are invalid",
+           "errors": [{"field": "text", "message": "String should have at most 4096 characters",
+                       "type": "string_too_long"}]}),
+    429: ("sending too fast; retry after the seconds in Retry-After",
+          {"title": "Too many requests", "detail": "slow down; retry after the given seconds"}),
+    503: ("read models have not reached `position` within the wait, or a backing service is "
+          "unreachable; retry after the seconds in Retry-After",
+          {"title": "Service unavailable",
+           "detail": "a backing service is unreachable; retry shortly"}),
+}
+# The errors every authenticated query / command can answer.
+QUERY_PROBLEMS = (401, 422, 503)
+COMMAND_PROBLEMS = (400, 401, 409, 422, 503)
+
+
+def problem_responses(*statuses: int, described: Mapping[int, str] | None = None) -> Responses:
+    """The `responses=` of a route: each error status as problem+json, with an example.
+
+    `described` words a status for this route (its description is also the example's detail);
+    a status given only there is documented too.
+    """
+    own = dict(described or {})
+    documented: Responses = {}
+    for status in sorted({*statuses, *own}):
+        description, standard = STANDARD_PROBLEMS[status]
+        example = {"type": "about:blank", "title": standard["title"], "status": status,
+                   **standard}
+        if status in own:
+            description = own[status]
+            example = {k: v for k, v in example.items() if k != "errors"} | {"detail": description}
+        documented[status] = {"description": description, "content": {PROBLEM_JSON: {
+            "schema": PROBLEM_SCHEMA, "example": example}}}
+    return documented
 
 
 class Problem(Exception):
@@ -60,7 +145,24 @@ def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def document_problems(app: FastAPI) -> None:
+    """Add the problem schemas to the app's OpenAPI components (FastAPI only collects the
+    models routes return, and error answers are problem+json, not a route's response model)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = generate()
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    """Every error answers application/problem+json, and the OpenAPI spec says so."""
+    document_problems(app)
+
     @app.exception_handler(Problem)
     async def _problem(_: Request, error: Problem) -> JSONResponse:
         return problem_response(error.status, error.title, error.detail, errors=error.errors,
@@ -75,7 +177,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return problem_response(error.status_code, str(error.detail), headers=error.headers)
+        return problem_response(error.status_code, str(error.detail),
+                                headers=dict(error.headers) if error.headers else None)
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:

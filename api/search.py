@@ -11,14 +11,17 @@ from fastapi import APIRouter, Query
 from api.dependencies import ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.messages import MESSAGING, MessagePage, MessageView
 from api.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from api.problems import QUERY_PROBLEMS, problem_responses
 from projections.messaging_queries import SearchFilters
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 
 
-@router.get("/messages", response_model=MessagePage)
+@router.get("/messages", response_model=MessagePage, summary="Search messages",
+            responses=problem_responses(400, *QUERY_PROBLEMS))
 def search_messages(
-    q: Annotated[str, Query(min_length=1, max_length=200, description="Words to find")],
+    q: Annotated[str, Query(min_length=1, max_length=200, description="Words to find",
+                            examples=["next book"])],
     caller: UserId, parley: ParleyDep, limit: Limit = 20, cursor: Cursor = None,
     position: ConsistencyPosition = None,
     conversation_id: uuid.UUID | None = None, sender_id: uuid.UUID | None = None,

@@ -9,16 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.dependencies import ParleyDep, UserId, authenticate
-from api.problems import Problem
+from api.problems import QUERY_PROBLEMS, Problem, problem_responses
 from domain.errors import NotAMember
 from parley.bootstrap import Parley
 
 router = APIRouter(tags=["sync"])
 TYPING_SECONDS = 6
 IDLE_REREAD_SECONDS = 15.0
+ROUTING_FIELDS = ("conversation_ids", "audience", "hidden_from")  # never sent to sockets
 Since = Annotated[int, Query(ge=0, le=2**62, description="The cursor of the last page seen")]
 
 
@@ -32,21 +33,58 @@ class Change(BaseModel):
 
 
 class SyncPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"changes": [{
+        "change_id": "1204", "conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad",
+        "position": 1204, "kind": "message_sent", "at": "2026-11-26T09:30:12.503Z",
+        "data": {"message_id": "cb2da26c-c747-4438-b574-a85c8057760c",
+                 "sender_id": "6f015539-d6dd-56d1-8b06-085951fe835a", "seq": 42,
+                 "text": "Next book: @bob picks", "sent_at": "2026-11-26T09:30:12.481000+00:00",
+                 "reply_to": None, "forwarded_from": None,
+                 "mention_ids": ["a43240e6-dc52-5a92-a031-6851e4c908ef"], "attachments": []}},
+        {"change_id": "1240", "conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad",
+         "position": 1240, "kind": "reaction_added", "at": "2026-11-26T09:32:40.017Z",
+         "data": {"user_id": "a43240e6-dc52-5a92-a031-6851e4c908ef", "emoji": "👍"}}],
+        "cursor": 1240}]})
+
     changes: list[Change]
     cursor: int
 
 
 class Typing(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"typing": True}]})
+
     typing: bool = True
 
 
 class Presence(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "a43240e6-dc52-5a92-a031-6851e4c908ef", "online": False,
+         "last_seen": "2026-11-26T09:12:03.118Z"}]})
+
     user_id: uuid.UUID
     online: bool
     last_seen: datetime | None = None
 
 
-@router.get("/v1/sync", response_model=SyncPage)
+@router.get(
+    "/v1/sync", response_model=SyncPage, summary="Catch up on the caller's feed",
+    responses=problem_responses(*QUERY_PROBLEMS),
+    description="""Everything relevant to the caller after `since`, oldest first; ask again
+with `cursor`. A device offline for days pages through with no gap and no duplicate.
+
+**Live: `WS /v1/live?since=CURSOR`** streams the same feed. Authenticate with
+`Authorization: Bearer <token>` or `?token=`; a bad token closes the socket with code 1008.
+
+Frames from the server (JSON text):
+- `{"type": "changes", "changes": [...], "cursor": 1240}`: the same changes as this page,
+  from `since` on, then as they happen;
+- `{"type": "typing", "conversation_id": "...", "user_id": "...", "typing": true,
+  "expires_at": "2026-11-26T09:30:18Z"}` (ephemeral, never stored);
+- `{"type": "presence", "user_id": "...", "online": false, "last_seen": "..."}`;
+- `{"type": "pong", "cursor": 1240}` and `{"type": "error", "detail": "unknown frame"}`.
+
+Frames from the client: `{"type": "typing", "conversation_id": "...", "typing": true}` and
+`{"type": "ping"}`. After a reconnect, resume with `since` = the last cursor received.""")
 def sync(caller: UserId, parley: ParleyDep, since: Since = 0,
          limit: Annotated[int, Query(ge=1, le=500)] = 200) -> SyncPage:
     """Everything relevant to the caller after `since`, oldest first; ask again with `cursor`.
@@ -57,7 +95,10 @@ def sync(caller: UserId, parley: ParleyDep, since: Since = 0,
     return SyncPage(**parley.feed.since(str(caller), since, limit))
 
 
-@router.post("/v1/conversations/{conversation_id}/typing", status_code=202)
+@router.post("/v1/conversations/{conversation_id}/typing", status_code=202,
+             summary="Announce typing", responses=problem_responses(400, 401, 422, described={
+                 404: "no such conversation, or not a member"})
+             | {202: {"content": {"application/json": {"example": {"status": "announced"}}}}})
 def typing(conversation_id: uuid.UUID, body: Typing, caller: UserId,
            parley: ParleyDep) -> dict[str, str]:
     """Tell the other members' live sockets that the caller is (no longer) typing."""
@@ -70,30 +111,40 @@ def announce_typing(parley: Parley, conversation_id: str, user_id: str, is_typin
     assert parley.messaging is not None
     parley.messaging.membership(conversation_id, user_id)
     expires = datetime.now(UTC) + timedelta(seconds=TYPING_SECONDS)
+    assert parley.presence_audience is not None
     parley.live.publish({"type": "typing", "conversation_id": conversation_id,
                          "user_id": user_id, "typing": is_typing,
-                         "expires_at": expires.isoformat()})
+                         "expires_at": expires.isoformat(),
+                         "hidden_from": parley.presence_audience.typing_hidden_from(user_id)})
 
 
 @router.get("/v1/presence/{user_id}", response_model=Presence,
-            responses={404: {"description": "no such person among the caller's conversations"}})
+            summary="Online now, or last seen", responses=problem_responses(401, 422, described={
+                404: "no such person among your conversations"}))
 def presence(user_id: uuid.UUID, caller: UserId, parley: ParleyDep) -> Presence:
-    """Online now, or when last seen; only for people who share a conversation with the caller."""
-    assert parley.messaging is not None
+    """Online now, or when last seen; only for people who share a conversation with the caller.
+
+    Someone who shows their presence to nobody, or only to contacts, or who blocked the caller
+    (or was blocked), looks the same as someone never seen: offline, no last seen.
+    """
+    assert parley.messaging is not None and parley.presence_audience is not None
     if not parley.messaging.share_a_conversation(str(caller), str(user_id)):
         raise Problem(404, "Not found", "no such person among your conversations")
+    if not parley.presence_audience.may_see(str(caller), str(user_id)):
+        return Presence(user_id=user_id, online=False)
     seen = parley.presence.seen(str(user_id), datetime.now(UTC))
     return Presence(user_id=user_id, **(seen or {"online": False}))
 
 
 def announce_presence(parley: Parley, user_id: str, socket_id: str, online: bool) -> None:
-    """Record it, and wake the sockets of everyone who shares a conversation with `user_id`."""
-    assert parley.messaging is not None
+    """Record it, and tell the sockets of everyone who may see it (see `PresenceAudience`)."""
+    assert parley.presence_audience is not None
     now = datetime.now(UTC)
     parley.presence.record(user_id, socket_id, online, now)
-    parley.live.publish({"type": "presence", "user_id": user_id, "online": online,
-                         "last_seen": now.isoformat(),
-                         "conversation_ids": parley.messaging.conversation_ids_of(user_id)})
+    audience = parley.presence_audience.audience(user_id)
+    if audience:
+        parley.live.publish({"type": "presence", "user_id": user_id, "online": online,
+                             "last_seen": now.isoformat(), "audience": audience})
 
 
 @router.websocket("/v1/live")
@@ -148,10 +199,10 @@ class LiveFeed:
     def concerns(self, notification: dict[str, Any]) -> bool:
         if notification.get("type") == "typing":
             return (notification["conversation_id"] in self.conversations
-                    and notification["user_id"] != self.user_id)
+                    and notification["user_id"] != self.user_id
+                    and self.user_id not in notification.get("hidden_from", ()))
         if notification.get("type") == "presence":
-            return (notification["user_id"] != self.user_id
-                    and bool(self.conversations & set(notification["conversation_ids"])))
+            return self.user_id in notification.get("audience", ())
         return bool(self.conversations & set(notification.get("conversation_ids", ()))
                     or self.user_id in notification.get("user_ids", ()))
 
@@ -175,7 +226,7 @@ class LiveFeed:
                         else:
                             await self.websocket.send_json(
                                 {k: v for k, v in notification.items()
-                                 if k != "conversation_ids"})
+                                 if k not in ROUTING_FIELDS})
                 else:
                     waiting.cancel()
                     await self.catch_up()  # a lost wake-up costs at most this long

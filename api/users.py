@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.accounts import Password, PasswordsDep, new_session, sign_in_with_password, token_grant
+from api.accounts import (
+    ACCESS_TOKEN_EXAMPLE,
+    REFRESH_TOKEN_EXAMPLE,
+    Password,
+    PasswordsDep,
+    new_session,
+    sign_in_with_password,
+    token_grant,
+)
 from api.dependencies import (
     ConsistencyPosition,
     CorrelationId,
@@ -21,8 +29,8 @@ from api.dependencies import (
     run_command,
     wait_for,
 )
-from api.problems import Problem
-from commands.users import ChangeProfile, RegisterUser
+from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
+from commands.users import ChangePresenceVisibility, ChangeProfile, RegisterUser
 from domain.accounts import clean_password
 from domain.users import MAX_AVATAR_LENGTH, user_id_for_handle
 
@@ -32,12 +40,22 @@ USERS = ["users"]
 
 
 class Registration(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"handle": "ada", "name": "Ada Lovelace", "password": "correct horse battery"}]})
+
     handle: Annotated[str, Field(min_length=3, max_length=32, examples=["ada"])]
     name: Annotated[str, Field(min_length=1, max_length=80, examples=["Ada Lovelace"])]
     password: Password = Field(description="8 to 128 characters")
 
 
 class Registered(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "user_id": "6f015539-d6dd-56d1-8b06-085951fe835a", "handle": "ada",
+        "name": "Ada Lovelace", "device_id": "d62110b7-2ceb-4197-973a-92fc22e228b6",
+        "token": ACCESS_TOKEN_EXAMPLE, "access_token": ACCESS_TOKEN_EXAMPLE,
+        "token_type": "Bearer", "expires_in": 900, "refresh_token": REFRESH_TOKEN_EXAMPLE,
+        "position": 1042}]})
+
     user_id: uuid.UUID
     handle: str
     name: str
@@ -51,6 +69,10 @@ class Registered(BaseModel):
 
 
 class UserProfile(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "6f015539-d6dd-56d1-8b06-085951fe835a", "handle": "ada",
+         "name": "Ada Lovelace", "avatar": "blobs/7f3a9c"}]})
+
     user_id: uuid.UUID
     handle: str
     name: str
@@ -58,6 +80,9 @@ class UserProfile(BaseModel):
 
 
 class ProfileChange(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "Ada King"}, {"avatar": "blobs/7f3a9c"}, {"avatar": None}]})
+
     name: Annotated[str | None, Field(min_length=1, max_length=80, examples=["Ada King"])] = None
     avatar: Annotated[str | None, Field(min_length=1, max_length=MAX_AVATAR_LENGTH,
                                         description="An opaque reference; null removes it",
@@ -65,15 +90,46 @@ class ProfileChange(BaseModel):
 
 
 class ProfileChanged(UserProfile):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "6f015539-d6dd-56d1-8b06-085951fe835a", "handle": "ada",
+         "name": "Ada King", "avatar": "blobs/7f3a9c", "position": 1311}]})
+
+    position: int
+
+
+PresenceAudience = Literal["everyone", "contacts", "nobody"]  # domain.users.PRESENCE_AUDIENCES
+
+
+class Privacy(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"presence": "contacts"}]})
+
+    presence: PresenceAudience = Field(description=(
+        "Who sees when you are online and when you were last seen, among the people who share "
+        "a conversation with you (strangers never do): `everyone` (the default), `contacts` "
+        "(friends only) or `nobody`. People you blocked, or who blocked you, never do."))
+
+
+class PrivacyChanged(Privacy):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"presence": "contacts", "position": 1312}]})
+
     position: int
 
 
 class UserSearchResults(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"users": [
+        {"user_id": "6f015539-d6dd-56d1-8b06-085951fe835a", "handle": "ada",
+         "name": "Ada Lovelace", "avatar": "blobs/7f3a9c"},
+        {"user_id": "4c0e8b1a-29d3-5f7e-a6b4-0d9c8e7f6a5b", "handle": "adam",
+         "name": "Adam Smith", "avatar": None}]}]})
+
     users: list[UserProfile]
 
 
-@router.post("", status_code=201, response_model=Registered,
-             responses={409: {"description": "handle taken"}})
+@router.post("", status_code=201, response_model=Registered, summary="Register",
+             responses=problem_responses(400, 422, 503, described={
+                 409: "this handle is taken, or the Idempotency-Key was used for a different "
+                      "request"}))
 async def register(
     body: Registration, request: Request, response: Response, parley: ParleyDep,
     passwords: PasswordsDep, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
@@ -103,7 +159,8 @@ async def register(
     return Registered(**profile, **grant.model_dump(), token=grant.access_token)
 
 
-@router.get("/me", response_model=UserProfile)
+@router.get("/me", response_model=UserProfile, summary="The caller's profile",
+            responses=problem_responses(*QUERY_PROBLEMS))
 def my_profile(caller: UserId, parley: ParleyDep,
                position: ConsistencyPosition = None) -> UserProfile:
     """The caller's own profile."""
@@ -112,8 +169,9 @@ def my_profile(caller: UserId, parley: ParleyDep,
     return UserProfile(**parley.users.user(str(caller)))
 
 
-@router.patch("/me", response_model=ProfileChanged,
-              responses={422: {"description": "nothing to change, or an invalid value"}})
+@router.patch("/me", response_model=ProfileChanged, summary="Change the caller's profile",
+              responses=problem_responses(*COMMAND_PROBLEMS, described={
+                  422: "nothing to change, or an invalid value"}))
 async def change_profile(body: ProfileChange, request: Request, response: Response,
                          parley: ParleyDep, caller: UserId,
                          correlation: CorrelationId,
@@ -131,7 +189,30 @@ async def change_profile(body: ProfileChange, request: Request, response: Respon
     return ProfileChanged(**outcome.body, position=outcome.position)
 
 
-@router.get("", response_model=UserSearchResults)
+@router.get("/me/privacy", response_model=Privacy, summary="The caller's privacy settings",
+            responses=problem_responses(*QUERY_PROBLEMS))
+def my_privacy(caller: UserId, parley: ParleyDep,
+               position: ConsistencyPosition = None) -> Privacy:
+    """Who sees the caller's presence (online, last seen)."""
+    wait_for(parley, position, USERS)
+    assert parley.users is not None
+    return Privacy.model_validate({"presence": parley.users.presence_visible_to(str(caller))})
+
+
+@router.put("/me/privacy", response_model=PrivacyChanged, summary="Change who sees your presence",
+            responses=problem_responses(*COMMAND_PROBLEMS))
+async def change_privacy(body: Privacy, request: Request, response: Response,
+                         parley: ParleyDep, caller: UserId, correlation: CorrelationId,
+                         idempotency_key: IdempotencyKey = None) -> PrivacyChanged:
+    """Show your online status and last seen to everyone, contacts only, or nobody."""
+    outcome = await run_command(parley, request, response,
+                                ChangePresenceVisibility(caller, body.presence), caller,
+                                correlation, idempotency_key, body.model_dump())
+    return PrivacyChanged(**outcome.body, position=outcome.position)
+
+
+@router.get("", response_model=UserSearchResults, summary="Find people",
+            responses=problem_responses(*QUERY_PROBLEMS))
 def search_users(
     q: Annotated[str, Query(min_length=1, max_length=100,
                             description="A handle prefix (an optional leading @) or name words")],
@@ -144,7 +225,8 @@ def search_users(
     return UserSearchResults(users=[UserProfile(**d) for d in parley.users.search(q, limit)])
 
 
-@router.get("/{user_id}", response_model=UserProfile)
+@router.get("/{user_id}", response_model=UserProfile, summary="A user's profile",
+            responses=problem_responses(*QUERY_PROBLEMS, described={404: "no such user"}))
 def profile(user_id: uuid.UUID, _caller: UserId, parley: ParleyDep,
             position: ConsistencyPosition = None) -> UserProfile:
     """A user's public profile."""

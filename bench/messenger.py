@@ -149,6 +149,8 @@ def main() -> None:
             if args.profile == "production":
                 processes.start("relay")
                 processes.start("project")
+                processes.wait_until_logged("relay", "relay started")
+                processes.wait_until_logged("project", "projectors started")
             results = asyncio.run(measure(processes.base_url, args, processes))
         finally:
             processes.stop_all()

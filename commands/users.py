@@ -1,4 +1,4 @@
-"""Commands about users: registration (the first sign-in) and profile changes."""
+"""Commands about users: registration (the first sign-in), profile and privacy changes."""
 
 from __future__ import annotations
 
@@ -42,6 +42,14 @@ class ChangeProfile:
     clear_avatar: bool = False
 
 
+@dataclass(frozen=True)
+class ChangePresenceVisibility:
+    """Who sees when the user is online and last seen: everyone, contacts or nobody."""
+
+    user_id: UUID
+    visible_to: str
+
+
 def start_session(batch: Batch, user_id: UUID, session: NewSession, cause: Cause) -> Device:
     """A device and its refresh grant, added to the batch."""
     device = Device.sign_in(session.device_id, user_id, session.device_name, session.at, cause)
@@ -77,3 +85,12 @@ def change_profile(batch: Batch, command: ChangeProfile, cause: Cause) -> Outcom
     avatar = None if command.clear_avatar else command.avatar or user.avatar
     user.change_profile(command.name or user.name, avatar, cause)
     return Outcome(200, profile_body(user))
+
+
+def change_presence_visibility(batch: Batch, command: ChangePresenceVisibility,
+                               cause: Cause) -> Outcome:
+    user = batch.find(User, command.user_id)
+    if user is None:
+        raise UserNotFound("user_id", "no such user")
+    user.show_presence_to(command.visible_to, cause)
+    return Outcome(200, {"presence": user.presence_visible_to})

@@ -13,6 +13,11 @@ HANDLE_PATTERN = re.compile(r"^[a-z0-9_]{3,32}$")
 MAX_NAME_LENGTH = 80
 MAX_AVATAR_LENGTH = 256
 
+# Who sees a person's presence (online now, last seen), among the people who share a
+# conversation with them; strangers never do. `everyone` by default, as in most messengers.
+EVERYONE, CONTACTS, NOBODY = "everyone", "contacts", "nobody"
+PRESENCE_AUDIENCES = (EVERYONE, CONTACTS, NOBODY)
+
 
 def normalise_handle(handle: str) -> str:
     """Handles compare case-insensitively; a handle is 3-32 of a-z, 0-9 and '_'."""
@@ -49,6 +54,12 @@ def clean_avatar(avatar: str | None) -> str | None:
     return avatar
 
 
+def clean_presence_audience(audience: str) -> str:
+    if audience not in PRESENCE_AUDIENCES:
+        raise InvalidCommand("presence", "presence is visible to everyone, contacts or nobody")
+    return audience
+
+
 class User(ParleyAggregate):
     """A registered person."""
 
@@ -56,6 +67,7 @@ class User(ParleyAggregate):
         self.handle = handle
         self.name = name
         self.avatar: str | None = None
+        self.presence_visible_to = EVERYONE
 
     class Registered(ParleyAggregate.Created):
         handle: str
@@ -69,6 +81,13 @@ class User(ParleyAggregate):
             assert isinstance(aggregate, User)
             aggregate.name = self.name
             aggregate.avatar = self.avatar
+
+    class PresenceVisibilityChanged(ParleyAggregate.Event):
+        visible_to: str
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, User)
+            aggregate.presence_visible_to = self.visible_to
 
     @classmethod
     def register(cls, handle: str, name: str, cause: Cause) -> User:
@@ -87,5 +106,14 @@ class User(ParleyAggregate):
         if (name, avatar) == (self.name, self.avatar):
             return False
         self.trigger_event(self.ProfileChanged, name=name, avatar=avatar,
+                           **cause.as_event_fields())
+        return True
+
+    def show_presence_to(self, audience: str, cause: Cause) -> bool:
+        """Choose who sees when one is online; returns False (and records nothing) if unchanged."""
+        audience = clean_presence_audience(audience)
+        if audience == self.presence_visible_to:
+            return False
+        self.trigger_event(self.PresenceVisibilityChanged, visible_to=audience,
                            **cause.as_event_fields())
         return True

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import singledispatchmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain.contacts import Blocklist, Contact
 from projections.documents import Eq, Query, ReadStore, Upsert
-from projections.runner import Projector
+from projections.hot_paths import StampedCache, blocks_key
+
+if TYPE_CHECKING:  # the runner imports this module's collections to invalidate the cache
+    from projections.runner import Projector
 
 CONTACTS = "contacts"
 BLOCKS = "blocks"
@@ -78,8 +82,9 @@ class ContactsProjector:
 
 
 class ContactQueries:
-    def __init__(self, store: ReadStore) -> None:
+    def __init__(self, store: ReadStore, stamped: StampedCache | None = None) -> None:
         self._store = store
+        self._stamped = stamped
 
     def contacts(self, owner_id: str, state: str) -> list[dict[str, Any]]:
         """The owner's contacts in one state (friend, incoming, outgoing), newest first."""
@@ -92,6 +97,46 @@ class ContactQueries:
         page = self._store.query(Query(BLOCKS, [Eq("owner_id", owner_id), Eq("state", BLOCKED)],
                                        sort_field="position", limit=MAX_LISTED))
         return page.documents
+
+    def are_friends(self, first_id: str, second_id: str) -> bool:
+        document = self._store.get(CONTACTS, f"{first_id}:{second_id}")
+        return document is not None and document.get("state") == FRIEND
+
+    def friends_of(self, owner_id: str) -> set[str]:
+        return {d["user_id"] for d in self.contacts(owner_id, FRIEND)}
+
+    def blocks_of(self, user_id: str, token: int | None = None) -> Blocks:
+        """Whom the user blocked, and who blocked them (through the cache when it has one)."""
+        if self._stamped is None:
+            return self._blocks(user_id)
+        value, _ = self._stamped.read(blocks_key(user_id), [ContactsProjector.name],
+                                      lambda _: self._blocks(user_id).as_json(), token)
+        return Blocks.from_json(value)
+
+    def _blocks(self, user_id: str) -> Blocks:
+        blocked_by = self._store.query(Query(BLOCKS, [Eq("user_id", user_id),
+                                                      Eq("state", BLOCKED)],
+                                             sort_field="position", limit=MAX_LISTED))
+        return Blocks(frozenset(d["user_id"] for d in self.blocked(user_id)),
+                      frozenset(d["owner_id"] for d in blocked_by.documents))
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """One person's blocks: whom they blocked, and who blocked them."""
+
+    blocked: frozenset[str] = frozenset()
+    blocked_by: frozenset[str] = frozenset()
+
+    def either_way(self) -> frozenset[str]:
+        return self.blocked | self.blocked_by
+
+    def as_json(self) -> dict[str, list[str]]:
+        return {"blocked": sorted(self.blocked), "blocked_by": sorted(self.blocked_by)}
+
+    @classmethod
+    def from_json(cls, value: dict[str, list[str]]) -> Blocks:
+        return cls(frozenset(value["blocked"]), frozenset(value["blocked_by"]))
 
 
 def projectors() -> list[Projector]:

@@ -3,6 +3,10 @@
 One `changes` document per relevant event, keyed by its log position. A member's feed is read
 on demand (fan-out on read): the changes of every conversation they belong or belonged to,
 inside their membership window, after a cursor that is a log position.
+
+What people the reader blocked did (messages, edits, unsends, reactions, receipts) is left out
+while the block lasts; the feed is a stream, so unblocking does not replay it (history and
+search show those messages again).
 """
 
 from __future__ import annotations
@@ -14,12 +18,12 @@ from uuid import UUID
 from domain.conversations import Conversation
 from domain.messages import Message
 from domain.read_markers import ReadMarker
+from projections.contacts import ContactQueries
 from projections.documents import AnyOf, Page, Query, Range, ReadStore, Upsert
-from projections.messaging import MEMBERSHIPS
+from projections.memberships import Memberships
 
 CHANGES = "changes"
 FEED = "feed"
-MAX_CONVERSATIONS = 1000
 BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic",
                "actor_id", "correlation_id", "causation_id"}
 FEED_KINDS: dict[type, str] = {
@@ -42,6 +46,9 @@ FEED_KINDS: dict[type, str] = {
     ReadMarker.DeliveredUpTo: "delivered",
 }
 PRIVATE_EVENTS = (Conversation.MemberSettingsChanged, Message.HiddenForMember)
+BY_THEIR_AUTHOR = {"message_sent", "message_edited", "message_unsent", "reaction_added",
+                   "reaction_removed", "read", "delivered"}  # hidden from whoever blocked them
+INTERNAL_FIELDS = ("private_to", "actor_id")
 
 
 def _plain(value: Any) -> Any:
@@ -69,7 +76,7 @@ class FeedProjector:
         document = {
             "change_id": str(position), "conversation_id": str(conversation_id),
             "position": position, "kind": kind, "data": data,
-            "at": event.timestamp.isoformat(),
+            "at": event.timestamp.isoformat(), "actor_id": str(event.actor_id),
         }
         if isinstance(event, PRIVATE_EVENTS):
             document["private_to"] = str(event.user_id)
@@ -77,37 +84,47 @@ class FeedProjector:
 
 
 class FeedQueries:
-    def __init__(self, store: ReadStore) -> None:
+    def __init__(self, store: ReadStore, memberships: Memberships,
+                 contacts: ContactQueries) -> None:
         self._store = store
+        self._memberships = memberships
+        self._contacts = contacts
 
     def since(self, reader_id: str, cursor: int, limit: int) -> dict[str, Any]:
         """The next changes after `cursor`, oldest first, and the cursor to ask with next."""
         # Read how far the feed is complete *before* reading it: every change at or below
         # this position is already visible, so a cursor moved up to it skips nothing.
         complete_up_to = self._store.position(FEED)
-        windows = self._windows(reader_id)
+        mine, known_up_to = self._memberships.of(reader_id, complete_up_to)
+        # Changes past `known_up_to` may be in conversations the reader has just joined:
+        # they wait for the next read, so the cursor never passes one unseen.
+        horizon = min(complete_up_to, known_up_to)
+        windows = {c: (m.get("joined_position", 0), m.get("left_position"))
+                   for c, m in mine.items()}
+        current = sorted(c for c, m in mine.items() if m.get("active"))
         if not windows:
-            return {"changes": [], "cursor": max(cursor, complete_up_to),
-                    "conversation_ids": []}
+            return {"changes": [], "cursor": max(cursor, horizon), "conversation_ids": []}
         page: Page = self._store.query(Query(
-            CHANGES, [AnyOf("conversation_id", list(windows)), Range("position", gt=cursor)],
+            CHANGES, [AnyOf("conversation_id", list(windows)),
+                      Range("position", gt=cursor, lte=known_up_to)],
             sort_field="position", descending=False, limit=limit,
         ))
+        blocked = self._contacts.blocks_of(reader_id).blocked
         visible = [c for c in page.documents if _within(c, windows[c["conversation_id"]])
-                   and c.get("private_to") in (None, reader_id)]
+                   and c.get("private_to") in (None, reader_id)
+                   and not (c["kind"] in BY_THEIR_AUTHOR and _author(c) in blocked)]
         last_read = max((c["position"] for c in page.documents), default=cursor)
         if page.next_after is None:
-            last_read = max(last_read, complete_up_to)
-        return {"changes": [{k: v for k, v in c.items() if k != "private_to"} for c in visible],
-                "cursor": max(cursor, last_read), "conversation_ids": sorted(windows)}
+            last_read = max(last_read, horizon)
+        return {"changes": [{k: v for k, v in c.items() if k not in INTERNAL_FIELDS}
+                            for c in visible],
+                "cursor": max(cursor, last_read), "conversation_ids": current}
 
-    def _windows(self, reader_id: str) -> dict[str, tuple[int, int | None]]:
-        memberships = self._store.query(Query(
-            MEMBERSHIPS, [AnyOf("user_id", [reader_id])], sort_field="joined_seq",
-            limit=MAX_CONVERSATIONS,
-        )).documents
-        return {m["conversation_id"]: (m.get("joined_position", 0), m.get("left_position"))
-                for m in memberships}
+
+def _author(change: dict[str, Any]) -> str | None:
+    data = change.get("data") or {}
+    author = change.get("actor_id") or data.get("sender_id") or data.get("user_id")
+    return None if author is None else str(author)
 
 
 def _within(change: dict[str, Any], window: tuple[int, int | None]) -> bool:

@@ -25,6 +25,12 @@ def _text_or_none(value: UUID | None) -> str | None:
     return str(value) if value is not None else None
 
 
+def _message_patch(event: Any, position: int, fields: dict[str, Any]) -> Upsert:
+    """A change to a message; it names the conversation so the cache of its latest page can go."""
+    return Upsert(MESSAGES, str(event.originator_id), position,
+                  {"conversation_id": str(event.conversation_id), **fields})
+
+
 def _membership(event: Any, position: int, user_id: UUID, **fields: Any) -> Upsert:
     conversation_id = str(event.originator_id)
     return Upsert(MEMBERSHIPS, membership_id(conversation_id, str(user_id)), position,
@@ -88,6 +94,7 @@ class MessagingProjector:
             Upsert(CONVERSATIONS, conversation_id, position, {
                 "last_activity_at": event.sent_at.isoformat(), "last_seq": event.seq,
                 "last_message_preview": event.text[:PREVIEW_LENGTH], "position": position,
+                "last_sender_id": str(event.sender_id),
             }),
             _membership(event, position, event.sender_id, last_sent_seq=event.seq),
         ]
@@ -136,32 +143,31 @@ class MessagingProjector:
     @changes.register
     def _edited(self, event: Message.Edited, position: int) -> list[Upsert]:
         at = event.edited_at.isoformat()
-        return [Upsert(MESSAGES, str(event.originator_id), position, {
+        return [_message_patch(event, position, {
             "text": event.text, "edited_at": at, "revision": event.revision,
             "revisions": {str(event.revision): {"text": event.text, "at": at}},
         })]
 
     @changes.register
     def _unsent(self, event: Message.Unsent, position: int) -> list[Upsert]:
-        return [Upsert(MESSAGES, str(event.originator_id), position, {
+        return [_message_patch(event, position, {
             "unsent": True, "unsent_at": event.unsent_at.isoformat(), "text": None,
             "revisions": None, "reactions": None, "edited_at": None,
         })]
 
     @changes.register
     def _reacted(self, event: Message.ReactionAdded, position: int) -> list[Upsert]:
-        return [Upsert(MESSAGES, str(event.originator_id), position,
-                       {"reactions": {event.emoji: {str(event.user_id): True}}})]
+        return [_message_patch(event, position,
+                               {"reactions": {event.emoji: {str(event.user_id): True}}})]
 
     @changes.register
     def _unreacted(self, event: Message.ReactionRemoved, position: int) -> list[Upsert]:
-        return [Upsert(MESSAGES, str(event.originator_id), position,
-                       {"reactions": {event.emoji: {str(event.user_id): None}}})]
+        return [_message_patch(event, position,
+                               {"reactions": {event.emoji: {str(event.user_id): None}}})]
 
     @changes.register
     def _hidden(self, event: Message.HiddenForMember, position: int) -> list[Upsert]:
-        return [Upsert(MESSAGES, str(event.originator_id), position,
-                       {"hidden_for": {str(event.user_id): True}})]
+        return [_message_patch(event, position, {"hidden_for": {str(event.user_id): True}})]
 
     @changes.register
     def _read(self, event: ReadMarker.ReadUpTo, position: int) -> list[Upsert]:

@@ -1,7 +1,8 @@
 """What members may read about conversations and messages; non-members learn nothing.
 
 A member sees the messages sent while they belonged: after the sequence number at which they
-joined and, once they left or were removed, up to the one at which they left.
+joined and, once they left or were removed, up to the one at which they left. Nobody sees the
+messages (nor the reactions and receipts) of people they blocked, while the block lasts.
 """
 
 from __future__ import annotations
@@ -10,60 +11,67 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.errors import MessageNotFound, NotAMember
+from projections.contacts import ContactQueries
 from projections.documents import AnyOf, Contains, Eq, Filter, Page, Query, Range, ReadStore
+from projections.hot_paths import StampedCache, latest_key
+from projections.inbox import Inbox, summary_view
+from projections.memberships import MAX_CONVERSATIONS, MESSAGING, Memberships
 from projections.messaging import CONVERSATIONS, MEMBERSHIPS, MESSAGES, membership_id
-from projections.runner import Cache, cache_key
 
-MAX_CONVERSATIONS = 1000
+LATEST_MESSAGES = 100  # cached per conversation: the latest page of any size below this
 
 
-def _visible(message: dict[str, Any], membership: dict[str, Any], reader_id: str) -> bool:
+def _visible(message: dict[str, Any], membership: dict[str, Any], reader_id: str,
+             blocked: frozenset[str] = frozenset()) -> bool:
     left = membership.get("left_seq")
     return (message["seq"] > membership.get("joined_seq", 0)
             and (left is None or message["seq"] <= left)
-            and reader_id not in (message.get("hidden_for") or {}))
+            and reader_id not in (message.get("hidden_for") or {})
+            and message.get("sender_id") not in blocked)
 
 
-def message_view(message: dict[str, Any]) -> dict[str, Any]:
+def message_view(message: dict[str, Any], blocked: frozenset[str] = frozenset()
+                 ) -> dict[str, Any]:
     """A message as readers see it: reactions as counts and reactor lists, no internals."""
-    reactions = {emoji: sorted(users) for emoji, users in (message.get("reactions") or {}).items()
-                 if users}
+    reactions = {emoji: sorted(u for u in users if u not in blocked)
+                 for emoji, users in (message.get("reactions") or {}).items()}
     hidden = ("hidden_for", "revisions", "reactions", "attachment_ids", "sent_at_ms")
     view = {k: v for k, v in message.items() if k not in hidden}
     view["reactions"] = [{"emoji": e, "count": len(u), "user_ids": u}
-                         for e, u in sorted(reactions.items())]
+                         for e, u in sorted(reactions.items()) if u]
     view.setdefault("unsent", False)
     return view
 
 
 class MessagingQueries:
-    def __init__(self, store: ReadStore, cache: Cache) -> None:
+    def __init__(self, store: ReadStore, memberships: Memberships, contacts: ContactQueries,
+                 stamped: StampedCache) -> None:
         self._store = store
-        self._cache = cache
+        self._memberships = memberships
+        self._contacts = contacts
+        self._stamped = stamped
+        self._inbox = Inbox(store, memberships, contacts, stamped)
 
-    def _cached(self, collection: str, doc_id: str) -> dict[str, Any] | None:
-        key = cache_key(collection, doc_id)
-        document = self._cache.get(key)
-        if document is None:
-            document = self._store.get(collection, doc_id)
-            if document is not None:
-                self._cache.set(key, document)
-        return document
-
-    def membership(self, conversation_id: str, reader_id: str, *, current: bool = True
-                   ) -> dict[str, Any]:
+    def membership(self, conversation_id: str, reader_id: str, *, current: bool = True,
+                   token: int | None = None) -> dict[str, Any]:
         """The reader's membership; former members too unless `current`."""
-        membership = self._cached(MEMBERSHIPS, membership_id(conversation_id, reader_id))
+        mine, _ = self._memberships.of(reader_id, token)
+        membership = mine.get(conversation_id)
+        if membership is None and len(mine) >= MAX_CONVERSATIONS:
+            membership = self._store.get(MEMBERSHIPS, membership_id(conversation_id, reader_id))
         if membership is None or (current and not membership.get("active")):
             raise NotAMember("conversation_id", "no such conversation")
         return membership
+
+    def _blocked_by(self, reader_id: str, token: int | None = None) -> frozenset[str]:
+        return self._contacts.blocks_of(reader_id, token).blocked
 
     def conversation(self, conversation_id: str, reader_id: str) -> dict[str, Any]:
         membership = self.membership(conversation_id, reader_id)
         summary = self._store.get(CONVERSATIONS, conversation_id)
         if summary is None:
             raise NotAMember("conversation_id", "no such conversation")
-        return summary | {"my_settings": _settings(membership)}
+        return summary_view(summary, membership, self._blocked_by(reader_id))
 
     def members(self, conversation_id: str, reader_id: str) -> list[dict[str, Any]]:
         self.membership(conversation_id, reader_id)
@@ -73,47 +81,23 @@ class MessagingQueries:
         ))
         return [{"user_id": m["user_id"], "role": m["role"]} for m in page.documents]
 
-    def _memberships_of(self, reader_id: str, *, current: bool) -> dict[str, dict[str, Any]]:
-        filters: list[Any] = [Eq("user_id", reader_id)]
-        if current:
-            filters.append(Eq("active", True))
-        page = self._store.query(Query(MEMBERSHIPS, filters, sort_field="joined_seq",
-                                       limit=MAX_CONVERSATIONS))
-        return {m["conversation_id"]: m for m in page.documents}
-
     def share_a_conversation(self, reader_id: str, other_id: str) -> bool:
         """Whether two people are both current members of some conversation."""
-        mine = self._memberships_of(reader_id, current=True)
         return reader_id == other_id or bool(
-            mine.keys() & self._memberships_of(other_id, current=True).keys())
+            self._memberships.current(reader_id).keys()
+            & self._memberships.current(other_id).keys())
 
     def conversation_ids_of(self, reader_id: str) -> list[str]:
-        return sorted(self._memberships_of(reader_id, current=True))
+        return sorted(self._memberships.current(reader_id))
 
-    def conversations(self, reader_id: str, limit: int, after: list[Any] | None) -> Page:
+    def conversations(self, reader_id: str, limit: int, after: list[Any] | None,
+                      token: int | None = None) -> Page:
         """The reader's conversations, most recently active first, with their own settings."""
-        mine = self._memberships_of(reader_id, current=True)
-        if not mine:
-            return Page([])
-        page = self._store.query(Query(CONVERSATIONS, [AnyOf("conversation_id", list(mine))],
-                                       sort_field="position", after=after, limit=limit))
-        for summary in page.documents:
-            membership = mine[summary["conversation_id"]]
-            summary["my_settings"] = _settings(membership)
-            summary["unread_count"] = unread_count(summary, membership)
-        return page
+        return self._inbox.conversations(reader_id, limit, after, token)
 
-    def unread(self, reader_id: str) -> dict[str, Any]:
+    def unread(self, reader_id: str, token: int | None = None) -> dict[str, Any]:
         """Unread messages per conversation, and in all."""
-        mine = self._memberships_of(reader_id, current=True)
-        if not mine:
-            return {"total": 0, "conversations": {}}
-        summaries = self._store.query(Query(CONVERSATIONS, [AnyOf("conversation_id", list(mine))],
-                                            limit=MAX_CONVERSATIONS)).documents
-        counts = {s["conversation_id"]: unread_count(s, mine[s["conversation_id"]])
-                  for s in summaries}
-        counts = {c: n for c, n in counts.items() if n}
-        return {"total": sum(counts.values()), "conversations": counts}
+        return self._inbox.unread(reader_id, token)
 
     def receipts(self, message_id: str, reader_id: str) -> dict[str, Any]:
         """Who has read a message, and which of their devices it has reached."""
@@ -122,10 +106,10 @@ class MessagingQueries:
             MEMBERSHIPS, [Eq("conversation_id", message["conversation_id"]),
                           Range("joined_seq", lte=message["seq"] - 1)],
             sort_field="joined_seq", descending=False, limit=MAX_CONVERSATIONS))
-        seq = message["seq"]
+        seq, blocked = message["seq"], self._blocked_by(reader_id)
         read_by, delivered_to = [], []
         for member in page.documents:
-            if member["user_id"] == message["sender_id"]:
+            if member["user_id"] == message["sender_id"] or member["user_id"] in blocked:
                 continue
             if max(member.get("read_seq", 0), member.get("last_sent_seq", 0)) >= seq:
                 read_by.append(member["user_id"])
@@ -137,24 +121,53 @@ class MessagingQueries:
 
     def messages(self, conversation_id: str, reader_id: str, limit: int,
                  after: list[Any] | None, *, newer: bool = False,
-                 from_seq: int | None = None) -> Page:
+                 from_seq: int | None = None, token: int | None = None) -> Page:
         """A page of history within the reader's membership period.
 
         Older (default): newest first, before `from_seq` if given. Newer: oldest first, after
-        `from_seq`. `after` is the cursor of the previous page in the same direction.
+        `from_seq`. `after` is the cursor of the previous page in the same direction. The
+        latest page comes from the cache.
         """
-        membership = self.membership(conversation_id, reader_id, current=False)
+        membership = self.membership(conversation_id, reader_id, current=False, token=token)
         low, high = membership.get("joined_seq", 0), membership.get("left_seq")
-        if from_seq is not None and newer:
-            low = max(low, from_seq)
-        elif from_seq is not None:
-            high = from_seq - 1 if high is None else min(high, from_seq - 1)
-        page = self._store.query(Query(
-            MESSAGES, [Eq("conversation_id", conversation_id), Range("seq", gt=low, lte=high)],
-            sort_field="seq", descending=not newer, after=after, limit=limit))
-        page.documents = [message_view(m) for m in page.documents
-                          if _visible(m, membership, reader_id)]
-        return page
+        page = None
+        if after is None and not newer and from_seq is None:
+            page = self._latest_page(conversation_id, low, high, limit, token)
+        if page is None:
+            if from_seq is not None and newer:
+                low = max(low, from_seq)
+            elif from_seq is not None:
+                high = from_seq - 1 if high is None else min(high, from_seq - 1)
+            page = self._store.query(Query(
+                MESSAGES, [Eq("conversation_id", conversation_id),
+                           Range("seq", gt=low, lte=high)],
+                sort_field="seq", descending=not newer, after=after, limit=limit))
+        blocked = self._blocked_by(reader_id, token)
+        return Page([message_view(m, blocked) for m in page.documents
+                     if _visible(m, membership, reader_id, blocked)], page.next_after)
+
+    def _latest_page(self, conversation_id: str, low: int, high: int | None,
+                     limit: int, token: int | None) -> Page | None:
+        """The newest `limit` messages with low < seq <= high, from the cache, if it holds them.
+
+        Sequence numbers have no gaps, so the cached newest messages hold every message of the
+        range when they reach back to its start (or to the conversation's first message).
+        """
+        latest, _ = self._stamped.read(latest_key(conversation_id), [MESSAGING],
+                                       lambda _: self._newest(conversation_id), token)
+        cached: list[dict[str, Any]] = latest["messages"]
+        in_range = [m for m in cached if m["seq"] > low and (high is None or m["seq"] <= high)]
+        if len(in_range) > limit:
+            last = in_range[limit - 1]
+            return Page(in_range[:limit], [last["seq"], last["message_id"]])
+        if latest["complete"] or (cached and cached[-1]["seq"] <= low + 1):
+            return Page(in_range)
+        return None
+
+    def _newest(self, conversation_id: str) -> dict[str, Any]:
+        page = self._store.query(Query(MESSAGES, [Eq("conversation_id", conversation_id)],
+                                       sort_field="seq", limit=LATEST_MESSAGES))
+        return {"messages": page.documents, "complete": page.next_after is None}
 
     def around(self, message_id: str, reader_id: str, limit: int) -> Page:
         """Jump to a message: it and its neighbours, oldest first."""
@@ -174,9 +187,10 @@ class MessagingQueries:
                                              current=False)
             except NotAMember:
                 membership = None
-            if membership is not None and _visible(message, membership, reader_id):
+            blocked = self._blocked_by(reader_id)
+            if membership is not None and _visible(message, membership, reader_id, blocked):
                 history = sorted((int(n), r) for n, r in (message.get("revisions") or {}).items())
-                return message_view(message) | {
+                return message_view(message, blocked) | {
                     "revisions": [{"revision": n, **r} for n, r in history]}
         raise MessageNotFound("message_id", "no such message")
 
@@ -184,20 +198,21 @@ class MessagingQueries:
         """Whether the reader can see some message that carries the attachment."""
         carriers = self._store.query(Query(MESSAGES, [Contains("attachment_ids", attachment_id)],
                                            limit=MAX_CONVERSATIONS)).documents
+        blocked = self._blocked_by(reader_id) if carriers else frozenset()
         for message in carriers:
             try:
                 membership = self.membership(message["conversation_id"], reader_id,
                                              current=False)
             except NotAMember:
                 continue
-            if _visible(message, membership, reader_id) and not message.get("unsent"):
+            if _visible(message, membership, reader_id, blocked) and not message.get("unsent"):
                 return True
         return False
 
     def search(self, reader_id: str, text: str, limit: int, after: list[Any] | None,
-               filters: SearchFilters | None = None) -> Page:
+               filters: SearchFilters | None = None, token: int | None = None) -> Page:
         """Full-text search over what the reader can see, newest first."""
-        mine = self._memberships_of(reader_id, current=False)
+        mine, _ = self._memberships.of(reader_id, token)
         wanted = filters or SearchFilters()
         if wanted.conversation_id is not None:
             mine = {c: m for c, m in mine.items() if c == wanted.conversation_id}
@@ -207,9 +222,10 @@ class MessagingQueries:
                                                   *wanted.as_filters()],
                                        sort_field="position", after=after, limit=limit,
                                        text=text))
-        page.documents = [message_view(m) for m in page.documents
-                          if _visible(m, mine[m["conversation_id"]], reader_id)]
-        return page
+        blocked = self._blocked_by(reader_id, token)
+        return Page([message_view(m, blocked) for m in page.documents
+                     if _visible(m, mine[m["conversation_id"]], reader_id, blocked)],
+                    page.next_after)
 
 
 @dataclass(frozen=True)
@@ -230,18 +246,6 @@ class SearchFilters:
         if self.has_attachments is not None:
             found.append(Eq("has_attachments", self.has_attachments))
         return found
-
-
-def unread_count(summary: dict[str, Any], membership: dict[str, Any]) -> int:
-    """Messages after the member's read marker; sending a message counts as reading up to it."""
-    seen = max(membership.get("read_seq", 0), membership.get("last_sent_seq", 0),
-               membership.get("joined_seq", 0))
-    return max(0, summary.get("last_seq", 0) - seen)
-
-
-def _settings(membership: dict[str, Any]) -> dict[str, Any]:
-    return {"role": membership.get("role"), "muted_until": membership.get("muted_until"),
-            "archived": bool(membership.get("archived")), "pinned": bool(membership.get("pinned"))}
 
 
 class AttachmentReaders:

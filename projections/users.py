@@ -7,7 +7,7 @@ from functools import singledispatchmethod
 from typing import Any
 
 from domain.errors import UserNotFound
-from domain.users import User
+from domain.users import EVERYONE, User
 from projections.documents import AnyOf, Prefix, Query, ReadStore, Upsert
 
 USERS = "users"
@@ -53,6 +53,13 @@ class UserDirectoryProjector:
         return [Upsert(USERS, str(event.originator_id), position,
                        {"name": event.name, "text": event.name, "avatar": event.avatar})]
 
+    @changes.register
+    def _presence_visibility(self, event: User.PresenceVisibilityChanged,
+                             position: int) -> list[Upsert]:
+        # Private: `public_profile` never shows it.
+        return [Upsert(USERS, str(event.originator_id), position,
+                       {"presence_visible_to": event.visible_to})]
+
 
 class UserDirectoryQueries:
     def __init__(self, store: ReadStore) -> None:
@@ -63,6 +70,13 @@ class UserDirectoryQueries:
         if document is None:
             raise UserNotFound("user_id", "no such user")
         return public_profile(document)
+
+    def presence_visible_to(self, user_id: str) -> str:
+        """Who the user lets see their presence (their own privacy setting)."""
+        document = self._store.get(USERS, user_id)
+        if document is None:
+            raise UserNotFound("user_id", "no such user")
+        return str(document.get("presence_visible_to", EVERYONE))
 
     def users(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Profiles of several users at once, by id; unknown ids are left out."""
