@@ -188,12 +188,14 @@ class ElasticsearchReadStore:
             document = dict(current["_source"]) if exists else {}
             recorded = newest = int(document.get("doc_version", 0))
             for change in sorted(by_document[key], key=lambda c: c.version):
+                if not change.holds_for(document):
+                    continue
                 if change.version > newest:
                     document = merge_patch(document, change.fields)
                     newest = change.version
                 elif late:
                     document = fill_in(document, change.fields)
-            if newest == recorded and not late:
+            if newest == recorded and (not late or document == dict(current.get("_source", {}))):
                 continue  # nothing newer: a redelivery
             document |= {"doc_version": newest, "doc_id": key[1]}
             action: dict[str, Any] = {"_index": key[0], "_id": key[1]}

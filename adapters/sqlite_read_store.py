@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Sequence
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,11 @@ SET body = json_patch(documents.body, excluded.body), version = excluded.version
 WHERE excluded.version > documents.version
 """
 
+UPDATE_IF = """
+UPDATE documents SET body = json_patch(body, ?), version = ?
+WHERE collection = ? AND doc_id = ? AND version < ? AND json_extract(body, ?) = ?
+"""
+
 RECORD_POSITION = """
 INSERT INTO projection_positions (projection, position) VALUES (?, ?)
 ON CONFLICT (projection) DO UPDATE SET position = max(position, excluded.position)
@@ -97,13 +103,15 @@ class SQLiteReadStore:
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.executemany(
-                UPSERT,
-                [
-                    (c.collection, c.doc_id, c.version, json.dumps(c.fields))
-                    for c in changes
-                ],
-            )
+            for conditional, run in groupby(changes, key=lambda c: c.only_if is not None):
+                if conditional:
+                    connection.executemany(UPDATE_IF, [
+                        (json.dumps(c.fields), c.version, c.collection, c.doc_id, c.version,
+                         _json_path(c.only_if[0]), c.only_if[1])
+                        for c in run if c.only_if is not None])
+                    continue
+                connection.executemany(UPSERT, [
+                    (c.collection, c.doc_id, c.version, json.dumps(c.fields)) for c in run])
             connection.execute(RECORD_POSITION, (projection, position))
         except BaseException:
             connection.execute("ROLLBACK")
@@ -118,6 +126,10 @@ class SQLiteReadStore:
                 row = connection.execute(
                     "SELECT body, version FROM documents WHERE collection = ? AND doc_id = ?",
                     (change.collection, change.doc_id)).fetchone()
+                if row is not None and not change.holds_for(json.loads(row[0])):
+                    continue
+                if row is None and change.only_if is not None:
+                    continue
                 if row is None or change.version > row[1]:
                     connection.execute(UPSERT, (change.collection, change.doc_id,
                                                 change.version, json.dumps(change.fields)))

@@ -27,7 +27,7 @@ from commands.messages import EditMessage, HideMessage, React, Unreact, UnsendMe
 from domain.errors import MessageUnsent
 
 router = APIRouter(tags=["messages"])
-MESSAGING = ["messaging"]
+MESSAGING = ["messaging", "contacts"]  # views leave out what people the reader blocked did
 NOT_FOUND = "no such message or conversation, or not a member"
 UNSENT = "the message was unsent, or the Idempotency-Key was used for a different request"
 SEND_PROBLEMS = problem_responses(*COMMAND_PROBLEMS, 429, described={

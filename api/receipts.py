@@ -22,7 +22,7 @@ from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
 from commands.read_markers import MarkDelivered, MarkRead
 
 router = APIRouter(tags=["receipts"])
-MESSAGING = ["messaging"]
+MESSAGING = ["messaging", "contacts"]  # views leave out what people the reader blocked did
 NOT_FOUND = "no such conversation"
 MARK_PROBLEMS = problem_responses(*COMMAND_PROBLEMS, described={404: NOT_FOUND})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,7 +28,7 @@ from domain.receipts import CommandReceipt, receipt_id
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS_ALONE = 3
+MAX_ATTEMPTS_ALONE = 8  # with a growing, jittered pause: two processes on one aggregate
 
 
 class WriterStopped(Exception):
@@ -156,12 +157,13 @@ class GroupCommitWriter:
         for submission in submissions:
             if submission.future.done():
                 continue
-            for _attempt in range(MAX_ATTEMPTS_ALONE):
+            for attempt in range(MAX_ATTEMPTS_ALONE):
                 batch = Batch(self._log.repository)
                 try:
                     outcome = self._decide(batch, submission)
                     recordings = self._log.save(*batch.touched())
                 except IntegrityError:
+                    time.sleep(random.uniform(0, 0.001 * 2 ** attempt))  # let the other go first
                     continue
                 except DomainError as error:
                     submission.future.set_exception(error)

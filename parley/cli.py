@@ -80,7 +80,7 @@ def relay() -> None:
     from parley.reachability import Unreachable
 
     try:
-        run_relay(_settings())
+        run_relay(_settings(), lambda: typer.echo("parley: relay started", err=True))
     except (MissingSetting, Unreachable) as error:
         _fail(str(error))
 
@@ -92,7 +92,7 @@ def project() -> None:
     from parley.reachability import Unreachable
 
     try:
-        run_projectors(_settings())
+        run_projectors(_settings(), lambda: typer.echo("parley: projectors started", err=True))
     except (MissingSetting, Unreachable) as error:
         _fail(str(error))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from psycopg_pool import ConnectionPool
@@ -135,7 +136,7 @@ def _stop_on_signals(stopping: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def run_relay(settings: Settings) -> None:
+def run_relay(settings: Settings, on_started: Callable[[], None] = lambda: None) -> None:
     migrate_all(settings)
     event_log = EventLog(env=event_log_env(settings))
     pool = progress_pool(settings)
@@ -148,6 +149,7 @@ def run_relay(settings: Settings) -> None:
     if checkpoints is not None:
         checkpoints.start()
     log.info("relay started")
+    on_started()
     try:
         relay.run_forever()
     finally:
@@ -157,7 +159,8 @@ def run_relay(settings: Settings) -> None:
         event_log.close()
 
 
-def run_projectors(settings: Settings) -> None:
+def run_projectors(settings: Settings,
+                   on_started: Callable[[], None] = lambda: None) -> None:
     migrate_all(settings)
     store = read_store(settings)
     cache = RedisCache(settings.redis_url or "", settings.namespace, settings.cache_ttl_seconds)
@@ -176,6 +179,7 @@ def run_projectors(settings: Settings) -> None:
     )
     _stop_on_signals(runner.stopping)
     log.info("projectors started")
+    on_started()
     try:
         runner.run_forever()
     finally:

@@ -16,12 +16,19 @@ class Upsert:
 
     `version` is the log position of the event, so a redelivered or replayed event is a no-op
     and a document never goes back in time.
+
+    `only_if` (field, value) makes the change conditional on the document as it stands: e.g.
+    "clear the conversation's preview if its last message is the one unsent".
     """
 
     collection: str
     doc_id: str
     version: int
     fields: dict[str, Any]
+    only_if: tuple[str, Any] | None = None
+
+    def holds_for(self, document: dict[str, Any]) -> bool:
+        return self.only_if is None or document.get(self.only_if[0]) == self.only_if[1]
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ FEED_KINDS: dict[type, str] = {
     ReadMarker.DeliveredUpTo: "delivered",
 }
 PRIVATE_EVENTS = (Conversation.MemberSettingsChanged, Message.HiddenForMember)
+MESSAGE_EVENTS = (Message.Edited, Message.Unsent, Message.ReactionAdded, Message.ReactionRemoved,
+                  Message.HiddenForMember)
 BY_THEIR_AUTHOR = {"message_sent", "message_edited", "message_unsent", "reaction_added",
                    "reaction_removed", "read", "delivered"}  # hidden from whoever blocked them
 INTERNAL_FIELDS = ("private_to", "actor_id")
@@ -73,6 +75,8 @@ class FeedProjector:
         conversation_id = getattr(event, "conversation_id", None) or event.originator_id
         data = {k: _plain(v) for k, v in vars(event).items() if k not in BASE_FIELDS}
         data.pop("conversation_id", None)
+        if isinstance(event, MESSAGE_EVENTS):  # which message: the aggregate's own id
+            data["message_id"] = str(event.originator_id)
         document = {
             "change_id": str(position), "conversation_id": str(conversation_id),
             "position": position, "kind": kind, "data": data,

@@ -31,6 +31,14 @@ def _message_patch(event: Any, position: int, fields: dict[str, Any]) -> Upsert:
                   {"conversation_id": str(event.conversation_id), **fields})
 
 
+def _preview_of_last(event: Any, position: int, preview: str | None) -> Upsert:
+    """An edit or unsend of the conversation's last message changes its preview (an unsent
+    message's text leaves the read models); of any other message, nothing there."""
+    return Upsert(CONVERSATIONS, str(event.conversation_id), position,
+                  {"last_message_preview": preview},
+                  only_if=("last_message_id", str(event.originator_id)))
+
+
 def _membership(event: Any, position: int, user_id: UUID, **fields: Any) -> Upsert:
     conversation_id = str(event.originator_id)
     return Upsert(MEMBERSHIPS, membership_id(conversation_id, str(user_id)), position,
@@ -94,7 +102,7 @@ class MessagingProjector:
             Upsert(CONVERSATIONS, conversation_id, position, {
                 "last_activity_at": event.sent_at.isoformat(), "last_seq": event.seq,
                 "last_message_preview": event.text[:PREVIEW_LENGTH], "position": position,
-                "last_sender_id": str(event.sender_id),
+                "last_sender_id": str(event.sender_id), "last_message_id": str(event.message_id),
             }),
             _membership(event, position, event.sender_id, last_sent_seq=event.seq),
         ]
@@ -146,14 +154,14 @@ class MessagingProjector:
         return [_message_patch(event, position, {
             "text": event.text, "edited_at": at, "revision": event.revision,
             "revisions": {str(event.revision): {"text": event.text, "at": at}},
-        })]
+        }), _preview_of_last(event, position, event.text[:PREVIEW_LENGTH])]
 
     @changes.register
     def _unsent(self, event: Message.Unsent, position: int) -> list[Upsert]:
         return [_message_patch(event, position, {
             "unsent": True, "unsent_at": event.unsent_at.isoformat(), "text": None,
             "revisions": None, "reactions": None, "edited_at": None,
-        })]
+        }), _preview_of_last(event, position, None)]
 
     @changes.register
     def _reacted(self, event: Message.ReactionAdded, position: int) -> list[Upsert]:

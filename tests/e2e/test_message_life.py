@@ -26,6 +26,28 @@ def test_an_edit_keeps_every_version_in_the_history(parley: ParleyClient) -> Non
     assert parley.search(bob, "hello", position=edited.json()["position"]).json()["messages"]
 
 
+def test_the_conversation_list_previews_the_last_message_as_it_stands(
+        parley: ParleyClient) -> None:
+    calls = GroupClient(parley)
+    ada, bob = parley.register("Ada"), parley.register("Bob")
+    chat = parley.open_direct(ada, bob)
+    first = parley.sent(ada, chat, "first words")
+    last = parley.sent(ada, chat, "secret plans")
+
+    def preview(position: int) -> str | None:
+        listed = calls.call("GET", "/v1/conversations", bob, params={"position": position})
+        return listed.json()["conversations"][0]["last_message_preview"]  # type: ignore[no-any-return]
+
+    edited = calls.call("PATCH", f"/v1/messages/{first['message_id']}", ada,
+                        json={"text": "first words, edited"})
+    assert preview(edited.json()["position"]) == "secret plans", "not the last message"
+    edited = calls.call("PATCH", f"/v1/messages/{last['message_id']}", ada,
+                        json={"text": "public plans"})
+    assert preview(edited.json()["position"]) == "public plans"
+    unsent = calls.call("DELETE", f"/v1/messages/{last['message_id']}", ada)
+    assert preview(unsent.json()["position"]) is None, "an unsent text leaves the list"
+
+
 def test_nobody_edits_or_unsends_someone_elses_message(parley: ParleyClient) -> None:
     calls = GroupClient(parley)
     ada, bob = parley.register("Ada"), parley.register("Bob")

@@ -68,9 +68,11 @@ def test_the_feed_carries_edits_reactions_receipts_and_membership(parley: Parley
     calls.call("PUT", f"/v1/messages/{sent['message_id']}/reactions/%F0%9F%91%8D", bob)
     calls.call("POST", f"/v1/conversations/{group}/read", bob, json={"up_to_seq": 1})
     calls.call("POST", f"/v1/groups/{group}/members", ada, json={"user_ids": [cy.user_id]})
-    kinds = [c["kind"] for c in wait_for_changes(parley, bob, 0, 6)]
-    assert kinds == ["group_created", "message_sent", "message_edited", "reaction_added",
-                     "read", "members_added"]
+    changes = wait_for_changes(parley, bob, 0, 6)
+    assert [c["kind"] for c in changes] == ["group_created", "message_sent", "message_edited",
+                                            "reaction_added", "read", "members_added"]
+    edited, reacted = changes[2], changes[3]
+    assert edited["data"]["message_id"] == reacted["data"]["message_id"] == sent["message_id"]
     newcomer = [c["kind"] for c in wait_for_changes(parley, cy, 0, 1)]
     assert newcomer == ["members_added"], "a newcomer sees nothing from before joining"
 

@@ -179,3 +179,17 @@ def test_deferred_applies_become_visible_and_recorded_together_at_the_end(
     finally:
         elastic.client.indices.delete(index=f"{namespace}-*")
         elastic.close()
+
+
+def test_a_conditional_change_applies_only_while_the_document_matches(
+        store: ReadStore) -> None:
+    store.apply([note("c", 1, last="m1", preview="hello")], "p", 1)
+    store.apply([Upsert("notes", "c", 2, {"preview": None}, only_if=("last", "m0"))], "p", 2)
+    assert store.get("notes", "c") == {"note_id": "c", "last": "m1", "preview": "hello"}
+
+    store.apply([Upsert("notes", "c", 3, {"preview": None}, only_if=("last", "m1")),
+                 note("c", 4, last="m2", preview="new")], "p", 4)
+    store.apply([Upsert("notes", "gone", 5, {"x": 1}, only_if=("last", "m1"))], "p", 5)
+
+    assert store.get("notes", "c") == {"note_id": "c", "last": "m2", "preview": "new"}
+    assert store.get("notes", "gone") is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,3 +235,19 @@ def test_the_halt_policy_stops_the_projector_at_the_failing_event(
     assert workspace.health.parked() == []
     assert workspace.store.position("messaging") == 0
 
+
+
+def test_a_replay_until_a_time_stops_at_the_events_of_that_moment(
+        workspace: Workspace) -> None:
+    conversation, ada = a_conversation_with(workspace, 6)
+    moment = workspace.reader(workspace.reader.head(), 1)[0].event.timestamp
+    time.sleep(0.01)
+    send_more(workspace, conversation, ada, 9)
+
+    summary = workspace.replayer().run(
+        ReplayRequest([MessagingProjector()], until_time=moment, into="before"))
+
+    before = workspace.documents(workspace.directory / "replays" / "before.sqlite3",
+                                 ("messages",))
+    assert len(before) == 6
+    assert summary.switched_to == {}

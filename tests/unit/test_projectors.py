@@ -37,9 +37,12 @@ def test_unsending_removes_the_content_from_the_read_model() -> None:
     message.react(ada, "👍", a_cause(ada))
     message.unsend(ada, now(), a_cause(ada))
     *_, unsent = message.collect_events()
-    [change] = MessagingProjector().changes(unsent, 5)
+    change, preview = MessagingProjector().changes(unsent, 5)
     assert change.fields["unsent"] is True
     assert change.fields["text"] is None and change.fields["reactions"] is None
+    assert preview.fields == {"last_message_preview": None}
+    assert preview.only_if == ("last_message_id", str(message.id)), \
+        "the conversation's preview goes only if this was its last message"
 
 
 def test_a_removed_member_keeps_a_membership_that_records_when_they_left() -> None:
