@@ -59,6 +59,7 @@ def generation_index(namespace: str, collection: str, generation: int) -> str:
 
 @dataclass
 class _Deferred:
+    changes: list[Upsert] = field(default_factory=list)
     indices: set[str] = field(default_factory=set)
     positions: dict[str, int] = field(default_factory=dict)
 
@@ -115,14 +116,16 @@ class ElasticsearchReadStore:
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
-        """Applies within it refresh once, and record their positions once, at the end: one
-        refresh per consumer batch instead of one per projection."""
+        """Applies within it are written at its end, together: one read of the documents, one
+        bulk write, one refresh and one bulk of positions per consumer batch, instead of all of
+        these per projection."""
         pending = _Deferred()
         self._deferral.pending = pending
         try:
             yield
         finally:
             self._deferral.pending = None
+        self._write(pending.changes)
         if pending.indices:
             self._client.indices.refresh(index=",".join(sorted(pending.indices)))
         operations: list[dict[str, Any]] = []
@@ -140,7 +143,7 @@ class ElasticsearchReadStore:
     def apply(self, changes: Sequence[Upsert], projection: str, position: int) -> None:
         pending: _Deferred | None = getattr(self._deferral, "pending", None)
         if pending is not None:
-            self._write(changes)
+            pending.changes.extend(changes)
             pending.indices.update(self.index(c.collection) for c in changes)
             pending.positions[projection] = max(position,
                                                 pending.positions.get(projection, 0))

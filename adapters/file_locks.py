@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -15,6 +15,13 @@ class FileLocks:
     def __init__(self, directory: Path) -> None:
         self._directory = directory
         directory.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def hold_all(self, projections: Sequence[str]) -> Iterator[None]:
+        with contextlib.ExitStack() as held:
+            for projection in sorted(set(projections)):
+                held.enter_context(self.hold(projection))
+            yield
 
     @contextlib.contextmanager
     def hold(self, projection: str) -> Iterator[None]:

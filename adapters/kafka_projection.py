@@ -93,7 +93,8 @@ class KafkaProjectionRunner:
     def project_once(self, consumer: KafkaConsumer) -> int:
         batches = consumer.poll(timeout_ms=500, max_records=1000)
         count = 0
-        with self._writer.batch():  # one refresh for every projection of the batch
+        names = [p.name for t in batches for p in self._projectors_of_topic[t.topic]]
+        with self._writer.batch(names):  # every projection of the poll written together
             for partition, records in batches.items():
                 events = [decode(json.loads(r.value), self._mapper) for r in records]
                 for projector in self._projectors_of_topic[partition.topic]:

@@ -70,12 +70,19 @@ class ProjectionLocks(Protocol):
 
     def hold(self, projection: str) -> contextlib.AbstractContextManager[None]: ...
 
+    def hold_all(self, projections: Sequence[str]) -> contextlib.AbstractContextManager[None]:
+        """Several at once (in name order), for a batch that writes them together."""
+
 
 class NoLocks:
     """For read stores nobody else switches under (tests, in-memory)."""
 
     @contextlib.contextmanager
     def hold(self, projection: str) -> Iterator[None]:
+        yield
+
+    @contextlib.contextmanager
+    def hold_all(self, projections: Sequence[str]) -> Iterator[None]:
         yield
 
 

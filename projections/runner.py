@@ -65,19 +65,28 @@ class ProjectionWriter:
         self._health = health
         self._policy = policy
         self._applied: list[tuple[list[Upsert], int]] | None = None
+        self._held: frozenset[str] = frozenset()
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Projections within it become visible together at its end (one refresh, where the
-        store supports deferring it); caches and live sockets hear of them after that."""
+    def batch(self, projections: Sequence[str] = ()) -> Iterator[None]:
+        """Projections within it are written together at its end, holding all their locks
+        (where the store supports deferring: one read, one bulk write, one refresh); caches
+        and live sockets hear of them after that."""
         deferred = getattr(self._store, "deferred", None)
         self._applied = []
+        self._held = frozenset(projections)
         try:
-            with deferred() if deferred is not None else contextlib.nullcontext():
+            with self._locks.hold_all(sorted(self._held)), \
+                    deferred() if deferred is not None else contextlib.nullcontext():
                 yield
             applied = self._applied
+        except Exception as error:
+            if self._health is not None:
+                for name in sorted(self._held):
+                    self._health.record_error(name, describe(error))
+            raise
         finally:
-            self._applied = None
+            self._applied, self._held = None, frozenset()
         for changes, upto in applied:
             self._announce(changes, upto)
 
@@ -85,8 +94,9 @@ class ProjectionWriter:
                 *, progress_key: str | None = None) -> list[Upsert]:
         """Applies the batch; `progress_key` names the position record (default: projection)."""
         changes = self.changes_of(projector, events)
+        held = projector.name in self._held  # the batch holds it already
         try:
-            with self._locks.hold(projector.name):
+            with contextlib.nullcontext() if held else self._locks.hold(projector.name):
                 self._store.apply(changes, progress_key or projector.name, upto)
         except Exception as error:
             if self._health is not None:
