@@ -85,6 +85,3 @@ class NoLocks:
     def hold_all(self, projections: Sequence[str]) -> Iterator[None]:
         yield
 
-
-def oldest_first(parked: Sequence[ParkedEvent]) -> list[ParkedEvent]:
-    return sorted(parked, key=lambda p: (p.position, p.projection))
