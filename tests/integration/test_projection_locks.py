@@ -37,7 +37,7 @@ def waited_for(locks: ProjectionLocks, held: str, wanted: list[str]) -> float:
         with locks.hold(held):
             holding.set()
             time.sleep(0.3)
-        released.set()
+            released.set()  # about to let go: whoever gets the lock next sees this set
 
     thread = threading.Thread(target=hold)
     thread.start()
