@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import CorrelationId, CurrentSession, ParleyDep, Session, cause_of
 from api.problems import Problem, problem_responses
+from api.rate_limits import MemoryTokenBuckets
 from commands.audit import AuditLog, audit_criteria, log_bound
 from commands.audit_entries import AuditEntry
 from commands.roles import RecordAuditAccessDenied, held_roles
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 JSON_LINES = "application/x-ndjson"
 AUDIT_PROBLEMS = (401, 403, 422, 503)
+DENIALS_RECORDED_PER_MINUTE = 10
+DENIALS_RECORDED = MemoryTokenBuckets(DENIALS_RECORDED_PER_MINUTE / 60,
+                                      DENIALS_RECORDED_PER_MINUTE)
 MAX_LIMIT = 500
 
 EXAMPLE_EVENT: dict[str, Any] = {
@@ -58,8 +62,15 @@ async def auditor(parley: ParleyDep, session: CurrentSession, request: Request,
 
 async def record_denial(parley: Parley, session: Session, request: Request,
                         correlation: uuid.UUID) -> None:
-    """The refusal stands even if recording it fails; the failure is logged, not hidden."""
+    """The refusal stands even if recording it fails; the failure is logged, not hidden.
+
+    Each refusal is logged, but at most `DENIALS_RECORDED_PER_MINUTE` per user (per process)
+    become events, so repeating refused requests cannot grow the log without bound."""
     assert parley.writer is not None
+    if DENIALS_RECORDED.acquire(str(session.user_id)) > 0:
+        log.warning("denied access not recorded: over the user's budget",
+                    extra={"user_id": str(session.user_id)})
+        return
     command = RecordAuditAccessDenied(session.user_id, request.method, request.url.path)
     try:
         await asyncio.wrap_future(

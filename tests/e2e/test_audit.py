@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from api.audit import DENIALS_RECORDED_PER_MINUTE
 from domain.accounts import credentials_id, refresh_grant_id
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
@@ -189,3 +190,15 @@ def test_an_auditor_searches_by_actor_type_time_and_correlation_in_pages(
     assert get(parley, auditor, "/events", **{"from": "last tuesday"}).status_code == 422
     assert get(parley, auditor, "/events", limit=0).status_code == 422
     assert get(parley, auditor, "/events", actor="not a handle!").status_code == 422
+
+
+def test_repeated_refusals_are_recorded_only_up_to_a_budget(
+        parley: ParleyClient, processes: ParleyProcesses) -> None:
+    mallory = parley.register("Mallory")
+    for _ in range(DENIALS_RECORDED_PER_MINUTE + 5):
+        assert get(parley, mallory, f"/aggregates/{uuid.uuid4()}/events").status_code == 403
+
+    auditor = an_auditor(parley, processes)
+    recorded = ok(get(parley, auditor, "/events", types="UserRoles.AuditAccessDenied",
+                      actor=mallory.user_id))["events"]
+    assert len(recorded) == DENIALS_RECORDED_PER_MINUTE
