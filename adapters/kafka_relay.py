@@ -26,6 +26,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from commands.log import EventLog
+from projections.events import PositionedEvent
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class KafkaRelay:
         self, event_log: EventLog, producer_factory: Any, pool: ConnectionPool,
         namespace: str, batch_size: int = 1000, appended: LogAppendedSignal | None = None,
         fallback_poll_seconds: float = FALLBACK_POLL_SECONDS,
+        on_read: Callable[[Sequence[PositionedEvent], int, int], None] | None = None,
     ) -> None:
         self._log = event_log
         self._producer_factory = producer_factory
@@ -152,6 +154,7 @@ class KafkaRelay:
         self._batch_size = batch_size
         self._appended = appended
         self._fallback_poll_seconds = fallback_poll_seconds
+        self._on_read = on_read
         self.stopping = threading.Event()
 
     def position(self) -> int:
@@ -163,21 +166,25 @@ class KafkaRelay:
 
     def relay_once(self) -> int:
         """Publish the next batch and record it; returns how many events it held."""
+        after = self.position()
         notifications = self._log.recorder.select_notifications(
-            start=self.position() + 1, limit=self._batch_size
+            start=after + 1, limit=self._batch_size
         )
         if not notifications:
             return 0
-        published = self._publish(notifications)
+        published = self._publish(notifications, after)
         self._record(notifications[-1].id, published.items())
         return len(notifications)
 
-    def _publish(self, notifications: Sequence[Notification]) -> dict[str, int]:
+    def _publish(self, notifications: Sequence[Notification], after: int) -> dict[str, int]:
+        """Sends the batch to Kafka and waits for the acks. Meanwhile `on_read` hears of the
+        events: they are committed, so live sockets may have them before the projections."""
         if self._producer is None:
             self._producer = self._producer_factory()
         producer = self._producer
         futures = []
         published: dict[str, int] = {}
+        events: list[PositionedEvent] = []
         for notification in notifications:
             context = context_of(notification.topic)
             if context is None:
@@ -189,6 +196,9 @@ class KafkaRelay:
                 value=json.dumps(envelope(notification, event)).encode(),
             ))
             published[topic] = notification.id
+            events.append(PositionedEvent(notification.id, event))
+        if self._on_read is not None:
+            self._on_read(events, after, notifications[-1].id)
         deadline = time.monotonic() + PUBLISH_TIMEOUT_SECONDS
         producer.flush(timeout=PUBLISH_TIMEOUT_SECONDS)
         for future in futures:  # raises if Kafka did not acknowledge in time

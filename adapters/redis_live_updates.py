@@ -43,6 +43,9 @@ class RedisLiveUpdates:
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._local.unsubscribe(queue)
 
+    def recent_stream(self) -> list[dict[str, Any]]:
+        return self._local.recent_stream()
+
     async def _listen(self) -> None:
         while True:
             try:

@@ -36,6 +36,7 @@ class Session:
 
     user_id: uuid.UUID
     device_id: uuid.UUID
+    issued_at_position: int = 0  # the log position its token was issued at
 
 
 def issue_access_token(parley: Parley, session: Session, issued_at: int, position: int) -> str:
@@ -64,8 +65,9 @@ def authenticate(parley: Parley, token: str) -> Session:
     try:
         claims = jwt.decode(token, parley.secret_key, algorithms=[TOKEN_ALGORITHM],
                             options={"require": ["sub", "did", "exp"]})
-        session = Session(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["did"])))
         position = int(claims.get("pos", 0))
+        session = Session(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["did"])),
+                          position)
     except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise Problem(401, "Unauthorized", "the token is invalid or expired", challenge) from error
     if not device_in_force(parley, session, position):

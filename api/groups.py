@@ -12,12 +12,11 @@ from api.dependencies import CorrelationId, IdempotencyKey, ParleyDep, UserId, r
 from api.problems import COMMAND_PROBLEMS, Problem, problem_responses
 from commands.groups import (
     AddMembers,
-    ChangeGroupPhoto,
+    ChangeGroup,
     ChangeRole,
     CreateGroup,
     LeaveGroup,
     RemoveMember,
-    RenameGroup,
     TransferOwnership,
 )
 
@@ -120,18 +119,12 @@ async def change_group(
     idempotency_key: IdempotencyKey = None,
 ) -> GroupView:
     """Rename the group and/or change its photo (owner and admins)."""
-    payload = body.model_dump(mode="json")
-    outcome = None
-    if body.title is not None:
-        outcome = await run_command(parley, request, response,
-                                    RenameGroup(group_id, caller, body.title), caller,
-                                    correlation, idempotency_key, payload)
-    if body.photo_ref is not None:
-        outcome = await run_command(parley, request, response,
-                                    ChangeGroupPhoto(group_id, caller, body.photo_ref), caller,
-                                    correlation, None, payload)
-    if outcome is None:
+    if body.title is None and body.photo_ref is None:
         raise Problem(422, "Invalid request", "send a title, a photo_ref, or both")
+    outcome = await run_command(parley, request, response,
+                                ChangeGroup(group_id, caller, body.title, body.photo_ref),
+                                caller, correlation, idempotency_key,
+                                body.model_dump(mode="json"))
     return GroupView(**outcome.body, position=outcome.position)
 
 

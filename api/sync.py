@@ -15,6 +15,7 @@ from api.dependencies import ParleyDep, UserId, authenticate
 from api.problems import QUERY_PROBLEMS, Problem, problem_responses
 from domain.errors import NotAMember
 from parley.bootstrap import Parley
+from projections.live import STREAM, LiveView
 
 router = APIRouter(tags=["sync"])
 TYPING_SECONDS = 6
@@ -176,35 +177,70 @@ async def live(websocket: WebSocket, since: Since = 0, token: str | None = None)
 
 
 class LiveFeed:
-    """One socket: catches up from its cursor, then wakes on notifications that concern it."""
+    """One socket: catches up from its cursor, then follows the stream in memory (`LiveView`),
+    re-reading its feed only when it missed part of the stream."""
 
     def __init__(self, parley: Parley, websocket: WebSocket, user_id: str, cursor: int,
                  socket_id: str) -> None:
-        self.parley, self.websocket, self.user_id, self.cursor = parley, websocket, user_id, cursor
+        self.parley, self.websocket, self.user_id = parley, websocket, user_id
+        self.view = LiveView(user_id, cursor)
         self.socket_id = socket_id
-        self.conversations: set[str] = set()
+        self.following = False  # whether the view is at the head of the stream
 
     async def catch_up(self) -> None:
+        """From the read models up to where they are, then on along the stream this process
+        heard recently, to its head."""
         assert self.parley.feed is not None
         while True:
-            page = await asyncio.to_thread(self.parley.feed.since, self.user_id, self.cursor, 200)
-            self.conversations = set(page.pop("conversation_ids", self.conversations))
-            moved = page["cursor"] != self.cursor
-            self.cursor = page["cursor"]
+            cursor = self.view.cursor
+            page = await asyncio.to_thread(self.parley.feed.since, self.user_id, cursor, 200)
+            self.view.conversations = set(page.pop("conversation_ids", ()))
+            self.view.blocked = set(page.pop("blocked", ()))
+            self.view.cursor = page["cursor"]
             if page["changes"]:
                 await self.websocket.send_json({"type": "changes", **page})
-            if not moved or not page["changes"]:
+            if page["cursor"] == cursor or not page["changes"]:
+                break
+        self.following = True
+        for notification in self.parley.live.recent_stream():
+            if notification["position"] > self.view.cursor and not await self.follow(
+                    notification):
+                self.following = False  # wait until the read models reach the stream
                 return
+
+    async def follow(self, notification: dict[str, Any]) -> bool:
+        """Sends what a stream notification holds for the member; False if it does not
+        continue from the cursor."""
+        shown = self.view.follow(notification)
+        if shown is None:
+            return False
+        if shown:
+            await self.websocket.send_json(
+                {"type": "changes", "changes": shown, "cursor": self.view.cursor})
+        return True
 
     def concerns(self, notification: dict[str, Any]) -> bool:
         if notification.get("type") == "typing":
-            return (notification["conversation_id"] in self.conversations
+            return (notification["conversation_id"] in self.view.conversations
                     and notification["user_id"] != self.user_id
                     and self.user_id not in notification.get("hidden_from", ()))
         if notification.get("type") == "presence":
             return self.user_id in notification.get("audience", ())
-        return bool(self.conversations & set(notification.get("conversation_ids", ()))
-                    or self.user_id in notification.get("user_ids", ()))
+        return False
+
+    async def hear(self, notification: dict[str, Any]) -> None:
+        kind = notification.get("type")
+        if kind == STREAM:
+            if self.following and not await self.follow(notification):
+                self.following = False  # something was missed: re-read when models land
+        elif kind == "changes":
+            if notification["position"] > self.view.cursor and (
+                    not self.following or self.user_id in notification.get("user_ids", ())
+                    or self.view.conversations & set(notification["conversation_ids"])):
+                await self.catch_up()
+        elif self.concerns(notification):
+            await self.websocket.send_json(
+                {k: v for k, v in notification.items() if k not in ROUTING_FIELDS})
 
     async def run(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         await self.catch_up()
@@ -219,14 +255,7 @@ class LiveFeed:
                     await self.handle_client(receiving.result())
                     receiving = asyncio.ensure_future(self.websocket.receive_json())
                 elif waiting in done:
-                    notification = waiting.result()
-                    if self.concerns(notification):
-                        if notification.get("type") == "changes":
-                            await self.catch_up()
-                        else:
-                            await self.websocket.send_json(
-                                {k: v for k, v in notification.items()
-                                 if k not in ROUTING_FIELDS})
+                    await self.hear(waiting.result())
                 else:
                     waiting.cancel()
                     await self.catch_up()  # a lost wake-up costs at most this long
@@ -242,7 +271,7 @@ class LiveFeed:
             await self.websocket.send_json({"type": "error", "detail": "unknown frame"})
             return
         if frame["type"] == "ping":
-            await self.websocket.send_json({"type": "pong", "cursor": self.cursor})
+            await self.websocket.send_json({"type": "pong", "cursor": self.view.cursor})
             return
         try:
             await asyncio.to_thread(announce_typing, self.parley,

@@ -21,6 +21,7 @@ from api.accounts import (
 from api.dependencies import (
     ConsistencyPosition,
     CorrelationId,
+    CurrentSession,
     IdempotencyKey,
     ParleyDep,
     UserId,
@@ -161,12 +162,12 @@ async def register(
 
 @router.get("/me", response_model=UserProfile, summary="The caller's profile",
             responses=problem_responses(*QUERY_PROBLEMS))
-def my_profile(caller: UserId, parley: ParleyDep,
+def my_profile(session: CurrentSession, parley: ParleyDep,
                position: ConsistencyPosition = None) -> UserProfile:
-    """The caller's own profile."""
-    wait_for(parley, position, USERS)
+    """The caller's own profile: never older than the caller's sign-in (or `position`)."""
+    wait_for(parley, max(position or 0, session.issued_at_position), USERS)
     assert parley.users is not None
-    return UserProfile(**parley.users.user(str(caller)))
+    return UserProfile(**parley.users.user(str(session.user_id)))
 
 
 @router.patch("/me", response_model=ProfileChanged, summary="Change the caller's profile",

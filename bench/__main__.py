@@ -22,13 +22,9 @@ from typing import Any
 
 import httpx
 
-from parley.launcher import ParleyProcesses
+from bench.processes import running_parley
 
 WRK_SCRIPT = Path(__file__).with_name("send.lua")
-# one account sends the whole load: the per-user send limit would measure itself
-UNLIMITED = {"PARLEY_SEND_RATE_PER_SECOND": "1000000", "PARLEY_SEND_BURST": "1000000"}
-SERVICE_VARIABLES = ("PARLEY_DATABASE_URL", "PARLEY_KAFKA_BOOTSTRAP",
-                     "PARLEY_ELASTICSEARCH_URL", "PARLEY_REDIS_URL")
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -117,30 +113,9 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench: needs wrk (apt-get install wrk; `make bench` installs it)")
-    with tempfile.TemporaryDirectory() as scratch:
-        if args.profile == "production":
-            missing = [v for v in SERVICE_VARIABLES if not os.environ.get(v)]
-            if missing:
-                raise SystemExit(f"bench: {', '.join(missing)} not set "
-                                 "(eval \"$(bash deploy/services.sh env)\")")
-            namespace = f"bench{uuid.uuid4().hex[:8]}"
-            env = {"PARLEY_NAMESPACE": namespace, "PARLEY_SECRET_KEY": uuid.uuid4().hex,
-                   "PARLEY_LOG_LEVEL": "WARNING", **UNLIMITED}
-        else:
-            env = {"PARLEY_DATA_DIR": str(Path(scratch) / "data"), "PARLEY_DATABASE_URL": "",
-                   "PARLEY_LOG_LEVEL": "WARNING", **UNLIMITED}
-        processes = ParleyProcesses(env, Path(scratch))
-        processes.start("serve")
-        try:
-            processes.wait_until_serving()
-            if args.profile == "production":
-                processes.start("relay")
-                processes.start("project")
-                processes.wait_until_logged("relay", "relay started")
-                processes.wait_until_logged("project", "projectors started")
-            results = asyncio.run(measure(processes.base_url, args.seconds, args.samples))
-        finally:
-            processes.stop_all()
+    with tempfile.TemporaryDirectory() as scratch, \
+            running_parley(args.profile, Path(scratch)) as processes:
+        results = asyncio.run(measure(processes.base_url, args.seconds, args.samples))
     print(json.dumps({"profile": args.profile, "machine": {
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "platform": platform.platform()}, **results}, indent=2))

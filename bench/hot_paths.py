@@ -27,7 +27,7 @@ import httpx
 
 from bench.__main__ import percentile
 from bench.messenger import peak_rss
-from bench.mixed import running_parley
+from bench.processes import running_parley
 from parley.launcher import ParleyProcesses
 
 MODES = {"reads_only": 0, "one_send_per_10_reads": 10}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import tempfile
 import time
 import uuid
@@ -25,12 +24,11 @@ import httpx
 import websockets
 
 from bench.__main__ import (
-    SERVICE_VARIABLES,
-    UNLIMITED,
     conversation_pair,
     percentile,
     sustained_sends,
 )
+from bench.processes import running_parley
 from parley.launcher import ParleyProcesses
 
 
@@ -54,6 +52,7 @@ async def socket_delivery(base_url: str, http: httpx.AsyncClient, concurrency: i
     """
     pair = await _recipient_pair(http)
     delays: list[float] = []
+    received: set[str] = set()
     url = base_url.replace("http://", "ws://") + "/v1/live"
     async with websockets.connect(url, additional_headers=pair["auth"]) as socket:
         async def listen() -> None:
@@ -61,6 +60,7 @@ async def socket_delivery(base_url: str, http: httpx.AsyncClient, concurrency: i
                 now = time.time()
                 for change in json.loads(frame).get("changes", []):
                     if change["kind"] == "message_sent":
+                        received.add(change["data"]["message_id"])
                         sent_at = datetime.fromisoformat(change["data"]["sent_at"])
                         delays.append(now - sent_at.timestamp())
 
@@ -73,6 +73,7 @@ async def socket_delivery(base_url: str, http: httpx.AsyncClient, concurrency: i
         listener.cancel()
     return {"concurrency": concurrency, "messages_per_second": load["messages_per_second"],
             "sent": load["sent"], "delivered": len(delays),
+            "delivered_twice": len(delays) - len(received),
             "p50_ms": round(percentile(delays, 0.5) * 1000, 2) if delays else None,
             "p99_ms": round(percentile(delays, 0.99) * 1000, 2) if delays else None}
 
@@ -132,28 +133,9 @@ def main() -> None:
     parser.add_argument("--delivery-concurrency", type=int, default=4,
                         help="wrk connections while measuring socket delivery")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        env = {"PARLEY_LOG_LEVEL": "WARNING", **UNLIMITED}
-        if args.profile == "production":
-            missing = [v for v in SERVICE_VARIABLES if not os.environ.get(v)]
-            if missing:
-                raise SystemExit(f"bench: {', '.join(missing)} not set")
-            env |= {"PARLEY_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}",
-                    "PARLEY_SECRET_KEY": uuid.uuid4().hex}
-        else:
-            env |= {"PARLEY_DATA_DIR": str(Path(scratch) / "data"), "PARLEY_DATABASE_URL": ""}
-        processes = ParleyProcesses(env, Path(scratch))
-        processes.start("serve")
-        try:
-            processes.wait_until_serving()
-            if args.profile == "production":
-                processes.start("relay")
-                processes.start("project")
-                processes.wait_until_logged("relay", "relay started")
-                processes.wait_until_logged("project", "projectors started")
-            results = asyncio.run(measure(processes.base_url, args, processes))
-        finally:
-            processes.stop_all()
+    with tempfile.TemporaryDirectory() as scratch, \
+            running_parley(args.profile, Path(scratch)) as processes:
+        results = asyncio.run(measure(processes.base_url, args, processes))
     print(json.dumps({"profile": args.profile, **results}, indent=2))
 
 

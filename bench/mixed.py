@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
@@ -28,15 +27,16 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict, deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.__main__ import SERVICE_VARIABLES, UNLIMITED, percentile
+from bench.__main__ import percentile
 from bench.messenger import peak_rss
+from bench.processes import running_parley
 from parley.launcher import ParleyProcesses
 
 WEIGHTS = {"send": 40, "read_latest_page": 15, "list_conversations": 10, "mark_read": 10,
@@ -47,33 +47,6 @@ WORDS = ("apple", "harbour", "violin", "granite", "meadow", "lantern", "copper",
          "breeze", "canyon", "ember", "willow")
 EMOJI = ("👍", "❤️", "😂", "🎉", "😮", "🙏")
 SERVER_ERROR_SAMPLES = 20
-
-
-@contextlib.contextmanager
-def running_parley(profile: str, scratch: Path) -> Iterator[ParleyProcesses]:
-    """Real `parley` processes for `profile`, stopped (by pid) on the way out."""
-    env = dict(UNLIMITED) | {"PARLEY_LOG_LEVEL": "WARNING"}
-    if profile == "production":
-        missing = [v for v in SERVICE_VARIABLES if not os.environ.get(v)]
-        if missing:
-            raise SystemExit(f"bench: {', '.join(missing)} not set "
-                             "(eval \"$(bash deploy/services.sh env)\")")
-        env |= {"PARLEY_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}",
-                "PARLEY_SECRET_KEY": uuid.uuid4().hex}
-    else:
-        env |= {"PARLEY_DATA_DIR": str(scratch / "data"), "PARLEY_DATABASE_URL": ""}
-    processes = ParleyProcesses(env, scratch)
-    processes.start("serve")
-    try:
-        processes.wait_until_serving()
-        if profile == "production":
-            processes.start("relay")
-            processes.start("project")
-            processes.wait_until_logged("relay", "relay started")
-            processes.wait_until_logged("project", "projectors started")
-        yield processes
-    finally:
-        processes.stop_all()
 
 
 async def settle(http: httpx.AsyncClient, timeout: float = 120.0) -> float:

@@ -25,7 +25,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from bench.__main__ import SERVICE_VARIABLES
+from bench.processes import SERVICE_VARIABLES
 from commands.conversations import OpenDirectConversation, SendMessage
 from commands.groups import CreateGroup
 from commands.users import RegisterUser

@@ -26,17 +26,13 @@ class CreateGroup:
 
 
 @dataclass(frozen=True)
-class RenameGroup:
+class ChangeGroup:
+    """Rename the group, change its photo, or both at once (all or nothing)."""
+
     conversation_id: UUID
     actor_id: UUID
-    title: str
-
-
-@dataclass(frozen=True)
-class ChangeGroupPhoto:
-    conversation_id: UUID
-    actor_id: UUID
-    photo_ref: str
+    title: str | None = None
+    photo_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,15 +105,12 @@ def create_group(batch: Batch, command: CreateGroup, cause: Cause) -> Outcome:
     return _group_outcome(group, 201)
 
 
-def rename_group(batch: Batch, command: RenameGroup, cause: Cause) -> Outcome:
+def change_group(batch: Batch, command: ChangeGroup, cause: Cause) -> Outcome:
     group = find_conversation(batch, command.conversation_id, command.actor_id)
-    group.rename(command.actor_id, command.title, cause)
-    return _group_outcome(group)
-
-
-def change_group_photo(batch: Batch, command: ChangeGroupPhoto, cause: Cause) -> Outcome:
-    group = find_conversation(batch, command.conversation_id, command.actor_id)
-    group.change_photo(command.actor_id, command.photo_ref, cause)
+    if command.title is not None:
+        group.rename(command.actor_id, command.title, cause)
+    if command.photo_ref is not None:
+        group.change_photo(command.actor_id, command.photo_ref, cause)
     return _group_outcome(group)
 
 
@@ -165,8 +158,7 @@ def change_member_settings(batch: Batch, command: ChangeMemberSettings, cause: C
 
 GROUP_HANDLERS: dict[type, Handler] = {
     CreateGroup: create_group,
-    RenameGroup: rename_group,
-    ChangeGroupPhoto: change_group_photo,
+    ChangeGroup: change_group,
     AddMembers: add_members,
     RemoveMember: remove_member,
     LeaveGroup: leave_group,

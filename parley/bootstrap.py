@@ -45,9 +45,10 @@ from projections.attachments import AttachmentAccess, UploaderOnly
 from projections.consistency import ConsistencyGate
 from projections.contacts import ContactQueries
 from projections.documents import ReadStore, Upsert
+from projections.events import PositionedEvent
 from projections.feed import FeedProjector, FeedQueries
 from projections.hot_paths import StampedCache
-from projections.live import LiveUpdates, LocalFanOut, feed_notification
+from projections.live import LiveUpdates, LocalFanOut, feed_notification, stream_notification
 from projections.memberships import Memberships
 from projections.messaging import MessagingProjector
 from projections.messaging_queries import AttachmentReaders, MessagingQueries
@@ -86,6 +87,14 @@ def live_notifier(live: LiveUpdates) -> Callable[[Sequence[Upsert], int], None]:
             live.publish(notification)
 
     return notify
+
+
+def stream_announcer(live: LiveUpdates) -> Callable[[Sequence[PositionedEvent], int, int], None]:
+    """Called by whoever reads the log in order, as it reads: the stream live sockets follow."""
+    def announce(events: Sequence[PositionedEvent], after: int, upto: int) -> None:
+        live.publish(stream_notification(events, after, upto))
+
+    return announce
 
 
 @dataclass
@@ -277,7 +286,8 @@ def build_embedded(settings: Settings) -> Parley:
     writer = ProjectionWriter(store, cache, on_applied=live_notifier(parley.live),
                               locks=FileLocks(settings.data_dir / "locks"), health=health,
                               policy=settings.projection_failure_policy)
-    runner = LogTailingRunner(reader, writer, store, projectors())
+    runner = LogTailingRunner(reader, writer, store, projectors(),
+                              on_read=stream_announcer(parley.live))
     attach_write_side(parley, on_commit=runner.wake)
     attach_queries(parley)
     attach_attachments(parley)

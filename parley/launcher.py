@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -36,6 +38,22 @@ class ParleyProcesses:
         log_file = (self.logs / f"{role}.log").open("ab")
         self.running[role] = subprocess.Popen(args, env=self.env, stdout=log_file,
                                               stderr=subprocess.STDOUT)
+
+    @contextlib.contextmanager
+    def running(self, profile: str) -> Iterator[ParleyProcesses]:
+        """`serve` answering, and in production `relay` and `project` started too; all
+        stopped on the way out."""
+        try:
+            self.start("serve")
+            self.wait_until_serving()
+            if profile == "production":
+                self.start("relay")
+                self.start("project")
+                self.wait_until_logged("relay", "relay started")
+                self.wait_until_logged("project", "projectors started")
+            yield self
+        finally:
+            self.stop_all()
 
     def kill(self, role: str) -> None:
         """kill -9: no chance to flush, commit or say goodbye."""

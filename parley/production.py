@@ -39,6 +39,7 @@ from parley.bootstrap import (
     event_log_env,
     live_notifier,
     projectors,
+    stream_announcer,
 )
 from parley.reachability import require_reachable
 from parley.settings import Settings
@@ -140,10 +141,12 @@ def run_relay(settings: Settings, on_started: Callable[[], None] = lambda: None)
     migrate_all(settings)
     event_log = EventLog(env=event_log_env(settings))
     pool = progress_pool(settings)
+    live = RedisLiveUpdates(settings.redis_url or "", settings.namespace)
     relay = KafkaRelay(event_log, lambda: new_producer(settings.kafka_bootstrap or ""), pool,
                        settings.namespace,
                        appended=LogAppendedSignal.for_database(settings.database_url or "",
-                                                               settings.namespace))
+                                                               settings.namespace),
+                       on_read=stream_announcer(live))
     _stop_on_signals(relay.stopping)
     checkpoints = checkpoint_schedule(settings, event_log)
     if checkpoints is not None:
@@ -156,6 +159,7 @@ def run_relay(settings: Settings, on_started: Callable[[], None] = lambda: None)
         if checkpoints is not None:
             checkpoints.stop()
         pool.close()
+        live.close()
         event_log.close()
 
 

@@ -115,14 +115,25 @@ class FeedQueries:
         ))
         blocked = self._contacts.blocks_of(reader_id).blocked
         visible = [c for c in page.documents if _within(c, windows[c["conversation_id"]])
-                   and c.get("private_to") in (None, reader_id)
-                   and not (c["kind"] in BY_THEIR_AUTHOR and _author(c) in blocked)]
+                   and shown_to(c, reader_id, blocked)]
         last_read = max((c["position"] for c in page.documents), default=cursor)
         if page.next_after is None:
             last_read = max(last_read, horizon)
-        return {"changes": [{k: v for k, v in c.items() if k not in INTERNAL_FIELDS}
-                            for c in visible],
-                "cursor": max(cursor, last_read), "conversation_ids": current}
+        return {"changes": [public(c) for c in visible],
+                "cursor": max(cursor, last_read), "conversation_ids": current,
+                "blocked": sorted(blocked)}
+
+
+def shown_to(change: dict[str, Any], reader_id: str, blocked: frozenset[str] | set[str]) -> bool:
+    """Whether a change in one of the reader's conversations is for their eyes: not someone
+    else's private change, nor the doing of someone they block."""
+    return (change.get("private_to") in (None, reader_id)
+            and not (change["kind"] in BY_THEIR_AUTHOR and _author(change) in blocked))
+
+
+def public(change: dict[str, Any]) -> dict[str, Any]:
+    """A change as readers get it, without the fields used to route and filter it."""
+    return {k: v for k, v in change.items() if k not in INTERNAL_FIELDS}
 
 
 def _author(change: dict[str, Any]) -> str | None:

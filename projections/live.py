@@ -1,23 +1,48 @@
-"""Live updates: after the feed projection moves on, sockets holding affected members wake up.
+"""Live updates: what sockets hear, and how one socket follows its member's feed.
 
-Notifications say only *where* something changed (conversations, members, a position); each
-socket then reads its member's feed from the cursor it holds, so nothing is lost or doubled.
-Typing indicators ride the same channel but are never stored.
+Two notifications carry the feed to sockets:
+
+- a *stream* notification, published by whoever reads the log in order (the relay, or the
+  embedded projection runner) as soon as events are committed: every feed change and every
+  block in the positions `(after, position]`. A socket whose cursor is at `after` or beyond
+  follows it in memory (`LiveView`), with no read-model query, so delivery does not wait for
+  Elasticsearch;
+- a *changes* notification, published after the feed projection has written a batch: where
+  something changed. A socket that missed part of the stream (a dropped Redis message, a
+  full queue, a reconnect) re-reads its feed from its cursor when it hears one, then follows
+  the stream again. Either way nothing is lost or doubled.
+
+Typing indicators and presence ride the same channel but are never stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from domain.contacts import Blocklist
 from projections.documents import Upsert
-from projections.feed import CHANGES
+from projections.events import PositionedEvent
+from projections.feed import CHANGES, FeedProjector, public, shown_to
+
+STREAM = "stream"
+MAX_STREAMED_CHANGES = 500  # beyond this, sockets re-read the feed instead
+RECENT_STREAM_KEPT = 1024  # enough to bridge from the read models to the head of the stream
+FEED = FeedProjector()
+JOINING_KINDS = {"conversation_opened": "member_ids", "group_created": "member_ids",
+                 "members_added": "user_ids"}
 
 
 class LiveUpdates(Protocol):
     def publish(self, notification: dict[str, Any]) -> None: ...
+
+    def recent_stream(self) -> list[dict[str, Any]]:
+        """The stream notifications this process heard last, oldest first."""
+        ...
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]: ...
 
@@ -41,15 +66,79 @@ def feed_notification(changes: Sequence[Upsert], upto: int) -> dict[str, Any] | 
             "user_ids": sorted(users), "position": upto}
 
 
+def stream_notification(events: Sequence[PositionedEvent], after: int,
+                        upto: int) -> dict[str, Any]:
+    """Everything a socket needs of the log between `after` and `upto`: the feed changes and
+    the blocks, in order. Published even when empty, so followers see the stream is whole."""
+    changes = [change.fields for positioned in events if positioned.position > after
+               for change in FEED.changes(positioned.event, positioned.position)]
+    if len(changes) > MAX_STREAMED_CHANGES:
+        return {"type": STREAM, "after": after, "position": upto, "truncated": True}
+    blocks = [_block(positioned) for positioned in events
+              if isinstance(positioned.event, Blocklist.UserBlocked | Blocklist.UserUnblocked)
+              and positioned.position > after]
+    return {"type": STREAM, "after": after, "position": upto, "changes": changes,
+            "blocks": blocks}
+
+
+def _block(positioned: PositionedEvent) -> dict[str, Any]:
+    event = positioned.event
+    blocked = isinstance(event, Blocklist.UserBlocked)
+    return {"position": positioned.position, "blocker_id": str(event.blocker_id),
+            "user_id": str(event.blocked_id if blocked else event.unblocked_id),
+            "blocked": blocked}
+
+
+@dataclass
+class LiveView:
+    """What one socket knows of its member's feed: how far it has got, the conversations the
+    member is in now, and whom they block. It follows the stream from there, applying joins,
+    removals and blocks in log order, exactly as the feed's membership windows do."""
+
+    reader_id: str
+    cursor: int
+    conversations: set[str] = field(default_factory=set)
+    blocked: set[str] = field(default_factory=set)
+
+    def follow(self, notification: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The changes of a stream notification the member should get, oldest first; None if
+        the notification does not continue from the cursor (something was missed)."""
+        if notification.get("truncated") or notification["after"] > self.cursor:
+            return None
+        items = sorted([*notification["changes"], *notification["blocks"]],
+                       key=lambda item: item["position"])
+        shown = [public(c) for c in items
+                 if c["position"] > self.cursor and self._shown(c)]
+        self.cursor = max(self.cursor, notification["position"])
+        return shown
+
+    def _shown(self, item: dict[str, Any]) -> bool:
+        if "blocker_id" in item:
+            if item["blocker_id"] == self.reader_id:
+                (self.blocked.add if item["blocked"] else self.blocked.discard)(item["user_id"])
+            return False
+        conversation, data = item["conversation_id"], item["data"]
+        if self.reader_id in data.get(JOINING_KINDS.get(item["kind"], ""), ()):
+            self.conversations.add(conversation)
+        shown = conversation in self.conversations and shown_to(item, self.reader_id,
+                                                                self.blocked)
+        if item["kind"] == "member_removed" and data["user_id"] == self.reader_id:
+            self.conversations.discard(conversation)  # the removal itself is still theirs
+        return shown
+
+
 class LocalFanOut:
     """Delivers notifications to the subscribed queues of this process, from any thread."""
 
     def __init__(self) -> None:
         self._subscribers: dict[asyncio.Queue[dict[str, Any]], asyncio.AbstractEventLoop] = {}
+        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_STREAM_KEPT)
         self._lock = threading.Lock()
 
     def publish(self, notification: dict[str, Any]) -> None:
         with self._lock:
+            if notification.get("type") == STREAM:
+                self._recent.append(notification)
             subscribers = list(self._subscribers.items())
         for queue, loop in subscribers:
             loop.call_soon_threadsafe(_offer, queue, notification)
@@ -63,6 +152,10 @@ class LocalFanOut:
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         with self._lock:
             self._subscribers.pop(queue, None)
+
+    def recent_stream(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._recent)
 
 
 def _offer(queue: asyncio.Queue[dict[str, Any]], notification: dict[str, Any]) -> None:

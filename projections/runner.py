@@ -148,8 +148,10 @@ class LogTailingRunner:
         store: ReadStore,
         projectors: Sequence[Projector],
         batch_size: int = 500,
+        on_read: Callable[[Sequence[PositionedEvent], int, int], None] | None = None,
     ) -> None:
         self._read_log = read_log
+        self._on_read = on_read
         self._writer = writer
         self._store = store
         self._projectors = projectors
@@ -176,6 +178,8 @@ class LogTailingRunner:
         if not events:
             return 0
         upto = events[-1].position
+        if self._on_read is not None:  # live sockets may have them before the read models
+            self._on_read(events, start - 1, upto)
         for projector in self._projectors:
             done = self._store.position(projector.name)
             pending = [e for e in events if e.position > done]

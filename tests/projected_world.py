@@ -43,12 +43,14 @@ class ProjectedWorld:
         self.feed = FeedQueries(self.store, self.memberships, self.contacts)
         self.presence = PresenceAudience(self.store, self.users, self.memberships, self.contacts)
         self._blocklists: dict[uuid.UUID, Blocklist] = {}
+        self.log: list[PositionedEvent] = []  # everything recorded, as a log reader sees it
 
     def record(self, *aggregates: Any) -> int:
         """Project every pending event of the aggregates; returns the last log position."""
         for aggregate in aggregates:
             for event in aggregate.collect_events():
                 self.position += 1
+                self.log.append(PositionedEvent(self.position, event))
                 for projector in self.projectors:
                     self.writer.project(projector, [PositionedEvent(self.position, event)],
                                         self.position)

@@ -32,18 +32,10 @@ def processes(request: pytest.FixtureRequest, tmp_path: Path,
     env |= {"PARLEY_CONSISTENCY_WAIT_SECONDS": "15"}
     marker = request.node.get_closest_marker("parley_env")
     env |= marker.kwargs if marker else {}
-    running = ParleyProcesses(env, tmp_path)
-    running.start("serve")
     try:
-        running.wait_until_serving()
-        if profile == "production":
-            running.start("relay")
-            running.start("project")
-            running.wait_until_logged("relay", "relay started")
-            running.wait_until_logged("project", "projectors started")
-        yield running
+        with ParleyProcesses(env, tmp_path).running(profile) as running:
+            yield running
     finally:
-        running.stop_all()
         if profile == "production":
             drop_indices(request.getfixturevalue("services"), namespace)
 

@@ -64,6 +64,28 @@ def test_roles_decide_who_may_manage_the_group(parley: ParleyClient) -> None:
     assert view["owner_id"] == cy.user_id and view["title"] == "Renamed"
 
 
+def test_a_group_is_renamed_and_re_photographed_in_one_change_or_not_at_all(
+    parley: ParleyClient,
+) -> None:
+    groups = GroupClient(parley)
+    ada, bob = parley.register("Ada"), parley.register("Bob")
+    group = groups.create(ada, "Plans", bob)
+    both = groups.call("PATCH", f"/v1/groups/{group}", ada,
+                       json={"title": "Trip", "photo_ref": "photos/trip.png"})
+    assert both.status_code == 200
+    assert (both.json()["title"], both.json()["photo_ref"]) == ("Trip", "photos/trip.png")
+    half_bad = groups.call("PATCH", f"/v1/groups/{group}", ada,
+                           json={"title": "Never", "photo_ref": "bad\x07ref"})
+    assert half_bad.status_code == 422
+    assert half_bad.headers["content-type"] == "application/problem+json"
+    empty = groups.call("PATCH", f"/v1/groups/{group}", ada, json={})
+    assert empty.status_code == 422
+    later = parley.sent(ada, group, "see you there")
+    listed = groups.call("GET", "/v1/conversations", bob,
+                         params={"position": later["position"]}).json()["conversations"]
+    assert [(c["title"], c.get("photo_ref")) for c in listed] == [("Trip", "photos/trip.png")]
+
+
 def test_non_members_and_strangers_learn_nothing_about_a_group(parley: ParleyClient) -> None:
     groups = GroupClient(parley)
     ada, eve = parley.register("Ada"), parley.register("Eve")

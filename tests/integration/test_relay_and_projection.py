@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from parley.bootstrap import HANDLERS, event_log_env, projectors
 from parley.production import migrate_all, progress_pool, read_store, topic_of_projection
 from parley.settings import Settings
 from projections.documents import Eq, Query
+from projections.live import stream_notification
 from projections.messaging import MESSAGES
 from projections.runner import ProjectionWriter
 from tests.builders import a_cause, a_handle, now
@@ -39,9 +41,9 @@ class Pipeline:
     writer: GroupCommitWriter
     store: ElasticsearchReadStore
 
-    def relay(self) -> KafkaRelay:
+    def relay(self, **options: Any) -> KafkaRelay:
         return KafkaRelay(self.log, lambda: new_producer(self.settings.kafka_bootstrap or ""),
-                          progress_pool(self.settings), self.settings.namespace)
+                          progress_pool(self.settings), self.settings.namespace, **options)
 
     def projection_runner(self) -> KafkaProjectionRunner:
         by_topic = projectors_by_topic(topic_of_projection(self.settings), projectors())
@@ -149,3 +151,21 @@ def test_a_replayed_topic_does_not_regress_documents(pipeline: Pipeline) -> None
     assert pipeline.store.get("conversations", str(conversation)) == summary_before
     assert summary_before is not None and summary_before["last_seq"] == 5
     assert seqs_in_elasticsearch(pipeline.store, conversation) == [1, 2, 3, 4, 5]
+
+
+def test_the_relay_announces_the_log_to_live_sockets_as_one_unbroken_stream(
+    pipeline: Pipeline,
+) -> None:
+    conversation = send_messages(pipeline.writer, 12)
+    announced: list[dict[str, Any]] = []
+    relay = pipeline.relay(batch_size=5, on_read=lambda events, after, upto: announced.append(
+        stream_notification(events, after, upto)))
+    while relay.relay_once():
+        pass
+
+    head = pipeline.log.recorder.max_notification_id() or 0
+    assert [(n["after"], n["position"]) for n in announced] == [
+        (start, min(start + 5, head)) for start in range(0, head, 5)]
+    sent = [c for n in announced for c in n["changes"] if c["kind"] == "message_sent"]
+    assert [c["data"]["text"] for c in sent] == [f"note {i}" for i in range(12)]
+    assert {c["conversation_id"] for c in sent} == {str(conversation)}
