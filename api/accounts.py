@@ -18,13 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.argon2_passwords import Argon2Passwords
 from api.dependencies import (
+    CommandContext,
     ConsistencyPosition,
     CorrelationId,
     CurrentSession,
     ParleyDep,
     Session,
+    UnkeyedCommands,
     issue_access_token,
-    run_command,
     wait_for,
 )
 from api.problems import QUERY_PROBLEMS, Responses, problem_responses
@@ -173,8 +174,8 @@ async def sign_in_with_password(
                                        user_id, password)
     assert user_id is not None
     session, refresh = new_session(parley, user_id, device_name)
-    outcome = await run_command(parley, request, response, SignIn(user_id, verified, session),
-                                user_id, correlation, None, {})
+    signing_in = CommandContext(parley, request, response, user_id, correlation, None)
+    outcome = await signing_in.run(SignIn(user_id, verified, session))
     return token_grant(parley, refresh, outcome.position)
 
 
@@ -199,32 +200,29 @@ async def refresh(body: RefreshRequest, request: Request, response: Response,
     now = datetime.now(UTC)
     command = RefreshSession(presented, replacement.digest, now,
                              now + timedelta(seconds=parley.settings.token_ttl_seconds))
-    outcome = await run_command(parley, request, response, command, presented.user_id,
-                                correlation, None, {})
+    refreshing = CommandContext(parley, request, response, presented.user_id, correlation, None)
+    outcome = await refreshing.run(command)
     return token_grant(parley, replacement, outcome.position)
 
 
-async def revoke(parley: Parley, request: Request, response: Response, session: Session,
-                 device_id: uuid.UUID, correlation: uuid.UUID) -> DeviceRevoked:
+async def revoke(commands: CommandContext, device_id: uuid.UUID) -> DeviceRevoked:
     """Revoke, then wait (bounded) until the read model shows it, so that when this answers
     the device's tokens no longer work; 202 if the read model is slower than that."""
-    outcome = await run_command(parley, request, response,
-                                RevokeDevice(session.user_id, device_id, datetime.now(UTC)),
-                                session.user_id, correlation, None, {})
+    parley = commands.parley
+    outcome = await commands.run(RevokeDevice(commands.caller, device_id, datetime.now(UTC)))
     queries = DeviceQueries(parley.store, parley.cache)
     if await asyncio.to_thread(parley.gate.wait, outcome.position, [DEVICES]):
         queries.forget(str(device_id))
     else:
-        response.status_code = 202
+        commands.response.status_code = 202
     return DeviceRevoked(**outcome.body, position=outcome.position)
 
 
 @sessions.delete("/current", response_model=DeviceRevoked, summary="Sign out this device",
                  responses=problem_responses(401, 422, 503) | REVOKED_LATER)
-async def sign_out(request: Request, response: Response, parley: ParleyDep,
-                   session: CurrentSession, correlation: CorrelationId) -> DeviceRevoked:
+async def sign_out(session: CurrentSession, commands: UnkeyedCommands) -> DeviceRevoked:
     """Sign out: revokes the device this request comes from, with its tokens."""
-    return await revoke(parley, request, response, session, session.device_id, correlation)
+    return await revoke(commands, session.device_id)
 
 
 @devices.get("", response_model=DeviceList, summary="List the caller's devices",
@@ -242,11 +240,9 @@ def list_devices(session: CurrentSession, parley: ParleyDep,
 @devices.delete("/{device_id}", response_model=DeviceRevoked, summary="Revoke a device",
                 responses=problem_responses(401, 422, 503, described={
                     404: "no such device of the caller's"}) | REVOKED_LATER)
-async def revoke_device(device_id: uuid.UUID, request: Request, response: Response,
-                        parley: ParleyDep, session: CurrentSession,
-                        correlation: CorrelationId) -> DeviceRevoked:
+async def revoke_device(device_id: uuid.UUID, commands: UnkeyedCommands) -> DeviceRevoked:
     """Revoke one of the caller's devices: its access and refresh tokens stop working."""
-    return await revoke(parley, request, response, session, device_id, correlation)
+    return await revoke(commands, device_id)
 
 
 def routers() -> list[APIRouter]:

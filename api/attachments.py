@@ -9,19 +9,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.dependencies import (
-    ConsistencyPosition,
-    CorrelationId,
-    IdempotencyKey,
-    ParleyDep,
-    UserId,
-    run_command,
-    wait_for,
-)
+from api.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.problems import QUERY_PROBLEMS, problem_responses
 from commands.attachments import BlobNotFound, BlobStore, RecordAttachment, store_upload
 from domain.attachments import DEFAULT_CONTENT_TYPES, storage_key_for
@@ -85,28 +77,24 @@ async def _discard(blobs: BlobStore, attachment_id: uuid.UUID) -> None:
              "image/jpeg, image/png, image/webp, text/plain, video/mp4",
         422: "the content is not image/png (or the body is empty)"}),
 )
-async def upload(
-    request: Request, response: Response, parley: ParleyDep, caller: UserId,
-    correlation: CorrelationId, content_type: DeclaredType = None,
-    idempotency_key: IdempotencyKey = None,
-) -> AttachmentUploaded:
+async def upload(commands: Commands, content_type: DeclaredType = None) -> AttachmentUploaded:
     """Upload one attachment as the raw request body, with its Content-Type.
 
     The body is streamed to storage as it arrives. Only the uploader can use or read the new
     attachment until it is sent in a message.
     """
+    parley = commands.parley
     assert parley.blobs is not None
     blobs, policy = parley.blobs, parley.upload_policy
     declared = policy.accept_type(content_type)
     attachment_id = uuid.uuid4()
-    stored = await anyio.to_thread.run_sync(
-        store_upload, blobs, policy, attachment_id, declared, blocking_chunks(request.stream()))
-    command = RecordAttachment(attachment_id, caller, declared, stored.size, stored.sha256,
-                               datetime.now(UTC))
+    stored = await anyio.to_thread.run_sync(store_upload, blobs, policy, attachment_id, declared,
+                                            blocking_chunks(commands.request.stream()))
+    command = RecordAttachment(attachment_id, commands.caller, declared, stored.size,
+                               stored.sha256, datetime.now(UTC))
     payload = {"content_type": declared, "size": stored.size, "sha256": stored.sha256}
     try:
-        outcome = await run_command(parley, request, response, command, caller, correlation,
-                                    idempotency_key, payload)
+        outcome = await commands.submit(command, payload)
     except Exception:
         await _discard(blobs, attachment_id)
         raise

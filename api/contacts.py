@@ -6,18 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.dependencies import (
-    ConsistencyPosition,
-    CorrelationId,
-    IdempotencyKey,
-    ParleyDep,
-    UserId,
-    run_command,
-    wait_for,
-)
+from api.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
 from commands.contacts import (
     AnswerFriendRequest,
@@ -100,14 +92,6 @@ def _people(parley: Parley, documents: list[dict[str, Any]]) -> list[Person]:
             for d in documents]
 
 
-async def _contact_command(parley: Parley, request: Request, response: Response, command: Any,
-                           caller: uuid.UUID, correlation: uuid.UUID, key: str | None,
-                           payload: Any) -> ContactChanged:
-    outcome = await run_command(parley, request, response, command, caller, correlation, key,
-                                payload)
-    return ContactChanged(**outcome.body, position=outcome.position)
-
-
 @contacts.get("", response_model=ContactList, summary="List friends and friend requests",
               responses=problem_responses(*QUERY_PROBLEMS))
 def list_contacts(caller: UserId, parley: ParleyDep,
@@ -128,60 +112,48 @@ def list_contacts(caller: UserId, parley: ParleyDep,
                         "request"})
                | {200: {"model": ContactChanged,
                         "description": "already pending, or it accepted their request"}})
-async def request_friendship(body: SomeoneRequest, request: Request, response: Response,
-                             parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-                             idempotency_key: IdempotencyKey = None) -> ContactChanged:
+async def request_friendship(body: SomeoneRequest, commands: Commands) -> ContactChanged:
     """Ask someone to be friends. Asking someone who already asked you accepts their request."""
-    command = RequestFriendship(caller, body.user_id, datetime.now(UTC))
-    return await _contact_command(parley, request, response, command, caller, correlation,
-                                  idempotency_key, body.model_dump(mode="json"))
+    outcome = await commands.run(
+        RequestFriendship(commands.caller, body.user_id, datetime.now(UTC)), body)
+    return ContactChanged(**outcome.body, position=outcome.position)
 
 
 @contacts.post("/requests/{user_id}/accept", response_model=ContactChanged,
                summary="Accept a friend request", responses=problem_responses(
                    *ANSWER_PROBLEMS, described={404: "no pending request from this user"}))
-async def accept(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
-                 caller: UserId, correlation: CorrelationId,
-                 idempotency_key: IdempotencyKey = None) -> ContactChanged:
+async def accept(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
     """Accept the friend request `user_id` sent the caller."""
-    command = AnswerFriendRequest(caller, user_id, True, datetime.now(UTC))
-    return await _contact_command(parley, request, response, command, caller, correlation,
-                                  idempotency_key, {})
+    outcome = await commands.run(
+        AnswerFriendRequest(commands.caller, user_id, True, datetime.now(UTC)))
+    return ContactChanged(**outcome.body, position=outcome.position)
 
 
 @contacts.post("/requests/{user_id}/decline", response_model=ContactChanged,
                summary="Decline a friend request", responses=problem_responses(
                    *ANSWER_PROBLEMS, described={404: "no pending request from this user"}))
-async def decline(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
-                  caller: UserId, correlation: CorrelationId,
-                  idempotency_key: IdempotencyKey = None) -> ContactChanged:
+async def decline(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
     """Decline the friend request `user_id` sent the caller."""
-    command = AnswerFriendRequest(caller, user_id, False, datetime.now(UTC))
-    return await _contact_command(parley, request, response, command, caller, correlation,
-                                  idempotency_key, {})
+    outcome = await commands.run(
+        AnswerFriendRequest(commands.caller, user_id, False, datetime.now(UTC)))
+    return ContactChanged(**outcome.body, position=outcome.position)
 
 
 @contacts.delete("/requests/{user_id}", response_model=ContactChanged,
                  summary="Withdraw a friend request", responses=problem_responses(
                      *ANSWER_PROBLEMS, described={404: "no pending request to this user"}))
-async def cancel(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
-                 caller: UserId, correlation: CorrelationId,
-                 idempotency_key: IdempotencyKey = None) -> ContactChanged:
+async def cancel(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
     """Withdraw the caller's pending friend request to `user_id`."""
-    command = CancelFriendRequest(caller, user_id, datetime.now(UTC))
-    return await _contact_command(parley, request, response, command, caller, correlation,
-                                  idempotency_key, {})
+    outcome = await commands.run(CancelFriendRequest(commands.caller, user_id, datetime.now(UTC)))
+    return ContactChanged(**outcome.body, position=outcome.position)
 
 
 @contacts.delete("/{user_id}", response_model=ContactChanged, summary="Unfriend",
                  responses=problem_responses(*ANSWER_PROBLEMS, described={404: "not friends"}))
-async def unfriend(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
-                   caller: UserId, correlation: CorrelationId,
-                   idempotency_key: IdempotencyKey = None) -> ContactChanged:
+async def unfriend(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
     """End a friendship."""
-    command = Unfriend(caller, user_id, datetime.now(UTC))
-    return await _contact_command(parley, request, response, command, caller, correlation,
-                                  idempotency_key, {})
+    outcome = await commands.run(Unfriend(commands.caller, user_id, datetime.now(UTC)))
+    return ContactChanged(**outcome.body, position=outcome.position)
 
 
 @blocks.get("", response_model=BlockList, summary="List whom the caller blocked",
@@ -196,27 +168,20 @@ def list_blocks(caller: UserId, parley: ParleyDep,
 @blocks.post("", status_code=201, response_model=BlockChanged, summary="Block someone",
              responses=problem_responses(*COMMAND_PROBLEMS, described={404: "no such user"})
              | {200: {"model": BlockChanged, "description": "already blocked"}})
-async def block(body: SomeoneRequest, request: Request, response: Response, parley: ParleyDep,
-                caller: UserId, correlation: CorrelationId,
-                idempotency_key: IdempotencyKey = None) -> BlockChanged:
+async def block(body: SomeoneRequest, commands: Commands) -> BlockChanged:
     """Block someone: neither can then reach the other; a friendship or request between you
     ends."""
-    outcome = await run_command(parley, request, response,
-                                BlockUser(caller, body.user_id, datetime.now(UTC)), caller,
-                                correlation, idempotency_key, body.model_dump(mode="json"))
+    outcome = await commands.run(BlockUser(commands.caller, body.user_id, datetime.now(UTC)),
+                                 body)
     return BlockChanged(**outcome.body, position=outcome.position)
 
 
 @blocks.delete("/{user_id}", response_model=BlockChanged, summary="Unblock someone",
                responses=problem_responses(*ANSWER_PROBLEMS, described={
                    404: "this user is not blocked"}))
-async def unblock(user_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
-                  caller: UserId, correlation: CorrelationId,
-                  idempotency_key: IdempotencyKey = None) -> BlockChanged:
+async def unblock(user_id: uuid.UUID, commands: Commands) -> BlockChanged:
     """Unblock someone (friendship does not come back)."""
-    outcome = await run_command(parley, request, response,
-                                UnblockUser(caller, user_id, datetime.now(UTC)), caller,
-                                correlation, idempotency_key, {})
+    outcome = await commands.run(UnblockUser(commands.caller, user_id, datetime.now(UTC)))
     return BlockChanged(**outcome.body, position=outcome.position)
 
 

@@ -6,18 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from api.dependencies import (
-    ConsistencyPosition,
-    CorrelationId,
-    IdempotencyKey,
-    ParleyDep,
-    UserId,
-    run_command,
-    wait_for,
-)
+from api.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
 from commands.conversations import OpenDirectConversation
@@ -125,14 +117,9 @@ class SettingsChanged(MySettings):
                  403: "one of you blocked the other", 404: "no such user"})
              | {200: {"model": ConversationOpened,
                       "description": "the pair already had this conversation"}})
-async def open_direct(
-    body: DirectConversationRequest, request: Request, response: Response, parley: ParleyDep,
-    caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
-) -> ConversationOpened:
+async def open_direct(body: DirectConversationRequest, commands: Commands) -> ConversationOpened:
     """Open the direct conversation with a peer; the same pair always gets the same one."""
-    outcome = await run_command(parley, request, response,
-                                OpenDirectConversation(caller, body.peer_id), caller,
-                                correlation, idempotency_key, body.model_dump(mode="json"))
+    outcome = await commands.run(OpenDirectConversation(commands.caller, body.peer_id), body)
     return ConversationOpened(**outcome.body, position=outcome.position)
 
 
@@ -177,16 +164,12 @@ def list_members(conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep,
 @router.put("/{conversation_id}/settings", response_model=SettingsChanged,
             summary="Mute, archive or pin a conversation", responses=problem_responses(
                 *COMMAND_PROBLEMS, described={404: "no such conversation, or not a member"}))
-async def change_settings(
-    conversation_id: uuid.UUID, body: SettingsRequest, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> SettingsChanged:
+async def change_settings(conversation_id: uuid.UUID, body: SettingsRequest,
+                          commands: Commands) -> SettingsChanged:
     """Mute until a time, archive, pin: the caller's own view of a conversation."""
-    command = ChangeMemberSettings(conversation_id, caller, body.muted_until, body.archived,
-                                   body.pinned)
-    outcome = await run_command(parley, request, response, command, caller, correlation,
-                                idempotency_key, body.model_dump(mode="json"))
+    command = ChangeMemberSettings(conversation_id, commands.caller, body.muted_until,
+                                   body.archived, body.pinned)
+    outcome = await commands.run(command, body)
     return SettingsChanged(**_without_none(outcome.body), position=outcome.position)
 
 

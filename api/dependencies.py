@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Header, Query, Request, Response
+from pydantic import BaseModel
 
 from api.problems import Problem
 from commands.outcomes import Outcome
@@ -131,15 +132,47 @@ def wait_for(parley: Parley, position: int | None, projections: list[str]) -> No
                       {"Retry-After": "1"})
 
 
-async def run_command(
-    parley: Parley, request: Request, response: Response, command: Any, actor: uuid.UUID,
-    correlation: uuid.UUID, idempotency_key: str | None, payload: Any,
-) -> Outcome:
-    """Submit to the group-commit writer; the answer carries the log position of the events."""
-    assert parley.writer is not None
-    outcome = await asyncio.wrap_future(parley.writer.submit(
-        command, cause_of(actor, correlation), idempotency_key, fingerprint(request, payload)
-    ))
-    response.status_code = outcome.status
-    response.headers["Parley-Position"] = str(outcome.position)
-    return outcome
+@dataclass(frozen=True)
+class CommandContext:
+    """What a command route needs to submit a command on the caller's behalf."""
+
+    parley: Parley
+    request: Request
+    response: Response
+    caller: uuid.UUID
+    correlation: uuid.UUID
+    idempotency_key: str | None
+
+    async def run(self, command: Any, body: BaseModel | None = None) -> Outcome:
+        """Submit `command`; a keyed retry is the same request if it sends the same `body`."""
+        return await self.submit(command, {} if body is None else body.model_dump(mode="json"))
+
+    async def submit(self, command: Any, payload: Any) -> Outcome:
+        """Submit to the group-commit writer; `payload` is what a keyed retry must repeat."""
+        assert self.parley.writer is not None
+        outcome = await asyncio.wrap_future(self.parley.writer.submit(
+            command, cause_of(self.caller, self.correlation), self.idempotency_key,
+            fingerprint(self.request, payload)
+        ))
+        self.response.status_code = outcome.status
+        self.response.headers["Parley-Position"] = str(outcome.position)
+        return outcome
+
+
+async def command_context(
+    request: Request, response: Response, parley: ParleyDep, caller: UserId,
+    correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
+) -> CommandContext:
+    return CommandContext(parley, request, response, caller, correlation, idempotency_key)
+
+
+async def unkeyed_command_context(
+    request: Request, response: Response, parley: ParleyDep, caller: UserId,
+    correlation: CorrelationId,
+) -> CommandContext:
+    """For the caller's commands that take no `Idempotency-Key`."""
+    return CommandContext(parley, request, response, caller, correlation, None)
+
+
+Commands = Annotated[CommandContext, Depends(command_context)]
+UnkeyedCommands = Annotated[CommandContext, Depends(unkeyed_command_context)]

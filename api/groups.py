@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.dependencies import CorrelationId, IdempotencyKey, ParleyDep, UserId, run_command
+from api.dependencies import Commands
 from api.problems import COMMAND_PROBLEMS, Problem, problem_responses
 from commands.groups import (
     AddMembers,
@@ -99,61 +99,43 @@ class Left(BaseModel):
              responses=problem_responses(*COMMAND_PROBLEMS, described={
                  403: "one of the people invited blocked the caller, or the other way round",
                  404: "no such user"}))
-async def create_group(
-    body: CreateGroupRequest, request: Request, response: Response, parley: ParleyDep,
-    caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
-) -> GroupView:
+async def create_group(body: CreateGroupRequest, commands: Commands) -> GroupView:
     """Create a group; the caller owns it."""
-    command = CreateGroup(uuid.uuid4(), caller, body.title, tuple(body.member_ids),
-                          parley.settings.group_member_limit)
-    outcome = await run_command(parley, request, response, command, caller, correlation,
-                                idempotency_key, body.model_dump(mode="json"))
+    command = CreateGroup(uuid.uuid4(), commands.caller, body.title, tuple(body.member_ids),
+                          commands.parley.settings.group_member_limit)
+    outcome = await commands.run(command, body)
     return GroupView(**outcome.body, position=outcome.position)
 
 
 @router.patch("/{group_id}", response_model=GroupView, summary="Rename or re-photo a group",
               responses=GROUP_ERRORS)
-async def change_group(
-    group_id: uuid.UUID, body: ChangeGroupRequest, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> GroupView:
+async def change_group(group_id: uuid.UUID, body: ChangeGroupRequest,
+                       commands: Commands) -> GroupView:
     """Rename the group and/or change its photo (owner and admins)."""
     if body.title is None and body.photo_ref is None:
         raise Problem(422, "Invalid request", "send a title, a photo_ref, or both")
-    outcome = await run_command(parley, request, response,
-                                ChangeGroup(group_id, caller, body.title, body.photo_ref),
-                                caller, correlation, idempotency_key,
-                                body.model_dump(mode="json"))
+    outcome = await commands.run(
+        ChangeGroup(group_id, commands.caller, body.title, body.photo_ref), body)
     return GroupView(**outcome.body, position=outcome.position)
 
 
 @router.post("/{group_id}/members", response_model=GroupView, summary="Add members",
              responses=GROUP_ERRORS)
-async def add_members(
-    group_id: uuid.UUID, body: AddMembersRequest, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> GroupView:
+async def add_members(group_id: uuid.UUID, body: AddMembersRequest,
+                      commands: Commands) -> GroupView:
     """Add members (owner and admins); those already in are ignored."""
-    command = AddMembers(group_id, caller, tuple(body.user_ids),
-                         parley.settings.group_member_limit)
-    outcome = await run_command(parley, request, response, command, caller, correlation,
-                                idempotency_key, body.model_dump(mode="json"))
+    command = AddMembers(group_id, commands.caller, tuple(body.user_ids),
+                         commands.parley.settings.group_member_limit)
+    outcome = await commands.run(command, body)
     return GroupView(**outcome.body, position=outcome.position)
 
 
 @router.delete("/{group_id}/members/{user_id}", response_model=GroupView,
                summary="Remove a member", responses=GROUP_ERRORS)
-async def remove_member(
-    group_id: uuid.UUID, user_id: uuid.UUID, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> GroupView:
+async def remove_member(group_id: uuid.UUID, user_id: uuid.UUID,
+                        commands: Commands) -> GroupView:
     """Remove a member: admins remove members, the owner removes anyone but themselves."""
-    outcome = await run_command(parley, request, response,
-                                RemoveMember(group_id, caller, user_id), caller, correlation,
-                                idempotency_key, None)
+    outcome = await commands.submit(RemoveMember(group_id, commands.caller, user_id), None)
     return GroupView(**outcome.body, position=outcome.position)
 
 
@@ -161,39 +143,25 @@ async def remove_member(
              responses=problem_responses(401, 409, 422, 503, described={
                  403: "transfer ownership before leaving the group",
                  404: "no such conversation"}))
-async def leave_group(
-    group_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
-    caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
-) -> Left:
+async def leave_group(group_id: uuid.UUID, commands: Commands) -> Left:
     """Leave the group (an owner with other members transfers ownership first)."""
-    outcome = await run_command(parley, request, response, LeaveGroup(group_id, caller),
-                                caller, correlation, idempotency_key, None)
+    outcome = await commands.submit(LeaveGroup(group_id, commands.caller), None)
     return Left(**outcome.body, position=outcome.position)
 
 
 @router.put("/{group_id}/members/{user_id}/role", response_model=GroupView,
             summary="Change a member's role", responses=GROUP_ERRORS)
-async def change_role(
-    group_id: uuid.UUID, user_id: uuid.UUID, body: RoleRequest, request: Request,
-    response: Response, parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> GroupView:
+async def change_role(group_id: uuid.UUID, user_id: uuid.UUID, body: RoleRequest,
+                      commands: Commands) -> GroupView:
     """Make a member an admin, or an admin a member (owner only)."""
-    outcome = await run_command(parley, request, response,
-                                ChangeRole(group_id, caller, user_id, body.role), caller,
-                                correlation, idempotency_key, body.model_dump())
+    outcome = await commands.run(ChangeRole(group_id, commands.caller, user_id, body.role), body)
     return GroupView(**outcome.body, position=outcome.position)
 
 
 @router.post("/{group_id}/owner", response_model=GroupView, summary="Transfer ownership",
              responses=GROUP_ERRORS)
-async def transfer_ownership(
-    group_id: uuid.UUID, body: OwnerRequest, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> GroupView:
+async def transfer_ownership(group_id: uuid.UUID, body: OwnerRequest,
+                             commands: Commands) -> GroupView:
     """Hand the group to another member; the previous owner becomes an admin."""
-    outcome = await run_command(parley, request, response,
-                                TransferOwnership(group_id, caller, body.user_id), caller,
-                                correlation, idempotency_key, body.model_dump(mode="json"))
+    outcome = await commands.run(TransferOwnership(group_id, commands.caller, body.user_id), body)
     return GroupView(**outcome.body, position=outcome.position)

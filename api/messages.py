@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.dependencies import (
-    ConsistencyPosition,
-    CorrelationId,
-    IdempotencyKey,
-    ParleyDep,
-    UserId,
-    run_command,
-    wait_for,
-)
+from api.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
 from api.rate_limits import enforce
@@ -169,23 +162,21 @@ class MessagePage(BaseModel):
 @router.post("/v1/conversations/{conversation_id}/messages", status_code=201,
              response_model=MessageSentResponse, summary="Send a message",
              responses=SEND_PROBLEMS)
-async def send(
-    conversation_id: uuid.UUID, body: SendMessageRequest, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> MessageSentResponse:
+async def send(conversation_id: uuid.UUID, body: SendMessageRequest,
+               commands: Commands) -> MessageSentResponse:
     """Send a text message to a conversation the caller belongs to (rate-limited per user)."""
-    if parley.send_limiter is not None:
-        enforce(parley.send_limiter, f"send:{caller}")
-    command = SendMessage(conversation_id, caller, uuid.uuid4(), body.text, datetime.now(UTC),
-                          reply_to=body.reply_to, attachment_ids=tuple(body.attachment_ids))
-    payload: Any = body.model_dump(mode="json")
-    if body.client_message_id and not idempotency_key:
+    if commands.parley.send_limiter is not None:
+        enforce(commands.parley.send_limiter, f"send:{commands.caller}")
+    command = SendMessage(conversation_id, commands.caller, uuid.uuid4(), body.text,
+                          datetime.now(UTC), reply_to=body.reply_to,
+                          attachment_ids=tuple(body.attachment_ids))
+    if body.client_message_id and not commands.idempotency_key:
         # a resend with the same client message id is a no-op returning the first message
-        idempotency_key = f"message:{conversation_id}:{body.client_message_id}"
-        payload = {"client_message_id": body.client_message_id}
-    outcome = await run_command(parley, request, response, command, caller, correlation,
-                                idempotency_key, payload)
+        keyed = replace(commands,
+                        idempotency_key=f"message:{conversation_id}:{body.client_message_id}")
+        outcome = await keyed.submit(command, {"client_message_id": body.client_message_id})
+    else:
+        outcome = await commands.run(command, body)
     return MessageSentResponse(**outcome.body, position=outcome.position)
 
 
@@ -227,11 +218,11 @@ def jump_to_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
                  403: "one of the two people in the target direct conversation blocked the "
                       "other", 404: NOT_FOUND, 409: UNSENT}))
 async def forward(
-    message_id: uuid.UUID, body: ForwardRequest, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None, position: ConsistencyPosition = None,
+    message_id: uuid.UUID, body: ForwardRequest, commands: Commands,
+    position: ConsistencyPosition = None,
 ) -> MessageSentResponse:
     """Forward a message the caller can see into another conversation they belong to."""
+    parley, caller = commands.parley, commands.caller
     assert parley.messaging is not None
     if parley.send_limiter is not None:
         enforce(parley.send_limiter, f"send:{caller}")
@@ -242,8 +233,7 @@ async def forward(
     command = SendMessage(body.conversation_id, caller, uuid.uuid4(), original["text"],
                           datetime.now(UTC), forwarded_from=message_id)
     # attachments are not forwarded: each stays readable only where its uploader shared it
-    outcome = await run_command(parley, request, response, command, caller, correlation,
-                                idempotency_key, body.model_dump(mode="json"))
+    outcome = await commands.run(command, body)
     return MessageSentResponse(**outcome.body, position=outcome.position)
 
 
@@ -257,74 +247,52 @@ def get_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
     return MessageDetail(**parley.messaging.message(str(message_id), str(caller)))
 
 
-async def _change(parley: Any, request: Request, response: Response, command: Any,
-                  caller: uuid.UUID, correlation: uuid.UUID, key: str | None,
-                  payload: Any) -> MessageChanged:
-    outcome = await run_command(parley, request, response, command, caller, correlation, key,
-                                payload)
-    return MessageChanged(**outcome.body, position=outcome.position)
-
-
 @router.patch("/v1/messages/{message_id}", response_model=MessageChanged,
               summary="Edit a message",
               responses=problem_responses(400, described={403: "only the sender edits a message"})
               | CHANGE_PROBLEMS)
-async def edit_message(
-    message_id: uuid.UUID, body: EditMessageRequest, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> MessageChanged:
+async def edit_message(message_id: uuid.UUID, body: EditMessageRequest,
+                       commands: Commands) -> MessageChanged:
     """Edit one's own message; every version stays in its history."""
-    return await _change(parley, request, response,
-                         EditMessage(message_id, caller, body.text, datetime.now(UTC)),
-                         caller, correlation, idempotency_key, body.model_dump())
+    outcome = await commands.run(
+        EditMessage(message_id, commands.caller, body.text, datetime.now(UTC)), body)
+    return MessageChanged(**outcome.body, position=outcome.position)
 
 
 @router.delete("/v1/messages/{message_id}", response_model=MessageChanged,
                summary="Unsend a message for everyone",
                responses=problem_responses(described={403: "only the sender unsends a message"})
                | CHANGE_PROBLEMS)
-async def unsend_message(
-    message_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
-    caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
-) -> MessageChanged:
+async def unsend_message(message_id: uuid.UUID, commands: Commands) -> MessageChanged:
     """Unsend for everyone: others see a tombstone; the content leaves read models and search."""
-    return await _change(parley, request, response,
-                         UnsendMessage(message_id, caller, datetime.now(UTC)), caller,
-                         correlation, idempotency_key, None)
+    outcome = await commands.submit(
+        UnsendMessage(message_id, commands.caller, datetime.now(UTC)), None)
+    return MessageChanged(**outcome.body, position=outcome.position)
 
 
 @router.post("/v1/messages/{message_id}/hide", response_model=MessageChanged,
              summary="Delete a message for me", responses=problem_responses(
                  401, 409, 422, 503, described={404: NOT_FOUND}))
-async def hide_message(
-    message_id: uuid.UUID, request: Request, response: Response, parley: ParleyDep,
-    caller: UserId, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
-) -> MessageChanged:
+async def hide_message(message_id: uuid.UUID, commands: Commands) -> MessageChanged:
     """Delete for me: the message disappears from the caller's views only."""
-    return await _change(parley, request, response, HideMessage(message_id, caller), caller,
-                         correlation, idempotency_key, None)
+    outcome = await commands.submit(HideMessage(message_id, commands.caller), None)
+    return MessageChanged(**outcome.body, position=outcome.position)
 
 
 @router.put("/v1/messages/{message_id}/reactions/{emoji}", response_model=MessageChanged,
             summary="React to a message", responses=CHANGE_PROBLEMS)
-async def add_reaction(
-    message_id: uuid.UUID, emoji: Emoji, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> MessageChanged:
+async def add_reaction(message_id: uuid.UUID, emoji: Emoji,
+                       commands: Commands) -> MessageChanged:
     """React with an emoji (at most one of each emoji per person)."""
-    return await _change(parley, request, response, React(message_id, caller, emoji), caller,
-                         correlation, idempotency_key, {"emoji": emoji})
+    outcome = await commands.submit(React(message_id, commands.caller, emoji), {"emoji": emoji})
+    return MessageChanged(**outcome.body, position=outcome.position)
 
 
 @router.delete("/v1/messages/{message_id}/reactions/{emoji}", response_model=MessageChanged,
                summary="Take a reaction back", responses=CHANGE_PROBLEMS)
-async def remove_reaction(
-    message_id: uuid.UUID, emoji: Emoji, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> MessageChanged:
+async def remove_reaction(message_id: uuid.UUID, emoji: Emoji,
+                          commands: Commands) -> MessageChanged:
     """Take one's reaction back."""
-    return await _change(parley, request, response, Unreact(message_id, caller, emoji), caller,
-                         correlation, idempotency_key, {"emoji": emoji})
+    outcome = await commands.submit(Unreact(message_id, commands.caller, emoji),
+                                    {"emoji": emoji})
+    return MessageChanged(**outcome.body, position=outcome.position)

@@ -5,17 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import (
+    Commands,
     ConsistencyPosition,
-    CorrelationId,
     CurrentSession,
-    IdempotencyKey,
     ParleyDep,
     UserId,
-    run_command,
     wait_for,
 )
 from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
@@ -85,29 +83,21 @@ class Unread(BaseModel):
 
 @router.post("/v1/conversations/{conversation_id}/read", response_model=ReadRecorded,
              summary="Mark a conversation read", responses=MARK_PROBLEMS)
-async def mark_read(
-    conversation_id: uuid.UUID, body: UpTo, request: Request, response: Response,
-    parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> ReadRecorded:
+async def mark_read(conversation_id: uuid.UUID, body: UpTo,
+                    commands: Commands) -> ReadRecorded:
     """The caller has read up to `up_to_seq`; receipts never move backwards."""
-    outcome = await run_command(parley, request, response,
-                                MarkRead(conversation_id, caller, body.up_to_seq), caller,
-                                correlation, idempotency_key, body.model_dump())
+    outcome = await commands.run(MarkRead(conversation_id, commands.caller, body.up_to_seq),
+                                 body)
     return ReadRecorded(**outcome.body, position=outcome.position)
 
 
 @router.post("/v1/conversations/{conversation_id}/delivered", response_model=DeliveryRecorded,
              summary="Acknowledge delivery to this device", responses=MARK_PROBLEMS)
-async def mark_delivered(
-    conversation_id: uuid.UUID, body: UpTo, request: Request, response: Response,
-    parley: ParleyDep, session: CurrentSession, correlation: CorrelationId,
-    idempotency_key: IdempotencyKey = None,
-) -> DeliveryRecorded:
+async def mark_delivered(conversation_id: uuid.UUID, body: UpTo, commands: Commands,
+                         session: CurrentSession) -> DeliveryRecorded:
     """The calling device has received messages up to `up_to_seq`."""
     command = MarkDelivered(conversation_id, session.user_id, session.device_id, body.up_to_seq)
-    outcome = await run_command(parley, request, response, command, session.user_id,
-                                correlation, idempotency_key, body.model_dump())
+    outcome = await commands.run(command, body)
     return DeliveryRecorded(**outcome.body, position=outcome.position)
 
 

@@ -19,6 +19,7 @@ from api.accounts import (
     token_grant,
 )
 from api.dependencies import (
+    Commands,
     ConsistencyPosition,
     CorrelationId,
     CurrentSession,
@@ -27,7 +28,6 @@ from api.dependencies import (
     UserId,
     cause_of,
     fingerprint,
-    run_command,
     wait_for,
 )
 from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
@@ -173,20 +173,16 @@ def my_profile(session: CurrentSession, parley: ParleyDep,
 @router.patch("/me", response_model=ProfileChanged, summary="Change the caller's profile",
               responses=problem_responses(*COMMAND_PROBLEMS, described={
                   422: "nothing to change, or an invalid value"}))
-async def change_profile(body: ProfileChange, request: Request, response: Response,
-                         parley: ParleyDep, caller: UserId,
-                         correlation: CorrelationId,
-                         idempotency_key: IdempotencyKey = None) -> ProfileChanged:
+async def change_profile(body: ProfileChange, commands: Commands) -> ProfileChanged:
     """Change the display name and/or the avatar reference (null removes the avatar)."""
     given = body.model_fields_set
     if not given or ("name" in given and body.name is None):
         raise Problem(422, "Invalid request", "send a name and/or an avatar",
                       errors=[{"field": "name", "message": "name may not be null",
                                "type": "rule"}])
-    command = ChangeProfile(caller, body.name, body.avatar,
+    command = ChangeProfile(commands.caller, body.name, body.avatar,
                             clear_avatar="avatar" in given and body.avatar is None)
-    outcome = await run_command(parley, request, response, command, caller, correlation,
-                                idempotency_key, body.model_dump(exclude_unset=True))
+    outcome = await commands.submit(command, body.model_dump(exclude_unset=True))
     return ProfileChanged(**outcome.body, position=outcome.position)
 
 
@@ -202,13 +198,9 @@ def my_privacy(caller: UserId, parley: ParleyDep,
 
 @router.put("/me/privacy", response_model=PrivacyChanged, summary="Change who sees your presence",
             responses=problem_responses(*COMMAND_PROBLEMS))
-async def change_privacy(body: Privacy, request: Request, response: Response,
-                         parley: ParleyDep, caller: UserId, correlation: CorrelationId,
-                         idempotency_key: IdempotencyKey = None) -> PrivacyChanged:
+async def change_privacy(body: Privacy, commands: Commands) -> PrivacyChanged:
     """Show your online status and last seen to everyone, contacts only, or nobody."""
-    outcome = await run_command(parley, request, response,
-                                ChangePresenceVisibility(caller, body.presence), caller,
-                                correlation, idempotency_key, body.model_dump())
+    outcome = await commands.run(ChangePresenceVisibility(commands.caller, body.presence), body)
     return PrivacyChanged(**outcome.body, position=outcome.position)
 
 

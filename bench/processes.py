@@ -33,5 +33,5 @@ def running_parley(profile: str, scratch: Path) -> Iterator[ParleyProcesses]:
                 "PARLEY_SECRET_KEY": uuid.uuid4().hex}
     else:
         env |= {"PARLEY_DATA_DIR": str(scratch / "data"), "PARLEY_DATABASE_URL": ""}
-    with ParleyProcesses(env, scratch).running(profile) as processes:
+    with ParleyProcesses(env, scratch).serving(profile) as processes:
         yield processes

@@ -40,7 +40,7 @@ class ParleyProcesses:
                                               stderr=subprocess.STDOUT)
 
     @contextlib.contextmanager
-    def running(self, profile: str) -> Iterator[ParleyProcesses]:
+    def serving(self, profile: str) -> Iterator[ParleyProcesses]:
         """`serve` answering, and in production `relay` and `project` started too; all
         stopped on the way out."""
         try:

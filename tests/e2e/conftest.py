@@ -33,7 +33,7 @@ def processes(request: pytest.FixtureRequest, tmp_path: Path,
     marker = request.node.get_closest_marker("parley_env")
     env |= marker.kwargs if marker else {}
     try:
-        with ParleyProcesses(env, tmp_path).running(profile) as running:
+        with ParleyProcesses(env, tmp_path).serving(profile) as running:
             yield running
     finally:
         if profile == "production":
