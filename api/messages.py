@@ -165,8 +165,8 @@ class MessagePage(BaseModel):
 async def send(conversation_id: uuid.UUID, body: SendMessageRequest,
                commands: Commands) -> MessageSentResponse:
     """Send a text message to a conversation the caller belongs to (rate-limited per user)."""
-    if commands.parley.send_limiter is not None:
-        enforce(commands.parley.send_limiter, f"send:{commands.caller}")
+    if commands.parley.send_limiter is not None:  # Redis in production: off the event loop
+        await asyncio.to_thread(enforce, commands.parley.send_limiter, f"send:{commands.caller}")
     command = SendMessage(conversation_id, commands.caller, uuid.uuid4(), body.text,
                           datetime.now(UTC), reply_to=body.reply_to,
                           attachment_ids=tuple(body.attachment_ids))
@@ -225,7 +225,7 @@ async def forward(
     parley, caller = commands.parley, commands.caller
     assert parley.messaging is not None
     if parley.send_limiter is not None:
-        enforce(parley.send_limiter, f"send:{caller}")
+        await asyncio.to_thread(enforce, parley.send_limiter, f"send:{caller}")
     await asyncio.to_thread(wait_for, parley, position, MESSAGING)
     original = await asyncio.to_thread(parley.messaging.message, str(message_id), str(caller))
     if original.get("unsent") or not original.get("text"):

@@ -51,8 +51,9 @@ async def conversation_pair(http: httpx.AsyncClient) -> tuple[dict[str, str], st
 
 
 def sustained_sends(base_url: str, token: str, conversation: str, concurrency: int,
-                    seconds: float) -> dict[str, Any]:
-    """wrk (C, one thread) keeps `concurrency` connections sending to one conversation.
+                    seconds: float, pause_ms: int = 0) -> dict[str, Any]:
+    """wrk (C, one thread) keeps `concurrency` connections sending to one conversation, each
+    as fast as it is answered, or pausing `pause_ms` after each answer (a paced load).
 
     A Python load generator on this 2-core machine saturates before the server does, so the
     load comes from wrk; its Lua script prints a JSON summary line.
@@ -61,7 +62,7 @@ def sustained_sends(base_url: str, token: str, conversation: str, concurrency: i
         ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "-s", str(WRK_SCRIPT),
          f"{base_url}/v1/conversations/{conversation}/messages"],
         capture_output=True, text=True, check=True,
-        env=os.environ | {"PARLEY_BENCH_TOKEN": token},
+        env=os.environ | {"PARLEY_BENCH_TOKEN": token, "PARLEY_BENCH_PAUSE_MS": str(pause_ms)},
     ).stdout
     summary = json.loads(output.strip().splitlines()[-1])
     return {

@@ -3,8 +3,9 @@
 1. Send throughput and latency (wrk, concurrency 32) into a conversation holding 10 messages
    and into one holding `--long` messages (default 100,000): sending must not slow down as a
    conversation grows.
-2. Delivery to a live socket while wrk sends (`--delivery-concurrency` connections): for each
-   message, the time from its acceptance by the API to the recipient's WebSocket frame.
+2. Delivery to a live socket while wrk sends (`--delivery-concurrency` connections as fast as
+   they are answered, or `--delivery-rate` paced messages/s): for each message, the time from
+   its acceptance by the API to the recipient's WebSocket frame.
 3. Peak resident memory (VmHWM) of each Parley process.
 """
 
@@ -44,7 +45,7 @@ def fill(base_url: str, auth: dict[str, str], conversation: str, count: int) -> 
 
 
 async def socket_delivery(base_url: str, http: httpx.AsyncClient, concurrency: int,
-                          seconds: float) -> dict[str, Any]:
+                          seconds: float, rate: int = 0) -> dict[str, Any]:
     """wrk sends into a conversation; the recipient's socket timestamps each message frame.
 
     Delay = frame received minus the message's `sent_at` (stamped by the API when it accepted
@@ -66,12 +67,16 @@ async def socket_delivery(base_url: str, http: httpx.AsyncClient, concurrency: i
 
         listener = asyncio.ensure_future(listen())
         await asyncio.sleep(1.0)
+        if rate:  # paced: one connection per 5 messages/s, each pausing 200 ms on average
+            concurrency = max(1, rate // 5)
         load = await asyncio.to_thread(
             sustained_sends, base_url, pair["sender"]["Authorization"][7:],
-            pair["conversation"], concurrency, seconds)
+            pair["conversation"], concurrency, seconds, round(concurrency * 1000 / rate)
+            if rate else 0)
         await asyncio.sleep(3.0)
         listener.cancel()
-    return {"concurrency": concurrency, "messages_per_second": load["messages_per_second"],
+    return {"concurrency": concurrency, "paced_at": rate or None,
+            "messages_per_second": load["messages_per_second"],
             "sent": load["sent"], "delivered": len(delays),
             "delivered_twice": len(delays) - len(received),
             "p50_ms": round(percentile(delays, 0.5) * 1000, 2) if delays else None,
@@ -120,7 +125,8 @@ async def measure(base_url: str, args: argparse.Namespace,
             for name, auth, conversation in (("10 messages", short_auth, short),
                                              (f"{long_size} messages", long_auth, long))
         }
-        delivery = await socket_delivery(base_url, http, args.delivery_concurrency, args.seconds)
+        delivery = await socket_delivery(base_url, http, args.delivery_concurrency, args.seconds,
+                                         args.delivery_rate)
         return {"fill_messages_per_second": round(fill_rate, 1), "send_at_32": sends,
                 "socket_delivery": delivery, "peak_rss_mib": peak_rss(processes)}
 
@@ -132,6 +138,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--delivery-concurrency", type=int, default=4,
                         help="wrk connections while measuring socket delivery")
+    parser.add_argument("--delivery-rate", type=int, default=0,
+                        help="instead, pace the sends at about this many messages/s")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch, \
             running_parley(args.profile, Path(scratch)) as processes:

@@ -1,9 +1,16 @@
 -- wrk script: POST a message per request; prints a JSON summary line at the end.
--- Expects the environment variables PARLEY_BENCH_TOKEN.
+-- Expects the environment variable PARLEY_BENCH_TOKEN; PARLEY_BENCH_PAUSE_MS (optional) is
+-- how long, on average, each connection waits after a response before its next request (a
+-- paced load; the waits are drawn from an exponential distribution, so connections do not
+-- fire in bursts together).
 wrk.method = "POST"
 wrk.body = '{"text":"benchmark message"}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("PARLEY_BENCH_TOKEN")
+local pause = tonumber(os.getenv("PARLEY_BENCH_PAUSE_MS") or "0")
+if pause > 0 then
+  delay = function() return math.floor(-pause * math.log(1 - math.random())) end
+end
 
 done = function(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
