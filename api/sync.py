@@ -16,6 +16,7 @@ from api.problems import QUERY_PROBLEMS, Problem, problem_responses
 from domain.errors import NotAMember
 from parley.bootstrap import Parley
 from projections.live import STREAM, LiveView
+from projections.users import USERS
 
 router = APIRouter(tags=["sync"])
 TYPING_SECONDS = 6
@@ -164,6 +165,8 @@ async def live(websocket: WebSocket, since: Since = 0, token: str | None = None)
         return
     await websocket.accept()
     user_id, socket_id = str(session.user_id), uuid.uuid4().hex
+    # a socket opened just after signing in: let the caller's own records land first
+    await asyncio.to_thread(parley.gate.wait, session.issued_at_position, [USERS])
     stream = LiveFeed(parley, websocket, user_id, since, socket_id)
     queue = parley.live.subscribe()
     try:

@@ -51,9 +51,11 @@ async def conversation_pair(http: httpx.AsyncClient) -> tuple[dict[str, str], st
 
 
 def sustained_sends(base_url: str, token: str, conversation: str, concurrency: int,
-                    seconds: float, pause_ms: int = 0) -> dict[str, Any]:
+                    seconds: float, pause_ms: int = 0,
+                    responses: Path | None = None) -> dict[str, Any]:
     """wrk (C, one thread) keeps `concurrency` connections sending to one conversation, each
     as fast as it is answered, or pausing `pause_ms` after each answer (a paced load).
+    `responses`, if given, receives a line "message_id seconds" per answer, timed as it came.
 
     A Python load generator on this 2-core machine saturates before the server does, so the
     load comes from wrk; its Lua script prints a JSON summary line.
@@ -62,7 +64,8 @@ def sustained_sends(base_url: str, token: str, conversation: str, concurrency: i
         ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "-s", str(WRK_SCRIPT),
          f"{base_url}/v1/conversations/{conversation}/messages"],
         capture_output=True, text=True, check=True,
-        env=os.environ | {"PARLEY_BENCH_TOKEN": token, "PARLEY_BENCH_PAUSE_MS": str(pause_ms)},
+        env=os.environ | {"PARLEY_BENCH_TOKEN": token, "PARLEY_BENCH_PAUSE_MS": str(pause_ms),
+                          "PARLEY_BENCH_RESPONSES": str(responses or "")},
     ).stdout
     summary = json.loads(output.strip().splitlines()[-1])
     return {

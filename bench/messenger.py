@@ -48,39 +48,52 @@ async def socket_delivery(base_url: str, http: httpx.AsyncClient, concurrency: i
                           seconds: float, rate: int = 0) -> dict[str, Any]:
     """wrk sends into a conversation; the recipient's socket timestamps each message frame.
 
-    Delay = frame received minus the message's `sent_at` (stamped by the API when it accepted
-    the command, before the commit): commit, projection and fan-out included. Same clock.
+    Two delays per message, on the same clock: from its `sent_at` (stamped by the API when it
+    accepted the command, so the group commit's wait is included) and from the moment wrk got
+    the send's response (what the issue's target is about) to the frame.
     """
     pair = await _recipient_pair(http)
-    delays: list[float] = []
-    received: set[str] = set()
+    framed: dict[str, tuple[float, float]] = {}  # message id -> (accepted at, frame at)
+    frames = 0
     url = base_url.replace("http://", "ws://") + "/v1/live"
     async with websockets.connect(url, additional_headers=pair["auth"]) as socket:
         async def listen() -> None:
+            nonlocal frames
             async for frame in socket:
                 now = time.time()
                 for change in json.loads(frame).get("changes", []):
                     if change["kind"] == "message_sent":
-                        received.add(change["data"]["message_id"])
+                        frames += 1
                         sent_at = datetime.fromisoformat(change["data"]["sent_at"])
-                        delays.append(now - sent_at.timestamp())
+                        framed[change["data"]["message_id"]] = (sent_at.timestamp(), now)
 
         listener = asyncio.ensure_future(listen())
         await asyncio.sleep(1.0)
         if rate:  # paced: one connection per 5 messages/s, each pausing 200 ms on average
             concurrency = max(1, rate // 5)
-        load = await asyncio.to_thread(
-            sustained_sends, base_url, pair["sender"]["Authorization"][7:],
-            pair["conversation"], concurrency, seconds, round(concurrency * 1000 / rate)
-            if rate else 0)
-        await asyncio.sleep(3.0)
+        with tempfile.TemporaryDirectory() as scratch:
+            answered_file = Path(scratch) / "responses.txt"
+            load = await asyncio.to_thread(
+                sustained_sends, base_url, pair["sender"]["Authorization"][7:],
+                pair["conversation"], concurrency, seconds,
+                round(concurrency * 1000 / rate) if rate else 0, answered_file)
+            await asyncio.sleep(3.0)
+            answered = dict(line.split() for line in answered_file.read_text().splitlines())
         listener.cancel()
+    from_acceptance = [frame - accepted for accepted, frame in framed.values()]
+    from_response = [frame - float(answered[m]) for m, (_, frame) in framed.items()
+                     if m in answered]
     return {"concurrency": concurrency, "paced_at": rate or None,
             "messages_per_second": load["messages_per_second"],
-            "sent": load["sent"], "delivered": len(delays),
-            "delivered_twice": len(delays) - len(received),
-            "p50_ms": round(percentile(delays, 0.5) * 1000, 2) if delays else None,
-            "p99_ms": round(percentile(delays, 0.99) * 1000, 2) if delays else None}
+            "sent": load["sent"], "delivered": len(framed), "delivered_twice": frames - len(framed),
+            "p50_ms": _ms(from_acceptance, 0.5), "p99_ms": _ms(from_acceptance, 0.99),
+            "from_response_p50_ms": _ms(from_response, 0.5),
+            "from_response_p99_ms": _ms(from_response, 0.99),
+            "frames_before_response": sum(1 for d in from_response if d < 0)}
+
+
+def _ms(delays: list[float], fraction: float) -> float | None:
+    return round(percentile(delays, fraction) * 1000, 2) if delays else None
 
 
 async def _recipient_pair(http: httpx.AsyncClient) -> dict[str, Any]:

@@ -8,6 +8,26 @@ wrk.body = '{"text":"benchmark message"}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("PARLEY_BENCH_TOKEN")
 local pause = tonumber(os.getenv("PARLEY_BENCH_PAUSE_MS") or "0")
+-- PARLEY_BENCH_RESPONSES (optional): a file to append "message_id seconds" to as each answer
+-- arrives (wall clock, microseconds), so delivery can be timed from the send's response.
+local responses = os.getenv("PARLEY_BENCH_RESPONSES") or ""
+if responses ~= "" then
+  local ffi = require("ffi")
+  ffi.cdef[[
+    typedef struct { long tv_sec; long tv_usec; } parley_timeval;
+    int gettimeofday(parley_timeval *tv, void *tz);
+  ]]
+  local now = ffi.new("parley_timeval")
+  local log = io.open(responses, "a")
+  log:setvbuf("line")
+  response = function(status, headers, body)
+    ffi.C.gettimeofday(now, nil)
+    local id = body:match('"message_id"%s*:%s*"([%x-]+)"')
+    if id then
+      log:write(string.format("%s %d.%06d\n", id, tonumber(now.tv_sec), tonumber(now.tv_usec)))
+    end
+  end
+end
 if pause > 0 then
   delay = function() return math.floor(-pause * math.log(1 - math.random())) end
 end

@@ -11,6 +11,7 @@ import threading
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.errors import UserNotFound
 from domain.users import CONTACTS, EVERYONE, NOBODY
 from projections.contacts import ContactQueries
 from projections.documents import ReadStore
@@ -70,14 +71,14 @@ class PresenceAudience:
             return True
         if viewer_id in self._contacts.blocks_of(subject_id).either_way():
             return False
-        visible_to = self._users.presence_visible_to(subject_id)
+        visible_to = self._visible_to(subject_id)
         if visible_to == CONTACTS:
             return self._contacts.are_friends(subject_id, viewer_id)
         return visible_to == EVERYONE
 
     def audience(self, subject_id: str) -> list[str]:
         """Everyone who may see the subject come online or go offline now."""
-        visible_to = self._users.presence_visible_to(subject_id)
+        visible_to = self._visible_to(subject_id)
         if visible_to == NOBODY:
             return []
         people = current_members(self._store, sorted(self._memberships.current(subject_id)))
@@ -85,6 +86,12 @@ class PresenceAudience:
         if visible_to == CONTACTS:
             people &= self._contacts.friends_of(subject_id)
         return sorted(people)
+
+    def _visible_to(self, subject_id: str) -> str:
+        try:
+            return self._users.presence_visible_to(subject_id)
+        except UserNotFound:  # not projected yet: nobody can have seen them anywhere
+            return NOBODY
 
     def typing_hidden_from(self, typer_id: str) -> list[str]:
         return sorted(self._contacts.blocks_of(typer_id).either_way())

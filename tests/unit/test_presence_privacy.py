@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,3 +89,11 @@ def test_a_block_hides_presence_and_typing_both_ways_until_unblocked(
     world.unblock(ada, bob)
     assert world.presence.may_see(str(bob.id), str(ada.id))
     assert world.presence.typing_hidden_from(str(bob.id)) == []
+
+
+def test_someone_not_projected_yet_has_no_presence_audience(world: ProjectedWorld) -> None:
+    """A socket may open before its own user's registration reaches the read models."""
+    ada = world.person("ada")
+    unknown = str(uuid.uuid4())
+    assert world.presence.audience(unknown) == []
+    assert not world.presence.may_see(str(ada.id), unknown)
