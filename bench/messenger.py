@@ -45,7 +45,8 @@ def fill(base_url: str, auth: dict[str, str], conversation: str, count: int) -> 
 
 
 async def socket_delivery(base_url: str, http: httpx.AsyncClient, concurrency: int,
-                          seconds: float, rate: int = 0) -> dict[str, Any]:
+                          seconds: float, rate: int = 0,
+                          socket_url: str | None = None) -> dict[str, Any]:
     """wrk sends into a conversation; the recipient's socket timestamps each message frame.
 
     Two delays per message, on the same clock: from its `sent_at` (stamped by the API when it
@@ -55,7 +56,7 @@ async def socket_delivery(base_url: str, http: httpx.AsyncClient, concurrency: i
     pair = await _recipient_pair(http)
     framed: dict[str, tuple[float, float]] = {}  # message id -> (accepted at, frame at)
     frames = 0
-    url = base_url.replace("http://", "ws://") + "/v1/live"
+    url = (socket_url or base_url).replace("http://", "ws://") + "/v1/live"
     async with websockets.connect(url, additional_headers=pair["auth"]) as socket:
         async def listen() -> None:
             nonlocal frames
@@ -138,8 +139,10 @@ async def measure(base_url: str, args: argparse.Namespace,
             for name, auth, conversation in (("10 messages", short_auth, short),
                                              (f"{long_size} messages", long_auth, long))
         }
+        socket_url = (processes.start_another_api("serve-sockets")
+                      if args.socket_process == "another" else None)
         delivery = await socket_delivery(base_url, http, args.delivery_concurrency, args.seconds,
-                                         args.delivery_rate)
+                                         args.delivery_rate, socket_url)
         return {"fill_messages_per_second": round(fill_rate, 1), "send_at_32": sends,
                 "socket_delivery": delivery, "peak_rss_mib": peak_rss(processes)}
 
@@ -153,7 +156,13 @@ def main() -> None:
                         help="wrk connections while measuring socket delivery")
     parser.add_argument("--delivery-rate", type=int, default=0,
                         help="instead, pace the sends at about this many messages/s")
+    parser.add_argument("--socket-process", choices=["same", "another"], default="same",
+                        help="production: hold the socket on another API process than the "
+                             "one taking the sends (fan-out through Redis either way)")
     args = parser.parse_args()
+    if args.socket_process == "another" and args.profile != "production":
+        parser.error("--socket-process another needs --profile production (embedded is one "
+                     "process)")
     with tempfile.TemporaryDirectory() as scratch, \
             running_parley(args.profile, Path(scratch)) as processes:
         results = asyncio.run(measure(processes.base_url, args, processes))

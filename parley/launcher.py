@@ -35,8 +35,20 @@ class ParleyProcesses:
         args = [sys.executable, "-m", "parley", role]
         if role == "serve":
             args += ["--port", str(self.port)]
-        log_file = (self.logs / f"{role}.log").open("ab")
-        self.running[role] = subprocess.Popen(args, env=self.env, stdout=log_file,
+        self._spawn(role, args)
+
+    def start_another_api(self, name: str) -> str:
+        """One more `parley serve` (production: it shares everything through the services);
+        returns its base URL once it answers."""
+        port = free_port()
+        self._spawn(name, [sys.executable, "-m", "parley", "serve", "--port", str(port)])
+        base_url = f"http://127.0.0.1:{port}"
+        self._wait_until_answering(name, base_url, 60.0)
+        return base_url
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log_file = (self.logs / f"{name}.log").open("ab")
+        self.running[name] = subprocess.Popen(args, env=self.env, stdout=log_file,
                                               stderr=subprocess.STDOUT)
 
     @contextlib.contextmanager
@@ -62,18 +74,21 @@ class ParleyProcesses:
         process.wait(timeout=10)
 
     def wait_until_serving(self, timeout: float = 60.0) -> None:
+        self._wait_until_answering("serve", self.base_url, timeout)
+
+    def _wait_until_answering(self, name: str, base_url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            process = self.running["serve"]
+            process = self.running[name]
             if process.poll() is not None:
-                raise RuntimeError(f"parley serve exited: {self.log_tail('serve')}")
+                raise RuntimeError(f"parley {name} exited: {self.log_tail(name)}")
             try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"parley serve did not start: {self.log_tail('serve')}")
+        raise RuntimeError(f"parley {name} did not start: {self.log_tail(name)}")
 
     def wait_until_logged(self, role: str, text: str, timeout: float = 60.0) -> None:
         """Until `role` has written `text` to its log (e.g. that it started)."""
