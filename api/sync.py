@@ -204,8 +204,10 @@ class LiveFeed:
                 await self.websocket.send_json({"type": "changes", **page})
             if page["cursor"] == cursor or not page["changes"]:
                 break
+        recent = self.parley.live.recent_stream()
+        self.view.reapply_blocks(recent)
         self.following = True
-        for notification in self.parley.live.recent_stream():
+        for notification in recent:
             if notification["position"] > self.view.cursor and not await self.follow(
                     notification):
                 self.following = False  # wait until the read models reach the stream

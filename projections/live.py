@@ -112,10 +112,20 @@ class LiveView:
         self.cursor = max(self.cursor, notification["position"])
         return shown
 
+    def reapply_blocks(self, notifications: Sequence[dict[str, Any]]) -> None:
+        """After reading blocks from the read models, which may lag the stream: the latest
+        block or unblock the stream announced for each person wins (they come in order)."""
+        for notification in notifications:
+            for item in notification.get("blocks", ()):
+                self._block(item)
+
+    def _block(self, item: dict[str, Any]) -> None:
+        if item["blocker_id"] == self.reader_id:
+            (self.blocked.add if item["blocked"] else self.blocked.discard)(item["user_id"])
+
     def _shown(self, item: dict[str, Any]) -> bool:
         if "blocker_id" in item:
-            if item["blocker_id"] == self.reader_id:
-                (self.blocked.add if item["blocked"] else self.blocked.discard)(item["user_id"])
+            self._block(item)
             return False
         conversation, data = item["conversation_id"], item["data"]
         if self.reader_id in data.get(JOINING_KINDS.get(item["kind"], ""), ()):

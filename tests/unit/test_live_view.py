@@ -193,3 +193,18 @@ def test_a_socket_that_missed_part_of_the_stream_re_reads_its_feed_once_models_l
     assert texts == ["one", "two", "three", "four", "five"]
     assert following == [False, False, True, True, True]
     assert lost["position"] < socket.frames[-1]["cursor"] == world.position
+
+
+def test_blocks_the_stream_announced_win_over_lagging_read_models(
+    world: ProjectedWorld,
+) -> None:
+    ada, bob, cy = world.person("ada"), world.person("bob"), world.person("cy")
+    before = world.position
+    world.block(ada, bob)
+    world.block(ada, cy)
+    world.unblock(ada, cy)
+    recent = [stream_notification(world.log[p - 1:p], p - 1, p)
+              for p in range(before + 1, world.position + 1)]
+    view = LiveView(str(ada.id), world.position, blocked={str(cy.id)})  # as the models had it
+    view.reapply_blocks(recent)
+    assert view.blocked == {str(bob.id)}
