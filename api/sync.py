@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from parley.bootstrap import Parley
 from projections.live import STREAM, LiveView
 from projections.users import USERS
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["sync"])
 TYPING_SECONDS = 6
 IDLE_REREAD_SECONDS = 15.0
@@ -174,6 +176,10 @@ async def live(websocket: WebSocket, since: Since = 0, token: str | None = None)
         await stream.run(queue)
     except WebSocketDisconnect:
         pass
+    except Exception as error:  # noqa: BLE001 - the socket ends with a reason, not a drop
+        log.error("live socket failed: %s", type(error).__name__)  # no payloads in logs
+        with contextlib.suppress(Exception):
+            await websocket.close(code=1011, reason="internal error; reconnect with your cursor")
     finally:
         parley.live.unsubscribe(queue)
         await asyncio.to_thread(announce_presence, parley, user_id, socket_id, False)
