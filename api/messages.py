@@ -27,6 +27,8 @@ SEND_PROBLEMS = problem_responses(*COMMAND_PROBLEMS, 429, described={
     403: "one of the two people in this direct conversation blocked the other",
     404: NOT_FOUND})
 READ_PROBLEMS = problem_responses(*QUERY_PROBLEMS, described={404: NOT_FOUND})
+EDITED_ENOUGH = ("the message was unsent, or edited as many times as a message may be, or the "
+                 "Idempotency-Key was used for a different request")
 CHANGE_PROBLEMS = problem_responses(401, 422, 503, described={404: NOT_FOUND, 409: UNSENT})
 Emoji = Annotated[str, Path(min_length=1, max_length=32, examples=["👍"])]
 
@@ -250,12 +252,14 @@ def get_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
 @router.patch("/v1/messages/{message_id}", response_model=MessageChanged,
               summary="Edit a message",
               responses=problem_responses(400, described={403: "only the sender edits a message"})
-              | CHANGE_PROBLEMS)
+              | CHANGE_PROBLEMS | problem_responses(described={409: EDITED_ENOUGH}))
 async def edit_message(message_id: uuid.UUID, body: EditMessageRequest,
                        commands: Commands) -> MessageChanged:
-    """Edit one's own message; every version stays in its history."""
+    """Edit one's own message; every version stays in its history (at most
+    `PARLEY_MAX_EDITS_PER_MESSAGE` edits, then 409)."""
     outcome = await commands.run(
-        EditMessage(message_id, commands.caller, body.text, datetime.now(UTC)), body)
+        EditMessage(message_id, commands.caller, body.text, datetime.now(UTC),
+                    commands.parley.settings.max_edits_per_message), body)
     return MessageChanged(**outcome.body, position=outcome.position)
 
 

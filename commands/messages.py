@@ -11,7 +11,7 @@ from commands.outcomes import Handler, Outcome
 from domain.conversations import Conversation
 from domain.errors import MessageNotFound
 from domain.events import Cause
-from domain.messages import Message
+from domain.messages import DEFAULT_MAX_EDITS, Message
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class EditMessage:
     editor_id: UUID
     text: str
     edited_at: datetime
+    max_edits: int = DEFAULT_MAX_EDITS
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ def _body(message: Message, **extra: object) -> dict[str, object]:
 
 def edit_message(batch: Batch, command: EditMessage, cause: Cause) -> Outcome:
     message = find_message(batch, command.message_id, command.editor_id)
-    revision = message.edit(command.editor_id, command.text, command.edited_at, cause)
+    revision = message.edit(command.editor_id, command.text, command.edited_at, cause,
+                            command.max_edits)
     return Outcome(200, _body(message, revision=revision))
 
 

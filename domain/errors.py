@@ -65,6 +65,10 @@ class MessageUnsent(Conflict):
     """The message was unsent; it can no longer change."""
 
 
+class TooManyEdits(Conflict):
+    """The message was already edited as many times as a message may be (reported as 409)."""
+
+
 class Unauthenticated(DomainError):
     """The caller could not prove who they are (reported as 401)."""
 

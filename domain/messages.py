@@ -7,10 +7,13 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.conversations import clean_message_text
-from domain.errors import InvalidCommand, MessageUnsent, NotAllowed
+from domain.errors import InvalidCommand, MessageUnsent, NotAllowed, TooManyEdits
 from domain.events import Cause, ParleyAggregate
 
 MAX_EMOJI_CODE_POINTS = 10
+# Every revision stays in the message's history (and in every reader's view of it), so the
+# number of edits bounds how large one message can grow: 50 edits of 4096 bytes ≈ 200 KB.
+DEFAULT_MAX_EDITS = 50
 
 
 def clean_emoji(emoji: str) -> str:
@@ -99,11 +102,14 @@ class Message(ParleyAggregate):
         if self.unsent:
             raise MessageUnsent("message_id", "the message was unsent")
 
-    def edit(self, editor_id: UUID, text: str, edited_at: datetime, cause: Cause) -> int:
+    def edit(self, editor_id: UUID, text: str, edited_at: datetime, cause: Cause,
+             max_edits: int = DEFAULT_MAX_EDITS) -> int:
         """Returns the new revision number (the original text is revision 1)."""
         if editor_id != self.sender_id:
             raise NotAllowed("message_id", "only the sender edits a message")
         self._require_sent()
+        if self.edit_count >= max_edits:
+            raise TooManyEdits("message_id", f"a message can be edited at most {max_edits} times")
         revision = self.edit_count + 2
         self.trigger_event(self.Edited, text=clean_message_text(text), edited_at=edited_at,
                            revision=revision, conversation_id=self.conversation_id,

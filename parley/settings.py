@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.attachments import DEFAULT_CONTENT_TYPES, DEFAULT_MAX_BYTES
+from domain.messages import DEFAULT_MAX_EDITS
 
 PRODUCTION_VARIABLES = {
     "database_url": "PARLEY_DATABASE_URL",
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     pg_pool_size: int = Field(10, gt=0)
     cache_ttl_seconds: int = Field(30, gt=0)
     group_member_limit: int = Field(250, ge=2, le=100_000)
+    max_edits_per_message: int = Field(
+        DEFAULT_MAX_EDITS, ge=0, description="How many times one message may be edited (then 409)")
     send_rate_per_second: float = Field(20.0, gt=0, description="Messages per user per second")
     send_burst: int = Field(60, ge=1, description="Messages a user may send at once")
     log_level: str = "INFO"

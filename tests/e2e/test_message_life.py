@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import pytest
+
 from tests.builders import GroupClient, ParleyClient
 from tests.e2e.conftest import PROFILES
 
@@ -24,6 +26,23 @@ def test_an_edit_keeps_every_version_in_the_history(parley: ParleyClient) -> Non
     assert detail["text"] == "hello" and detail["revision"] == 2
     assert [r["text"] for r in detail["revisions"]] == ["helo", "hello"]
     assert parley.search(bob, "hello", position=edited.json()["position"]).json()["messages"]
+
+
+@pytest.mark.parley_env(PARLEY_MAX_EDITS_PER_MESSAGE="3")
+def test_a_message_is_edited_at_most_the_configured_number_of_times(
+        parley: ParleyClient) -> None:
+    calls = GroupClient(parley)
+    ada, bob = parley.register("Ada"), parley.register("Bob")
+    chat = parley.open_direct(ada, bob)
+    url = f"/v1/messages/{parley.sent(ada, chat, 'v1')['message_id']}"
+    for n in (2, 3, 4):
+        assert calls.call("PATCH", url, ada, json={"text": f"v{n}"}).json()["revision"] == n
+    refused = calls.call("PATCH", url, ada, json={"text": "v5"})
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["detail"] == "a message can be edited at most 3 times"
+    detail = calls.call("GET", url, bob).json()
+    assert [r["text"] for r in detail["revisions"]] == ["v1", "v2", "v3", "v4"]
 
 
 def test_the_conversation_list_previews_the_last_message_as_it_stands(
