@@ -23,9 +23,10 @@ from api.problems import Problem, problem_responses
 from api.rate_limits import MemoryTokenBuckets
 from commands.audit import AuditLog, audit_criteria, log_bound
 from commands.audit_entries import AuditEntry
+from commands.log_integrity import verify_log
 from commands.roles import RecordAuditAccessDenied, held_roles
 from domain.roles import AUDIT_ROLES
-from parley.bootstrap import Parley
+from parley.bootstrap import Parley, audit_key, chain_records
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,32 @@ class EventTypes(BaseModel):
     types: list[str]
 
 
+class ChainBreakFound(BaseModel):
+    kind: Literal["changed", "deleted", "inserted", "reordered", "rewritten",
+                  "forged-checkpoint", "truncated"]
+    position: int = Field(description="Where the log first disagrees with its chain")
+    detail: str
+
+
+class LogVerification(BaseModel):
+    """The answer of `parley audit verify --json`, field for field."""
+
+    model_config = ConfigDict(populate_by_name=True, json_schema_extra={"examples": [{
+        "intact": False, "from": 1, "until": 1041, "events_checked": 1041,
+        "last_verified_position": 1041, "checkpoints_checked": 3, "signatures_checked": True,
+        "break": {"kind": "truncated", "position": 1043, "detail": (
+            "a checkpoint was signed at 1043 but the log ends at 1041")}}]})
+
+    intact: bool
+    start: int = Field(alias="from", description="First position verified")
+    until: int = Field(description="Last position of the range (the head when not given)")
+    events_checked: int
+    last_verified_position: int
+    checkpoints_checked: int
+    signatures_checked: bool = Field(description="False: no audit key, signatures unchecked")
+    first_break: ChainBreakFound | None = Field(alias="break")
+
+
 def json_lines(entries: Iterator[AuditEntry]) -> StreamingResponse:
     """Streams as the log is read (Starlette runs this iterator in a worker thread); each line
     is exactly an event of a JSON page."""
@@ -260,6 +287,27 @@ def search_events(
     page = audit.search(criteria, after, limit)
     return AuditEventPage(events=[AuditEvent(**e.as_json()) for e in page.entries],
                           next=page.next)
+
+
+@router.get("/verify", response_model=LogVerification, summary="Verify the hash chain",
+            responses=problem_responses(*AUDIT_PROBLEMS))
+def verify_chain(
+    parley: ParleyDep,
+    start: Annotated[int, Query(alias="from", ge=1, le=2**62,
+                                description="First log position")] = 1,
+    until: Annotated[int | None, Query(ge=1, le=2**62, description=(
+        "Last log position (default: the head, and then checkpoints signed beyond the "
+        "log's end are checked too: a lost tail is `truncated`)"))] = None,
+) -> LogVerification:
+    """Recompute the event log's hash chain and check its signed checkpoints, as
+    `parley audit verify` does; `intact` is false at the first break, which is named."""
+    if until is not None and until < start:
+        raise Problem(422, "Invalid request", "'until' must not be before 'from'",
+                      errors=[{"field": "until", "message": "not before from",
+                               "type": "rule"}])
+    report = verify_log(chain_records(parley.event_log), key=audit_key(parley.settings),
+                        start=start, until=until)
+    return LogVerification.model_validate(report.as_json())
 
 
 def moment_of(text: str, field: str) -> datetime:

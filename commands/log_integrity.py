@@ -63,6 +63,20 @@ class VerificationReport:
     def intact(self) -> bool:
         return self.first_break is None
 
+    def as_json(self) -> dict[str, object]:
+        """The report as `parley audit verify --json` prints it and the HTTP route answers it."""
+        first_break = self.first_break
+        return {
+            "intact": self.intact, "from": self.start, "until": self.until,
+            "events_checked": self.events_checked,
+            "last_verified_position": self.last_position,
+            "checkpoints_checked": self.checkpoints_checked,
+            "signatures_checked": self.signatures_checked,
+            "break": None if first_break is None else {
+                "kind": str(first_break.kind), "position": first_break.position,
+                "detail": first_break.detail},
+        }
+
 
 Progress = Callable[[int, int], None]
 """Told (last position checked, events checked so far) after each batch."""
@@ -75,15 +89,16 @@ def verify_log(records: ChainRecords, *, key: bytes | None, start: int = 1,
 
     Without `until`, the range ends at the log's last position when verification starts, so
     events written meanwhile are left for the next run rather than read half-committed.
+    A range that reaches the log's end (no `until`, or one at or beyond the last position)
+    also checks every checkpoint signed beyond it: a log that lost its tail is `truncated`.
     Without a `key`, checkpoints are still compared with the chain but their signatures are
     not checked (an attacker who rewrote the log could have rewritten them too).
     """
-    signed_until = until
-    if until is None:
-        # Read before the log's end: every checkpoint signed by then lies within an intact log.
-        latest = records.latest_checkpoint()
-        until = records.last_position()
-        signed_until = max(until, latest.position if latest else 0)
+    # Read before the log's end: every checkpoint signed by then lies within an intact log.
+    latest = records.latest_checkpoint()
+    head = records.last_position()
+    until = head if until is None else until
+    signed_until = max(until, latest.position) if latest and until >= head else until
     verifier = ChainVerifier(records.link_before(start),
                              _all_checkpoints(records, start - 1, signed_until, batch_size),
                              key=key, find_digest=records.position_of_digest)

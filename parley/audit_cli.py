@@ -76,13 +76,15 @@ def verify(
     settings, event_log = _open_log()
     try:
         records = chain_records(event_log)
+        # only for the progress bar: `verify_log` reads the head itself, and checks the
+        # checkpoints signed beyond it (a lost tail) only when the range reaches the head
         last = records.last_position() if until is None else until
         with Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.completed:,}"),
                       EventsPerSecond(), TimeRemainingColumn(), transient=True,
                       console=Console(stderr=True), disable=as_json) as progress:
             task = progress.add_task("verify", total=max(last - start + 1, 0))
             report = verify_log(
-                records, key=audit_key(settings), start=start, until=last,
+                records, key=audit_key(settings), start=start, until=until,
                 on_progress=lambda position, _: progress.update(
                     task, completed=max(position - start + 1, 0)),
             )
@@ -97,16 +99,7 @@ def verify(
 def _print_report(report: VerificationReport, as_json: bool) -> None:
     first_break = report.first_break
     if as_json:
-        typer.echo(json.dumps({
-            "intact": report.intact, "from": report.start, "until": report.until,
-            "events_checked": report.events_checked,
-            "last_verified_position": report.last_position,
-            "checkpoints_checked": report.checkpoints_checked,
-            "signatures_checked": report.signatures_checked,
-            "break": None if first_break is None else {
-                "kind": str(first_break.kind), "position": first_break.position,
-                "detail": first_break.detail},
-        }))
+        typer.echo(json.dumps(report.as_json()))
         return
     signatures = ("signatures checked" if report.signatures_checked
                   else "[yellow]signatures NOT checked: no PARLEY_AUDIT_KEY[/yellow]")

@@ -15,6 +15,7 @@ import pytest
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient
 from tests.e2e.conftest import PROFILES
+from tests.e2e.test_audit import an_auditor
 
 pytestmark = [PROFILES, pytest.mark.parley_env(PARLEY_AUDIT_KEY="e2e-auditor-key",
                                                PARLEY_CHECKPOINT_EVERY_SECONDS="0.5")]
@@ -41,6 +42,23 @@ def change_stored_event(processes: ParleyProcesses, position: int) -> None:
             db.execute(f"DROP TRIGGER {trigger}")
         db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
                    (b'{"text":"forged"}', position))
+
+
+def cut_the_tail(processes: ParleyProcesses, after: int) -> None:
+    """Deletes every event after `after`, with its chain link, past the append-only guard."""
+    if processes.env.get("PARLEY_DATABASE_URL"):
+        namespace = processes.env["PARLEY_NAMESPACE"]
+        with psycopg.connect(processes.env["PARLEY_DATABASE_URL"], autocommit=True) as db:
+            db.execute("SET session_replication_role = replica")
+            for table in ("parley_events", "parley_event_hashes"):
+                db.execute(f"DELETE FROM {namespace}.{table} "
+                           "WHERE notification_id > %s".encode(), (after,))
+        return
+    with sqlite3.connect(f"{processes.env['PARLEY_DATA_DIR']}/events.sqlite3") as db:
+        for (trigger,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+            db.execute(f"DROP TRIGGER {trigger}")
+        db.execute("DELETE FROM stored_events WHERE rowid > ?", (after,))
+        db.execute("DELETE FROM parley_event_hashes WHERE notification_id > ?", (after,))
 
 
 def wait_for_signed_head(processes: ParleyProcesses, head: int) -> dict[str, Any]:
@@ -82,3 +100,28 @@ def test_checkpoint_signs_the_head_once_until_it_moves(
     assert code == 0 and first["checkpoint"]["position"] >= 1
     assert again["checkpoint"]["position"] == first["checkpoint"]["position"]
     assert again["written"] is False
+
+
+def test_a_log_that_lost_its_tail_after_a_checkpoint_is_truncated_on_the_cli_and_over_http(
+    processes: ParleyProcesses, parley: ParleyClient
+) -> None:
+    ada, bob = parley.register("Ada"), parley.register("Bob")
+    auditor = an_auditor(parley, processes)
+    chat = parley.open_direct(ada, bob)
+    positions = [parley.sent(ada, chat, f"note {i}")["position"] for i in range(4)]
+    _, signed = parley_audit(processes, "checkpoint")
+    head = signed["checkpoint"]["position"]
+    assert head >= positions[-1]
+
+    cut_the_tail(processes, after=positions[1])
+
+    code, report = parley_audit(processes, "verify")
+    assert code == 1 and not report["intact"]
+    assert report["break"]["kind"] == "truncated"
+    assert positions[1] < report["break"]["position"] <= head
+    answer = parley.http.get("/v1/audit/verify", headers=auditor.auth)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["intact"] is False
+    assert answer.json()["break"] == report["break"]
+    code, before_the_cut = parley_audit(processes, "verify", "--until", str(positions[1] - 1))
+    assert code == 0 and before_the_cut["intact"]

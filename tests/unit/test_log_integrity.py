@@ -165,6 +165,16 @@ def test_losing_the_tail_after_a_checkpoint_is_truncation(log: MemoryChain) -> N
     assert verify(log) == (BreakKind.TRUNCATED, 10)
 
 
+def test_a_range_ending_at_the_shortened_head_still_finds_the_lost_tail(
+    log: MemoryChain,
+) -> None:
+    write_checkpoint(log, KEY, AT)
+    for p in (9, 10):
+        del log.events[p], log.links[p]
+    assert verify(log, until=8) == (BreakKind.TRUNCATED, 10)
+    assert verify(log, until=7) == (None, None)
+
+
 def test_events_and_checkpoints_written_while_verifying_are_not_tampering() -> None:
     class BusyLog(MemoryChain):
         def logged_events(self, after: int, until: int | None,
