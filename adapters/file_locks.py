@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 class FileLocks:
     def __init__(self, directory: Path) -> None:
         self._directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @contextlib.contextmanager
     def hold_all(self, projections: Sequence[str]) -> Iterator[None]:
@@ -27,7 +28,9 @@ class FileLocks:
     def hold(self, projection: str) -> Iterator[None]:
         if not _SAFE_NAME.match(projection):
             raise ValueError(f"not a projection name: {projection!r}")
-        with open(self._directory / f"{projection}.lock", "a+b") as handle:
+        descriptor = os.open(self._directory / f"{projection}.lock", os.O_RDWR | os.O_CREAT,
+                             0o600)
+        with open(descriptor, "r+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
                 yield

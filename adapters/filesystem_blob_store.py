@@ -19,6 +19,7 @@ from commands.attachments import BlobNotFound, StoredBlob
 READ_CHUNK_BYTES = 64 * 1024
 KEY = re.compile(r"^[a-z0-9]+(/[a-z0-9_-]+)*$")
 TEMPORARY_PREFIX = ".upload-"
+PRIVATE_DIRECTORY = 0o700
 
 
 class FilesystemBlobStore:
@@ -26,7 +27,8 @@ class FilesystemBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+        self.root.chmod(PRIVATE_DIRECTORY)  # attachment bytes are for Parley's eyes only
 
     def path_of(self, key: str) -> Path:
         # Keys are made by Parley, never taken from requests; refuse anything else anyway.
@@ -36,9 +38,10 @@ class FilesystemBlobStore:
 
     def put(self, key: str, chunks: Iterable[bytes]) -> StoredBlob:
         target = self.path_of(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
+        # mkstemp creates the file 0600, and the rename keeps that mode
         descriptor, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=target.parent)
         try:
             with os.fdopen(descriptor, "wb") as file:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -144,12 +145,33 @@ def build(settings: Settings, *, with_writer: bool = True) -> Parley:
     return build_embedded(settings)
 
 
+PRIVATE_FILE, PRIVATE_DIRECTORY = 0o600, 0o700
+
+
+def keep_private(data_dir: Path) -> None:
+    """The embedded default's data (password hashes, every message) is its owner's alone.
+
+    From here on this process creates files 0600 and directories 0700 (SQLite gives its WAL
+    and SHM files the mode of their database); a data directory made by an older Parley, or
+    with a laxer umask, is tightened once, with everything in it.
+    """
+    os.umask(0o077)
+    data_dir.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+    if data_dir.stat().st_mode & 0o077:
+        for directory, subdirectories, files in os.walk(data_dir):  # symlinks not followed
+            for name, mode in [(f, PRIVATE_FILE) for f in files] + [
+                    (d, PRIVATE_DIRECTORY) for d in subdirectories]:
+                if not Path(directory, name).is_symlink():
+                    Path(directory, name).chmod(mode)
+        data_dir.chmod(PRIVATE_DIRECTORY)
+
+
 def embedded_secret(data_dir: Path, name: str = "secret_key") -> str:
     """The embedded default keeps a generated signing key beside its data, readable by owner."""
     path = data_dir / name
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
+        keep_private(data_dir)
+        path.touch(mode=PRIVATE_FILE)
         path.write_text(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
@@ -175,7 +197,7 @@ def event_log_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "CREATE_TABLE": "no",
         }
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keep_private(settings.data_dir)  # every embedded process opens its log through here
     return common | {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "APPLICATION_RECORDER_TOPIC": "adapters.chained_sqlite:ChainedSQLiteApplicationRecorder",
