@@ -23,19 +23,23 @@ from migrations.runner import MIGRATIONS_DIR
 from projections.documents import (
     AnyOf,
     Contains,
+    DocumentChange,
     Eq,
     Filter,
     Page,
+    PatchMatching,
     Prefix,
     Query,
     Range,
     Upsert,
     fill_in,
+    matches,
     merge_patch,
 )
 
 INTERNAL_FIELDS = ("doc_version", "doc_id")
 MAX_MERGE_ATTEMPTS = 5
+MAX_PATCHED_MATCHES = 10_000  # a message's feed changes: its send and its edits
 
 
 class BulkFailed(Exception):
@@ -59,7 +63,7 @@ def generation_index(namespace: str, collection: str, generation: int) -> str:
 
 @dataclass
 class _Deferred:
-    changes: list[Upsert] = field(default_factory=list)
+    changes: list[DocumentChange] = field(default_factory=list)
     indices: set[str] = field(default_factory=set)
     positions: dict[str, int] = field(default_factory=dict)
 
@@ -140,7 +144,7 @@ class ElasticsearchReadStore:
                 if "error" in outcome and outcome.get("status") != 409:
                     raise BulkFailed(f"recording a position failed: {outcome['error']}")
 
-    def apply(self, changes: Sequence[Upsert], projection: str, position: int) -> None:
+    def apply(self, changes: Sequence[DocumentChange], projection: str, position: int) -> None:
         pending: _Deferred | None = getattr(self._deferral, "pending", None)
         if pending is not None:
             pending.changes.extend(changes)
@@ -159,7 +163,7 @@ class ElasticsearchReadStore:
         except ConflictError:
             pass  # the recorded position is already further along
 
-    def apply_late(self, changes: Sequence[Upsert]) -> None:
+    def apply_late(self, changes: Sequence[DocumentChange]) -> None:
         """Merges events that were parked and are projected after later ones: where a document
         has already moved past a change, what the document holds wins."""
         self._write(changes, late=True)
@@ -167,14 +171,38 @@ class ElasticsearchReadStore:
             touched = sorted({self.index(c.collection) for c in changes})
             self._client.indices.refresh(index=",".join(touched))
 
-    def _write(self, changes: Sequence[Upsert], late: bool = False) -> None:
-        pending = list(changes)
+    def _write(self, changes: Sequence[DocumentChange], late: bool = False) -> None:
+        pending = self._resolve(changes)
         for _attempt in range(MAX_MERGE_ATTEMPTS):
             if not pending:
                 break
             pending = self._merge_and_write(pending, late)
         if pending:
             raise BulkFailed(f"{len(pending)} documents kept conflicting; giving up this batch")
+
+    def _resolve(self, changes: Sequence[DocumentChange]) -> list[Upsert]:
+        """Turns each patch of matching documents into upserts of the documents it matches:
+        those already stored (a search) and those created earlier in this same write."""
+        resolved: list[Upsert] = []
+        for change in changes:
+            if isinstance(change, Upsert):
+                resolved.append(change)
+                continue
+            ids = self._matching_ids(change) | {
+                c.doc_id for c in resolved if c.collection == change.collection
+                and c.only_if is None and matches(c.fields, change.filters)}
+            resolved += [Upsert(change.collection, doc_id, change.version, change.fields)
+                         for doc_id in sorted(ids)]
+        return resolved
+
+    def _matching_ids(self, patch: PatchMatching) -> set[str]:
+        try:
+            result = self._client.search(
+                index=self.index(patch.collection), size=MAX_PATCHED_MATCHES, source=False,
+                query={"bool": {"filter": [self._filter(f) for f in patch.filters]}})
+        except NotFoundError:
+            return set()
+        return {hit["_id"] for hit in result["hits"]["hits"]}
 
     def _merge_and_write(self, changes: Sequence[Upsert], late: bool) -> list[Upsert]:
         """One read-merge-write round; returns the changes whose documents changed meanwhile."""

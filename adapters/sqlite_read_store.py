@@ -13,9 +13,11 @@ from typing import Any
 from projections.documents import (
     AnyOf,
     Contains,
+    DocumentChange,
     Eq,
     Filter,
     Page,
+    PatchMatching,
     Prefix,
     Query,
     Range,
@@ -70,8 +72,19 @@ ON CONFLICT (projection) DO UPDATE SET position = max(position, excluded.positio
 
 
 def fts_phrase(text: str) -> str:
-    """Every word must match; user input never reaches FTS5's query syntax."""
-    return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+    """Every word must match; user input never reaches FTS5's query syntax.
+
+    NUL ends a string inside SQLite's FTS5 parser, so it separates words like a space does;
+    a text with no word at all gives "" (which matches nothing: see `query`).
+    """
+    words = text.replace("\x00", " ").split()
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def _kind_of(change: DocumentChange) -> str:
+    if isinstance(change, PatchMatching):
+        return "matching"
+    return "upsert" if change.only_if is None else "conditional"
 
 
 def _json_path(field: str) -> str:
@@ -99,49 +112,76 @@ class SQLiteReadStore:
             self._local.connection = connection
         return connection
 
-    def apply(self, changes: Sequence[Upsert], projection: str, position: int) -> None:
+    def apply(self, changes: Sequence[DocumentChange], projection: str, position: int) -> None:
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for conditional, run in groupby(changes, key=lambda c: c.only_if is not None):
-                if conditional:
+            for kind, run in groupby(changes, key=_kind_of):
+                if kind == "matching":
+                    for patch in run:
+                        assert isinstance(patch, PatchMatching)
+                        self._patch_matching(connection, patch)
+                elif kind == "conditional":
                     connection.executemany(UPDATE_IF, [
                         (json.dumps(c.fields), c.version, c.collection, c.doc_id, c.version,
                          _json_path(c.only_if[0]), c.only_if[1])
-                        for c in run if c.only_if is not None])
-                    continue
-                connection.executemany(UPSERT, [
-                    (c.collection, c.doc_id, c.version, json.dumps(c.fields)) for c in run])
+                        for c in run if isinstance(c, Upsert) and c.only_if is not None])
+                else:
+                    connection.executemany(UPSERT, [
+                        (c.collection, c.doc_id, c.version, json.dumps(c.fields))
+                        for c in run if isinstance(c, Upsert)])
             connection.execute(RECORD_POSITION, (projection, position))
         except BaseException:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
 
-    def apply_late(self, changes: Sequence[Upsert]) -> None:
+    def _patch_matching(self, connection: sqlite3.Connection, patch: PatchMatching) -> None:
+        clauses, params = self._where(patch.collection, patch.filters)
+        connection.execute(
+            f"UPDATE documents SET body = json_patch(body, ?), version = ? "
+            f"WHERE {clauses} AND version < ?",
+            [json.dumps(patch.fields), patch.version, *params, patch.version])
+
+    def apply_late(self, changes: Sequence[DocumentChange]) -> None:
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")
         try:
             for change in changes:
-                row = connection.execute(
-                    "SELECT body, version FROM documents WHERE collection = ? AND doc_id = ?",
-                    (change.collection, change.doc_id)).fetchone()
-                if row is not None and not change.holds_for(json.loads(row[0])):
-                    continue
-                if row is None and change.only_if is not None:
-                    continue
-                if row is None or change.version > row[1]:
-                    connection.execute(UPSERT, (change.collection, change.doc_id,
-                                                change.version, json.dumps(change.fields)))
-                    continue
-                body = fill_in(json.loads(row[0]), change.fields)
-                connection.execute(
-                    "UPDATE documents SET body = ? WHERE collection = ? AND doc_id = ?",
-                    (json.dumps(body), change.collection, change.doc_id))
+                if isinstance(change, PatchMatching):
+                    self._patch_matching_late(connection, change)
+                else:
+                    self._upsert_late(connection, change)
         except BaseException:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
+
+    def _upsert_late(self, connection: sqlite3.Connection, change: Upsert) -> None:
+        row = connection.execute(
+            "SELECT body, version FROM documents WHERE collection = ? AND doc_id = ?",
+            (change.collection, change.doc_id)).fetchone()
+        if row is not None and not change.holds_for(json.loads(row[0])):
+            return
+        if row is None and change.only_if is not None:
+            return
+        if row is None or change.version > row[1]:
+            connection.execute(UPSERT, (change.collection, change.doc_id,
+                                        change.version, json.dumps(change.fields)))
+            return
+        body = fill_in(json.loads(row[0]), change.fields)
+        connection.execute(
+            "UPDATE documents SET body = ? WHERE collection = ? AND doc_id = ?",
+            (json.dumps(body), change.collection, change.doc_id))
+
+    def _patch_matching_late(self, connection: sqlite3.Connection,
+                             patch: PatchMatching) -> None:
+        clauses, params = self._where(patch.collection, patch.filters)
+        rows = connection.execute(f"SELECT doc_id FROM documents WHERE {clauses}",
+                                  params).fetchall()
+        for (doc_id,) in rows:
+            self._upsert_late(connection, Upsert(patch.collection, doc_id, patch.version,
+                                                 patch.fields))
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         row = self._connection().execute(
@@ -150,14 +190,21 @@ class SQLiteReadStore:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def query(self, query: Query) -> Page:
-        sort = f"json_extract(body, '{_json_path(query.sort_field)}')"
+    def _where(self, collection: str, filters: Sequence[Filter]) -> tuple[str, list[Any]]:
         clauses = ["collection = ?"]
-        params: list[Any] = [query.collection]
-        for condition in query.filters:
+        params: list[Any] = [collection]
+        for condition in filters:
             clause, values = self._filter_sql(condition)
             clauses.append(clause)
             params.extend(values)
+        return " AND ".join(clauses), params
+
+    def query(self, query: Query) -> Page:
+        sort = f"json_extract(body, '{_json_path(query.sort_field)}')"
+        where, params = self._where(query.collection, query.filters)
+        clauses = [where]
+        if query.text and not fts_phrase(query.text):
+            return Page([])  # no word to look for (blank, spaces of any script, NUL)
         if query.text:
             clauses.append(
                 "rowid IN (SELECT rowid FROM documents_text WHERE documents_text MATCH ?)"

@@ -45,7 +45,7 @@ from projections import contacts as contact_projections
 from projections.attachments import AttachmentAccess, UploaderOnly
 from projections.consistency import ConsistencyGate
 from projections.contacts import ContactQueries
-from projections.documents import ReadStore, Upsert
+from projections.documents import DocumentChange, ReadStore
 from projections.events import PositionedEvent
 from projections.feed import FeedProjector, FeedQueries
 from projections.hot_paths import StampedCache
@@ -80,9 +80,9 @@ def projectors() -> list[Projector]:
             *attachment_projections.projectors()]
 
 
-def live_notifier(live: LiveUpdates) -> Callable[[Sequence[Upsert], int], None]:
+def live_notifier(live: LiveUpdates) -> Callable[[Sequence[DocumentChange], int], None]:
     """Called after each projection batch: wakes the sockets whose members it concerns."""
-    def notify(changes: Sequence[Upsert], upto: int) -> None:
+    def notify(changes: Sequence[DocumentChange], upto: int) -> None:
         notification = feed_notification(changes, upto)
         if notification is not None:
             live.publish(notification)

@@ -71,6 +71,42 @@ class Prefix:
 Filter = Eq | AnyOf | Contains | Range | Prefix
 
 
+@dataclass(frozen=True)
+class PatchMatching:
+    """Merge `fields` into every document of `collection` that matches all `filters` and does
+    not yet reflect `version`; creates nothing. A read model scrubs what an event takes back
+    this way: an unsend drops a message's text from every earlier feed change about it,
+    whatever their positions, including changes written earlier in the same batch."""
+
+    collection: str
+    filters: tuple[Filter, ...]
+    version: int
+    fields: dict[str, Any]
+
+
+DocumentChange = Upsert | PatchMatching
+
+
+def matches(document: dict[str, Any], filters: Sequence[Filter]) -> bool:
+    """Whether a document satisfies every filter, as the read stores evaluate them."""
+    return all(_satisfies(document.get(f.field), f) for f in filters)
+
+
+def _satisfies(value: Any, condition: Filter) -> bool:
+    if isinstance(condition, Eq):
+        return bool(value == condition.value)
+    if isinstance(condition, AnyOf):
+        return value in condition.values
+    if isinstance(condition, Contains):
+        return isinstance(value, list) and condition.value in value
+    if isinstance(condition, Prefix):
+        return isinstance(value, str) and value.startswith(condition.value)
+    if not isinstance(value, int | float):
+        return False
+    return ((condition.gt is None or value > condition.gt)
+            and (condition.lte is None or value <= condition.lte))
+
+
 def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """RFC 7396 merge of `patch` into a copy of `target`."""
     merged = dict(target)
@@ -121,10 +157,11 @@ class Page:
 class ReadStore(Protocol):
     """Where read models live: SQLite in the embedded default, Elasticsearch in production."""
 
-    def apply(self, changes: Sequence[Upsert], projection: str, position: int) -> None:
-        """Apply changes, then record that `projection` has processed up to `position`."""
+    def apply(self, changes: Sequence[DocumentChange], projection: str, position: int) -> None:
+        """Apply changes in order, then record that `projection` has processed up to
+        `position`."""
 
-    def apply_late(self, changes: Sequence[Upsert]) -> None:
+    def apply_late(self, changes: Sequence[DocumentChange]) -> None:
         """Apply changes of retried events that later ones may have overtaken (`fill_in`)."""
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...

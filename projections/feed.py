@@ -19,7 +19,17 @@ from domain.conversations import Conversation
 from domain.messages import Message
 from domain.read_markers import ReadMarker
 from projections.contacts import ContactQueries
-from projections.documents import AnyOf, Page, Query, Range, ReadStore, Upsert
+from projections.documents import (
+    AnyOf,
+    DocumentChange,
+    Eq,
+    Page,
+    PatchMatching,
+    Query,
+    Range,
+    ReadStore,
+    Upsert,
+)
 from projections.memberships import Memberships
 
 CHANGES = "changes"
@@ -50,7 +60,11 @@ MESSAGE_EVENTS = (Message.Edited, Message.Unsent, Message.ReactionAdded, Message
                   Message.HiddenForMember)
 BY_THEIR_AUTHOR = {"message_sent", "message_edited", "message_unsent", "reaction_added",
                    "reaction_removed", "read", "delivered"}  # hidden from whoever blocked them
-INTERNAL_FIELDS = ("private_to", "actor_id")
+INTERNAL_FIELDS = ("private_to", "actor_id", "message_id")
+CONTENT_KINDS = ("message_sent", "message_edited")  # the changes that carry a message's text
+# what an unsend takes back from the feed: the change stays, as a tombstone
+UNSENT_CONTENT: dict[str, Any] = {"text": None, "attachments": None, "mention_ids": None,
+                                  "unsent": True}
 
 
 def _plain(value: Any) -> Any:
@@ -68,10 +82,18 @@ class FeedProjector:
     context = "messaging"
     collections = (CHANGES,)
 
-    def changes(self, event: Any, position: int) -> list[Upsert]:
+    def changes(self, event: Any, position: int) -> list[DocumentChange]:
+        change = self.change(event, position)
+        if change is None:
+            return []
+        scrub = content_scrub(event, position)
+        return [change] if scrub is None else [scrub, change]
+
+    def change(self, event: Any, position: int) -> Upsert | None:
+        """The feed change an event makes, keyed by its position."""
         kind = FEED_KINDS.get(type(event))
         if kind is None:
-            return []
+            return None
         conversation_id = getattr(event, "conversation_id", None) or event.originator_id
         data = {k: _plain(v) for k, v in vars(event).items() if k not in BASE_FIELDS}
         data.pop("conversation_id", None)
@@ -82,9 +104,25 @@ class FeedProjector:
             "position": position, "kind": kind, "data": data,
             "at": event.timestamp.isoformat(), "actor_id": str(event.actor_id),
         }
+        if "message_id" in data:  # top level, so a store can find a message's changes
+            document["message_id"] = data["message_id"]
         if isinstance(event, PRIVATE_EVENTS):
             document["private_to"] = str(event.user_id)
-        return [Upsert(CHANGES, str(position), position, document)]
+        return Upsert(CHANGES, str(position), position, document)
+
+
+def content_scrub(event: Any, position: int) -> PatchMatching | None:
+    """What an edit or unsend takes back from the earlier changes about its message: their
+    text becomes the current text, or, once unsent, goes (the feed is a read model, and a
+    device that syncs later must not receive what was taken back)."""
+    if isinstance(event, Message.Edited):
+        content: dict[str, Any] = {"text": event.text}
+    elif isinstance(event, Message.Unsent):
+        content = UNSENT_CONTENT
+    else:
+        return None
+    return PatchMatching(CHANGES, (Eq("message_id", str(event.originator_id)),
+                                   AnyOf("kind", CONTENT_KINDS)), position, {"data": content})
 
 
 class FeedQueries:
@@ -119,7 +157,7 @@ class FeedQueries:
         last_read = max((c["position"] for c in page.documents), default=cursor)
         if page.next_after is None:
             last_read = max(last_read, horizon)
-        return {"changes": [public(c) for c in visible],
+        return {"changes": [public(c, reader_id) for c in visible],
                 "cursor": max(cursor, last_read), "conversation_ids": current,
                 "blocked": sorted(blocked)}
 
@@ -131,9 +169,15 @@ def shown_to(change: dict[str, Any], reader_id: str, blocked: frozenset[str] | s
             and not (change["kind"] in BY_THEIR_AUTHOR and _author(change) in blocked))
 
 
-def public(change: dict[str, Any]) -> dict[str, Any]:
-    """A change as readers get it, without the fields used to route and filter it."""
-    return {k: v for k, v in change.items() if k not in INTERNAL_FIELDS}
+def public(change: dict[str, Any], reader_id: str) -> dict[str, Any]:
+    """A change as `reader_id` gets it, without the fields used to route and filter it, and
+    without anyone else's device id (half of what a token names): another member's delivery
+    says who and up to where, not on which device."""
+    shown = {k: v for k, v in change.items() if k not in INTERNAL_FIELDS}
+    data = shown.get("data") or {}
+    if "device_id" in data and str(data.get("user_id")) != reader_id:
+        shown["data"] = {k: v for k, v in data.items() if k != "device_id"}
+    return shown
 
 
 def _author(change: dict[str, Any]) -> str | None:

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from domain.contacts import Blocklist
-from projections.documents import Upsert
+from projections.documents import AnyOf, DocumentChange, Eq, PatchMatching, Upsert, merge_patch
 from projections.events import PositionedEvent
-from projections.feed import CHANGES, FeedProjector, public, shown_to
+from projections.feed import CHANGES, FeedProjector, content_scrub, public, shown_to
 
 STREAM = "stream"
 MAX_STREAMED_CHANGES = 500  # beyond this, sockets re-read the feed instead
@@ -49,11 +49,11 @@ class LiveUpdates(Protocol):
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None: ...
 
 
-def feed_notification(changes: Sequence[Upsert], upto: int) -> dict[str, Any] | None:
+def feed_notification(changes: Sequence[DocumentChange], upto: int) -> dict[str, Any] | None:
     """What a batch of feed changes touched: conversations, and members added or removed."""
     conversations, users = set(), set()
     for change in changes:
-        if change.collection != CHANGES:
+        if change.collection != CHANGES or not isinstance(change, Upsert):
             continue
         conversations.add(change.fields["conversation_id"])
         data = change.fields.get("data", {})
@@ -70,15 +70,49 @@ def stream_notification(events: Sequence[PositionedEvent], after: int,
                         upto: int) -> dict[str, Any]:
     """Everything a socket needs of the log between `after` and `upto`: the feed changes and
     the blocks, in order. Published even when empty, so followers see the stream is whole."""
-    changes = [change.fields for positioned in events if positioned.position > after
-               for change in FEED.changes(positioned.event, positioned.position)]
+    changes: list[dict[str, Any]] = []
+    scrubs: list[dict[str, Any]] = []
+    for positioned in events:
+        if positioned.position <= after:
+            continue
+        scrub = content_scrub(positioned.event, positioned.position)
+        if scrub is not None:
+            scrubs.append(_scrub_item(scrub))
+            changes = scrubbed(changes, [scrubs[-1]])
+        change = FEED.change(positioned.event, positioned.position)
+        if change is not None:
+            changes.append(change.fields)
     if len(changes) > MAX_STREAMED_CHANGES:
-        return {"type": STREAM, "after": after, "position": upto, "truncated": True}
+        return {"type": STREAM, "after": after, "position": upto, "truncated": True,
+                "scrubs": scrubs}
     blocks = [_block(positioned) for positioned in events
               if isinstance(positioned.event, Blocklist.UserBlocked | Blocklist.UserUnblocked)
               and positioned.position > after]
     return {"type": STREAM, "after": after, "position": upto, "changes": changes,
-            "blocks": blocks}
+            "blocks": blocks, "scrubs": scrubs}
+
+
+def _scrub_item(scrub: PatchMatching) -> dict[str, Any]:
+    """A scrub as plain JSON, to travel with the stream (e.g. through Redis)."""
+    [message] = [f.value for f in scrub.filters if isinstance(f, Eq)]
+    [kinds] = [list(f.values) for f in scrub.filters if isinstance(f, AnyOf)]
+    return {"message_id": message, "kinds": kinds, "position": scrub.version,
+            "fields": scrub.fields}
+
+
+def scrubbed(changes: list[dict[str, Any]],
+             scrubs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stream changes with what later edits and unsends took back applied, as the feed's read
+    model applies them (`content_scrub`), so nothing replays a text that was taken back."""
+    result = []
+    for change in changes:
+        for scrub in scrubs:
+            if (change.get("message_id") == scrub["message_id"]
+                    and change["position"] < scrub["position"]
+                    and change.get("kind") in scrub["kinds"]):
+                change = merge_patch(change, scrub["fields"])
+        result.append(change)
+    return result
 
 
 def _block(positioned: PositionedEvent) -> dict[str, Any]:
@@ -107,7 +141,7 @@ class LiveView:
             return None
         items = sorted([*notification["changes"], *notification["blocks"]],
                        key=lambda item: item["position"])
-        shown = [public(c) for c in items
+        shown = [public(c, self.reader_id) for c in items
                  if c["position"] > self.cursor and self._shown(c)]
         self.cursor = max(self.cursor, notification["position"])
         return shown
@@ -148,10 +182,22 @@ class LocalFanOut:
     def publish(self, notification: dict[str, Any]) -> None:
         with self._lock:
             if notification.get("type") == STREAM:
+                if notification.get("scrubs"):
+                    self._scrub_recent(notification["scrubs"])
                 self._recent.append(notification)
             subscribers = list(self._subscribers.items())
         for queue, loop in subscribers:
             loop.call_soon_threadsafe(_offer, queue, notification)
+
+    def _scrub_recent(self, scrubs: Sequence[dict[str, Any]]) -> None:
+        """Replaces (never mutates: sockets may be reading them) the recent notifications that
+        hold a text an edit or unsend took back."""
+        for index, kept in enumerate(self._recent):
+            changes = kept.get("changes")
+            if changes:
+                cleaned = scrubbed(changes, scrubs)
+                if cleaned != changes:
+                    self._recent[index] = kept | {"changes": cleaned}
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)

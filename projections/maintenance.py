@@ -6,11 +6,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from projections.cache_invalidation import hot_path_keys
 from projections.documents import ReadStore
 from projections.events import PositionedEvent
 from projections.health import ProjectionHealth, ProjectionLocks, describe
-from projections.runner import Cache, Projector, cache_key
+from projections.runner import Cache, Projector, stale_keys
 
 
 @dataclass(frozen=True)
@@ -89,8 +88,7 @@ def retry_parked(
             continue
         with locks.hold(projector.name):
             store.apply_late(changes)
-        cache.delete(sorted({cache_key(c.collection, c.doc_id) for c in changes}
-                            | hot_path_keys(changes, store)))
+        cache.delete(stale_keys(changes, store))
         health.unpark(parked.projection, parked.position)
         outcomes.append(RetryOutcome(parked.projection, parked.position, parked.event_type,
                                      True))

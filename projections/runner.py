@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from projections.cache_invalidation import hot_path_keys
-from projections.documents import ReadStore, Upsert
+from projections.documents import DocumentChange, ReadStore, Upsert
 from projections.events import PositionedEvent
 from projections.health import (
     FailurePolicy,
@@ -27,7 +27,7 @@ class Projector(Protocol):
     name: str
     context: str
 
-    def changes(self, event: Any, position: int) -> list[Upsert]: ...
+    def changes(self, event: Any, position: int) -> Sequence[DocumentChange]: ...
 
 
 class Cache(Protocol):
@@ -46,6 +46,14 @@ def cache_key(collection: str, doc_id: str) -> str:
     return f"{collection}:{doc_id}"
 
 
+def stale_keys(changes: Sequence[DocumentChange], store: ReadStore) -> list[str]:
+    """The cache entries a batch of changes makes stale. A patch of matching documents has no
+    key of its own: it only scrubs feed changes, which are queried, never cached by id."""
+    upserts = [c for c in changes if isinstance(c, Upsert)]
+    return sorted({cache_key(c.collection, c.doc_id) for c in upserts}
+                  | hot_path_keys(upserts, store))
+
+
 class ProjectionWriter:
     """Turns a run of events into document changes and applies them with the position reached.
 
@@ -55,7 +63,7 @@ class ProjectionWriter:
     """
 
     def __init__(self, store: ReadStore, cache: Cache,
-                 on_applied: Callable[[Sequence[Upsert], int], None] | None = None, *,
+                 on_applied: Callable[[Sequence[DocumentChange], int], None] | None = None, *,
                  locks: ProjectionLocks | None = None, health: ProjectionHealth | None = None,
                  policy: FailurePolicy = "park") -> None:
         self._store = store
@@ -64,7 +72,7 @@ class ProjectionWriter:
         self._locks = locks or NoLocks()
         self._health = health
         self._policy = policy
-        self._applied: list[tuple[list[Upsert], int]] | None = None
+        self._applied: list[tuple[list[DocumentChange], int]] | None = None
         self._held: frozenset[str] = frozenset()
 
     @contextlib.contextmanager
@@ -91,7 +99,7 @@ class ProjectionWriter:
             self._announce(changes, upto)
 
     def project(self, projector: Projector, events: Sequence[PositionedEvent], upto: int,
-                *, progress_key: str | None = None) -> list[Upsert]:
+                *, progress_key: str | None = None) -> list[DocumentChange]:
         """Applies the batch; `progress_key` names the position record (default: projection)."""
         changes = self.changes_of(projector, events)
         held = projector.name in self._held  # the batch holds it already
@@ -108,16 +116,16 @@ class ProjectionWriter:
             self._announce(changes, upto)
         return changes
 
-    def _announce(self, changes: list[Upsert], upto: int) -> None:
+    def _announce(self, changes: list[DocumentChange], upto: int) -> None:
         """After changes are visible: invalidate what caches hold of them, wake sockets."""
         if changes:
-            self._cache.delete(sorted({cache_key(c.collection, c.doc_id) for c in changes}
-                                      | hot_path_keys(changes, self._store)))
+            self._cache.delete(stale_keys(changes, self._store))
             if self._on_applied is not None:
                 self._on_applied(changes, upto)
 
-    def changes_of(self, projector: Projector, events: Sequence[PositionedEvent]) -> list[Upsert]:
-        changes: list[Upsert] = []
+    def changes_of(self, projector: Projector,
+                   events: Sequence[PositionedEvent]) -> list[DocumentChange]:
+        changes: list[DocumentChange] = []
         for positioned in events:
             try:
                 changes.extend(projector.changes(positioned.event, positioned.position))

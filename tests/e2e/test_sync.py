@@ -213,3 +213,50 @@ def test_syncing_while_messages_stream_in_misses_and_repeats_nothing(
 def _settled(parley: ParleyClient, who: Person, cursor: int) -> bool:
     time.sleep(1.0)
     return not feed(parley, who, cursor)["changes"]
+
+
+def test_an_unsent_message_leaves_no_text_in_the_feed_a_new_device_reads(
+    parley: ParleyClient,
+) -> None:
+    calls = GroupClient(parley)
+    ada, bob = parley.register("Ada"), parley.register("Bob")
+    chat = parley.open_direct(ada, bob)
+    sent = parley.sent(ada, chat, "regrettable words")
+    calls.call("PATCH", f"/v1/messages/{sent['message_id']}", ada, json={"text": "still bad"})
+    calls.call("DELETE", f"/v1/messages/{sent['message_id']}", ada)
+    changes = wait_for_changes(parley, bob, 0, 4)
+    assert [c["kind"] for c in changes] == ["conversation_opened", "message_sent",
+                                            "message_edited", "message_unsent"]
+    assert "regrettable" not in json.dumps(changes) and "still bad" not in json.dumps(changes)
+    assert changes[1]["data"]["message_id"] == sent["message_id"]
+    assert changes[1]["data"].get("unsent") is True
+
+
+def test_an_edit_leaves_only_the_current_text_in_the_feed(parley: ParleyClient) -> None:
+    calls = GroupClient(parley)
+    ada, bob = parley.register("Ada"), parley.register("Bob")
+    chat = parley.open_direct(ada, bob)
+    sent = parley.sent(ada, chat, "first draft")
+    url = f"/v1/messages/{sent['message_id']}"
+    calls.call("PATCH", url, ada, json={"text": "second draft"})
+    calls.call("PATCH", url, ada, json={"text": "final words"})
+    changes = wait_for_changes(parley, bob, 0, 4)
+    texts = [c["data"]["text"] for c in changes if c["kind"] in ("message_sent",
+                                                                 "message_edited")]
+    assert texts == ["final words"] * 3
+
+
+def test_a_socket_opened_after_an_unsend_is_never_replayed_its_text(
+    parley: ParleyClient, processes: ParleyProcesses,
+) -> None:
+    calls = GroupClient(parley)
+    ada, bob = parley.register("Ada"), parley.register("Bob")
+    chat = parley.open_direct(ada, bob)
+    sent = parley.sent(ada, chat, "regrettable words")
+    unsent = calls.call("DELETE", f"/v1/messages/{sent['message_id']}", ada).json()
+    with live_socket(processes, bob) as socket:
+        frames = receive_until(socket, lambda f: any(
+            c["kind"] == "message_unsent" for x in f if x["type"] == "changes"
+            for c in x["changes"]))
+    assert "regrettable" not in json.dumps(frames)
+    assert unsent["position"] > sent["position"]

@@ -13,6 +13,7 @@ from projections.documents import (
     AnyOf,
     Contains,
     Eq,
+    PatchMatching,
     Prefix,
     Query,
     Range,
@@ -193,3 +194,37 @@ def test_a_conditional_change_applies_only_while_the_document_matches(
 
     assert store.get("notes", "c") == {"note_id": "c", "last": "m2", "preview": "new"}
     assert store.get("notes", "gone") is None
+
+
+def test_a_patch_of_matching_documents_merges_into_every_older_match_and_creates_none(
+        store: ReadStore) -> None:
+    store.apply([note("a", 1, about="m1", kind="sent", data={"text": "secret", "n": 1}),
+                 note("b", 2, about="m1", kind="reacted", data={"emoji": "x"}),
+                 note("c", 3, about="m2", kind="sent", data={"text": "other"})], "p", 3)
+    scrub = PatchMatching("notes", (Eq("about", "m1"), AnyOf("kind", ["sent"])), 4,
+                          {"data": {"text": None, "gone": True}})
+    store.apply([scrub, PatchMatching("notes", (Eq("about", "nobody"),), 5, {"x": 1})], "p", 5)
+
+    assert store.get("notes", "a") == {"note_id": "a", "about": "m1", "kind": "sent",
+                                       "data": {"n": 1, "gone": True}}
+    assert store.get("notes", "b")["data"] == {"emoji": "x"}  # type: ignore[index]
+    assert store.get("notes", "c")["data"] == {"text": "other"}  # type: ignore[index]
+    assert store.query(Query("notes", [Eq("about", "nobody")])).documents == []
+    store.apply([note("a", 4, data={"text": "redelivered"})], "p", 5)
+    assert "text" not in store.get("notes", "a")["data"], "the patch moved its version on"  # type: ignore[index]
+
+
+def test_a_patch_of_matching_documents_sees_those_written_before_it_in_the_same_apply(
+        store: ReadStore) -> None:
+    store.apply([note("a", 1, about="m1", data={"text": "secret"}),
+                 PatchMatching("notes", (Eq("about", "m1"),), 2, {"data": {"text": None}}),
+                 note("b", 3, about="m1", data={"text": "after"})], "p", 3)
+    assert store.get("notes", "a") == {"note_id": "a", "about": "m1", "data": {}}
+    assert store.get("notes", "b")["data"] == {"text": "after"}  # type: ignore[index]
+
+
+def test_a_late_patch_of_matching_documents_still_removes(store: ReadStore) -> None:
+    store.apply([note("a", 9, about="m1", data={"text": "secret", "seen": True})], "p", 9)
+    store.apply_late([PatchMatching("notes", (Eq("about", "m1"),), 5,
+                                    {"data": {"text": None, "seen": False}})])
+    assert store.get("notes", "a")["data"] == {"seen": True}  # type: ignore[index]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -141,6 +142,49 @@ def test_a_batch_too_large_to_carry_is_left_to_re_reading(world: ProjectedWorld)
     assert notification["truncated"] and "changes" not in notification
     assert LiveView(str(bob.id), start, conversations={str(club.id)}).follow(
         notification) is None
+
+
+def unsend_and_edit(world: ProjectedWorld) -> tuple[User, int]:
+    """A group where ada sends two messages, edits one and unsends the other; the position
+    after the sends."""
+    ada, bob = world.person("ada"), world.person("bob")
+    club = world.group(ada, bob)
+    regretted = world.send(club, ada, "regrettable words")
+    revised = world.send(club, ada, "first draft")
+    sent = world.position
+    for message_id, seq in ((regretted, 1), (revised, 2)):
+        message = Message.post(message_id, club.id, ada.id, seq, a_cause(ada.id))
+        message.collect_events()
+        if seq == 1:
+            message.unsend(ada.id, datetime.now(UTC), a_cause(ada.id))
+        else:
+            message.edit(ada.id, "final words", datetime.now(UTC), a_cause(ada.id))
+        world.record(message)
+    return bob, sent
+
+
+def test_the_recent_stream_never_replays_a_text_taken_back_later(
+        world: ProjectedWorld) -> None:
+    bob, sent = unsend_and_edit(world)
+    fan_out = LocalFanOut()
+    fan_out.publish(stream_notification(world.log[:sent], 0, sent))
+    fan_out.publish(stream_notification(world.log[sent:], sent, world.position))
+    replayed = LiveView(str(bob.id), 0)
+    shown = [c for n in fan_out.recent_stream() for c in replayed.follow(n) or []]
+    texts = [(c["kind"], c["data"].get("text")) for c in shown if c["kind"] != "group_created"]
+    assert texts == [("message_sent", None), ("message_sent", "final words"),
+                     ("message_unsent", None), ("message_edited", "final words")]
+    assert "regrettable" not in repr(fan_out.recent_stream())
+    assert "draft" not in repr(fan_out.recent_stream())
+
+
+def test_a_notification_holding_a_send_and_its_unsend_carries_no_text(
+        world: ProjectedWorld) -> None:
+    bob, _ = unsend_and_edit(world)
+    notification = stream_notification(world.log, 0, world.position)
+    assert "regrettable" not in repr(notification) and "draft" not in repr(notification)
+    assert [c["kind"] for c in LiveView(str(bob.id), 0).follow(notification) or []][-2:] == [
+        "message_unsent", "message_edited"]
 
 
 def test_the_fan_out_keeps_the_recent_stream_and_nothing_else() -> None:
