@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +28,26 @@ CREATE TABLE IF NOT EXISTS read_model_generations (
     generation INTEGER NOT NULL
 )
 """
+
+
+class SQLiteServingGenerations:
+    """What every process reads before trusting its cache: the generation each projection
+    serves, from the live file, on a connection kept per thread (a lookup is one tiny read)."""
+
+    def __init__(self, live_path: Path) -> None:
+        self._live_path = live_path
+        self._local = threading.local()
+        SQLiteReadStore(live_path).close()
+        with contextlib.closing(sqlite3.connect(live_path, timeout=30)) as connection:
+            connection.execute(GENERATIONS_SCHEMA)
+
+    def __call__(self) -> dict[str, int]:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self._live_path, timeout=30, isolation_level=None)
+            self._local.connection = connection
+        rows = connection.execute("SELECT projection, generation FROM read_model_generations")
+        return {projection: int(generation) for projection, generation in rows}
 
 
 def collections_of(projector: Projector) -> tuple[str, ...]:

@@ -48,7 +48,7 @@ from projections.contacts import ContactQueries
 from projections.documents import DocumentChange, ReadStore
 from projections.events import PositionedEvent
 from projections.feed import FeedProjector, FeedQueries
-from projections.hot_paths import StampedCache
+from projections.hot_paths import ServingGenerations, StampedCache, first_generations
 from projections.live import LiveUpdates, LocalFanOut, feed_notification, stream_notification
 from projections.memberships import Memberships
 from projections.messaging import MessagingProjector
@@ -120,6 +120,7 @@ class Parley:
     upload_policy: UploadPolicy = field(default_factory=UploadPolicy)
     attachment_access: AttachmentAccess | None = None
     audit: AuditLog | None = None
+    serving_generations: ServingGenerations = first_generations
     readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
     lag: Callable[[], dict[str, int]] = field(default=lambda: {})
     _starters: list[Callable[[], None]] = field(default_factory=list)
@@ -249,7 +250,7 @@ def attach_write_side(parley: Parley, on_commit: Callable[[int], None] | None = 
 
 def attach_queries(parley: Parley) -> None:
     parley.users = UserDirectoryQueries(parley.store)
-    stamped = StampedCache(parley.cache, parley.store)
+    stamped = StampedCache(parley.cache, parley.store, parley.serving_generations)
     memberships = Memberships(parley.store, stamped)
     contacts = ContactQueries(parley.store, stamped)
     parley.messaging = MessagingQueries(parley.store, memberships, contacts, stamped)
@@ -287,6 +288,7 @@ def build_embedded(settings: Settings) -> Parley:
     from adapters.file_locks import FileLocks
     from adapters.log_reader import LogReader
     from adapters.memory_cache import MemoryCache
+    from adapters.sqlite_generations import SQLiteServingGenerations
     from adapters.sqlite_projection_health import SQLiteProjectionHealth
     from adapters.sqlite_read_store import SQLiteReadStore
 
@@ -302,6 +304,8 @@ def build_embedded(settings: Settings) -> Parley:
                     send_limiter=MemoryTokenBuckets(settings.send_rate_per_second,
                                                     settings.send_burst))
     parley._closers.extend([event_log.close, store.close])
+    # `parley replay` switches generations from its own process: each lookup checks them
+    parley.serving_generations = SQLiteServingGenerations(read_models_path(settings))
     reader = LogReader(event_log)
     health = SQLiteProjectionHealth(read_models_path(settings))
     parley._closers.append(health.close)

@@ -155,3 +155,38 @@ def test_operators_see_status_plan_and_time_travel(processes: ParleyProcesses,
     bad_time = parley_command(processes, "replay", "--all", "--until", "yesterday")
     assert bad_time.returncode == 2 and "ISO 8601" in bad_time.stderr
 
+
+
+def corrupt_message_text(processes: ParleyProcesses, message_id: str, text: str) -> None:
+    """A read model gone wrong (say, by a projector bug) behind the server's back."""
+    env = processes.env
+    if env.get("PARLEY_DATABASE_URL"):
+        with Elasticsearch(env["PARLEY_ELASTICSEARCH_URL"]) as client:
+            index = f"{env['PARLEY_NAMESPACE']}-messages"
+            client.update(index=index, id=message_id, doc={"text": text}, refresh=True)
+        return
+    with sqlite3.connect(Path(env["PARLEY_DATA_DIR"]) / "read_models.sqlite3") as connection:
+        connection.execute("UPDATE documents SET body = json_set(body, '$.text', ?) "
+                           "WHERE collection = 'messages' AND doc_id = ?", (text, message_id))
+
+
+@PROFILES
+def test_a_replay_from_the_command_line_is_served_at_once_by_the_running_server(
+        processes: ParleyProcesses, parley: ParleyClient) -> None:
+    ada, bob = parley.register("Ada"), parley.register("Bob")
+    conversation = parley.open_direct(ada, bob)
+    sent = parley.sent(ada, conversation, "the real text")
+    projected = parley.search(bob, "real", position=sent["position"])  # never cached
+    assert projected.status_code == 200 and projected.json()["messages"], projected.text
+    corrupt_message_text(processes, sent["message_id"], "garbled")
+
+    def newest_text() -> str:
+        response = parley.messages(bob, conversation)
+        assert response.status_code == 200, response.text
+        text: str = response.json()["messages"][0]["text"]
+        return text
+
+    assert newest_text() == "garbled"  # and now the server holds that page in its cache
+    json_lines(parley_command(processes, "replay", "messaging", "--json"))
+
+    assert newest_text() == "the real text"

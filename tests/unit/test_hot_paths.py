@@ -14,6 +14,7 @@ from domain.users import User
 from projections.cache_invalidation import hot_path_keys
 from projections.documents import Upsert
 from projections.hot_paths import (
+    StampedCache,
     blocks_key,
     inbox_key,
     latest_key,
@@ -122,6 +123,39 @@ def test_an_entry_computed_while_the_projections_moved_is_not_kept(
 
     value, _ = world.stamped.read("hot:test", ["messaging"], compute_while_a_batch_lands)
     assert value == ["computed"]
+    assert world.cache.get("hot:test") is None
+
+
+def test_an_entry_cached_before_a_generation_switch_is_never_used_after_it(
+    world: ProjectedWorld,
+) -> None:
+    serving: dict[str, int] = {}
+    stamped = StampedCache(world.cache, world.store, lambda: dict(serving))
+    computed: list[str] = []
+
+    def compute(_stamps: dict[str, int]) -> list[str]:
+        computed.append("again")
+        return [f"generation {serving.get('messaging', 1)}"]
+
+    assert stamped.read("hot:test", ["messaging"], compute)[0] == ["generation 1"]
+    assert stamped.read("hot:test", ["messaging"], compute)[0] == ["generation 1"]
+    serving["messaging"] = 2  # another process switched: nothing here was told
+    assert stamped.read("hot:test", ["messaging"], compute)[0] == ["generation 2"]
+    assert stamped.read("hot:test", ["messaging"], compute)[0] == ["generation 2"]
+    assert computed == ["again", "again"]
+
+
+def test_an_entry_computed_while_a_generation_switched_is_not_kept(
+    world: ProjectedWorld,
+) -> None:
+    serving: dict[str, int] = {}
+    stamped = StampedCache(world.cache, world.store, lambda: dict(serving))
+
+    def compute_while_switching(_stamps: dict[str, int]) -> list[str]:
+        serving["messaging"] = 2
+        return ["from the old generation"]
+
+    stamped.read("hot:test", ["messaging"], compute_while_switching)
     assert world.cache.get("hot:test") is None
 
 
