@@ -119,7 +119,8 @@ class SettingsChanged(MySettings):
                       "description": "the pair already had this conversation"}})
 async def open_direct(body: DirectConversationRequest, commands: Commands) -> ConversationOpened:
     """Open the direct conversation with a peer; the same pair always gets the same one."""
-    outcome = await commands.run(OpenDirectConversation(commands.caller, body.peer_id), body)
+    outcome = await commands.run(OpenDirectConversation(commands.caller, body.peer_id,
+                                                          commands.parley.direct_id_key), body)
     return ConversationOpened(**outcome.body, position=outcome.position)
 
 

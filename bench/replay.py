@@ -14,6 +14,7 @@ Needs the services (`bash deploy/services.sh up`, then eval its `env`).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -55,7 +56,8 @@ def seed(settings: Settings, events: int) -> dict[str, Any]:
                                           cause(uuid.uuid4())).body["user_id"])
                  for _ in range(200)]
         conversations = [uuid.UUID(writer.execute(
-            OpenDirectConversation(users[i], users[i + 1]), cause(users[i])).body[
+            OpenDirectConversation(users[i], users[i + 1], parley.direct_id_key),
+            cause(users[i])).body[
                 "conversation_id"]) for i in range(0, 180, 2)]
         conversations += [uuid.UUID(writer.execute(
             CreateGroup(uuid.uuid4(), users[i], f"group {i}", tuple(users[i + 1:i + 10]), 250),
@@ -124,6 +126,11 @@ def rss_profile(samples: list[tuple[float, float]]) -> dict[str, float]:
     return at | {"peak": round(max(s[1] for s in samples), 1)}
 
 
+def derived_key(purpose: str, namespace: str) -> str:
+    """A strong key that is the same on every run for this namespace (benchmarks only)."""
+    return hashlib.sha256(f"parley-bench/{purpose}/{namespace}".encode()).hexdigest()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -135,8 +142,9 @@ def main() -> None:
     if missing:
         raise SystemExit(f"{', '.join(missing)} not set: start the services and eval their env")
     env = os.environ | {"PARLEY_NAMESPACE": options.namespace,
-                        "PARLEY_SECRET_KEY": "bench-" + options.namespace,
-                        "PARLEY_AUDIT_KEY": "bench-audit-" + options.namespace,
+                        # the same keys every run, so a later run verifies earlier checkpoints
+                        "PARLEY_SECRET_KEY": derived_key("tokens", options.namespace),
+                        "PARLEY_AUDIT_KEY": derived_key("audit", options.namespace),
                         "PARLEY_LOG_LEVEL": "WARNING"}
     os.environ.update(env)
     seeding = seed(Settings(), options.events)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
 from commands.attachments import require_own_attachments
 from commands.batch import Batch
 from commands.contacts import assert_not_blocked
+from commands.messages import find_message
 from commands.outcomes import Outcome
-from domain.conversations import DIRECT, Conversation, direct_conversation_id
+from domain.conversations import (
+    DIRECT,
+    Conversation,
+    direct_conversation_id,
+    legacy_direct_conversation_id,
+)
 from domain.errors import (
     CannotTalkToSelf,
     ConversationNotFound,
@@ -25,8 +31,11 @@ from domain.users import User
 
 @dataclass(frozen=True)
 class OpenDirectConversation:
+    """`id_key` keys the pair's conversation id (the composition root's server secret)."""
+
     opener_id: UUID
     peer_id: UUID
+    id_key: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,12 @@ def conversation_body(conversation: Conversation) -> dict[str, object]:
 
 
 def find_conversation(batch: Batch, conversation_id: UUID, member_id: UUID) -> Conversation:
-    """The conversation, if `member_id` belongs to it; otherwise it does not exist for them."""
+    """The conversation, if `member_id` belongs to it; otherwise it does not exist for them.
+
+    Every command inside a conversation starts here, before any other check (blocks, quoted
+    messages, attachments, roles...): for a non-member, whatever else is wrong with the
+    request, the answer is the one for an id that does not exist.
+    """
     conversation = batch.find(Conversation, conversation_id)
     if conversation is None or not conversation.is_member(member_id):
         raise ConversationNotFound("conversation_id", "no such conversation")
@@ -66,37 +80,43 @@ def open_direct_conversation(
     if batch.find(User, command.peer_id) is None:
         raise UserNotFound("peer_id", "no such user")
     assert_not_blocked(batch, command.opener_id, command.peer_id)
-    existing = batch.find(
-        Conversation, direct_conversation_id(command.opener_id, command.peer_id)
-    )
+    existing = _direct_conversation_of(batch, command.opener_id, command.peer_id,
+                                       command.id_key)
     if existing is not None:
         return Outcome(200, conversation_body(existing))
-    conversation = Conversation.open_direct(command.opener_id, command.peer_id, cause)
+    conversation = Conversation.open_direct(command.opener_id, command.peer_id,
+                                            command.id_key, cause)
     batch.add(conversation)
     return Outcome(201, conversation_body(conversation))
 
 
+def _direct_conversation_of(batch: Batch, first: UUID, second: UUID,
+                            id_key: bytes) -> Conversation | None:
+    """The pair's conversation: one opened before ids were keyed keeps its unkeyed id."""
+    for conversation_id in (legacy_direct_conversation_id(first, second),
+                            direct_conversation_id(first, second, id_key)):
+        found = batch.find(Conversation, conversation_id)
+        if found is not None and found.kind == DIRECT:
+            return found
+    return None
+
+
 def _require_forwardable(batch: Batch, message_id: UUID, forwarder_id: UUID) -> None:
-    """Only what the forwarder can still see, and not what its sender unsent."""
-    original = batch.find(Message, message_id)
-    source = batch.find(Conversation, original.conversation_id) if original else None
-    if original is None or source is None or not source.is_member(forwarder_id):
-        raise MessageNotFound("forwarded_from", "no such message")
+    """Only what the forwarder can see (inside their window), and not what its sender unsent."""
+    original = find_message(batch, message_id, forwarder_id, "forwarded_from")
     if original.unsent:
         raise MessageUnsent("forwarded_from", "the message was unsent")
 
 
 def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
-    conversation = batch.find(Conversation, command.conversation_id)
-    if conversation is None:
-        raise ConversationNotFound("conversation_id", "no such conversation")
+    conversation = find_conversation(batch, command.conversation_id, command.sender_id)
     if conversation.kind == DIRECT:
         for member_id in conversation.member_ids:
             if member_id != command.sender_id:
                 assert_not_blocked(batch, command.sender_id, member_id)
     if command.reply_to is not None:
-        quoted = batch.find(Message, command.reply_to)
-        if quoted is None or quoted.conversation_id != conversation.id:
+        quoted = find_message(batch, command.reply_to, command.sender_id, "reply_to")
+        if quoted.conversation_id != conversation.id:
             raise MessageNotFound("reply_to", "no such message in this conversation")
     if command.forwarded_from is not None:
         _require_forwardable(batch, command.forwarded_from, command.sender_id)

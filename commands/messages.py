@@ -50,12 +50,17 @@ class HideMessage:
     user_id: UUID
 
 
-def find_message(batch: Batch, message_id: UUID, member_id: UUID) -> Message:
-    """The message, if `member_id` currently belongs to its conversation."""
+def find_message(batch: Batch, message_id: UUID, member_id: UUID,
+                 field: str = "message_id") -> Message:
+    """The message, if it lies inside `member_id`'s current membership window (a member now,
+    and it was sent after they joined); otherwise it does not exist for them, exactly as an
+    unknown id. Every command that names a message (acting on it, replying to it, forwarding
+    it) looks it up here first, before any other check."""
     message = batch.find(Message, message_id)
     conversation = batch.find(Conversation, message.conversation_id) if message else None
-    if message is None or conversation is None or not conversation.is_member(member_id):
-        raise MessageNotFound("message_id", "no such message")
+    if (message is None or conversation is None
+            or not conversation.shows_message(member_id, message.seq)):
+        raise MessageNotFound(field, "no such message")
     return message
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
-import unicodedata
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -18,6 +19,7 @@ from domain.errors import (
     UserNotFound,
 )
 from domain.events import Cause, ParleyAggregate
+from domain.text import clean_display_text, clean_message_characters, clean_reference
 from domain.users import user_id_for_handle
 
 DIRECT_CONVERSATION_NAMESPACE = UUID("4a3f9a7e-1c55-4b0e-b1d2-3e7c2f1a9d60")
@@ -28,21 +30,31 @@ DIRECT, GROUP = "direct", "group"
 OWNER, ADMIN, MEMBER = "owner", "admin", "member"
 
 
-def direct_conversation_id(first: UUID, second: UUID) -> UUID:
-    """The same pair of people always shares the same direct conversation."""
+def direct_conversation_id(first: UUID, second: UUID, key: bytes) -> UUID:
+    """The same pair of people always shares the same direct conversation.
+
+    The id is keyed (HMAC-SHA256 with a server secret), so nobody can compute the id of
+    another pair's conversation from their handles (ADR 0009).
+    """
+    if not key:
+        raise ValueError("a direct conversation id needs a server key")
+    low, high = sorted((first, second))
+    digest = hmac.new(key, f"direct:{low}:{high}".encode(), hashlib.sha256).digest()
+    return UUID(bytes=digest[:16], version=4)
+
+
+def legacy_direct_conversation_id(first: UUID, second: UUID) -> UUID:
+    """The unkeyed id that direct conversations opened before ADR 0009 have (still served)."""
     low, high = sorted((first, second))
     return uuid5(DIRECT_CONVERSATION_NAMESPACE, f"{low}:{high}")
 
 
 def clean_message_text(text: str, *, may_be_empty: bool = False) -> str:
-    """Text is 1..4096 UTF-8 bytes, NFC-normalised, with no control characters but newlines.
+    """Text is 1..4096 UTF-8 bytes, NFC-normalised, held to the text policy (`domain.text`).
 
     A message that carries attachments may have no text.
     """
-    for ch in text:
-        if ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cs"):
-            raise InvalidCommand("text", "a message may not contain control characters")
-    normalised = unicodedata.normalize("NFC", text)
+    normalised = clean_message_characters(text)
     if not normalised.strip() and not may_be_empty:
         raise InvalidCommand("text", "a message needs some text")
     if len(normalised.encode("utf-8")) > MAX_MESSAGE_BYTES:
@@ -59,11 +71,9 @@ def mentioned_handles(text: str) -> list[str]:
 
 
 def clean_title(title: str) -> str:
-    stripped = " ".join(title.split())
+    stripped = clean_display_text(title, "title", "title")
     if not stripped or len(stripped) > MAX_TITLE_LENGTH:
         raise InvalidCommand("title", f"a title is 1 to {MAX_TITLE_LENGTH} characters")
-    if any(not ch.isprintable() for ch in stripped):
-        raise InvalidCommand("title", "a title may not contain control characters")
     return stripped
 
 
@@ -71,8 +81,19 @@ class Conversation(ParleyAggregate):
     """A place where members exchange messages, each numbered in one total order.
 
     Direct conversations have exactly two members and never change membership; groups have an
-    owner, admins and members, a title and a photo.
+    owner, admins and members, a title and a photo. A member added later sees (and acts on)
+    only the messages sent after they joined: `joined_seq` holds the last sequence number
+    before each late joiner joined (absent: from the start).
+
+    Version 2 added `joined_seq`; a version-1 snapshot did not record it, so its members count
+    as members from the start.
     """
+
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["joined_seq"] = {}
 
     def __init__(
         self, kind: str, member_ids: tuple[UUID, ...], title: str = "",
@@ -85,6 +106,7 @@ class Conversation(ParleyAggregate):
         self.owner_id = owner_id
         self.admin_ids: tuple[UUID, ...] = ()
         self.last_seq = 0
+        self.joined_seq: dict[str, int] = {}
 
     class Opened(ParleyAggregate.Created):
         kind: str
@@ -139,6 +161,7 @@ class Conversation(ParleyAggregate):
         def apply(self, aggregate: ParleyAggregate) -> None:
             assert isinstance(aggregate, Conversation)
             aggregate.member_ids = aggregate.member_ids + tuple(self.user_ids)
+            aggregate.joined_seq.update({str(u): self.at_seq for u in self.user_ids})
 
     class MemberRemoved(ParleyAggregate.Event):
         user_id: UUID
@@ -149,6 +172,7 @@ class Conversation(ParleyAggregate):
             assert isinstance(aggregate, Conversation)
             aggregate.member_ids = tuple(m for m in aggregate.member_ids if m != self.user_id)
             aggregate.admin_ids = tuple(a for a in aggregate.admin_ids if a != self.user_id)
+            aggregate.joined_seq.pop(str(self.user_id), None)
 
     class RoleChanged(ParleyAggregate.Event):
         user_id: UUID
@@ -176,12 +200,13 @@ class Conversation(ParleyAggregate):
         pinned: bool
 
     @classmethod
-    def open_direct(cls, opener_id: UUID, peer_id: UUID, cause: Cause) -> Conversation:
+    def open_direct(cls, opener_id: UUID, peer_id: UUID, id_key: bytes,
+                    cause: Cause) -> Conversation:
         if opener_id == peer_id:
             raise CannotTalkToSelf("peer_id", "a direct conversation needs two different people")
         return cls._create(
             cls.Opened,
-            id=direct_conversation_id(opener_id, peer_id),
+            id=direct_conversation_id(opener_id, peer_id, id_key),
             kind=DIRECT,
             member_ids=tuple(sorted((opener_id, peer_id))),
             **cause.as_event_fields(),
@@ -202,6 +227,11 @@ class Conversation(ParleyAggregate):
 
     def is_member(self, user_id: UUID) -> bool:
         return user_id in self.member_ids
+
+    def shows_message(self, user_id: UUID, seq: int) -> bool:
+        """Whether a current member's window holds message `seq`: the same window the read
+        side serves them, so nobody acts on a message they cannot read."""
+        return self.is_member(user_id) and seq > self.joined_seq.get(str(user_id), 0)
 
     def role_of(self, user_id: UUID) -> str:
         if not self.is_member(user_id):
@@ -248,8 +278,9 @@ class Conversation(ParleyAggregate):
 
     def change_photo(self, actor_id: UUID, photo_ref: str, cause: Cause) -> None:
         self._require_group_manager(actor_id)
-        if len(photo_ref) > MAX_PHOTO_REF_LENGTH or not photo_ref.isprintable():
+        if len(photo_ref) > MAX_PHOTO_REF_LENGTH:
             raise InvalidCommand("photo_ref", "a photo reference is up to 256 printable characters")
+        clean_reference(photo_ref, "photo_ref", "photo reference")  # "" clears the photo
         self.trigger_event(self.PhotoChanged, photo_ref=photo_ref, **cause.as_event_fields())
 
     def add_members(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import math
 import os
 import secrets
 from collections.abc import Callable, Sequence
@@ -11,7 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from api.rate_limits import MemoryTokenBuckets, RateLimiter
+from adapters.password_hashing import PasswordHashing
+from api.rate_limits import (
+    BackoffRule,
+    FailureBackoff,
+    MemoryFailureBackoff,
+    MemoryTokenBuckets,
+    RateLimiter,
+)
+from api.sign_in_throttle import SignInThrottle
 from commands.accounts import ACCOUNT_HANDLERS
 from commands.attachments import ATTACHMENT_HANDLERS, BlobStore
 from commands.audit import AuditLog
@@ -38,6 +49,7 @@ from commands.users import (
 )
 from commands.writer import GroupCommitWriter
 from domain.attachments import UploadPolicy
+from domain.passwords import PasswordPolicy
 from parley.settings import Settings
 from projections import accounts as account_projections
 from projections import attachments as attachment_projections
@@ -112,6 +124,10 @@ class Parley:
     live: LiveUpdates = field(default_factory=LocalFanOut)
     presence: PresenceStore = field(default_factory=MemoryPresence)
     send_limiter: RateLimiter | None = None
+    typing_limiter: RateLimiter | None = None
+    password_hashing: PasswordHashing | None = None
+    password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    sign_in_throttle: SignInThrottle | None = None
     users: UserDirectoryQueries | None = None
     messaging: MessagingQueries | None = None
     feed: FeedQueries | None = None
@@ -125,6 +141,12 @@ class Parley:
     lag: Callable[[], dict[str, int]] = field(default=lambda: {})
     _starters: list[Callable[[], None]] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def direct_id_key(self) -> bytes:
+        """Keys direct conversation ids (ADR 0009): PARLEY_DIRECT_ID_KEY, or else derived
+        from the signing key, so ids cannot be computed from two handles."""
+        return direct_id_key(self.settings, self.secret_key)
 
     def start(self) -> None:
         for start in self._starters:
@@ -167,6 +189,13 @@ def keep_private(data_dir: Path) -> None:
         data_dir.chmod(PRIVATE_DIRECTORY)
 
 
+def direct_id_key(settings: Settings, secret_key: str) -> bytes:
+    if settings.direct_id_key is not None:
+        return settings.direct_id_key.get_secret_value().encode()
+    return hmac.new(secret_key.encode(), b"parley/direct-conversation-ids/v1",
+                    hashlib.sha256).digest()
+
+
 def embedded_secret(data_dir: Path, name: str = "secret_key") -> str:
     """The embedded default keeps a generated signing key beside its data, readable by owner."""
     path = data_dir / name
@@ -195,7 +224,8 @@ def event_log_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_PASSWORD": str(info.get("password", "")),
             "POSTGRES_SCHEMA": settings.namespace,
             "POSTGRES_POOL_SIZE": str(settings.pg_pool_size),
-            "POSTGRES_CONNECT_TIMEOUT": "5",
+            # A command waits for a pooled connection at most its own bound (a whole number).
+            "POSTGRES_CONNECT_TIMEOUT": str(max(1, math.ceil(settings.command_timeout_seconds))),
             "CREATE_TABLE": "no",
         }
     keep_private(settings.data_dir)  # every embedded process opens its log through here
@@ -242,6 +272,7 @@ def attach_write_side(parley: Parley, on_commit: Callable[[int], None] | None = 
         max_batch=parley.settings.group_commit_max_batch,
         linger_seconds=parley.settings.group_commit_linger_ms / 1000,
         on_commit=on_commit,
+        command_timeout=parley.settings.command_timeout_seconds,
     )
     parley.writer = writer
     parley._starters.append(writer.start)
@@ -279,6 +310,36 @@ def attach_attachments(parley: Parley) -> None:
     parley.attachment_access = AttachmentReaders(UploaderOnly(parley.store), parley.messaging)
 
 
+def backoff_rules(settings: Settings) -> tuple[BackoffRule, BackoffRule]:
+    """Failed sign-ins: (per account, per client address)."""
+    longest = settings.signin_backoff_max_seconds
+    return (BackoffRule(settings.signin_free_failures, max_seconds=longest),
+            BackoffRule(settings.signin_source_free_failures, max_seconds=longest))
+
+
+def attach_sign_in(parley: Parley, attempts: RateLimiter, accounts: FailureBackoff,
+                   sources: FailureBackoff) -> None:
+    """Password hashing on its own bounded pool, the password policy, and the throttles."""
+    from adapters.argon2_passwords import Argon2Passwords
+    from adapters.common_passwords import common_passwords
+
+    settings = parley.settings
+    hashing = PasswordHashing(Argon2Passwords(), settings.password_hash_workers,
+                              settings.password_hash_queue)
+    parley.password_hashing = hashing
+    parley._closers.append(hashing.close)
+    parley.password_policy = PasswordPolicy(common_passwords())
+    digest_key = hmac.new(parley.secret_key.encode(), b"parley/sign-in-accounts/v1",
+                          hashlib.sha256).digest()
+    parley.sign_in_throttle = SignInThrottle(attempts, accounts, sources, digest_key)
+
+
+def sign_in_attempts(settings: Settings) -> tuple[float, int]:
+    """The per-address attempts bucket: (rate per second, burst)."""
+    per_minute = settings.signin_attempts_per_minute
+    return per_minute / 60, max(1, int(per_minute))
+
+
 def read_models_path(settings: Settings) -> Path:
     return settings.data_dir / "read_models.sqlite3"
 
@@ -302,7 +363,12 @@ def build_embedded(settings: Settings) -> Parley:
     )
     parley = Parley(settings, event_log, store, cache, gate, secret,
                     send_limiter=MemoryTokenBuckets(settings.send_rate_per_second,
-                                                    settings.send_burst))
+                                                    settings.send_burst),
+                    typing_limiter=MemoryTokenBuckets(settings.typing_rate_per_second,
+                                                      settings.typing_burst))
+    account_rule, source_rule = backoff_rules(settings)
+    attach_sign_in(parley, MemoryTokenBuckets(*sign_in_attempts(settings)),
+                   MemoryFailureBackoff(account_rule), MemoryFailureBackoff(source_rule))
     parley._closers.extend([event_log.close, store.close])
     # `parley replay` switches generations from its own process: each lookup checks them
     parley.serving_generations = SQLiteServingGenerations(read_models_path(settings))

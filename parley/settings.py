@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.attachments import DEFAULT_CONTENT_TYPES, DEFAULT_MAX_BYTES
+from domain.devices import DEFAULT_MAX_DEVICES
 from domain.messages import DEFAULT_MAX_EDITS
+from parley.signing_keys import key_weakness
 
 PRODUCTION_VARIABLES = {
     "database_url": "PARLEY_DATABASE_URL",
@@ -38,11 +40,18 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(None, description="Signs bearer tokens")
     audit_key: SecretStr | None = Field(
         None, description="Signs checkpoints of the event log's hash chain (HMAC-SHA256)")
+    direct_id_key: SecretStr | None = Field(
+        None, description="Keys direct conversation ids (HMAC-SHA256); default derived from "
+        "the signing key. Set once, never change (ADR 0009)")
     checkpoint_every_seconds: float = Field(
         60.0, gt=0, description="How often a moved chain head is signed (relay; embedded serve)")
     token_ttl_seconds: int = Field(30 * 24 * 3600, gt=0,
                                    description="Refresh-token lifetime")
     access_token_ttl_seconds: int = Field(15 * 60, gt=0, description="Access-token lifetime")
+    max_devices_per_user: int = Field(
+        DEFAULT_MAX_DEVICES, ge=1,
+        description="Devices a user may have signed in; a sign-in beyond it signs out the least "
+                    "recently used one")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     max_body_bytes: int = Field(64 * 1024, gt=0)
@@ -50,12 +59,35 @@ class Settings(BaseSettings):
     group_commit_max_batch: int = Field(256, gt=0)
     group_commit_linger_ms: float = Field(0.0, ge=0)
     pg_pool_size: int = Field(10, gt=0)
+    command_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long a command may wait for the event log (then 503)")
     cache_ttl_seconds: int = Field(30, gt=0)
     group_member_limit: int = Field(250, ge=2, le=100_000)
     max_edits_per_message: int = Field(
         DEFAULT_MAX_EDITS, ge=0, description="How many times one message may be edited (then 409)")
     send_rate_per_second: float = Field(20.0, gt=0, description="Messages per user per second")
     send_burst: int = Field(60, ge=1, description="Messages a user may send at once")
+    typing_rate_per_second: float = Field(
+        1.0, gt=0, description="Typing indicators per user per second (HTTP and sockets)")
+    typing_burst: int = Field(5, ge=1, description="Typing indicators a user may send at once")
+    max_sockets_per_user: int = Field(
+        10, ge=1, description="Live sockets one user may have open at once, across API "
+                              "processes (then 1008)")
+    max_frame_bytes: int = Field(
+        4096, ge=256, description="Largest client WebSocket frame (then 1009)")
+    signin_attempts_per_minute: float = Field(
+        20.0, gt=0, description="Sign-in, registration and refresh attempts per client address "
+                                "per minute (each its own bucket; as many at once)")
+    signin_free_failures: int = Field(
+        5, ge=0, description="Failed sign-ins (or refreshes) of one account before backoff")
+    signin_source_free_failures: int = Field(
+        50, ge=0, description="Failed sign-ins (or refreshes) from one address before backoff")
+    signin_backoff_max_seconds: float = Field(
+        900.0, gt=0, description="The longest backoff lock (it doubles from 1 s per failure)")
+    password_hash_workers: int = Field(
+        2, ge=1, description="Threads that hash passwords (argon2, 64 MiB each while hashing)")
+    password_hash_queue: int = Field(
+        16, ge=0, description="Hashes that may wait for a worker; beyond, sign-in answers 503")
     log_level: str = "INFO"
     projection_failure_policy: Literal["park", "halt"] = Field(
         "park", description="An event a projector fails on: park it and go on, or halt there")
@@ -71,6 +103,20 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [t.strip().lower() for t in value.split(",") if t.strip()]
+        return value
+
+    @field_validator("secret_key", "audit_key")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """A guessable key lets anyone forge tokens (or re-sign a rewritten log): refused.
+        An empty variable is an unset one."""
+        if value is None or not value.get_secret_value():
+            return None
+        weakness = key_weakness(value.get_secret_value())
+        if weakness is not None:
+            variable = f"PARLEY_{str(info.field_name).upper()}"
+            raise ValueError(f"{variable} {weakness}; make a strong one with: "
+                             f"export {variable}=$(parley secrets generate)")
         return value
 
     @property

@@ -39,6 +39,12 @@ def _preview_of_last(event: Any, position: int, preview: str | None) -> Upsert:
                   only_if=("last_message_id", str(event.originator_id)))
 
 
+def _reaction(event: Any, position: int, on: bool) -> dict[str, Any]:
+    """A reaction keeps its history, `{emoji: {user: {position: on}}}`, so a former member
+    is shown the reactions as they stood when they left (`reactions_as_of`)."""
+    return {"reactions": {event.emoji: {str(event.user_id): {str(position): on}}}}
+
+
 def _membership(event: Any, position: int, user_id: UUID, **fields: Any) -> Upsert:
     conversation_id = str(event.originator_id)
     return Upsert(MEMBERSHIPS, membership_id(conversation_id, str(user_id)), position,
@@ -91,7 +97,8 @@ class MessagingProjector:
                 "sender_id": str(event.sender_id), "seq": event.seq, "text": event.text,
                 "sent_at": event.sent_at.isoformat(), "revision": 1, "position": position,
                 "sent_at_ms": int(event.sent_at.timestamp() * 1000),
-                "revisions": {"1": {"text": event.text, "at": event.sent_at.isoformat()}},
+                "revisions": {"1": {"text": event.text, "at": event.sent_at.isoformat(),
+                                    "position": position}},
                 "reply_to": _text_or_none(event.reply_to),
                 "forwarded_from": _text_or_none(event.forwarded_from),
                 "mention_ids": [str(m) for m in event.mention_ids],
@@ -153,7 +160,8 @@ class MessagingProjector:
         at = event.edited_at.isoformat()
         return [_message_patch(event, position, {
             "text": event.text, "edited_at": at, "revision": event.revision,
-            "revisions": {str(event.revision): {"text": event.text, "at": at}},
+            "revisions": {str(event.revision): {"text": event.text, "at": at,
+                                                "position": position}},
         }), _preview_of_last(event, position, event.text[:PREVIEW_LENGTH])]
 
     @changes.register
@@ -165,13 +173,11 @@ class MessagingProjector:
 
     @changes.register
     def _reacted(self, event: Message.ReactionAdded, position: int) -> list[Upsert]:
-        return [_message_patch(event, position,
-                               {"reactions": {event.emoji: {str(event.user_id): True}}})]
+        return [_message_patch(event, position, _reaction(event, position, True))]
 
     @changes.register
     def _unreacted(self, event: Message.ReactionRemoved, position: int) -> list[Upsert]:
-        return [_message_patch(event, position,
-                               {"reactions": {event.emoji: {str(event.user_id): None}}})]
+        return [_message_patch(event, position, _reaction(event, position, False))]
 
     @changes.register
     def _hidden(self, event: Message.HiddenForMember, position: int) -> list[Upsert]:

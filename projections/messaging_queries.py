@@ -30,12 +30,69 @@ def _visible(message: dict[str, Any], membership: dict[str, Any], reader_id: str
             and message.get("sender_id") not in blocked)
 
 
+def _reacting(history: Any, until: int | None) -> bool:
+    """Whether a person's reaction stood at log position `until` (None: now). History is
+    `{position: on}`; a bare `True` is a reaction recorded before reactions kept one."""
+    if not isinstance(history, dict):
+        return bool(history)
+    changes = [(int(p), on) for p, on in history.items() if until is None or int(p) <= until]
+    return bool(changes) and bool(max(changes)[1])
+
+
+def as_of(message: dict[str, Any], until: int) -> dict[str, Any]:
+    """A message's content as it stood at log position `until`: a former member sees the
+    text, edit history and reactions of when they left, nothing changed after. (An unsend
+    is the exception: it takes the content away from everyone.) A revision projected before
+    revisions recorded their position counts as seen."""
+    revisions = {n: r for n, r in (message.get("revisions") or {}).items()
+                 if int(r.get("position", 0)) <= until}
+    view = dict(message, revisions=revisions, reactions_until=until)
+    if revisions:
+        number = max(revisions, key=int)
+        view |= {"text": revisions[number]["text"], "revision": int(number),
+                 "edited_at": revisions[number]["at"] if int(number) > 1 else None}
+    return view
+
+
+def edited_after(message: dict[str, Any], until: int) -> bool:
+    """Whether the message's current text is an edit made after log position `until`."""
+    current = (message.get("revisions") or {}).get(str(message.get("revision", 1))) or {}
+    return int(current.get("position", 0)) > until
+
+
+def _left_at(membership: dict[str, Any]) -> int | None:
+    """The log position at which a former member left; None for a current member."""
+    if membership.get("active", True):
+        return None
+    left = membership.get("left_position")
+    return int(left) if left is not None else None
+
+
+def reader_view(message: dict[str, Any], membership: dict[str, Any],
+                blocked: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The message as this reader may see it: as of their leaving, for a former member."""
+    left = _left_at(membership)
+    return message_view(message if left is None else as_of(message, left), blocked)
+
+
+def _findable(message: dict[str, Any], membership: dict[str, Any], reader_id: str,
+              blocked: frozenset[str]) -> bool:
+    """Search matched the current text: a former member gets no hit on a text edited after
+    they left (the words matched may be ones they never saw)."""
+    left = _left_at(membership)
+    return (_visible(message, membership, reader_id, blocked)
+            and (left is None or not edited_after(message, left)))
+
+
 def message_view(message: dict[str, Any], blocked: frozenset[str] = frozenset()
                  ) -> dict[str, Any]:
     """A message as readers see it: reactions as counts and reactor lists, no internals."""
-    reactions = {emoji: sorted(u for u in users if u not in blocked)
+    until = message.get("reactions_until")
+    reactions = {emoji: sorted(u for u, history in users.items()
+                               if u not in blocked and _reacting(history, until))
                  for emoji, users in (message.get("reactions") or {}).items()}
-    hidden = ("hidden_for", "revisions", "reactions", "attachment_ids", "sent_at_ms")
+    hidden = ("hidden_for", "revisions", "reactions", "attachment_ids", "sent_at_ms",
+              "reactions_until")
     view = {k: v for k, v in message.items() if k not in hidden}
     view["reactions"] = [{"emoji": e, "count": len(u), "user_ids": u}
                          for e, u in sorted(reactions.items()) if u]
@@ -100,7 +157,9 @@ class MessagingQueries:
         return self._inbox.unread(reader_id, token)
 
     def receipts(self, message_id: str, reader_id: str) -> dict[str, Any]:
-        """Who has read a message, and which of their devices it has reached."""
+        """Who has read a message, and how many of each member's devices it has reached;
+        which devices only for the reader's own (device ids are half of what a token
+        names, so nobody learns anyone else's)."""
         message = self.message(message_id, reader_id)
         page = self._store.query(Query(
             MEMBERSHIPS, [Eq("conversation_id", message["conversation_id"]),
@@ -115,7 +174,9 @@ class MessagingQueries:
                 read_by.append(member["user_id"])
             devices = [d for d, s in (member.get("delivered") or {}).items() if s >= seq]
             if devices:
-                delivered_to.append({"user_id": member["user_id"], "device_ids": sorted(devices)})
+                own = member["user_id"] == reader_id
+                delivered_to.append({"user_id": member["user_id"], "device_count": len(devices),
+                                     "device_ids": sorted(devices) if own else []})
         return {"message_id": message_id, "read_by": sorted(read_by),
                 "delivered_to": delivered_to}
 
@@ -143,7 +204,7 @@ class MessagingQueries:
                            Range("seq", gt=low, lte=high)],
                 sort_field="seq", descending=not newer, after=after, limit=limit))
         blocked = self._blocked_by(reader_id, token)
-        return Page([message_view(m, blocked) for m in page.documents
+        return Page([reader_view(m, membership, blocked) for m in page.documents
                      if _visible(m, membership, reader_id, blocked)], page.next_after)
 
     def _latest_page(self, conversation_id: str, low: int, high: int | None,
@@ -189,9 +250,11 @@ class MessagingQueries:
                 membership = None
             blocked = self._blocked_by(reader_id)
             if membership is not None and _visible(message, membership, reader_id, blocked):
-                history = sorted((int(n), r) for n, r in (message.get("revisions") or {}).items())
-                return message_view(message, blocked) | {
-                    "revisions": [{"revision": n, **r} for n, r in history]}
+                left = _left_at(membership)
+                shown = message if left is None else as_of(message, left)
+                history = sorted((int(n), r) for n, r in (shown.get("revisions") or {}).items())
+                return message_view(shown, blocked) | {"revisions": [
+                    {"revision": n, "text": r["text"], "at": r["at"]} for n, r in history]}
         raise MessageNotFound("message_id", "no such message")
 
     def may_read_attachment(self, attachment_id: str, reader_id: str) -> bool:
@@ -223,8 +286,9 @@ class MessagingQueries:
                                        sort_field="position", after=after, limit=limit,
                                        text=text))
         blocked = self._blocked_by(reader_id, token)
-        return Page([message_view(m, blocked) for m in page.documents
-                     if _visible(m, mine[m["conversation_id"]], reader_id, blocked)],
+        return Page([reader_view(m, mine[m["conversation_id"]], blocked)
+                     for m in page.documents if _findable(m, mine[m["conversation_id"]],
+                                                          reader_id, blocked)],
                     page.next_after)
 
 

@@ -16,7 +16,7 @@ from commands.writer import GroupCommitWriter
 from migrations.runner import migrate, migration_files
 from parley.bootstrap import HANDLERS, event_log_env
 from parley.settings import Settings
-from tests.builders import a_cause, a_handle, now
+from tests.builders import DIRECT_ID_KEY, a_cause, a_handle, now
 
 pytestmark = pytest.mark.services
 
@@ -94,7 +94,7 @@ def test_a_long_conversation_loads_from_a_snapshot_not_its_whole_history(
 ) -> None:
     ada = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Ada"), a_cause()).body["user_id"])
     bob = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Bob"), a_cause()).body["user_id"])
-    chat = uuid.UUID(writer.execute(OpenDirectConversation(ada, bob),
+    chat = uuid.UUID(writer.execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY),
                                     a_cause(ada)).body["conversation_id"])
     futures = [writer.submit(SendMessage(chat, ada, uuid.uuid4(), f"m{i}", now()), a_cause(ada))
                for i in range(SNAPSHOT_EVERY + 20)]

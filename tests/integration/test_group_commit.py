@@ -13,10 +13,10 @@ from commands.conversations import OpenDirectConversation, SendMessage
 from commands.log import EventLog
 from commands.users import RegisterUser
 from commands.writer import GroupCommitWriter
-from domain.errors import HandleTaken, NotAMember
+from domain.errors import ConversationNotFound, HandleTaken
 from domain.receipts import IdempotencyKeyReused
 from parley.bootstrap import HANDLERS
-from tests.builders import a_cause, a_handle, now
+from tests.builders import DIRECT_ID_KEY, a_cause, a_handle, now
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def writer(event_log: EventLog) -> Iterator[GroupCommitWriter]:
 def a_conversation(writer: GroupCommitWriter) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
     ada = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Ada"), a_cause()).body["user_id"])
     bob = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Bob"), a_cause()).body["user_id"])
-    opened = writer.execute(OpenDirectConversation(ada, bob), a_cause(ada))
+    opened = writer.execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY), a_cause(ada))
     return uuid.UUID(opened.body["conversation_id"]), ada, bob
 
 
@@ -65,7 +65,7 @@ def test_one_failing_command_does_not_fail_its_batch(writer: GroupCommitWriter) 
                writer.submit(send(stranger, conversation), a_cause(stranger)),
                writer.submit(send(ada, conversation), a_cause(ada))]
     assert futures[0].result(timeout=10).body["seq"] == 1
-    with pytest.raises(NotAMember):
+    with pytest.raises(ConversationNotFound):
         futures[1].result(timeout=10)
     assert futures[2].result(timeout=10).body["seq"] == 2
 

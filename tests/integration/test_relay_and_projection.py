@@ -25,7 +25,7 @@ from projections.documents import Eq, Query
 from projections.live import stream_notification
 from projections.messaging import MESSAGES
 from projections.runner import ProjectionWriter
-from tests.builders import a_cause, a_handle, now
+from tests.builders import DIRECT_ID_KEY, a_cause, a_handle, now
 
 pytestmark = pytest.mark.services
 
@@ -77,7 +77,8 @@ def send_messages(writer: GroupCommitWriter, count: int) -> uuid.UUID:
     ada = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Ada"), a_cause()).body["user_id"])
     bob = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Bob"), a_cause()).body["user_id"])
     conversation = uuid.UUID(
-        writer.execute(OpenDirectConversation(ada, bob), a_cause(ada)).body["conversation_id"]
+        writer.execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY),
+                       a_cause(ada)).body["conversation_id"]
     )
     for i in range(count):
         writer.execute(SendMessage(conversation, ada, uuid.uuid4(), f"note {i}", now()),

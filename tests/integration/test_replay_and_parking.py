@@ -29,7 +29,7 @@ from projections.maintenance import retry_parked
 from projections.messaging import MessagingProjector
 from projections.replay import Replayer, ReplayRequest
 from projections.runner import LogTailingRunner, ProjectionWriter
-from tests.builders import a_cause, a_handle, now
+from tests.builders import DIRECT_ID_KEY, a_cause, a_handle, now
 
 
 class Workspace:
@@ -88,7 +88,8 @@ def a_conversation_with(workspace: Workspace, messages: int) -> tuple[uuid.UUID,
     ada = uuid.UUID(execute(RegisterUser(a_handle(), "Ada"), a_cause()).body["user_id"])
     bob = uuid.UUID(execute(RegisterUser(a_handle(), "Bob"), a_cause()).body["user_id"])
     conversation = uuid.UUID(
-        execute(OpenDirectConversation(ada, bob), a_cause(ada)).body["conversation_id"])
+        execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY),
+                a_cause(ada)).body["conversation_id"])
     send_more(workspace, conversation, ada, messages)
     return conversation, ada
 

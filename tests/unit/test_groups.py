@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from domain.conversations import ADMIN, MEMBER, OWNER, Conversation
 from domain.errors import DomainError, GroupFull, NotAllowed, NotAMember
-from tests.builders import a_cause, now
+from tests.builders import DIRECT_ID_KEY, a_cause, now
 
 
 def a_group(size: int = 3, limit: int = 10) -> tuple[Conversation, list[uuid.UUID]]:
@@ -65,7 +65,7 @@ def test_a_removed_member_can_no_longer_send() -> None:
 
 def test_direct_conversations_have_no_membership_changes() -> None:
     ada, bob = uuid.uuid4(), uuid.uuid4()
-    direct = Conversation.open_direct(ada, bob, a_cause(ada))
+    direct = Conversation.open_direct(ada, bob, DIRECT_ID_KEY, a_cause(ada))
     with pytest.raises(NotAllowed):
         direct.leave(ada, a_cause(ada))
     with pytest.raises(NotAllowed):

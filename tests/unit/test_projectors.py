@@ -7,12 +7,12 @@ import uuid
 from domain.conversations import Conversation
 from domain.messages import Message
 from projections.messaging import CONVERSATIONS, MEMBERSHIPS, MESSAGES, MessagingProjector
-from tests.builders import a_cause, now
+from tests.builders import DIRECT_ID_KEY, a_cause, now
 
 
 def test_a_sent_message_becomes_a_document_and_refreshes_its_conversation() -> None:
     ada, bob = uuid.uuid4(), uuid.uuid4()
-    conversation = Conversation.open_direct(ada, bob, a_cause(ada))
+    conversation = Conversation.open_direct(ada, bob, DIRECT_ID_KEY, a_cause(ada))
     message_id = uuid.uuid4()
     conversation.send_message(message_id, ada, "hello there", now(), a_cause(ada))
     opened, sent = conversation.collect_events()
