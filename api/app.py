@@ -22,8 +22,12 @@ from api import (
     sync,
     users,
 )
+from api.docs_page import install_docs
 from api.limits import RequestLimits
+from api.openapi_rules import install_http_rules
 from api.problems import install_problem_handlers
+from api.request_ids import RequestIds
+from api.security_headers import SecurityHeaders
 from parley.bootstrap import Parley
 
 
@@ -44,6 +48,8 @@ def create_app(parley: Parley, *, manage_lifecycle: bool = True) -> FastAPI:
         description="Event-sourced messaging backend: commands append events; "
         "queries read projections. Errors are application/problem+json.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from local files under a CSP
+        redoc_url=None,
     )
     app.state.parley = parley
     install_problem_handlers(app)
@@ -54,6 +60,11 @@ def create_app(parley: Parley, *, manage_lifecycle: bool = True) -> FastAPI:
         app.include_router(router)
     app.include_router(audit.router)
     app.include_router(operations.router)
+    install_http_rules(app, parley.settings.max_body_bytes)
+    install_docs(app)
+    # the last added runs first: ids are chosen before anything answers, even a refusal
     app.add_middleware(RequestLimits, max_body_bytes=parley.settings.max_body_bytes,
                        uploads={attachments.UPLOAD_PATH: parley.upload_policy.max_bytes})
+    app.add_middleware(RequestIds)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -14,6 +14,7 @@ from fastapi import Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 
 from api.problems import Problem
+from api.request_ids import request_id_of
 from commands.outcomes import Outcome
 from domain.events import Cause
 from parley.bootstrap import Parley
@@ -95,11 +96,9 @@ async def current_user_id(session: CurrentSession) -> uuid.UUID:
 UserId = Annotated[uuid.UUID, Depends(current_user_id)]
 
 
-async def correlation_id(x_request_id: Annotated[str | None, Header()] = None) -> uuid.UUID:
-    try:
-        return uuid.UUID(x_request_id) if x_request_id else uuid.uuid4()
-    except ValueError:
-        return uuid.uuid4()
+async def correlation_id(request: Request) -> uuid.UUID:
+    """The request's id (`X-Request-Id`, kept or made by `api.request_ids.RequestIds`)."""
+    return request_id_of(request.scope)
 
 
 CorrelationId = Annotated[uuid.UUID, Depends(correlation_id)]

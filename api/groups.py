@@ -45,7 +45,7 @@ class CreateGroupRequest(BaseModel):
 
 
 class ChangeGroupRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "examples": [
         {"title": "Book club (2027)"}, {"photo_ref": "blobs/2c9e41"}]})
 
     title: Annotated[str | None, Field(min_length=1, max_length=100)] = None

@@ -12,13 +12,17 @@ from collections.abc import Mapping
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM_JSON
+from api.request_ids import current_request_id
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 async def _send_problem(send: Send, status: int, title: str, detail: str) -> None:
-    body = json.dumps({"type": "about:blank", "title": title, "status": status,
-                       "detail": detail}).encode()
+    problem = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    request_id = current_request_id.get()
+    if request_id is not None:
+        problem["request_id"] = request_id
+    body = json.dumps(problem).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", PROBLEM_JSON.encode()),
                             (b"content-length", str(len(body)).encode())]})
@@ -62,28 +66,35 @@ class RequestLimits:
                                 "send the body as application/json")
             return
         received = 0
-        started = False
+        started = too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    too_large = True
                     raise BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if too_large and not started:
+                # whatever the app makes of the interrupted body (FastAPI: a 400 "error
+                # parsing the body"), the answer is the 413 below
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _send_problem(send, 413, "Body too large",
-                                    f"request bodies are limited to {limit} bytes")
+        except Exception:
+            if not too_large:
+                raise  # the app's own failure, not the body's size
+        if too_large and not started:
+            await _send_problem(send, 413, "Body too large",
+                                f"request bodies are limited to {limit} bytes")
 
 

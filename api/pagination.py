@@ -11,6 +11,8 @@ from fastapi import Query
 
 from api.problems import Problem
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
 Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of a page")]
 
@@ -29,7 +31,21 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
         after = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
         raise Problem(400, "Bad cursor", "the cursor is not one this API issued") from error
-    if (not isinstance(after, list) or len(after) != 2
-            or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in after)):
+    if not isinstance(after, list) or len(after) != 2 or not all(map(_storable, after)):
         raise Problem(400, "Bad cursor", "the cursor is not one this API issued")
     return after
+
+
+def _storable(value: Any) -> bool:
+    """A sort key every read store can compare with: a 64-bit integer or a UTF-8 string."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate, which no store accepts
+            return False
+        return True
+    return False

@@ -9,9 +9,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.allowed_methods import allow_header, allowed_methods
+from api.request_ids import REQUEST_ID_HEADER, current_request_id
+from api.unavailability import install_unavailability_handlers
 from commands.writer import WriterStopped
 from domain.errors import (
     AttachmentTooLarge,
@@ -41,13 +44,15 @@ class ProblemDetails(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "type": "about:blank", "title": "Not found", "status": 404,
-        "detail": "no such conversation"}]})
+        "detail": "no such conversation",
+        "request_id": "0b8e9c4e-3f1d-4f5e-9a51-7f4a2d6c8e10"}]})
 
     type: str = "about:blank"
     title: str
     status: int
     detail: str | None = None
     errors: list[FieldError] | None = None
+    request_id: str | None = Field(None, description="The request's `X-Request-Id`")
 
 
 def problem_schemas() -> dict[str, Any]:
@@ -134,6 +139,10 @@ def problem_response(
         body["detail"] = detail
     if errors:
         body["errors"] = errors
+    request_id = current_request_id.get()
+    if request_id is not None:
+        body["request_id"] = request_id
+        headers = {REQUEST_ID_HEADER: request_id} | (headers or {})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -159,6 +168,12 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _method_not_allowed(allowed: set[str]) -> JSONResponse:
+    return problem_response(405, "Method Not Allowed",
+                            f"this path allows {allow_header(allowed)}",
+                            headers={"Allow": allow_header(allowed)})
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error answers application/problem+json, and the OpenAPI spec says so."""
     document_problems(app)
@@ -169,14 +184,22 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        allowed = allowed_methods(request)
+        if allowed and request.method not in allowed:
+            # a templated route took a literal path's segment as its parameter
+            return _method_not_allowed(allowed)
         errors = _field_errors(error)
         if any(e["type"] == "json_invalid" for e in errors):
             return problem_response(400, "Malformed JSON", "the body is not valid JSON")
         return problem_response(422, "Invalid request", "some fields are invalid", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 405:
+            allowed = allowed_methods(request) or {
+                m.strip() for m in (error.headers or {}).get("Allow", "").split(",")}
+            return _method_not_allowed(allowed)
         return problem_response(error.status_code, str(error.detail),
                                 headers=dict(error.headers) if error.headers else None)
 
@@ -207,20 +230,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(503, "Shutting down", "retry on another instance",
                                 headers={"Retry-After": "1"})
 
+    install_unavailability_handlers(app)
+
+    # Only a bug reaches this: Starlette answers it from its outermost layer, then re-raises
+    # so that the server logs the traceback (and closes the connection).
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        if _is_unavailable(error):
-            log.warning("dependency unavailable: %s", type(error).__name__)
-            return problem_response(503, "Service unavailable",
-                                    "a backing service is unreachable; retry shortly",
-                                    headers={"Retry-After": "1"})
         log.error("unexpected error on %s %s: %s", request.method, request.url.path,
-                  type(error).__name__, exc_info=error)
+                  type(error).__name__)
         return problem_response(500, "Internal error")
-
-
-def _is_unavailable(error: Exception) -> bool:
-    names = {cls.__name__ for cls in type(error).__mro__}
-    return bool(names & {"OperationalError", "InterfaceError", "ConnectionError",
-                         "ConnectionTimeout", "TransportError", "PoolTimeout",
-                         "RedisConnectionError", "TimeoutError"})

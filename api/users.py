@@ -32,10 +32,13 @@ from api.dependencies import (
 )
 from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
 from commands.users import ChangePresenceVisibility, ChangeProfile, RegisterUser
-from domain.accounts import clean_password
+from domain.accounts import MIN_PASSWORD_LENGTH, clean_password
 from domain.users import MAX_AVATAR_LENGTH, user_id_for_handle
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
+# domain.users.HANDLE_PATTERN, before handles are lower-cased (ASCII only: "\u212a".lower()
+# is "k", so a pattern checked only after lower-casing would let look-alikes through)
+HANDLE_SCHEMA_PATTERN = r"^[A-Za-z0-9_]{3,32}$"
 REGISTRATION_DEVICE = "registration"
 USERS = ["users"]
 
@@ -44,9 +47,14 @@ class Registration(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"handle": "ada", "name": "Ada Lovelace", "password": "correct horse battery"}]})
 
-    handle: Annotated[str, Field(min_length=3, max_length=32, examples=["ada"])]
+    handle: Annotated[str, Field(min_length=3, max_length=32, pattern=HANDLE_SCHEMA_PATTERN,
+                                 description="3 to 32 of a-z, 0-9 and '_' (compared "
+                                             "case-insensitively)", examples=["ada"])]
     name: Annotated[str, Field(min_length=1, max_length=80, examples=["Ada Lovelace"])]
-    password: Password = Field(description="8 to 128 characters")
+    password: Password = Field(
+        description="8 to 128 characters",
+        # the length is checked with the other rules (errors[].type password_length)
+        json_schema_extra={"minLength": MIN_PASSWORD_LENGTH})
 
 
 class Registered(BaseModel):
@@ -81,7 +89,7 @@ class UserProfile(BaseModel):
 
 
 class ProfileChange(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "examples": [
         {"name": "Ada King"}, {"avatar": "blobs/7f3a9c"}, {"avatar": None}]})
 
     name: Annotated[str | None, Field(min_length=1, max_length=80, examples=["Ada King"])] = None

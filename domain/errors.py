@@ -29,6 +29,19 @@ class HandleTaken(Conflict):
     """Another user already registered this handle."""
 
 
+class ReservedHandle(InvalidCommand):
+    """The handle looks like Parley's own staff (admin, support, ...): nobody may register it."""
+
+
+class DisallowedText(InvalidCommand):
+    """Text with characters that spoof what others see: bidi controls, piled-up combining
+    marks, invisible characters in a name."""
+
+
+class UnsafeReference(InvalidCommand):
+    """An avatar or photo reference that is neither an opaque key nor an http(s) URL."""
+
+
 class NotAMember(NotFound):
     """The caller is not a member of the conversation (reported as not found)."""
 
