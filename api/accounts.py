@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.argon2_passwords import Argon2Passwords
+from adapters.password_hashing import PasswordHashing
 from api.dependencies import (
     CommandContext,
     ConsistencyPosition,
@@ -29,8 +29,8 @@ from api.dependencies import (
     wait_for,
 )
 from api.problems import QUERY_PROBLEMS, Responses, problem_responses
+from api.sign_in_throttle import SignInThrottle, client_address
 from commands.accounts import (
-    Passwords,
     RefreshSession,
     RefreshToken,
     RevokeDevice,
@@ -41,9 +41,14 @@ from commands.accounts import (
 )
 from commands.batch import Batch
 from commands.users import NewSession
-from domain.accounts import MAX_PASSWORD_LENGTH, InvalidCredentials, clean_password
+from domain.accounts import (
+    MAX_PASSWORD_LENGTH,
+    InvalidCredentials,
+    RefreshTokenReused,
+    clean_password,
+)
 from domain.devices import MAX_DEVICE_NAME_LENGTH
-from domain.errors import InvalidCommand
+from domain.errors import InvalidCommand, Unauthenticated
 from domain.users import user_id_for_handle
 from parley.bootstrap import Parley
 from projections.accounts import DEVICES, DeviceQueries
@@ -51,15 +56,19 @@ from projections.accounts import DEVICES, DeviceQueries
 sessions = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 devices = APIRouter(prefix="/v1/devices", tags=["devices"])
 
-_PASSWORDS = Argon2Passwords()
+async def get_password_hashing(parley: ParleyDep) -> PasswordHashing:
+    """The password KDF on its own bounded pool (adapters/password_hashing.py)."""
+    assert parley.password_hashing is not None, "bootstrap.attach_sign_in"
+    return parley.password_hashing
 
 
-async def get_passwords() -> Passwords:
-    """The password KDF; tests may override this dependency with a cheaper one."""
-    return _PASSWORDS
+async def get_sign_in_throttle(parley: ParleyDep) -> SignInThrottle:
+    assert parley.sign_in_throttle is not None, "bootstrap.attach_sign_in"
+    return parley.sign_in_throttle
 
 
-PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+PasswordsDep = Annotated[PasswordHashing, Depends(get_password_hashing)]
+ThrottleDep = Annotated[SignInThrottle, Depends(get_sign_in_throttle)]
 ACCESS_TOKEN_EXAMPLE = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjAxNTUzOS1kNmRkLTU2ZDEtOGIwNi0wODU5NTFmZTg"
     "zNWEiLCJkaWQiOiJkNjIxMTBiNy0yY2ViLTQxOTctOTczYS05MmZjMjJlMjI4YjYiLCJpYXQiOjE3NjQxMTUyMDAsImV4"
@@ -67,6 +76,10 @@ ACCESS_TOKEN_EXAMPLE = (
 REFRESH_TOKEN_EXAMPLE = ("6f015539-d6dd-56d1-8b06-085951fe835a.d62110b7-2ceb-4197-973a-92fc22e228b6"
                          ".0-w256bteCUaTfTz92UEdGatkOERlNRP2MUdpvcsn5k")
 WRONG_PASSWORD = "wrong handle or password (the same answer for both)"
+SIGN_IN, REFRESH = "sign-in", "refresh"
+THROTTLED = {429: "too many attempts from this address or for this account (the wait doubles "
+                  "with each failure); retry after the seconds in Retry-After"}
+HASHING_BUSY = "too many sign-ins at once; retry after the seconds in Retry-After"
 DeviceName = Annotated[str, Field(min_length=1, max_length=MAX_DEVICE_NAME_LENGTH,
                                   examples=["Ada's phone"])]
 Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH,
@@ -146,7 +159,8 @@ def new_session(parley: Parley, user_id: uuid.UUID,
     now = datetime.now(UTC)
     refresh = new_refresh_token(user_id, uuid.uuid4())
     expires = now + timedelta(seconds=parley.settings.token_ttl_seconds)
-    return NewSession(refresh.device_id, device_name, refresh.digest, now, expires), refresh
+    return NewSession(refresh.device_id, device_name, refresh.digest, now, expires,
+                      parley.settings.max_devices_per_user), refresh
 
 
 def token_grant(parley: Parley, refresh: RefreshToken, position: int) -> TokenGrant:
@@ -160,41 +174,73 @@ def token_grant(parley: Parley, refresh: RefreshToken, position: int) -> TokenGr
 
 
 async def sign_in_with_password(
-    parley: Parley, passwords: Passwords, request: Request, response: Response, handle: str,
-    password: str, device_name: str, correlation: uuid.UUID,
+    parley: Parley, passwords: PasswordHashing, request: Request, response: Response,
+    handle: str, password: str, device_name: str, correlation: uuid.UUID,
 ) -> TokenGrant:
-    """Verify the password off the writer thread, then record the new device."""
+    """Throttle, verify the password on the hashing pool, then record the new device."""
+    assert parley.sign_in_throttle is not None
+    throttle, source = parley.sign_in_throttle, client_address(request)
+    account = throttle.account(handle)
+    await asyncio.to_thread(throttle.admit, SIGN_IN, source, account)  # Redis: off the loop
     try:
         user_id: uuid.UUID | None = user_id_for_handle(handle)
         password = clean_password(password)
     except InvalidCommand as error:  # a malformed handle or password is just a wrong one
+        await asyncio.to_thread(throttle.failed, SIGN_IN, source, account)
         raise InvalidCredentials("password", "wrong handle or password") from error
-    verified = await asyncio.to_thread(verified_password_hash,
-                                       Batch(parley.event_log.repository), passwords,
+    try:
+        verified = await passwords.run(verified_password_hash,
+                                       Batch(parley.event_log.repository), passwords.passwords,
                                        user_id, password)
+    except InvalidCredentials:
+        await asyncio.to_thread(throttle.failed, SIGN_IN, source, account)
+        raise
+    await asyncio.to_thread(throttle.succeeded, SIGN_IN, account)
     assert user_id is not None
     session, refresh = new_session(parley, user_id, device_name)
     signing_in = CommandContext(parley, request, response, user_id, correlation, None)
     outcome = await signing_in.run(SignIn(user_id, verified, session))
+    for retired in outcome.body.get("retired_device_ids", []):  # over the device cap
+        await forget_revoked(parley, uuid.UUID(retired), outcome.position)
     return token_grant(parley, refresh, outcome.position)
 
 
 @sessions.post("", status_code=201, response_model=TokenGrant, summary="Sign in",
-               responses=problem_responses(400, 422, 503, described={401: WRONG_PASSWORD}))
+               responses=problem_responses(400, 422, described={
+                   401: WRONG_PASSWORD, 503: HASHING_BUSY} | THROTTLED))
 async def sign_in(body: SignInRequest, request: Request, response: Response,
                   parley: ParleyDep, passwords: PasswordsDep,
                   correlation: CorrelationId) -> TokenGrant:
-    """Sign in: a new device, a short-lived access token and a refresh token."""
+    """Sign in: a new device, a short-lived access token and a refresh token.
+
+    Throttled per address and per account: after a few failures each further one doubles the
+    wait, during which even the right password is refused (429)."""
     return await sign_in_with_password(parley, passwords, request, response, body.handle,
                                        body.password, body.device_name, correlation)
 
 
 @sessions.post("/refresh", response_model=TokenGrant, summary="Rotate the refresh token",
                responses=problem_responses(400, 422, 503, described={
-                   401: "unknown, used, expired or revoked refresh token"}))
+                   401: "unknown, used, expired or revoked refresh token"} | THROTTLED))
 async def refresh(body: RefreshRequest, request: Request, response: Response,
-                  parley: ParleyDep, correlation: CorrelationId) -> TokenGrant:
-    """Exchange a refresh token for new tokens; the one presented stops working."""
+                  parley: ParleyDep, throttle: ThrottleDep,
+                  correlation: CorrelationId) -> TokenGrant:
+    """Exchange a refresh token for new tokens (see rotate_refresh_token). Throttled per
+    address; not per account: refresh tokens cannot be guessed, and an account lock would only
+    let a stranger lock its owner out."""
+    source = client_address(request)
+    await asyncio.to_thread(throttle.admit, REFRESH, source)
+    try:
+        return await rotate_refresh_token(body, request, response, parley, correlation)
+    except Unauthenticated:
+        await asyncio.to_thread(throttle.failed, REFRESH, source)
+        raise
+
+
+async def rotate_refresh_token(body: RefreshRequest, request: Request, response: Response,
+                               parley: Parley, correlation: uuid.UUID) -> TokenGrant:
+    """Exchange a refresh token for new tokens; the one presented stops working. Presenting
+    a token that was already exchanged revokes its device and every token of it."""
     presented = read_refresh_token(body.refresh_token)
     replacement = new_refresh_token(presented.user_id, presented.device_id)
     now = datetime.now(UTC)
@@ -202,18 +248,26 @@ async def refresh(body: RefreshRequest, request: Request, response: Response,
                              now + timedelta(seconds=parley.settings.token_ttl_seconds))
     refreshing = CommandContext(parley, request, response, presented.user_id, correlation, None)
     outcome = await refreshing.run(command)
+    if outcome.status == 401:  # a retired token came back: its device was revoked
+        await forget_revoked(parley, presented.device_id, outcome.position)
+        raise RefreshTokenReused("refresh_token", "the refresh token is not valid")
     return token_grant(parley, replacement, outcome.position)
+
+
+async def forget_revoked(parley: Parley, device_id: uuid.UUID, position: int) -> bool:
+    """Wait (bounded) until the read model shows the device revoked, and drop it from the
+    cache, so its tokens stop working at once; False if the read model is slower than that."""
+    if await asyncio.to_thread(parley.gate.wait, position, [DEVICES]):
+        DeviceQueries(parley.store, parley.cache).forget(str(device_id))
+        return True
+    return False
 
 
 async def revoke(commands: CommandContext, device_id: uuid.UUID) -> DeviceRevoked:
     """Revoke, then wait (bounded) until the read model shows it, so that when this answers
     the device's tokens no longer work; 202 if the read model is slower than that."""
-    parley = commands.parley
     outcome = await commands.run(RevokeDevice(commands.caller, device_id, datetime.now(UTC)))
-    queries = DeviceQueries(parley.store, parley.cache)
-    if await asyncio.to_thread(parley.gate.wait, outcome.position, [DEVICES]):
-        queries.forget(str(device_id))
-    else:
+    if not await forget_revoked(commands.parley, device_id, outcome.position):
         commands.response.status_code = 202
     return DeviceRevoked(**outcome.body, position=outcome.position)
 

@@ -12,9 +12,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.password_hashing import RETRY_AFTER_SECONDS as HASHING_RETRY_AFTER_SECONDS
+from adapters.password_hashing import HashingBusy
 from api.allowed_methods import allow_header, allowed_methods
 from api.request_ids import REQUEST_ID_HEADER, current_request_id
 from api.unavailability import install_unavailability_handlers
+from commands.faults import CommandNotStored, CommandOutcomeUnknown
 from commands.writer import WriterStopped
 from domain.errors import (
     AttachmentTooLarge,
@@ -25,11 +28,16 @@ from domain.errors import (
     NotFound,
     Unauthenticated,
     UnsupportedAttachmentType,
+    UploadQuotaExceeded,
+    WeakPassword,
 )
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# A command answered 503 was not stored; one answered OUTCOME_UNKNOWN may have been.
+NOT_STORED = "urn:parley:problem:not-stored"
+OUTCOME_UNKNOWN = "urn:parley:problem:outcome-unknown"
 Responses = dict[int | str, dict[str, Any]]
 
 
@@ -132,9 +140,9 @@ class Problem(Exception):
 
 def problem_response(
     status: int, title: str, detail: str = "", *, errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None, problem_type: str = "about:blank",
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body: dict[str, Any] = {"type": problem_type, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if errors:
@@ -216,8 +224,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             return problem_response(409, "Conflict", str(error))
         if isinstance(error, AttachmentTooLarge):
             return problem_response(413, "Body too large", str(error))
+        if isinstance(error, UploadQuotaExceeded):
+            return problem_response(413, "Upload quota exceeded", str(error))
         if isinstance(error, UnsupportedAttachmentType):
             return problem_response(415, "Unsupported media type", str(error))
+        if isinstance(error, WeakPassword):
+            return problem_response(
+                422, "Weak password", str(error),
+                errors=[{"field": error.field, "message": str(error), "type": error.rule}],
+            )
         if isinstance(error, InvalidCommand):
             return problem_response(
                 422, "Invalid request", str(error),
@@ -225,10 +240,27 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         return problem_response(400, "Bad request", str(error))
 
+    @app.exception_handler(HashingBusy)
+    async def _hashing_busy(_: Request, error: HashingBusy) -> JSONResponse:
+        return problem_response(503, "Service unavailable",
+                                "too many sign-ins at once; retry after the given seconds",
+                                headers={"Retry-After": str(HASHING_RETRY_AFTER_SECONDS)})
+
     @app.exception_handler(WriterStopped)
     async def _stopping(_: Request, error: WriterStopped) -> JSONResponse:
         return problem_response(503, "Shutting down", "retry on another instance",
                                 headers={"Retry-After": "1"})
+
+    @app.exception_handler(CommandNotStored)
+    async def _not_stored(_: Request, error: CommandNotStored) -> JSONResponse:
+        return problem_response(503, "Service unavailable", str(error),
+                                headers={"Retry-After": "1"}, problem_type=NOT_STORED)
+
+    @app.exception_handler(CommandOutcomeUnknown)
+    async def _outcome_unknown(_: Request, error: CommandOutcomeUnknown) -> JSONResponse:
+        log.warning("answered a command whose outcome is unknown")
+        return problem_response(503, "Outcome unknown", str(error),
+                                headers={"Retry-After": "1"}, problem_type=OUTCOME_UNKNOWN)
 
     install_unavailability_handlers(app)
 

@@ -14,6 +14,7 @@ from api.accounts import (
     REFRESH_TOKEN_EXAMPLE,
     Password,
     PasswordsDep,
+    ThrottleDep,
     new_session,
     sign_in_with_password,
     token_grant,
@@ -31,8 +32,9 @@ from api.dependencies import (
     wait_for,
 )
 from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
+from api.sign_in_throttle import client_address
 from commands.users import ChangePresenceVisibility, ChangeProfile, RegisterUser
-from domain.accounts import MIN_PASSWORD_LENGTH, clean_password
+from domain.accounts import MIN_PASSWORD_LENGTH
 from domain.users import MAX_AVATAR_LENGTH, user_id_for_handle
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
@@ -40,6 +42,7 @@ router = APIRouter(prefix="/v1/users", tags=["users"])
 # is "k", so a pattern checked only after lower-casing would let look-alikes through)
 HANDLE_SCHEMA_PATTERN = r"^[A-Za-z0-9_]{3,32}$"
 REGISTRATION_DEVICE = "registration"
+REGISTRATION = "registration"
 USERS = ["users"]
 
 
@@ -51,8 +54,9 @@ class Registration(BaseModel):
                                  description="3 to 32 of a-z, 0-9 and '_' (compared "
                                              "case-insensitively)", examples=["ada"])]
     name: Annotated[str, Field(min_length=1, max_length=80, examples=["Ada Lovelace"])]
-    password: Password = Field(
-        description="8 to 128 characters",
+    password: Password = Field(description=(
+        "8 to 128 characters, any (spaces too); not a common or breached password, not made "
+        "of the handle, the name or 'parley', not one character repeated or a plain sequence"),
         # the length is checked with the other rules (errors[].type password_length)
         json_schema_extra={"minLength": MIN_PASSWORD_LENGTH})
 
@@ -61,7 +65,7 @@ class Registered(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "user_id": "6f015539-d6dd-56d1-8b06-085951fe835a", "handle": "ada",
         "name": "Ada Lovelace", "device_id": "d62110b7-2ceb-4197-973a-92fc22e228b6",
-        "token": ACCESS_TOKEN_EXAMPLE, "access_token": ACCESS_TOKEN_EXAMPLE,
+        "access_token": ACCESS_TOKEN_EXAMPLE,
         "token_type": "Bearer", "expires_in": 900, "refresh_token": REFRESH_TOKEN_EXAMPLE,
         "position": 1042}]})
 
@@ -69,8 +73,7 @@ class Registered(BaseModel):
     handle: str
     name: str
     device_id: uuid.UUID
-    token: str = Field(description="The access token (same as access_token)")
-    access_token: str
+    access_token: str = Field(description="The bearer token, as sign-in answers it")
     token_type: str = "Bearer"
     expires_in: int
     refresh_token: str
@@ -136,19 +139,28 @@ class UserSearchResults(BaseModel):
 
 
 @router.post("", status_code=201, response_model=Registered, summary="Register",
-             responses=problem_responses(400, 422, 503, described={
+             responses=problem_responses(400, described={
                  409: "this handle is taken, or the Idempotency-Key was used for a different "
-                      "request"}))
+                      "request",
+                 422: "a field is invalid, or the password is too weak (errors[].type names "
+                      "the rule: password_length, common_password, context_password, "
+                      "trivial_password)",
+                 429: "too many registrations from this address; retry after the seconds in "
+                      "Retry-After",
+                 503: "too many sign-ins at once, or a backing service is unreachable; retry "
+                      "after the seconds in Retry-After"}))
 async def register(
     body: Registration, request: Request, response: Response, parley: ParleyDep,
-    passwords: PasswordsDep, correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
+    passwords: PasswordsDep, throttle: ThrottleDep, correlation: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
 ) -> Registered:
     """Register (the only unauthenticated command besides signing in); this is also the first
     sign-in, on a device named "registration". A keyed retry signs in again."""
     assert parley.writer is not None
+    await asyncio.to_thread(throttle.admit, REGISTRATION, client_address(request))
     user_id = user_id_for_handle(body.handle)
-    password = clean_password(body.password)
-    password_hash = await asyncio.to_thread(passwords.hash, password)
+    password = parley.password_policy.check(body.password, [body.handle, body.name])
+    password_hash = await passwords.hash(password)
     session, refresh = new_session(parley, user_id, REGISTRATION_DEVICE)
     # The password is not part of the fingerprint: receipts are stored in the log.
     outcome = await asyncio.wrap_future(parley.writer.submit(
@@ -165,7 +177,7 @@ async def register(
         grant = token_grant(parley, refresh, outcome.position)
     response.headers["Parley-Position"] = str(grant.position)
     profile = {k: outcome.body[k] for k in ("handle", "name")}
-    return Registered(**profile, **grant.model_dump(), token=grant.access_token)
+    return Registered(**profile, **grant.model_dump())
 
 
 @router.get("/me", response_model=UserProfile, summary="The caller's profile",

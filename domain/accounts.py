@@ -12,7 +12,7 @@ import unicodedata
 from datetime import datetime
 from uuid import UUID, uuid5
 
-from domain.errors import InvalidCommand, Unauthenticated
+from domain.errors import InvalidCommand, PasswordLengthOutOfBounds, Unauthenticated
 from domain.events import Cause, ParleyAggregate
 
 CREDENTIALS_NAMESPACE = UUID("8e0f5a3b-61c2-4d7e-9a14-2b7c0d9e4f58")
@@ -27,6 +27,11 @@ class InvalidCredentials(Unauthenticated):
 
 class InvalidRefreshToken(Unauthenticated):
     """The refresh token is unknown, rotated out, expired or its device revoked."""
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    """A rotated-out refresh token came back: someone holds a copy, so the grant and its device
+    were revoked (the same 401 as any invalid token)."""
 
 
 def credentials_id(user_id: UUID) -> UUID:
@@ -45,7 +50,7 @@ def clean_password(password: str) -> str:
         raise InvalidCommand("password", "a password must be valid Unicode") from error
     normalised = unicodedata.normalize("NFC", password)
     if not MIN_PASSWORD_LENGTH <= len(normalised) <= MAX_PASSWORD_LENGTH:
-        raise InvalidCommand(
+        raise PasswordLengthOutOfBounds(
             "password",
             f"a password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
         )
@@ -80,7 +85,14 @@ class Credentials(ParleyAggregate):
 
 
 class RefreshGrant(ParleyAggregate):
-    """The digest of one device's current refresh token; rotating it retires the previous one."""
+    """The digest of one device's current refresh token; rotating it retires the previous one.
+
+    The digests of the last `SPENT_DIGESTS_KEPT` retired tokens are remembered, so that a
+    retired token presented again is told from a made-up one: its reuse means a copy is in
+    someone else's hands, and the whole grant is revoked (RFC 6819 5.2.2.3; OAuth 2.0 Security
+    BCP, refresh-token rotation)."""
+
+    SPENT_DIGESTS_KEPT = 1000
 
     def __init__(self, user_id: UUID, device_id: UUID, token_digest: str,
                  expires_at: datetime) -> None:
@@ -89,6 +101,7 @@ class RefreshGrant(ParleyAggregate):
         self.token_digest = token_digest
         self.expires_at = expires_at
         self.withdrawn = False
+        self.spent_digests: list[str] = []
 
     class Issued(ParleyAggregate.Created):
         user_id: UUID
@@ -102,10 +115,21 @@ class RefreshGrant(ParleyAggregate):
 
         def apply(self, aggregate: ParleyAggregate) -> None:
             assert isinstance(aggregate, RefreshGrant)
+            retired = [*aggregate.spent_digests, aggregate.token_digest]
+            aggregate.spent_digests = retired[-RefreshGrant.SPENT_DIGESTS_KEPT:]
             aggregate.token_digest = self.token_digest
             aggregate.expires_at = self.expires_at
 
     class Withdrawn(ParleyAggregate.Event):
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, RefreshGrant)
+            aggregate.withdrawn = True
+
+    class ReuseDetected(ParleyAggregate.Event):
+        """A retired token was presented again; the grant is withdrawn from then on."""
+
+        detected_at: datetime
+
         def apply(self, aggregate: ParleyAggregate) -> None:
             assert isinstance(aggregate, RefreshGrant)
             aggregate.withdrawn = True
@@ -135,3 +159,13 @@ class RefreshGrant(ParleyAggregate):
     def withdraw(self, cause: Cause) -> None:
         if not self.withdrawn:
             self.trigger_event(self.Withdrawn, **cause.as_event_fields())
+
+    def was_retired(self, presented_digest: str) -> bool:
+        """Whether `presented_digest` is one of a token this grant rotated out."""
+        return any(hmac.compare_digest(presented_digest, spent) for spent in self.spent_digests)
+
+    def revoke_for_reuse(self, presented_digest: str, now: datetime, cause: Cause) -> None:
+        """A retired token came back: withdraw the grant, so no token of it works any more."""
+        if self.withdrawn or not self.was_retired(presented_digest):
+            raise InvalidRefreshToken("refresh_token", "the refresh token is not valid")
+        self.trigger_event(self.ReuseDetected, detected_at=now, **cause.as_event_fields())

@@ -94,9 +94,45 @@ class AttachmentTooLarge(InvalidCommand):
     """The upload is bigger than the attachment size limit (reported as 413)."""
 
 
+class UploadQuotaExceeded(InvalidCommand):
+    """The uploader holds as many unattached uploads (or bytes of them) as they may (413)."""
+
+
 class UnsupportedAttachmentType(InvalidCommand):
     """The declared content type is not one attachments may have (reported as 415)."""
 
 
 class AttachmentContentMismatch(InvalidCommand):
     """The bytes are not what the declared content type says they are (reported as 422)."""
+
+
+class WeakPassword(InvalidCommand):
+    """A new password breaks the password policy (domain/passwords.py); reported as 422.
+
+    `rule` names which rule, so a client can say what to change."""
+
+    rule = "weak_password"
+
+
+class PasswordLengthOutOfBounds(WeakPassword):
+    """Shorter than 8 or longer than 128 characters."""
+
+    rule = "password_length"
+
+
+class CommonPassword(WeakPassword):
+    """On the bundled list of common and breached passwords."""
+
+    rule = "common_password"
+
+
+class PasswordFromContext(WeakPassword):
+    """Made mostly of the handle, the name or the service's name."""
+
+    rule = "context_password"
+
+
+class TrivialPassword(WeakPassword):
+    """One character repeated, a short unit repeated, or a plain sequence such as 12345678."""
+
+    rule = "trivial_password"

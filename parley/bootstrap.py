@@ -10,7 +10,7 @@ import os
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,7 +24,7 @@ from api.rate_limits import (
 )
 from api.sign_in_throttle import SignInThrottle
 from commands.accounts import ACCOUNT_HANDLERS
-from commands.attachments import ATTACHMENT_HANDLERS, BlobStore
+from commands.attachments import ATTACHMENT_HANDLERS, AttachmentExpiry, BlobStore
 from commands.audit import AuditLog
 from commands.chain_checkpoints import CheckpointSchedule
 from commands.contacts import CONTACT_HANDLERS
@@ -48,13 +48,13 @@ from commands.users import (
     register_user,
 )
 from commands.writer import GroupCommitWriter
-from domain.attachments import UploadPolicy
+from domain.attachments import UploadPolicy, UploadQuota
 from domain.passwords import PasswordPolicy
 from parley.settings import Settings
 from projections import accounts as account_projections
 from projections import attachments as attachment_projections
 from projections import contacts as contact_projections
-from projections.attachments import AttachmentAccess, UploaderOnly
+from projections.attachments import AttachmentAccess, DueUploadsQuery, UploaderOnly
 from projections.consistency import ConsistencyGate
 from projections.contacts import ContactQueries
 from projections.documents import DocumentChange, ReadStore
@@ -134,6 +134,7 @@ class Parley:
     presence_audience: PresenceAudience | None = None
     blobs: BlobStore | None = None
     upload_policy: UploadPolicy = field(default_factory=UploadPolicy)
+    upload_quota: UploadQuota = field(default_factory=UploadQuota)
     attachment_access: AttachmentAccess | None = None
     audit: AuditLog | None = None
     serving_generations: ServingGenerations = first_generations
@@ -306,8 +307,18 @@ def attach_attachments(parley: Parley) -> None:
     parley.blobs = FilesystemBlobStore(settings.blob_directory)
     parley.upload_policy = UploadPolicy(settings.max_attachment_bytes,
                                         frozenset(settings.attachment_content_types))
+    parley.upload_quota = UploadQuota(settings.max_unattached_uploads,
+                                      settings.max_unattached_upload_bytes)
     assert parley.messaging is not None, "attach_queries first"
     parley.attachment_access = AttachmentReaders(UploaderOnly(parley.store), parley.messaging)
+    writer = parley.writer
+    if writer is not None:  # a serving process: it also expires uploads never sent
+        expiry = AttachmentExpiry(
+            DueUploadsQuery(parley.store), parley.blobs, writer.execute,
+            timedelta(seconds=settings.unattached_upload_ttl_seconds),
+            settings.attachment_sweep_every_seconds, lambda: datetime.now(UTC))
+        parley._starters.append(expiry.start)
+        parley._closers.append(expiry.stop)
 
 
 def backoff_rules(settings: Settings) -> tuple[BackoffRule, BackoffRule]:

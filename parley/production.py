@@ -27,18 +27,21 @@ from adapters.postgres_projection_health import PostgresProjectionHealth
 from adapters.redis_cache import RedisCache
 from adapters.redis_live_updates import RedisLiveUpdates
 from adapters.redis_presence import RedisPresence
-from adapters.redis_rate_limiter import RedisTokenBuckets
+from adapters.redis_rate_limiter import RedisFailureBackoff, RedisTokenBuckets
 from commands.log import EventLog
 from migrations.runner import migrate
 from parley.bootstrap import (
     Parley,
     attach_attachments,
     attach_queries,
+    attach_sign_in,
     attach_write_side,
+    backoff_rules,
     checkpoint_schedule,
     event_log_env,
     live_notifier,
     projectors,
+    sign_in_attempts,
     stream_announcer,
 )
 from parley.reachability import require_reachable
@@ -102,10 +105,19 @@ def build_production(settings: Settings, *, with_writer: bool = True) -> Parley:
     presence = RedisPresence(settings.redis_url or "", settings.namespace)
     limiter = RedisTokenBuckets(settings.redis_url or "", settings.namespace,
                                 settings.send_rate_per_second, settings.send_burst)
+    typing = RedisTokenBuckets(settings.redis_url or "", settings.namespace,
+                               settings.typing_rate_per_second, settings.typing_burst)
     parley = Parley(settings, event_log, store, cache, gate,
                     settings.secret_key.get_secret_value(), live=live, presence=presence,
-                    send_limiter=limiter)
-    parley._closers.extend([live.close, presence.close, limiter.close])
+                    send_limiter=limiter, typing_limiter=typing)
+    parley._closers.extend([live.close, presence.close, limiter.close, typing.close])
+    redis_url, namespace = settings.redis_url or "", settings.namespace
+    attempts = RedisTokenBuckets(redis_url, namespace, *sign_in_attempts(settings))
+    account_rule, source_rule = backoff_rules(settings)
+    accounts = RedisFailureBackoff(redis_url, namespace, account_rule)
+    sources = RedisFailureBackoff(redis_url, namespace, source_rule)
+    attach_sign_in(parley, attempts, accounts, sources)
+    parley._closers.extend([attempts.close, accounts.close, sources.close])
     parley._closers.extend([event_log.close, store.close, cache.close, pool.close])
     if with_writer:
         attach_write_side(parley)

@@ -8,7 +8,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from domain.attachments import DEFAULT_CONTENT_TYPES, DEFAULT_MAX_BYTES
+from domain.attachments import (
+    DEFAULT_CONTENT_TYPES,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_UNATTACHED_BYTES,
+    DEFAULT_MAX_UNATTACHED_UPLOADS,
+    DEFAULT_UNATTACHED_TTL_SECONDS,
+)
 from domain.devices import DEFAULT_MAX_DEVICES
 from domain.messages import DEFAULT_MAX_EDITS
 from parley.signing_keys import key_weakness
@@ -93,6 +99,17 @@ class Settings(BaseSettings):
         "park", description="An event a projector fails on: park it and go on, or halt there")
     blob_dir: Path | None = Field(None, description="Attachment bytes; default <data_dir>/blobs")
     max_attachment_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
+    max_unattached_uploads: int = Field(
+        DEFAULT_MAX_UNATTACHED_UPLOADS, ge=1,
+        description="Uploads one person may hold that were not sent in a message yet")
+    max_unattached_upload_bytes: int = Field(
+        DEFAULT_MAX_UNATTACHED_BYTES, ge=1,
+        description="Bytes of uploads one person may hold that were not sent in a message yet")
+    unattached_upload_ttl_seconds: float = Field(
+        DEFAULT_UNATTACHED_TTL_SECONDS, gt=0,
+        description="How long an upload never sent in a message is kept; then it expires")
+    attachment_sweep_every_seconds: float = Field(
+        300.0, gt=0, description="How often a serving process expires and deletes old uploads")
     attachment_content_types: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_CONTENT_TYPES),
         description="Comma-separated media types attachments may have",
