@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
@@ -96,6 +97,21 @@ class ChainedSQLiteApplicationRecorder(ChainTables, SQLiteApplicationRecorder):
     def logged_events(self, after: int, until: int | None, limit: int) -> list[LoggedEvent]:
         return [logged_event(n.id, n.originator_id, n.originator_version, n.topic, n.state)
                 for n in self.select_notifications(after, limit, until, inclusive_of_start=False)]
+
+    def recorded(self, keys: Sequence[tuple[UUID, int]],
+                 timeout: float) -> dict[tuple[UUID, int], tuple[int, StoredEvent]]:
+        """Which of these aggregate versions are stored, and at which positions."""
+        found: dict[tuple[UUID, int], tuple[int, StoredEvent]] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for originator_id, version in keys:
+                c.execute(f"SELECT rowid, * FROM {self.events_table_name} "
+                          "WHERE originator_id = ? AND originator_version = ?",
+                          (originator_id.hex, version))
+                row = c.fetchone()
+                if row is not None:
+                    found[(originator_id, version)] = (row["rowid"], StoredEvent(
+                        originator_id, version, row["topic"], bytes(row["state"])))
+        return found
 
     def _rows(self, statement: str, params: Sequence[Any]) -> list[Row]:
         with self.datastore.transaction(commit=False) as c:

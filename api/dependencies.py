@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from api.problems import Problem
 from api.request_ids import request_id_of
+from commands.faults import CommandOutcomeUnknown
 from commands.outcomes import Outcome
 from domain.events import Cause
 from parley.bootstrap import Parley
@@ -148,11 +149,19 @@ class CommandContext:
 
     async def submit(self, command: Any, payload: Any) -> Outcome:
         """Submit to the group-commit writer; `payload` is what a keyed retry must repeat."""
-        assert self.parley.writer is not None
-        outcome = await asyncio.wrap_future(self.parley.writer.submit(
+        writer = self.parley.writer
+        assert writer is not None
+        submitted = asyncio.wrap_future(writer.submit(
             command, cause_of(self.caller, self.correlation), self.idempotency_key,
             fingerprint(self.request, payload)
         ))
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(submitted),
+                                             writer.longest_answer_seconds)
+        except TimeoutError as error:  # the writer is wedged: the command may yet commit
+            raise CommandOutcomeUnknown(
+                "no answer from the event log in time; retry with the same Idempotency-Key "
+                "(or client_message_id)") from error
         self.response.status_code = outcome.status
         self.response.headers["Parley-Position"] = str(outcome.position)
         return outcome

@@ -2,6 +2,12 @@
 
 Every caller is answered only after the transaction holding its events has committed, so
 durability is that of a single command, while the cost of a commit is shared by the batch.
+
+A command waits for the database at most `command_timeout` seconds from its submission: one
+still queued after that is answered "not stored" without being tried, and the save is bounded
+by the same deadline (the recorder receives it as `timeout_seconds`). A save that fails on the
+connection may have committed all the same, so the log is asked, on a fresh connection, whether
+it holds the batch's events, and each caller is answered by what it holds.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from commands.batch import Batch
-from commands.log import EventLog
+from commands.faults import CommandNotStored, CommandOutcomeUnknown
+from commands.log import EventKey, EventLog
 from commands.outcomes import Handler, Outcome
 from domain.errors import Conflict, DomainError
 from domain.events import Cause
@@ -29,6 +37,8 @@ from domain.receipts import CommandReceipt, receipt_id
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS_ALONE = 8  # with a growing, jittered pause: two processes on one aggregate
+MAX_SAVE_ATTEMPTS = 3  # a save known not to have committed (a dropped pooled connection) is retried
+MIN_CHECK_SECONDS = 1.0  # asking the log about an in-doubt commit is given at least this long
 
 
 class WriterStopped(Exception):
@@ -41,6 +51,7 @@ class Submission:
     cause: Cause
     idempotency_key: str | None
     fingerprint: str
+    deadline: float = float("inf")  # time.monotonic() by which the database must have taken it
     future: Future[Outcome] = field(default_factory=Future)
 
 
@@ -62,12 +73,14 @@ class GroupCommitWriter:
         max_batch: int = 256,
         linger_seconds: float = 0.0,
         on_commit: Callable[[int], None] | None = None,
+        command_timeout: float = 30.0,
     ) -> None:
         self._log = log
         self._handlers = handlers
         self._max_batch = max_batch
         self._linger = linger_seconds
         self._on_commit = on_commit
+        self._command_timeout = command_timeout
         self._queue: queue.Queue[Submission | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._stopping = False
@@ -86,9 +99,20 @@ class GroupCommitWriter:
     ) -> Future[Outcome]:
         if self._stopping:
             raise WriterStopped("the writer is stopping")
-        submission = Submission(command, cause, idempotency_key, fingerprint)
+        submission = Submission(command, cause, idempotency_key, fingerprint,
+                                time.monotonic() + self._command_timeout)
+        # Running from now on: a caller that stops waiting (a dropped request) cannot cancel
+        # it, so its answer, set later by the writer thread, cannot fail the rest of the batch.
+        submission.future.set_running_or_notify_cancel()
         self._queue.put(submission)
         return submission.future
+
+    @property
+    def longest_answer_seconds(self) -> float:
+        """How long a caller can have to wait for its answer: the command's bound, then the
+        question to the log after a failure in doubt; beyond it, something is wedged.
+        """
+        return 2 * self._command_timeout + MIN_CHECK_SECONDS + 5
 
     def execute(self, command: Any, cause: Cause, timeout: float = 30.0) -> Outcome:
         """Submit and wait: for callers outside the HTTP API (seeding, tests, tools)."""
@@ -115,20 +139,45 @@ class GroupCommitWriter:
                 batch.append(item)
             self.batch_sizes.append(len(batch))
             try:
-                self._commit(batch)
+                self._commit(self._in_time(batch))
             except Exception as error:  # noqa: BLE001 - every caller must hear of the failure
                 log.error("group commit failed: %s", type(error).__name__)
                 for submission in batch:
                     if not submission.future.done():
                         submission.future.set_exception(error)
 
+    def _in_time(self, submissions: list[Submission]) -> list[Submission]:
+        """The submissions still in time; the others hear that nothing of theirs was stored."""
+        now = time.monotonic()
+        for late in (s for s in submissions if s.deadline <= now):
+            late.future.set_exception(self._not_stored())
+        return [s for s in submissions if s.deadline > now]
+
+    def _fail_unread(self, submissions: list[Submission], error: Exception) -> None:
+        log.warning("the event log could not be read to decide commands: %s",
+                    type(error).__name__)
+        for submission in submissions:
+            if not submission.future.done():
+                submission.future.set_exception(CommandNotStored(
+                    "the database could not be read in time; nothing was stored, retry"))
+
+    def _not_stored(self) -> CommandNotStored:
+        return CommandNotStored(f"the database did not take the command within "
+                                f"{self._command_timeout:g} s; nothing was stored, retry")
+
     def _commit(self, submissions: list[Submission]) -> None:
+        if not submissions:
+            return
         batch = Batch(self._log.repository)
         decided: list[_Decided] = []
         for submission in submissions:
             keys_before = batch.pending_event_keys()
             try:
                 outcome = self._decide(batch, submission)
+            except (OperationalError, InterfaceError) as error:
+                # The log could not be read to decide: nothing of this batch was saved.
+                self._fail_unread(submissions, error)
+                return
             except DomainError as error:
                 if batch.pending_event_keys() != keys_before:
                     # A handler failed half-way: its partial events poison the batch.
@@ -142,15 +191,11 @@ class GroupCommitWriter:
         if not decided:
             return
         try:
-            recordings = self._log.save(*batch.touched())
+            positions = self._save(batch, min(d.submission.deadline for d in decided))
         except IntegrityError:
             # Another process wrote to one of these aggregates first: redo each on fresh state.
             self._commit_each_alone([d.submission for d in decided])
             return
-        positions = {
-            (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
-            for r in recordings
-        }
         self._answer(decided, positions)
 
     def _commit_each_alone(self, submissions: list[Submission]) -> None:
@@ -158,28 +203,71 @@ class GroupCommitWriter:
             if submission.future.done():
                 continue
             for attempt in range(MAX_ATTEMPTS_ALONE):
+                if submission.deadline <= time.monotonic():
+                    submission.future.set_exception(self._not_stored())
+                    break
                 batch = Batch(self._log.repository)
                 try:
                     outcome = self._decide(batch, submission)
-                    recordings = self._log.save(*batch.touched())
+                    positions = self._save(batch, submission.deadline)
                 except IntegrityError:
                     time.sleep(random.uniform(0, 0.001 * 2 ** attempt))  # let the other go first
                     continue
-                except DomainError as error:
+                except (OperationalError, InterfaceError) as error:  # only reads raise these here
+                    self._fail_unread([submission], error)
+                    break
+                except (DomainError, CommandNotStored, CommandOutcomeUnknown) as error:
                     submission.future.set_exception(error)
                     break
-                positions = {
-                    (r.domain_event.originator_id, r.domain_event.originator_version):
-                    r.notification.id
-                    for r in recordings
-                }
-                keys = set(positions)
-                self._answer([_Decided(submission, outcome, keys)], positions)
+                self._answer([_Decided(submission, outcome, set(positions))], positions)
                 break
             else:
                 submission.future.set_exception(
                     Conflict("request", "the command conflicted with concurrent changes; retry")
                 )
+
+    def _save(self, batch: Batch, deadline: float) -> dict[EventKey, int]:
+        """Stores the batch's events by `deadline` and answers their positions, or raises what
+        its callers must hear: `CommandNotStored`, `CommandOutcomeUnknown` or `IntegrityError`.
+        """
+        touched = batch.touched()
+        events: list[DomainEventProtocol[UUID]] = [e for a in touched for e in a.pending_events]
+        to_save: list[Any] = touched  # at first the aggregates, so snapshots are taken
+        for _ in range(MAX_SAVE_ATTEMPTS):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._not_stored()
+            try:
+                recordings = self._log.save(*to_save, timeout_seconds=remaining)
+            except CommandNotStored:
+                raise
+            except (OperationalError, InterfaceError) as error:
+                positions = self._resolve(events, deadline, error)
+                if positions is not None:
+                    return positions
+                to_save = list(events)  # not stored: the same events again, on a new connection
+                continue
+            return {(r.domain_event.originator_id, r.domain_event.originator_version):
+                    r.notification.id for r in recordings}
+        raise self._not_stored()
+
+    def _resolve(self, events: list[DomainEventProtocol[UUID]], deadline: float,
+                 error: Exception) -> dict[EventKey, int] | None:
+        """After a failed save: the events' positions if it committed after all, else None."""
+        timeout = max(deadline - time.monotonic(), MIN_CHECK_SECONDS)
+        try:
+            positions = self._log.committed_positions(events, timeout)
+        except Exception as check_error:  # noqa: BLE001 - whatever stops the check, it is unknown
+            log.warning("a commit failed in doubt (%s) and the log could not be asked (%s)",
+                        type(error).__name__, type(check_error).__name__)
+            raise CommandOutcomeUnknown(
+                "the database failed while storing the command and could not be asked whether "
+                "it was stored; retry with the same Idempotency-Key (or client_message_id)"
+            ) from check_error
+        if positions is not None:
+            log.warning("a commit failed in doubt (%s) but was stored: answered as stored",
+                        type(error).__name__)
+        return positions
 
     def _decide(self, batch: Batch, submission: Submission) -> Outcome:
         key = submission.idempotency_key
