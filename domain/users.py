@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from uuid import UUID, uuid5
 
-from domain.errors import InvalidCommand
+from domain.errors import InvalidCommand, ReservedHandle
 from domain.events import Cause, ParleyAggregate
+from domain.text import clean_display_text, clean_reference
 
 USER_ID_NAMESPACE = UUID("0d9d7c1e-2a4f-4c1b-8f0a-6a2f7c9b5e31")
 HANDLE_PATTERN = re.compile(r"^[a-z0-9_]{3,32}$")
@@ -18,6 +19,19 @@ MAX_AVATAR_LENGTH = 256
 EVERYONE, CONTACTS, NOBODY = "everyone", "contacts", "nobody"
 PRESENCE_AUDIENCES = (EVERYONE, CONTACTS, NOBODY)
 
+# Handles that would pass for Parley's own people or for the system itself. A handle is
+# reserved when it is one of these once underscores and digits are dropped (`admin_1`,
+# `s_u_p_p_o_r_t`), or when any of its words is a staff word (`parley_help`, `ada_admin`).
+RESERVED_HANDLES = frozenset({
+    "admin", "administrator", "support", "security", "parley", "root", "moderator", "mod",
+    "staff", "help", "helpdesk", "official", "system", "sysadmin", "abuse", "postmaster",
+    "webmaster", "hostmaster", "noreply", "info", "team", "service", "bot", "api", "www",
+    "everyone", "here", "all", "channel", "null", "undefined", "anonymous", "unknown",
+    "owner", "operator", "auditor", "trust", "safety", "verified", "billing", "legal",
+})
+STAFF_WORDS = frozenset({"admin", "administrator", "support", "security", "parley",
+                         "moderator", "staff", "official", "sysadmin", "verified"})
+
 
 def normalise_handle(handle: str) -> str:
     """Handles compare case-insensitively; a handle is 3-32 of a-z, 0-9 and '_'."""
@@ -27,31 +41,34 @@ def normalise_handle(handle: str) -> str:
     return normalised
 
 
+def is_reserved_handle(handle: str) -> bool:
+    """Whether a (normalised) handle is kept from registration: see `RESERVED_HANDLES`."""
+    words = [word.strip("0123456789") for word in handle.split("_")]
+    squashed = "".join(ch for ch in handle if ch.isalpha())
+    return squashed in RESERVED_HANDLES or any(word in STAFF_WORDS for word in words)
+
+
 def user_id_for_handle(handle: str) -> UUID:
     """One user per handle: the id is derived from it, so a second claim conflicts."""
     return uuid5(USER_ID_NAMESPACE, normalise_handle(handle))
 
 
 def clean_name(name: str) -> str:
-    stripped = " ".join(name.split())
+    stripped = clean_display_text(name, "name", "name")
     if not stripped or len(stripped) > MAX_NAME_LENGTH:
         raise InvalidCommand("name", f"a name is 1 to {MAX_NAME_LENGTH} characters")
-    if any(not ch.isprintable() for ch in stripped):
-        raise InvalidCommand("name", "a name may not contain control characters")
     return stripped
 
 
 def clean_avatar(avatar: str | None) -> str | None:
-    """An avatar is an opaque reference (e.g. a blob-store key), 1 to 256 printable characters;
-    None clears it."""
+    """An avatar is an opaque reference (e.g. a blob-store key) or an http(s) URL, 1 to 256
+    printable characters; None clears it."""
     if avatar is None:
         return None
     if not 1 <= len(avatar) <= MAX_AVATAR_LENGTH:
         raise InvalidCommand("avatar",
                              f"an avatar reference is 1 to {MAX_AVATAR_LENGTH} characters")
-    if any(not ch.isprintable() or ch.isspace() for ch in avatar):
-        raise InvalidCommand("avatar", "an avatar reference has no spaces or control characters")
-    return avatar
+    return clean_reference(avatar, "avatar", "avatar reference")
 
 
 def clean_presence_audience(audience: str) -> str:
@@ -92,6 +109,8 @@ class User(ParleyAggregate):
     @classmethod
     def register(cls, handle: str, name: str, cause: Cause) -> User:
         normalised = normalise_handle(handle)
+        if is_reserved_handle(normalised):
+            raise ReservedHandle("handle", "this handle is reserved; choose another")
         return cls._create(
             cls.Registered,
             id=user_id_for_handle(normalised),

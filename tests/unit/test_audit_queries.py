@@ -97,7 +97,7 @@ def test_the_state_as_of_a_version_or_a_time_and_the_diff_between_versions(log: 
     ada = log.register("Ada")
     between = datetime.now(UTC)
     time.sleep(0.01)
-    log.run(ChangeProfile(ada, name="Ada King", avatar="blob:1"))
+    log.run(ChangeProfile(ada, name="Ada King", avatar="blobs/1"))
     assert log.audit.state(ada, version=1).state["name"] == "Ada"
     assert log.audit.state(ada, at=between).version == 1
     assert log.audit.state(ada).state["name"] == "Ada King"
@@ -106,7 +106,7 @@ def test_the_state_as_of_a_version_or_a_time_and_the_diff_between_versions(log: 
     with pytest.raises(AggregateNotFound):
         log.audit.state(ada, version=3)
     changes = {c.path: (c.before, c.after) for c in log.audit.diff(ada, 1, 2).changes}
-    assert changes == {"name": ("Ada", "Ada King"), "avatar": (None, "blob:1")}
+    assert changes == {"name": ("Ada", "Ada King"), "avatar": (None, "blobs/1")}
 
 
 def test_secrets_stay_redacted_in_a_credentials_history(log: Log) -> None:

@@ -1,0 +1,109 @@
+"""What people may write: one policy for display names, titles, messages and references.
+
+Text is NFC-normalised, then held to rules that stop spoofing without refusing real writing:
+
+- no bidirectional embeddings, overrides or isolates (U+202A..U+202E, U+2066..U+2069): they
+  reorder what follows, so `invoice<RLO>fdp.exe` shows as `invoiceexe.pdf` (Trojan Source,
+  CVE-2021-42574); the plain marks LRM, RLM and ALM stay allowed;
+- at most `MAX_MARKS_IN_A_ROW` combining marks on one character ("Zalgo" text spills over
+  neighbouring lines); real scripts (Vietnamese, Hebrew with points, Devanagari) need fewer;
+- in names and titles, no invisible characters except the joiners that writing needs: ZWNJ
+  (Persian, Hindi) and ZWJ (emoji sequences such as 👩‍💻, Indic conjuncts), each only between
+  two visible characters, and the tag characters of a subdivision flag (🏴 + tags);
+- references (avatars, group photos) are opaque keys or http(s) URLs, never `javascript:`,
+  `data:` or any other scheme.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+from domain.errors import DisallowedText, UnsafeReference
+
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+DIRECTION_MARKS = frozenset("\u200e\u200f\u061c")  # LRM, RLM, ALM: no reordering
+ZWNJ, ZWJ = "\u200c", "\u200d"
+BLACK_FLAG = "\U0001f3f4"
+TAGS = range(0xE0020, 0xE0080)
+MAX_MARKS_IN_A_ROW = 6
+COMBINING = frozenset({"Mn", "Me"})
+NEVER_IN_NAMES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
+SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+WEB_SCHEMES = frozenset({"http", "https"})
+
+
+def clean_message_characters(text: str, field: str = "text") -> str:
+    """A message's text, NFC-normalised: newlines and tabs, but no other control character,
+    no bidirectional control and no pile of combining marks."""
+    for ch in text:
+        if ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cs"):
+            raise DisallowedText(field, "a message may not contain control characters")
+    normalised = unicodedata.normalize("NFC", text)
+    _refuse_bidi_controls(normalised, field)
+    _refuse_piled_marks(normalised, field)
+    return normalised
+
+
+def clean_display_text(text: str, field: str, what: str) -> str:
+    """A name or title (`what`), NFC-normalised with runs of white space made one space; its
+    length is the caller's rule."""
+    stripped = " ".join(unicodedata.normalize("NFC", text).split())
+    _refuse_bidi_controls(stripped, field)
+    _refuse_piled_marks(stripped, field)
+    for index, ch in enumerate(stripped):
+        if not _visible_or_needed(stripped, index):
+            raise DisallowedText(field, f"a {what} may not contain control or invisible "
+                                        f"characters (U+{ord(ch):04X})")
+    return stripped
+
+
+def clean_reference(reference: str, field: str, what: str) -> str:
+    """An opaque key (such as a blob key) or an http(s) URL with a host; no other scheme."""
+    if any(not ch.isprintable() or ch.isspace() or ch == "\\" for ch in reference):
+        raise UnsafeReference(field, f"a {what} has no spaces, backslashes or control "
+                                     "characters")
+    scheme = SCHEME.match(reference)
+    if reference.startswith("//") or (
+            scheme is not None and (scheme.group(1).lower() not in WEB_SCHEMES
+                                    or not urlsplit(reference).netloc)):
+        raise UnsafeReference(field, f"a {what} is an opaque key or an http(s) URL")
+    return reference
+
+
+def _refuse_bidi_controls(text: str, field: str) -> None:
+    if any(ch in BIDI_CONTROLS for ch in text):
+        raise DisallowedText(field, "bidirectional embeddings, overrides and isolates "
+                                    "(U+202A-U+202E, U+2066-U+2069) are not allowed")
+
+
+def _refuse_piled_marks(text: str, field: str) -> None:
+    in_a_row = 0
+    for ch in text:
+        in_a_row = in_a_row + 1 if unicodedata.category(ch) in COMBINING else 0
+        if in_a_row > MAX_MARKS_IN_A_ROW:
+            raise DisallowedText(field, f"at most {MAX_MARKS_IN_A_ROW} combining marks may "
+                                        "follow one character")
+
+
+def _visible_or_needed(text: str, index: int) -> bool:
+    ch = text[index]
+    category = unicodedata.category(ch)
+    if category in NEVER_IN_NAMES:
+        return False
+    if ch == " " or category != "Cf" and ch.isprintable():
+        return True
+    if ch in DIRECTION_MARKS:
+        return True
+    if ch in (ZWJ, ZWNJ):
+        return 0 < index < len(text) - 1 and _is_visible(text[index - 1]) \
+            and _is_visible(text[index + 1])
+    if ord(ch) in TAGS:
+        before = text[index - 1] if index else ""
+        return before == BLACK_FLAG or (before != "" and ord(before) in TAGS)
+    return False
+
+
+def _is_visible(ch: str) -> bool:
+    return not ch.isspace() and unicodedata.category(ch) != "Cf"
