@@ -11,6 +11,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 from kafka import KafkaConsumer
+from kafka.errors import FencedInstanceIdError
 
 from projections.events import PositionedEvent
 from projections.runner import ProjectionWriter, Projector
@@ -18,10 +19,18 @@ from projections.runner import ProjectionWriter, Projector
 log = logging.getLogger(__name__)
 
 
-def new_consumer(bootstrap: str, group_id: str, topics: list[str]) -> KafkaConsumer:
+def new_consumer(bootstrap: str, group_id: str, topics: list[str],
+                 instance_id: str | None = None) -> KafkaConsumer:
+    """A consumer of `topics` in `group_id`; with `instance_id`, a static member of the group.
+
+    A static member that restarts (after a crash too) takes its partitions back at once under
+    the same id: a dynamic one waits for the dead member's session to time out (10 s) first.
+    Only one live consumer of a group may use an id: a second one fences the first.
+    """
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group_id,
+        group_instance_id=instance_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=1000,
@@ -73,6 +82,9 @@ class KafkaProjectionRunner:
                 self.project_once(consumer)
                 backoff = 0.5
             except Exception as error:  # noqa: BLE001 - a service away: retry, never skip
+                if isinstance(error, FencedInstanceIdError):
+                    log.error("another projector joined with this PARLEY_PROJECTOR_INSTANCE_ID; "
+                              "give each projector process of a namespace its own")
                 log.warning("projection batch failed (%s); retrying in %.1fs",
                             type(error).__name__, backoff)
                 if consumer is not None:

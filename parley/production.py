@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -175,6 +176,15 @@ def run_relay(settings: Settings, on_started: Callable[[], None] = lambda: None)
         event_log.close()
 
 
+def projector_instance_id(settings: Settings) -> str | None:
+    """Static group membership, so a restarted projector consumes again at once (not after the
+    dead member's session timeout): the same id across restarts, so by default the host's name.
+    """
+    if settings.projector_instance_id is None:
+        return f"{socket.gethostname()}-projectors"
+    return settings.projector_instance_id or None
+
+
 def run_projectors(settings: Settings,
                    on_started: Callable[[], None] = lambda: None) -> None:
     migrate_all(settings)
@@ -190,7 +200,7 @@ def run_projectors(settings: Settings,
                               policy=settings.projection_failure_policy)
     runner = KafkaProjectionRunner(
         lambda: new_consumer(settings.kafka_bootstrap or "", f"{settings.namespace}-projectors",
-                             list(by_topic)),
+                             list(by_topic), projector_instance_id(settings)),
         writer, by_topic, mapper,
     )
     _stop_on_signals(runner.stopping)

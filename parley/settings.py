@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     password_hash_queue: int = Field(
         16, ge=0, description="Hashes that may wait for a worker; beyond, sign-in answers 503")
     log_level: str = "INFO"
+    projector_instance_id: str | None = Field(
+        None, description="Static Kafka group member id of this projector process (default: "
+        "<host>-projectors; empty: a dynamic member); one per process of a namespace")
     projection_failure_policy: Literal["park", "halt"] = Field(
         "park", description="An event a projector fails on: park it and go on, or halt there")
     blob_dir: Path | None = Field(None, description="Attachment bytes; default <data_dir>/blobs")
