@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,6 +23,9 @@ from parley.bootstrap import Parley
 from projections.accounts import DEVICES, DeviceQueries
 
 TOKEN_ALGORITHM = "HS256"
+# Tolerated difference between clocks. A token is refused once it is older than the access
+# TTL plus this, whatever its `exp` says: a forged or mis-issued long-lived token is useless.
+CLOCK_SKEW_SECONDS = 30
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
 
 
@@ -67,7 +71,11 @@ def authenticate(parley: Parley, token: str) -> Session:
     challenge = {"WWW-Authenticate": "Bearer"}
     try:
         claims = jwt.decode(token, parley.secret_key, algorithms=[TOKEN_ALGORITHM],
-                            options={"require": ["sub", "did", "exp"]})
+                            options={"require": ["sub", "did", "exp", "iat"]},
+                            leeway=CLOCK_SKEW_SECONDS)
+        issued_ago = time.time() - int(claims["iat"])
+        if issued_ago > parley.settings.access_token_ttl_seconds + CLOCK_SKEW_SECONDS:
+            raise Problem(401, "Unauthorized", "the token is invalid or expired", challenge)
         position = int(claims.get("pos", 0))
         session = Session(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["did"])),
                           position)

@@ -55,7 +55,11 @@ class DeliveryRecorded(BaseModel):
 
 class DeviceDelivery(BaseModel):
     user_id: uuid.UUID
-    device_ids: list[uuid.UUID]
+    device_count: int = Field(description="How many of this member's devices received it")
+    device_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="Which of the caller's own devices received it; empty for anyone else "
+                    "(nobody sees another person's device ids)")
 
 
 class Receipts(BaseModel):
@@ -63,9 +67,10 @@ class Receipts(BaseModel):
         "message_id": "cb2da26c-c747-4438-b574-a85c8057760c",
         "read_by": ["a43240e6-dc52-5a92-a031-6851e4c908ef"],
         "delivered_to": [{"user_id": "a43240e6-dc52-5a92-a031-6851e4c908ef",
+                          "device_count": 1,
                           "device_ids": ["e0623688-9445-4324-89e0-5fff1a1ffc57"]},
                          {"user_id": "f989ebef-2c69-500b-9a30-b69671e7fe5e",
-                          "device_ids": ["56565703-b77c-4c8e-a939-0ecd69744dd1"]}]}]})
+                          "device_count": 2, "device_ids": []}]}]})
 
     message_id: uuid.UUID
     read_by: list[uuid.UUID]
@@ -106,7 +111,8 @@ async def mark_delivered(conversation_id: uuid.UUID, body: UpTo, commands: Comma
                 *QUERY_PROBLEMS, described={404: "no such message, or not a member"}))
 def receipts(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
              position: ConsistencyPosition = None) -> Receipts:
-    """Who has read the message, and which devices it has reached."""
+    """Who has read the message, and how many devices of each member it has reached (which
+    ones only for the caller's own devices)."""
     wait_for(parley, position, MESSAGING)
     assert parley.messaging is not None
     return Receipts(**parley.messaging.receipts(str(message_id), str(caller)))

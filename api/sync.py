@@ -47,8 +47,11 @@ class SyncPage(BaseModel):
                  "mention_ids": ["a43240e6-dc52-5a92-a031-6851e4c908ef"], "attachments": []}},
         {"change_id": "1240", "conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad",
          "position": 1240, "kind": "reaction_added", "at": "2026-11-26T09:32:40.017Z",
-         "data": {"user_id": "a43240e6-dc52-5a92-a031-6851e4c908ef", "emoji": "👍"}}],
-        "cursor": 1240}]})
+         "data": {"user_id": "a43240e6-dc52-5a92-a031-6851e4c908ef", "emoji": "👍"}},
+        {"change_id": "1251", "conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad",
+         "position": 1251, "kind": "delivered", "at": "2026-11-26T09:33:02.220Z",
+         "data": {"user_id": "a43240e6-dc52-5a92-a031-6851e4c908ef", "seq": 42}}],
+        "cursor": 1251}]})
 
     changes: list[Change]
     cursor: int
@@ -75,6 +78,8 @@ class Presence(BaseModel):
     responses=problem_responses(*QUERY_PROBLEMS),
     description="""Everything relevant to the caller after `since`, oldest first; ask again
 with `cursor`. A device offline for days pages through with no gap and no duplicate.
+A `delivered` change carries `device_id` only when the device is one of the caller's own;
+another member's says who received and up to which `seq`, never on which device.
 
 **Live: `WS /v1/live?since=CURSOR`** streams the same feed. Authenticate with
 `Authorization: Bearer <token>` or `?token=`; a bad token closes the socket with code 1008.

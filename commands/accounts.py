@@ -129,6 +129,14 @@ def refresh_session(batch: Batch, command: RefreshSession, cause: Cause) -> Outc
     if (grant is None or device is None or grant.user_id != owner
             or not device.is_in_force_for(owner)):
         raise InvalidRefreshToken("refresh_token", "the refresh token is not valid")
+    if grant.was_retired(command.presented.digest):
+        # Someone else holds a copy of a token this device used: end the grant and the device,
+        # so neither the thief's tokens nor the device's current ones work any more. The events
+        # must be stored, so this is an outcome (401), not an error.
+        grant.revoke_for_reuse(command.presented.digest, command.at, cause)
+        device.revoke(owner, command.at, cause)
+        return Outcome(401, {"user_id": str(owner), "device_id": str(device.id),
+                             "revoked": True})
     grant.rotate(command.presented.digest, command.replacement_digest, command.at,
                  command.expires_at, cause)
     device.record_refresh(command.at, cause)

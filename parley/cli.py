@@ -7,8 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import typer
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from pythonjsonlogger.json import JsonFormatter
 
 from parley.settings import MissingSetting, Settings
@@ -16,21 +19,36 @@ from parley.settings import MissingSetting, Settings
 app = typer.Typer(help="Parley: event-sourced messaging backend.", no_args_is_help=True)
 services = typer.Typer(help="Private PostgreSQL, Redis, Kafka and Elasticsearch on 127.0.0.1.")
 app.add_typer(services, name="services")
+secrets_app = typer.Typer(help="Signing keys for PARLEY_SECRET_KEY and PARLEY_AUDIT_KEY.",
+                          no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
     return settings
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"parley: {message}", err=True)
     raise typer.Exit(code=2)
+
+
+def _setting_problem(problem: ErrorDetails) -> str:
+    """One setting's problem as one clean line (never the value: it may be a secret)."""
+    cause = problem.get("ctx", {}).get("error")
+    if isinstance(cause, ValueError):
+        return str(cause)
+    variable = "PARLEY_" + "_".join(str(part) for part in problem["loc"]).upper()
+    return f"{variable}: {problem['msg']}"
 
 
 @app.command()
@@ -95,6 +113,15 @@ def project() -> None:
         run_projectors(_settings(), lambda: typer.echo("parley: projectors started", err=True))
     except (MissingSetting, Unreachable) as error:
         _fail(str(error))
+
+
+@secrets_app.command("generate")
+def secrets_generate() -> None:
+    """Print a new random key (48 bytes, URL-safe base64), for example
+    `export PARLEY_SECRET_KEY=$(parley secrets generate)`."""
+    from parley.signing_keys import generate_key
+
+    typer.echo(generate_key())
 
 
 def _services_script(*args: str) -> None:

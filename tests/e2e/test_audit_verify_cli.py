@@ -13,11 +13,12 @@ import psycopg
 import pytest
 
 from parley.launcher import ParleyProcesses
+from parley.signing_keys import generate_key
 from tests.builders import ParleyClient
 from tests.e2e.conftest import PROFILES
 from tests.e2e.test_audit import an_auditor
 
-pytestmark = [PROFILES, pytest.mark.parley_env(PARLEY_AUDIT_KEY="e2e-auditor-key",
+pytestmark = [PROFILES, pytest.mark.parley_env(PARLEY_AUDIT_KEY=generate_key(),
                                                PARLEY_CHECKPOINT_EVERY_SECONDS="0.5")]
 
 

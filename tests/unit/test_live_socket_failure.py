@@ -34,7 +34,7 @@ def test_a_failing_feed_closes_the_socket_with_1011_and_a_reason(
         raise RuntimeError("secret detail that must not be logged")
 
     monkeypatch.setattr(parley.feed, "since", broken)
-    token = registered.json()["token"]
+    token = registered.json()["access_token"]
     with pytest.raises(WebSocketDisconnect) as closed, \
             client.websocket_connect(f"/v1/live?token={token}") as socket:
         socket.receive_json()
