@@ -13,6 +13,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from kafka import KafkaConsumer
 from kafka.errors import FencedInstanceIdError
 
+from commands.outages import Outage
 from projections.events import PositionedEvent
 from projections.runner import ProjectionWriter, Projector
 
@@ -39,6 +40,21 @@ def new_consumer(bootstrap: str, group_id: str, topics: list[str],
     )
     consumer.subscribe(topics)
     return consumer
+
+
+class KafkaUnreachable(Exception):
+    """The consumer has lost its group's coordinator: Kafka is away (kafka-python retries)."""
+
+
+def coordinator_known(consumer: KafkaConsumer) -> bool:
+    """Whether the consumer knows its group's coordinator (False while Kafka is away).
+
+    kafka-python hides a broker outage from `poll` (it answers nothing and reconnects); this
+    reads its coordinator's state, a private attribute: a version without it answers True.
+    """
+    coordinator = getattr(consumer, "_coordinator", None)
+    unknown = getattr(coordinator, "coordinator_unknown", None)
+    return unknown is None or not unknown()
 
 
 def decode(record_value: dict[str, Any], mapper: Mapper) -> PositionedEvent:  # type: ignore[type-arg]
@@ -75,18 +91,24 @@ class KafkaProjectionRunner:
     def run_forever(self) -> None:
         consumer: KafkaConsumer | None = None
         backoff = 0.5
+        outage = Outage(log, "projecting from Kafka")
+        joined = False  # the consumer has found its coordinator once (not lost it yet)
         while not self.stopping.is_set():
             try:
                 if consumer is None:
-                    consumer = self._consumer_factory()
+                    consumer, joined = self._consumer_factory(), False
                 self.project_once(consumer)
                 backoff = 0.5
+                if coordinator_known(consumer):
+                    joined = True
+                    outage.recovered()
+                elif joined:  # polls answer nothing while Kafka is away: say so, once
+                    outage.failed(KafkaUnreachable("the group coordinator is unknown"))
             except Exception as error:  # noqa: BLE001 - a service away: retry, never skip
                 if isinstance(error, FencedInstanceIdError):
                     log.error("another projector joined with this PARLEY_PROJECTOR_INSTANCE_ID; "
                               "give each projector process of a namespace its own")
-                log.warning("projection batch failed (%s); retrying in %.1fs",
-                            type(error).__name__, backoff)
+                outage.failed(error)
                 if consumer is not None:
                     self._close_quietly(consumer)
                     consumer = None

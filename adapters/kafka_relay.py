@@ -26,6 +26,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from commands.log import EventLog
+from commands.outages import Outage
 from projections.events import PositionedEvent
 
 log = logging.getLogger(__name__)
@@ -223,15 +224,16 @@ class KafkaRelay:
 
     def run_forever(self) -> None:
         backoff = 0.5
+        outage = Outage(log, "relaying the log to Kafka")
         try:
             while not self.stopping.is_set():
                 try:
                     self._start_listening()
                     processed = self.relay_once()
                     backoff = 0.5
+                    outage.recovered()
                 except Exception as error:  # noqa: BLE001 - Kafka or PostgreSQL away: retry
-                    log.warning("relay batch failed (%s); retrying in %.1fs",
-                                type(error).__name__, backoff)
+                    outage.failed(error)
                     self._reset_producer()
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, 5.0)

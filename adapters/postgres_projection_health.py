@@ -41,6 +41,11 @@ class PostgresProjectionHealth:
                 " ON CONFLICT (projection) DO UPDATE SET error = excluded.error, at = now()",
                 (projection, error))
 
+    def clear_error(self, projection: str) -> None:
+        with self._pool.connection() as connection:
+            connection.execute("DELETE FROM projection_errors WHERE projection = %s",
+                               (projection,))
+
     def last_errors(self) -> dict[str, ProjectionError]:
         with self._pool.connection() as connection:
             rows = connection.execute(

@@ -72,6 +72,10 @@ class SQLiteProjectionHealth:
             " ON CONFLICT (projection) DO UPDATE SET error = excluded.error, at = excluded.at",
             (projection, error, _now()))
 
+    def clear_error(self, projection: str) -> None:
+        self._connection().execute("DELETE FROM projection_errors WHERE projection = ?",
+                                   (projection,))
+
     def last_errors(self) -> dict[str, ProjectionError]:
         rows = self._connection().execute("SELECT projection, error, at FROM projection_errors")
         return {r[0]: ProjectionError(r[0], r[1], datetime.fromisoformat(r[2])) for r in rows}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commands.log_integrity import ChainRecords
+from commands.outages import Outage
 from domain.hash_chain import Checkpoint, sign_checkpoint
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class CheckpointSchedule:
         self._clock = clock
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chain-checkpoints", daemon=True)
+        self._outage = Outage(log, "writing a chain checkpoint")
         self.written = 0
 
     def start(self) -> None:
@@ -63,12 +65,14 @@ class CheckpointSchedule:
             self.tick()
 
     def tick(self) -> CheckpointOutcome | None:
-        """Write one checkpoint now if the head moved; a failure is logged and retried later."""
+        """Write one checkpoint now if the head moved; a failure is retried at the next tick
+        (logged once per outage: a WARNING when it starts, an INFO when it is over)."""
         try:
             outcome = write_checkpoint(self._records, self._key, self._clock())
-        except Exception:
-            log.exception("could not write a chain checkpoint; will retry")
+        except Exception as error:  # noqa: BLE001 - the database away: the next tick retries
+            self._outage.failed(error)
             return None
+        self._outage.recovered()
         if outcome.written and outcome.checkpoint is not None:
             self.written += 1
             log.info("chain checkpoint signed", extra={"position": outcome.checkpoint.position})

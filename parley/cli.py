@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -12,8 +11,8 @@ from typing import NoReturn
 import typer
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
-from pythonjsonlogger.json import JsonFormatter
 
+from parley.logs import configure_logging
 from parley.settings import MissingSetting, Settings
 
 app = typer.Typer(help="Parley: event-sourced messaging backend.", no_args_is_help=True)
@@ -31,9 +30,7 @@ def _settings() -> Settings:
         settings = Settings()
     except ValidationError as error:
         _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
+    configure_logging(settings.log_level)
     return settings
 
 

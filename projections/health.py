@@ -9,10 +9,13 @@ events once the projector is fixed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
+
+log = logging.getLogger(__name__)
 
 FailurePolicy = Literal["park", "halt"]
 MAX_ERROR_CHARS = 500
@@ -51,9 +54,47 @@ class ProjectionHealth(Protocol):
 
     def record_error(self, projection: str, error: str) -> None: ...
 
+    def clear_error(self, projection: str) -> None:
+        """The projection works again: it has no last error (until the next)."""
+
     def last_errors(self) -> dict[str, ProjectionError]: ...
 
     def close(self) -> None: ...
+
+
+class Recovery:
+    """Clears a projection's last error once it writes again after an error: `parley
+    projections status` shows what a projector is stuck on, not an outage long over.
+
+    A projection with parked events keeps its error (theirs, until they are retried); one
+    this process has not yet seen write has it cleared at its first write, in case a process
+    before it stopped during an outage.
+    """
+
+    def __init__(self, health: ProjectionHealth | None) -> None:
+        self._health = health
+        self._failing: set[str] = set()
+        self._seen: set[str] = set()
+
+    def failed(self, projection: str, error: str) -> None:
+        if self._health is not None:
+            self._health.record_error(projection, error)
+            self._failing.add(projection)
+
+    def wrote(self, projections: Iterable[str]) -> None:
+        if self._health is None:
+            return
+        for name in projections:
+            try:
+                if name in self._failing or (name not in self._seen
+                                             and not self._health.parked(name, limit=1)):
+                    self._health.clear_error(name)
+            except Exception as error:  # noqa: BLE001 - the write stands; try at the next one
+                log.debug("could not clear the last error of %s (%s)", name,
+                          type(error).__name__)
+                continue
+            self._seen.add(name)
+            self._failing.discard(name)
 
 
 class ProjectionHalted(Exception):

@@ -17,6 +17,7 @@ from projections.health import (
     ProjectionHalted,
     ProjectionHealth,
     ProjectionLocks,
+    Recovery,
     describe,
 )
 
@@ -71,6 +72,7 @@ class ProjectionWriter:
         self._on_applied = on_applied
         self._locks = locks or NoLocks()
         self._health = health
+        self._recovery = Recovery(health)
         self._policy = policy
         self._applied: list[tuple[list[DocumentChange], int]] | None = None
         self._held: frozenset[str] = frozenset()
@@ -87,14 +89,14 @@ class ProjectionWriter:
             with self._locks.hold_all(sorted(self._held)), \
                     deferred() if deferred is not None else contextlib.nullcontext():
                 yield
-            applied = self._applied
+            applied, held = self._applied, self._held
         except Exception as error:
-            if self._health is not None:
-                for name in sorted(self._held):
-                    self._health.record_error(name, describe(error))
+            for name in sorted(self._held):
+                self._recovery.failed(name, describe(error))
             raise
         finally:
             self._applied, self._held = None, frozenset()
+        self._recovery.wrote(sorted(held))
         for changes, upto in applied:
             self._announce(changes, upto)
 
@@ -107,9 +109,10 @@ class ProjectionWriter:
             with contextlib.nullcontext() if held else self._locks.hold(projector.name):
                 self._store.apply(changes, progress_key or projector.name, upto)
         except Exception as error:
-            if self._health is not None:
-                self._health.record_error(projector.name, describe(error))
+            self._recovery.failed(projector.name, describe(error))
             raise
+        if not held:
+            self._recovery.wrote([projector.name])
         if self._applied is not None:
             self._applied.append((changes, upto))
         else:

@@ -68,3 +68,11 @@ def test_the_last_error_of_each_projection_is_kept(health: ProjectionHealth) -> 
     assert {name: e.error for name, e in errors.items()} == {
         "feed": "BulkFailed: refused", "users": "KeyError: 'x'"}
     assert errors["feed"].at.tzinfo is not None
+
+
+def test_a_cleared_error_is_gone_and_clearing_none_is_harmless(health: ProjectionHealth) -> None:
+    health.record_error("feed", "ConnectionError: down")
+    health.record_error("users", "KeyError: 'x'")
+    health.clear_error("feed")
+    health.clear_error("messaging")
+    assert set(health.last_errors()) == {"users"}

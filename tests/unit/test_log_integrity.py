@@ -228,16 +228,24 @@ def test_the_schedule_signs_periodically_until_stopped(log: MemoryChain) -> None
     assert list(log.signed) == [10]
 
 
-def test_a_schedule_that_cannot_write_logs_the_failure_and_keeps_going(
+def test_a_schedule_that_cannot_write_warns_once_per_outage_and_says_when_it_works_again(
     log: MemoryChain, caplog: pytest.LogCaptureFixture
 ) -> None:
     def unavailable() -> None:
         raise OSError("database is locked")
 
+    working = log.chain_head
     log.chain_head = unavailable  # type: ignore[method-assign, assignment]
     schedule = CheckpointSchedule(log, KEY, every_seconds=3600, clock=lambda: AT)
-    assert schedule.tick() is None
-    assert "could not write a chain checkpoint" in caplog.text
+    caplog.set_level("INFO", logger="commands.chain_checkpoints")
+    assert [schedule.tick() for _ in range(3)] == [None, None, None]
+    log.chain_head = working  # type: ignore[method-assign]
+    assert schedule.tick() is not None and schedule.written == 1
+    records = [(r.levelname, r.getMessage()) for r in caplog.records
+               if r.name == "commands.chain_checkpoints"]
+    assert [level for level, _ in records] == ["WARNING", "INFO", "INFO"]
+    assert "OSError" in records[0][1]
+    assert "works again" in records[1][1]  # then the checkpoint signed
 
 
 @settings(max_examples=60)
