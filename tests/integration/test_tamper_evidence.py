@@ -243,6 +243,19 @@ def test_a_rewritten_and_relinked_log_is_caught_by_the_signed_checkpoint(store: 
     assert store.first_break() == (BreakKind.FORGED_CHECKPOINT, checkpoint.position)
 
 
+def test_a_tail_deleted_with_its_links_after_a_checkpoint_is_truncation(store: Store) -> None:
+    checkpoint = write_checkpoint(store.records, KEY, now()).checkpoint
+    assert checkpoint is not None
+    kept = store.positions()[-4]
+    t = store.tampering
+    t.execute(f"DELETE FROM {t.events} WHERE {t.position} > ?", kept)
+    t.execute(f"DELETE FROM {t.links} WHERE notification_id > ?", kept)
+    assert store.first_break() == (BreakKind.TRUNCATED, checkpoint.position)
+    # what `parley audit verify` used to ask: the range up to the shortened log's end
+    assert store.first_break(until=kept) == (BreakKind.TRUNCATED, checkpoint.position)
+    assert store.first_break(until=kept - 1) == (None, None)
+
+
 def test_the_chain_tables_are_append_only(store: Store) -> None:
     write_checkpoint(store.records, KEY, now())
     for table in ("parley_event_hashes", "parley_chain_checkpoints"):
