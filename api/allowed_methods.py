@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 Templates = list[tuple[re.Pattern[str], int, frozenset[str]]]
@@ -29,7 +30,7 @@ def _templates(spec: dict[str, Any]) -> Templates:
     return compiled
 
 
-def allowed_methods(request: Request) -> set[str]:
+def allowed_methods(request: HTTPConnection) -> set[str]:
     """The methods of the most literal documented path templates matching the request's
     path; empty for a path the document does not describe."""
     app = request.app
@@ -47,3 +48,22 @@ def allowed_methods(request: Request) -> set[str]:
 
 def allow_header(methods: set[str]) -> str:
     return ", ".join(sorted(methods))
+
+
+class MethodCheck:
+    """ASGI middleware: a method the path does not allow answers 405 with the full `Allow`
+    list before routing, so that no templated route that happens to match (and then
+    authenticates, or validates its parameter) answers 401 or 422 instead."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            allowed = allowed_methods(HTTPConnection(scope))
+            if allowed and scope["method"] not in allowed:
+                from api.problems import method_not_allowed
+
+                await method_not_allowed(allowed)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -22,6 +22,7 @@ from api import (
     sync,
     users,
 )
+from api.allowed_methods import MethodCheck
 from api.docs_page import install_docs
 from api.limits import RequestLimits
 from api.openapi_rules import install_http_rules
@@ -65,6 +66,7 @@ def create_app(parley: Parley, *, manage_lifecycle: bool = True) -> FastAPI:
     # the last added runs first: ids are chosen before anything answers, even a refusal
     app.add_middleware(RequestLimits, max_body_bytes=parley.settings.max_body_bytes,
                        uploads={attachments.UPLOAD_PATH: parley.upload_policy.max_bytes})
+    app.add_middleware(MethodCheck)
     app.add_middleware(RequestIds)
     app.add_middleware(SecurityHeaders)
     return app

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from api.dependencies import ParleyDep
+from api.problems import problem_responses
 
 router = APIRouter(tags=["health"])
 
@@ -38,15 +39,19 @@ class Readiness(BaseModel):
     profile: str
 
 
-@router.get("/health", response_model=Liveness, summary="Liveness")
+# Even these refuse a malformed X-Request-Id (api.request_ids), before any route runs.
+BAD_REQUEST_ID = problem_responses(described={400: "X-Request-Id is not a UUID"})
+
+
+@router.get("/health", response_model=Liveness, summary="Liveness", responses=BAD_REQUEST_ID)
 def health() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
 @router.get("/ready", response_model=Readiness, summary="Readiness and projection lag",
-            responses={503: {"model": Readiness,
-                             "description": "a dependency is unreachable (same body)"}})
+            responses=BAD_REQUEST_ID | {503: {
+                "model": Readiness, "description": "a dependency is unreachable (same body)"}})
 def ready(parley: ParleyDep) -> JSONResponse:
     """Each dependency answers; projection lag in events."""
     checks: dict[str, Any] = {}

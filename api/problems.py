@@ -176,7 +176,7 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _method_not_allowed(allowed: set[str]) -> JSONResponse:
+def method_not_allowed(allowed: set[str]) -> JSONResponse:
     return problem_response(405, "Method Not Allowed",
                             f"this path allows {allow_header(allowed)}",
                             headers={"Allow": allow_header(allowed)})
@@ -192,11 +192,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        allowed = allowed_methods(request)
-        if allowed and request.method not in allowed:
-            # a templated route took a literal path's segment as its parameter
-            return _method_not_allowed(allowed)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         errors = _field_errors(error)
         if any(e["type"] == "json_invalid" for e in errors):
             return problem_response(400, "Malformed JSON", "the body is not valid JSON")
@@ -207,7 +203,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         if error.status_code == 405:
             allowed = allowed_methods(request) or {
                 m.strip() for m in (error.headers or {}).get("Allow", "").split(",")}
-            return _method_not_allowed(allowed)
+            return method_not_allowed(allowed)
         return problem_response(error.status_code, str(error.detail),
                                 headers=dict(error.headers) if error.headers else None)
 

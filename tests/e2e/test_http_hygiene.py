@@ -100,6 +100,8 @@ def test_a_wrong_method_answers_405_allowing_every_method_of_the_path(
         assert response.status_code == 405, (method, path, response.text)
         assert response.headers["allow"] == allowed, (method, path)
         assert response.headers["content-type"] == "application/problem+json"
+        anonymous = parley.http.request(method, path)  # the method is wrong before who asks
+        assert anonymous.status_code == 405, (method, path, anonymous.text)
 
 
 def test_a_chunked_body_over_the_limit_answers_413(parley: ParleyClient) -> None:
