@@ -117,8 +117,9 @@ def sign_in(batch: Batch, command: SignIn, cause: Cause) -> Outcome:
     if credentials is None:
         raise InvalidCredentials("password", "wrong handle or password")
     credentials.confirm(command.verified_hash)
-    device = start_session(batch, command.user_id, command.session, cause)
-    return Outcome(201, {"user_id": str(command.user_id), "device_id": str(device.id)})
+    device, retired = start_session(batch, command.user_id, command.session, cause)
+    return Outcome(201, {"user_id": str(command.user_id), "device_id": str(device.id),
+                         "retired_device_ids": [str(d) for d in retired]})
 
 
 def refresh_session(batch: Batch, command: RefreshSession, cause: Cause) -> Outcome:

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from commands.batch import Batch
 from commands.outcomes import Outcome
-from domain.accounts import Credentials, RefreshGrant
-from domain.devices import Device
+from domain.accounts import Credentials, RefreshGrant, refresh_grant_id
+from domain.devices import DEFAULT_MAX_DEVICES, Device, DeviceRoster, device_roster_id
 from domain.errors import HandleTaken, UserNotFound
 from domain.events import Cause
 from domain.users import User
@@ -24,6 +24,7 @@ class NewSession:
     refresh_digest: str = field(repr=False)
     at: datetime
     refresh_expires_at: datetime
+    max_devices: int = DEFAULT_MAX_DEVICES
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,38 @@ class ChangePresenceVisibility:
     visible_to: str
 
 
-def start_session(batch: Batch, user_id: UUID, session: NewSession, cause: Cause) -> Device:
-    """A device and its refresh grant, added to the batch."""
+def start_session(batch: Batch, user_id: UUID, session: NewSession,
+                  cause: Cause) -> tuple[Device, tuple[UUID, ...]]:
+    """A device and its refresh grant, added to the batch; beyond the user's device cap, their
+    least recently used device is signed out (its refresh grant withdrawn). Returns the new
+    device and the devices signed out for it."""
     device = Device.sign_in(session.device_id, user_id, session.device_name, session.at, cause)
+    roster = batch.find(DeviceRoster, device_roster_id(user_id))
+    if roster is None:
+        roster = DeviceRoster.start(user_id, cause)
+        batch.add(roster)
+    last_used: dict[UUID, datetime] = {}
+    for device_id in roster.device_ids:
+        enrolled = batch.find(Device, device_id)
+        if enrolled is not None and enrolled.is_in_force_for(user_id):
+            last_used[device_id] = enrolled.last_used_at
+    retired = roster.enroll(device.id, last_used, session.max_devices, cause)
+    for retired_id in retired:
+        retire_device(batch, retired_id, session.at, cause)
     batch.add(device)
     batch.add(RefreshGrant.issue(user_id, device.id, session.refresh_digest,
                                  session.refresh_expires_at, cause))
-    return device
+    return device, retired
+
+
+def retire_device(batch: Batch, device_id: UUID, at: datetime, cause: Cause) -> None:
+    """Sign a device out to make room for a newer one: its tokens stop working."""
+    retired = batch.find(Device, device_id)
+    if retired is not None:
+        retired.retire(at, cause)
+    grant = batch.find(RefreshGrant, refresh_grant_id(device_id))
+    if grant is not None:
+        grant.withdraw(cause)
 
 
 def register_user(batch: Batch, command: RegisterUser, cause: Cause) -> Outcome:
@@ -68,7 +94,8 @@ def register_user(batch: Batch, command: RegisterUser, cause: Cause) -> Outcome:
     if command.password_hash is not None:
         batch.add(Credentials.establish(user.id, command.password_hash, cause))
     if command.session is not None:
-        body["device_id"] = str(start_session(batch, user.id, command.session, cause).id)
+        device, _ = start_session(batch, user.id, command.session, cause)
+        body["device_id"] = str(device.id)
     batch.add(user)
     return Outcome(201, body)
 
