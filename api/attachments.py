@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.problems import QUERY_PROBLEMS, problem_responses
-from commands.attachments import BlobNotFound, BlobStore, RecordAttachment, store_upload
+from commands.attachments import (
+    BlobNotFound,
+    BlobStore,
+    RecordAttachment,
+    store_upload,
+    upload_room,
+)
+from commands.batch import Batch
 from domain.attachments import DEFAULT_CONTENT_TYPES, storage_key_for
 from domain.errors import AttachmentNotFound
 from projections.attachments import ATTACHMENTS, readable_attachment
@@ -72,7 +79,10 @@ async def _discard(blobs: BlobStore, attachment_id: uuid.UUID) -> None:
                                     "content": {t: BINARY for t in DEFAULT_CONTENT_TYPES}}},
     summary="Upload an attachment",
     responses=problem_responses(401, 409, 503, described={
-        413: "an attachment is at most 26214400 bytes (PARLEY_MAX_ATTACHMENT_BYTES)",
+        413: "an attachment is at most 26214400 bytes (PARLEY_MAX_ATTACHMENT_BYTES); or "
+             "'Upload quota exceeded': the caller holds as many uploads not yet sent in a "
+             "message as they may (PARLEY_MAX_UNATTACHED_UPLOADS, "
+             "PARLEY_MAX_UNATTACHED_UPLOAD_BYTES)",
         415: "attachments may be application/pdf, audio/mpeg, audio/ogg, image/gif, "
              "image/jpeg, image/png, image/webp, text/plain, video/mp4",
         422: "the content is not image/png (or the body is empty)"}),
@@ -81,17 +91,20 @@ async def upload(commands: Commands, content_type: DeclaredType = None) -> Attac
     """Upload one attachment as the raw request body, with its Content-Type.
 
     The body is streamed to storage as it arrives. Only the uploader can use or read the new
-    attachment until it is sent in a message.
+    attachment until it is sent in a message; one never sent expires after
+    `PARLEY_UNATTACHED_UPLOAD_TTL_SECONDS` and its bytes are deleted.
     """
     parley = commands.parley
     assert parley.blobs is not None
-    blobs, policy = parley.blobs, parley.upload_policy
+    blobs, policy, quota = parley.blobs, parley.upload_policy, parley.upload_quota
     declared = policy.accept_type(content_type)
+    room = await anyio.to_thread.run_sync(upload_room, Batch(parley.event_log.repository),
+                                          commands.caller, quota)
     attachment_id = uuid.uuid4()
     stored = await anyio.to_thread.run_sync(store_upload, blobs, policy, attachment_id, declared,
-                                            blocking_chunks(commands.request.stream()))
+                                            blocking_chunks(commands.request.stream()), room)
     command = RecordAttachment(attachment_id, commands.caller, declared, stored.size,
-                               stored.sha256, datetime.now(UTC))
+                               stored.sha256, datetime.now(UTC), quota)
     payload = {"content_type": declared, "size": stored.size, "sha256": stored.sha256}
     try:
         outcome = await commands.submit(command, payload)

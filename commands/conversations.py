@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from commands.attachments import require_own_attachments
+from commands.attachments import attach_attachments, require_own_attachments
 from commands.batch import Batch
 from commands.contacts import assert_not_blocked
 from commands.messages import find_message
@@ -126,6 +126,8 @@ def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
         reply_to=command.reply_to, forwarded_from=command.forwarded_from,
         attachments=tuple(attachments),
     )
+    attach_attachments(batch, command.sender_id, command.attachment_ids, conversation.id,
+                       command.message_id, cause)
     batch.add(Message.post(command.message_id, conversation.id, command.sender_id, seq, cause))
     return Outcome(
         201,

@@ -10,7 +10,9 @@ from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import StoredEvent
 
+from domain.attachments import PendingUploads
 from domain.conversations import Conversation
+from domain.devices import Device
 
 EventKey = tuple[UUID, int]  # an aggregate id and version: where an event sits in the log
 
@@ -30,13 +32,16 @@ SNAPSHOT_EVERY = 500
 class EventLog(Application):  # type: ignore[type-arg]
     """Parley's single event log; every aggregate of every context is stored here.
 
-    Conversations grow with every message, so one is snapshotted every `SNAPSHOT_EVERY`
-    events: loading it (after a restart, or in another process) reads a snapshot and at most
-    that many events, however long the conversation.
+    Conversations grow with every message, devices with every token refresh (a sign-in
+    loads all of the user's devices), a person's pending uploads with every upload, so they
+    are snapshotted every `SNAPSHOT_EVERY` events:
+    loading one (after a restart, or in another process) reads a snapshot and at most that
+    many events, however long it has lived.
     """
 
     name = "Parley"
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Conversation: SNAPSHOT_EVERY}
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        Conversation: SNAPSHOT_EVERY, Device: SNAPSHOT_EVERY, PendingUploads: SNAPSHOT_EVERY}
 
     def committed_positions(self, events: Sequence[DomainEventProtocol[UUID]],
                             timeout: float) -> dict[EventKey, int] | None:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NoReturn
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from domain.errors import (
     AttachmentContentMismatch,
+    AttachmentNotFound,
     AttachmentTooLarge,
     InvalidCommand,
     UnsupportedAttachmentType,
+    UploadQuotaExceeded,
 )
 from domain.events import Cause, ParleyAggregate
 
@@ -27,6 +29,12 @@ DEFAULT_CONTENT_TYPES = (
     "audio/mpeg", "audio/ogg", "video/mp4",
 )
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
+# Uploads not (yet) sent in a message: how many, and how many bytes, one person may hold, and
+# how long they are kept before they expire and their bytes are deleted.
+DEFAULT_MAX_UNATTACHED_UPLOADS = 50
+DEFAULT_MAX_UNATTACHED_BYTES = 10 * DEFAULT_MAX_BYTES
+DEFAULT_UNATTACHED_TTL_SECONDS = 24 * 3600
+PENDING_UPLOADS_NAMESPACE = UUID("2b8e4f61-93d7-4a0c-b5e2-7c16f0a9d348")
 SNIFF_BYTES = 12
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -110,16 +118,26 @@ class UploadPolicy:
 
 
 class Attachment(ParleyAggregate):
-    """A completed upload: who uploaded what, and where its bytes are stored."""
+    """A completed upload: who uploaded what, and where its bytes are stored.
+
+    An upload is unattached until it is first sent in a message. One that stays unattached
+    longer than its time to live expires: it can no longer be sent, and its bytes are deleted
+    (then it is purged). An attachment that was sent never expires.
+    """
 
     def __init__(self, uploader_id: UUID, content_type: str, size: int, sha256: str,
-                 storage_key: str, uploaded_at: datetime) -> None:
+                 storage_key: str, uploaded_at: datetime, expirable: bool = True) -> None:
         self.uploader_id = uploader_id
         self.content_type = content_type
         self.size = size
         self.sha256 = sha256
         self.storage_key = storage_key
         self.uploaded_at = uploaded_at
+        # Uploads recorded before sending was recorded (`Attached`) may have been sent: kept.
+        self.expirable = expirable
+        self.attached = False
+        self.expired = False
+        self.purged = False
 
     class Uploaded(ParleyAggregate.Created):
         uploader_id: UUID
@@ -128,6 +146,43 @@ class Attachment(ParleyAggregate):
         sha256: str
         storage_key: str
         uploaded_at: datetime
+        expirable: bool
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Version 1 predates `Attached`: such an upload may have been sent, so it is kept."""
+            state["expirable"] = False
+
+    class Attached(ParleyAggregate.Event):
+        """First sent in a message: from now on the attachment is kept."""
+
+        conversation_id: UUID
+        message_id: UUID
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, Attachment)
+            aggregate.attached = True
+
+    class Expired(ParleyAggregate.Event):
+        """Never sent within its time to live: it can no longer be sent; its bytes go."""
+
+        uploader_id: UUID
+        expired_at: datetime
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, Attachment)
+            aggregate.expired = True
+
+    class Purged(ParleyAggregate.Event):
+        """The expired attachment's bytes were deleted from the blob store."""
+
+        purged_at: datetime
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, Attachment)
+            aggregate.purged = True
 
     @classmethod
     def upload(cls, attachment_id: UUID, uploader_id: UUID, content_type: str, size: int,
@@ -141,9 +196,115 @@ class Attachment(ParleyAggregate):
         return cls._create(cls.Uploaded, id=attachment_id, uploader_id=uploader_id,
                            content_type=content_type, size=size, sha256=sha256,
                            storage_key=storage_key_for(attachment_id), uploaded_at=uploaded_at,
-                           **cause.as_event_fields())
+                           expirable=True, **cause.as_event_fields())
+
+    def usable_by(self, user_id: UUID) -> bool:
+        """Whether `user_id` may send it: only its uploader, and only while it has not expired."""
+        return self.uploader_id == user_id and not self.expired
+
+    def attach(self, conversation_id: UUID, message_id: UUID, cause: Cause) -> bool:
+        """Record the first message it is sent in; returns True if this was the first."""
+        if self.expired:
+            raise AttachmentNotFound("attachment_ids", f"no such attachment: {self.id}")
+        if self.attached:
+            return False
+        self.trigger_event(self.Attached, conversation_id=conversation_id,
+                           message_id=message_id, **cause.as_event_fields())
+        return True
+
+    def expire(self, now: datetime, time_to_live: timedelta, cause: Cause) -> bool:
+        """Expire it if it was never sent and has outlived `time_to_live`; returns whether its
+        bytes are to be deleted (also when it had expired already but is not purged yet)."""
+        if self.attached or self.purged or not self.expirable:
+            return False
+        if not self.expired:
+            if now < self.uploaded_at + time_to_live:
+                return False
+            self.trigger_event(self.Expired, uploader_id=self.uploader_id, expired_at=now,
+                               **cause.as_event_fields())
+        return True
+
+    def purge(self, now: datetime, cause: Cause) -> None:
+        """Its bytes were deleted; only an expired attachment's bytes ever are."""
+        if not self.expired:
+            raise InvalidCommand("attachment_id", "only an expired attachment is purged")
+        if not self.purged:
+            self.trigger_event(self.Purged, purged_at=now, **cause.as_event_fields())
 
     def metadata(self) -> dict[str, object]:
         """What a message may carry about this attachment."""
         return {"attachment_id": str(self.id), "content_type": self.content_type,
                 "size": self.size, "sha256": self.sha256}
+
+
+def pending_uploads_id(uploader_id: UUID) -> UUID:
+    return uuid5(PENDING_UPLOADS_NAMESPACE, str(uploader_id))
+
+
+@dataclass(frozen=True)
+class UploadQuota:
+    """How many unattached uploads, and how many bytes of them, one person may hold."""
+
+    max_uploads: int = DEFAULT_MAX_UNATTACHED_UPLOADS
+    max_bytes: int = DEFAULT_MAX_UNATTACHED_BYTES
+
+    def refuse(self) -> NoReturn:
+        raise UploadQuotaExceeded(
+            "body", f"unattached uploads are limited to {self.max_uploads} files and "
+                    f"{self.max_bytes} bytes per person: send or wait for older ones to expire")
+
+
+class PendingUploads(ParleyAggregate):
+    """One person's uploads not sent in any message yet, held against their upload quota."""
+
+    def __init__(self, uploader_id: UUID) -> None:
+        self.uploader_id = uploader_id
+        self.sizes: dict[str, int] = {}  # by attachment id (str: a snapshot is JSON)
+
+    class Started(ParleyAggregate.Created):
+        uploader_id: UUID
+
+    class UploadHeld(ParleyAggregate.Event):
+        attachment_id: UUID
+        size: int
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, PendingUploads)
+            aggregate.sizes[str(self.attachment_id)] = self.size
+
+    class UploadReleased(ParleyAggregate.Event):
+        """Sent in a message, or expired: no longer counts against the quota."""
+
+        attachment_id: UUID
+
+        def apply(self, aggregate: ParleyAggregate) -> None:
+            assert isinstance(aggregate, PendingUploads)
+            aggregate.sizes.pop(str(self.attachment_id), None)
+
+    @classmethod
+    def start(cls, uploader_id: UUID, cause: Cause) -> PendingUploads:
+        return cls._create(cls.Started, id=pending_uploads_id(uploader_id),
+                           uploader_id=uploader_id, **cause.as_event_fields())
+
+    @property
+    def held_bytes(self) -> int:
+        return sum(self.sizes.values())
+
+    def room_for(self, quota: UploadQuota) -> int:
+        """How many more bytes may be uploaded now; raises if no further upload fits at all."""
+        if len(self.sizes) >= quota.max_uploads or self.held_bytes >= quota.max_bytes:
+            quota.refuse()
+        return quota.max_bytes - self.held_bytes
+
+    def hold(self, attachment_id: UUID, size: int, quota: UploadQuota, cause: Cause) -> None:
+        if str(attachment_id) in self.sizes:
+            return
+        if size > self.room_for(quota):
+            quota.refuse()
+        self.trigger_event(self.UploadHeld, attachment_id=attachment_id, size=size,
+                           **cause.as_event_fields())
+
+    def release(self, attachment_id: UUID, cause: Cause) -> None:
+        if str(attachment_id) in self.sizes:
+            self.trigger_event(self.UploadReleased, attachment_id=attachment_id,
+                               **cause.as_event_fields())

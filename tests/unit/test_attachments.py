@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from eventsourcing.application import Application
@@ -21,7 +22,9 @@ from domain.attachments import (
     DEFAULT_CONTENT_TYPES,
     SIGNATURES,
     Attachment,
+    PendingUploads,
     UploadPolicy,
+    UploadQuota,
     storage_key_for,
 )
 from domain.errors import (
@@ -30,6 +33,7 @@ from domain.errors import (
     AttachmentTooLarge,
     InvalidCommand,
     UnsupportedAttachmentType,
+    UploadQuotaExceeded,
 )
 from projections.attachments import ATTACHMENTS, AttachmentsProjector
 from tests.builders import FILE_HEADS, a_cause, a_file, in_chunks, now
@@ -208,3 +212,47 @@ def test_the_projector_keeps_what_a_download_needs() -> None:
     assert change.fields["uploader_id"] == str(uploader)
     assert change.fields["storage_key"] == attachment.storage_key
     assert change.fields["sha256"] == attachment.sha256
+
+
+def an_upload(uploaded_at: datetime | None = None) -> tuple[Attachment, uuid.UUID]:
+    ada = uuid.uuid4()
+    attachment = Attachment.upload(uuid.uuid4(), ada, "image/png", 10, "a" * 64,
+                                   uploaded_at or now(), a_cause(ada))
+    return attachment, ada
+
+
+def test_an_upload_never_sent_expires_after_its_time_to_live_only() -> None:
+    day = timedelta(days=1)
+    attachment, ada = an_upload(now() - timedelta(hours=2))
+    assert not attachment.expire(now(), day, a_cause()), "not due yet"
+    assert attachment.expire(now() + day, day, a_cause()), "due: its bytes are to go"
+    assert attachment.expire(now() + day, day, a_cause()), "until purged, asked again"
+    attachment.purge(now(), a_cause())
+    assert not attachment.expire(now() + day, day, a_cause())
+    assert not attachment.usable_by(ada)
+    with pytest.raises(AttachmentNotFound):
+        attachment.attach(uuid.uuid4(), uuid.uuid4(), a_cause(ada))
+
+
+def test_an_upload_that_was_sent_never_expires_nor_is_purged() -> None:
+    attachment, ada = an_upload(now() - timedelta(days=30))
+    assert attachment.attach(uuid.uuid4(), uuid.uuid4(), a_cause(ada))
+    assert not attachment.attach(uuid.uuid4(), uuid.uuid4(), a_cause(ada)), "recorded once"
+    assert not attachment.expire(now(), timedelta(days=1), a_cause())
+    with pytest.raises(InvalidCommand):
+        attachment.purge(now(), a_cause())
+
+
+def test_pending_uploads_hold_at_most_the_quota_and_release_what_is_sent() -> None:
+    ada = uuid.uuid4()
+    quota = UploadQuota(max_uploads=2, max_bytes=100)
+    pending = PendingUploads.start(ada, a_cause(ada))
+    first, second = uuid.uuid4(), uuid.uuid4()
+    pending.hold(first, 60, quota, a_cause(ada))
+    with pytest.raises(UploadQuotaExceeded):
+        pending.hold(uuid.uuid4(), 41, quota, a_cause(ada))
+    pending.hold(second, 40, quota, a_cause(ada))
+    with pytest.raises(UploadQuotaExceeded):
+        pending.room_for(quota)
+    pending.release(first, a_cause(ada))
+    assert pending.room_for(quota) == 60
