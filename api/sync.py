@@ -6,24 +6,27 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict
 
-from api.dependencies import ParleyDep, UserId, authenticate
+from api.dependencies import ParleyDep, UserId
+from api.live_socket import (
+    POLICY_VIOLATION,
+    LiveFeed,
+    SocketClosed,
+    SocketSession,
+    announce_typing,
+)
 from api.problems import QUERY_PROBLEMS, Problem, problem_responses
-from domain.errors import NotAMember
+from api.rate_limits import enforce
 from parley.bootstrap import Parley
-from projections.live import STREAM, LiveView
 from projections.users import USERS
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["sync"])
-TYPING_SECONDS = 6
-IDLE_REREAD_SECONDS = 15.0
-ROUTING_FIELDS = ("conversation_ids", "audience", "hidden_from")  # never sent to sockets
 Since = Annotated[int, Query(ge=0, le=2**62, description="The cursor of the last page seen")]
 
 
@@ -92,8 +95,20 @@ Frames from the server (JSON text):
 - `{"type": "presence", "user_id": "...", "online": false, "last_seen": "..."}`;
 - `{"type": "pong", "cursor": 1240}` and `{"type": "error", "detail": "unknown frame"}`.
 
-Frames from the client: `{"type": "typing", "conversation_id": "...", "typing": true}` and
-`{"type": "ping"}`. After a reconnect, resume with `since` = the last cursor received.""")
+Frames from the client (JSON text, at most `PARLEY_MAX_FRAME_BYTES`, 4 KiB by default):
+`{"type": "typing", "conversation_id": "...", "typing": true}` (at most
+`PARLEY_TYPING_RATE_PER_SECOND` per person, over sockets and HTTP together; beyond, an
+`error` frame), `{"type": "ping"}`, and `{"type": "authenticate", "token": "<access token>"}`,
+which a client sends with a fresh access token of the same person before the current one
+expires (answered `{"type": "authenticated", "expires_at": "..."}`; a bad one gets an `error`
+frame). After a reconnect, resume with `since` = the last cursor received.
+
+Close codes: **1008** for a bad token at the handshake, a token that expired without an
+`authenticate` frame, a device signed out or revoked (within 15 s; at once when the stream
+announces it), and more than `PARLEY_MAX_SOCKETS_PER_USER` sockets of one person open at
+once (counted across API processes in production); **1009** for a client frame over the size
+limit; **1011** for a server fault (reconnect with your cursor). A frame that is not JSON, is
+binary or is not one of the above is answered with an `error` frame; the socket stays open.""")
 def sync(caller: UserId, parley: ParleyDep, since: Since = 0,
          limit: Annotated[int, Query(ge=1, le=500)] = 200) -> SyncPage:
     """Everything relevant to the caller after `since`, oldest first; ask again with `cursor`.
@@ -106,25 +121,16 @@ def sync(caller: UserId, parley: ParleyDep, since: Since = 0,
 
 @router.post("/v1/conversations/{conversation_id}/typing", status_code=202,
              summary="Announce typing", responses=problem_responses(400, 401, 422, described={
-                 404: "no such conversation, or not a member"})
+                 404: "no such conversation, or not a member",
+                 429: "typing announced too often (PARLEY_TYPING_RATE_PER_SECOND)"})
              | {202: {"content": {"application/json": {"example": {"status": "announced"}}}}})
 def typing(conversation_id: uuid.UUID, body: Typing, caller: UserId,
            parley: ParleyDep) -> dict[str, str]:
     """Tell the other members' live sockets that the caller is (no longer) typing."""
+    if parley.typing_limiter is not None:
+        enforce(parley.typing_limiter, f"typing:{caller}")
     announce_typing(parley, str(conversation_id), str(caller), body.typing)
     return {"status": "announced"}
-
-
-def announce_typing(parley: Parley, conversation_id: str, user_id: str, is_typing: bool) -> None:
-    """Ephemeral: never stored; expires on its own after a few seconds."""
-    assert parley.messaging is not None
-    parley.messaging.membership(conversation_id, user_id)
-    expires = datetime.now(UTC) + timedelta(seconds=TYPING_SECONDS)
-    assert parley.presence_audience is not None
-    parley.live.publish({"type": "typing", "conversation_id": conversation_id,
-                         "user_id": user_id, "typing": is_typing,
-                         "expires_at": expires.isoformat(),
-                         "hidden_from": parley.presence_audience.typing_hidden_from(user_id)})
 
 
 @router.get("/v1/presence/{user_id}", response_model=Presence,
@@ -160,27 +166,37 @@ def announce_presence(parley: Parley, user_id: str, socket_id: str, online: bool
 async def live(websocket: WebSocket, since: Since = 0, token: str | None = None) -> None:
     """The feed, live: sends `changes` frames from `since` on, and `typing` frames.
 
-    Authenticate with `Authorization: Bearer` or `?token=`. Send `{"type": "typing",
-    "conversation_id": ..., "typing": true}` to announce typing.
+    Authenticate with `Authorization: Bearer` or `?token=`; the frames are described on
+    `GET /v1/sync`.
     """
     parley: Parley = websocket.app.state.parley
     bearer = token or websocket.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    await websocket.accept()  # so that a refusal is a close code and a reason, as documented
     try:
-        session = await asyncio.to_thread(authenticate, parley, bearer)
+        standing = await asyncio.to_thread(SocketSession.of, parley, bearer)
     except Problem:
-        await websocket.close(code=1008, reason="unauthorized")
+        await websocket.close(code=POLICY_VIOLATION, reason="unauthorized: the token is "
+                                                            "invalid or expired")
         return
-    await websocket.accept()
-    user_id, socket_id = str(session.user_id), uuid.uuid4().hex
+    user_id, socket_id = str(standing.session.user_id), uuid.uuid4().hex
+    limit = parley.settings.max_sockets_per_user
+    if not await asyncio.to_thread(parley.presence.admit, user_id, socket_id,
+                                   datetime.now(UTC), limit):
+        await websocket.close(code=POLICY_VIOLATION,
+                              reason=f"too many live sockets: at most {limit} per person")
+        return
     # a socket opened just after signing in: let the caller's own records land first
-    await asyncio.to_thread(parley.gate.wait, session.issued_at_position, [USERS])
-    stream = LiveFeed(parley, websocket, user_id, since, socket_id)
+    await asyncio.to_thread(parley.gate.wait, standing.session.issued_at_position, [USERS])
+    stream = LiveFeed(parley, websocket, standing, since, socket_id)
     queue = parley.live.subscribe()
     try:
         await asyncio.to_thread(announce_presence, parley, user_id, socket_id, True)
         await stream.run(queue)
     except WebSocketDisconnect:
         pass
+    except SocketClosed as closing:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=closing.code, reason=closing.reason)
     except Exception as error:  # noqa: BLE001 - the socket ends with a reason, not a drop
         log.error("live socket failed: %s", type(error).__name__)  # no payloads in logs
         with contextlib.suppress(Exception):
@@ -188,110 +204,3 @@ async def live(websocket: WebSocket, since: Since = 0, token: str | None = None)
     finally:
         parley.live.unsubscribe(queue)
         await asyncio.to_thread(announce_presence, parley, user_id, socket_id, False)
-
-
-class LiveFeed:
-    """One socket: catches up from its cursor, then follows the stream in memory (`LiveView`),
-    re-reading its feed only when it missed part of the stream."""
-
-    def __init__(self, parley: Parley, websocket: WebSocket, user_id: str, cursor: int,
-                 socket_id: str) -> None:
-        self.parley, self.websocket, self.user_id = parley, websocket, user_id
-        self.view = LiveView(user_id, cursor)
-        self.socket_id = socket_id
-        self.following = False  # whether the view is at the head of the stream
-
-    async def catch_up(self) -> None:
-        """From the read models up to where they are, then on along the stream this process
-        heard recently, to its head."""
-        assert self.parley.feed is not None
-        while True:
-            cursor = self.view.cursor
-            page = await asyncio.to_thread(self.parley.feed.since, self.user_id, cursor, 200)
-            self.view.conversations = set(page.pop("conversation_ids", ()))
-            self.view.blocked = set(page.pop("blocked", ()))
-            self.view.cursor = page["cursor"]
-            if page["changes"]:
-                await self.websocket.send_json({"type": "changes", **page})
-            if page["cursor"] == cursor or not page["changes"]:
-                break
-        recent = self.parley.live.recent_stream()
-        self.view.reapply_blocks(recent)
-        self.following = True
-        for notification in recent:
-            if notification["position"] > self.view.cursor and not await self.follow(
-                    notification):
-                self.following = False  # wait until the read models reach the stream
-                return
-
-    async def follow(self, notification: dict[str, Any]) -> bool:
-        """Sends what a stream notification holds for the member; False if it does not
-        continue from the cursor."""
-        shown = self.view.follow(notification)
-        if shown is None:
-            return False
-        if shown:
-            await self.websocket.send_json(
-                {"type": "changes", "changes": shown, "cursor": self.view.cursor})
-        return True
-
-    def concerns(self, notification: dict[str, Any]) -> bool:
-        if notification.get("type") == "typing":
-            return (notification["conversation_id"] in self.view.conversations
-                    and notification["user_id"] != self.user_id
-                    and self.user_id not in notification.get("hidden_from", ()))
-        if notification.get("type") == "presence":
-            return self.user_id in notification.get("audience", ())
-        return False
-
-    async def hear(self, notification: dict[str, Any]) -> None:
-        kind = notification.get("type")
-        if kind == STREAM:
-            if self.following and not await self.follow(notification):
-                self.following = False  # something was missed: re-read when models land
-        elif kind == "changes":
-            if notification["position"] > self.view.cursor and (
-                    not self.following or self.user_id in notification.get("user_ids", ())
-                    or self.view.conversations & set(notification["conversation_ids"])):
-                await self.catch_up()
-        elif self.concerns(notification):
-            await self.websocket.send_json(
-                {k: v for k, v in notification.items() if k not in ROUTING_FIELDS})
-
-    async def run(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        await self.catch_up()
-        receiving = asyncio.ensure_future(self.websocket.receive_json())
-        try:
-            while True:
-                waiting = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({receiving, waiting}, timeout=IDLE_REREAD_SECONDS,
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if receiving in done:
-                    waiting.cancel()
-                    await self.handle_client(receiving.result())
-                    receiving = asyncio.ensure_future(self.websocket.receive_json())
-                elif waiting in done:
-                    await self.hear(waiting.result())
-                else:
-                    waiting.cancel()
-                    await self.catch_up()  # a lost wake-up costs at most this long
-                    await asyncio.to_thread(self.parley.presence.record, self.user_id,
-                                            self.socket_id, True, datetime.now(UTC))
-        finally:
-            receiving.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                await receiving
-
-    async def handle_client(self, frame: Any) -> None:
-        if not isinstance(frame, dict) or frame.get("type") not in ("typing", "ping"):
-            await self.websocket.send_json({"type": "error", "detail": "unknown frame"})
-            return
-        if frame["type"] == "ping":
-            await self.websocket.send_json({"type": "pong", "cursor": self.view.cursor})
-            return
-        try:
-            await asyncio.to_thread(announce_typing, self.parley,
-                                    str(uuid.UUID(str(frame.get("conversation_id")))),
-                                    self.user_id, bool(frame.get("typing", True)))
-        except (ValueError, NotAMember):
-            await self.websocket.send_json({"type": "error", "detail": "no such conversation"})

@@ -68,7 +68,8 @@ def serve(
     typer.echo(f"parley: {settings.profile} profile on http://{host or settings.host}:"
                f"{port or settings.port}", err=True)
     uvicorn.run(create_app(parley), host=host or settings.host, port=port or settings.port,
-                log_level="warning", access_log=False, server_header=False)
+                log_level="warning", access_log=False, server_header=False,
+                ws_max_size=settings.max_frame_bytes)
 
 
 @app.command()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from domain.contacts import Blocklist
+from domain.devices import Device
 from projections.documents import AnyOf, DocumentChange, Eq, PatchMatching, Upsert, merge_patch
 from projections.events import PositionedEvent
 from projections.feed import CHANGES, FeedProjector, content_scrub, public, shown_to
@@ -82,14 +83,17 @@ def stream_notification(events: Sequence[PositionedEvent], after: int,
         change = FEED.change(positioned.event, positioned.position)
         if change is not None:
             changes.append(change.fields)
+    # devices signed out or revoked: their sockets close at once (any API process)
+    revoked = [str(p.event.originator_id) for p in events
+               if isinstance(p.event, Device.Revoked) and p.position > after]
     if len(changes) > MAX_STREAMED_CHANGES:
         return {"type": STREAM, "after": after, "position": upto, "truncated": True,
-                "scrubs": scrubs}
+                "scrubs": scrubs, "revoked_devices": revoked}
     blocks = [_block(positioned) for positioned in events
               if isinstance(positioned.event, Blocklist.UserBlocked | Blocklist.UserUnblocked)
               and positioned.position > after]
     return {"type": STREAM, "after": after, "position": upto, "changes": changes,
-            "blocks": blocks, "scrubs": scrubs}
+            "blocks": blocks, "scrubs": scrubs, "revoked_devices": revoked}
 
 
 def _scrub_item(scrub: PatchMatching) -> dict[str, Any]:

@@ -26,6 +26,11 @@ class PresenceStore(Protocol):
 
     def seen(self, user_id: str, now: datetime) -> dict[str, Any] | None: ...
 
+    def admit(self, user_id: str, socket_id: str, at: datetime, limit: int) -> bool:
+        """Takes a lease for a new socket unless `limit` sockets of the user hold one (one
+        step, so sockets opening at once on several processes cannot all squeeze in)."""
+        ...
+
 
 class MemoryPresence:
     def __init__(self) -> None:
@@ -41,6 +46,17 @@ class MemoryPresence:
             else:
                 leases.pop(socket_id, None)
             self._last_seen[user_id] = at.isoformat()
+
+    def admit(self, user_id: str, socket_id: str, at: datetime, limit: int) -> bool:
+        with self._lock:
+            leases = self._leases.setdefault(user_id, {})
+            for socket, expiry in list(leases.items()):
+                if expiry <= at.timestamp():
+                    del leases[socket]
+            if len(leases) >= limit:
+                return False
+            leases[socket_id] = at.timestamp() + SOCKET_LEASE_SECONDS
+            return True
 
     def seen(self, user_id: str, now: datetime) -> dict[str, Any] | None:
         with self._lock:

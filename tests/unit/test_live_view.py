@@ -4,6 +4,8 @@ feed after every event would give it; whatever does not continue from its cursor
 from __future__ import annotations
 
 import asyncio
+import math
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from api.sync import LiveFeed
+from api.dependencies import Session
+from api.live_socket import LiveFeed, SocketSession
 from domain.messages import Message
 from domain.users import User
 from projections.live import (
@@ -196,6 +199,10 @@ def test_the_fan_out_keeps_the_recent_stream_and_nothing_else() -> None:
     assert fan_out.recent_stream() == stream
 
 
+def a_socket_session(user: User) -> SocketSession:
+    return SocketSession(Session(user.id, uuid.uuid4()), expires_at=math.inf)
+
+
 class RecordingSocket:
     def __init__(self) -> None:
         self.frames: list[dict[str, Any]] = []
@@ -212,7 +219,7 @@ def test_a_socket_that_missed_part_of_the_stream_re_reads_its_feed_once_models_l
     world.send(club, ada, "one")
     socket = RecordingSocket()
     feed = LiveFeed(SimpleNamespace(feed=world.feed, live=LocalFanOut()),  # type: ignore[arg-type]
-                    socket, str(bob.id), 0, "socket-1")  # type: ignore[arg-type]
+                    socket, a_socket_session(bob), 0, "socket-1")  # type: ignore[arg-type]
     asyncio.run(feed.catch_up())
 
     def sent(text: str) -> dict[str, Any]:
