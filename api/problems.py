@@ -96,7 +96,9 @@ STANDARD_PROBLEMS: dict[int, tuple[str, dict[str, Any]]] = {
     429: ("sending too fast; retry after the seconds in Retry-After",
           {"title": "Too many requests", "detail": "slow down; retry after the given seconds"}),
     503: ("read models have not reached `position` within the wait, or a backing service is "
-          "unreachable; retry after the seconds in Retry-After",
+          "unreachable; retry after the seconds in Retry-After. A command answered 503 of type "
+          f"`{NOT_STORED}` was not stored; of type `{OUTCOME_UNKNOWN}` it may have been: "
+          "retry it with the same Idempotency-Key",
           {"title": "Service unavailable",
            "detail": "a backing service is unreachable; retry shortly"}),
 }
