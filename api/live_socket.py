@@ -190,8 +190,9 @@ class LiveFeed:
         now = time.monotonic()
         if now >= self.next_device_check:
             self.next_device_check = now + DEVICE_RECHECK_SECONDS
-            if not await asyncio.to_thread(device_in_force, self.parley,
-                                           self.standing.session, 0):
+            session = self.standing.session
+            if not await asyncio.to_thread(device_in_force, self.parley, session,
+                                           session.issued_at_position):
                 raise SocketClosed(POLICY_VIOLATION, "this device was signed out")
         if now >= self.next_reread:
             self.next_reread = now + IDLE_REREAD_SECONDS
