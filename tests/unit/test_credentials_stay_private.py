@@ -35,7 +35,7 @@ def registration_events() -> tuple[list[object], str]:
 
 def test_credential_events_belong_to_no_relayed_context() -> None:
     for kind in (Credentials.Established, RefreshGrant.Issued, RefreshGrant.Rotated,
-                 RefreshGrant.Withdrawn):
+                 RefreshGrant.Withdrawn, RefreshGrant.ReuseDetected):
         assert context_of(get_topic(kind)) is None, kind
     assert context_of(get_topic(Device.SignedIn)) == "identity"
 
