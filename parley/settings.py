@@ -125,7 +125,7 @@ class Settings(BaseSettings):
             return [t.strip().lower() for t in value.split(",") if t.strip()]
         return value
 
-    @field_validator("secret_key", "audit_key")
+    @field_validator("secret_key", "audit_key", "direct_id_key")
     @classmethod
     def _strong_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         """A guessable key lets anyone forge tokens (or re-sign a rewritten log): refused.

@@ -43,7 +43,7 @@ def test_generated_keys_are_strong_and_never_the_same() -> None:
     assert len(keys) == 50 and all(len(k) == 64 and key_weakness(k) is None for k in keys)
 
 
-@pytest.mark.parametrize("variable", ["secret_key", "audit_key"])
+@pytest.mark.parametrize("variable", ["secret_key", "audit_key", "direct_id_key"])
 def test_settings_refuse_a_weak_key_naming_the_variable_but_never_the_key(variable: str) -> None:
     with pytest.raises(ValidationError) as refused:
         Settings(**{variable: "change-me"})
