@@ -77,6 +77,8 @@ class ChainedPostgresApplicationRecorder(ChainTables, PostgresApplicationRecorde
         self._select_recorded = SQL(
             "SELECT * FROM {}.{} WHERE originator_id = %s AND originator_version = %s"
         ).format(schema, Identifier(self.events_table_name))
+        self._lock_for_check = SQL("LOCK TABLE {}.{} IN SHARE MODE").format(
+            schema, Identifier(self.events_table_name))
 
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
@@ -107,12 +109,19 @@ class ChainedPostgresApplicationRecorder(ChainTables, PostgresApplicationRecorde
 
     def recorded(self, keys: Sequence[EventKey],
                  timeout: float) -> dict[EventKey, tuple[int, StoredEvent]]:
-        """Which of these aggregate versions are stored, asked on a new connection of its own."""
+        """Which of these aggregate versions are stored, asked on a new connection of its own.
+
+        The SHARE lock waits for any transaction still inserting (it holds EXCLUSIVE until it
+        ends): a commit whose connection was lost may still be going on server-side, and must
+        not be found absent just before it commits. Waiting past `timeout` raises: unknown.
+        """
         seconds = max(1, math.ceil(timeout))
         found: dict[EventKey, tuple[int, StoredEvent]] = {}
         with psycopg.connect(**{**self.datastore.pool.kwargs, "connect_timeout": seconds},
-                             autocommit=True) as connection:
-            connection.execute(SQL("SET statement_timeout = {}").format(Literal(seconds * 1000)))
+                             autocommit=True) as connection, connection.transaction():
+            connection.execute(SQL("SET LOCAL statement_timeout = {}").format(
+                Literal(seconds * 1000)))
+            connection.execute(self._lock_for_check)
             for originator_id, version in keys:
                 row: Any = connection.execute(self._select_recorded,
                                               (originator_id, version)).fetchone()

@@ -17,7 +17,7 @@ import pytest
 from eventsourcing.persistence import OperationalError, StoredEvent
 
 from commands.conversations import SendMessage
-from commands.faults import CommandNotStored
+from commands.faults import CommandNotStored, CommandOutcomeUnknown
 from commands.log import EventLog
 from commands.writer import GroupCommitWriter
 from domain.conversations import Conversation
@@ -113,4 +113,29 @@ def test_a_send_whose_commit_lost_its_connection_is_answered_as_stored_once(
     outcome = writer.execute(send(ada, conversation, "in doubt"), a_cause(ada), timeout=10)
     assert outcome.body["seq"] == 1 and lost
     assert outcome.position == max(lost[0] or [0])
+    assert sent_texts(database_url, namespace, event_log, conversation) == ["in doubt"]
+
+
+def test_a_commit_in_doubt_is_not_judged_while_another_insert_still_holds_the_log(
+    writer: GroupCommitWriter, event_log: EventLog, database_url: str, namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a commit whose connection was lost may still be going on server-side."""
+    conversation, ada, _ = a_conversation(writer)
+    real = event_log.recorder.insert_events
+    inserting = psycopg.connect(database_url)
+
+    def commit_then_lose_the_connection(stored_events: Sequence[StoredEvent],
+                                        **kwargs: Any) -> Sequence[int] | None:
+        real(stored_events, **kwargs)
+        inserting.execute(f"LOCK TABLE {namespace}.parley_events IN EXCLUSIVE MODE")
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(event_log.recorder, "insert_events", commit_then_lose_the_connection)
+    try:
+        with pytest.raises(CommandOutcomeUnknown):
+            writer.submit(send(ada, conversation, "in doubt"), a_cause(ada)).result(timeout=10)
+    finally:
+        inserting.rollback()
+        inserting.close()
     assert sent_texts(database_url, namespace, event_log, conversation) == ["in doubt"]
