@@ -43,7 +43,7 @@ async def register(http: httpx.AsyncClient) -> dict[str, Any]:
 
 async def conversation_pair(http: httpx.AsyncClient) -> tuple[dict[str, str], str]:
     ada, bob = await register(http), await register(http)
-    auth = {"Authorization": f"Bearer {ada['token']}"}
+    auth = {"Authorization": f"Bearer {ada['access_token']}"}
     opened = await http.post("/v1/conversations/direct", json={"peer_id": bob["user_id"]},
                              headers=auth)
     opened.raise_for_status()

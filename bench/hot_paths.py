@@ -38,7 +38,7 @@ def register(http: httpx.Client, name: str) -> tuple[str, dict[str, str]]:
                                             "password": "hot paths password"})
     response.raise_for_status()
     body = response.json()
-    return str(body["user_id"]), {"Authorization": f"Bearer {body['token']}"}
+    return str(body["user_id"]), {"Authorization": f"Bearer {body['access_token']}"}
 
 
 def wait_until_visible(http: httpx.Client, auth: dict[str, str], position: int) -> None:

@@ -104,11 +104,11 @@ async def _recipient_pair(http: httpx.AsyncClient) -> dict[str, Any]:
             "handle": f"b{uuid.uuid4().hex[:12]}", "name": name, "password": "bench password"})
         response.raise_for_status()
         people.append(response.json())
-    sender = {"Authorization": f"Bearer {people[0]['token']}"}
+    sender = {"Authorization": f"Bearer {people[0]['access_token']}"}
     opened = await http.post("/v1/conversations/direct", headers=sender,
                              json={"peer_id": people[1]["user_id"]})
     return {"sender": sender, "conversation": opened.json()["conversation_id"],
-            "auth": {"Authorization": f"Bearer {people[1]['token']}"}}
+            "auth": {"Authorization": f"Bearer {people[1]['access_token']}"}}
 
 
 def peak_rss(processes: ParleyProcesses) -> dict[str, float]:

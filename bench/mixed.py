@@ -105,7 +105,7 @@ async def build_world(http: httpx.AsyncClient, users: int, history: int,
             "password": "mixed bench password"})
         response.raise_for_status()
         body = response.json()
-        return Person(str(body["user_id"]), {"Authorization": f"Bearer {body['token']}"})
+        return Person(str(body["user_id"]), {"Authorization": f"Bearer {body['access_token']}"})
 
     world = World(await bounded([lambda i=i: register(i) for i in range(users)], 4))
     people = world.people
