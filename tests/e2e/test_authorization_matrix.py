@@ -103,6 +103,15 @@ def register(http: TestClient, name: str) -> Caller:
     return Caller(body["user_id"], body["handle"], body.get("access_token") or body["token"])
 
 
+def befriend(world: World, first: Caller, second: Caller) -> None:
+    """Contacts join a group at once when added (others would only be invited)."""
+    asked = world.http.post("/v1/contacts/requests", json={"user_id": second.user_id},
+                            headers=first.auth)
+    world.at(asked)
+    world.at(world.http.post(f"/v1/contacts/requests/{first.user_id}/accept",
+                             headers=second.auth))
+
+
 def new_group(world: World) -> Group:
     """Owner Ada, admin Bob, member Cy; Fay removed and Lee added after the first message."""
     p, call, at = world.people, world.call, world.at
@@ -150,6 +159,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                                         "matrix"),
                               Cause(operator_actor_id("matrix"), uuid.uuid4()))
         world = World(http, people, tom, pal, {}, "", Group("", "", "", 0), "", "", "")
+        for role in (ADMIN, MEMBER, LATE, FORMER):
+            befriend(world, people[OWNER], people[role])
+        for adder in (OWNER, ADMIN):
+            befriend(world, people[adder], pal)
         for role in CALLERS:
             opened = world.at(world.call("POST", "/v1/conversations/direct", role,
                                          {"peer_id": pal.user_id}))
@@ -316,6 +329,11 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("POST", "/v1/groups/{group_id}/owner"): Route(
         CONVERSATIONS, members({OWNER: 200, "*": 403}, direct=403),
         body=lambda w, c, t: {"user_id": w.people[MEMBER].user_id}, fresh=True),
+    # nobody here has a pending invitation: members and outsiders alike learn nothing
+    ("POST", "/v1/groups/{group_id}/invitations/accept"): Route(
+        CONVERSATIONS, everyone(404, same=True)),
+    ("POST", "/v1/groups/{group_id}/invitations/decline"): Route(
+        CONVERSATIONS, everyone(404, same=True)),
     ("GET", "/v1/messages/{message_id}"): Route(
         MESSAGES, members(200, reading=True, checks=AS_LEFT)),
     ("GET", "/v1/messages/{message_id}/context"): Route(

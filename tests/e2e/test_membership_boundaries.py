@@ -59,13 +59,33 @@ def test_direct_conversation_ids_are_not_the_ones_computed_from_the_pair(
     assert parley.open_direct(bob, ada) == chat
 
 
+def befriend(parley: ParleyClient, first: Person, second: Person) -> None:
+    """Contacts join a group at once when added (others would only be invited)."""
+    asked = parley.http.post("/v1/contacts/requests", json={"user_id": second.user_id},
+                             headers=first.auth)
+    assert asked.status_code in (200, 201), asked.text
+    accepted = parley.http.post(f"/v1/contacts/requests/{first.user_id}/accept",
+                                headers=second.auth)
+    assert accepted.status_code == 200, accepted.text
+
+
+def a_group(parley: ParleyClient, owner: Person, *members: Person) -> str:
+    for member in members:
+        befriend(parley, owner, member)
+    created = parley.http.post("/v1/groups", headers=owner.auth, json={
+        "title": "Team", "member_ids": [m.user_id for m in members]})
+    assert created.status_code == 201, created.text
+    return str(created.json()["conversation_id"])
+
+
 class LateJoiner:
     """Ada's group, where Cy joined after Ada's first message."""
 
     def __init__(self, parley: ParleyClient) -> None:
         self.calls = GroupClient(parley)
         self.ada, self.bob, self.cy = (parley.register(n) for n in ("Ada", "Bob", "Cy"))
-        self.group = self.calls.create(self.ada, "Team", self.bob)
+        self.group = a_group(parley, self.ada, self.bob)
+        befriend(parley, self.ada, self.cy)
         self.before = parley.sent(self.ada, self.group, "before you came")["message_id"]
         added = self.calls.call("POST", f"/v1/groups/{self.group}/members", self.ada,
                                 json={"user_ids": [self.cy.user_id]})
@@ -102,7 +122,7 @@ def test_a_former_member_sees_the_message_as_it_stood_when_they_left(
         parley: ParleyClient) -> None:
     calls = GroupClient(parley)
     ada, bob, cy = (parley.register(n) for n in ("Ada", "Bob", "Cy"))
-    group = calls.create(ada, "Plans", bob, cy)
+    group = a_group(parley, ada, bob, cy)
     sent = parley.sent(ada, group, "meet at noon")
     url = f"/v1/messages/{sent['message_id']}"
     assert calls.call("PATCH", url, ada, json={"text": "meet at one"}).status_code == 200
