@@ -22,9 +22,10 @@ from eventsourcing.utils import get_topic
 import domain
 from domain.events import ParleyAggregate
 
-# Fields that hold secrets (domain/accounts.py: the password hash, refresh-token digests):
+# Fields that hold secrets (domain/accounts.py: the password hash, refresh-token digests,
+# the digests a grant rotated out):
 # shown as REDACTED wherever they appear, in event payloads and in aggregate states.
-SECRET_FIELDS = frozenset({"password_hash", "token_digest", "refresh_digest"})
+SECRET_FIELDS = frozenset({"password_hash", "token_digest", "refresh_digest", "spent_digests"})
 REDACTED = "[redacted]"
 # Shown as columns of an entry, not repeated in its payload.
 METADATA_FIELDS = frozenset({

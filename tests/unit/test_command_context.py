@@ -28,6 +28,7 @@ class RecordingWriter:
 
     outcome: Outcome
     submitted: list[tuple[Any, Cause, str | None, str]] = field(default_factory=list)
+    longest_answer_seconds: float = 5.0
 
     def submit(self, command: Any, cause: Cause, key: str | None,
                request_fingerprint: str) -> Future[Outcome]:
