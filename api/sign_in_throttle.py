@@ -1,13 +1,14 @@
 """Throttles on the unauthenticated doors: sign-in, registration and refresh.
 
 Per source (the client's address): a token bucket of attempts, and a failure backoff with a
-generous free allowance (many people may share one address). Per account (a keyed digest of
-the handle, or the user id of a refresh token): a failure backoff that starts after a few
-failures and doubles with each further one. Both are checked before the password is verified,
-so the right password during a lock is refused too, and a lock costs no hashing. A success
-clears the account's failures, not the source's (a guesser cannot reset them by signing in to
-an account of their own). Failures are logged as one JSON line with the account digest, never
-the handle or the password.
+generous free allowance (many people may share one address). Per account, for sign-in only (a
+keyed digest of the handle; refresh tokens cannot be guessed): a failure backoff that starts
+after a few failures and doubles with each further one. Both are checked before the password
+is verified, so the right password during a lock is refused too, and a lock costs no hashing.
+A success clears the account's failures, not the source's (a guesser cannot reset them by
+signing in to an account of their own). Each failure is logged as one JSON line with the
+address, the account digest and the lock it started, never the handle or the password;
+refusals are not logged.
 """
 
 from __future__ import annotations
@@ -51,9 +52,8 @@ class SignInThrottle:
         if account is not None:
             waits.append(self._accounts.wait(f"{action}:account:{account}"))
         wait = max(waits)
-        if wait > 0:
-            log.warning("throttled", extra={"event": f"{action}_throttled", "source": source,
-                                            "account": account, "retry_after": wait})
+        if wait > 0:  # not logged: refusals cost nothing and would flood the log; the
+            # failure that started the lock was logged with its length
             raise Problem(429, "Too many requests", TOO_MANY,
                           {"Retry-After": str(max(1, math.ceil(wait)))})
 
@@ -61,8 +61,9 @@ class SignInThrottle:
         lock = self._sources.failed(f"{action}:source:{source}")
         if account is not None:
             lock = max(lock, self._accounts.failed(f"{action}:account:{account}"))
-        log.warning("failed", extra={"event": f"{action}_failed", "source": source,
-                                     "account": account, "locked_seconds": lock})
+        log.warning("%s failed", action, extra={
+            "event": f"{action}_failed", "source": source, "account": account,
+            "locked_seconds": lock})
 
     def succeeded(self, action: str, account: str) -> None:
         self._accounts.forget(f"{action}:account:{account}")
