@@ -18,16 +18,32 @@ class RateLimiter(Protocol):
 
 
 class MemoryTokenBuckets:
-    """The embedded default: buckets in this process."""
+    """The embedded default: buckets in this process.
 
-    def __init__(self, rate_per_second: float, burst: int) -> None:
+    A bucket that has filled up again is the same as no bucket, so once there are more than
+    `sweep_above` keys the full ones are dropped: many distinct keys (client addresses) never
+    grow memory beyond those still recovering."""
+
+    def __init__(self, rate_per_second: float, burst: int, *, sweep_above: int = 10_000) -> None:
         self._rate, self._burst = rate_per_second, burst
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._sweep_base = self._sweep_above = sweep_above
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _drop_full_buckets(self, now: float) -> None:
+        self._buckets = {key: (tokens, at) for key, (tokens, at) in self._buckets.items()
+                         if tokens + (now - at) * self._rate < self._burst}
+        # sweep again once as many more keys have come as are still recovering
+        self._sweep_above = max(self._sweep_base, 2 * len(self._buckets))
 
     def acquire(self, key: str) -> float:
         now = time.monotonic()
         with self._lock:
+            if len(self._buckets) > self._sweep_above:
+                self._drop_full_buckets(now)
             tokens, at = self._buckets.get(key, (float(self._burst), now))
             tokens = min(self._burst, tokens + (now - at) * self._rate)
             if tokens >= 1:
