@@ -41,6 +41,7 @@ CONTEXT_OF_MODULE = {
     "domain.messages": "messaging",
     "domain.read_markers": "messaging",
     "domain.attachments": "messaging",
+    "domain.invitations": "messaging",
 }
 RELAY_NAME = "kafka"
 PUBLISH_TIMEOUT_SECONDS = 20.0

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.dependencies import Commands
-from api.problems import COMMAND_PROBLEMS, Problem, problem_responses
+from api.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
+from api.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
 from commands.groups import (
     AddMembers,
+    AnswerInvitation,
     ChangeGroup,
     ChangeRole,
     CreateGroup,
@@ -19,6 +21,7 @@ from commands.groups import (
     RemoveMember,
     TransferOwnership,
 )
+from projections.invitations import InvitationQueries, InvitationsProjector
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
 GROUP_ERRORS = problem_responses(*COMMAND_PROBLEMS, described={
@@ -31,8 +34,14 @@ GROUP_EXAMPLE: dict[str, Any] = {
     "admin_ids": ["a43240e6-dc52-5a92-a031-6851e4c908ef"],
     "member_ids": ["6f015539-d6dd-56d1-8b06-085951fe835a", "a43240e6-dc52-5a92-a031-6851e4c908ef",
                    "f989ebef-2c69-500b-9a30-b69671e7fe5e"],
-    "photo_ref": "blobs/2c9e41", "position": 877,
+    "photo_ref": "blobs/2c9e41", "invited_ids": ["0b7d1c52-9e3f-5a48-b6c1-2d8e4f7a9c30"],
+    "position": 877,
 }
+INVITATIONS = [InvitationsProjector.name]
+NOT_INVITED = "no such conversation, or no pending invitation of the caller to it"
+TOO_MANY_INVITATIONS = ("someone invited already has as many pending group invitations as "
+                        "they may (PARLEY_MAX_PENDING_GROUP_INVITATIONS), or the "
+                        "Idempotency-Key was used for a different request")
 
 
 class CreateGroupRequest(BaseModel):
@@ -82,6 +91,35 @@ class GroupView(BaseModel):
     admin_ids: list[uuid.UUID]
     member_ids: list[uuid.UUID]
     photo_ref: str
+    invited_ids: list[uuid.UUID] = Field(
+        default=[], description="People invited by this request (not the adder's contacts): "
+                                "they join when they accept")
+    position: int
+
+
+class Invitation(BaseModel):
+    conversation_id: uuid.UUID
+    title: str
+    inviter_id: uuid.UUID
+    invited_at: datetime
+
+
+class InvitationList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"invitations": [
+        {"conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad", "title": "Book club",
+         "inviter_id": "6f015539-d6dd-56d1-8b06-085951fe835a",
+         "invited_at": "2026-11-26T09:30:12.481Z"}]}]})
+
+    invitations: list[Invitation]
+
+
+class InvitationAnswered(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"conversation_id": "82fa4e3d-4c47-4bbd-b2ec-79c134d82cad", "accepted": True,
+         "position": 912}]})
+
+    conversation_id: uuid.UUID
+    accepted: bool
     position: int
 
 
@@ -98,11 +136,14 @@ class Left(BaseModel):
 @router.post("", status_code=201, response_model=GroupView, summary="Create a group",
              responses=problem_responses(*COMMAND_PROBLEMS, described={
                  403: "one of the people invited blocked the caller, or the other way round",
-                 404: "no such user"}))
+                 404: "no such user", 409: TOO_MANY_INVITATIONS}))
 async def create_group(body: CreateGroupRequest, commands: Commands) -> GroupView:
-    """Create a group; the caller owns it."""
+    """Create a group; the caller owns it. The caller's contacts join at once; anyone else is
+    invited (`invited_ids`) and joins on accepting."""
+    settings = commands.parley.settings
     command = CreateGroup(uuid.uuid4(), commands.caller, body.title, tuple(body.member_ids),
-                          commands.parley.settings.group_member_limit)
+                          settings.group_member_limit, settings.max_pending_group_invitations,
+                          datetime.now(UTC))
     outcome = await commands.run(command, body)
     return GroupView(**outcome.body, position=outcome.position)
 
@@ -120,12 +161,15 @@ async def change_group(group_id: uuid.UUID, body: ChangeGroupRequest,
 
 
 @router.post("/{group_id}/members", response_model=GroupView, summary="Add members",
-             responses=GROUP_ERRORS)
+             responses=GROUP_ERRORS | problem_responses(described={409: TOO_MANY_INVITATIONS}))
 async def add_members(group_id: uuid.UUID, body: AddMembersRequest,
                       commands: Commands) -> GroupView:
-    """Add members (owner and admins); those already in are ignored."""
+    """Add members (owner and admins); those already in are ignored. The adder's contacts join
+    at once; anyone else is invited (`invited_ids`) and joins on accepting."""
+    settings = commands.parley.settings
     command = AddMembers(group_id, commands.caller, tuple(body.user_ids),
-                         commands.parley.settings.group_member_limit)
+                         settings.group_member_limit, settings.max_pending_group_invitations,
+                         datetime.now(UTC))
     outcome = await commands.run(command, body)
     return GroupView(**outcome.body, position=outcome.position)
 
@@ -165,3 +209,38 @@ async def transfer_ownership(group_id: uuid.UUID, body: OwnerRequest,
     """Hand the group to another member; the previous owner becomes an admin."""
     outcome = await commands.run(TransferOwnership(group_id, commands.caller, body.user_id), body)
     return GroupView(**outcome.body, position=outcome.position)
+
+
+@router.get("/invitations", response_model=InvitationList,
+            summary="The caller's pending group invitations",
+            responses=problem_responses(*QUERY_PROBLEMS))
+def invitations(parley: ParleyDep, caller: UserId,
+                position: ConsistencyPosition = None) -> InvitationList:
+    """Groups the caller was invited to by people who are not their contacts, newest first:
+    only each group's title and who invited them, nothing of its content before accepting."""
+    wait_for(parley, position, INVITATIONS)
+    pending = InvitationQueries(parley.store).pending_for(str(caller))
+    return InvitationList(invitations=[Invitation(**d) for d in pending])
+
+
+async def _answer(group_id: uuid.UUID, commands: Commands, accept: bool) -> InvitationAnswered:
+    command = AnswerInvitation(group_id, commands.caller, accept,
+                               commands.parley.settings.group_member_limit, datetime.now(UTC))
+    outcome = await commands.submit(command, None)
+    return InvitationAnswered(**outcome.body, position=outcome.position)
+
+
+@router.post("/{group_id}/invitations/accept", response_model=InvitationAnswered,
+             summary="Accept a group invitation",
+             responses=problem_responses(*COMMAND_PROBLEMS, described={404: NOT_INVITED}))
+async def accept_invitation(group_id: uuid.UUID, commands: Commands) -> InvitationAnswered:
+    """Join the group one was invited to; one sees what is sent from now on."""
+    return await _answer(group_id, commands, accept=True)
+
+
+@router.post("/{group_id}/invitations/decline", response_model=InvitationAnswered,
+             summary="Decline a group invitation",
+             responses=problem_responses(*COMMAND_PROBLEMS, described={404: NOT_INVITED}))
+async def decline_invitation(group_id: uuid.UUID, commands: Commands) -> InvitationAnswered:
+    """Decline an invitation: it is gone, and the group learns nothing else."""
+    return await _answer(group_id, commands, accept=False)

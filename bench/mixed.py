@@ -126,6 +126,12 @@ async def build_world(http: httpx.AsyncClient, users: int, history: int,
             "title": f"Group of {size}", "member_ids": [m.user_id for m in members[1:]]})
         response.raise_for_status()
         conversation = str(response.json()["conversation_id"])
+        invited = set(response.json().get("invited_ids", []))
+        for member in members[1:]:  # not the creator's contacts: invited, and they accept
+            if member.user_id in invited:
+                accepted = await http.post(f"/v1/groups/{conversation}/invitations/accept",
+                                           headers=member.auth)
+                accepted.raise_for_status()
         world.kinds[f"group of {size}"] += 1
         for member in members:
             member.conversations.append(conversation)

@@ -10,6 +10,7 @@ from uuid import UUID
 from commands.batch import Batch
 from commands.outcomes import Handler, Outcome
 from domain.contacts import (
+    FRIENDS,
     Blocklist,
     Contact,
     ContactBlocked,
@@ -35,6 +36,12 @@ def assert_not_blocked(batch: Batch, sender_id: UUID, recipient_id: UUID) -> Non
         blocklist = batch.find(Blocklist, blocklist_id(owner))
         if blocklist is not None and blocklist.has_blocked(other):
             raise ContactBlocked("user_id", "you cannot contact this user")
+
+
+def are_contacts(batch: Batch, first: UUID, second: UUID) -> bool:
+    """Whether the two are friends (each other's contacts) now."""
+    contact = batch.find(Contact, contact_id(first, second))
+    return contact is not None and contact.state == FRIENDS
 
 
 @dataclass(frozen=True)

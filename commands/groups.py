@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from uuid import UUID
 
 from commands.batch import Batch
-from commands.contacts import assert_not_blocked
+from commands.contacts import are_contacts, assert_not_blocked
 from commands.conversations import conversation_body, find_conversation
 from commands.outcomes import Handler, Outcome
 from domain.conversations import Conversation
-from domain.errors import UserNotFound
+from domain.errors import ConversationNotFound, UserNotFound
 from domain.events import Cause
+from domain.invitations import DEFAULT_MAX_PENDING_INVITATIONS, GroupInvitations, invitations_id
 from domain.users import User
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,8 @@ class CreateGroup:
     title: str
     member_ids: tuple[UUID, ...]
     member_limit: int
+    max_pending_invitations: int = DEFAULT_MAX_PENDING_INVITATIONS
+    at: datetime = field(default_factory=_now)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,19 @@ class AddMembers:
     actor_id: UUID
     user_ids: tuple[UUID, ...]
     member_limit: int
+    max_pending_invitations: int = DEFAULT_MAX_PENDING_INVITATIONS
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class AnswerInvitation:
+    """The invitee accepts (joins) or declines a pending invitation to a group."""
+
+    conversation_id: UUID
+    invitee_id: UUID
+    accept: bool
+    member_limit: int
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -89,20 +109,48 @@ def _require_users(batch: Batch, actor_id: UUID, user_ids: tuple[UUID, ...]) -> 
             assert_not_blocked(batch, actor_id, user_id)
 
 
-def _group_outcome(conversation: Conversation, status: int = 200) -> Outcome:
+def _group_outcome(conversation: Conversation, status: int = 200,
+                   invited: tuple[UUID, ...] = ()) -> Outcome:
     return Outcome(status, conversation_body(conversation) | {
         "owner_id": str(conversation.owner_id),
         "admin_ids": [str(a) for a in conversation.admin_ids],
         "photo_ref": conversation.photo_ref,
+        "invited_ids": [str(i) for i in invited],
     })
 
 
+def _contacts_first(batch: Batch, adder_id: UUID,
+                    user_ids: tuple[UUID, ...]) -> tuple[tuple[UUID, ...], tuple[UUID, ...]]:
+    """(the adder's contacts, everyone else) among `user_ids`, without repeats or the adder."""
+    people = tuple(dict.fromkeys(u for u in user_ids if u != adder_id))
+    contacts = tuple(u for u in people if are_contacts(batch, adder_id, u))
+    return contacts, tuple(u for u in people if u not in contacts)
+
+
+def _invite(batch: Batch, group: Conversation, inviter_id: UUID, invitee_ids: tuple[UUID, ...],
+            at: datetime, max_pending: int, cause: Cause) -> tuple[UUID, ...]:
+    """Invite people who are not the inviter's contacts; returns who was invited now."""
+    invited: list[UUID] = []
+    for invitee_id in invitee_ids:
+        invitations = batch.find(GroupInvitations, invitations_id(invitee_id))
+        if invitations is None:
+            invitations = GroupInvitations.start(invitee_id, cause)
+            batch.add(invitations)
+        if invitations.receive(group.id, inviter_id, group.title, at, max_pending, cause):
+            invited.append(invitee_id)
+    return tuple(invited)
+
+
 def create_group(batch: Batch, command: CreateGroup, cause: Cause) -> Outcome:
+    """The owner's contacts join at once; anyone else is invited and joins on accepting."""
     _require_users(batch, command.owner_id, command.member_ids)
+    contacts, others = _contacts_first(batch, command.owner_id, command.member_ids)
     group = Conversation.create_group(command.conversation_id, command.owner_id, command.title,
-                                      command.member_ids, command.member_limit, cause)
+                                      contacts, command.member_limit, cause)
     batch.add(group)
-    return _group_outcome(group, 201)
+    invited = _invite(batch, group, command.owner_id, others, command.at,
+                      command.max_pending_invitations, cause)
+    return _group_outcome(group, 201, invited)
 
 
 def change_group(batch: Batch, command: ChangeGroup, cause: Cause) -> Outcome:
@@ -115,10 +163,30 @@ def change_group(batch: Batch, command: ChangeGroup, cause: Cause) -> Outcome:
 
 
 def add_members(batch: Batch, command: AddMembers, cause: Cause) -> Outcome:
+    """The adder's contacts join at once; anyone else is invited and joins on accepting."""
     group = find_conversation(batch, command.conversation_id, command.actor_id)
+    group.require_manager(command.actor_id)
     _require_users(batch, command.actor_id, command.user_ids)
-    group.add_members(command.actor_id, command.user_ids, command.member_limit, cause)
-    return _group_outcome(group)
+    newcomers = tuple(u for u in command.user_ids if not group.is_member(u))
+    contacts, others = _contacts_first(batch, command.actor_id, newcomers)
+    group.add_members(command.actor_id, contacts, command.member_limit, cause)
+    invited = _invite(batch, group, command.actor_id, others, command.at,
+                      command.max_pending_invitations, cause)
+    return _group_outcome(group, invited=invited)
+
+
+def answer_invitation(batch: Batch, command: AnswerInvitation, cause: Cause) -> Outcome:
+    """Only a pending invitee may answer; for anyone else the group does not exist."""
+    invitations = batch.find(GroupInvitations, invitations_id(command.invitee_id))
+    group = batch.find(Conversation, command.conversation_id)
+    if invitations is None or group is None or not invitations.is_invited_to(group.id):
+        raise ConversationNotFound("conversation_id", "no such conversation")
+    if command.accept:
+        group.admit(command.invitee_id, command.member_limit, cause)
+        invitations.accept(group.id, command.at, cause)
+    else:
+        invitations.decline(group.id, command.at, cause)
+    return Outcome(200, {"conversation_id": str(group.id), "accepted": command.accept})
 
 
 def remove_member(batch: Batch, command: RemoveMember, cause: Cause) -> Outcome:
@@ -160,6 +228,7 @@ GROUP_HANDLERS: dict[type, Handler] = {
     CreateGroup: create_group,
     ChangeGroup: change_group,
     AddMembers: add_members,
+    AnswerInvitation: answer_invitation,
     RemoveMember: remove_member,
     LeaveGroup: leave_group,
     ChangeRole: change_role,

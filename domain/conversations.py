@@ -249,6 +249,21 @@ class Conversation(ParleyAggregate):
         if self.role_of(actor_id) == MEMBER or self.kind != GROUP:
             raise NotAllowed("conversation_id", "only the group's owner and admins may do this")
 
+    def require_manager(self, actor_id: UUID) -> None:
+        """Only the group's owner and admins add members, or invite people."""
+        self._require_group_manager(actor_id)
+
+    def admit(self, user_id: UUID, member_limit: int, cause: Cause) -> None:
+        """An invited person accepted: they join, seeing what is sent from now on."""
+        if self.kind != GROUP:
+            raise NotAllowed("conversation_id", "only groups have invitations")
+        if self.is_member(user_id):
+            return
+        if len(self.member_ids) + 1 > member_limit:
+            raise GroupFull("conversation_id", f"a group has at most {member_limit} members")
+        self.trigger_event(self.MembersAdded, user_ids=(user_id,), at_seq=self.last_seq,
+                           **cause.as_event_fields())
+
     def send_message(
         self, message_id: UUID, sender_id: UUID, text: str, sent_at: datetime, cause: Cause,
         *, reply_to: UUID | None = None, forwarded_from: UUID | None = None,

@@ -78,6 +78,10 @@ class MessageUnsent(Conflict):
     """The message was unsent; it can no longer change."""
 
 
+class TooManyInvitations(Conflict):
+    """The invitee has as many pending group invitations as they may (reported as 409)."""
+
+
 class TooManyEdits(Conflict):
     """The message was already edited as many times as a message may be (reported as 409)."""
 

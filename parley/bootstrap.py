@@ -54,6 +54,7 @@ from parley.settings import Settings
 from projections import accounts as account_projections
 from projections import attachments as attachment_projections
 from projections import contacts as contact_projections
+from projections import invitations as invitation_projections
 from projections.attachments import AttachmentAccess, DueUploadsQuery, UploaderOnly
 from projections.consistency import ConsistencyGate
 from projections.contacts import ContactQueries
@@ -89,7 +90,7 @@ HANDLERS: dict[type, Handler] = {
 def projectors() -> list[Projector]:
     return [UserDirectoryProjector(), *account_projections.projectors(),
             *contact_projections.projectors(), MessagingProjector(), FeedProjector(),
-            *attachment_projections.projectors()]
+            *attachment_projections.projectors(), *invitation_projections.projectors()]
 
 
 def live_notifier(live: LiveUpdates) -> Callable[[Sequence[DocumentChange], int], None]:

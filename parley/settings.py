@@ -16,6 +16,7 @@ from domain.attachments import (
     DEFAULT_UNATTACHED_TTL_SECONDS,
 )
 from domain.devices import DEFAULT_MAX_DEVICES
+from domain.invitations import DEFAULT_MAX_PENDING_INVITATIONS
 from domain.messages import DEFAULT_MAX_EDITS
 from parley.signing_keys import key_weakness
 
@@ -69,6 +70,9 @@ class Settings(BaseSettings):
         5.0, gt=0, description="How long a command may wait for the event log (then 503)")
     cache_ttl_seconds: int = Field(30, gt=0)
     group_member_limit: int = Field(250, ge=2, le=100_000)
+    max_pending_group_invitations: int = Field(
+        DEFAULT_MAX_PENDING_INVITATIONS, ge=1,
+        description="Pending group invitations one person may have; more are refused (409)")
     max_edits_per_message: int = Field(
         DEFAULT_MAX_EDITS, ge=0, description="How many times one message may be edited (then 409)")
     send_rate_per_second: float = Field(20.0, gt=0, description="Messages per user per second")

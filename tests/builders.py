@@ -69,6 +69,20 @@ class ParleyClient:
         body = response.json()
         return Person(body["user_id"], body["handle"], body["access_token"])
 
+    def befriend(self, first: Person, second: Person) -> int:
+        """Make the two contacts (a request and its acceptance); returns the log position."""
+        asked = self.http.post("/v1/contacts/requests", json={"user_id": second.user_id},
+                               headers=first.auth)
+        if asked.status_code == 409 and "friends already" in asked.text:
+            return 0
+        assert asked.status_code in (200, 201), asked.text
+        if asked.json().get("state") == "friend":  # the other had asked already
+            return int(asked.json()["position"])
+        accepted = self.http.post(f"/v1/contacts/requests/{first.user_id}/accept",
+                                  headers=second.auth)
+        assert accepted.status_code == 200, accepted.text
+        return int(accepted.json()["position"])
+
     def open_direct(self, opener: Person, peer: Person) -> str:
         response = self.http.post("/v1/conversations/direct", json={"peer_id": peer.user_id},
                                   headers=opener.auth)
@@ -121,6 +135,9 @@ class GroupClient:
         self.http = parley.http
 
     def create(self, owner: Person, title: str, *members: Person) -> str:
+        """A group of `owner` and `members`, who join at once: they become contacts first."""
+        for member in members:
+            self.parley.befriend(owner, member)
         response = self.http.post("/v1/groups", headers=owner.auth, json={
             "title": title, "member_ids": [m.user_id for m in members]})
         assert response.status_code == 201, response.text

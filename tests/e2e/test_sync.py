@@ -67,6 +67,7 @@ def test_the_feed_carries_edits_reactions_receipts_and_membership(parley: Parley
     calls.call("PATCH", f"/v1/messages/{sent['message_id']}", ada, json={"text": "hello"})
     calls.call("PUT", f"/v1/messages/{sent['message_id']}/reactions/%F0%9F%91%8D", bob)
     calls.call("POST", f"/v1/conversations/{group}/read", bob, json={"up_to_seq": 1})
+    parley.befriend(ada, cy)  # a contact joins at once (anyone else is only invited)
     calls.call("POST", f"/v1/groups/{group}/members", ada, json={"user_ids": [cy.user_id]})
     changes = wait_for_changes(parley, bob, 0, 6)
     assert [c["kind"] for c in changes] == ["group_created", "message_sent", "message_edited",

@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.conversations import ADMIN, MEMBER, OWNER, Conversation
-from domain.errors import DomainError, GroupFull, NotAllowed, NotAMember
+from domain.errors import (
+    ConversationNotFound,
+    DomainError,
+    GroupFull,
+    NotAllowed,
+    NotAMember,
+    TooManyInvitations,
+)
+from domain.invitations import GroupInvitations
 from tests.builders import DIRECT_ID_KEY, a_cause, now
 
 
@@ -104,3 +112,19 @@ def test_any_sequence_of_commands_keeps_one_owner_among_the_members(
         assert len(members) == len(group.member_ids) <= 5
         assert not members or group.owner_id in members
         assert set(group.admin_ids) <= members and group.owner_id not in group.admin_ids
+
+
+def test_an_invitee_has_at_most_the_configured_pending_invitations_and_answers_once() -> None:
+    eve, ada = uuid.uuid4(), uuid.uuid4()
+    invitations = GroupInvitations.start(eve, a_cause(eve))
+    first, second = uuid.uuid4(), uuid.uuid4()
+    assert invitations.receive(first, ada, "Club", now(), 2, a_cause(ada))
+    assert not invitations.receive(first, ada, "Club", now(), 2, a_cause(ada)), "pending"
+    assert invitations.receive(second, ada, "Team", now(), 2, a_cause(ada))
+    with pytest.raises(TooManyInvitations):
+        invitations.receive(uuid.uuid4(), ada, "Third", now(), 2, a_cause(ada))
+    invitations.decline(first, now(), a_cause(eve))
+    with pytest.raises(ConversationNotFound):
+        invitations.accept(first, now(), a_cause(eve))
+    invitations.accept(second, now(), a_cause(eve))
+    assert invitations.pending == {}
