@@ -9,7 +9,8 @@ from uuid import UUID
 from commands.batch import Batch
 from commands.outcomes import Outcome
 from domain.accounts import Credentials, RefreshGrant, refresh_grant_id
-from domain.devices import DEFAULT_MAX_DEVICES, Device, DeviceRoster, device_roster_id
+from domain.device_roster import DEFAULT_MAX_DEVICES, DeviceRoster, device_roster_id
+from domain.devices import Device
 from domain.errors import HandleTaken, UserNotFound
 from domain.events import Cause
 from domain.users import User

@@ -15,7 +15,7 @@ from domain.attachments import (
     DEFAULT_MAX_UNATTACHED_UPLOADS,
     DEFAULT_UNATTACHED_TTL_SECONDS,
 )
-from domain.devices import DEFAULT_MAX_DEVICES
+from domain.device_roster import DEFAULT_MAX_DEVICES
 from domain.invitations import DEFAULT_MAX_PENDING_INVITATIONS
 from domain.messages import DEFAULT_MAX_EDITS
 from parley.signing_keys import key_weakness

@@ -34,7 +34,8 @@ def test_a_registration_reaches_kafka_and_elasticsearch_without_its_secrets(
                          now() + timedelta(days=30))
     pipeline.writer.execute(RegisterUser(handle, "Ada", PASSWORD_HASH, session),
                             a_cause(user_id))
-    assert pipeline.relay().relay_once() == 4  # user, credentials, device, refresh grant
+    # user, credentials, device, refresh grant, the device roster (started, enrolled)
+    assert pipeline.relay().relay_once() == 6
 
     topic = kafka_topic(pipeline.settings.namespace, "identity")
     consumer = KafkaConsumer(topic, bootstrap_servers=pipeline.settings.kafka_bootstrap,
