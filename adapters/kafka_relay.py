@@ -32,7 +32,8 @@ from projections.events import PositionedEvent
 log = logging.getLogger(__name__)
 
 # A module not listed is never relayed: domain.accounts (password hashes, refresh-token digests),
-# domain.receipts and domain.device_roster (write-side bookkeeping) stay in the event log only.
+# domain.receipts, domain.device_roster and domain.upload_quota (write-side bookkeeping) stay in
+# the event log only.
 CONTEXT_OF_MODULE = {
     "domain.users": "identity",
     "domain.devices": "identity",

@@ -15,14 +15,12 @@ from commands.batch import Batch
 from commands.outcomes import Handler, Outcome
 from domain.attachments import (
     Attachment,
-    PendingUploads,
     UploadPolicy,
-    UploadQuota,
-    pending_uploads_id,
     storage_key_for,
 )
 from domain.errors import AttachmentNotFound, InvalidCommand
 from domain.events import Cause
+from domain.upload_quota import PendingUploads, UploadQuota, pending_uploads_id
 
 log = logging.getLogger(__name__)
 # The actor of the commands the expiry sweep issues (no person asked for them).

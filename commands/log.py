@@ -10,9 +10,9 @@ from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import StoredEvent
 
-from domain.attachments import PendingUploads
 from domain.conversations import Conversation
 from domain.devices import Device
+from domain.upload_quota import PendingUploads
 
 EventKey = tuple[UUID, int]  # an aggregate id and version: where an event sits in the log
 

@@ -48,8 +48,9 @@ from commands.users import (
     register_user,
 )
 from commands.writer import GroupCommitWriter
-from domain.attachments import UploadPolicy, UploadQuota
+from domain.attachments import UploadPolicy
 from domain.passwords import PasswordPolicy
+from domain.upload_quota import UploadQuota
 from parley.settings import Settings
 from projections import accounts as account_projections
 from projections import attachments as attachment_projections

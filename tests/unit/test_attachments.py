@@ -22,9 +22,7 @@ from domain.attachments import (
     DEFAULT_CONTENT_TYPES,
     SIGNATURES,
     Attachment,
-    PendingUploads,
     UploadPolicy,
-    UploadQuota,
     storage_key_for,
 )
 from domain.errors import (
@@ -35,6 +33,7 @@ from domain.errors import (
     UnsupportedAttachmentType,
     UploadQuotaExceeded,
 )
+from domain.upload_quota import PendingUploads, UploadQuota
 from projections.attachments import ATTACHMENTS, AttachmentsProjector
 from tests.builders import FILE_HEADS, a_cause, a_file, in_chunks, now
 
