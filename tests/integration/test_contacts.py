@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -40,14 +39,6 @@ class Reach:
 def reach(batch: Batch, command: Reach, cause: Cause) -> Outcome:
     assert_not_blocked(batch, command.sender_id, command.recipient_id)
     return Outcome(200, {})
-
-
-@pytest.fixture
-def event_log(tmp_path: Path) -> Iterator[EventLog]:
-    log = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                        "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")})
-    yield log
-    log.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,14 +19,6 @@ from domain.conversations import (
 )
 from parley.bootstrap import HANDLERS
 from tests.builders import DIRECT_ID_KEY, a_cause, a_handle
-
-
-@pytest.fixture
-def event_log(tmp_path: Path) -> Iterator[EventLog]:
-    log = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                        "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")})
-    yield log
-    log.close()
 
 
 @pytest.fixture

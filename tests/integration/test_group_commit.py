@@ -20,14 +20,6 @@ from tests.builders import DIRECT_ID_KEY, a_cause, a_handle, now
 
 
 @pytest.fixture
-def event_log(tmp_path: Path) -> Iterator[EventLog]:
-    log = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                        "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")})
-    yield log
-    log.close()
-
-
-@pytest.fixture
 def writer(event_log: EventLog) -> Iterator[GroupCommitWriter]:
     group_commit = GroupCommitWriter(event_log, HANDLERS, linger_seconds=0.005)
     group_commit.start()
