@@ -171,17 +171,29 @@ async def live(websocket: WebSocket, since: Since = 0, token: str | None = None)
     """
     parley: Parley = websocket.app.state.parley
     bearer = token or websocket.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    await websocket.accept()  # so that a refusal is a close code and a reason, as documented
+    # the token is checked and the place taken before the handshake completes: a client whose
+    # socket opened holds its place, so sockets opened one after another (on any process) are
+    # admitted in that order, however long a just-signed-in device takes to reach the read model
     try:
-        standing = await asyncio.to_thread(SocketSession.of, parley, bearer)
+        standing: SocketSession | None = await asyncio.to_thread(SocketSession.of, parley, bearer)
     except Problem:
+        standing = None
+    user_id = str(standing.session.user_id) if standing is not None else ""
+    socket_id, limit = uuid.uuid4().hex, parley.settings.max_sockets_per_user
+    admitted = standing is not None and await asyncio.to_thread(
+        parley.presence.admit, user_id, socket_id, datetime.now(UTC), limit)
+    try:
+        await websocket.accept()  # so that a refusal is a close code and a reason, as documented
+    except Exception:
+        if admitted:  # the client left during the handshake: its place is free again
+            await asyncio.to_thread(parley.presence.record, user_id, socket_id, False,
+                                    datetime.now(UTC))
+        raise
+    if standing is None:
         await websocket.close(code=POLICY_VIOLATION, reason="unauthorized: the token is "
                                                             "invalid or expired")
         return
-    user_id, socket_id = str(standing.session.user_id), uuid.uuid4().hex
-    limit = parley.settings.max_sockets_per_user
-    if not await asyncio.to_thread(parley.presence.admit, user_id, socket_id,
-                                   datetime.now(UTC), limit):
+    if not admitted:
         await websocket.close(code=POLICY_VIOLATION,
                               reason=f"too many live sockets: at most {limit} per person")
         return

@@ -4,6 +4,8 @@ one person cannot open sockets or announce typing without bound."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from typing import Any
 
@@ -172,3 +174,27 @@ def test_sockets_beyond_the_per_person_limit_are_closed_with_1008(
                     time.sleep(0.2)
     with httpx.Client(base_url=elsewhere, timeout=10) as http:
         assert http.get("/v1/users/me", headers=ada.auth).status_code == 200
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("processes", ["production"], indirect=True)
+@pytest.mark.parley_env(PARLEY_MAX_SOCKETS_PER_USER="2")
+def test_a_socket_holds_its_place_once_opened_even_while_its_device_is_still_being_projected(
+        parley: ParleyClient, processes: ParleyProcesses) -> None:
+    elsewhere = processes.start_another_api("serve-2")
+    projector = processes.running["project"]
+    projector.send_signal(signal.SIGSTOP)  # the read models lag, as on a loaded machine
+    resumed = threading.Timer(2.0, projector.send_signal, [signal.SIGCONT])
+    try:
+        ada = parley.register("Ada")  # her device reaches the read model only once resumed
+        resumed.start()
+        with socket_of(processes.base_url, ada.token) as first, \
+                socket_of(processes.base_url, ada.token) as second:
+            with socket_of(elsewhere, ada.token) as third:
+                code, reason = closing(third)
+            assert code == 1008 and "too many live sockets" in reason
+            for socket in (first, second):
+                assert answer(socket, json.dumps({"type": "ping"}))["type"] == "pong"
+    finally:
+        resumed.cancel()
+        projector.send_signal(signal.SIGCONT)
