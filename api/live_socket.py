@@ -25,12 +25,13 @@ from api.dependencies import Session, authenticate, device_in_force
 from api.problems import Problem
 from domain.errors import NotAMember
 from parley.bootstrap import Parley
+from projections.feed import FEED
 from projections.live import STREAM, LiveView
 
 TYPING_SECONDS = 6
 IDLE_REREAD_SECONDS = 15.0
 DEVICE_RECHECK_SECONDS = 15.0
-POLICY_VIOLATION, MESSAGE_TOO_BIG = 1008, 1009
+POLICY_VIOLATION, MESSAGE_TOO_BIG, TRY_AGAIN_LATER = 1008, 1009, 1013
 ROUTING_FIELDS = ("conversation_ids", "audience", "hidden_from")  # never sent to sockets
 CLIENT_FRAMES = ("typing", "ping", "authenticate")
 
@@ -113,6 +114,16 @@ class LiveFeed:
         now = time.monotonic()
         self.next_reread, self.next_device_check = (now + IDLE_REREAD_SECONDS,
                                                     now + DEVICE_RECHECK_SECONDS)
+
+    async def reach_the_log(self) -> None:
+        """Before the first read: the feed's read model reaches the log as it stands now
+        (bounded by PARLEY_CONSISTENCY_WAIT_SECONDS). It lags the log, and an edit or unsend
+        it has not reached yet has scrubbed nothing: a socket opened just after one would be
+        sent the text taken back. Past the bound it closes with 1013, to retry later."""
+        head = await asyncio.to_thread(self.parley.event_log.recorder.max_notification_id)
+        if not await asyncio.to_thread(self.parley.gate.wait, head or 0, [FEED]):
+            raise SocketClosed(TRY_AGAIN_LATER, "the feed is catching up; reconnect with your "
+                                                "cursor")
 
     async def catch_up(self) -> None:
         """From the read models up to where they are, then on along the stream this process
@@ -201,6 +212,7 @@ class LiveFeed:
                                     self.socket_id, True, datetime.now(UTC))
 
     async def run(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        await self.reach_the_log()
         await self.catch_up()
         max_bytes = self.parley.settings.max_frame_bytes
         receiving = asyncio.ensure_future(self.websocket.receive())

@@ -107,7 +107,9 @@ Close codes: **1008** for a bad token at the handshake, a token that expired wit
 `authenticate` frame, a device signed out or revoked (within 15 s; at once when the stream
 announces it), and more than `PARLEY_MAX_SOCKETS_PER_USER` sockets of one person open at
 once (counted across API processes in production); **1009** for a client frame over the size
-limit; **1011** for a server fault (reconnect with your cursor). A frame that is not JSON, is
+limit; **1011** for a server fault, and **1013** when the feed's read model has not reached
+the log as it stood at opening within `PARLEY_CONSISTENCY_WAIT_SECONDS` (reconnect with your
+cursor). A frame that is not JSON, is
 binary or is not one of the above is answered with an `error` frame; the socket stays open.""")
 def sync(caller: UserId, parley: ParleyDep, since: Since = 0,
          limit: Annotated[int, Query(ge=1, le=500)] = 200) -> SyncPage:

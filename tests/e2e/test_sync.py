@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
@@ -254,10 +258,30 @@ def test_a_socket_opened_after_an_unsend_is_never_replayed_its_text(
     ada, bob = parley.register("Ada"), parley.register("Bob")
     chat = parley.open_direct(ada, bob)
     sent = parley.sent(ada, chat, "regrettable words")
-    unsent = calls.call("DELETE", f"/v1/messages/{sent['message_id']}", ada).json()
-    with live_socket(processes, bob) as socket:
-        frames = receive_until(socket, lambda f: any(
-            c["kind"] == "message_unsent" for x in f if x["type"] == "changes"
-            for c in x["changes"]))
+    wait_for_changes(parley, bob, 0, 2)  # the send is in the feed's read model
+    with read_models_lagging(processes, seconds=1.5):  # ... the unsend not yet
+        unsent = calls.call("DELETE", f"/v1/messages/{sent['message_id']}", ada).json()
+        with live_socket(processes, bob) as socket:
+            frames = receive_until(socket, lambda f: any(
+                c["kind"] == "message_unsent" for x in f if x["type"] == "changes"
+                for c in x["changes"]))
     assert "regrettable" not in json.dumps(frames)
     assert unsent["position"] > sent["position"]
+
+
+@contextlib.contextmanager
+def read_models_lagging(processes: ParleyProcesses, seconds: float) -> Iterator[None]:
+    """In production, the projector paused for `seconds`, as on a loaded machine (the
+    embedded runner lives in the server and is not paused)."""
+    projector = processes.running.get("project")
+    if projector is None:
+        yield
+        return
+    projector.send_signal(signal.SIGSTOP)
+    resumed = threading.Timer(seconds, projector.send_signal, [signal.SIGCONT])
+    resumed.start()
+    try:
+        yield
+    finally:
+        resumed.cancel()
+        projector.send_signal(signal.SIGCONT)
