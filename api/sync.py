@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict
 
-from api.dependencies import ParleyDep, UserId
+from api.dependencies import CurrentSession, ParleyDep, UserId, wait_for
 from api.live_socket import (
     POLICY_VIOLATION,
     LiveFeed,
@@ -23,6 +23,7 @@ from api.live_socket import (
 from api.problems import QUERY_PROBLEMS, Problem, problem_responses
 from api.rate_limits import enforce
 from parley.bootstrap import Parley
+from projections.feed import FEED
 from projections.users import USERS
 
 log = logging.getLogger(__name__)
@@ -111,14 +112,17 @@ limit; **1011** for a server fault, and **1013** when the feed's read model has 
 the log as it stood at opening within `PARLEY_CONSISTENCY_WAIT_SECONDS` (reconnect with your
 cursor). A frame that is not JSON, is
 binary or is not one of the above is answered with an `error` frame; the socket stays open.""")
-def sync(caller: UserId, parley: ParleyDep, since: Since = 0,
+def sync(session: CurrentSession, parley: ParleyDep, since: Since = 0,
          limit: Annotated[int, Query(ge=1, le=500)] = 200) -> SyncPage:
     """Everything relevant to the caller after `since`, oldest first; ask again with `cursor`.
 
-    A device offline for days pages through with no gap and no duplicate.
+    A device offline for days pages through with no gap and no duplicate. The feed is never
+    older than the device's sign-in: a device signed in after an unsend or an edit never reads
+    the text taken back, however far the read models lag.
     """
+    wait_for(parley, session.issued_at_position, [FEED])
     assert parley.feed is not None
-    return SyncPage(**parley.feed.since(str(caller), since, limit))
+    return SyncPage(**parley.feed.since(str(session.user_id), since, limit))
 
 
 @router.post("/v1/conversations/{conversation_id}/typing", status_code=202,

@@ -269,6 +269,24 @@ def test_a_socket_opened_after_an_unsend_is_never_replayed_its_text(
     assert unsent["position"] > sent["position"]
 
 
+def test_a_device_signed_in_after_an_unsend_syncs_no_text_while_read_models_lag(
+    parley: ParleyClient, processes: ParleyProcesses,
+) -> None:
+    ada, bob = parley.register("Ada"), parley.register("Bob", password="staple battery horse")
+    chat = parley.open_direct(ada, bob)
+    sent = parley.sent(ada, chat, "regrettable words")
+    wait_for_changes(parley, bob, 0, 2)  # the send is in the feed's read model
+    with read_models_lagging(processes, seconds=1.5):  # ... the unsend not yet
+        GroupClient(parley).call("DELETE", f"/v1/messages/{sent['message_id']}", ada)
+        tablet = parley.http.post("/v1/sessions", json={
+            "handle": bob.handle, "password": "staple battery horse", "device_name": "tablet"})
+        assert tablet.status_code == 201, tablet.text
+        first_sync = parley.http.get("/v1/sync", params={"since": 0}, headers={
+            "Authorization": f"Bearer {tablet.json()['access_token']}"})
+    assert first_sync.status_code == 200, first_sync.text
+    assert "regrettable" not in first_sync.text
+
+
 @contextlib.contextmanager
 def read_models_lagging(processes: ParleyProcesses, seconds: float) -> Iterator[None]:
     """In production, the projector paused for `seconds`, as on a loaded machine (the
