@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -12,7 +11,9 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from commands.batch import Batch
+from commands.outages import Outage
 from commands.outcomes import Handler, Outcome
+from commands.schedules import Every
 from domain.attachments import (
     Attachment,
     UploadPolicy,
@@ -205,24 +206,23 @@ class AttachmentExpiry:
                  execute: Callable[[Any, Cause], Outcome], time_to_live: timedelta,
                  every_seconds: float, clock: Callable[[], datetime]) -> None:
         self._due, self._blobs, self._execute = due, blobs, execute
-        self._time_to_live, self._every_seconds, self._clock = time_to_live, every_seconds, clock
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="attachment-expiry", daemon=True)
+        self._time_to_live, self._clock = time_to_live, clock
+        self._schedule = Every(every_seconds, self._sweep_in_turn, name="attachment-expiry")
+        self._outage = Outage(log, "sweeping expired uploads")
 
     def start(self) -> None:
-        self._thread.start()
+        self._schedule.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+        self._schedule.stop()
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self._every_seconds):
-            try:
-                self.sweep()
-            except Exception as error:  # noqa: BLE001 - logged; the next sweep retries
-                log.warning("attachment expiry sweep failed: %s", type(error).__name__)
+    def _sweep_in_turn(self) -> None:
+        try:
+            self.sweep()
+        except Exception as error:  # noqa: BLE001 - logged once per outage; the next retries
+            self._outage.failed(error)
+            return
+        self._outage.recovered()
 
     def sweep(self) -> int:
         """Expire and purge what is due now; returns how many attachments were purged."""

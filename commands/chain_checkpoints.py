@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from commands.log_integrity import ChainRecords
 from commands.outages import Outage
+from commands.schedules import Every
 from domain.hash_chain import Checkpoint, sign_checkpoint
 
 log = logging.getLogger(__name__)
@@ -45,24 +45,16 @@ class CheckpointSchedule:
                  clock: Callable[[], datetime]) -> None:
         self._records = records
         self._key = key
-        self._every_seconds = every_seconds
         self._clock = clock
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="chain-checkpoints", daemon=True)
+        self._schedule = Every(every_seconds, self.tick, name="chain-checkpoints")
         self._outage = Outage(log, "writing a chain checkpoint")
         self.written = 0
 
     def start(self) -> None:
-        self._thread.start()
+        self._schedule.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self._every_seconds):
-            self.tick()
+        self._schedule.stop()
 
     def tick(self) -> CheckpointOutcome | None:
         """Write one checkpoint now if the head moved; a failure is retried at the next tick
