@@ -12,7 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict
 
-from api.dependencies import CurrentSession, ParleyDep, UserId, wait_for
+from api.dependencies import (
+    ConsistencyPosition,
+    CurrentSession,
+    ParleyDep,
+    UserId,
+    wait_for,
+)
 from api.live_socket import (
     POLICY_VIOLATION,
     LiveFeed,
@@ -113,14 +119,15 @@ the log as it stood at opening within `PARLEY_CONSISTENCY_WAIT_SECONDS` (reconne
 cursor). A frame that is not JSON, is
 binary or is not one of the above is answered with an `error` frame; the socket stays open.""")
 def sync(session: CurrentSession, parley: ParleyDep, since: Since = 0,
-         limit: Annotated[int, Query(ge=1, le=500)] = 200) -> SyncPage:
+         limit: Annotated[int, Query(ge=1, le=500)] = 200,
+         position: ConsistencyPosition = None) -> SyncPage:
     """Everything relevant to the caller after `since`, oldest first; ask again with `cursor`.
 
     A device offline for days pages through with no gap and no duplicate. The feed is never
     older than the device's sign-in: a device signed in after an unsend or an edit never reads
     the text taken back, however far the read models lag.
     """
-    wait_for(parley, session.issued_at_position, [FEED])
+    wait_for(parley, max(position or 0, session.issued_at_position), [FEED])
     assert parley.feed is not None
     return SyncPage(**parley.feed.since(str(session.user_id), since, limit))
 
