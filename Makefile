@@ -18,8 +18,8 @@ run: install
 	$(BIN)/parley serve
 
 lint: install
-	$(BIN)/ruff check domain commands projections api adapters parley migrations tests bench
-	$(BIN)/mypy domain commands
+	$(BIN)/ruff check event_log domain commands projections api adapters parley migrations tests bench
+	$(BIN)/mypy event_log domain commands
 
 services-up: install
 	bash deploy/services.sh up

@@ -7,28 +7,26 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import (
-    accounts,
+from api.audit import log as audit
+from api.http.allowed_methods import MethodCheck
+from api.http.docs_page import install_docs
+from api.http.limits import RequestLimits
+from api.http.openapi_rules import install_http_rules
+from api.http.problems import install_problem_handlers
+from api.http.request_ids import RequestIds
+from api.http.security_headers import SecurityHeaders
+from api.identity import accounts, contacts, users
+from api.messaging import (
     attachments,
-    audit,
-    contacts,
     conversations,
     groups,
-    health,
     messages,
-    operations,
     receipts,
     search,
     sync,
-    users,
 )
-from api.allowed_methods import MethodCheck
-from api.docs_page import install_docs
-from api.limits import RequestLimits
-from api.openapi_rules import install_http_rules
-from api.problems import install_problem_handlers
-from api.request_ids import RequestIds
-from api.security_headers import SecurityHeaders
+from api.operations import health
+from api.operations import maintenance as operations
 from parley.bootstrap import Parley
 
 

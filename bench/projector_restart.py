@@ -1,10 +1,11 @@
 """`python -m bench.projector_restart [--runs 3] [--membership static|dynamic]`: how long a
 projector's Kafka consumer, killed with SIGKILL and started again, takes to consume again.
 
-A child process joins a fresh group through `adapters.kafka_projection.new_consumer`, reads a
-first record and commits it, then is killed; a record is produced and a new consumer of the
-same group (and, when static, the same instance id) is started: the time from the kill to that
-record being read is what a restarted projector waits. Needs PARLEY_KAFKA_BOOTSTRAP. Prints JSON.
+A child process joins a fresh group through
+`adapters.read_model.kafka_projection.new_consumer`, reads a first record and commits it,
+then is killed; a record is produced and a new consumer of the same group (and, when static,
+the same instance id) is started: the time from the kill to that record being read is what a
+restarted projector waits. Needs PARLEY_KAFKA_BOOTSTRAP. Prints JSON.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ import uuid
 
 from kafka import KafkaProducer
 
-from adapters.kafka_projection import new_consumer
+from adapters.read_model.kafka_projection import new_consumer
 
 CHILD = """
 import sys
-from adapters.kafka_projection import new_consumer
+from adapters.read_model.kafka_projection import new_consumer
 bootstrap, group, topic, instance = sys.argv[1:5]
 consumer = new_consumer(bootstrap, group, [topic], instance or None)
 while not consumer.poll(timeout_ms=500):

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.processes import SERVICE_VARIABLES
-from commands.conversations import OpenDirectConversation, SendMessage
-from commands.groups import CreateGroup
-from commands.users import RegisterUser
-from domain.events import Cause
+from commands.identity.users import RegisterUser
+from commands.messaging.conversations import OpenDirectConversation, SendMessage
+from commands.messaging.groups import CreateGroup
+from event_log.aggregate import Cause
 from parley.bootstrap import build
 from parley.settings import Settings
 
@@ -45,7 +45,7 @@ def seed(settings: Settings, events: int) -> dict[str, Any]:
     parley = build(settings)
     parley.start()
     try:
-        from adapters.log_reader import LogReader
+        from adapters.event_log.log_reader import LogReader
 
         head = LogReader(parley.event_log).head
         if head() >= events:

@@ -111,7 +111,7 @@ class AttachmentContentMismatch(InvalidCommand):
 
 
 class WeakPassword(InvalidCommand):
-    """A new password breaks the password policy (domain/passwords.py); reported as 422.
+    """A new password breaks the password policy (domain/identity/passwords.py); reported as 422.
 
     `rule` names which rule, so a client can say what to change."""
 

@@ -22,9 +22,9 @@ from rich.progress import (
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from commands.log import EventLog
-    from commands.log_integrity import VerificationReport
-    from domain.hash_chain import Checkpoint
+    from commands.audit.integrity import VerificationReport
+    from event_log.hash_chain import Checkpoint
+    from event_log.log import EventLog
     from parley.settings import Settings
 
 audit = typer.Typer(help="Inspect and verify the event log.", no_args_is_help=True)
@@ -46,7 +46,7 @@ def _fail(message: str) -> NoReturn:
 def _open_log() -> tuple[Settings, EventLog]:
     from eventsourcing.persistence import PersistenceError
 
-    from commands.log import EventLog
+    from event_log.log import EventLog
     from parley.bootstrap import event_log_env
     from parley.cli import _settings
 
@@ -68,7 +68,7 @@ def verify(
     """Recompute the hash chain and check the signed checkpoints; exit 1 at the first break."""
     from eventsourcing.persistence import PersistenceError
 
-    from commands.log_integrity import verify_log
+    from commands.audit.integrity import verify_log
     from parley.bootstrap import audit_key, chain_records
 
     if until is not None and until < start:
@@ -124,7 +124,7 @@ def checkpoint(as_json: AsJson = False) -> None:
     """Sign the chain's head with the audit key now (nothing new if the head has not moved)."""
     from eventsourcing.persistence import PersistenceError
 
-    from commands.chain_checkpoints import write_checkpoint
+    from commands.audit.checkpoints import write_checkpoint
     from parley.bootstrap import audit_key, chain_records
 
     settings, event_log = _open_log()

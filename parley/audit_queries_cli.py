@@ -20,9 +20,9 @@ import typer
 from parley.audit_cli import audit
 
 if TYPE_CHECKING:
-    from commands.audit import AuditLog
-    from commands.audit_entries import AuditEntry
-    from commands.log import EventLog
+    from commands.audit.entries import AuditEntry
+    from commands.audit.queries import AuditLog
+    from event_log.log import EventLog
 
 roles = typer.Typer(help="Grant and revoke operator roles (auditor, admin).",
                     no_args_is_help=True)
@@ -52,7 +52,7 @@ def _fail(message: str) -> NoReturn:
 @contextmanager
 def _event_log() -> Iterator[EventLog]:
     """The event log of the configured profile, and nothing else."""
-    from commands.log import EventLog
+    from event_log.log import EventLog
     from parley.bootstrap import event_log_env
     from parley.cli import _settings
     from parley.reachability import Unreachable, require_reachable
@@ -138,7 +138,7 @@ def actor(who: Annotated[str, typer.Argument(help="User id or handle")], start: 
           end: End = None, after: After = 0, limit: Limit = None,
           as_json: AsJson = False) -> None:
     """Everything one actor did, in a position or time range."""
-    from commands.audit import audit_criteria
+    from commands.audit.queries import audit_criteria
 
     _list_entries(lambda log: log.stream(audit_criteria(who, None, (), start, end), after),
                        as_json, limit)
@@ -150,7 +150,7 @@ def types(event_types: Annotated[list[str] | None, typer.Argument(
           start: Start = None, end: End = None, after: After = 0, limit: Limit = None,
           as_json: AsJson = False) -> None:
     """Every event of the given types in a range; without types, the list of event types."""
-    from commands.audit import audit_criteria
+    from commands.audit.queries import audit_criteria
 
     if not event_types:
         for name in _answer(lambda log: log.event_types()):
@@ -166,7 +166,7 @@ def correlation(correlation_id: Annotated[uuid.UUID, typer.Argument(help="Correl
                 start: Start = None, end: End = None, after: After = 0, limit: Limit = None,
                 as_json: AsJson = False) -> None:
     """One request's whole effect: every event carrying this correlation id, across aggregates."""
-    from commands.audit import audit_criteria
+    from commands.audit.queries import audit_criteria
 
     _list_entries(
         lambda log: log.stream(audit_criteria(None, correlation_id, (), start, end), after),
@@ -179,7 +179,7 @@ def state(aggregate_id: AggregateId,
           at: Annotated[str | None, typer.Option(help="As of this ISO-8601 time")] = None,
           as_json: AsJson = False) -> None:
     """The state of an aggregate now, as of a version, or as of a time."""
-    from commands.audit import log_bound
+    from commands.audit.queries import log_bound
 
     if version is not None and at is not None:
         _fail("give either --version or --at, not both")
@@ -239,7 +239,7 @@ def export(
     start: Start = None, end: End = None, after: After = 0,
 ) -> None:
     """Writes matching events (or one aggregate's history) to a file as JSON lines, streaming."""
-    from commands.audit import audit_criteria
+    from commands.audit.queries import audit_criteria
 
     def written(log: AuditLog) -> int:
         entries = (log.stream_history(aggregate_id, after) if aggregate_id else log.stream(
@@ -265,12 +265,12 @@ def _print_fields(title: str, rows: list[tuple[str, str]]) -> None:
 
 
 def _change_role(handle: str, role: str, grant: bool) -> None:
-    from commands.roles import GrantRole, RevokeRole
-    from commands.writer import GroupCommitWriter
+    from commands.identity.roles import GrantRole, RevokeRole
     from domain.errors import DomainError
-    from domain.events import Cause
-    from domain.roles import operator_actor_id
-    from domain.users import user_id_for_handle
+    from domain.identity.roles import operator_actor_id
+    from domain.identity.users import user_id_for_handle
+    from event_log.aggregate import Cause
+    from event_log.writer import GroupCommitWriter
     from parley.bootstrap import HANDLERS
 
     operator = _operator()
@@ -316,9 +316,9 @@ def revoke(handle: Handle, role: Role) -> None:
 @roles.command("show")
 def show(handle: Handle) -> None:
     """The roles a user holds now."""
-    from commands.roles import held_roles
+    from commands.identity.roles import held_roles
     from domain.errors import DomainError
-    from domain.users import user_id_for_handle
+    from domain.identity.users import user_id_for_handle
 
     with _event_log() as event_log:
         try:

@@ -14,64 +14,72 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from adapters.password_hashing import PasswordHashing
-from api.rate_limits import (
+from adapters.identity.password_hashing import PasswordHashing
+from api.http.rate_limits import (
     BackoffRule,
     FailureBackoff,
     MemoryFailureBackoff,
     MemoryTokenBuckets,
     RateLimiter,
 )
-from api.sign_in_throttle import SignInThrottle
-from commands.accounts import ACCOUNT_HANDLERS
-from commands.attachments import ATTACHMENT_HANDLERS, AttachmentExpiry, BlobStore
-from commands.audit import AuditLog
-from commands.chain_checkpoints import CheckpointSchedule
-from commands.contacts import CONTACT_HANDLERS
-from commands.conversations import (
-    OpenDirectConversation,
-    SendMessage,
-    open_direct_conversation,
-    send_message,
-)
-from commands.groups import GROUP_HANDLERS
-from commands.log import EventLog
-from commands.log_integrity import ChainRecords
-from commands.messages import MESSAGE_HANDLERS
-from commands.outcomes import Handler
-from commands.read_markers import READ_MARKER_HANDLERS
-from commands.roles import ROLE_HANDLERS
-from commands.users import (
+from api.identity.sign_in_throttle import SignInThrottle
+from commands.audit.checkpoints import CheckpointSchedule
+from commands.audit.integrity import ChainRecords
+from commands.audit.queries import AuditLog
+from commands.identity.accounts import ACCOUNT_HANDLERS
+from commands.identity.contacts import CONTACT_HANDLERS
+from commands.identity.roles import ROLE_HANDLERS
+from commands.identity.users import (
     ChangePresenceVisibility,
     RegisterUser,
     change_presence_visibility,
     register_user,
 )
-from commands.writer import GroupCommitWriter
-from domain.attachments import UploadPolicy
-from domain.passwords import PasswordPolicy
-from domain.upload_quota import UploadQuota
+from commands.messaging.attachments import ATTACHMENT_HANDLERS, AttachmentExpiry, BlobStore
+from commands.messaging.conversations import (
+    OpenDirectConversation,
+    SendMessage,
+    open_direct_conversation,
+    send_message,
+)
+from commands.messaging.groups import GROUP_HANDLERS
+from commands.messaging.messages import MESSAGE_HANDLERS
+from commands.messaging.read_markers import READ_MARKER_HANDLERS
+from domain.identity.passwords import PasswordPolicy
+from domain.messaging.attachments import UploadPolicy
+from domain.messaging.upload_quota import UploadQuota
+from event_log.log import EventLog
+from event_log.moved_topics import register_moved_modules
+from event_log.outcomes import Handler
+from event_log.writer import GroupCommitWriter
 from parley.settings import Settings
-from projections import accounts as account_projections
-from projections import attachments as attachment_projections
-from projections import contacts as contact_projections
-from projections import invitations as invitation_projections
-from projections.attachments import AttachmentAccess, DueUploadsQuery, UploaderOnly
-from projections.consistency import ConsistencyGate
-from projections.contacts import ContactQueries
-from projections.documents import DocumentChange, ReadStore
-from projections.events import PositionedEvent
-from projections.feed import FeedProjector, FeedQueries
-from projections.hot_paths import ServingGenerations, StampedCache, first_generations
-from projections.live import LiveUpdates, LocalFanOut, feed_notification, stream_notification
-from projections.memberships import Memberships
-from projections.messaging import MessagingProjector
-from projections.messaging_queries import AttachmentReaders, MessagingQueries
-from projections.presence import MemoryPresence, PresenceAudience, PresenceStore
-from projections.runner import Cache, LogTailingRunner, ProjectionWriter, Projector
-from projections.users import UserDirectoryProjector, UserDirectoryQueries
+from projections.identity import contacts as contact_projections
+from projections.identity import devices as account_projections
+from projections.identity.contacts import ContactQueries
+from projections.identity.presence import MemoryPresence, PresenceAudience, PresenceStore
+from projections.identity.users import UserDirectoryProjector, UserDirectoryQueries
+from projections.messaging import attachments as attachment_projections
+from projections.messaging import invitations as invitation_projections
+from projections.messaging.attachments import AttachmentAccess, DueUploadsQuery, UploaderOnly
+from projections.messaging.conversations import MessagingProjector
+from projections.messaging.feed import FeedProjector, FeedQueries
+from projections.messaging.live import (
+    LiveUpdates,
+    LocalFanOut,
+    feed_notification,
+    stream_notification,
+)
+from projections.messaging.memberships import Memberships
+from projections.messaging.queries import AttachmentReaders, MessagingQueries
+from projections.read_model.consistency import ConsistencyGate
+from projections.read_model.documents import DocumentChange, ReadStore
+from projections.read_model.events import PositionedEvent
+from projections.read_model.hot_paths import ServingGenerations, StampedCache, first_generations
+from projections.read_model.runner import Cache, LogTailingRunner, ProjectionWriter, Projector
 
 log = logging.getLogger(__name__)
+# events stored before the bounded-contexts move still decode (ADR 0011)
+register_moved_modules()
 
 HANDLERS: dict[type, Handler] = {
     RegisterUser: register_user,
@@ -218,7 +226,7 @@ def event_log_env(settings: Settings) -> dict[str, str]:
         info = conninfo_to_dict(settings.database_url or "")
         return common | {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": "adapters.chained_postgres:"
+            "APPLICATION_RECORDER_TOPIC": "adapters.event_log.chained_postgres:"
                                           "ChainedPostgresApplicationRecorder",
             "POSTGRES_DBNAME": str(info.get("dbname", "parley")),
             "POSTGRES_HOST": str(info.get("host", "127.0.0.1")),
@@ -234,7 +242,8 @@ def event_log_env(settings: Settings) -> dict[str, str]:
     keep_private(settings.data_dir)  # every embedded process opens its log through here
     return common | {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "APPLICATION_RECORDER_TOPIC": "adapters.chained_sqlite:ChainedSQLiteApplicationRecorder",
+        "APPLICATION_RECORDER_TOPIC": "adapters.event_log.chained_sqlite:"
+                                      "ChainedSQLiteApplicationRecorder",
         "SQLITE_DBNAME": str(settings.data_dir / "events.sqlite3"),
         "SQLITE_LOCK_TIMEOUT": "30",
     }
@@ -242,7 +251,7 @@ def event_log_env(settings: Settings) -> dict[str, str]:
 
 def chain_records(event_log: EventLog) -> ChainRecords:
     """The event log's hash chain and checkpoints, which its recorder keeps beside the events."""
-    from adapters.chain_tables import ChainTables
+    from adapters.event_log.chain_tables import ChainTables
 
     if not isinstance(event_log.recorder, ChainTables):
         raise TypeError("this event log's recorder keeps no hash chain (see event_log_env)")
@@ -296,14 +305,14 @@ def attach_queries(parley: Parley) -> None:
 
 def audit_log(event_log: EventLog) -> AuditLog:
     """Audit queries read the event log itself (both profiles), never the read models."""
-    from adapters.audit_log_reader import AuditLogReader
+    from adapters.audit.log_reader import AuditLogReader
 
     return AuditLog(AuditLogReader(event_log))
 
 
 def attach_attachments(parley: Parley) -> None:
     """Both profiles keep attachment bytes in a directory for now (see `BlobStore`)."""
-    from adapters.filesystem_blob_store import FilesystemBlobStore
+    from adapters.messaging.filesystem_blob_store import FilesystemBlobStore
 
     settings = parley.settings
     parley.blobs = FilesystemBlobStore(settings.blob_directory)
@@ -333,8 +342,8 @@ def backoff_rules(settings: Settings) -> tuple[BackoffRule, BackoffRule]:
 def attach_sign_in(parley: Parley, attempts: RateLimiter, accounts: FailureBackoff,
                    sources: FailureBackoff) -> None:
     """Password hashing on its own bounded pool, the password policy, and the throttles."""
-    from adapters.argon2_passwords import Argon2Passwords
-    from adapters.common_passwords import common_passwords
+    from adapters.identity.argon2_passwords import Argon2Passwords
+    from adapters.identity.common_passwords import common_passwords
 
     settings = parley.settings
     hashing = PasswordHashing(Argon2Passwords(), settings.password_hash_workers,
@@ -358,13 +367,13 @@ def read_models_path(settings: Settings) -> Path:
 
 
 def build_embedded(settings: Settings) -> Parley:
-    from adapters.embedded_progress import EmbeddedProgress
-    from adapters.file_locks import FileLocks
-    from adapters.log_reader import LogReader
-    from adapters.memory_cache import MemoryCache
-    from adapters.sqlite_generations import SQLiteServingGenerations
-    from adapters.sqlite_projection_health import SQLiteProjectionHealth
-    from adapters.sqlite_read_store import SQLiteReadStore
+    from adapters.event_log.log_reader import LogReader
+    from adapters.read_model.embedded_progress import EmbeddedProgress
+    from adapters.read_model.file_locks import FileLocks
+    from adapters.read_model.memory_cache import MemoryCache
+    from adapters.read_model.sqlite_generations import SQLiteServingGenerations
+    from adapters.read_model.sqlite_projection_health import SQLiteProjectionHealth
+    from adapters.read_model.sqlite_read_store import SQLiteReadStore
 
     event_log = EventLog(env=event_log_env(settings))
     store = SQLiteReadStore(read_models_path(settings))

@@ -8,7 +8,8 @@ from pythonjsonlogger.json import JsonFormatter
 
 # kafka-python logs every failed (re)connect and request to an absent broker at ERROR, about
 # thirty lines per outage; the relay and the projectors log one line of their own per outage
-# (commands.outages.Outage) and raise what they cannot handle, so only its CRITICAL remain.
+# (commands.processes.outages.Outage) and raise what they cannot handle, so only its CRITICAL
+# remain.
 QUIETED_LOGGERS = {"kafka": logging.CRITICAL}
 
 

@@ -10,20 +10,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.log_reader import LogReader
-from commands.log import EventLog
+from adapters.event_log.log_reader import LogReader
+from event_log.log import EventLog
 from parley.settings import Settings
-from projections.documents import ReadStore
-from projections.events import PositionedEvent
-from projections.health import ProjectionHealth, ProjectionLocks
-from projections.maintenance import (
+from projections.read_model.documents import ReadStore
+from projections.read_model.events import PositionedEvent
+from projections.read_model.health import ProjectionHealth, ProjectionLocks
+from projections.read_model.maintenance import (
     ProjectionStatus,
     RetryOutcome,
     projection_status,
     retry_parked,
 )
-from projections.replay import Generations, Replayer
-from projections.runner import Cache, Projector
+from projections.read_model.replay import Generations, Replayer
+from projections.read_model.runner import Cache, Projector
 
 
 class UnknownProjection(ValueError):
@@ -92,11 +92,11 @@ def build_operations(settings: Settings, *, event_log: EventLog | None = None,
 
 def _embedded(settings: Settings, event_log: EventLog | None, store: Any,
               cache: Cache | None) -> Operations:
-    from adapters.file_locks import FileLocks
-    from adapters.memory_cache import MemoryCache
-    from adapters.sqlite_generations import SQLiteGenerations
-    from adapters.sqlite_projection_health import SQLiteProjectionHealth
-    from adapters.sqlite_read_store import SQLiteReadStore
+    from adapters.read_model.file_locks import FileLocks
+    from adapters.read_model.memory_cache import MemoryCache
+    from adapters.read_model.sqlite_generations import SQLiteGenerations
+    from adapters.read_model.sqlite_projection_health import SQLiteProjectionHealth
+    from adapters.read_model.sqlite_read_store import SQLiteReadStore
     from parley.bootstrap import event_log_env, projectors, read_models_path
 
     closers: list[Callable[[], None]] = []
@@ -123,12 +123,12 @@ def _embedded(settings: Settings, event_log: EventLog | None, store: Any,
 
 def _production(settings: Settings, event_log: EventLog | None, store: Any,
                 cache: Cache | None) -> Operations:
-    from adapters.elasticsearch_generations import ElasticsearchGenerations
-    from adapters.kafka_relay import RELAY_NAME
-    from adapters.postgres_locks import PostgresLocks
-    from adapters.postgres_progress import RelayedProgress
-    from adapters.postgres_projection_health import PostgresProjectionHealth
-    from adapters.redis_cache import RedisCache
+    from adapters.event_log.kafka_relay import RELAY_NAME
+    from adapters.read_model.elasticsearch_generations import ElasticsearchGenerations
+    from adapters.read_model.postgres_locks import PostgresLocks
+    from adapters.read_model.postgres_progress import RelayedProgress
+    from adapters.read_model.postgres_projection_health import PostgresProjectionHealth
+    from adapters.read_model.redis_cache import RedisCache
     from parley.bootstrap import event_log_env, projectors
     from parley.production import check_services, progress_pool, read_store, topic_of_projection
 

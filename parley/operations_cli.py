@@ -28,7 +28,7 @@ from rich.text import Text
 
 from parley.operations import Operations, UnknownProjection, build_operations
 from parley.settings import MissingSetting, Settings
-from projections.replay import ReplayRequest
+from projections.read_model.replay import ReplayRequest
 
 projections_app = typer.Typer(help="Read models: status, parked events, retry.",
                               no_args_is_help=True)

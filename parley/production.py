@@ -11,25 +11,29 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from adapters.elasticsearch_read_store import ElasticsearchReadStore
-from adapters.kafka_projection import KafkaProjectionRunner, new_consumer, projectors_by_topic
-from adapters.kafka_relay import (
+from adapters.event_log.kafka_relay import (
     RELAY_NAME,
     KafkaRelay,
     LogAppendedSignal,
     kafka_topic,
     new_producer,
 )
-from adapters.kafka_topics import ensure_topics
-from adapters.log_reader import LogReader
-from adapters.postgres_locks import PostgresLocks
-from adapters.postgres_progress import RelayedProgress
-from adapters.postgres_projection_health import PostgresProjectionHealth
-from adapters.redis_cache import RedisCache
-from adapters.redis_live_updates import RedisLiveUpdates
-from adapters.redis_presence import RedisPresence
-from adapters.redis_rate_limiter import RedisFailureBackoff, RedisTokenBuckets
-from commands.log import EventLog
+from adapters.event_log.kafka_topics import ensure_topics
+from adapters.event_log.log_reader import LogReader
+from adapters.http.redis_rate_limiter import RedisFailureBackoff, RedisTokenBuckets
+from adapters.identity.redis_presence import RedisPresence
+from adapters.messaging.redis_live_updates import RedisLiveUpdates
+from adapters.read_model.elasticsearch_read_store import ElasticsearchReadStore
+from adapters.read_model.kafka_projection import (
+    KafkaProjectionRunner,
+    new_consumer,
+    projectors_by_topic,
+)
+from adapters.read_model.postgres_locks import PostgresLocks
+from adapters.read_model.postgres_progress import RelayedProgress
+from adapters.read_model.postgres_projection_health import PostgresProjectionHealth
+from adapters.read_model.redis_cache import RedisCache
+from event_log.log import EventLog
 from migrations.runner import migrate
 from parley.bootstrap import (
     Parley,
@@ -47,8 +51,8 @@ from parley.bootstrap import (
 )
 from parley.reachability import require_reachable
 from parley.settings import Settings
-from projections.consistency import ConsistencyGate
-from projections.runner import ProjectionWriter
+from projections.read_model.consistency import ConsistencyGate
+from projections.read_model.runner import ProjectionWriter
 
 log = logging.getLogger(__name__)
 

@@ -8,15 +8,18 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from domain.attachments import (
+from domain.identity.device_roster import DEFAULT_MAX_DEVICES
+from domain.messaging.attachments import (
     DEFAULT_CONTENT_TYPES,
     DEFAULT_MAX_BYTES,
     DEFAULT_UNATTACHED_TTL_SECONDS,
 )
-from domain.device_roster import DEFAULT_MAX_DEVICES
-from domain.invitations import DEFAULT_MAX_PENDING_INVITATIONS
-from domain.messages import DEFAULT_MAX_EDITS
-from domain.upload_quota import DEFAULT_MAX_UNATTACHED_BYTES, DEFAULT_MAX_UNATTACHED_UPLOADS
+from domain.messaging.invitations import DEFAULT_MAX_PENDING_INVITATIONS
+from domain.messaging.messages import DEFAULT_MAX_EDITS
+from domain.messaging.upload_quota import (
+    DEFAULT_MAX_UNATTACHED_BYTES,
+    DEFAULT_MAX_UNATTACHED_UPLOADS,
+)
 from parley.signing_keys import key_weakness
 
 PRODUCTION_VARIABLES = {

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from domain.events import Cause
+from event_log.aggregate import Cause
 
 DIRECT_ID_KEY = b"parley-tests-direct-conversation-ids"  # what the server's secret would key
 

@@ -6,21 +6,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from adapters.memory_cache import MemoryCache
-from adapters.sqlite_read_store import SQLiteReadStore
-from domain.contacts import Blocklist, Contact
-from domain.conversations import Conversation
-from domain.users import User
-from projections.contacts import ContactQueries, ContactsProjector
-from projections.events import PositionedEvent
-from projections.feed import FeedProjector, FeedQueries
-from projections.hot_paths import StampedCache
-from projections.memberships import Memberships
-from projections.messaging import MessagingProjector
-from projections.messaging_queries import MessagingQueries
-from projections.presence import PresenceAudience
-from projections.runner import ProjectionWriter
-from projections.users import UserDirectoryProjector, UserDirectoryQueries
+from adapters.read_model.memory_cache import MemoryCache
+from adapters.read_model.sqlite_read_store import SQLiteReadStore
+from domain.identity.contacts import Blocklist, Contact
+from domain.identity.users import User
+from domain.messaging.conversations import Conversation
+from projections.identity.contacts import ContactQueries, ContactsProjector
+from projections.identity.presence import PresenceAudience
+from projections.identity.users import UserDirectoryProjector, UserDirectoryQueries
+from projections.messaging.conversations import MessagingProjector
+from projections.messaging.feed import FeedProjector, FeedQueries
+from projections.messaging.memberships import Memberships
+from projections.messaging.queries import MessagingQueries
+from projections.read_model.events import PositionedEvent
+from projections.read_model.hot_paths import StampedCache
+from projections.read_model.runner import ProjectionWriter
 from tests.builders import a_cause, now
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from api.audit import DENIALS_RECORDED_PER_MINUTE
-from domain.accounts import credentials_id, refresh_grant_id
+from api.audit.log import DENIALS_RECORDED_PER_MINUTE
+from domain.identity.accounts import credentials_id, refresh_grant_id
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
 from tests.e2e.conftest import PROFILES

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from domain.accounts import credentials_id
+from domain.identity.accounts import credentials_id
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
 from tests.e2e.conftest import PROFILES

@@ -30,8 +30,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from commands.roles import GrantRole
-from domain.events import Cause
+from commands.identity.roles import GrantRole
+from event_log.aggregate import Cause
 from parley.bootstrap import build
 from parley.settings import Settings
 from tests.builders import a_file, a_handle, answer_of
@@ -153,7 +153,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         people = {role: register(http, name) for role, name in names.items()}
         tom, pal = register(http, "Tom"), register(http, "Pal")
         assert parley.writer is not None
-        from domain.roles import operator_actor_id
+        from domain.identity.roles import operator_actor_id
 
         parley.writer.execute(GrantRole(uuid.UUID(people[AUDITOR].user_id), "auditor",
                                         "matrix"),

@@ -50,7 +50,7 @@ def test_an_outsider_who_blocked_one_of_a_pair_still_hears_no_such_conversation(
 
 def test_direct_conversation_ids_are_not_the_ones_computed_from_the_pair(
         parley: ParleyClient) -> None:
-    from domain.conversations import legacy_direct_conversation_id
+    from domain.messaging.conversations import legacy_direct_conversation_id
 
     ada, bob = parley.register("Ada"), parley.register("Bob")
     chat = parley.open_direct(ada, bob)

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import uvicorn
 
-from adapters.sqlite_read_store import SQLiteReadStore
+from adapters.read_model.sqlite_read_store import SQLiteReadStore
 from api.app import create_app
 from parley.bootstrap import build
 from parley.launcher import free_port

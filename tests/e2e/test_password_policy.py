@@ -1,4 +1,5 @@
-"""New passwords follow the policy (domain/passwords.py): weak ones get 422 naming the rule.
+"""New passwords follow the policy (domain/identity/passwords.py): weak ones get 422 naming
+the rule.
 
 The policy is the same code on both profiles, so this runs on the embedded one."""
 

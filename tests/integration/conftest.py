@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from commands.log import EventLog
+from event_log.log import EventLog
 
 
 @pytest.fixture

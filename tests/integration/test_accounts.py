@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from adapters.argon2_passwords import Argon2Passwords
-from commands.accounts import (
+from adapters.identity.argon2_passwords import Argon2Passwords
+from commands.identity.accounts import (
     ACCOUNT_HANDLERS,
     RefreshSession,
     RefreshToken,
@@ -19,14 +19,14 @@ from commands.accounts import (
     new_refresh_token,
     verified_password_hash,
 )
-from commands.batch import Batch
-from commands.contacts import CONTACT_HANDLERS
-from commands.log import EventLog
-from commands.users import NewSession, RegisterUser
-from commands.writer import GroupCommitWriter
-from domain.accounts import InvalidCredentials, InvalidRefreshToken
-from domain.devices import DeviceNotFound
-from domain.users import user_id_for_handle
+from commands.identity.contacts import CONTACT_HANDLERS
+from commands.identity.users import NewSession, RegisterUser
+from domain.identity.accounts import InvalidCredentials, InvalidRefreshToken
+from domain.identity.devices import DeviceNotFound
+from domain.identity.users import user_id_for_handle
+from event_log.batch import Batch
+from event_log.log import EventLog
+from event_log.writer import GroupCommitWriter
 from parley.bootstrap import HANDLERS
 from tests.builders import a_cause, a_handle, now
 

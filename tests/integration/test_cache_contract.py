@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.memory_cache import MemoryCache
-from adapters.redis_cache import RedisCache
-from projections.runner import Cache
+from adapters.read_model.memory_cache import MemoryCache
+from adapters.read_model.redis_cache import RedisCache
+from projections.read_model.runner import Cache
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])

@@ -16,11 +16,11 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError, StoredEvent
 
-from commands.conversations import SendMessage
-from commands.faults import CommandNotStored, CommandOutcomeUnknown
-from commands.log import EventLog
-from commands.writer import GroupCommitWriter
-from domain.conversations import Conversation
+from commands.messaging.conversations import SendMessage
+from domain.messaging.conversations import Conversation
+from event_log.faults import CommandNotStored, CommandOutcomeUnknown
+from event_log.log import EventLog
+from event_log.writer import GroupCommitWriter
 from migrations.runner import migrate
 from parley.bootstrap import HANDLERS, event_log_env
 from parley.settings import Settings

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from commands.accounts import ACCOUNT_HANDLERS
-from commands.batch import Batch
-from commands.contacts import (
+from commands.identity.accounts import ACCOUNT_HANDLERS
+from commands.identity.contacts import (
     CONTACT_HANDLERS,
     AnswerFriendRequest,
     BlockUser,
@@ -18,12 +17,13 @@ from commands.contacts import (
     UnblockUser,
     assert_not_blocked,
 )
-from commands.log import EventLog
-from commands.outcomes import Outcome
-from commands.users import RegisterUser
-from commands.writer import GroupCommitWriter
-from domain.contacts import ContactBlocked
-from domain.events import Cause
+from commands.identity.users import RegisterUser
+from domain.identity.contacts import ContactBlocked
+from event_log.aggregate import Cause
+from event_log.batch import Batch
+from event_log.log import EventLog
+from event_log.outcomes import Outcome
+from event_log.writer import GroupCommitWriter
 from parley.bootstrap import HANDLERS
 from tests.builders import a_cause, a_handle, now
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from kafka import KafkaConsumer
 
-from adapters.kafka_relay import kafka_topic
-from commands.accounts import new_refresh_token
-from commands.users import NewSession, RegisterUser
-from domain.users import user_id_for_handle
+from adapters.event_log.kafka_relay import kafka_topic
+from commands.identity.accounts import new_refresh_token
+from commands.identity.users import NewSession, RegisterUser
+from domain.identity.users import user_id_for_handle
 from tests.builders import a_cause, a_handle, now
 from tests.integration.test_relay_and_projection import (  # noqa: F401 - the fixture
     Pipeline,

@@ -7,16 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from commands.conversations import OpenDirectConversation
-from commands.log import EventLog
-from commands.users import RegisterUser
-from commands.writer import GroupCommitWriter
-from domain.conversations import (
+from commands.identity.users import RegisterUser
+from commands.messaging.conversations import OpenDirectConversation
+from domain.messaging.conversations import (
     DIRECT,
     Conversation,
     direct_conversation_id,
     legacy_direct_conversation_id,
 )
+from event_log.log import EventLog
+from event_log.writer import GroupCommitWriter
 from parley.bootstrap import HANDLERS
 from tests.builders import DIRECT_ID_KEY, a_cause, a_handle
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from commands.conversations import OpenDirectConversation, SendMessage
-from commands.log import SNAPSHOT_EVERY, EventLog
-from commands.users import RegisterUser
-from commands.writer import GroupCommitWriter
+from commands.identity.users import RegisterUser
+from commands.messaging.conversations import OpenDirectConversation, SendMessage
+from event_log.log import SNAPSHOT_EVERY, EventLog
+from event_log.writer import GroupCommitWriter
 from migrations.runner import migrate, migration_files
 from parley.bootstrap import HANDLERS, event_log_env
 from parley.settings import Settings
@@ -82,7 +82,7 @@ def test_each_stored_event_carries_its_metadata(
     fields = json.loads(state)
     assert (str(originator_id), version, position) == (outcome.body["user_id"], 1,
                                                        outcome.position)
-    assert topic == "domain.users:User.Registered"
+    assert topic == "domain.identity.users:User.Registered"
     assert fields["actor_id"]["_data_"] == cause.actor_id.hex
     assert fields["correlation_id"]["_data_"] == cause.correlation_id.hex
     assert "causation_id" in fields and "timestamp" in fields

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.redis_rate_limiter import RedisFailureBackoff
-from api.rate_limits import BackoffRule, FailureBackoff, MemoryFailureBackoff
+from adapters.http.redis_rate_limiter import RedisFailureBackoff
+from api.http.rate_limits import BackoffRule, FailureBackoff, MemoryFailureBackoff
 
 RULE = BackoffRule(free_failures=2, base_seconds=0.5, max_seconds=1, window_seconds=2)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.filesystem_blob_store import FilesystemBlobStore
-from commands.attachments import BlobNotFound, BlobStore, store_upload
-from domain.attachments import UploadPolicy, storage_key_for
+from adapters.messaging.filesystem_blob_store import FilesystemBlobStore
+from commands.messaging.attachments import BlobNotFound, BlobStore, store_upload
 from domain.errors import AttachmentContentMismatch, AttachmentTooLarge
+from domain.messaging.attachments import UploadPolicy, storage_key_for
 from tests.builders import a_file, in_chunks
 
 MIB = 1024 * 1024

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from commands.conversations import OpenDirectConversation, SendMessage
-from commands.log import EventLog
-from commands.users import RegisterUser
-from commands.writer import GroupCommitWriter
+from commands.identity.users import RegisterUser
+from commands.messaging.conversations import OpenDirectConversation, SendMessage
 from domain.errors import ConversationNotFound, HandleTaken
-from domain.receipts import IdempotencyKeyReused
+from event_log.idempotency import IdempotencyKeyReused
+from event_log.log import EventLog
+from event_log.writer import GroupCommitWriter
 from parley.bootstrap import HANDLERS
 from tests.builders import DIRECT_ID_KEY, a_cause, a_handle, now
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_projection_health import SQLiteProjectionHealth
-from projections.health import ProjectionHealth
+from adapters.read_model.sqlite_projection_health import SQLiteProjectionHealth
+from projections.read_model.health import ProjectionHealth
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
@@ -21,7 +21,7 @@ def health(request: pytest.FixtureRequest, tmp_path: Path,
         return
     from psycopg_pool import ConnectionPool
 
-    from adapters.postgres_projection_health import PostgresProjectionHealth
+    from adapters.read_model.postgres_projection_health import PostgresProjectionHealth
     from migrations.runner import migrate
 
     url = request.getfixturevalue("services")["PARLEY_DATABASE_URL"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.file_locks import FileLocks
-from projections.health import ProjectionLocks
+from adapters.read_model.file_locks import FileLocks
+from projections.read_model.health import ProjectionLocks
 
 
 @pytest.fixture(params=["files", pytest.param("postgresql", marks=pytest.mark.services)])
@@ -21,7 +21,7 @@ def locks(request: pytest.FixtureRequest, tmp_path: Path,
         return
     from psycopg_pool import ConnectionPool
 
-    from adapters.postgres_locks import PostgresLocks
+    from adapters.read_model.postgres_locks import PostgresLocks
 
     url = request.getfixturevalue("services")["PARLEY_DATABASE_URL"]
     with ConnectionPool(url, min_size=2, max_size=4, open=True,

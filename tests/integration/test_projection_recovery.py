@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from adapters.memory_cache import MemoryCache
-from adapters.sqlite_projection_health import SQLiteProjectionHealth
-from adapters.sqlite_read_store import SQLiteReadStore
-from projections.documents import DocumentChange, Upsert
-from projections.events import PositionedEvent
-from projections.runner import ProjectionWriter
+from adapters.read_model.memory_cache import MemoryCache
+from adapters.read_model.sqlite_projection_health import SQLiteProjectionHealth
+from adapters.read_model.sqlite_read_store import SQLiteReadStore
+from projections.read_model.documents import DocumentChange, Upsert
+from projections.read_model.events import PositionedEvent
+from projections.read_model.runner import ProjectionWriter
 
 
 class Notes:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.elasticsearch_read_store import ElasticsearchReadStore
-from adapters.sqlite_read_store import SQLiteReadStore
-from projections.documents import (
+from adapters.read_model.elasticsearch_read_store import ElasticsearchReadStore
+from adapters.read_model.sqlite_read_store import SQLiteReadStore
+from projections.read_model.documents import (
     AnyOf,
     Contains,
     Eq,

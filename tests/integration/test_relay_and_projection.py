@@ -10,21 +10,25 @@ from typing import Any
 
 import pytest
 
-from adapters.elasticsearch_read_store import ElasticsearchReadStore
-from adapters.kafka_projection import KafkaProjectionRunner, new_consumer, projectors_by_topic
-from adapters.kafka_relay import KafkaRelay, context_of, new_producer
-from adapters.redis_cache import RedisCache
-from commands.conversations import OpenDirectConversation, SendMessage
-from commands.log import EventLog
-from commands.users import RegisterUser
-from commands.writer import GroupCommitWriter
+from adapters.event_log.kafka_relay import KafkaRelay, context_of, new_producer
+from adapters.read_model.elasticsearch_read_store import ElasticsearchReadStore
+from adapters.read_model.kafka_projection import (
+    KafkaProjectionRunner,
+    new_consumer,
+    projectors_by_topic,
+)
+from adapters.read_model.redis_cache import RedisCache
+from commands.identity.users import RegisterUser
+from commands.messaging.conversations import OpenDirectConversation, SendMessage
+from event_log.log import EventLog
+from event_log.writer import GroupCommitWriter
 from parley.bootstrap import HANDLERS, event_log_env, projectors
 from parley.production import migrate_all, progress_pool, read_store, topic_of_projection
 from parley.settings import Settings
-from projections.documents import Eq, Query
-from projections.live import stream_notification
-from projections.messaging import MESSAGES
-from projections.runner import ProjectionWriter
+from projections.messaging.conversations import MESSAGES
+from projections.messaging.live import stream_notification
+from projections.read_model.documents import Eq, Query
+from projections.read_model.runner import ProjectionWriter
 from tests.builders import DIRECT_ID_KEY, a_cause, a_handle, now
 
 pytestmark = pytest.mark.services

@@ -12,14 +12,14 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from adapters.kafka_relay import (
+from adapters.event_log.kafka_relay import (
     KafkaRelay,
     LogAppendedSignal,
     appended_channel,
     kafka_topic,
     new_producer,
 )
-from commands.users import RegisterUser
+from commands.identity.users import RegisterUser
 from parley.production import progress_pool
 from tests.builders import a_cause, a_handle
 from tests.integration.test_relay_and_projection import (  # noqa: F401 - the fixture

@@ -12,23 +12,23 @@ from typing import Any
 
 import pytest
 
-from adapters.file_locks import FileLocks
-from adapters.log_reader import LogReader
-from adapters.memory_cache import MemoryCache
-from adapters.sqlite_generations import SQLiteGenerations
-from adapters.sqlite_projection_health import SQLiteProjectionHealth
-from adapters.sqlite_read_store import SQLiteReadStore
-from commands.conversations import OpenDirectConversation, SendMessage
-from commands.log import EventLog
-from commands.messages import EditMessage
-from commands.users import RegisterUser
-from commands.writer import GroupCommitWriter
+from adapters.event_log.log_reader import LogReader
+from adapters.read_model.file_locks import FileLocks
+from adapters.read_model.memory_cache import MemoryCache
+from adapters.read_model.sqlite_generations import SQLiteGenerations
+from adapters.read_model.sqlite_projection_health import SQLiteProjectionHealth
+from adapters.read_model.sqlite_read_store import SQLiteReadStore
+from commands.identity.users import RegisterUser
+from commands.messaging.conversations import OpenDirectConversation, SendMessage
+from commands.messaging.messages import EditMessage
+from event_log.log import EventLog
+from event_log.writer import GroupCommitWriter
 from parley.bootstrap import HANDLERS, projectors
-from projections.health import ProjectionHalted
-from projections.maintenance import retry_parked
-from projections.messaging import MessagingProjector
-from projections.replay import Replayer, ReplayRequest
-from projections.runner import LogTailingRunner, ProjectionWriter
+from projections.messaging.conversations import MessagingProjector
+from projections.read_model.health import ProjectionHalted
+from projections.read_model.maintenance import retry_parked
+from projections.read_model.replay import Replayer, ReplayRequest
+from projections.read_model.runner import LogTailingRunner, ProjectionWriter
 from tests.builders import DIRECT_ID_KEY, a_cause, a_handle, now
 
 

@@ -14,13 +14,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from commands.chain_checkpoints import write_checkpoint
-from commands.log import EventLog
-from commands.log_integrity import ChainRecords, verify_log
-from commands.users import RegisterUser
-from commands.writer import GroupCommitWriter
-from domain.chain_verification import BreakKind
-from domain.hash_chain import extend_chain
+from commands.audit.checkpoints import write_checkpoint
+from commands.audit.integrity import ChainRecords, verify_log
+from commands.identity.users import RegisterUser
+from domain.audit.chain_verification import BreakKind
+from event_log.hash_chain import extend_chain
+from event_log.log import EventLog
+from event_log.writer import GroupCommitWriter
 from migrations.runner import migrate
 from parley.bootstrap import HANDLERS, chain_records, event_log_env
 from parley.settings import Settings

@@ -9,20 +9,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.memory_cache import MemoryCache
-from commands.accounts import new_refresh_token, read_refresh_token, token_digest
-from domain.accounts import (
+from adapters.read_model.memory_cache import MemoryCache
+from commands.identity.accounts import new_refresh_token, read_refresh_token, token_digest
+from domain.errors import InvalidCommand
+from domain.identity.accounts import (
     Credentials,
     InvalidCredentials,
     InvalidRefreshToken,
     RefreshGrant,
     clean_password,
 )
-from domain.devices import Device, DeviceNotFound
-from domain.errors import InvalidCommand
-from domain.users import User
-from projections.accounts import DEVICES, DeviceProjector, DeviceQueries
-from projections.users import UserDirectoryProjector
+from domain.identity.devices import Device, DeviceNotFound
+from domain.identity.users import User
+from projections.identity.devices import DEVICES, DeviceProjector, DeviceQueries
+from projections.identity.users import UserDirectoryProjector
 from tests.builders import a_cause, now
 
 

@@ -12,18 +12,10 @@ from eventsourcing.application import Application
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.attachments import (
+from commands.messaging.attachments import (
     RecordAttachment,
     record_attachment,
     require_own_attachments,
-)
-from commands.batch import Batch
-from domain.attachments import (
-    DEFAULT_CONTENT_TYPES,
-    SIGNATURES,
-    Attachment,
-    UploadPolicy,
-    storage_key_for,
 )
 from domain.errors import (
     AttachmentContentMismatch,
@@ -33,8 +25,16 @@ from domain.errors import (
     UnsupportedAttachmentType,
     UploadQuotaExceeded,
 )
-from domain.upload_quota import PendingUploads, UploadQuota
-from projections.attachments import ATTACHMENTS, AttachmentsProjector
+from domain.messaging.attachments import (
+    DEFAULT_CONTENT_TYPES,
+    SIGNATURES,
+    Attachment,
+    UploadPolicy,
+    storage_key_for,
+)
+from domain.messaging.upload_quota import PendingUploads, UploadQuota
+from event_log.batch import Batch
+from projections.messaging.attachments import ATTACHMENTS, AttachmentsProjector
 from tests.builders import FILE_HEADS, a_cause, a_file, in_chunks, now
 
 POLICY = UploadPolicy(max_bytes=10_000)

@@ -12,9 +12,7 @@ import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
-from commands.accounts import new_refresh_token
-from commands.audit import AuditCriteria, actor_id_of, audit_criteria, log_bound
-from commands.audit_entries import (
+from commands.audit.entries import (
     REDACTED,
     SECRET_FIELDS,
     FieldChange,
@@ -25,11 +23,13 @@ from commands.audit_entries import (
     plain,
     state_of,
 )
-from commands.batch import Batch
-from commands.users import NewSession, RegisterUser, register_user
-from domain.accounts import Credentials, RefreshGrant
+from commands.audit.queries import AuditCriteria, actor_id_of, audit_criteria, log_bound
+from commands.identity.accounts import new_refresh_token
+from commands.identity.users import NewSession, RegisterUser, register_user
 from domain.errors import InvalidCommand
-from domain.users import User, user_id_for_handle
+from domain.identity.accounts import Credentials, RefreshGrant
+from domain.identity.users import User, user_id_for_handle
+from event_log.batch import Batch
 from tests.builders import a_cause, a_handle, now
 
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0LXNhbHQ$c2VjcmV0LWhhc2g"
@@ -155,6 +155,6 @@ def test_criteria_from_typed_input_split_types_and_name_actors_by_handle() -> No
 
 def test_event_types_name_every_event_class_but_not_the_library_bases() -> None:
     topics = event_topics()
-    assert topics["User.Registered"] == "domain.users:User.Registered"
+    assert topics["User.Registered"] == "domain.identity.users:User.Registered"
     assert "Conversation.MessageSent" in topics and "UserRoles.AuditAccessDenied" in topics
     assert "User.Event" not in topics and "User.Created" not in topics

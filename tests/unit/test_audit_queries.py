@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from adapters.audit_log_reader import AuditLogReader
-from commands import audit as audit_module
-from commands.audit import AggregateNotFound, AuditCriteria, AuditLog, UnknownEventType
-from commands.log import EventLog
-from commands.outcomes import Outcome
-from commands.users import ChangeProfile, RegisterUser
-from commands.writer import GroupCommitWriter
-from domain.accounts import credentials_id
-from domain.events import Cause
+from adapters.audit.log_reader import AuditLogReader
+from commands.audit import queries as audit_module
+from commands.audit.queries import AggregateNotFound, AuditCriteria, AuditLog, UnknownEventType
+from commands.identity.users import ChangeProfile, RegisterUser
+from domain.identity.accounts import credentials_id
+from event_log.aggregate import Cause
+from event_log.log import EventLog
+from event_log.outcomes import Outcome
+from event_log.writer import GroupCommitWriter
 from parley.bootstrap import HANDLERS
 from tests.builders import a_cause, a_handle
 

@@ -7,9 +7,7 @@ import uuid
 import pytest
 from eventsourcing.application import Application
 
-from commands.batch import Batch
-from commands.outcomes import Handler
-from commands.roles import (
+from commands.identity.roles import (
     GrantRole,
     RecordAuditAccessDenied,
     RevokeRole,
@@ -19,14 +17,16 @@ from commands.roles import (
     revoke_role,
 )
 from domain.errors import UserNotFound
-from domain.roles import (
+from domain.identity.roles import (
     MAX_RECORDED_PATH,
     UnknownRole,
     UserRoles,
     operator_actor_id,
     user_roles_id,
 )
-from domain.users import User
+from domain.identity.users import User
+from event_log.batch import Batch
+from event_log.outcomes import Handler
 from tests.builders import a_cause, a_handle
 
 

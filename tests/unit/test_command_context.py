@@ -12,9 +12,9 @@ from typing import Any, cast
 from fastapi import Request, Response
 from pydantic import BaseModel
 
-from api.dependencies import CommandContext, fingerprint
-from commands.outcomes import Outcome
-from domain.events import Cause
+from api.http.dependencies import CommandContext, fingerprint
+from event_log.aggregate import Cause
+from event_log.outcomes import Outcome
 from parley.bootstrap import Parley
 
 

@@ -6,8 +6,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.problems import NOT_STORED, OUTCOME_UNKNOWN, install_problem_handlers
-from commands.faults import CommandNotStored, CommandOutcomeUnknown
+from api.http.problems import NOT_STORED, OUTCOME_UNKNOWN, install_problem_handlers
+from event_log.faults import CommandNotStored, CommandOutcomeUnknown
 
 
 @pytest.mark.parametrize(("error", "problem_type"), [

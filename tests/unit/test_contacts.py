@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.contacts import (
+from domain.errors import DomainError
+from domain.identity.contacts import (
     FRIENDS,
     NO_CONTACT,
     REQUESTED,
@@ -21,8 +22,7 @@ from domain.contacts import (
     NotBlocked,
     NotFriends,
 )
-from domain.errors import DomainError
-from projections.contacts import BLOCKS, CONTACTS, ContactsProjector
+from projections.identity.contacts import BLOCKS, CONTACTS, ContactsProjector
 from tests.builders import a_cause, now
 
 ADA, BOB = uuid.uuid4(), uuid.uuid4()

@@ -10,14 +10,14 @@ from eventsourcing.application import Application
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.conversations import (
+from domain.errors import CannotTalkToSelf, InvalidCommand, MessageTooLong, NotAMember
+from domain.messaging.conversations import (
     MAX_MESSAGE_BYTES,
     Conversation,
     clean_message_text,
     direct_conversation_id,
     legacy_direct_conversation_id,
 )
-from domain.errors import CannotTalkToSelf, InvalidCommand, MessageTooLong, NotAMember
 from tests.builders import DIRECT_ID_KEY, a_cause, now
 
 

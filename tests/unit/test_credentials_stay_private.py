@@ -9,15 +9,15 @@ from datetime import timedelta
 from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
 
-from adapters.kafka_relay import context_of
-from commands.accounts import new_refresh_token
-from commands.batch import Batch
-from commands.users import NewSession, RegisterUser, register_user
-from domain.accounts import Credentials, RefreshGrant
-from domain.devices import Device
-from projections.accounts import projectors as account_projectors
-from projections.contacts import projectors as contact_projectors
-from projections.users import UserDirectoryProjector
+from adapters.event_log.kafka_relay import context_of
+from commands.identity.accounts import new_refresh_token
+from commands.identity.users import NewSession, RegisterUser, register_user
+from domain.identity.accounts import Credentials, RefreshGrant
+from domain.identity.devices import Device
+from event_log.batch import Batch
+from projections.identity.contacts import projectors as contact_projectors
+from projections.identity.devices import projectors as account_projectors
+from projections.identity.users import UserDirectoryProjector
 from tests.builders import a_cause, a_handle, now
 
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0LXNhbHQ$c2VjcmV0LWhhc2g"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from domain.device_roster import DeviceRoster
+from domain.identity.device_roster import DeviceRoster
 from tests.builders import a_cause, now
 
 

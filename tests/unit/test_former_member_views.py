@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.messaging_queries import as_of, edited_after, message_view, reader_view
+from projections.messaging.queries import as_of, edited_after, message_view, reader_view
 
 
 def a_message(**fields: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.conversations import ADMIN, MEMBER, OWNER, Conversation
 from domain.errors import (
     ConversationNotFound,
     DomainError,
@@ -17,7 +16,8 @@ from domain.errors import (
     NotAMember,
     TooManyInvitations,
 )
-from domain.invitations import GroupInvitations
+from domain.messaging.conversations import ADMIN, MEMBER, OWNER, Conversation
+from domain.messaging.invitations import GroupInvitations
 from tests.builders import DIRECT_ID_KEY, a_cause, now
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.hash_chain import (
+from event_log.hash_chain import (
     GENESIS_HASH,
     NO_POSITION,
     LoggedEvent,

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from domain.conversations import Conversation
-from domain.users import User
-from projections.cache_invalidation import hot_path_keys
-from projections.documents import Upsert
-from projections.hot_paths import (
+from domain.identity.users import User
+from domain.messaging.conversations import Conversation
+from projections.messaging.cache_invalidation import hot_path_keys
+from projections.messaging.conversations import CONVERSATIONS, MESSAGES
+from projections.read_model.documents import Upsert
+from projections.read_model.hot_paths import (
     StampedCache,
     blocks_key,
     inbox_key,
     latest_key,
     memberships_key,
 )
-from projections.messaging import CONVERSATIONS, MESSAGES
 from tests.builders import a_cause, now
 from tests.projected_world import ProjectedWorld
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from api.dependencies import Session
-from api.live_socket import LiveFeed, SocketSession
-from domain.messages import Message
-from domain.users import User
-from projections.live import (
+from api.http.dependencies import Session
+from api.messaging.live_socket import LiveFeed, SocketSession
+from domain.identity.users import User
+from domain.messaging.messages import Message
+from projections.messaging.live import (
     MAX_STREAMED_CHANGES,
     STREAM,
     LiveView,

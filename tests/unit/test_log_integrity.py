@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commands.chain_checkpoints import CheckpointSchedule, write_checkpoint
-from commands.log_integrity import verify_log
-from domain.chain_verification import BreakKind
-from domain.hash_chain import ChainLink, Checkpoint, LoggedEvent, extend_chain, sign_checkpoint
+from commands.audit.checkpoints import CheckpointSchedule, write_checkpoint
+from commands.audit.integrity import verify_log
+from domain.audit.chain_verification import BreakKind
+from event_log.hash_chain import ChainLink, Checkpoint, LoggedEvent, extend_chain, sign_checkpoint
 
 KEY = b"auditor-key"
 AT = datetime(2025, 3, 1, tzinfo=UTC)
@@ -237,12 +237,12 @@ def test_a_schedule_that_cannot_write_warns_once_per_outage_and_says_when_it_wor
     working = log.chain_head
     log.chain_head = unavailable  # type: ignore[method-assign, assignment]
     schedule = CheckpointSchedule(log, KEY, every_seconds=3600, clock=lambda: AT)
-    caplog.set_level("INFO", logger="commands.chain_checkpoints")
+    caplog.set_level("INFO", logger="commands.audit.checkpoints")
     assert [schedule.tick() for _ in range(3)] == [None, None, None]
     log.chain_head = working  # type: ignore[method-assign]
     assert schedule.tick() is not None and schedule.written == 1
     records = [(r.levelname, r.getMessage()) for r in caplog.records
-               if r.name == "commands.chain_checkpoints"]
+               if r.name == "commands.audit.checkpoints"]
     assert [level for level, _ in records] == ["WARNING", "INFO", "INFO"]
     assert "OSError" in records[0][1]
     assert "works again" in records[1][1]  # then the checkpoint signed

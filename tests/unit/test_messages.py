@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from domain.errors import TooManyEdits
-from domain.messages import Message
+from domain.messaging.messages import Message
 from tests.builders import a_cause, now
 
 

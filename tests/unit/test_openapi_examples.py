@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from api.app import create_app
-from api.problems import PROBLEM_JSON, ProblemDetails
+from api.http.problems import PROBLEM_JSON, ProblemDetails
 from parley.bootstrap import Parley, build
 from parley.settings import Settings
 

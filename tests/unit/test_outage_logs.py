@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from adapters.kafka_projection import coordinator_known
-from commands.outages import Outage
+from adapters.read_model.kafka_projection import coordinator_known
+from commands.processes.outages import Outage
 from parley.logs import configure_logging
 
 
@@ -28,7 +28,7 @@ def test_kafka_python_reconnect_errors_are_not_logged_but_ours_are(
     configure_logging("INFO")
     assert not logging.getLogger("kafka.conn").isEnabledFor(logging.ERROR)
     assert not logging.getLogger("kafka.coordinator").isEnabledFor(logging.ERROR)
-    assert logging.getLogger("adapters.kafka_relay").isEnabledFor(logging.INFO)
+    assert logging.getLogger("adapters.event_log.kafka_relay").isEnabledFor(logging.INFO)
 
 
 def test_an_outage_is_one_warning_when_it_starts_and_one_info_when_it_ends(

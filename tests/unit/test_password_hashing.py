@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from adapters.password_hashing import HashingBusy, PasswordHashing
+from adapters.identity.password_hashing import HashingBusy, PasswordHashing
 
 
 class BlockingPasswords:

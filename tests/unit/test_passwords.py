@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.common_passwords import common_passwords
+from adapters.identity.common_passwords import common_passwords
 from domain.errors import (
     CommonPassword,
     PasswordFromContext,
@@ -12,7 +12,7 @@ from domain.errors import (
     TrivialPassword,
     WeakPassword,
 )
-from domain.passwords import PasswordPolicy
+from domain.identity.passwords import PasswordPolicy
 
 POLICY = PasswordPolicy(frozenset({"password", "iloveyou", "trustno1"}))
 ADA = ["ada", "Ada Lovelace"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from domain.errors import InvalidCommand
-from domain.users import CONTACTS, EVERYONE, NOBODY, User
-from projections.users import UserDirectoryProjector, public_profile
+from domain.identity.users import CONTACTS, EVERYONE, NOBODY, User
+from projections.identity.users import UserDirectoryProjector, public_profile
 from tests.builders import a_cause
 from tests.projected_world import ProjectedWorld
 

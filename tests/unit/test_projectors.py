@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from domain.conversations import Conversation
-from domain.messages import Message
-from projections.messaging import CONVERSATIONS, MEMBERSHIPS, MESSAGES, MessagingProjector
+from domain.messaging.conversations import Conversation
+from domain.messaging.messages import Message
+from projections.messaging.conversations import (
+    CONVERSATIONS,
+    MEMBERSHIPS,
+    MESSAGES,
+    MessagingProjector,
+)
 from tests.builders import DIRECT_ID_KEY, a_cause, now
 
 

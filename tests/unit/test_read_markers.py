@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidCommand
-from domain.read_markers import ReadMarker
+from domain.messaging.read_markers import ReadMarker
 from tests.builders import a_cause
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from commands.accounts import new_refresh_token
-from domain.accounts import InvalidRefreshToken, RefreshGrant
+from commands.identity.accounts import new_refresh_token
+from domain.identity.accounts import InvalidRefreshToken, RefreshGrant
 from tests.builders import a_cause, now
 
 

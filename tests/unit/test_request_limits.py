@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api.limits import RequestLimits
+from api.http.limits import RequestLimits
 from tests.builders import in_chunks
 
 UPLOAD = "/v1/attachments"

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from api.problems import Problem
-from api.rate_limits import BackoffRule, MemoryFailureBackoff, MemoryTokenBuckets
-from api.sign_in_throttle import SignInThrottle
+from api.http.problems import Problem
+from api.http.rate_limits import BackoffRule, MemoryFailureBackoff, MemoryTokenBuckets
+from api.identity.sign_in_throttle import SignInThrottle
 
 
 def test_the_lock_doubles_after_the_free_failures_up_to_the_cap() -> None:

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.conversations import Conversation, clean_message_text, clean_title
 from domain.errors import DisallowedText, ReservedHandle, UnsafeReference
+from domain.identity.users import User, clean_avatar, clean_name, user_id_for_handle
+from domain.messaging.conversations import Conversation, clean_message_text, clean_title
 from domain.text import BIDI_CONTROLS, MAX_MARKS_IN_A_ROW
-from domain.users import User, clean_avatar, clean_name, user_id_for_handle
 from tests.builders import a_cause
 
 CLEANERS = {"name": clean_name, "title": clean_title, "message": clean_message_text}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.rate_limits import MemoryTokenBuckets
+from api.http.rate_limits import MemoryTokenBuckets
 
 
 def test_a_key_beyond_its_burst_waits_and_other_keys_do_not() -> None:

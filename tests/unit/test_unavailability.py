@@ -11,7 +11,7 @@ import psycopg_pool
 import pytest
 import redis.exceptions
 
-from api.unavailability import is_unavailable
+from api.http.unavailability import is_unavailable
 
 
 def caused_by(error: Exception, cause: BaseException) -> Exception:

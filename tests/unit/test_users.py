@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import InvalidCommand
-from domain.users import User, user_id_for_handle
+from domain.identity.users import User, user_id_for_handle
 from tests.builders import a_cause
 
 

@@ -1,0 +1,1 @@
+"""Audit's adapters: reading the event log as stored."""

@@ -1,0 +1,1 @@
+"""Adapters for the HTTP machinery: rate limits in Redis."""

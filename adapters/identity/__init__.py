@@ -1,0 +1,1 @@
+"""Identity's adapters: password hashing, common passwords, presence in Redis."""

@@ -1,0 +1,1 @@
+"""Messaging's adapters: the blob store and live updates over Redis."""

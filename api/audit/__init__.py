@@ -1,0 +1,1 @@
+"""Audit's routes: the event log as an auditor reads it."""

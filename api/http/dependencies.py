@@ -1,0 +1,194 @@
+"""Per-request dependencies: the built Parley, the caller, the cause of commands."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Header, Query, Request, Response
+from pydantic import BaseModel
+
+from api.http.problems import Problem
+from api.http.request_ids import request_id_of
+from event_log.aggregate import Cause
+from event_log.faults import CommandOutcomeUnknown
+from event_log.outcomes import Outcome
+from parley.bootstrap import Parley
+from projections.identity.devices import DEVICES, DeviceQueries
+
+TOKEN_ALGORITHM = "HS256"
+# Tolerated difference between clocks. A token is refused once it is older than the access
+# TTL plus this, whatever its `exp` says: a forged or mis-issued long-lived token is useless.
+CLOCK_SKEW_SECONDS = 30
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
+
+
+async def get_parley(request: Request) -> Parley:
+    parley: Parley = request.app.state.parley
+    return parley
+
+
+ParleyDep = Annotated[Parley, Depends(get_parley)]
+
+
+@dataclass(frozen=True)
+class Session:
+    """Who is calling, and from which device (each sign-in is a device)."""
+
+    user_id: uuid.UUID
+    device_id: uuid.UUID
+    issued_at_position: int = 0  # the log position its token was issued at
+
+
+def issue_access_token(parley: Parley, session: Session, issued_at: int, position: int) -> str:
+    """A short-lived bearer token; `pos` is where its device was created in the log."""
+    claims = {"sub": str(session.user_id), "did": str(session.device_id), "iat": issued_at,
+              "exp": issued_at + parley.settings.access_token_ttl_seconds, "pos": position}
+    return jwt.encode(claims, parley.secret_key, algorithm=TOKEN_ALGORITHM)
+
+
+def device_in_force(parley: Parley, session: Session, position: int) -> bool:
+    """Checked on every request, so a revoked device's tokens stop working at once.
+
+    Through the cache (invalidated by the devices projector). A device the read model does not
+    know yet was signed in moments ago: wait, bounded, for its position, then decide.
+    """
+    devices = DeviceQueries(parley.store, parley.cache)
+    in_force = devices.in_force(str(session.device_id), str(session.user_id))
+    if in_force is None and position > 0 and parley.gate.wait(position, [DEVICES]):
+        in_force = devices.in_force(str(session.device_id), str(session.user_id))
+    return bool(in_force)
+
+
+def authenticate(parley: Parley, token: str) -> Session:
+    """The session a bearer token stands for (also for WebSocket handshakes); raises 401."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    try:
+        claims = jwt.decode(token, parley.secret_key, algorithms=[TOKEN_ALGORITHM],
+                            options={"require": ["sub", "did", "exp", "iat"]},
+                            leeway=CLOCK_SKEW_SECONDS)
+        issued_ago = time.time() - int(claims["iat"])
+        if issued_ago > parley.settings.access_token_ttl_seconds + CLOCK_SKEW_SECONDS:
+            raise Problem(401, "Unauthorized", "the token is invalid or expired", challenge)
+        position = int(claims.get("pos", 0))
+        session = Session(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["did"])),
+                          position)
+    except (jwt.PyJWTError, ValueError, TypeError) as error:
+        raise Problem(401, "Unauthorized", "the token is invalid or expired", challenge) from error
+    if not device_in_force(parley, session, position):
+        raise Problem(401, "Unauthorized", "this device was signed out", challenge)
+    return session
+
+
+async def current_session(
+    parley: ParleyDep, authorization: Annotated[str | None, Header()] = None
+) -> Session:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Problem(401, "Unauthorized", "send 'Authorization: Bearer <token>'",
+                      {"WWW-Authenticate": "Bearer"})
+    return await asyncio.to_thread(authenticate, parley, authorization[7:].strip())
+
+
+CurrentSession = Annotated[Session, Depends(current_session)]
+
+
+async def current_user_id(session: CurrentSession) -> uuid.UUID:
+    return session.user_id
+
+
+UserId = Annotated[uuid.UUID, Depends(current_user_id)]
+
+
+async def correlation_id(request: Request) -> uuid.UUID:
+    """The request's id (`X-Request-Id`, kept or made by `api.http.request_ids.RequestIds`)."""
+    return request_id_of(request.scope)
+
+
+CorrelationId = Annotated[uuid.UUID, Depends(correlation_id)]
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)
+]
+
+ConsistencyPosition = Annotated[
+    int | None,
+    Query(ge=0, le=2**62, description="Wait (bounded) until read models reach this position"),
+]
+
+
+def cause_of(user_id: uuid.UUID, correlation: uuid.UUID) -> Cause:
+    return Cause(actor_id=user_id, correlation_id=correlation)
+
+
+def fingerprint(request: Request, payload: Any) -> str:
+    """What makes two keyed requests 'the same': method, path and the parsed body."""
+    canonical = json.dumps(payload, sort_keys=True, default=str)
+    digest = hashlib.sha256(f"{request.method} {request.url.path} {canonical}".encode())
+    return digest.hexdigest()
+
+
+def wait_for(parley: Parley, position: int | None, projections: list[str]) -> None:
+    if not parley.gate.wait(position, projections):
+        raise Problem(503, "Not yet consistent",
+                      f"read models have not reached position {position} yet; retry",
+                      {"Retry-After": "1"})
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What a command route needs to submit a command on the caller's behalf."""
+
+    parley: Parley
+    request: Request
+    response: Response
+    caller: uuid.UUID
+    correlation: uuid.UUID
+    idempotency_key: str | None
+
+    async def run(self, command: Any, body: BaseModel | None = None) -> Outcome:
+        """Submit `command`; a keyed retry is the same request if it sends the same `body`."""
+        return await self.submit(command, {} if body is None else body.model_dump(mode="json"))
+
+    async def submit(self, command: Any, payload: Any) -> Outcome:
+        """Submit to the group-commit writer; `payload` is what a keyed retry must repeat."""
+        writer = self.parley.writer
+        assert writer is not None
+        submitted = asyncio.wrap_future(writer.submit(
+            command, cause_of(self.caller, self.correlation), self.idempotency_key,
+            fingerprint(self.request, payload)
+        ))
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(submitted),
+                                             writer.longest_answer_seconds)
+        except TimeoutError as error:  # the writer is wedged: the command may yet commit
+            raise CommandOutcomeUnknown(
+                "no answer from the event log in time; retry with the same Idempotency-Key "
+                "(or client_message_id)") from error
+        self.response.status_code = outcome.status
+        self.response.headers["Parley-Position"] = str(outcome.position)
+        return outcome
+
+
+async def command_context(
+    request: Request, response: Response, parley: ParleyDep, caller: UserId,
+    correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
+) -> CommandContext:
+    return CommandContext(parley, request, response, caller, correlation, idempotency_key)
+
+
+async def unkeyed_command_context(
+    request: Request, response: Response, parley: ParleyDep, caller: UserId,
+    correlation: CorrelationId,
+) -> CommandContext:
+    """For the caller's commands that take no `Idempotency-Key`."""
+    return CommandContext(parley, request, response, caller, correlation, None)
+
+
+Commands = Annotated[CommandContext, Depends(command_context)]
+UnkeyedCommands = Annotated[CommandContext, Depends(unkeyed_command_context)]

@@ -1,0 +1,1 @@
+"""Identity's routes: accounts and sessions, users, contacts and blocks."""

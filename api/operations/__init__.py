@@ -1,0 +1,1 @@
+"""Operators' routes: health, readiness, and projection maintenance."""

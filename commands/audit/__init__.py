@@ -1,0 +1,1 @@
+"""Audit over the event log itself: entries and queries, checkpoints, integrity checks."""

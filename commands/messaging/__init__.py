@@ -1,0 +1,1 @@
+"""Messaging's write side: conversations, groups, messages, read markers, attachments."""

@@ -1,0 +1,54 @@
+"""Commands that record read and delivery receipts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from commands.messaging.conversations import find_conversation
+from domain.messaging.read_markers import ReadMarker, read_marker_id
+from event_log.aggregate import Cause
+from event_log.batch import Batch
+from event_log.outcomes import Handler, Outcome
+
+
+@dataclass(frozen=True)
+class MarkRead:
+    conversation_id: UUID
+    user_id: UUID
+    up_to_seq: int
+
+
+@dataclass(frozen=True)
+class MarkDelivered:
+    conversation_id: UUID
+    user_id: UUID
+    device_id: UUID
+    up_to_seq: int
+
+
+def _marker(batch: Batch, conversation_id: UUID, user_id: UUID, cause: Cause) -> ReadMarker:
+    marker = batch.find(ReadMarker, read_marker_id(conversation_id, user_id))
+    if marker is None:
+        marker = ReadMarker.start(conversation_id, user_id, cause)
+        batch.add(marker)
+    return marker
+
+
+def mark_read(batch: Batch, command: MarkRead, cause: Cause) -> Outcome:
+    conversation = find_conversation(batch, command.conversation_id, command.user_id)
+    marker = _marker(batch, conversation.id, command.user_id, cause)
+    read_seq = marker.mark_read(command.up_to_seq, conversation.last_seq, cause)
+    return Outcome(200, {"conversation_id": str(conversation.id), "read_seq": read_seq})
+
+
+def mark_delivered(batch: Batch, command: MarkDelivered, cause: Cause) -> Outcome:
+    conversation = find_conversation(batch, command.conversation_id, command.user_id)
+    marker = _marker(batch, conversation.id, command.user_id, cause)
+    seq = marker.mark_delivered(command.device_id, command.up_to_seq, conversation.last_seq,
+                                cause)
+    return Outcome(200, {"conversation_id": str(conversation.id),
+                         "device_id": str(command.device_id), "delivered_seq": seq})
+
+
+READ_MARKER_HANDLERS: dict[type, Handler] = {MarkRead: mark_read, MarkDelivered: mark_delivered}

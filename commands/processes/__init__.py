@@ -1,0 +1,1 @@
+"""Work that runs on its own: periodic schedules, and outages logged once."""

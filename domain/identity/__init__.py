@@ -1,0 +1,1 @@
+"""Identity: people, their credentials and devices, contacts and blocks, operator roles."""

@@ -1,0 +1,1 @@
+"""Messaging: conversations and groups, messages, read markers, attachments, invitations."""

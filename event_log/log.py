@@ -1,0 +1,75 @@
+"""The event log: an `eventsourcing` application whose recorder is the append-only store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol, runtime_checkable
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import StoredEvent
+
+from domain.identity.devices import Device
+from domain.messaging.conversations import Conversation
+from domain.messaging.upload_quota import PendingUploads
+
+EventKey = tuple[UUID, int]  # an aggregate id and version: where an event sits in the log
+
+
+@runtime_checkable
+class RecordedEvents(Protocol):
+    """A recorder that can say, on a connection of its own and within `timeout` seconds, which
+    of these aggregate versions it holds and at which positions (to resolve an in-doubt commit).
+    """
+
+    def recorded(self, keys: Sequence[EventKey],
+                 timeout: float) -> dict[EventKey, tuple[int, StoredEvent]]: ...
+
+SNAPSHOT_EVERY = 500
+
+
+class EventLog(Application):  # type: ignore[type-arg]
+    """Parley's single event log; every aggregate of every context is stored here.
+
+    Conversations grow with every message, devices with every token refresh (a sign-in
+    loads all of the user's devices), a person's pending uploads with every upload, so they
+    are snapshotted every `SNAPSHOT_EVERY` events:
+    loading one (after a restart, or in another process) reads a snapshot and at most that
+    many events, however long it has lived.
+    """
+
+    name = "Parley"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        Conversation: SNAPSHOT_EVERY, Device: SNAPSHOT_EVERY, PendingUploads: SNAPSHOT_EVERY}
+
+    def committed_positions(self, events: Sequence[DomainEventProtocol[UUID]],
+                            timeout: float) -> dict[EventKey, int] | None:
+        """Where `events` are if a save that failed in doubt did commit them; None if it did not.
+
+        A transaction is all or nothing, so the save committed only if every one of its events is
+        in the log, each the same event (type and moment), not one another writer put there since.
+        """
+        keys = [(e.originator_id, e.originator_version) for e in events]
+        found = self._recorded(keys, timeout)
+        positions: dict[EventKey, int] = {}
+        for key, event in zip(keys, events, strict=True):
+            if key not in found:
+                return None
+            position, stored = found[key]
+            again = self.mapper.to_domain_event(stored)
+            moment = getattr(again, "timestamp", None)
+            if type(again) is not type(event) or moment != getattr(event, "timestamp", None):
+                return None
+            positions[key] = position
+        return positions
+
+    def _recorded(self, keys: Sequence[EventKey],
+                  timeout: float) -> dict[EventKey, tuple[int, StoredEvent]]:
+        recorder = self.recorder
+        if isinstance(recorder, RecordedEvents):
+            return recorder.recorded(keys, timeout)
+        # A recorder of the library's own (tests): its reads, and the head as each position.
+        head = recorder.max_notification_id() or 0
+        return {(i, v): (head, stored[0]) for i, v in keys
+                if (stored := recorder.select_events(i, gt=v - 1, lte=v))}

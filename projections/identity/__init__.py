@@ -1,0 +1,1 @@
+"""Identity's read models: the user directory, devices, contacts and blocks, presence."""
