@@ -6,12 +6,18 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from commands.identity.accounts import RefreshToken, new_refresh_token
+from commands.identity.users import NewSession, RegisterUser
+from commands.messaging.conversations import OpenDirectConversation, SendMessage
 from event_log.aggregate import Cause
+from event_log.writer import GroupCommitWriter
+from parley.settings import Settings
 
 DIRECT_ID_KEY = b"parley-tests-direct-conversation-ids"  # what the server's secret would key
 
@@ -42,6 +48,51 @@ def a_cause(actor_id: uuid.UUID | None = None) -> Cause:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def embedded_settings(data_dir: Path) -> Settings:
+    """The embedded profile with its data in `data_dir`, even where the services' variables
+    are set (as they are for the production-profile tests)."""
+    return Settings(database_url=None, data_dir=data_dir)
+
+
+def embedded_log_env(directory: Path) -> dict[str, str]:
+    """The `eventsourcing` library's own SQLite log in `directory`: none of what
+    `event_log_env` adds (Parley's chained recorder, the aggregate cache)."""
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(directory / "events.sqlite3")}
+
+
+def a_session(user_id: uuid.UUID | None = None,
+              name: str = "phone") -> tuple[NewSession, RefreshToken]:
+    """A new device of `user_id` signing in for 30 days, and the refresh token it is given."""
+    token = new_refresh_token(user_id or uuid.uuid4(), uuid.uuid4())
+    return NewSession(token.device_id, name, token.digest, now(),
+                      now() + timedelta(days=30)), token
+
+
+def a_registration(name: str = "Ada") -> RegisterUser:
+    """A registration under a fresh handle, without a password or a session."""
+    return RegisterUser(a_handle(), name)
+
+
+def a_user(writer: GroupCommitWriter, name: str = "Ada") -> uuid.UUID:
+    """The id of a user registered through `writer`."""
+    registered: uuid.UUID = writer.execute(a_registration(name), a_cause()).result.user_id
+    return registered
+
+
+def a_direct_conversation(writer: GroupCommitWriter) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """Ada and Bob registered through `writer`, and the direct conversation Ada opened with
+    Bob: (conversation, ada, bob)."""
+    ada, bob = a_user(writer, "Ada"), a_user(writer, "Bob")
+    opened = writer.execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY), a_cause(ada))
+    return opened.result.conversation_id, ada, bob
+
+
+def a_message(sender: uuid.UUID, conversation: uuid.UUID, text: str = "hi") -> SendMessage:
+    """The command that `sender` sends `text` to `conversation` now, as a new message."""
+    return SendMessage(conversation, sender, uuid.uuid4(), text, now())
 
 
 @dataclass(frozen=True)

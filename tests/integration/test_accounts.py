@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -11,42 +10,25 @@ from argon2 import PasswordHasher
 
 from adapters.identity.argon2_passwords import Argon2Passwords
 from commands.identity.accounts import (
-    ACCOUNT_HANDLERS,
     RefreshSession,
     RefreshToken,
+    ReusedRefreshTokenRevoked,
     RevokeDevice,
     SignIn,
     new_refresh_token,
     verified_password_hash,
 )
-from commands.identity.contacts import CONTACT_HANDLERS
-from commands.identity.users import NewSession, RegisterUser
+from commands.identity.users import RegisterUser
 from domain.identity.accounts import InvalidCredentials, InvalidRefreshToken
 from domain.identity.devices import DeviceNotFound
 from domain.identity.users import user_id_for_handle
 from event_log.batch import Batch
 from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter
-from parley.bootstrap import HANDLERS
-from tests.builders import a_cause, a_handle, now
+from tests.builders import a_cause, a_handle, a_session, now
 
 PASSWORD = "correct horse battery"
 FAST_ARGON2 = Argon2Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
-@pytest.fixture
-def writer(event_log: EventLog) -> Iterator[GroupCommitWriter]:
-    handlers = HANDLERS | ACCOUNT_HANDLERS | CONTACT_HANDLERS
-    group_commit = GroupCommitWriter(event_log, handlers, linger_seconds=0.005)
-    group_commit.start()
-    yield group_commit
-    group_commit.stop()
-
-
-def a_session(user_id: uuid.UUID, name: str = "phone") -> tuple[NewSession, RefreshToken]:
-    token = new_refresh_token(user_id, uuid.uuid4())
-    return NewSession(token.device_id, name, token.digest, now(),
-                      now() + timedelta(days=30)), token
 
 
 def registered(writer: GroupCommitWriter) -> tuple[uuid.UUID, RefreshToken]:
@@ -93,7 +75,7 @@ def test_concurrent_sign_ins_of_one_user_all_succeed(writer: GroupCommitWriter,
     verified = verified_password_hash(Batch(event_log.repository), FAST_ARGON2, ada, PASSWORD)
     futures = [writer.submit(SignIn(ada, verified, a_session(ada)[0]), a_cause(ada))
                for _ in range(10)]
-    assert len({f.result(timeout=10).body["device_id"] for f in futures}) == 10
+    assert len({f.result(timeout=10).result.device_id for f in futures}) == 10
 
 
 def test_a_sign_in_verified_against_a_stale_hash_is_refused(writer: GroupCommitWriter) -> None:
@@ -113,7 +95,7 @@ def test_reusing_a_rotated_out_token_revokes_the_grant(writer: GroupCommitWriter
     second = refresh(writer, first)
     reused = writer.execute(RefreshSession(first, "digest-never-issued", now(),
                                            now() + timedelta(days=30)), a_cause(first.user_id))
-    assert reused.status == 401
+    assert isinstance(reused.result, ReusedRefreshTokenRevoked)
     with pytest.raises(InvalidRefreshToken):
         refresh(writer, second)
 

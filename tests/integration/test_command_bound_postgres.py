@@ -9,52 +9,32 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError, StoredEvent
 
-from commands.messaging.conversations import SendMessage
 from domain.messaging.conversations import Conversation
 from event_log.faults import CommandNotStored, CommandOutcomeUnknown
 from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter
-from migrations.runner import migrate
-from parley.bootstrap import HANDLERS, event_log_env
-from parley.settings import Settings
-from tests.builders import a_cause, now
-from tests.integration.test_group_commit import a_conversation
+from tests.builders import a_cause, a_direct_conversation, a_message
+from tests.integration.conftest import StartWriter
 
 pytestmark = pytest.mark.services
 BOUND = 1.0
 
 
 @pytest.fixture
-def database_url(services: dict[str, str]) -> str:
-    return services["PARLEY_DATABASE_URL"]
+def event_log(open_postgres_log: Callable[..., EventLog]) -> EventLog:
+    return open_postgres_log(command_timeout_seconds=BOUND)
 
 
 @pytest.fixture
-def event_log(database_url: str, namespace: str) -> Iterator[EventLog]:
-    migrate(database_url, namespace)
-    log = EventLog(env=event_log_env(Settings(
-        database_url=database_url, namespace=namespace, command_timeout_seconds=BOUND)))
-    yield log
-    log.close()
-
-
-@pytest.fixture
-def writer(event_log: EventLog) -> Iterator[GroupCommitWriter]:
-    group_commit = GroupCommitWriter(event_log, HANDLERS, command_timeout=BOUND)
-    group_commit.start()
-    yield group_commit
-    group_commit.stop()
-
-
-def send(ada: uuid.UUID, conversation: uuid.UUID, text: str) -> SendMessage:
-    return SendMessage(conversation, ada, uuid.uuid4(), text, now())
+def writer(start_writer: StartWriter) -> GroupCommitWriter:
+    return start_writer(command_timeout=BOUND)
 
 
 def sent_texts(database_url: str, namespace: str, event_log: EventLog,
@@ -74,11 +54,11 @@ def test_a_send_while_the_log_takes_nothing_is_answered_503_in_its_bound_and_nev
     writer: GroupCommitWriter, event_log: EventLog, database_url: str, namespace: str,
     lock_mode: str,
 ) -> None:
-    conversation, ada, _ = a_conversation(writer)
+    conversation, ada, _ = a_direct_conversation(writer)
     with psycopg.connect(database_url) as blocker:  # holds the lock until the block ends
         blocker.execute(f"LOCK TABLE {namespace}.parley_events IN {lock_mode} MODE")
         started = time.monotonic()
-        futures = [writer.submit(send(ada, conversation, f"held {n}"), a_cause(ada))
+        futures = [writer.submit(a_message(ada, conversation, f"held {n}"), a_cause(ada))
                    for n in range(3)]
         for future in futures:
             with pytest.raises(CommandNotStored):
@@ -87,8 +67,8 @@ def test_a_send_while_the_log_takes_nothing_is_answered_503_in_its_bound_and_nev
     assert waited < BOUND + 1.0
     time.sleep(0.5)  # a save abandoned in the library or the pool would have committed by now
     assert sent_texts(database_url, namespace, event_log, conversation) == []
-    after = writer.execute(send(ada, conversation, "after"), a_cause(ada), timeout=10)
-    assert after.body["seq"] == 1
+    after = writer.execute(a_message(ada, conversation, "after"), a_cause(ada), timeout=10)
+    assert after.result.seq == 1
     assert sent_texts(database_url, namespace, event_log, conversation) == ["after"]
 
 
@@ -96,7 +76,7 @@ def test_a_send_whose_commit_lost_its_connection_is_answered_as_stored_once(
     writer: GroupCommitWriter, event_log: EventLog, database_url: str, namespace: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    conversation, ada, _ = a_conversation(writer)
+    conversation, ada, _ = a_direct_conversation(writer)
     recorder = event_log.recorder
     real = recorder.insert_events
     lost = []
@@ -110,8 +90,8 @@ def test_a_send_whose_commit_lost_its_connection_is_answered_as_stored_once(
         return positions
 
     monkeypatch.setattr(recorder, "insert_events", commit_then_lose_the_connection)
-    outcome = writer.execute(send(ada, conversation, "in doubt"), a_cause(ada), timeout=10)
-    assert outcome.body["seq"] == 1 and lost
+    outcome = writer.execute(a_message(ada, conversation, "in doubt"), a_cause(ada), timeout=10)
+    assert outcome.result.seq == 1 and lost
     assert outcome.position == max(lost[0] or [0])
     assert sent_texts(database_url, namespace, event_log, conversation) == ["in doubt"]
 
@@ -121,7 +101,7 @@ def test_a_commit_in_doubt_is_not_judged_while_another_insert_still_holds_the_lo
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """As a commit whose connection was lost may still be going on server-side."""
-    conversation, ada, _ = a_conversation(writer)
+    conversation, ada, _ = a_direct_conversation(writer)
     real = event_log.recorder.insert_events
     inserting = psycopg.connect(database_url)
 
@@ -134,7 +114,7 @@ def test_a_commit_in_doubt_is_not_judged_while_another_insert_still_holds_the_lo
     monkeypatch.setattr(event_log.recorder, "insert_events", commit_then_lose_the_connection)
     try:
         with pytest.raises(CommandOutcomeUnknown):
-            writer.submit(send(ada, conversation, "in doubt"), a_cause(ada)).result(timeout=10)
+            writer.submit(a_message(ada, conversation, "in doubt"), a_cause(ada)).result(timeout=10)
     finally:
         inserting.rollback()
         inserting.close()

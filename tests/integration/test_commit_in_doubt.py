@@ -15,38 +15,29 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import OperationalError, StoredEvent
 
-from commands.messaging.conversations import SendMessage
+from commands.messaging.conversations import MessageAccepted
 from domain.messaging.conversations import Conversation
 from event_log.faults import CommandNotStored, CommandOutcomeUnknown
 from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter
-from parley.bootstrap import HANDLERS, event_log_env
-from parley.settings import Settings
-from tests.builders import a_cause, now
-from tests.integration.test_group_commit import a_conversation
+from parley.bootstrap import event_log_env
+from tests.builders import a_cause, a_direct_conversation, a_message, embedded_settings
+from tests.integration.conftest import StartWriter
 
 Insert = Callable[..., Sequence[int] | None]
 
 
 @pytest.fixture
 def event_log(tmp_path: Path) -> Iterator[EventLog]:
-    # The embedded log, even where the services' variables are set.
-    log = EventLog(env=event_log_env(Settings(data_dir=tmp_path, database_url=None)))
+    """Parley's own embedded log (its chained recorder), whose inserts the tests break."""
+    log = EventLog(env=event_log_env(embedded_settings(tmp_path)))
     yield log
     log.close()
 
 
-def a_writer(event_log: EventLog, command_timeout: float = 5.0) -> GroupCommitWriter:
-    writer = GroupCommitWriter(event_log, HANDLERS, command_timeout=command_timeout)
-    writer.start()
-    return writer
-
-
 @pytest.fixture
-def writer(event_log: EventLog) -> Iterator[GroupCommitWriter]:
-    writer = a_writer(event_log)
-    yield writer
-    writer.stop()
+def writer(start_writer: StartWriter) -> GroupCommitWriter:
+    return start_writer(command_timeout=5.0)
 
 
 def failing_insert(event_log: EventLog, *, commits: bool, times: int = 1,
@@ -73,47 +64,45 @@ def sent_texts(event_log: EventLog, conversation: uuid.UUID) -> list[str]:
     return [e.text for e in events if isinstance(e, Conversation.MessageSent)]
 
 
-def send(ada: uuid.UUID, conversation: uuid.UUID, text: str) -> SendMessage:
-    return SendMessage(conversation, ada, uuid.uuid4(), text, now())
-
-
 def test_a_send_committed_before_its_connection_was_lost_is_answered_as_stored_once(
     writer: GroupCommitWriter, event_log: EventLog
 ) -> None:
-    conversation, ada, _ = a_conversation(writer)
+    conversation, ada, _ = a_direct_conversation(writer)
     failing_insert(event_log, commits=True)
-    outcome = writer.submit(send(ada, conversation, "in doubt"), a_cause(ada)).result(timeout=10)
-    assert outcome.status == 201 and outcome.body["seq"] == 1
+    outcome = writer.submit(a_message(ada, conversation, "in doubt"),
+                            a_cause(ada)).result(timeout=10)
+    assert isinstance(outcome.result, MessageAccepted) and outcome.result.seq == 1
     assert outcome.position == event_log.recorder.max_notification_id()
     assert sent_texts(event_log, conversation) == ["in doubt"]
-    again = writer.submit(send(ada, conversation, "next"), a_cause(ada)).result(timeout=10)
-    assert again.body["seq"] == 2
+    again = writer.submit(a_message(ada, conversation, "next"), a_cause(ada)).result(timeout=10)
+    assert again.result.seq == 2
 
 
 def test_a_send_that_failed_before_committing_is_tried_again_and_stored_once(
     writer: GroupCommitWriter, event_log: EventLog
 ) -> None:
-    conversation, ada, _ = a_conversation(writer)
+    conversation, ada, _ = a_direct_conversation(writer)
     calls = failing_insert(event_log, commits=False)
-    outcome = writer.submit(send(ada, conversation, "retried"), a_cause(ada)).result(timeout=10)
-    assert outcome.body["seq"] == 1 and len(calls) == 2
+    outcome = writer.submit(a_message(ada, conversation, "retried"),
+                            a_cause(ada)).result(timeout=10)
+    assert outcome.result.seq == 1 and len(calls) == 2
     assert sent_texts(event_log, conversation) == ["retried"]
 
 
 def test_a_send_the_log_never_takes_is_answered_not_stored(
     writer: GroupCommitWriter, event_log: EventLog
 ) -> None:
-    conversation, ada, _ = a_conversation(writer)
+    conversation, ada, _ = a_direct_conversation(writer)
     failing_insert(event_log, commits=False, times=1000)
     with pytest.raises(CommandNotStored):
-        writer.submit(send(ada, conversation, "lost"), a_cause(ada)).result(timeout=10)
+        writer.submit(a_message(ada, conversation, "lost"), a_cause(ada)).result(timeout=10)
     assert sent_texts(event_log, conversation) == []
 
 
 def test_a_commit_in_doubt_that_cannot_be_checked_is_answered_outcome_unknown(
     writer: GroupCommitWriter, event_log: EventLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conversation, ada, _ = a_conversation(writer)
+    conversation, ada, _ = a_direct_conversation(writer)
     failing_insert(event_log, commits=True)
 
     def unreachable(*_: Any) -> None:
@@ -121,23 +110,23 @@ def test_a_commit_in_doubt_that_cannot_be_checked_is_answered_outcome_unknown(
 
     monkeypatch.setattr(event_log.recorder, "recorded", unreachable)
     with pytest.raises(CommandOutcomeUnknown, match="same Idempotency-Key"):
-        writer.submit(send(ada, conversation, "unknown"), a_cause(ada)).result(timeout=10)
+        writer.submit(a_message(ada, conversation, "unknown"), a_cause(ada)).result(timeout=10)
 
 
 def test_a_command_still_waiting_at_its_timeout_is_answered_not_stored_and_never_stored(
-    event_log: EventLog,
+    event_log: EventLog, start_writer: StartWriter,
 ) -> None:
-    writer = a_writer(event_log, command_timeout=0.3)
+    writer = start_writer(command_timeout=0.3)
     try:
-        conversation, ada, _ = a_conversation(writer)
+        conversation, ada, _ = a_direct_conversation(writer)
         calls = failing_insert(event_log, commits=False, times=1000, delay=0.2)
         started = time.monotonic()
         with pytest.raises(CommandNotStored, match="within 0.3 s"):
-            writer.submit(send(ada, conversation, "late"), a_cause(ada)).result(timeout=10)
+            writer.submit(a_message(ada, conversation, "late"), a_cause(ada)).result(timeout=10)
         assert time.monotonic() - started < 1.0 and len(calls) <= 2
         event_log.recorder.insert_events = type(event_log.recorder).insert_events.__get__(
             event_log.recorder)  # type: ignore[method-assign]
-        writer.execute(send(ada, conversation, "after"), a_cause(ada))
+        writer.execute(a_message(ada, conversation, "after"), a_cause(ada))
     finally:
         writer.stop()
     assert sent_texts(event_log, conversation) == ["after"]

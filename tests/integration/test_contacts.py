@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from commands.identity.accounts import ACCOUNT_HANDLERS
 from commands.identity.contacts import (
-    CONTACT_HANDLERS,
     AnswerFriendRequest,
     BlockUser,
     RequestFriendship,
     UnblockUser,
     assert_not_blocked,
 )
-from commands.identity.users import RegisterUser
 from domain.identity.contacts import ContactBlocked
 from event_log.aggregate import Cause
 from event_log.batch import Batch
 from event_log.log import EventLog
-from event_log.outcomes import Outcome
 from event_log.writer import GroupCommitWriter
 from parley.bootstrap import HANDLERS
-from tests.builders import a_cause, a_handle, now
+from tests.builders import a_cause, a_user, now
+from tests.integration.conftest import BATCHING_LINGER_SECONDS, StartWriter
 
 
 @dataclass(frozen=True)
@@ -36,23 +32,24 @@ class Reach:
     recipient_id: uuid.UUID
 
 
-def reach(batch: Batch, command: Reach, cause: Cause) -> Outcome:
+@dataclass(frozen=True)
+class Reached:
+    """What the stand-in answers: nothing blocked it."""
+
+
+def reach(batch: Batch, command: Reach, cause: Cause) -> Reached:
     assert_not_blocked(batch, command.sender_id, command.recipient_id)
-    return Outcome(200, {})
+    return Reached()
 
 
 @pytest.fixture
-def writer(event_log: EventLog) -> Iterator[GroupCommitWriter]:
-    handlers = HANDLERS | ACCOUNT_HANDLERS | CONTACT_HANDLERS | {Reach: reach}
-    group_commit = GroupCommitWriter(event_log, handlers, linger_seconds=0.005)
-    group_commit.start()
-    yield group_commit
-    group_commit.stop()
+def writer(start_writer: StartWriter) -> GroupCommitWriter:
+    """The shared batching writer, with a handler for the stand-in command too."""
+    return start_writer(HANDLERS | {Reach: reach}, linger_seconds=BATCHING_LINGER_SECONDS)
 
 
 def someone(writer: GroupCommitWriter) -> uuid.UUID:
-    return uuid.UUID(writer.execute(RegisterUser(a_handle(), "Someone"),
-                                    a_cause()).body["user_id"])
+    return a_user(writer, "Someone")
 
 
 def test_a_block_stops_both_directions_and_an_unblock_lifts_it(writer: GroupCommitWriter,
@@ -92,12 +89,12 @@ def test_a_block_ends_a_friendship_in_the_same_commit(writer: GroupCommitWriter)
     writer.execute(BlockUser(bob, ada, now()), a_cause(bob))
     writer.execute(UnblockUser(bob, ada, now()), a_cause(bob))
     asked = writer.execute(RequestFriendship(ada, bob, now()), a_cause(ada))
-    assert (asked.status, asked.body["state"]) == (201, "outgoing")
+    assert (asked.result.new, asked.result.state) == (True, "outgoing")
 
 
 def test_two_mutual_requests_in_one_batch_make_one_friendship(writer: GroupCommitWriter) -> None:
     ada, bob = someone(writer), someone(writer)
     futures = [writer.submit(RequestFriendship(ada, bob, now()), a_cause(ada)),
                writer.submit(RequestFriendship(bob, ada, now()), a_cause(bob))]
-    states = [f.result(timeout=10).body["state"] for f in futures]
+    states = [f.result(timeout=10).result.state for f in futures]
     assert states == ["outgoing", "friend"]

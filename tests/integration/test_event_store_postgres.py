@@ -4,37 +4,30 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import psycopg
 import pytest
 
-from commands.identity.users import RegisterUser
-from commands.messaging.conversations import OpenDirectConversation, SendMessage
 from event_log.log import SNAPSHOT_EVERY, EventLog
 from event_log.writer import GroupCommitWriter
 from migrations.runner import migrate, migration_files
-from parley.bootstrap import HANDLERS, event_log_env
+from parley.bootstrap import event_log_env
 from parley.settings import Settings
-from tests.builders import DIRECT_ID_KEY, a_cause, a_handle, now
+from tests.builders import a_cause, a_direct_conversation, a_message, a_registration
+from tests.integration.conftest import StartWriter
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-def database_url(services: dict[str, str]) -> str:
-    return services["PARLEY_DATABASE_URL"]
+def event_log(open_postgres_log: Callable[..., EventLog]) -> EventLog:
+    return open_postgres_log()
 
 
 @pytest.fixture
-def writer(database_url: str, namespace: str) -> Iterator[GroupCommitWriter]:
-    migrate(database_url, namespace)
-    log = EventLog(env=event_log_env(Settings(database_url=database_url, namespace=namespace)))
-    group_commit = GroupCommitWriter(log, HANDLERS)
-    group_commit.start()
-    yield group_commit
-    group_commit.stop()
-    log.close()
+def writer(start_writer: StartWriter) -> GroupCommitWriter:
+    return start_writer()
 
 
 def test_migrations_apply_once_each_and_in_order(database_url: str, namespace: str) -> None:
@@ -56,7 +49,7 @@ def test_migrations_apply_once_each_and_in_order(database_url: str, namespace: s
 def test_the_database_refuses_to_change_or_remove_events(
     writer: GroupCommitWriter, database_url: str, namespace: str, statement: str
 ) -> None:
-    writer.execute(RegisterUser(a_handle(), "Ada"), a_cause())
+    writer.execute(a_registration(), a_cause())
     with psycopg.connect(database_url) as connection:
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             connection.execute(statement.format(ns=namespace))
@@ -71,7 +64,7 @@ def test_each_stored_event_carries_its_metadata(
     writer: GroupCommitWriter, database_url: str, namespace: str
 ) -> None:
     cause = a_cause()
-    outcome = writer.execute(RegisterUser(a_handle(), "Ada"), cause)
+    outcome = writer.execute(a_registration(), cause)
     with psycopg.connect(database_url) as connection:
         row = connection.execute(
             f"SELECT originator_id, originator_version, topic, state, notification_id "
@@ -80,7 +73,7 @@ def test_each_stored_event_carries_its_metadata(
     assert row is not None
     originator_id, version, topic, state, position = row
     fields = json.loads(state)
-    assert (str(originator_id), version, position) == (outcome.body["user_id"], 1,
+    assert (str(originator_id), version, position) == (str(outcome.result.user_id), 1,
                                                        outcome.position)
     assert topic == "domain.identity.users:User.Registered"
     assert fields["actor_id"]["_data_"] == cause.actor_id.hex
@@ -92,13 +85,10 @@ def test_each_stored_event_carries_its_metadata(
 def test_a_long_conversation_loads_from_a_snapshot_not_its_whole_history(
     writer: GroupCommitWriter, database_url: str, namespace: str
 ) -> None:
-    ada = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Ada"), a_cause()).body["user_id"])
-    bob = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Bob"), a_cause()).body["user_id"])
-    chat = uuid.UUID(writer.execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY),
-                                    a_cause(ada)).body["conversation_id"])
-    futures = [writer.submit(SendMessage(chat, ada, uuid.uuid4(), f"m{i}", now()), a_cause(ada))
+    chat, ada, _ = a_direct_conversation(writer)
+    futures = [writer.submit(a_message(ada, chat, f"m{i}"), a_cause(ada))
                for i in range(SNAPSHOT_EVERY + 20)]
-    assert [f.result(timeout=60).body["seq"] for f in futures][-1] == SNAPSHOT_EVERY + 20
+    assert [f.result(timeout=60).result.seq for f in futures][-1] == SNAPSHOT_EVERY + 20
     with psycopg.connect(database_url) as connection:
         snapshots = connection.execute(
             f"SELECT originator_version FROM {namespace}.parley_snapshots "
