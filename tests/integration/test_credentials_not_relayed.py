@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import timedelta
 
 import pytest
 from kafka import KafkaConsumer
 
 from adapters.event_log.kafka_relay import kafka_topic
-from commands.identity.accounts import new_refresh_token
-from commands.identity.users import NewSession, RegisterUser
+from commands.identity.users import RegisterUser
 from domain.identity.users import user_id_for_handle
-from tests.builders import a_cause, a_handle, now
+from tests.builders import a_cause, a_handle, a_session
 from tests.integration.test_relay_and_projection import (  # noqa: F401 - the fixture
     Pipeline,
     pipeline,
@@ -29,9 +26,7 @@ def test_a_registration_reaches_kafka_and_elasticsearch_without_its_secrets(
 ) -> None:
     handle = a_handle()
     user_id = user_id_for_handle(handle)
-    token = new_refresh_token(user_id, uuid.uuid4())
-    session = NewSession(token.device_id, "registration", token.digest, now(),
-                         now() + timedelta(days=30))
+    session, token = a_session(user_id, "registration")
     pipeline.writer.execute(RegisterUser(handle, "Ada", PASSWORD_HASH, session),
                             a_cause(user_id))
     # user, credentials, device, refresh grant, the device roster (started, enrolled)

@@ -24,7 +24,7 @@ def health(request: pytest.FixtureRequest, tmp_path: Path,
     from adapters.read_model.postgres_projection_health import PostgresProjectionHealth
     from migrations.runner import migrate
 
-    url = request.getfixturevalue("services")["PARLEY_DATABASE_URL"]
+    url = request.getfixturevalue("database_url")
     migrate(url, namespace)
     pool = ConnectionPool(url, min_size=1, max_size=2, open=True,
                           kwargs={"options": f"-c search_path={namespace}", "autocommit": True})

@@ -23,7 +23,7 @@ def locks(request: pytest.FixtureRequest, tmp_path: Path,
 
     from adapters.read_model.postgres_locks import PostgresLocks
 
-    url = request.getfixturevalue("services")["PARLEY_DATABASE_URL"]
+    url = request.getfixturevalue("database_url")
     with ConnectionPool(url, min_size=2, max_size=4, open=True,
                         kwargs={"autocommit": True}) as pool:
         yield PostgresLocks(pool, namespace)

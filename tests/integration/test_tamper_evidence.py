@@ -16,7 +16,6 @@ import pytest
 
 from commands.audit.checkpoints import write_checkpoint
 from commands.audit.integrity import ChainRecords, verify_log
-from commands.identity.users import RegisterUser
 from domain.audit.chain_verification import BreakKind
 from event_log.hash_chain import extend_chain
 from event_log.log import EventLog
@@ -24,7 +23,7 @@ from event_log.writer import GroupCommitWriter
 from migrations.runner import migrate
 from parley.bootstrap import HANDLERS, chain_records, event_log_env
 from parley.settings import Settings
-from tests.builders import a_cause, a_handle, now
+from tests.builders import a_cause, a_registration, embedded_settings, now
 
 KEY = b"auditor-key"
 EVENTS = 12
@@ -86,14 +85,14 @@ class Store:
         return chain_records(self.log)
 
     def register(self, count: int) -> list[int]:
-        futures = [self.writer.submit(RegisterUser(a_handle(), "Ada"), a_cause())
+        futures = [self.writer.submit(a_registration(), a_cause())
                    for _ in range(count)]
         return [f.result(timeout=30).position for f in futures]
 
     def register_one_by_one(self, count: int) -> None:
         """Many small transactions, to interleave with another writer's."""
         for _ in range(count):
-            self.writer.execute(RegisterUser(a_handle(), "Ada"), a_cause())
+            self.writer.execute(a_registration(), a_cause())
 
     def positions(self) -> list[int]:
         return [e.position for e in self.records.logged_events(0, None, 10_000)]
@@ -123,14 +122,14 @@ def _leave_a_gap(store: Store) -> None:
 
 def _open_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if kind == "postgres":
-        database_url = request.getfixturevalue("services")["PARLEY_DATABASE_URL"]
+        database_url = request.getfixturevalue("database_url")
         namespace = request.getfixturevalue("namespace")
         migrate(database_url, namespace)
         request.addfinalizer(lambda: _drop_schema(database_url, namespace))
         settings = Settings(database_url=database_url, namespace=namespace)
         tampering: Tampering = PostgresTampering(database_url, namespace)
     else:
-        settings = Settings(database_url=None, data_dir=tmp_path)
+        settings = embedded_settings(tmp_path)
         tampering = SQLiteTampering(tmp_path / "events.sqlite3")
     opened = Store(settings, tampering)
     request.addfinalizer(opened.close)
@@ -305,13 +304,13 @@ def test_the_migration_links_events_stored_before_the_chain_as_the_recorder_does
 
 
 def test_an_embedded_log_from_before_the_chain_is_linked_when_opened(tmp_path: Path) -> None:
-    settings = Settings(database_url=None, data_dir=tmp_path)
+    settings = embedded_settings(tmp_path)
     unchained_env = event_log_env(settings) | {"APPLICATION_RECORDER_TOPIC": ""}
     before = EventLog(env=unchained_env)
     writer = GroupCommitWriter(before, HANDLERS)
     writer.start()
     for _ in range(7):
-        writer.execute(RegisterUser(a_handle(), "Ada"), a_cause())
+        writer.execute(a_registration(), a_cause())
     writer.stop()
     before.close()
     with sqlite3.connect(tmp_path / "events.sqlite3") as connection:
