@@ -35,7 +35,13 @@ from commands.identity.users import (
     change_presence_visibility,
     register_user,
 )
-from commands.messaging.attachments import ATTACHMENT_HANDLERS, AttachmentExpiry, BlobStore
+from commands.messaging.attachments import (
+    ATTACHMENT_HANDLERS,
+    AttachmentExpiry,
+    AttachmentPurge,
+    BlobStore,
+    attachment_effects,
+)
 from commands.messaging.conversations import (
     OpenDirectConversation,
     SendMessage,
@@ -45,6 +51,9 @@ from commands.messaging.conversations import (
 from commands.messaging.groups import GROUP_HANDLERS
 from commands.messaging.messages import MESSAGE_HANDLERS
 from commands.messaging.read_markers import READ_MARKER_HANDLERS
+from commands.processes.issuing import IssueCommands
+from commands.processes.runner import ProcessLocks, ProcessManagerRunner, ProcessPositions
+from commands.processes.schedules import ScheduledJob
 from domain.identity.passwords import PasswordPolicy
 from domain.messaging.attachments import UploadPolicy
 from domain.messaging.upload_quota import UploadQuota
@@ -325,11 +334,29 @@ def attach_attachments(parley: Parley) -> None:
     writer = parley.writer
     if writer is not None:  # a serving process: it also expires uploads never sent
         expiry = AttachmentExpiry(
-            DueUploadsQuery(parley.store), parley.blobs, writer.execute,
-            timedelta(seconds=settings.unattached_upload_ttl_seconds),
-            settings.attachment_sweep_every_seconds, lambda: datetime.now(UTC))
-        parley._starters.append(expiry.start)
-        parley._closers.append(expiry.stop)
+            DueUploadsQuery(parley.store), writer.execute,
+            timedelta(seconds=settings.unattached_upload_ttl_seconds), lambda: datetime.now(UTC))
+        job = ScheduledJob(expiry.schedule(settings.attachment_sweep_every_seconds))
+        parley._starters.append(job.start)
+        parley._closers.append(job.stop)
+
+
+def attach_process_managers(parley: Parley, positions: ProcessPositions,
+                            locks: ProcessLocks) -> None:
+    """Each process manager tails the log on a thread of its own, in every process holding the
+    writer; its lock lets one process at a time handle its events (after attach_attachments)."""
+    from adapters.processes.log_reactions import ReactionsReader
+
+    writer = parley.writer
+    if writer is None or parley.blobs is None:
+        return
+    issue = IssueCommands(writer.submit, attachment_effects(parley.blobs),
+                          timeout=writer.longest_answer_seconds)
+    for manager in [AttachmentPurge()]:
+        runner = ProcessManagerRunner(manager, ReactionsReader(parley.event_log, manager.reacts_to),
+                                      positions, issue, locks)
+        parley._starters.append(runner.start)
+        parley._closers.append(runner.stop)
 
 
 def backoff_rules(settings: Settings) -> tuple[BackoffRule, BackoffRule]:
@@ -405,6 +432,7 @@ def build_embedded(settings: Settings) -> Parley:
     attach_write_side(parley, on_commit=runner.wake)
     attach_queries(parley)
     attach_attachments(parley)
+    attach_embedded_process_managers(parley)
     parley._starters.append(runner.start)
     parley._closers.append(runner.stop)
     checkpoints = checkpoint_schedule(settings, event_log)
@@ -417,3 +445,12 @@ def build_embedded(settings: Settings) -> Parley:
     return parley
 
 
+def attach_embedded_process_managers(parley: Parley) -> None:
+    """Process managers' positions in a file of their own, their locks beside projections'."""
+    from adapters.processes.sqlite_positions import SQLiteProcessPositions
+    from adapters.read_model.file_locks import FileLocks
+
+    data_dir = parley.settings.data_dir
+    positions = SQLiteProcessPositions(data_dir / "process_positions.sqlite3")
+    parley._closers.append(positions.close)
+    attach_process_managers(parley, positions, FileLocks(data_dir / "locks"))

@@ -23,6 +23,7 @@ from adapters.event_log.log_reader import LogReader
 from adapters.http.redis_rate_limiter import RedisFailureBackoff, RedisTokenBuckets
 from adapters.identity.redis_presence import RedisPresence
 from adapters.messaging.redis_live_updates import RedisLiveUpdates
+from adapters.processes.postgres_positions import PostgresProcessPositions
 from adapters.read_model.elasticsearch_read_store import ElasticsearchReadStore
 from adapters.read_model.kafka_projection import (
     KafkaProjectionRunner,
@@ -38,6 +39,7 @@ from migrations.runner import migrate
 from parley.bootstrap import (
     Parley,
     attach_attachments,
+    attach_process_managers,
     attach_queries,
     attach_sign_in,
     attach_write_side,
@@ -128,6 +130,8 @@ def build_production(settings: Settings, *, with_writer: bool = True) -> Parley:
         attach_write_side(parley)
     attach_queries(parley)
     attach_attachments(parley)
+    attach_process_managers(parley, PostgresProcessPositions(pool),
+                            PostgresLocks(pool, settings.namespace))
     reader = LogReader(event_log)
     parley.readiness = {
         "postgresql": reader.head,

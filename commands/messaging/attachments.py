@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -10,8 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from commands.processes.outages import Outage
-from commands.processes.schedules import Every
+from commands.processes.issuing import Effect
+from commands.processes.schedules import Schedule
 from domain.errors import AttachmentNotFound, InvalidCommand
 from domain.messaging.attachments import (
     Attachment,
@@ -23,9 +22,9 @@ from event_log.aggregate import Cause
 from event_log.batch import Batch
 from event_log.outcomes import Handler, Outcome
 
-log = logging.getLogger(__name__)
 # The actor of the commands the expiry sweep issues (no person asked for them).
 ATTACHMENT_EXPIRY_ACTOR = uuid.uuid5(uuid.NAMESPACE_URL, "parley:attachment-expiry")
+EXPIRY_BOUND = 200  # uploads asked to expire per round of the schedule
 
 
 @dataclass(frozen=True)
@@ -191,55 +190,70 @@ class DueUploads(Protocol):
     def due_for_expiry(self, uploaded_before: datetime, limit: int) -> list[UUID]: ...
 
 
+@dataclass(frozen=True)
+class DeleteAttachmentBytes:
+    """An effect (not a write-side command): delete an expired attachment's bytes from the
+    blob store; harmless when repeated."""
+
+    attachment_id: UUID
+    storage_key: str
+
+
 class AttachmentExpiry:
-    """A process manager: every `every_seconds`, expires the uploads the read model shows as
-    unattached past their time to live, deletes their bytes, and records that they are purged.
+    """A schedule's work: expires the uploads the read model (the due-time view) shows as
+    unattached past their time to live, at most `bound` a round.
 
     The write side decides: an upload sent meanwhile is not expired, and one expired can no
-    longer be sent, so the bytes of an attachment that was sent are never deleted. Every step
-    is a no-op when repeated, so several processes (or a crash between steps) do no harm.
+    longer be sent, so the bytes of an attachment that was sent are never deleted. Deleting
+    them is `AttachmentPurge`'s reaction to the expiry. Every step is a no-op when repeated,
+    so several processes (or a crash between steps) do no harm.
     """
 
-    BATCH = 200
-
-    def __init__(self, due: DueUploads, blobs: BlobStore,
-                 execute: Callable[[Any, Cause], Outcome], time_to_live: timedelta,
-                 every_seconds: float, clock: Callable[[], datetime]) -> None:
-        self._due, self._blobs, self._execute = due, blobs, execute
+    def __init__(self, due: DueUploads, execute: Callable[[Any, Cause], object],
+                 time_to_live: timedelta, clock: Callable[[], datetime]) -> None:
+        self._due, self._execute = due, execute
         self._time_to_live, self._clock = time_to_live, clock
-        self._schedule = Every(every_seconds, self._sweep_in_turn, name="attachment-expiry")
-        self._outage = Outage(log, "sweeping expired uploads")
 
-    def start(self) -> None:
-        self._schedule.start()
+    def schedule(self, every_seconds: float) -> Schedule:
+        return Schedule("attachment-expiry", every_seconds, self.expire_due,
+                        bound=EXPIRY_BOUND, doing="sweeping expired uploads")
 
-    def stop(self) -> None:
-        self._schedule.stop()
-
-    def _sweep_in_turn(self) -> None:
-        try:
-            self.sweep()
-        except Exception as error:  # noqa: BLE001 - logged once per outage; the next retries
-            self._outage.failed(error)
-            return
-        self._outage.recovered()
-
-    def sweep(self) -> int:
-        """Expire and purge what is due now; returns how many attachments were purged."""
+    def expire_due(self, bound: int) -> int:
+        """Expire what is due now (at most `bound`); returns how many were asked to expire."""
         now = self._clock()
-        purged = 0
-        for attachment_id in self._due.due_for_expiry(now - self._time_to_live, self.BATCH):
+        asked = 0
+        for attachment_id in self._due.due_for_expiry(now - self._time_to_live, bound):
             cause = Cause(actor_id=ATTACHMENT_EXPIRY_ACTOR, correlation_id=uuid.uuid4())
             try:
-                outcome = self._execute(
-                    ExpireAttachment(attachment_id, now, self._time_to_live), cause)
+                self._execute(ExpireAttachment(attachment_id, now, self._time_to_live), cause)
             except AttachmentNotFound:
                 continue
-            if outcome.body["delete_bytes"]:
-                self._blobs.delete(outcome.body["storage_key"])
-                self._execute(PurgeAttachment(attachment_id, now), cause)
-                purged += 1
-        return purged
+            asked += 1
+        return asked
+
+
+class AttachmentPurge:
+    """A process manager: an attachment that expired has its bytes deleted, then is recorded
+    as purged (at the moment it expired, as the sweep that expired it always did)."""
+
+    name = "attachment-purge"
+    actor_id = ATTACHMENT_EXPIRY_ACTOR
+    reacts_to: tuple[type, ...] = (Attachment.Expired,)
+
+    def react(self, event: Any) -> list[object]:
+        if not isinstance(event, Attachment.Expired):
+            return []
+        attachment_id = event.originator_id
+        return [DeleteAttachmentBytes(attachment_id, storage_key_for(attachment_id)),
+                PurgeAttachment(attachment_id, event.expired_at)]
+
+
+def attachment_effects(blobs: BlobStore) -> dict[type, Effect]:
+    """How `AttachmentPurge`'s effects reach the blob store."""
+    def delete_bytes(command: DeleteAttachmentBytes, _key: str) -> None:
+        blobs.delete(command.storage_key)
+
+    return {DeleteAttachmentBytes: delete_bytes}
 
 
 ATTACHMENT_HANDLERS: dict[type, Handler] = {
