@@ -17,7 +17,6 @@ from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_response
 from api.http.rate_limits import enforce
 from commands.messaging.conversations import SendMessage
 from commands.messaging.messages import EditMessage, HideMessage, React, Unreact, UnsendMessage
-from domain.errors import MessageUnsent
 
 router = APIRouter(tags=["messages"])
 MESSAGING = ["messaging", "contacts"]  # views leave out what people the reader blocked did
@@ -229,11 +228,12 @@ async def forward(
     if parley.send_limiter is not None:
         await asyncio.to_thread(enforce, parley.send_limiter, f"send:{caller}")
     await asyncio.to_thread(wait_for, parley, position, MESSAGING)
+    # the read model supplies the text (the write side keeps none); whether the message may
+    # be forwarded (visible, not unsent) is the write side's rule (commands.messaging)
     original = await asyncio.to_thread(parley.messaging.message, str(message_id), str(caller))
-    if original.get("unsent") or not original.get("text"):
-        raise MessageUnsent("message_id", "the message was unsent")
-    command = SendMessage(body.conversation_id, caller, uuid.uuid4(), original["text"],
-                          datetime.now(UTC), forwarded_from=message_id)
+    command = SendMessage(body.conversation_id, caller, uuid.uuid4(),
+                          original.get("text") or "", datetime.now(UTC),
+                          forwarded_from=message_id)
     # attachments are not forwarded: each stays readable only where its uploader shared it
     outcome = await commands.run(command, body)
     return MessageSentResponse(**outcome.body, position=outcome.position)

@@ -10,7 +10,6 @@ from commands.identity.contacts import assert_not_blocked
 from commands.messaging.attachments import attach_attachments, require_own_attachments
 from commands.messaging.messages import find_message
 from domain.errors import (
-    CannotTalkToSelf,
     ConversationNotFound,
     MessageNotFound,
     MessageUnsent,
@@ -75,8 +74,8 @@ def find_conversation(batch: Batch, conversation_id: UUID, member_id: UUID) -> C
 def open_direct_conversation(
     batch: Batch, command: OpenDirectConversation, cause: Cause
 ) -> Outcome:
-    if command.opener_id == command.peer_id:
-        raise CannotTalkToSelf("peer_id", "a direct conversation needs two different people")
+    # oneself is a known user, never blocked by oneself and never in a conversation with
+    # oneself, so `Conversation.open_direct` is where talking to oneself is refused
     if batch.find(User, command.peer_id) is None:
         raise UserNotFound("peer_id", "no such user")
     assert_not_blocked(batch, command.opener_id, command.peer_id)
@@ -101,14 +100,20 @@ def _direct_conversation_of(batch: Batch, first: UUID, second: UUID,
     return None
 
 
-def _require_forwardable(batch: Batch, message_id: UUID, forwarder_id: UUID) -> None:
-    """Only what the forwarder can see (inside their window), and not what its sender unsent."""
-    original = find_message(batch, message_id, forwarder_id, "forwarded_from")
-    if original.unsent:
+def _require_forwardable(batch: Batch, forwarded_from: UUID, command: SendMessage) -> None:
+    """The one home of forwarding's rule: only what the forwarder can see (inside their
+    window), and not what its sender unsent. A forward copies only the text (attachments
+    stay where their uploader shared them), so a message with no text is refused alike."""
+    original = find_message(batch, forwarded_from, command.sender_id, "forwarded_from")
+    if original.unsent or not command.text:
         raise MessageUnsent("forwarded_from", "the message was unsent")
 
 
 def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
+    # a forward is judged by the message it copies first (itself looked up membership-first),
+    # then by the conversation it goes to: an unsent message is a 409 whatever the target
+    if command.forwarded_from is not None:
+        _require_forwardable(batch, command.forwarded_from, command)
     conversation = find_conversation(batch, command.conversation_id, command.sender_id)
     if conversation.kind == DIRECT:
         for member_id in conversation.member_ids:
@@ -118,8 +123,6 @@ def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
         quoted = find_message(batch, command.reply_to, command.sender_id, "reply_to")
         if quoted.conversation_id != conversation.id:
             raise MessageNotFound("reply_to", "no such message in this conversation")
-    if command.forwarded_from is not None:
-        _require_forwardable(batch, command.forwarded_from, command.sender_id)
     attachments = require_own_attachments(batch, command.sender_id, command.attachment_ids)
     seq = conversation.send_message(
         command.message_id, command.sender_id, command.text, command.sent_at, cause,

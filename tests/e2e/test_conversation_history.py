@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.builders import GroupClient, ParleyClient
+from tests.builders import AttachmentClient, GroupClient, ParleyClient, a_file, answer_of
 from tests.e2e.conftest import PROFILES
 
 pytestmark = PROFILES
@@ -42,6 +42,43 @@ def test_forwarding_copies_a_visible_message_into_another_conversation(
     stranger = calls.call("POST", f"/v1/messages/{original['message_id']}/forward", cy,
                           json={"conversation_id": other})
     assert stranger.status_code == 404
+
+
+UNSENT_ANSWER = {"type": "about:blank", "title": "Conflict", "status": 409,
+                 "detail": "the message was unsent"}
+
+
+def test_forwarding_an_unsent_message_is_a_conflict_whatever_the_target(
+    parley: ParleyClient,
+) -> None:
+    calls = GroupClient(parley)
+    ada, bob, cy, dee = (parley.register(n) for n in ("Ada", "Bob", "Cy", "Dee"))
+    chat, other = parley.open_direct(ada, bob), parley.open_direct(bob, cy)
+    not_bobs, blocked = parley.open_direct(ada, cy), parley.open_direct(bob, dee)
+    assert calls.call("POST", "/v1/blocks", dee, json={"user_id": bob.user_id}).status_code \
+        in (200, 201)
+    sent = parley.sent(ada, chat, "the meeting moved to 3pm")
+    unsent = calls.call("DELETE", f"/v1/messages/{sent['message_id']}", ada)
+    assert unsent.status_code == 200, unsent.text
+    attachment = AttachmentClient(parley).uploaded(ada, a_file())
+    only_a_file = calls.call("POST", f"/v1/conversations/{chat}/messages", ada, json={
+        "text": "", "attachment_ids": [attachment["attachment_id"]]})
+    assert only_a_file.status_code == 201, only_a_file.text
+    position = only_a_file.json()["position"]
+
+    def forward(message_id: str, target: str) -> tuple[int, dict[str, str], object]:
+        return answer_of(calls.call("POST", f"/v1/messages/{message_id}/forward", bob,
+                                    json={"conversation_id": target},
+                                    params={"position": position}))
+
+    # the message is checked before the conversation it goes to: a conflict in every case
+    for target in (other, not_bobs, blocked):
+        status, headers, body = forward(sent["message_id"], target)
+        assert (status, headers["content-type"], body) == (
+            409, "application/problem+json", UNSENT_ANSWER)
+    # attachments are never forwarded, so a message of only attachments has nothing to copy
+    assert forward(only_a_file.json()["message_id"], other)[::2] == (409, UNSENT_ANSWER)
+    assert parley.all_messages(cy, other, position) == []
 
 
 def test_mentions_resolve_to_members_only(parley: ParleyClient) -> None:

@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from tests.builders import ParleyClient
+from tests.builders import ParleyClient, answer_of
 from tests.e2e.conftest import PROFILES
 
 pytestmark = PROFILES
@@ -85,6 +85,18 @@ def test_a_keyed_retry_sends_one_message(parley: ParleyClient) -> None:
     assert first.json()["message_id"] == second.json()["message_id"]
     messages = parley.all_messages(bob, conversation, position=second.json()["position"])
     assert [m["text"] for m in messages] == ["only once"]
+
+
+def test_nobody_opens_a_direct_conversation_with_themselves(parley: ParleyClient) -> None:
+    ada = parley.register("Ada")
+    refused = parley.http.post("/v1/conversations/direct", json={"peer_id": ada.user_id},
+                               headers=ada.auth)
+    status, headers, body = answer_of(refused)
+    rule = "a direct conversation needs two different people"
+    assert (status, headers["content-type"], body) == (422, "application/problem+json", {
+        "type": "about:blank", "title": "Invalid request", "status": 422, "detail": rule,
+        "errors": [{"field": "peer_id", "message": rule, "type": "rule"}]})
+    assert parley.http.get("/v1/conversations", headers=ada.auth).json()["conversations"] == []
 
 
 def test_every_route_but_registration_needs_a_valid_token(parley: ParleyClient) -> None:
