@@ -70,6 +70,7 @@ from projections.identity.users import UserDirectoryProjector, UserDirectoryQuer
 from projections.messaging import attachments as attachment_projections
 from projections.messaging import invitations as invitation_projections
 from projections.messaging.attachments import AttachmentAccess, DueUploadsQuery, UploaderOnly
+from projections.messaging.cache_invalidation import hot_path_keys
 from projections.messaging.conversations import MessagingProjector
 from projections.messaging.feed import FeedProjector, FeedQueries
 from projections.messaging.live import (
@@ -426,7 +427,8 @@ def build_embedded(settings: Settings) -> Parley:
     parley._closers.append(health.close)
     writer = ProjectionWriter(store, cache, on_applied=live_notifier(parley.live),
                               locks=FileLocks(settings.data_dir / "locks"), health=health,
-                              policy=settings.projection_failure_policy)
+                              policy=settings.projection_failure_policy,
+                              hot_paths=hot_path_keys)
     runner = LogTailingRunner(reader, writer, store, projectors(),
                               on_read=stream_announcer(parley.live))
     attach_write_side(parley, on_commit=runner.wake)

@@ -13,6 +13,7 @@ from typing import Any
 from adapters.event_log.log_reader import LogReader
 from event_log.log import EventLog
 from parley.settings import Settings
+from projections.messaging.cache_invalidation import hot_path_keys
 from projections.read_model.documents import ReadStore
 from projections.read_model.events import PositionedEvent
 from projections.read_model.health import ProjectionHealth, ProjectionLocks
@@ -71,7 +72,7 @@ class Operations:
         if projection is not None:
             self.select([projection])
         return retry_parked(self.projectors, self.read_log, self.store, self.cache,
-                            self.health, self.locks, projection)
+                            self.health, self.locks, projection, hot_paths=hot_path_keys)
 
     def _event_at(self, position: int) -> PositionedEvent | None:
         found = self.read_log(position, 1)

@@ -53,6 +53,7 @@ from parley.bootstrap import (
 )
 from parley.reachability import require_reachable
 from parley.settings import Settings
+from projections.messaging.cache_invalidation import hot_path_keys
 from projections.read_model.consistency import ConsistencyGate
 from projections.read_model.runner import ProjectionWriter
 
@@ -205,7 +206,8 @@ def run_projectors(settings: Settings,
     writer = ProjectionWriter(store, cache, on_applied=live_notifier(live),
                               locks=PostgresLocks(pool, settings.namespace),
                               health=PostgresProjectionHealth(pool),
-                              policy=settings.projection_failure_policy)
+                              policy=settings.projection_failure_policy,
+                              hot_paths=hot_path_keys)
     runner = KafkaProjectionRunner(
         lambda: new_consumer(settings.kafka_bootstrap or "", f"{settings.namespace}-projectors",
                              list(by_topic), projector_instance_id(settings)),

@@ -14,6 +14,7 @@ from domain.messaging.conversations import Conversation
 from projections.identity.contacts import ContactQueries, ContactsProjector
 from projections.identity.presence import PresenceAudience
 from projections.identity.users import UserDirectoryProjector, UserDirectoryQueries
+from projections.messaging.cache_invalidation import hot_path_keys
 from projections.messaging.conversations import MessagingProjector
 from projections.messaging.feed import FeedProjector, FeedQueries
 from projections.messaging.memberships import Memberships
@@ -30,7 +31,7 @@ class ProjectedWorld:
     def __init__(self, directory: Path) -> None:
         self.store = SQLiteReadStore(directory / "read_models.sqlite3")
         self.cache = MemoryCache(ttl_seconds=600)
-        self.writer = ProjectionWriter(self.store, self.cache)
+        self.writer = ProjectionWriter(self.store, self.cache, hot_paths=hot_path_keys)
         self.projectors = [UserDirectoryProjector(), ContactsProjector(), MessagingProjector(),
                            FeedProjector()]
         self.position = 0

@@ -29,6 +29,7 @@ from commands.processes.outages import Outage
 from event_log.log import EventLog
 from event_log.moved_topics import current_module
 from projections.read_model.events import PositionedEvent
+from projections.read_model.retries import RetryWithBackoff
 
 log = logging.getLogger(__name__)
 
@@ -226,23 +227,21 @@ class KafkaRelay:
                 )
 
     def run_forever(self) -> None:
-        backoff = 0.5
+        """Relays until stopped; while Kafka or PostgreSQL is away, retries with backoff."""
         outage = Outage(log, "relaying the log to Kafka")
+
+        def relay() -> bool:
+            self._start_listening()
+            processed = self.relay_once()
+            outage.recovered()
+            return processed > 0
+
+        def failed(error: Exception) -> None:
+            outage.failed(error)
+            self._reset_producer()
+
         try:
-            while not self.stopping.is_set():
-                try:
-                    self._start_listening()
-                    processed = self.relay_once()
-                    backoff = 0.5
-                    outage.recovered()
-                except Exception as error:  # noqa: BLE001 - Kafka or PostgreSQL away: retry
-                    outage.failed(error)
-                    self._reset_producer()
-                    self.stopping.wait(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                    continue
-                if not processed:
-                    self._wait_for_appends()
+            RetryWithBackoff(self.stopping, failed).run(relay, self._wait_for_appends)
         finally:
             self._reset_producer()
             if self._appended is not None:

@@ -15,6 +15,7 @@ from kafka.errors import FencedInstanceIdError
 
 from commands.processes.outages import Outage
 from projections.read_model.events import PositionedEvent
+from projections.read_model.retries import RetryWithBackoff
 from projections.read_model.runner import ProjectionWriter, Projector
 
 log = logging.getLogger(__name__)
@@ -89,31 +90,34 @@ class KafkaProjectionRunner:
         self.stopping = threading.Event()
 
     def run_forever(self) -> None:
+        """Projects until stopped; while a service is away, retries with backoff, never skips."""
         consumer: KafkaConsumer | None = None
-        backoff = 0.5
         outage = Outage(log, "projecting from Kafka")
         joined = False  # the consumer has found its coordinator once (not lost it yet)
-        while not self.stopping.is_set():
-            try:
-                if consumer is None:
-                    consumer, joined = self._consumer_factory(), False
-                self.project_once(consumer)
-                backoff = 0.5
-                if coordinator_known(consumer):
-                    joined = True
-                    outage.recovered()
-                elif joined:  # polls answer nothing while Kafka is away: say so, once
-                    outage.failed(KafkaUnreachable("the group coordinator is unknown"))
-            except Exception as error:  # noqa: BLE001 - a service away: retry, never skip
-                if isinstance(error, FencedInstanceIdError):
-                    log.error("another projector joined with this PARLEY_PROJECTOR_INSTANCE_ID; "
-                              "give each projector process of a namespace its own")
-                outage.failed(error)
-                if consumer is not None:
-                    self._close_quietly(consumer)
-                    consumer = None
-                self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+
+        def project() -> bool:
+            nonlocal consumer, joined
+            if consumer is None:
+                consumer, joined = self._consumer_factory(), False
+            self.project_once(consumer)
+            if coordinator_known(consumer):
+                joined = True
+                outage.recovered()
+            elif joined:  # polls answer nothing while Kafka is away: say so, once
+                outage.failed(KafkaUnreachable("the group coordinator is unknown"))
+            return True  # the poll waited for records already
+
+        def failed(error: Exception) -> None:
+            nonlocal consumer
+            if isinstance(error, FencedInstanceIdError):
+                log.error("another projector joined with this PARLEY_PROJECTOR_INSTANCE_ID; "
+                          "give each projector process of a namespace its own")
+            outage.failed(error)
+            if consumer is not None:
+                self._close_quietly(consumer)
+                consumer = None
+
+        RetryWithBackoff(self.stopping, failed).run(project)
         if consumer is not None:
             self._close_quietly(consumer)
 

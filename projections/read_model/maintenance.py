@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from projections.read_model.documents import ReadStore
 from projections.read_model.events import PositionedEvent
 from projections.read_model.health import ProjectionHealth, ProjectionLocks, describe
-from projections.read_model.runner import Cache, Projector, stale_keys
+from projections.read_model.runner import Cache, HotPathKeys, Projector, no_hot_paths, stale_keys
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class RetryOutcome:
 def retry_parked(
     projectors: Sequence[Projector], read_log: Callable[[int, int], list[PositionedEvent]],
     store: ReadStore, cache: Cache, health: ProjectionHealth, locks: ProjectionLocks,
-    projection: str | None = None,
+    projection: str | None = None, hot_paths: HotPathKeys = no_hot_paths,
 ) -> list[RetryOutcome]:
     """Re-projects parked events in log order. One that now succeeds is merged late (it fills
     in what later events left missing, never overwriting what they set) and unparked; one that
@@ -88,7 +88,7 @@ def retry_parked(
             continue
         with locks.hold(projector.name):
             store.apply_late(changes)
-        cache.delete(stale_keys(changes, store))
+        cache.delete(stale_keys(changes, store, hot_paths))
         health.unpark(parked.projection, parked.position)
         outcomes.append(RetryOutcome(parked.projection, parked.position, parked.event_type,
                                      True))

@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from projections.messaging.cache_invalidation import hot_path_keys
 from projections.read_model.documents import DocumentChange, ReadStore, Upsert
 from projections.read_model.events import PositionedEvent
 from projections.read_model.health import (
@@ -20,6 +19,7 @@ from projections.read_model.health import (
     Recovery,
     describe,
 )
+from projections.read_model.retries import RetryWithBackoff
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +43,26 @@ class Cache(Protocol):
     def close(self) -> None: ...
 
 
+# The hot-path cache entries (beyond each document's own) a batch of upserts makes stale: a
+# context's rule, given by the composition root (messaging's `hot_path_keys`).
+HotPathKeys = Callable[[Sequence[Upsert], ReadStore], set[str]]
+
+
+def no_hot_paths(_changes: Sequence[Upsert], _store: ReadStore) -> set[str]:
+    return set()
+
+
 def cache_key(collection: str, doc_id: str) -> str:
     return f"{collection}:{doc_id}"
 
 
-def stale_keys(changes: Sequence[DocumentChange], store: ReadStore) -> list[str]:
+def stale_keys(changes: Sequence[DocumentChange], store: ReadStore,
+               hot_paths: HotPathKeys = no_hot_paths) -> list[str]:
     """The cache entries a batch of changes makes stale. A patch of matching documents has no
     key of its own: it only scrubs feed changes, which are queried, never cached by id."""
     upserts = [c for c in changes if isinstance(c, Upsert)]
     return sorted({cache_key(c.collection, c.doc_id) for c in upserts}
-                  | hot_path_keys(upserts, store))
+                  | hot_paths(upserts, store))
 
 
 class ProjectionWriter:
@@ -61,14 +71,16 @@ class ProjectionWriter:
     An event the projector fails on is parked (recorded with its error) and skipped, or, under
     the `halt` policy, stops the projector there. The write itself happens under the
     projection's lock, so a replay can switch read models between two batches, never in one.
+    After a write, the cache drops each changed document and the entries `hot_paths` names.
     """
 
     def __init__(self, store: ReadStore, cache: Cache,
                  on_applied: Callable[[Sequence[DocumentChange], int], None] | None = None, *,
                  locks: ProjectionLocks | None = None, health: ProjectionHealth | None = None,
-                 policy: FailurePolicy = "park") -> None:
+                 policy: FailurePolicy = "park", hot_paths: HotPathKeys = no_hot_paths) -> None:
         self._store = store
         self._cache = cache
+        self._hot_paths = hot_paths
         self._on_applied = on_applied
         self._locks = locks or NoLocks()
         self._health = health
@@ -122,7 +134,7 @@ class ProjectionWriter:
     def _announce(self, changes: list[DocumentChange], upto: int) -> None:
         """After changes are visible: invalidate what caches hold of them, wake sockets."""
         if changes:
-            self._cache.delete(stale_keys(changes, self._store))
+            self._cache.delete(stale_keys(changes, self._store, self._hot_paths))
             if self._on_applied is not None:
                 self._on_applied(changes, upto)
 
@@ -199,13 +211,14 @@ class LogTailingRunner:
         return len(events)
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                processed = self.run_once()
-            except Exception:
-                log.exception("projection batch failed; retrying")
-                self._stopping.wait(1.0)
-                continue
-            if not processed:
-                self._wake.wait(timeout=0.5)
-                self._wake.clear()
+        retrying = RetryWithBackoff(self._stopping, self._failed, first_delay=1.0,
+                                    longest_delay=1.0)
+        retrying.run(lambda: self.run_once() > 0, self._idle)
+
+    @staticmethod
+    def _failed(_error: Exception) -> None:
+        log.exception("projection batch failed; retrying")
+
+    def _idle(self) -> None:
+        self._wake.wait(timeout=0.5)
+        self._wake.clear()
