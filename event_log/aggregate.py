@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
 EVENT_ID_NAMESPACE = UUID("6f1c3a52-7b0e-4d55-9a51-0b8f3f6e2c11")
+SNAPSHOT_EVERY = 500
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,13 @@ class Cause:
 
 
 class ParleyAggregate(Aggregate):
-    """An aggregate whose events all carry their cause."""
+    """An aggregate whose events all carry their cause.
+
+    One that grows with use says how often the event log snapshots it (`snapshot_every`), so
+    loading it reads a snapshot and at most that many events, however long it has lived.
+    """
+
+    snapshot_every: ClassVar[int | None] = None  # None: never snapshotted
 
     class Event(Aggregate.Event):
         actor_id: UUID

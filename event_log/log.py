@@ -10,9 +10,9 @@ from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import StoredEvent
 
-from domain.identity.devices import Device
-from domain.messaging.conversations import Conversation
-from domain.messaging.upload_quota import PendingUploads
+from event_log.aggregate import SNAPSHOT_EVERY
+
+__all__ = ["SNAPSHOT_EVERY", "EventLog", "EventKey", "RecordedEvents"]
 
 EventKey = tuple[UUID, int]  # an aggregate id and version: where an event sits in the log
 
@@ -26,22 +26,32 @@ class RecordedEvents(Protocol):
     def recorded(self, keys: Sequence[EventKey],
                  timeout: float) -> dict[EventKey, tuple[int, StoredEvent]]: ...
 
-SNAPSHOT_EVERY = 500
+
+
+class DeclaredSnapshotIntervals(dict[type[Any], int]):
+    """The snapshot interval each aggregate class declares itself (`snapshot_every`), so the
+    log names no context's aggregate. The library asks it `.get(type(aggregate))` as it saves,
+    and whether it is empty as the log opens (never: snapshotting is on)."""
+
+    def get(self, aggregate_type: type[Any], default: Any = None) -> Any:
+        every = getattr(aggregate_type, "snapshot_every", None)
+        return default if every is None else every
+
+    def __bool__(self) -> bool:
+        return True
 
 
 class EventLog(Application):  # type: ignore[type-arg]
     """Parley's single event log; every aggregate of every context is stored here.
 
-    Conversations grow with every message, devices with every token refresh (a sign-in
-    loads all of the user's devices), a person's pending uploads with every upload, so they
-    are snapshotted every `SNAPSHOT_EVERY` events:
-    loading one (after a restart, or in another process) reads a snapshot and at most that
-    many events, however long it has lived.
+    An aggregate that grows with use (a conversation with every message, a device with every
+    token refresh, a person's pending uploads with every upload) declares `snapshot_every`
+    (`SNAPSHOT_EVERY`): loading one (after a restart, or in another process) reads a snapshot
+    and at most that many events, however long it has lived.
     """
 
     name = "Parley"
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
-        Conversation: SNAPSHOT_EVERY, Device: SNAPSHOT_EVERY, PendingUploads: SNAPSHOT_EVERY}
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = DeclaredSnapshotIntervals()
 
     def committed_positions(self, events: Sequence[DomainEventProtocol[UUID]],
                             timeout: float) -> dict[EventKey, int] | None:

@@ -308,8 +308,7 @@ def attach_queries(parley: Parley) -> None:
     contacts = ContactQueries(parley.store, stamped)
     parley.messaging = MessagingQueries(parley.store, memberships, contacts, stamped)
     parley.feed = FeedQueries(parley.store, memberships, contacts)
-    parley.presence_audience = PresenceAudience(parley.store, parley.users, memberships,
-                                                contacts)
+    parley.presence_audience = PresenceAudience(parley.users, memberships, contacts)
     parley.audit = audit_log(parley.event_log)
 
 

@@ -42,7 +42,7 @@ class ProjectedWorld:
         self.messaging = MessagingQueries(self.store, self.memberships, self.contacts,
                                           self.stamped)
         self.feed = FeedQueries(self.store, self.memberships, self.contacts)
-        self.presence = PresenceAudience(self.store, self.users, self.memberships, self.contacts)
+        self.presence = PresenceAudience(self.users, self.memberships, self.contacts)
         self._blocklists: dict[uuid.UUID, Blocklist] = {}
         self.log: list[PositionedEvent] = []  # everything recorded, as a log reader sees it
 

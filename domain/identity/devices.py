@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.errors import InvalidCommand, NotFound
-from event_log.aggregate import Cause, ParleyAggregate
+from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate
 
 MAX_DEVICE_NAME_LENGTH = 64
 
@@ -27,6 +27,8 @@ def clean_device_name(name: str) -> str:
 
 class Device(ParleyAggregate):
     """One signed-in client of a user; once revoked, its tokens no longer work."""
+
+    snapshot_every = SNAPSHOT_EVERY  # it grows with every token refresh; a sign-in loads all
 
     def __init__(self, user_id: UUID, name: str, signed_in_at: datetime) -> None:
         self.user_id = user_id

@@ -12,7 +12,7 @@ from uuid import UUID, uuid5
 
 from domain.errors import UploadQuotaExceeded
 from domain.messaging.attachments import DEFAULT_MAX_BYTES
-from event_log.aggregate import Cause, ParleyAggregate
+from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate
 
 DEFAULT_MAX_UNATTACHED_UPLOADS = 50
 DEFAULT_MAX_UNATTACHED_BYTES = 10 * DEFAULT_MAX_BYTES
@@ -38,6 +38,8 @@ class UploadQuota:
 
 class PendingUploads(ParleyAggregate):
     """One person's uploads not sent in any message yet, held against their upload quota."""
+
+    snapshot_every = SNAPSHOT_EVERY  # it grows with every upload
 
     def __init__(self, uploader_id: UUID) -> None:
         self.uploader_id = uploader_id

@@ -15,8 +15,6 @@ from domain.errors import UserNotFound
 from domain.identity.users import CONTACTS, EVERYONE, NOBODY
 from projections.identity.contacts import ContactQueries
 from projections.identity.users import UserDirectoryQueries
-from projections.messaging.memberships import Memberships, current_members
-from projections.read_model.documents import ReadStore
 
 SOCKET_LEASE_SECONDS = 60
 
@@ -66,6 +64,15 @@ class MemoryPresence:
             return {"online": live, "last_seen": self._last_seen[user_id]}
 
 
+class SharedConversations(Protocol):
+    """The query port presence needs from messaging (identity does not import messaging):
+    messaging's `Memberships` implements it, and the composition root passes it in."""
+
+    def people_sharing_with(self, user_id: str) -> set[str]:
+        """Everyone who belongs now to any conversation the person belongs to now (them too)."""
+        ...
+
+
 class PresenceAudience:
     """Who may see a person's presence, and who gets their typing indicators.
 
@@ -74,11 +81,10 @@ class PresenceAudience:
     goes to the conversation's members except those blocked either way.
     """
 
-    def __init__(self, store: ReadStore, users: UserDirectoryQueries, memberships: Memberships,
+    def __init__(self, users: UserDirectoryQueries, conversations: SharedConversations,
                  contacts: ContactQueries) -> None:
-        self._store = store
         self._users = users
-        self._memberships = memberships
+        self._conversations = conversations
         self._contacts = contacts
 
     def may_see(self, viewer_id: str, subject_id: str) -> bool:
@@ -97,7 +103,7 @@ class PresenceAudience:
         visible_to = self._visible_to(subject_id)
         if visible_to == NOBODY:
             return []
-        people = current_members(self._store, sorted(self._memberships.current(subject_id)))
+        people = self._conversations.people_sharing_with(subject_id)
         people -= {subject_id} | self._contacts.blocks_of(subject_id).either_way()
         if visible_to == CONTACTS:
             people &= self._contacts.friends_of(subject_id)

@@ -46,6 +46,10 @@ class Memberships:
         mine, _ = self.of(user_id, token)
         return {c: m for c, m in mine.items() if m.get("active")}
 
+    def people_sharing_with(self, user_id: str) -> set[str]:
+        """Everyone in the user's current conversations, the user too (for presence)."""
+        return current_members(self._store, sorted(self.current(user_id)))
+
     def query(self, user_id: str) -> dict[str, dict[str, Any]]:
         """Straight from the read store, not through the cache."""
         page = self._store.query(Query(MEMBERSHIPS, [Eq("user_id", user_id)],
