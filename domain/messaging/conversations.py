@@ -19,13 +19,12 @@ from domain.errors import (
     UserNotFound,
 )
 from domain.identity.users import user_id_for_handle
-from domain.text import DisplayName, clean_message_characters, clean_reference
+from domain.text import clean_display_text, clean_message_characters, clean_reference
 from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate
 
 DIRECT_CONVERSATION_NAMESPACE = UUID("4a3f9a7e-1c55-4b0e-b1d2-3e7c2f1a9d60")
 MAX_MESSAGE_BYTES = 4096
 MAX_TITLE_LENGTH = 100
-TITLE = DisplayName("title", "title", MAX_TITLE_LENGTH)
 MAX_PHOTO_REF_LENGTH = 256
 DIRECT, GROUP = "direct", "group"
 OWNER, ADMIN, MEMBER = "owner", "admin", "member"
@@ -69,6 +68,13 @@ MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,32})\b")
 def mentioned_handles(text: str) -> list[str]:
     """The handles written as `@handle` in a text, in order, without repeats."""
     return list(dict.fromkeys(m.lower() for m in MENTION.findall(text)))
+
+
+def clean_title(title: str) -> str:
+    stripped = clean_display_text(title, "title", "title")
+    if not stripped or len(stripped) > MAX_TITLE_LENGTH:
+        raise InvalidCommand("title", f"a title is 1 to {MAX_TITLE_LENGTH} characters")
+    return stripped
 
 
 class Conversation(ParleyAggregate):
