@@ -5,16 +5,19 @@ the position it recorded."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg_pool import ConnectionPool
 
 from adapters.processes.log_reactions import ReactionsReader
+from adapters.processes.postgres_positions import PostgresProcessPositions
 from adapters.processes.sqlite_positions import SQLiteProcessPositions
 from adapters.read_model.file_locks import FileLocks
+from adapters.read_model.postgres_locks import PostgresLocks
 from commands.messaging.attachments import (
     AttachmentPurge,
     ExpireAttachment,
@@ -30,6 +33,8 @@ from domain.messaging.messages import Message
 from event_log.aggregate import Cause
 from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter
+from migrations.runner import migrate
+from parley.bootstrap import HANDLERS
 from tests.builders import a_cause, a_direct_conversation, a_message, now
 
 SEEN_ACTOR = uuid.uuid5(uuid.NAMESPACE_URL, "parley-tests:seen-marker")
@@ -176,3 +181,42 @@ def test_an_expired_upload_has_its_bytes_deleted_and_is_purged_once(
     [purged] = [e for e in history if isinstance(e, Attachment.Purged)]
     assert purged.purged_at == expired_at and purged.causation_id == expired.event_id
     assert event_log.repository.get(attachment_id).purged
+
+
+@pytest.fixture
+def pool(database_url: str, namespace: str) -> Iterator[ConnectionPool]:
+    migrate(database_url, namespace)
+    opened = ConnectionPool(database_url, min_size=1, max_size=4, open=True, kwargs={
+        "options": f"-c search_path={namespace}", "autocommit": True})
+    yield opened
+    opened.close()
+
+
+@pytest.mark.services
+def test_a_process_manager_on_postgresql_issues_once_and_resumes_after_a_restart(
+        open_postgres_log: Callable[..., EventLog], pool: ConnectionPool,
+        namespace: str) -> None:
+    event_log = open_postgres_log()
+    writer = GroupCommitWriter(event_log, HANDLERS)
+    writer.start()
+    try:
+        conversation, ada, _ = a_direct_conversation(writer)
+        first = a_message(ada, conversation, "hello")
+        writer.execute(first, a_cause(ada))
+        issued = Issued(IssueCommands(writer.submit))
+
+        def started() -> ProcessManagerRunner:
+            manager = MarksMessagesSeen()
+            return ProcessManagerRunner(manager, ReactionsReader(event_log, manager.reacts_to),
+                                        PostgresProcessPositions(pool), issued,
+                                        PostgresLocks(pool, namespace))
+
+        run_until_caught_up(started())
+        second = a_message(ada, conversation, "again")
+        writer.execute(second, a_cause(ada))
+        run_until_caught_up(started())
+        assert [c.message_id for c in issued.commands] == [first.message_id, second.message_id]
+        assert len(edits(event_log, first.message_id)) == 1
+        assert len(edits(event_log, second.message_id)) == 1
+    finally:
+        writer.stop()
