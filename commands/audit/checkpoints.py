@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commands.audit.integrity import ChainRecords
-from commands.processes.outages import Outage
-from commands.processes.schedules import Every
+from commands.processes.schedules import Schedule, ScheduledJob
 from event_log.hash_chain import Checkpoint, sign_checkpoint
 
 log = logging.getLogger(__name__)
@@ -38,33 +37,34 @@ def write_checkpoint(records: ChainRecords, key: bytes, now: datetime) -> Checkp
     return CheckpointOutcome(checkpoint, written=True)
 
 
-class CheckpointSchedule:
-    """A daemon thread that signs the head every `every_seconds` when it has moved."""
+class CheckpointSchedule(ScheduledJob):
+    """A scheduled job that signs the head every `every_seconds` when it has moved."""
 
     def __init__(self, records: ChainRecords, key: bytes, every_seconds: float,
                  clock: Callable[[], datetime]) -> None:
         self._records = records
         self._key = key
         self._clock = clock
-        self._schedule = Every(every_seconds, self.tick, name="chain-checkpoints")
-        self._outage = Outage(log, "writing a chain checkpoint")
+        self._outcome: CheckpointOutcome | None = None
         self.written = 0
+        super().__init__(Schedule("chain-checkpoints", every_seconds, self._sign, bound=1,
+                                  doing="writing a chain checkpoint"), log)
 
-    def start(self) -> None:
-        self._schedule.start()
+    def _sign(self, _bound: int) -> int:
+        self._outcome = write_checkpoint(self._records, self._key, self._clock())
+        return int(self._outcome.written)
 
-    def stop(self) -> None:
-        self._schedule.stop()
+    def run_once(self) -> int | None:
+        outcome = self.tick()
+        return None if outcome is None else int(outcome.written)
 
     def tick(self) -> CheckpointOutcome | None:
         """Write one checkpoint now if the head moved; a failure is retried at the next tick
         (logged once per outage: a WARNING when it starts, an INFO when it is over)."""
-        try:
-            outcome = write_checkpoint(self._records, self._key, self._clock())
-        except Exception as error:  # noqa: BLE001 - the database away: the next tick retries
-            self._outage.failed(error)
+        self._outcome = None
+        if super().run_once() is None or self._outcome is None:
             return None
-        self._outage.recovered()
+        outcome = self._outcome
         if outcome.written and outcome.checkpoint is not None:
             self.written += 1
             log.info("chain checkpoint signed", extra={"position": outcome.checkpoint.position})
