@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.audit import log as audit
 from api.http.allowed_methods import MethodCheck
 from api.http.docs_page import install_docs
 from api.http.limits import RequestLimits
@@ -15,18 +14,10 @@ from api.http.openapi_rules import install_http_rules
 from api.http.problems import install_problem_handlers
 from api.http.request_ids import RequestIds
 from api.http.security_headers import SecurityHeaders
-from api.identity import accounts, contacts, users
-from api.messaging import (
-    attachments,
-    conversations,
-    groups,
-    messages,
-    receipts,
-    search,
-    sync,
-)
+from api.messaging import attachments
 from api.operations import health
 from api.operations import maintenance as operations
+from parley import contexts
 from parley.bootstrap import Parley
 
 
@@ -52,12 +43,9 @@ def create_app(parley: Parley, *, manage_lifecycle: bool = True) -> FastAPI:
     )
     app.state.parley = parley
     install_problem_handlers(app)
-    for module in (health, users, conversations, groups, messages, receipts, search, sync,
-                   attachments):
-        app.include_router(module.router)
-    for router in (*accounts.routers(), *contacts.routers()):
-        app.include_router(router)
-    app.include_router(audit.router)
+    app.include_router(health.router)
+    for placed in contexts.routers():
+        app.include_router(placed.router)
     app.include_router(operations.router)
     install_http_rules(app, parley.settings.max_body_bytes)
     install_docs(app)

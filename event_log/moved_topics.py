@@ -15,37 +15,34 @@ from collections.abc import Mapping
 
 from eventsourcing.utils import register_topic
 
-# module an event class was stored under -> the module it lives in now
-MOVED_EVENT_MODULES: Mapping[str, str] = {
+# The event-log core's own moves; each context's manifest (parley/contexts/) declares its own,
+# and the composition root registers them all.
+CORE_MOVED_MODULES: Mapping[str, str] = {
     "domain.events": "event_log.aggregate",
     "domain.receipts": "event_log.idempotency",
-    "domain.users": "domain.identity.users",
-    "domain.accounts": "domain.identity.accounts",
-    "domain.devices": "domain.identity.devices",
-    "domain.device_roster": "domain.identity.device_roster",
-    "domain.contacts": "domain.identity.contacts",
-    "domain.roles": "domain.identity.roles",
-    "domain.conversations": "domain.messaging.conversations",
-    "domain.messages": "domain.messaging.messages",
-    "domain.read_markers": "domain.messaging.read_markers",
-    "domain.attachments": "domain.messaging.attachments",
-    "domain.upload_quota": "domain.messaging.upload_quota",
-    "domain.invitations": "domain.messaging.invitations",
 }
+# The core's event modules: idempotency receipts are kept in the event log only
+CORE_EVENT_MODULES: tuple[str, ...] = ("event_log.idempotency",)
+
+# every move registered so far: module an event class was stored under -> where it lives now
+REGISTERED_MOVES: dict[str, str] = {}
 
 
-def register_moved_modules(moves: Mapping[str, str] = MOVED_EVENT_MODULES) -> None:
+def register_moved_modules(moves: Mapping[str, str]) -> None:
     """Makes every old topic resolve to its class's new home (idempotent)."""
     for former, current in moves.items():
         register_topic(former, importlib.import_module(current))
+        REGISTERED_MOVES[former] = current
 
 
-def current_module(module: str, moves: Mapping[str, str] = MOVED_EVENT_MODULES) -> str:
+def current_module(module: str, moves: Mapping[str, str] | None = None) -> str:
     """The module an event class lives in now, given the module named by a stored topic."""
-    return moves.get(module, module)
+    return (REGISTERED_MOVES if moves is None else moves).get(module, module)
 
 
-def former_topics(topic: str, moves: Mapping[str, str] = MOVED_EVENT_MODULES) -> list[str]:
+def former_topics(topic: str, moves: Mapping[str, str] | None = None) -> list[str]:
     """The topics an event type was stored under before it moved, oldest names first."""
     module, _, name = topic.partition(":")
-    return [f"{former}:{name}" for former, current in moves.items() if current == module]
+    return [f"{former}:{name}"
+            for former, current in (REGISTERED_MOVES if moves is None else moves).items()
+            if current == module]

@@ -26,31 +26,12 @@ from api.identity.sign_in_throttle import SignInThrottle
 from commands.audit.checkpoints import CheckpointSchedule
 from commands.audit.integrity import ChainRecords
 from commands.audit.queries import AuditLog
-from commands.identity.accounts import ACCOUNT_HANDLERS
-from commands.identity.contacts import CONTACT_HANDLERS
-from commands.identity.roles import ROLE_HANDLERS
-from commands.identity.users import (
-    ChangePresenceVisibility,
-    RegisterUser,
-    change_presence_visibility,
-    register_user,
-)
 from commands.messaging.attachments import (
-    ATTACHMENT_HANDLERS,
     AttachmentExpiry,
     AttachmentPurge,
     BlobStore,
     attachment_effects,
 )
-from commands.messaging.conversations import (
-    OpenDirectConversation,
-    SendMessage,
-    open_direct_conversation,
-    send_message,
-)
-from commands.messaging.groups import GROUP_HANDLERS
-from commands.messaging.messages import MESSAGE_HANDLERS
-from commands.messaging.read_markers import READ_MARKER_HANDLERS
 from commands.processes.issuing import IssueCommands
 from commands.processes.runner import ProcessLocks, ProcessManagerRunner, ProcessPositions
 from commands.processes.schedules import ScheduledJob
@@ -61,18 +42,14 @@ from event_log.log import EventLog
 from event_log.moved_topics import register_moved_modules
 from event_log.outcomes import Handler
 from event_log.writer import GroupCommitWriter
+from parley import contexts
 from parley.settings import Settings
-from projections.identity import contacts as contact_projections
-from projections.identity import devices as account_projections
 from projections.identity.contacts import ContactQueries
 from projections.identity.presence import MemoryPresence, PresenceAudience, PresenceStore
-from projections.identity.users import UserDirectoryProjector, UserDirectoryQueries
-from projections.messaging import attachments as attachment_projections
-from projections.messaging import invitations as invitation_projections
+from projections.identity.users import UserDirectoryQueries
 from projections.messaging.attachments import AttachmentAccess, DueUploadsQuery, UploaderOnly
 from projections.messaging.cache_invalidation import hot_path_keys
-from projections.messaging.conversations import MessagingProjector
-from projections.messaging.feed import FeedProjector, FeedQueries
+from projections.messaging.feed import FeedQueries
 from projections.messaging.live import (
     LiveUpdates,
     LocalFanOut,
@@ -89,27 +66,13 @@ from projections.read_model.runner import Cache, LogTailingRunner, ProjectionWri
 
 log = logging.getLogger(__name__)
 # events stored before the bounded-contexts move still decode (ADR 0011)
-register_moved_modules()
+register_moved_modules(contexts.moved_event_modules())
 
-HANDLERS: dict[type, Handler] = {
-    RegisterUser: register_user,
-    ChangePresenceVisibility: change_presence_visibility,
-    OpenDirectConversation: open_direct_conversation,
-    SendMessage: send_message,
-    **ACCOUNT_HANDLERS,
-    **ATTACHMENT_HANDLERS,
-    **CONTACT_HANDLERS,
-    **GROUP_HANDLERS,
-    **MESSAGE_HANDLERS,
-    **READ_MARKER_HANDLERS,
-    **ROLE_HANDLERS,
-}
+HANDLERS: dict[type, Handler] = contexts.handlers()
 
 
 def projectors() -> list[Projector]:
-    return [UserDirectoryProjector(), *account_projections.projectors(),
-            *contact_projections.projectors(), MessagingProjector(), FeedProjector(),
-            *attachment_projections.projectors(), *invitation_projections.projectors()]
+    return contexts.projectors()
 
 
 def live_notifier(live: LiveUpdates) -> Callable[[Sequence[DocumentChange], int], None]:

@@ -36,6 +36,7 @@ from adapters.read_model.postgres_projection_health import PostgresProjectionHea
 from adapters.read_model.redis_cache import RedisCache
 from event_log.log import EventLog
 from migrations.runner import migrate
+from parley import contexts
 from parley.bootstrap import (
     Parley,
     attach_attachments,
@@ -95,7 +96,8 @@ def progress_pool(settings: Settings) -> ConnectionPool:
 
 
 def topic_of_projection(settings: Settings) -> dict[str, str]:
-    return {p.name: kafka_topic(settings.namespace, p.context) for p in projectors()}
+    return {name: kafka_topic(settings.namespace, topic)
+            for name, topic in contexts.topic_of_projectors().items()}
 
 
 def build_production(settings: Settings, *, with_writer: bool = True) -> Parley:
@@ -165,7 +167,7 @@ def run_relay(settings: Settings, on_started: Callable[[], None] = lambda: None)
     pool = progress_pool(settings)
     live = RedisLiveUpdates(settings.redis_url or "", settings.namespace)
     relay = KafkaRelay(event_log, lambda: new_producer(settings.kafka_bootstrap or ""), pool,
-                       settings.namespace,
+                       settings.namespace, context_of=contexts.relay_map(),
                        appended=LogAppendedSignal.for_database(settings.database_url or "",
                                                                settings.namespace),
                        on_read=stream_announcer(live))

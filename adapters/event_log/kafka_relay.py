@@ -27,33 +27,20 @@ from psycopg_pool import ConnectionPool
 
 from commands.processes.outages import Outage
 from event_log.log import EventLog
-from event_log.moved_topics import current_module
 from projections.read_model.events import PositionedEvent
 from projections.read_model.retries import RetryWithBackoff
 
 log = logging.getLogger(__name__)
 
-# A module not listed is never relayed: domain.identity.accounts (password hashes,
-# refresh-token digests), event_log.idempotency, domain.identity.device_roster and
-# domain.messaging.upload_quota (write-side bookkeeping) stay in the event log only.
-CONTEXT_OF_MODULE = {
-    "domain.identity.users": "identity",
-    "domain.identity.devices": "identity",
-    "domain.identity.contacts": "identity",
-    "domain.messaging.conversations": "messaging",
-    "domain.messaging.messages": "messaging",
-    "domain.messaging.read_markers": "messaging",
-    "domain.messaging.attachments": "messaging",
-    "domain.messaging.invitations": "messaging",
-}
 RELAY_NAME = "kafka"
 PUBLISH_TIMEOUT_SECONDS = 20.0
 FALLBACK_POLL_SECONDS = 1.0
 
 
-def context_of(event_topic: str) -> str | None:
-    """The bounded context an event belongs to, from its class's module; None: not relayed."""
-    return CONTEXT_OF_MODULE.get(current_module(event_topic.split(":", 1)[0]))
+# A stored event's topic (`domain.identity.users:User.Registered`, or the topic it was stored
+# under before its module moved) -> the context topic it is published on; None: it stays in
+# the event log only. Built by the composition root from the contexts' manifests.
+ContextOf = Callable[[str], str | None]
 
 
 def kafka_topic(namespace: str, context: str) -> str:
@@ -147,7 +134,8 @@ class LogAppendedSignal:
 class KafkaRelay:
     def __init__(
         self, event_log: EventLog, producer_factory: Any, pool: ConnectionPool,
-        namespace: str, batch_size: int = 1000, appended: LogAppendedSignal | None = None,
+        namespace: str, *, context_of: ContextOf, batch_size: int = 1000,
+        appended: LogAppendedSignal | None = None,
         fallback_poll_seconds: float = FALLBACK_POLL_SECONDS,
         on_read: Callable[[Sequence[PositionedEvent], int, int], None] | None = None,
     ) -> None:
@@ -156,6 +144,7 @@ class KafkaRelay:
         self._producer: KafkaProducer | None = None
         self._pool = pool
         self._namespace = namespace
+        self._context_of = context_of
         self._batch_size = batch_size
         self._appended = appended
         self._fallback_poll_seconds = fallback_poll_seconds
@@ -191,7 +180,7 @@ class KafkaRelay:
         published: dict[str, int] = {}
         events: list[PositionedEvent] = []
         for notification in notifications:
-            context = context_of(notification.topic)
+            context = self._context_of(notification.topic)
             if context is None:
                 continue
             topic = kafka_topic(self._namespace, context)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapters.event_log.kafka_relay import KafkaRelay, context_of, new_producer
+from adapters.event_log.kafka_relay import KafkaRelay, new_producer
 from adapters.read_model.elasticsearch_read_store import ElasticsearchReadStore
 from adapters.read_model.kafka_projection import (
     KafkaProjectionRunner,
@@ -23,6 +23,7 @@ from commands.messaging.conversations import OpenDirectConversation, SendMessage
 from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter
 from parley.bootstrap import HANDLERS, event_log_env, projectors
+from parley.contexts import context_of, relay_map
 from parley.production import migrate_all, progress_pool, read_store, topic_of_projection
 from parley.settings import Settings
 from projections.messaging.conversations import MESSAGES
@@ -47,7 +48,8 @@ class Pipeline:
 
     def relay(self, **options: Any) -> KafkaRelay:
         return KafkaRelay(self.log, lambda: new_producer(self.settings.kafka_bootstrap or ""),
-                          progress_pool(self.settings), self.settings.namespace, **options)
+                          progress_pool(self.settings), self.settings.namespace,
+                          context_of=relay_map(), **options)
 
     def projection_runner(self) -> KafkaProjectionRunner:
         by_topic = projectors_by_topic(topic_of_projection(self.settings), projectors())
@@ -78,12 +80,10 @@ def pipeline(services: dict[str, str], namespace: str) -> Iterator[Pipeline]:
 
 
 def send_messages(writer: GroupCommitWriter, count: int) -> uuid.UUID:
-    ada = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Ada"), a_cause()).body["user_id"])
-    bob = uuid.UUID(writer.execute(RegisterUser(a_handle(), "Bob"), a_cause()).body["user_id"])
-    conversation = uuid.UUID(
-        writer.execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY),
-                       a_cause(ada)).body["conversation_id"]
-    )
+    ada = writer.execute(RegisterUser(a_handle(), "Ada"), a_cause()).result.user_id
+    bob = writer.execute(RegisterUser(a_handle(), "Bob"), a_cause()).result.user_id
+    conversation = writer.execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY),
+                                  a_cause(ada)).result.conversation_id
     for i in range(count):
         writer.execute(SendMessage(conversation, ada, uuid.uuid4(), f"note {i}", now()),
                        a_cause(ada))

@@ -20,6 +20,7 @@ from adapters.event_log.kafka_relay import (
     new_producer,
 )
 from commands.identity.users import RegisterUser
+from parley.contexts import relay_map
 from parley.production import progress_pool
 from tests.builders import a_cause, a_handle
 from tests.integration.test_relay_and_projection import (  # noqa: F401 - the fixture
@@ -41,7 +42,8 @@ class RunningRelay:
         settings = pipeline.settings
         self.pipeline = pipeline
         self.relay = KafkaRelay(pipeline.log, lambda: new_producer(settings.kafka_bootstrap or ""),
-                                progress_pool(settings), settings.namespace, appended=appended,
+                                progress_pool(settings), settings.namespace, context_of=relay_map(),
+                                appended=appended,
                                 fallback_poll_seconds=fallback_poll_seconds)
         self.thread = threading.Thread(target=self.relay.run_forever, daemon=True)
         self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
@@ -53,7 +55,7 @@ class RunningRelay:
     def register(self) -> str:
         """Commit a registration; the id Kafka records of it carry."""
         outcome = self.pipeline.writer.execute(RegisterUser(a_handle(), "Ada"), a_cause())
-        return str(outcome.body["user_id"])
+        return str(outcome.result.user_id)
 
     def seconds_until_relayed(self, aggregate_id: str) -> float:
         started = time.monotonic()

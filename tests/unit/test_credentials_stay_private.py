@@ -9,12 +9,12 @@ from datetime import timedelta
 from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
 
-from adapters.event_log.kafka_relay import context_of
 from commands.identity.accounts import new_refresh_token
 from commands.identity.users import NewSession, RegisterUser, register_user
 from domain.identity.accounts import Credentials, RefreshGrant
 from domain.identity.devices import Device
 from event_log.batch import Batch
+from parley.contexts import context_of
 from projections.identity.contacts import projectors as contact_projectors
 from projections.identity.devices import projectors as account_projectors
 from projections.identity.users import UserDirectoryProjector

@@ -1,0 +1,75 @@
+"""Parley's bounded contexts, each declared by its manifest; everything else loops over them.
+
+Adding a context: its packages in domain/, commands/, projections/, api/ (and adapters/ if it
+has any), a manifest module here, and one entry in `CONTEXTS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from event_log.moved_topics import CORE_EVENT_MODULES, CORE_MOVED_MODULES, current_module
+from event_log.outcomes import Handler
+from parley.contexts import audit, identity, messaging
+from parley.contexts.manifest import BoundedContext, PlacedRouter
+from projections.read_model.runner import Projector
+
+CONTEXTS: tuple[BoundedContext, ...] = (identity.CONTEXT, messaging.CONTEXT, audit.CONTEXT)
+
+
+def handlers(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[type, Handler]:
+    """Every command's one handler; a command claimed by two contexts is a mistake."""
+    table: dict[type, Handler] = {}
+    for context in contexts:
+        twice = sorted(c.__name__ for c in table.keys() & context.handlers.keys())
+        if twice:
+            raise ValueError(f"commands handled twice ({context.name}): {twice}")
+        table.update(context.handlers)
+    return table
+
+
+def projectors(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[Projector]:
+    return [p for context in contexts for p in context.projectors()]
+
+
+def topic_of_projectors(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[str, str]:
+    """Projection name -> the topic (suffix) of its context, which it consumes."""
+    return {p.name: context.topic for context in contexts for p in context.projectors()}
+
+
+def routers(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[PlacedRouter]:
+    """Every context's routers, in their places (the order /openapi.json lists them in)."""
+    return sorted((r for context in contexts for r in context.routers()),
+                  key=lambda placed: placed.place)
+
+
+def moved_event_modules(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[str, str]:
+    """Every former event module -> where its classes live now (the cores' and contexts')."""
+    return {**CORE_MOVED_MODULES,
+            **{old: new for context in contexts
+               for old, new in context.former_event_modules.items()}}
+
+
+def topic_of_event_module(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[str, str]:
+    """Event module -> the topic (suffix) its events are relayed to; a module not listed is
+    kept in the event log only."""
+    return {module: context.topic for context in contexts
+            for module in context.relayed_event_modules}
+
+
+def log_only_event_modules(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[str]:
+    return [*CORE_EVENT_MODULES, *(m for c in contexts for m in c.log_only_event_modules)]
+
+
+def relay_map(contexts: Sequence[BoundedContext] = CONTEXTS) -> Callable[[str], str | None]:
+    """What the relay is given: a stored event topic (old or new) -> its topic suffix."""
+    by_module: Mapping[str, str] = topic_of_event_module(contexts)
+    moves = moved_event_modules(contexts)
+
+    def topic_of(event_topic: str) -> str | None:
+        return by_module.get(current_module(event_topic.split(":", 1)[0], moves))
+
+    return topic_of
+
+
+context_of = relay_map()

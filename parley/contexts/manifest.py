@@ -1,0 +1,78 @@
+"""What one bounded context contributes to Parley, declared in one place (its manifest).
+
+The composition root (parley/bootstrap.py, parley/production.py), the relay's topic map and
+the FastAPI app loop over `parley.contexts.CONTEXTS`; none of them names a context's modules.
+Adding a context is one package per layer, one manifest module here and one line in
+`parley/contexts/__init__.py` (docs/architecture.md, "Adding a bounded context").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+from event_log.outcomes import Handler
+from parley.settings import Settings
+from projections.read_model.runner import Projector
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+
+class PlacedRouter(NamedTuple):
+    """A router and its place among every context's routers. /openapi.json lists paths in
+    the order routers are included, so the places keep that order across contexts (the order
+    of before the contexts move); a new context takes places after the last one in use."""
+
+    place: int
+    router: APIRouter
+
+
+class Schedule(Protocol):
+    """Periodic work a context runs while its process runs (commands/processes/)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def no_routers() -> Sequence[PlacedRouter]:
+    return ()
+
+
+def no_projectors() -> Sequence[Projector]:
+    return ()
+
+
+@dataclass(frozen=True)
+class BoundedContext:
+    """One context's contributions. Event modules are module paths (`domain.identity.users`):
+    the modules whose events the relay publishes on the context's Kafka topic, and those
+    deliberately kept in the event log only (secrets, write-side bookkeeping)."""
+
+    name: str
+    # command type -> its one handler (commands/<context>/)
+    handlers: Mapping[type, Handler] = field(default_factory=dict)
+    # a fresh instance of each of its projectors, in the order they run
+    projectors: Callable[[], Sequence[Projector]] = no_projectors
+    # Kafka topic `<namespace>.<topic>` its relayed events go to, and its projectors read
+    topic: str = ""
+    relayed_event_modules: tuple[str, ...] = ()
+    log_only_event_modules: tuple[str, ...] = ()
+    # module an event class was stored under before it moved -> the module it lives in now
+    former_event_modules: Mapping[str, str] = field(default_factory=dict)
+    # imported only when an app is made, so relay and projector processes need no FastAPI
+    routers: Callable[[], Sequence[PlacedRouter]] = no_routers
+    # process managers: projectors that issue commands (commands/processes/); none yet
+    process_managers: tuple[Projector, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    # the Settings fields (flat PARLEY_* variables) this context reads
+    settings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.topic:
+            object.__setattr__(self, "topic", self.name)
+        unknown = [name for name in self.settings if name not in Settings.model_fields]
+        if unknown:
+            raise ValueError(f"context {self.name!r} names unknown settings: {unknown}")
