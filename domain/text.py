@@ -1,4 +1,4 @@
-"""What people may write: one policy for display names, titles, messages and references.
+"""What people may write: one policy for names, titles, device names, messages, references.
 
 Text is NFC-normalised, then held to rules that stop spoofing without refusing real writing:
 
@@ -7,9 +7,10 @@ Text is NFC-normalised, then held to rules that stop spoofing without refusing r
   CVE-2021-42574); the plain marks LRM, RLM and ALM stay allowed;
 - at most `MAX_MARKS_IN_A_ROW` combining marks on one character ("Zalgo" text spills over
   neighbouring lines); real scripts (Vietnamese, Hebrew with points, Devanagari) need fewer;
-- in names and titles, no invisible characters except the joiners that writing needs: ZWNJ
-  (Persian, Hindi) and ZWJ (emoji sequences such as 👩‍💻, Indic conjuncts), each only between
-  two visible characters, and the tag characters of a subdivision flag (🏴 + tags);
+- in names, titles and device names (one rule: `DisplayName`), no invisible characters
+  except the joiners that writing needs: ZWNJ (Persian, Hindi) and ZWJ (emoji sequences such
+  as 👩‍💻, Indic conjuncts), each only between two visible characters, and the tag characters
+  of a subdivision flag (🏴 + tags);
 - references (avatars, group photos) are opaque keys or http(s) URLs, never `javascript:`,
   `data:` or any other scheme.
 """
@@ -18,9 +19,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from domain.errors import DisallowedText, UnsafeReference
+from domain.errors import DisallowedText, InvalidCommand, UnsafeReference
 
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 DIRECTION_MARKS = frozenset("\u200e\u200f\u061c")  # LRM, RLM, ALM: no reordering
@@ -46,17 +48,29 @@ def clean_message_characters(text: str, field: str = "text") -> str:
     return normalised
 
 
-def clean_display_text(text: str, field: str, what: str) -> str:
-    """A name or title (`what`), NFC-normalised with runs of white space made one space; its
-    length is the caller's rule."""
-    stripped = " ".join(unicodedata.normalize("NFC", text).split())
-    _refuse_bidi_controls(stripped, field)
-    _refuse_piled_marks(stripped, field)
-    for index, ch in enumerate(stripped):
-        if not _visible_or_needed(stripped, index):
-            raise DisallowedText(field, f"a {what} may not contain control or invisible "
-                                        f"characters (U+{ord(ch):04X})")
-    return stripped
+@dataclass(frozen=True)
+class DisplayName:
+    """The one rule for what people call things (a person's name, a group's title, a device's
+    name), each an instance with its own words, input field and length: NFC-normalised, runs
+    of white space made one space, held to the policy above, then 1 to `max_length`
+    characters (code points, counted after cleaning)."""
+
+    what: str  # "name", "title", "device name": how the errors call it
+    field: str  # the input at fault
+    max_length: int
+
+    def clean(self, text: str) -> str:
+        stripped = " ".join(unicodedata.normalize("NFC", text).split())
+        _refuse_bidi_controls(stripped, self.field)
+        _refuse_piled_marks(stripped, self.field)
+        for index, ch in enumerate(stripped):
+            if not _visible_or_needed(stripped, index):
+                raise DisallowedText(self.field, f"a {self.what} may not contain control or "
+                                                 f"invisible characters (U+{ord(ch):04X})")
+        if not stripped or len(stripped) > self.max_length:
+            raise InvalidCommand(self.field,
+                                 f"a {self.what} is 1 to {self.max_length} characters")
+        return stripped
 
 
 def clean_reference(reference: str, field: str, what: str) -> str:

@@ -28,6 +28,7 @@ from api.http.dependencies import (
     issue_access_token,
     wait_for,
 )
+from api.http.display_names import display_name_field
 from api.http.problems import QUERY_PROBLEMS, Responses, problem_responses
 from api.identity.sign_in_throttle import SignInThrottle, client_address
 from commands.identity.accounts import (
@@ -47,7 +48,7 @@ from domain.identity.accounts import (
     RefreshTokenReused,
     clean_password,
 )
-from domain.identity.devices import MAX_DEVICE_NAME_LENGTH
+from domain.identity.devices import DEVICE_NAME
 from domain.identity.users import user_id_for_handle
 from event_log.batch import Batch
 from parley.bootstrap import Parley
@@ -80,8 +81,7 @@ SIGN_IN, REFRESH = "sign-in", "refresh"
 THROTTLED = {429: "too many attempts from this address or for this account (the wait doubles "
                   "with each failure); retry after the seconds in Retry-After"}
 HASHING_BUSY = "too many sign-ins at once; retry after the seconds in Retry-After"
-DeviceName = Annotated[str, Field(min_length=1, max_length=MAX_DEVICE_NAME_LENGTH,
-                                  examples=["Ada's phone"])]
+DeviceName = Annotated[str, display_name_field(DEVICE_NAME, "Ada's phone")]
 Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH,
                                 examples=["correct horse battery"])]
 

@@ -21,6 +21,7 @@ from api.http.dependencies import (
     fingerprint,
     wait_for,
 )
+from api.http.display_names import display_name_field
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
 from api.identity.accounts import (
     ACCESS_TOKEN_EXAMPLE,
@@ -35,7 +36,7 @@ from api.identity.accounts import (
 from api.identity.sign_in_throttle import client_address
 from commands.identity.users import ChangePresenceVisibility, ChangeProfile, RegisterUser
 from domain.identity.accounts import MIN_PASSWORD_LENGTH
-from domain.identity.users import MAX_AVATAR_LENGTH, user_id_for_handle
+from domain.identity.users import MAX_AVATAR_LENGTH, NAME, user_id_for_handle
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 # domain.identity.users.HANDLE_PATTERN, before handles are lower-cased (ASCII only: "\u212a".lower()
@@ -53,7 +54,7 @@ class Registration(BaseModel):
     handle: Annotated[str, Field(min_length=3, max_length=32, pattern=HANDLE_SCHEMA_PATTERN,
                                  description="3 to 32 of a-z, 0-9 and '_' (compared "
                                              "case-insensitively)", examples=["ada"])]
-    name: Annotated[str, Field(min_length=1, max_length=80, examples=["Ada Lovelace"])]
+    name: Annotated[str, display_name_field(NAME, "Ada Lovelace")]
     password: Password = Field(description=(
         "8 to 128 characters, any (spaces too); not a common or breached password, not made "
         "of the handle, the name or 'parley', not one character repeated or a plain sequence"),
@@ -95,7 +96,7 @@ class ProfileChange(BaseModel):
     model_config = ConfigDict(json_schema_extra={"minProperties": 1, "examples": [
         {"name": "Ada King"}, {"avatar": "blobs/7f3a9c"}, {"avatar": None}]})
 
-    name: Annotated[str | None, Field(min_length=1, max_length=80, examples=["Ada King"])] = None
+    name: Annotated[str | None, display_name_field(NAME, "Ada King")] = None
     avatar: Annotated[str | None, Field(min_length=1, max_length=MAX_AVATAR_LENGTH,
                                         description="An opaque reference; null removes it",
                                         examples=["blobs/7f3a9c"])] = None

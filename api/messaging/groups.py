@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
+from api.http.display_names import display_name_field
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
 from commands.messaging.groups import (
     AddMembers,
@@ -21,6 +22,7 @@ from commands.messaging.groups import (
     RemoveMember,
     TransferOwnership,
 )
+from domain.messaging.conversations import TITLE
 from projections.messaging.invitations import InvitationQueries, InvitationsProjector
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
@@ -49,7 +51,7 @@ class CreateGroupRequest(BaseModel):
         {"title": "Book club", "member_ids": ["a43240e6-dc52-5a92-a031-6851e4c908ef",
                                               "f989ebef-2c69-500b-9a30-b69671e7fe5e"]}]})
 
-    title: Annotated[str, Field(min_length=1, max_length=100, examples=["Book club"])]
+    title: Annotated[str, display_name_field(TITLE, "Book club")]
     member_ids: Annotated[list[uuid.UUID], Field(max_length=1000)] = []
 
 
@@ -57,7 +59,7 @@ class ChangeGroupRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"minProperties": 1, "examples": [
         {"title": "Book club (2027)"}, {"photo_ref": "blobs/2c9e41"}]})
 
-    title: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    title: Annotated[str | None, display_name_field(TITLE)] = None
     photo_ref: Annotated[str | None, Field(max_length=256)] = None
 
 

@@ -5,24 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from domain.errors import InvalidCommand, NotFound
+from domain.errors import NotFound
+from domain.text import DisplayName
 from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate
 
 MAX_DEVICE_NAME_LENGTH = 64
+DEVICE_NAME = DisplayName("device name", "device_name", MAX_DEVICE_NAME_LENGTH)
 
 
 class DeviceNotFound(NotFound):
     """No such device among the caller's devices in force."""
-
-
-def clean_device_name(name: str) -> str:
-    stripped = " ".join(name.split())
-    if not stripped or len(stripped) > MAX_DEVICE_NAME_LENGTH:
-        raise InvalidCommand("device_name",
-                             f"a device name is 1 to {MAX_DEVICE_NAME_LENGTH} characters")
-    if any(not ch.isprintable() for ch in stripped):
-        raise InvalidCommand("device_name", "a device name may not contain control characters")
-    return stripped
 
 
 class Device(ParleyAggregate):
@@ -63,7 +55,7 @@ class Device(ParleyAggregate):
             cls.SignedIn,
             id=device_id,
             user_id=user_id,
-            name=clean_device_name(name),
+            name=DEVICE_NAME.clean(name),
             signed_in_at=at,
             **cause.as_event_fields(),
         )

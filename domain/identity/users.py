@@ -6,12 +6,13 @@ import re
 from uuid import UUID, uuid5
 
 from domain.errors import InvalidCommand, ReservedHandle
-from domain.text import clean_display_text, clean_reference
+from domain.text import DisplayName, clean_reference
 from event_log.aggregate import Cause, ParleyAggregate
 
 USER_ID_NAMESPACE = UUID("0d9d7c1e-2a4f-4c1b-8f0a-6a2f7c9b5e31")
 HANDLE_PATTERN = re.compile(r"^[a-z0-9_]{3,32}$")
 MAX_NAME_LENGTH = 80
+NAME = DisplayName("name", "name", MAX_NAME_LENGTH)
 MAX_AVATAR_LENGTH = 256
 
 # Who sees a person's presence (online now, last seen), among the people who share a
@@ -51,13 +52,6 @@ def is_reserved_handle(handle: str) -> bool:
 def user_id_for_handle(handle: str) -> UUID:
     """One user per handle: the id is derived from it, so a second claim conflicts."""
     return uuid5(USER_ID_NAMESPACE, normalise_handle(handle))
-
-
-def clean_name(name: str) -> str:
-    stripped = clean_display_text(name, "name", "name")
-    if not stripped or len(stripped) > MAX_NAME_LENGTH:
-        raise InvalidCommand("name", f"a name is 1 to {MAX_NAME_LENGTH} characters")
-    return stripped
 
 
 def clean_avatar(avatar: str | None) -> str | None:
@@ -115,13 +109,13 @@ class User(ParleyAggregate):
             cls.Registered,
             id=user_id_for_handle(normalised),
             handle=normalised,
-            name=clean_name(name),
+            name=NAME.clean(name),
             **cause.as_event_fields(),
         )
 
     def change_profile(self, name: str, avatar: str | None, cause: Cause) -> bool:
         """Set the display name and avatar; returns False (and records nothing) if unchanged."""
-        name, avatar = clean_name(name), clean_avatar(avatar)
+        name, avatar = NAME.clean(name), clean_avatar(avatar)
         if (name, avatar) == (self.name, self.avatar):
             return False
         self.trigger_event(self.ProfileChanged, name=name, avatar=avatar,

@@ -19,12 +19,13 @@ from domain.errors import (
     UserNotFound,
 )
 from domain.identity.users import user_id_for_handle
-from domain.text import clean_display_text, clean_message_characters, clean_reference
+from domain.text import DisplayName, clean_message_characters, clean_reference
 from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate
 
 DIRECT_CONVERSATION_NAMESPACE = UUID("4a3f9a7e-1c55-4b0e-b1d2-3e7c2f1a9d60")
 MAX_MESSAGE_BYTES = 4096
 MAX_TITLE_LENGTH = 100
+TITLE = DisplayName("title", "title", MAX_TITLE_LENGTH)
 MAX_PHOTO_REF_LENGTH = 256
 DIRECT, GROUP = "direct", "group"
 OWNER, ADMIN, MEMBER = "owner", "admin", "member"
@@ -68,13 +69,6 @@ MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,32})\b")
 def mentioned_handles(text: str) -> list[str]:
     """The handles written as `@handle` in a text, in order, without repeats."""
     return list(dict.fromkeys(m.lower() for m in MENTION.findall(text)))
-
-
-def clean_title(title: str) -> str:
-    stripped = clean_display_text(title, "title", "title")
-    if not stripped or len(stripped) > MAX_TITLE_LENGTH:
-        raise InvalidCommand("title", f"a title is 1 to {MAX_TITLE_LENGTH} characters")
-    return stripped
 
 
 class Conversation(ParleyAggregate):
@@ -223,7 +217,7 @@ class Conversation(ParleyAggregate):
             raise GroupFull("member_ids", f"a group has at most {member_limit} members")
         return cls._create(
             cls.GroupCreated, id=conversation_id, kind=GROUP, member_ids=members,
-            title=clean_title(title), owner_id=owner_id, **cause.as_event_fields(),
+            title=TITLE.clean(title), owner_id=owner_id, **cause.as_event_fields(),
         )
 
     def is_member(self, user_id: UUID) -> bool:
@@ -290,7 +284,7 @@ class Conversation(ParleyAggregate):
 
     def rename(self, actor_id: UUID, title: str, cause: Cause) -> None:
         self._require_group_manager(actor_id)
-        self.trigger_event(self.Renamed, title=clean_title(title), **cause.as_event_fields())
+        self.trigger_event(self.Renamed, title=TITLE.clean(title), **cause.as_event_fields())
 
     def change_photo(self, actor_id: UUID, photo_ref: str, cause: Cause) -> None:
         self._require_group_manager(actor_id)

@@ -10,12 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import DisallowedText, ReservedHandle, UnsafeReference
-from domain.identity.users import User, clean_avatar, clean_name, user_id_for_handle
-from domain.messaging.conversations import Conversation, clean_message_text, clean_title
+from domain.identity.devices import DEVICE_NAME
+from domain.identity.users import NAME, User, clean_avatar, user_id_for_handle
+from domain.messaging.conversations import TITLE, Conversation, clean_message_text
 from domain.text import BIDI_CONTROLS, MAX_MARKS_IN_A_ROW
 from tests.builders import a_cause
 
-CLEANERS = {"name": clean_name, "title": clean_title, "message": clean_message_text}
+clean_name, clean_title = NAME.clean, TITLE.clean  # the one display-name rule, two of its uses
+CLEANERS = {"name": clean_name, "title": clean_title, "device name": DEVICE_NAME.clean,
+            "message": clean_message_text}
 ACUTE = "\u0301"
 PERSIAN_NAME = "\u0645\u06cc\u200c\u0631\u0648\u0645"  # ZWNJ between two letters
 ZWJ_EMOJI = ["Ada \U0001f469\u200d\U0001f4bb", "\u2764\ufe0f\u200d\U0001f525 fan",
@@ -50,7 +53,7 @@ def test_combining_marks_are_bounded_per_character(clean: object, marks: int) ->
 
 @pytest.mark.parametrize("name", [PERSIAN_NAME, *ZWJ_EMOJI, *REAL_NAMES])
 def test_names_and_titles_in_real_scripts_and_emoji_sequences_are_accepted(name: str) -> None:
-    assert clean_name(name) == clean_title(name) == name
+    assert clean_name(name) == clean_title(name) == DEVICE_NAME.clean(name) == name
     assert clean_message_text(name) == name
 
 
@@ -59,7 +62,7 @@ def test_names_and_titles_in_real_scripts_and_emoji_sequences_are_accepted(name:
     "Ada\u2060", "\ufeffAda", "Ada\U000e0067", "Ada\ue000",
 ])
 def test_invisible_characters_in_names_are_refused_unless_writing_needs_them(name: str) -> None:
-    for clean in (clean_name, clean_title):
+    for clean in (clean_name, clean_title, DEVICE_NAME.clean):
         with pytest.raises(DisallowedText):
             clean(name)
 
