@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
+from parley.cli_settings import command_settings, fail
 
 if TYPE_CHECKING:
     from commands.audit.integrity import VerificationReport
@@ -38,23 +40,17 @@ class EventsPerSecond(ProgressColumn):
         return Text(f"{task.speed or 0:,.0f} events/s", style="progress.data.speed")
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"parley: {message}", err=True)
-    raise typer.Exit(code=2)
-
-
 def _open_log() -> tuple[Settings, EventLog]:
     from eventsourcing.persistence import PersistenceError
 
     from event_log.log import EventLog
     from parley.bootstrap import event_log_env
-    from parley.cli import _settings
 
-    settings = _settings()
+    settings = command_settings()
     try:
         return settings, EventLog(env=event_log_env(settings))
     except (PersistenceError, OSError) as error:
-        _fail(f"cannot open the event log: {error}")
+        fail(f"cannot open the event log: {error}")
 
 
 @audit.command()
@@ -72,7 +68,7 @@ def verify(
     from parley.bootstrap import audit_key, chain_records
 
     if until is not None and until < start:
-        _fail("--until must not be before --from")
+        fail("--until must not be before --from")
     settings, event_log = _open_log()
     try:
         records = chain_records(event_log)
@@ -89,7 +85,7 @@ def verify(
                     task, completed=max(position - start + 1, 0)),
             )
     except PersistenceError as error:
-        _fail(f"cannot read the event log (has 'parley migrate' run?): {error}")
+        fail(f"cannot read the event log (has 'parley migrate' run?): {error}")
     finally:
         event_log.close()
     _print_report(report, as_json)
@@ -131,10 +127,10 @@ def checkpoint(as_json: AsJson = False) -> None:
     try:
         key = audit_key(settings)
         if key is None:
-            _fail("PARLEY_AUDIT_KEY is not set (production signs checkpoints with it)")
+            fail("PARLEY_AUDIT_KEY is not set (production signs checkpoints with it)")
         outcome = write_checkpoint(chain_records(event_log), key, datetime.now(UTC))
     except PersistenceError as error:
-        _fail(f"cannot write to the event log (has 'parley migrate' run?): {error}")
+        fail(f"cannot write to the event log (has 'parley migrate' run?): {error}")
     finally:
         event_log.close()
     if as_json:

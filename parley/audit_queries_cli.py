@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from parley.audit_cli import audit
+from parley.cli_settings import command_settings, fail
 
 if TYPE_CHECKING:
     from commands.audit.entries import AuditEntry
@@ -44,27 +45,21 @@ Limit = Annotated[int | None, typer.Option(
     "--limit", min=1, help=f"Most events to show (tables stop at {TABLE_ROWS} by default)")]
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"parley: {message}", err=True)
-    raise typer.Exit(code=2)
-
-
 @contextmanager
 def _event_log() -> Iterator[EventLog]:
     """The event log of the configured profile, and nothing else."""
     from event_log.log import EventLog
     from parley.bootstrap import event_log_env
-    from parley.cli import _settings
     from parley.reachability import Unreachable, require_reachable
     from parley.settings import MissingSetting
 
-    settings = _settings()
+    settings = command_settings()
     try:
         if settings.profile == "production":
             require_reachable("PARLEY_DATABASE_URL", settings.database_url or "", 5432)
         event_log = EventLog(env=event_log_env(settings))
     except (MissingSetting, Unreachable) as error:
-        _fail(str(error))
+        fail(str(error))
     try:
         yield event_log
     finally:
@@ -80,7 +75,7 @@ def _answer(query: Callable[[AuditLog], T]) -> T:
         try:
             return query(audit_log(event_log))
         except DomainError as error:
-            _fail(str(error))
+            fail(str(error))
 
 
 def _show(entries: Iterable[AuditEntry], as_json: bool, limit: int | None,
@@ -182,12 +177,12 @@ def state(aggregate_id: AggregateId,
     from commands.audit.queries import log_bound
 
     if version is not None and at is not None:
-        _fail("give either --version or --at, not both")
+        fail("give either --version or --at, not both")
 
     def found(log: AuditLog) -> Any:
         moment = log_bound(at, "at") if at else None
         if isinstance(moment, int):
-            _fail("--at is an ISO-8601 time")
+            fail("--at is an ISO-8601 time")
         return log.state(aggregate_id, version=version, at=moment)
 
     result = _answer(found)
@@ -282,7 +277,7 @@ def _change_role(handle: str, role: str, grant: bool) -> None:
             command = (GrantRole if grant else RevokeRole)(user_id, role, operator)
             outcome = writer.execute(command, Cause(operator_actor_id(operator), uuid.uuid4()))
         except DomainError as error:
-            _fail(f"{handle}: {error}")
+            fail(f"{handle}: {error}")
         finally:
             writer.stop()
     held = ", ".join(outcome.body["roles"]) or "none"
@@ -324,5 +319,5 @@ def show(handle: Handle) -> None:
         try:
             held = held_roles(event_log.repository, user_id_for_handle(handle))
         except DomainError as error:
-            _fail(f"{handle}: {error}")
+            fail(f"{handle}: {error}")
     typer.echo(f"{handle}: {', '.join(sorted(held)) or 'none'}")

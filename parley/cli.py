@@ -6,14 +6,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import typer
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
-from parley.logs import configure_logging
-from parley.settings import MissingSetting, Settings
+from parley.audit_cli import audit
+from parley.audit_queries_cli import roles  # and its queries, on the `audit` group
+from parley.cli_settings import command_settings, fail
+from parley.operations_cli import projections_app, replay
+from parley.settings import MissingSetting
 
 app = typer.Typer(help="Parley: event-sourced messaging backend.", no_args_is_help=True)
 services = typer.Typer(help="Private PostgreSQL, Redis, Kafka and Elasticsearch on 127.0.0.1.")
@@ -23,29 +23,6 @@ secrets_app = typer.Typer(help="Signing keys for PARLEY_SECRET_KEY and PARLEY_AU
 app.add_typer(secrets_app, name="secrets")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _settings() -> Settings:
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
-    configure_logging(settings.log_level)
-    return settings
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"parley: {message}", err=True)
-    raise typer.Exit(code=2)
-
-
-def _setting_problem(problem: ErrorDetails) -> str:
-    """One setting's problem as one clean line (never the value: it may be a secret)."""
-    cause = problem.get("ctx", {}).get("error")
-    if isinstance(cause, ValueError):
-        return str(cause)
-    variable = "PARLEY_" + "_".join(str(part) for part in problem["loc"]).upper()
-    return f"{variable}: {problem['msg']}"
 
 
 @app.command()
@@ -60,11 +37,11 @@ def serve(
     from parley.bootstrap import build
     from parley.reachability import Unreachable
 
-    settings = _settings()
+    settings = command_settings()
     try:
         parley = build(settings)
     except (MissingSetting, Unreachable) as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo(f"parley: {settings.profile} profile on http://{host or settings.host}:"
                f"{port or settings.port}", err=True)
     uvicorn.run(create_app(parley), host=host or settings.host, port=port or settings.port,
@@ -75,7 +52,7 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Apply PostgreSQL migrations and Elasticsearch index templates (idempotent)."""
-    settings = _settings()
+    settings = command_settings()
     if settings.profile != "production":
         typer.echo("embedded default: SQLite schemas are created on start; nothing to do")
         return
@@ -85,7 +62,7 @@ def migrate() -> None:
     try:
         applied = migrate_all(settings)
     except (MissingSetting, Unreachable) as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
 
 
@@ -96,9 +73,9 @@ def relay() -> None:
     from parley.reachability import Unreachable
 
     try:
-        run_relay(_settings(), lambda: typer.echo("parley: relay started", err=True))
+        run_relay(command_settings(), lambda: typer.echo("parley: relay started", err=True))
     except (MissingSetting, Unreachable) as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 @app.command()
@@ -108,9 +85,10 @@ def project() -> None:
     from parley.reachability import Unreachable
 
     try:
-        run_projectors(_settings(), lambda: typer.echo("parley: projectors started", err=True))
+        run_projectors(command_settings(),
+                       lambda: typer.echo("parley: projectors started", err=True))
     except (MissingSetting, Unreachable) as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 @secrets_app.command("generate")
@@ -125,7 +103,7 @@ def secrets_generate() -> None:
 def _services_script(*args: str) -> None:
     script = REPO_ROOT / "deploy" / "services.sh"
     if not script.exists():
-        _fail(f"{script} not found (services are managed from a source checkout)")
+        fail(f"{script} not found (services are managed from a source checkout)")
     raise typer.Exit(subprocess.call(["bash", str(script), *args], env=os.environ.copy()))
 
 
@@ -153,27 +131,11 @@ def services_env() -> None:
     _services_script("env")
 
 
-def _register_operations() -> None:
-    from parley.operations_cli import projections_app, replay
-
-    app.command()(replay)
-    app.add_typer(projections_app, name="projections")
-
-
-_register_operations()
-
-
-def _register_audit() -> None:
-    """`parley audit` (verify, checkpoint, and the queries, which register on import) and
-    `parley roles`."""
-    from parley.audit_cli import audit
-    from parley.audit_queries_cli import roles
-
-    app.add_typer(audit, name="audit")
-    app.add_typer(roles, name="roles")
-
-
-_register_audit()
+# The command groups: each imports nothing back from here.
+app.command()(replay)
+app.add_typer(projections_app, name="projections")
+app.add_typer(audit, name="audit")
+app.add_typer(roles, name="roles")
 
 
 def main() -> None:

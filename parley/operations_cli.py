@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from parley.cli_settings import command_settings
 from parley.operations import Operations, UnknownProjection, build_operations
 from parley.settings import MissingSetting, Settings
 from projections.read_model.replay import ReplayRequest
@@ -36,9 +37,7 @@ console = Console()
 
 
 def _operations() -> Operations:
-    from parley.cli import _settings
-
-    settings: Settings = _settings()
+    settings: Settings = command_settings()
     for chatty in ("elastic_transport", "kafka"):  # a request log would bury the tables
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
