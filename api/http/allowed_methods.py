@@ -12,8 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.http.problem_json import problem_response
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 Templates = list[tuple[re.Pattern[str], int, frozenset[str]]]
@@ -50,6 +53,12 @@ def allow_header(methods: set[str]) -> str:
     return ", ".join(sorted(methods))
 
 
+def method_not_allowed(allowed: set[str]) -> JSONResponse:
+    return problem_response(405, "Method Not Allowed",
+                            f"this path allows {allow_header(allowed)}",
+                            headers={"Allow": allow_header(allowed)})
+
+
 class MethodCheck:
     """ASGI middleware: a method the path does not allow answers 405 with the full `Allow`
     list before routing, so that no templated route that happens to match (and then
@@ -62,8 +71,6 @@ class MethodCheck:
         if scope["type"] == "http":
             allowed = allowed_methods(HTTPConnection(scope))
             if allowed and scope["method"] not in allowed:
-                from api.http.problems import method_not_allowed
-
                 await method_not_allowed(allowed)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

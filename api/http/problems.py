@@ -14,8 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.identity.password_hashing import RETRY_AFTER_SECONDS as HASHING_RETRY_AFTER_SECONDS
 from adapters.identity.password_hashing import HashingBusy
-from api.http.allowed_methods import allow_header, allowed_methods
-from api.http.request_ids import REQUEST_ID_HEADER, current_request_id
+from api.http.allowed_methods import allowed_methods, method_not_allowed
+from api.http.problem_json import PROBLEM_JSON, problem_response
 from api.http.unavailability import install_unavailability_handlers
 from domain.errors import (
     AttachmentTooLarge,
@@ -34,7 +34,6 @@ from event_log.writer import WriterStopped
 
 log = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
 # A command answered 503 was not stored; one answered OUTCOME_UNKNOWN may have been.
 NOT_STORED = "urn:parley:problem:not-stored"
 OUTCOME_UNKNOWN = "urn:parley:problem:outcome-unknown"
@@ -140,22 +139,6 @@ class Problem(Exception):
         self.errors = errors
 
 
-def problem_response(
-    status: int, title: str, detail: str = "", *, errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None, problem_type: str = "about:blank",
-) -> JSONResponse:
-    body: dict[str, Any] = {"type": problem_type, "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    if errors:
-        body["errors"] = errors
-    request_id = current_request_id.get()
-    if request_id is not None:
-        body["request_id"] = request_id
-        headers = {REQUEST_ID_HEADER: request_id} | (headers or {})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
 def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     return [
         {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
@@ -176,12 +159,6 @@ def document_problems(app: FastAPI) -> None:
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def method_not_allowed(allowed: set[str]) -> JSONResponse:
-    return problem_response(405, "Method Not Allowed",
-                            f"this path allows {allow_header(allowed)}",
-                            headers={"Allow": allow_header(allowed)})
 
 
 def install_problem_handlers(app: FastAPI) -> None:

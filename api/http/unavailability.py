@@ -18,6 +18,8 @@ import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from api.http.problem_json import problem_response
+
 log = logging.getLogger(__name__)
 
 # The libraries' own "could not reach it / it did not answer in time" errors. (psycopg_pool's
@@ -54,8 +56,6 @@ def is_unavailable(error: BaseException) -> bool:
 
 def install_unavailability_handlers(app: FastAPI) -> None:
     """503 with Retry-After for each outage class, as an ordinary answer."""
-    from api.http.problems import problem_response
-
     async def unavailable(request: Request, error: Exception) -> Response:
         if not is_unavailable(error):
             raise error  # a bug, not an outage: the server's 500 handler logs it
