@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg_pool import ConnectionPool
 
 from event_log.log import EventLog
 from event_log.outcomes import Handler
@@ -72,3 +73,16 @@ def open_postgres_log(database_url: str, namespace: str) -> Iterator[Callable[..
     yield open_log
     for log in reversed(opened):
         log.close()
+
+
+@pytest.fixture
+def namespace_pool(database_url: str, namespace: str) -> Iterator[ConnectionPool]:
+    """Connections to the test namespace's migrated schema (its search path); the schema is
+    dropped afterwards."""
+    migrate(database_url, namespace)
+    pool = ConnectionPool(database_url, min_size=1, max_size=4, open=True, kwargs={
+        "options": f"-c search_path={namespace}", "autocommit": True})
+    yield pool
+    with pool.connection() as connection:
+        connection.execute(f"DROP SCHEMA {namespace} CASCADE")
+    pool.close()

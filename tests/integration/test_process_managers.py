@@ -5,7 +5,7 @@ the position it recorded."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ from domain.messaging.messages import Message
 from event_log.aggregate import Cause
 from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter
-from migrations.runner import migrate
 from parley.bootstrap import HANDLERS
 from tests.builders import a_cause, a_direct_conversation, a_message, now
 
@@ -183,18 +182,9 @@ def test_an_expired_upload_has_its_bytes_deleted_and_is_purged_once(
     assert event_log.repository.get(attachment_id).purged
 
 
-@pytest.fixture
-def pool(database_url: str, namespace: str) -> Iterator[ConnectionPool]:
-    migrate(database_url, namespace)
-    opened = ConnectionPool(database_url, min_size=1, max_size=4, open=True, kwargs={
-        "options": f"-c search_path={namespace}", "autocommit": True})
-    yield opened
-    opened.close()
-
-
 @pytest.mark.services
 def test_a_process_manager_on_postgresql_issues_once_and_resumes_after_a_restart(
-        open_postgres_log: Callable[..., EventLog], pool: ConnectionPool,
+        open_postgres_log: Callable[..., EventLog], namespace_pool: ConnectionPool,
         namespace: str) -> None:
     event_log = open_postgres_log()
     writer = GroupCommitWriter(event_log, HANDLERS)
@@ -208,8 +198,8 @@ def test_a_process_manager_on_postgresql_issues_once_and_resumes_after_a_restart
         def started() -> ProcessManagerRunner:
             manager = MarksMessagesSeen()
             return ProcessManagerRunner(manager, ReactionsReader(event_log, manager.reacts_to),
-                                        PostgresProcessPositions(pool), issued,
-                                        PostgresLocks(pool, namespace))
+                                        PostgresProcessPositions(namespace_pool), issued,
+                                        PostgresLocks(namespace_pool, namespace))
 
         run_until_caught_up(started())
         second = a_message(ada, conversation, "again")

@@ -6,29 +6,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from psycopg_pool import ConnectionPool
 
 from adapters.processes.postgres_positions import PostgresProcessPositions
 from adapters.processes.sqlite_positions import SQLiteProcessPositions
 from commands.processes.runner import ProcessPositions
-from migrations.runner import migrate
 
 Reopen = Callable[[], ProcessPositions]
-
-
-def postgres_pool(url: str, namespace: str) -> ConnectionPool:
-    return ConnectionPool(url, min_size=1, max_size=4, open=True,
-                          kwargs={"options": f"-c search_path={namespace}", "autocommit": True})
-
-
-@pytest.fixture
-def pool(database_url: str, namespace: str) -> Iterator[ConnectionPool]:
-    migrate(database_url, namespace)
-    opened = postgres_pool(database_url, namespace)
-    yield opened
-    with opened.connection() as connection:
-        connection.execute(f"DROP SCHEMA {namespace} CASCADE")
-    opened.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
@@ -45,7 +28,7 @@ def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Reopen]:
         for positions in opened:
             positions.close()
         return
-    pool = request.getfixturevalue("pool")
+    pool = request.getfixturevalue("namespace_pool")
     yield lambda: PostgresProcessPositions(pool)
 
 

@@ -12,26 +12,15 @@ from projections.read_model.health import ProjectionHealth
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
-def health(request: pytest.FixtureRequest, tmp_path: Path,
-           namespace: str) -> Iterator[ProjectionHealth]:
+def health(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProjectionHealth]:
     if request.param == "sqlite":
         sqlite = SQLiteProjectionHealth(tmp_path / "read.sqlite3")
         yield sqlite
         sqlite.close()
         return
-    from psycopg_pool import ConnectionPool
-
     from adapters.read_model.postgres_projection_health import PostgresProjectionHealth
-    from migrations.runner import migrate
 
-    url = request.getfixturevalue("database_url")
-    migrate(url, namespace)
-    pool = ConnectionPool(url, min_size=1, max_size=2, open=True,
-                          kwargs={"options": f"-c search_path={namespace}", "autocommit": True})
-    yield PostgresProjectionHealth(pool)
-    with pool.connection() as connection:
-        connection.execute(f"DROP SCHEMA {namespace} CASCADE")
-    pool.close()
+    yield PostgresProjectionHealth(request.getfixturevalue("namespace_pool"))
 
 
 def test_parked_events_are_listed_in_log_order_per_projection(health: ProjectionHealth) -> None:
