@@ -37,7 +37,7 @@ from adapters.read_model.redis_cache import RedisCache
 from event_log.log import EventLog
 from migrations.runner import migrate
 from parley import contexts
-from parley.bootstrap import (
+from parley.assembly import (
     Parley,
     attach_attachments,
     attach_process_managers,

@@ -1,0 +1,346 @@
+"""The parts of Parley's object graph that both profiles build alike: the `Parley`
+object, the write side, the queries, sign-in, attachments, process managers.
+
+The embedded profile (parley/bootstrap.py) and the production profile
+(parley/production.py) each import these; neither imports the other's module back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from adapters.identity.password_hashing import PasswordHashing
+from api.http.rate_limits import (
+    BackoffRule,
+    FailureBackoff,
+    RateLimiter,
+)
+from api.identity.sign_in_throttle import SignInThrottle
+from commands.audit.checkpoints import CheckpointSchedule
+from commands.audit.integrity import ChainRecords
+from commands.audit.queries import AuditLog
+from commands.messaging.attachments import (
+    AttachmentExpiry,
+    AttachmentPurge,
+    BlobStore,
+    attachment_effects,
+)
+from commands.processes.issuing import IssueCommands
+from commands.processes.runner import ProcessLocks, ProcessManagerRunner, ProcessPositions
+from commands.processes.schedules import ScheduledJob
+from domain.identity.passwords import PasswordPolicy
+from domain.messaging.attachments import UploadPolicy
+from domain.messaging.upload_quota import UploadQuota
+from event_log.log import EventLog
+from event_log.moved_topics import register_moved_modules
+from event_log.outcomes import Handler
+from event_log.writer import GroupCommitWriter
+from parley import contexts
+from parley.settings import Settings
+from projections.identity.contacts import ContactQueries
+from projections.identity.presence import MemoryPresence, PresenceAudience, PresenceStore
+from projections.identity.users import UserDirectoryQueries
+from projections.messaging.attachments import AttachmentAccess, DueUploadsQuery, UploaderOnly
+from projections.messaging.feed import FeedQueries
+from projections.messaging.live import (
+    LiveUpdates,
+    LocalFanOut,
+    feed_notification,
+    stream_notification,
+)
+from projections.messaging.memberships import Memberships
+from projections.messaging.queries import AttachmentReaders, MessagingQueries
+from projections.read_model.consistency import ConsistencyGate
+from projections.read_model.documents import DocumentChange, ReadStore
+from projections.read_model.events import PositionedEvent
+from projections.read_model.hot_paths import ServingGenerations, StampedCache, first_generations
+from projections.read_model.runner import Cache, Projector
+
+log = logging.getLogger(__name__)
+# events stored before the bounded-contexts move still decode (ADR 0011)
+register_moved_modules(contexts.moved_event_modules())
+
+HANDLERS: dict[type, Handler] = contexts.handlers()
+
+
+def projectors() -> list[Projector]:
+    return contexts.projectors()
+
+
+def live_notifier(live: LiveUpdates) -> Callable[[Sequence[DocumentChange], int], None]:
+    """Called after each projection batch: wakes the sockets whose members it concerns."""
+    def notify(changes: Sequence[DocumentChange], upto: int) -> None:
+        notification = feed_notification(changes, upto)
+        if notification is not None:
+            live.publish(notification)
+
+    return notify
+
+
+def stream_announcer(live: LiveUpdates) -> Callable[[Sequence[PositionedEvent], int, int], None]:
+    """Called by whoever reads the log in order, as it reads: the stream live sockets follow."""
+    def announce(events: Sequence[PositionedEvent], after: int, upto: int) -> None:
+        live.publish(stream_notification(events, after, upto))
+
+    return announce
+
+
+@dataclass
+class Parley:
+    """Everything a Parley process needs, built once and closed once."""
+
+    settings: Settings
+    event_log: EventLog
+    store: ReadStore
+    cache: Cache
+    gate: ConsistencyGate
+    secret_key: str
+    writer: GroupCommitWriter | None = None
+    live: LiveUpdates = field(default_factory=LocalFanOut)
+    presence: PresenceStore = field(default_factory=MemoryPresence)
+    send_limiter: RateLimiter | None = None
+    typing_limiter: RateLimiter | None = None
+    password_hashing: PasswordHashing | None = None
+    password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    sign_in_throttle: SignInThrottle | None = None
+    users: UserDirectoryQueries | None = None
+    messaging: MessagingQueries | None = None
+    feed: FeedQueries | None = None
+    presence_audience: PresenceAudience | None = None
+    blobs: BlobStore | None = None
+    upload_policy: UploadPolicy = field(default_factory=UploadPolicy)
+    upload_quota: UploadQuota = field(default_factory=UploadQuota)
+    attachment_access: AttachmentAccess | None = None
+    audit: AuditLog | None = None
+    serving_generations: ServingGenerations = first_generations
+    readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    lag: Callable[[], dict[str, int]] = field(default=lambda: {})
+    _starters: list[Callable[[], None]] = field(default_factory=list)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def direct_id_key(self) -> bytes:
+        """Keys direct conversation ids (ADR 0009): PARLEY_DIRECT_ID_KEY, or else derived
+        from the signing key, so ids cannot be computed from two handles."""
+        return direct_id_key(self.settings, self.secret_key)
+
+    def start(self) -> None:
+        for start in self._starters:
+            start()
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            try:
+                close()
+            except Exception:
+                log.exception("while closing")
+
+
+PRIVATE_FILE, PRIVATE_DIRECTORY = 0o600, 0o700
+
+
+def keep_private(data_dir: Path) -> None:
+    """The embedded default's data (password hashes, every message) is its owner's alone.
+
+    From here on this process creates files 0600 and directories 0700 (SQLite gives its WAL
+    and SHM files the mode of their database); a data directory made by an older Parley, or
+    with a laxer umask, is tightened once, with everything in it.
+    """
+    os.umask(0o077)
+    data_dir.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+    if data_dir.stat().st_mode & 0o077:
+        for directory, subdirectories, files in os.walk(data_dir):  # symlinks not followed
+            for name, mode in [(f, PRIVATE_FILE) for f in files] + [
+                    (d, PRIVATE_DIRECTORY) for d in subdirectories]:
+                if not Path(directory, name).is_symlink():
+                    Path(directory, name).chmod(mode)
+        data_dir.chmod(PRIVATE_DIRECTORY)
+
+
+def direct_id_key(settings: Settings, secret_key: str) -> bytes:
+    if settings.direct_id_key is not None:
+        return settings.direct_id_key.get_secret_value().encode()
+    return hmac.new(secret_key.encode(), b"parley/direct-conversation-ids/v1",
+                    hashlib.sha256).digest()
+
+
+def embedded_secret(data_dir: Path, name: str = "secret_key") -> str:
+    """The embedded default keeps a generated signing key beside its data, readable by owner."""
+    path = data_dir / name
+    if not path.exists():
+        keep_private(data_dir)
+        path.touch(mode=PRIVATE_FILE)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def event_log_env(settings: Settings) -> dict[str, str]:
+    """The `eventsourcing` environment for the profile's persistence module."""
+    common = {"AGGREGATE_CACHE_MAXSIZE": "20000", "DEEPCOPY_FROM_AGGREGATE_CACHE": "y"}
+    if settings.profile == "production":
+        from psycopg.conninfo import conninfo_to_dict
+
+        info = conninfo_to_dict(settings.database_url or "")
+        return common | {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "adapters.event_log.chained_postgres:"
+                                          "ChainedPostgresApplicationRecorder",
+            "POSTGRES_DBNAME": str(info.get("dbname", "parley")),
+            "POSTGRES_HOST": str(info.get("host", "127.0.0.1")),
+            "POSTGRES_PORT": str(info.get("port", "5432")),
+            "POSTGRES_USER": str(info.get("user", "parley")),
+            "POSTGRES_PASSWORD": str(info.get("password", "")),
+            "POSTGRES_SCHEMA": settings.namespace,
+            "POSTGRES_POOL_SIZE": str(settings.pg_pool_size),
+            # A command waits for a pooled connection at most its own bound (a whole number).
+            "POSTGRES_CONNECT_TIMEOUT": str(max(1, math.ceil(settings.command_timeout_seconds))),
+            "CREATE_TABLE": "no",
+        }
+    keep_private(settings.data_dir)  # every embedded process opens its log through here
+    return common | {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": "adapters.event_log.chained_sqlite:"
+                                      "ChainedSQLiteApplicationRecorder",
+        "SQLITE_DBNAME": str(settings.data_dir / "events.sqlite3"),
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+
+
+def chain_records(event_log: EventLog) -> ChainRecords:
+    """The event log's hash chain and checkpoints, which its recorder keeps beside the events."""
+    from adapters.event_log.chain_tables import ChainTables
+
+    if not isinstance(event_log.recorder, ChainTables):
+        raise TypeError("this event log's recorder keeps no hash chain (see event_log_env)")
+    return cast(ChainRecords, event_log.recorder)
+
+
+def audit_key(settings: Settings) -> bytes | None:
+    """Signs chain checkpoints: PARLEY_AUDIT_KEY, or a key generated beside embedded data."""
+    if settings.audit_key is not None:
+        return settings.audit_key.get_secret_value().encode()
+    if settings.profile == "production":
+        return None
+    return embedded_secret(settings.data_dir, "audit_key").encode()
+
+
+def checkpoint_schedule(settings: Settings, event_log: EventLog) -> CheckpointSchedule | None:
+    """Signs the chain head every PARLEY_CHECKPOINT_EVERY_SECONDS when it moved (needs a key)."""
+    key = audit_key(settings)
+    if key is None:
+        log.warning("PARLEY_AUDIT_KEY is not set: no chain checkpoints are signed")
+        return None
+    return CheckpointSchedule(chain_records(event_log), key, settings.checkpoint_every_seconds,
+                              clock=lambda: datetime.now(UTC))
+
+
+def attach_write_side(parley: Parley, on_commit: Callable[[int], None] | None = None) -> None:
+    writer = GroupCommitWriter(
+        parley.event_log,
+        HANDLERS,
+        max_batch=parley.settings.group_commit_max_batch,
+        linger_seconds=parley.settings.group_commit_linger_ms / 1000,
+        on_commit=on_commit,
+        command_timeout=parley.settings.command_timeout_seconds,
+    )
+    parley.writer = writer
+    parley._starters.append(writer.start)
+    parley._closers.append(writer.stop)
+
+
+def attach_queries(parley: Parley) -> None:
+    parley.users = UserDirectoryQueries(parley.store)
+    stamped = StampedCache(parley.cache, parley.store, parley.serving_generations)
+    memberships = Memberships(parley.store, stamped)
+    contacts = ContactQueries(parley.store, stamped)
+    parley.messaging = MessagingQueries(parley.store, memberships, contacts, stamped)
+    parley.feed = FeedQueries(parley.store, memberships, contacts)
+    parley.presence_audience = PresenceAudience(parley.users, memberships, contacts)
+    parley.audit = audit_log(parley.event_log)
+
+
+def audit_log(event_log: EventLog) -> AuditLog:
+    """Audit queries read the event log itself (both profiles), never the read models."""
+    from adapters.audit.log_reader import AuditLogReader
+
+    return AuditLog(AuditLogReader(event_log))
+
+
+def attach_attachments(parley: Parley) -> None:
+    """Both profiles keep attachment bytes in a directory for now (see `BlobStore`)."""
+    from adapters.messaging.filesystem_blob_store import FilesystemBlobStore
+
+    settings = parley.settings
+    parley.blobs = FilesystemBlobStore(settings.blob_directory)
+    parley.upload_policy = UploadPolicy(settings.max_attachment_bytes,
+                                        frozenset(settings.attachment_content_types))
+    parley.upload_quota = UploadQuota(settings.max_unattached_uploads,
+                                      settings.max_unattached_upload_bytes)
+    assert parley.messaging is not None, "attach_queries first"
+    parley.attachment_access = AttachmentReaders(UploaderOnly(parley.store), parley.messaging)
+    writer = parley.writer
+    if writer is not None:  # a serving process: it also expires uploads never sent
+        expiry = AttachmentExpiry(
+            DueUploadsQuery(parley.store), writer.execute,
+            timedelta(seconds=settings.unattached_upload_ttl_seconds), lambda: datetime.now(UTC))
+        job = ScheduledJob(expiry.schedule(settings.attachment_sweep_every_seconds))
+        parley._starters.append(job.start)
+        parley._closers.append(job.stop)
+
+
+def attach_process_managers(parley: Parley, positions: ProcessPositions,
+                            locks: ProcessLocks) -> None:
+    """Each process manager tails the log on a thread of its own, in every process holding the
+    writer; its lock lets one process at a time handle its events (after attach_attachments)."""
+    from adapters.processes.log_reactions import ReactionsReader
+
+    writer = parley.writer
+    if writer is None or parley.blobs is None:
+        return
+    issue = IssueCommands(writer.submit, attachment_effects(parley.blobs),
+                          timeout=writer.longest_answer_seconds)
+    for manager in [AttachmentPurge()]:
+        runner = ProcessManagerRunner(manager, ReactionsReader(parley.event_log, manager.reacts_to),
+                                      positions, issue, locks)
+        parley._starters.append(runner.start)
+        parley._closers.append(runner.stop)
+
+
+def backoff_rules(settings: Settings) -> tuple[BackoffRule, BackoffRule]:
+    """Failed sign-ins: (per account, per client address)."""
+    longest = settings.signin_backoff_max_seconds
+    return (BackoffRule(settings.signin_free_failures, max_seconds=longest),
+            BackoffRule(settings.signin_source_free_failures, max_seconds=longest))
+
+
+def attach_sign_in(parley: Parley, attempts: RateLimiter, accounts: FailureBackoff,
+                   sources: FailureBackoff) -> None:
+    """Password hashing on its own bounded pool, the password policy, and the throttles."""
+    from adapters.identity.argon2_passwords import Argon2Passwords
+    from adapters.identity.common_passwords import common_passwords
+
+    settings = parley.settings
+    hashing = PasswordHashing(Argon2Passwords(), settings.password_hash_workers,
+                              settings.password_hash_queue)
+    parley.password_hashing = hashing
+    parley._closers.append(hashing.close)
+    parley.password_policy = PasswordPolicy(common_passwords())
+    digest_key = hmac.new(parley.secret_key.encode(), b"parley/sign-in-accounts/v1",
+                          hashlib.sha256).digest()
+    parley.sign_in_throttle = SignInThrottle(attempts, accounts, sources, digest_key)
+
+
+def sign_in_attempts(settings: Settings) -> tuple[float, int]:
+    """The per-address attempts bucket: (rate per second, burst)."""
+    per_minute = settings.signin_attempts_per_minute
+    return per_minute / 60, max(1, int(per_minute))
