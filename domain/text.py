@@ -13,6 +13,15 @@ Text is NFC-normalised, then held to rules that stop spoofing without refusing r
   of a subdivision flag (🏴 + tags);
 - references (avatars, group photos) are opaque keys or http(s) URLs, never `javascript:`,
   `data:` or any other scheme.
+
+A message's text is at most `MAX_MESSAGE_BYTES` (4096) bytes of UTF-8, counted after NFC
+normalisation: the one length rule, checked once, by `clean_message_text` (bytes, because bytes
+are what a message costs to store, relay, index and send). The request schemas state the same
+constant as the JSON Schema `maxLength` of `text`, which counts characters of the raw text,
+and pydantic checks it first: a raw text over 4096 characters gets 422 `string_too_long`; one
+within it but over 4096 bytes gets 422 `rule` from the domain. As a character is at least one
+byte, the schema's bound refuses nothing the byte rule would accept, except text that NFC
+composes into fewer characters (a letter and two combining marks into one precomposed letter).
 """
 
 from __future__ import annotations

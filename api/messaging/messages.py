@@ -17,6 +17,7 @@ from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_response
 from api.http.rate_limits import enforce
 from commands.messaging.conversations import SendMessage
 from commands.messaging.messages import EditMessage, HideMessage, React, Unreact, UnsendMessage
+from domain.messaging.conversations import MAX_MESSAGE_BYTES
 
 router = APIRouter(tags=["messages"])
 MESSAGING = ["messaging", "contacts"]  # views leave out what people the reader blocked did
@@ -38,7 +39,8 @@ class SendMessageRequest(BaseModel):
         {"text": "Agreed!", "reply_to": "cb2da26c-c747-4438-b574-a85c8057760c",
          "attachment_ids": ["10037ee8-e149-4c96-b778-2d732322202e"]}]})
 
-    text: Annotated[str, Field(max_length=4096, examples=["hello @bob"],
+    # the domain's byte limit, stated in the schema's unit (characters): see `domain.text`
+    text: Annotated[str, Field(max_length=MAX_MESSAGE_BYTES, examples=["hello @bob"],
                                description="May be empty only when attachments are sent")] = ""
     reply_to: uuid.UUID | None = Field(None, description="The message this one quotes")
     attachment_ids: Annotated[list[uuid.UUID], Field(
@@ -59,7 +61,7 @@ class ForwardRequest(BaseModel):
 class EditMessageRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"text": "Next book: @cyrus picks"}]})
 
-    text: Annotated[str, Field(min_length=1, max_length=4096)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_BYTES)]
 
 
 class MessageSentResponse(BaseModel):

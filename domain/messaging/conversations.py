@@ -23,7 +23,7 @@ from domain.text import DisplayName, clean_message_characters, clean_reference
 from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate
 
 DIRECT_CONVERSATION_NAMESPACE = UUID("4a3f9a7e-1c55-4b0e-b1d2-3e7c2f1a9d60")
-MAX_MESSAGE_BYTES = 4096
+MAX_MESSAGE_BYTES = 4096  # the text limit, in bytes of UTF-8: see `domain.text`
 MAX_TITLE_LENGTH = 100
 TITLE = DisplayName("title", "title", MAX_TITLE_LENGTH)
 MAX_PHOTO_REF_LENGTH = 256
@@ -51,7 +51,8 @@ def legacy_direct_conversation_id(first: UUID, second: UUID) -> UUID:
 
 
 def clean_message_text(text: str, *, may_be_empty: bool = False) -> str:
-    """Text is 1..4096 UTF-8 bytes, NFC-normalised, held to the text policy (`domain.text`).
+    """Text is 1 to `MAX_MESSAGE_BYTES` bytes of UTF-8, NFC-normalised, held to the text
+    policy (`domain.text`, which also says what the request schema states of its length).
 
     A message that carries attachments may have no text.
     """

@@ -42,3 +42,25 @@ def test_names_messages_handles_and_references_follow_the_text_policy(
                                   headers=coder.auth), "photo_ref")
     assert parley.http.patch("/v1/users/me", json={"avatar": "https://cdn.example/ada.png"},
                              headers=coder.auth).status_code == 200
+
+
+def test_a_message_is_at_most_4096_bytes_and_its_raw_text_at_most_4096_characters(
+    parley: ParleyClient,
+) -> None:
+    ada, bob = parley.register("Ada"), parley.register("Bob")
+    chat = parley.open_direct(ada, bob)
+
+    def errors(text: str) -> list[tuple[str, str, str]]:
+        response = parley.send(ada, chat, text)
+        assert response.status_code == 422, response.text
+        return [(e["field"], e["type"], e["message"]) for e in response.json()["errors"]]
+
+    assert parley.send(ada, chat, "😀" * 1024).status_code == 201  # 1024 characters, 4096 bytes
+    # the rule: 4096 bytes of UTF-8, counted after NFC normalisation (the domain)
+    assert errors("é" * 2049) == [("text", "rule", "a message is at most 4096 bytes of UTF-8")]
+    assert errors("😀" * 1025) == [("text", "rule", "a message is at most 4096 bytes of UTF-8")]
+    # the schema states the same number in its own unit, characters of the raw text: a longer
+    # text is refused before the domain, even one that NFC would compose back under 4096 bytes
+    too_long = [("text", "string_too_long", "String should have at most 4096 characters")]
+    assert errors("x" * 4097) == too_long
+    assert errors("a\u0308\u0304" * 1366) == too_long  # 4098 characters, 2732 bytes as NFC
