@@ -19,7 +19,8 @@ run: install
 
 lint: install
 	$(BIN)/ruff check event_log domain commands projections api adapters parley migrations tests bench
-	$(BIN)/mypy event_log domain commands
+	$(BIN)/mypy event_log domain commands projections adapters
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports --no-cache
 
 services-up: install
 	bash deploy/services.sh up

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
@@ -43,8 +43,8 @@ from event_log.log import EventKey
 RECORDER_TOPIC = "adapters.event_log.chained_postgres:ChainedPostgresApplicationRecorder"
 # The library's insert and read of an aggregate's events, without the retry decorator around
 # them: only the group-commit writer uses these, and it bounds and answers failures itself.
-_insert_once = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
-_select_once = PostgresApplicationRecorder.select_events.__wrapped__  # type: ignore[attr-defined]
+_insert_once = PostgresApplicationRecorder.insert_events.__wrapped__
+_select_once = PostgresApplicationRecorder.select_events.__wrapped__
 # Raised before the transaction could commit: no connection in time, or a statement cancelled.
 _NOT_COMMITTED = (PoolTimeout, QueryCanceled, LockNotAvailable)
 
@@ -123,7 +123,8 @@ class ChainedPostgresApplicationRecorder(ChainTables, PostgresApplicationRecorde
         """
         seconds = max(1, math.ceil(timeout))
         found: dict[EventKey, tuple[int, StoredEvent]] = {}
-        with psycopg.connect(**{**self.datastore.pool.kwargs, "connect_timeout": seconds},
+        pool_kwargs = cast(dict[str, Any], self.datastore.pool.kwargs)  # a dict in this pool
+        with psycopg.connect(**{**pool_kwargs, "connect_timeout": seconds},
                              autocommit=True) as connection, connection.transaction():
             connection.execute(SQL("SET LOCAL statement_timeout = {}").format(
                 Literal(seconds * 1000)))
