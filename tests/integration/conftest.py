@@ -1,20 +1,34 @@
-"""Fixtures shared by the integration tests: event logs, the writers on them, the database."""
+"""Fixtures shared by the integration tests: event logs, the writers on them, the database,
+and the production pipeline (PostgreSQL, Kafka, Elasticsearch, Redis)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from psycopg_pool import ConnectionPool
 
+from adapters.event_log.kafka_relay import KafkaRelay, new_producer
+from adapters.read_model.elasticsearch_read_store import ElasticsearchReadStore
+from adapters.read_model.kafka_projection import (
+    KafkaProjectionRunner,
+    new_consumer,
+    projectors_by_topic,
+)
+from adapters.read_model.redis_cache import RedisCache
 from event_log.log import EventLog
 from event_log.outcomes import Handler
 from event_log.writer import GroupCommitWriter
 from migrations.runner import migrate
-from parley.bootstrap import HANDLERS, event_log_env
+from parley.bootstrap import HANDLERS, event_log_env, projectors
+from parley.contexts import relay_map
+from parley.production import migrate_all, progress_pool, read_store, topic_of_projection
 from parley.settings import Settings
+from projections.read_model.runner import ProjectionWriter
 from tests.builders import embedded_log_env
 
 BATCHING_LINGER_SECONDS = 0.005  # long enough for concurrent commands to share a commit
@@ -86,3 +100,60 @@ def namespace_pool(database_url: str, namespace: str) -> Iterator[ConnectionPool
     with pool.connection() as connection:
         connection.execute(f"DROP SCHEMA {namespace} CASCADE")
     pool.close()
+
+
+@dataclass
+class Pipeline:
+    """The production profile on the test's namespace: a writer on the PostgreSQL log, and
+    relays to Kafka and projection runners into Elasticsearch made on demand."""
+
+    settings: Settings
+    log: EventLog
+    writer: GroupCommitWriter
+    store: ElasticsearchReadStore
+
+    def relay(self, **options: Any) -> KafkaRelay:
+        return KafkaRelay(self.log, lambda: new_producer(self.settings.kafka_bootstrap or ""),
+                          progress_pool(self.settings), self.settings.namespace,
+                          context_of=relay_map(), **options)
+
+    def projection_runner(self) -> KafkaProjectionRunner:
+        by_topic = projectors_by_topic(topic_of_projection(self.settings), projectors())
+        cache = RedisCache(self.settings.redis_url or "", self.settings.namespace, 30)
+        return KafkaProjectionRunner(
+            lambda: new_consumer(self.settings.kafka_bootstrap or "",
+                                 f"{self.settings.namespace}-projectors", list(by_topic)),
+            ProjectionWriter(self.store, cache), by_topic, self.log.mapper,
+        )
+
+
+@pytest.fixture
+def pipeline(services: dict[str, str], namespace: str) -> Iterator[Pipeline]:
+    settings = Settings(database_url=services["PARLEY_DATABASE_URL"],
+                        kafka_bootstrap=services["PARLEY_KAFKA_BOOTSTRAP"],
+                        elasticsearch_url=services["PARLEY_ELASTICSEARCH_URL"],
+                        redis_url=services["PARLEY_REDIS_URL"], namespace=namespace)
+    migrate_all(settings)
+    store = read_store(settings)
+    log = EventLog(env=event_log_env(settings))
+    writer = GroupCommitWriter(log, HANDLERS)
+    writer.start()
+    yield Pipeline(settings, log, writer, store)
+    writer.stop()
+    log.close()
+    store._client.indices.delete(index=f"{namespace}-*")
+    store.close()
+
+
+def project_until_quiet(runner: KafkaProjectionRunner, quiet_seconds: float = 3.0) -> int:
+    """Projects until nothing has arrived for `quiet_seconds`; returns the events consumed."""
+    consumer = runner._consumer_factory()
+    consumed, last_seen = 0, time.monotonic()
+    try:
+        while time.monotonic() - last_seen < quiet_seconds:
+            got = runner.project_once(consumer)
+            if got:
+                consumed, last_seen = consumed + got, time.monotonic()
+    finally:
+        consumer.close()
+    return consumed

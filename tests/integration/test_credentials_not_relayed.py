@@ -11,18 +11,14 @@ from adapters.event_log.kafka_relay import kafka_topic
 from commands.identity.users import RegisterUser
 from domain.identity.users import user_id_for_handle
 from tests.builders import a_cause, a_handle, a_session
-from tests.integration.test_relay_and_projection import (  # noqa: F401 - the fixture
-    Pipeline,
-    pipeline,
-    project_until_quiet,
-)
+from tests.integration.conftest import Pipeline, project_until_quiet
 
 pytestmark = pytest.mark.services
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$bm90LWEtcmVhbC1zYWx0$bm90LWEtcmVhbC1oYXNo"
 
 
 def test_a_registration_reaches_kafka_and_elasticsearch_without_its_secrets(
-    pipeline: Pipeline,  # noqa: F811
+    pipeline: Pipeline,
 ) -> None:
     handle = a_handle()
     user_id = user_id_for_handle(handle)

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from adapters.event_log.kafka_relay import KafkaRelay, new_producer
 from adapters.read_model.elasticsearch_read_store import ElasticsearchReadStore
-from adapters.read_model.kafka_projection import (
-    KafkaProjectionRunner,
-    new_consumer,
-    projectors_by_topic,
-)
-from adapters.read_model.redis_cache import RedisCache
-from commands.identity.users import RegisterUser
-from commands.messaging.conversations import OpenDirectConversation, SendMessage
-from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter
-from parley.bootstrap import HANDLERS, event_log_env, projectors
-from parley.contexts import context_of, relay_map
-from parley.production import migrate_all, progress_pool, read_store, topic_of_projection
-from parley.settings import Settings
+from parley.contexts import context_of
 from projections.messaging.conversations import MESSAGES
 from projections.messaging.live import stream_notification
 from projections.read_model.documents import Eq, Query
-from projections.read_model.runner import ProjectionWriter
-from tests.builders import DIRECT_ID_KEY, a_cause, a_handle, now
+from tests.builders import a_cause, a_direct_conversation, a_message
+from tests.integration.conftest import Pipeline, project_until_quiet
 
 pytestmark = pytest.mark.services
 
@@ -39,68 +23,11 @@ class RelayCrashed(Exception):
     pass
 
 
-@dataclass
-class Pipeline:
-    settings: Settings
-    log: EventLog
-    writer: GroupCommitWriter
-    store: ElasticsearchReadStore
-
-    def relay(self, **options: Any) -> KafkaRelay:
-        return KafkaRelay(self.log, lambda: new_producer(self.settings.kafka_bootstrap or ""),
-                          progress_pool(self.settings), self.settings.namespace,
-                          context_of=relay_map(), **options)
-
-    def projection_runner(self) -> KafkaProjectionRunner:
-        by_topic = projectors_by_topic(topic_of_projection(self.settings), projectors())
-        cache = RedisCache(self.settings.redis_url or "", self.settings.namespace, 30)
-        return KafkaProjectionRunner(
-            lambda: new_consumer(self.settings.kafka_bootstrap or "",
-                                 f"{self.settings.namespace}-projectors", list(by_topic)),
-            ProjectionWriter(self.store, cache), by_topic, self.log.mapper,
-        )
-
-
-@pytest.fixture
-def pipeline(services: dict[str, str], namespace: str) -> Iterator[Pipeline]:
-    settings = Settings(database_url=services["PARLEY_DATABASE_URL"],
-                        kafka_bootstrap=services["PARLEY_KAFKA_BOOTSTRAP"],
-                        elasticsearch_url=services["PARLEY_ELASTICSEARCH_URL"],
-                        redis_url=services["PARLEY_REDIS_URL"], namespace=namespace)
-    migrate_all(settings)
-    store = read_store(settings)
-    log = EventLog(env=event_log_env(settings))
-    writer = GroupCommitWriter(log, HANDLERS)
-    writer.start()
-    yield Pipeline(settings, log, writer, store)
-    writer.stop()
-    log.close()
-    store._client.indices.delete(index=f"{namespace}-*")
-    store.close()
-
-
 def send_messages(writer: GroupCommitWriter, count: int) -> uuid.UUID:
-    ada = writer.execute(RegisterUser(a_handle(), "Ada"), a_cause()).result.user_id
-    bob = writer.execute(RegisterUser(a_handle(), "Bob"), a_cause()).result.user_id
-    conversation = writer.execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY),
-                                  a_cause(ada)).result.conversation_id
+    conversation, ada, _ = a_direct_conversation(writer)
     for i in range(count):
-        writer.execute(SendMessage(conversation, ada, uuid.uuid4(), f"note {i}", now()),
-                       a_cause(ada))
+        writer.execute(a_message(ada, conversation, f"note {i}"), a_cause(ada))
     return conversation
-
-
-def project_until_quiet(runner: KafkaProjectionRunner, quiet_seconds: float = 3.0) -> int:
-    consumer = runner._consumer_factory()
-    consumed, last_seen = 0, time.monotonic()
-    try:
-        while time.monotonic() - last_seen < quiet_seconds:
-            got = runner.project_once(consumer)
-            if got:
-                consumed, last_seen = consumed + got, time.monotonic()
-    finally:
-        consumer.close()
-    return consumed
 
 
 def seqs_in_elasticsearch(store: ElasticsearchReadStore, conversation: uuid.UUID) -> list[int]:

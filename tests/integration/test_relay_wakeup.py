@@ -12,21 +12,9 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from adapters.event_log.kafka_relay import (
-    KafkaRelay,
-    LogAppendedSignal,
-    appended_channel,
-    kafka_topic,
-    new_producer,
-)
-from commands.identity.users import RegisterUser
-from parley.contexts import relay_map
-from parley.production import progress_pool
-from tests.builders import a_cause, a_handle
-from tests.integration.test_relay_and_projection import (  # noqa: F401 - the fixture
-    Pipeline,
-    pipeline,
-)
+from adapters.event_log.kafka_relay import LogAppendedSignal, appended_channel, kafka_topic
+from tests.builders import a_cause, a_registration
+from tests.integration.conftest import Pipeline
 
 pytestmark = pytest.mark.services
 SLOW_FALLBACK_SECONDS = 5.0
@@ -37,14 +25,11 @@ ARRIVAL_TIMEOUT_SECONDS = 15.0
 class RunningRelay:
     """A relay in its own thread, and a Kafka reader of the identity topic it publishes to."""
 
-    def __init__(self, pipeline: Pipeline, appended: LogAppendedSignal,  # noqa: F811
+    def __init__(self, pipeline: Pipeline, appended: LogAppendedSignal,
                  fallback_poll_seconds: float) -> None:
         settings = pipeline.settings
         self.pipeline = pipeline
-        self.relay = KafkaRelay(pipeline.log, lambda: new_producer(settings.kafka_bootstrap or ""),
-                                progress_pool(settings), settings.namespace, context_of=relay_map(),
-                                appended=appended,
-                                fallback_poll_seconds=fallback_poll_seconds)
+        self.relay = pipeline.relay(appended=appended, fallback_poll_seconds=fallback_poll_seconds)
         self.thread = threading.Thread(target=self.relay.run_forever, daemon=True)
         self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
                                       enable_auto_commit=False, fetch_max_wait_ms=50)
@@ -54,7 +39,7 @@ class RunningRelay:
 
     def register(self) -> str:
         """Commit a registration; the id Kafka records of it carry."""
-        outcome = self.pipeline.writer.execute(RegisterUser(a_handle(), "Ada"), a_cause())
+        outcome = self.pipeline.writer.execute(a_registration(), a_cause())
         return str(outcome.result.user_id)
 
     def seconds_until_relayed(self, aggregate_id: str) -> float:
@@ -77,7 +62,7 @@ class RunningRelay:
 
 
 @pytest.fixture
-def running(pipeline: Pipeline) -> Iterator[Callable[..., RunningRelay]]:  # noqa: F811
+def running(pipeline: Pipeline) -> Iterator[Callable[..., RunningRelay]]:
     started: list[RunningRelay] = []
 
     def start(appended: LogAppendedSignal, fallback_poll_seconds: float) -> RunningRelay:
@@ -92,7 +77,7 @@ def running(pipeline: Pipeline) -> Iterator[Callable[..., RunningRelay]]:  # noq
 
 
 def test_a_commit_reaches_kafka_well_before_the_fallback_poll(
-    pipeline: Pipeline, running: Callable[..., RunningRelay],  # noqa: F811
+    pipeline: Pipeline, running: Callable[..., RunningRelay],
 ) -> None:
     settings = pipeline.settings
     relay = running(LogAppendedSignal.for_database(settings.database_url or "",
@@ -103,7 +88,7 @@ def test_a_commit_reaches_kafka_well_before_the_fallback_poll(
 
 
 def test_without_notifications_the_fallback_poll_still_relays_everything(
-    pipeline: Pipeline, running: Callable[..., RunningRelay],  # noqa: F811
+    pipeline: Pipeline, running: Callable[..., RunningRelay],
 ) -> None:
     settings = pipeline.settings
     deaf = LogAppendedSignal.for_database(settings.database_url or "", "nobody_appends_here")
@@ -113,7 +98,7 @@ def test_without_notifications_the_fallback_poll_still_relays_everything(
 
 
 def test_a_broken_listening_connection_is_replaced(
-    pipeline: Pipeline, running: Callable[..., RunningRelay],  # noqa: F811
+    pipeline: Pipeline, running: Callable[..., RunningRelay],
 ) -> None:
     settings = pipeline.settings
     url = settings.database_url or ""
