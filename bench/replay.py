@@ -52,16 +52,15 @@ def seed(settings: Settings, events: int) -> dict[str, Any]:
             return {"seeded": 0, "events": head()}
         writer = parley.writer
         assert writer is not None
-        users = [uuid.UUID(writer.execute(RegisterUser(f"seed{uuid.uuid4().hex[:10]}", "Seed"),
-                                          cause(uuid.uuid4())).body["user_id"])
+        users = [writer.execute(RegisterUser(f"seed{uuid.uuid4().hex[:10]}", "Seed"),
+                                cause(uuid.uuid4())).result.user_id
                  for _ in range(200)]
-        conversations = [uuid.UUID(writer.execute(
+        conversations = [writer.execute(
             OpenDirectConversation(users[i], users[i + 1], parley.direct_id_key),
-            cause(users[i])).body[
-                "conversation_id"]) for i in range(0, 180, 2)]
-        conversations += [uuid.UUID(writer.execute(
+            cause(users[i])).result.conversation_id for i in range(0, 180, 2)]
+        conversations += [writer.execute(
             CreateGroup(uuid.uuid4(), users[i], f"group {i}", tuple(users[i + 1:i + 10]), 250),
-            cause(users[i])).body["conversation_id"]) for i in range(180, 190)]
+            cause(users[i])).result.conversation_id for i in range(180, 190)]
         senders = {c: users[2 * n] if n < 90 else users[180 + (n - 90)]
                    for n, c in enumerate(conversations)}
         started, start_head = time.monotonic(), head()

@@ -52,13 +52,13 @@ class Submission:
     idempotency_key: str | None
     fingerprint: str
     deadline: float = float("inf")  # time.monotonic() by which the database must have taken it
-    future: Future[Outcome] = field(default_factory=Future)
+    future: Future[Outcome[Any]] = field(default_factory=Future)
 
 
 @dataclass
 class _Decided:
     submission: Submission
-    outcome: Outcome
+    outcome: Outcome[Any]
     event_keys: set[tuple[UUID, int]]
 
 
@@ -96,7 +96,7 @@ class GroupCommitWriter:
 
     def submit(
         self, command: Any, cause: Cause, idempotency_key: str | None = None, fingerprint: str = ""
-    ) -> Future[Outcome]:
+    ) -> Future[Outcome[Any]]:
         if self._stopping:
             raise WriterStopped("the writer is stopping")
         submission = Submission(command, cause, idempotency_key, fingerprint,
@@ -114,7 +114,7 @@ class GroupCommitWriter:
         """
         return 2 * self._command_timeout + MIN_CHECK_SECONDS + 5
 
-    def execute(self, command: Any, cause: Cause, timeout: float = 30.0) -> Outcome:
+    def execute(self, command: Any, cause: Cause, timeout: float = 30.0) -> Outcome[Any]:
         """Submit and wait: for callers outside the HTTP API (seeding, tests, tools)."""
         return self.submit(command, cause).result(timeout=timeout)
 
@@ -269,24 +269,19 @@ class GroupCommitWriter:
                         type(error).__name__)
         return positions
 
-    def _decide(self, batch: Batch, submission: Submission) -> Outcome:
+    def _decide(self, batch: Batch, submission: Submission) -> Outcome[Any]:
         key = submission.idempotency_key
         receipt_key = receipt_id(submission.cause.actor_id, key) if key else None
         if receipt_key is not None:
             receipt = batch.find(CommandReceipt, receipt_key)
             if receipt is not None:
-                status, body = receipt.replay_for(submission.fingerprint)
-                return Outcome(status, body, replayed=True)
+                return Outcome(receipt.replay_for(submission.fingerprint), replayed=True)
         handler = self._handlers[type(submission.command)]
-        outcome = handler(batch, submission.command, submission.cause)
+        result = handler(batch, submission.command, submission.cause)
         if receipt_key is not None:
-            batch.add(
-                CommandReceipt.issue(
-                    receipt_key, submission.fingerprint, outcome.status, outcome.body,
-                    submission.cause,
-                )
-            )
-        return outcome
+            batch.add(CommandReceipt.issue(receipt_key, submission.fingerprint, result,
+                                           submission.cause))
+        return Outcome(result)
 
     def _answer(self, decided: list[_Decided], positions: dict[tuple[UUID, int], int]) -> None:
         newest = max(positions.values(), default=0)

@@ -280,8 +280,8 @@ def _change_role(handle: str, role: str, grant: bool) -> None:
             fail(f"{handle}: {error}")
         finally:
             writer.stop()
-    held = ", ".join(outcome.body["roles"]) or "none"
-    if not outcome.body["changed"]:
+    held = ", ".join(outcome.result.roles) or "none"
+    if not outcome.result.changed:
         typer.echo(f"{handle}: nothing to change (roles: {held})")
     else:
         typer.echo(f"{handle}: {'granted' if grant else 'revoked'} {role} (roles: {held}) "

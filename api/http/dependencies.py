@@ -151,12 +151,15 @@ class CommandContext:
     correlation: uuid.UUID
     idempotency_key: str | None
 
-    async def run(self, command: Any, body: BaseModel | None = None) -> Outcome:
+    async def run(self, command: Any, body: BaseModel | None = None) -> Outcome[Any]:
         """Submit `command`; a keyed retry is the same request if it sends the same `body`."""
         return await self.submit(command, {} if body is None else body.model_dump(mode="json"))
 
-    async def submit(self, command: Any, payload: Any) -> Outcome:
-        """Submit to the group-commit writer; `payload` is what a keyed retry must repeat."""
+    async def submit(self, command: Any, payload: Any) -> Outcome[Any]:
+        """Submit to the group-commit writer; `payload` is what a keyed retry must repeat.
+
+        The outcome's typed result is the route's to answer (its context's `answers.reply`
+        sets the status and builds the body); the log position is always a header."""
         writer = self.parley.writer
         assert writer is not None
         submitted = asyncio.wrap_future(writer.submit(
@@ -170,7 +173,6 @@ class CommandContext:
             raise CommandOutcomeUnknown(
                 "no answer from the event log in time; retry with the same Idempotency-Key "
                 "(or client_message_id)") from error
-        self.response.status_code = outcome.status
         self.response.headers["Parley-Position"] = str(outcome.position)
         return outcome
 

@@ -30,11 +30,14 @@ from api.http.dependencies import (
 )
 from api.http.display_names import display_name_field
 from api.http.problems import QUERY_PROBLEMS, Responses, problem_responses
+from api.identity.answers import reply
 from api.identity.sign_in_throttle import SignInThrottle, client_address
 from commands.identity.accounts import (
     RefreshSession,
     RefreshToken,
+    ReusedRefreshTokenRevoked,
     RevokeDevice,
+    SessionStarted,
     SignIn,
     new_refresh_token,
     read_refresh_token,
@@ -200,8 +203,9 @@ async def sign_in_with_password(
     session, refresh = new_session(parley, user_id, device_name)
     signing_in = CommandContext(parley, request, response, user_id, correlation, None)
     outcome = await signing_in.run(SignIn(user_id, verified, session))
-    for retired in outcome.body.get("retired_device_ids", []):  # over the device cap
-        await forget_revoked(parley, uuid.UUID(retired), outcome.position)
+    started: SessionStarted = outcome.result
+    for retired in started.retired_device_ids:  # over the device cap
+        await forget_revoked(parley, retired, outcome.position)
     return token_grant(parley, refresh, outcome.position)
 
 
@@ -248,7 +252,7 @@ async def rotate_refresh_token(body: RefreshRequest, request: Request, response:
                              now + timedelta(seconds=parley.settings.token_ttl_seconds))
     refreshing = CommandContext(parley, request, response, presented.user_id, correlation, None)
     outcome = await refreshing.run(command)
-    if outcome.status == 401:  # a retired token came back: its device was revoked
+    if isinstance(outcome.result, ReusedRefreshTokenRevoked):  # its device was revoked
         await forget_revoked(parley, presented.device_id, outcome.position)
         raise RefreshTokenReused("refresh_token", "the refresh token is not valid")
     return token_grant(parley, replacement, outcome.position)
@@ -267,9 +271,10 @@ async def revoke(commands: CommandContext, device_id: uuid.UUID) -> DeviceRevoke
     """Revoke, then wait (bounded) until the read model shows it, so that when this answers
     the device's tokens no longer work; 202 if the read model is slower than that."""
     outcome = await commands.run(RevokeDevice(commands.caller, device_id, datetime.now(UTC)))
+    revoked = reply(commands.response, outcome, DeviceRevoked)
     if not await forget_revoked(commands.parley, device_id, outcome.position):
         commands.response.status_code = 202
-    return DeviceRevoked(**outcome.body, position=outcome.position)
+    return revoked
 
 
 @sessions.delete("/current", response_model=DeviceRevoked, summary="Sign out this device",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
+from api.identity.answers import reply
 from commands.identity.contacts import (
     AnswerFriendRequest,
     BlockUser,
@@ -116,7 +117,7 @@ async def request_friendship(body: SomeoneRequest, commands: Commands) -> Contac
     """Ask someone to be friends. Asking someone who already asked you accepts their request."""
     outcome = await commands.run(
         RequestFriendship(commands.caller, body.user_id, datetime.now(UTC)), body)
-    return ContactChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, ContactChanged)
 
 
 @contacts.post("/requests/{user_id}/accept", response_model=ContactChanged,
@@ -126,7 +127,7 @@ async def accept(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
     """Accept the friend request `user_id` sent the caller."""
     outcome = await commands.run(
         AnswerFriendRequest(commands.caller, user_id, True, datetime.now(UTC)))
-    return ContactChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, ContactChanged)
 
 
 @contacts.post("/requests/{user_id}/decline", response_model=ContactChanged,
@@ -136,7 +137,7 @@ async def decline(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
     """Decline the friend request `user_id` sent the caller."""
     outcome = await commands.run(
         AnswerFriendRequest(commands.caller, user_id, False, datetime.now(UTC)))
-    return ContactChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, ContactChanged)
 
 
 @contacts.delete("/requests/{user_id}", response_model=ContactChanged,
@@ -145,7 +146,7 @@ async def decline(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
 async def cancel(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
     """Withdraw the caller's pending friend request to `user_id`."""
     outcome = await commands.run(CancelFriendRequest(commands.caller, user_id, datetime.now(UTC)))
-    return ContactChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, ContactChanged)
 
 
 @contacts.delete("/{user_id}", response_model=ContactChanged, summary="Unfriend",
@@ -153,7 +154,7 @@ async def cancel(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
 async def unfriend(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
     """End a friendship."""
     outcome = await commands.run(Unfriend(commands.caller, user_id, datetime.now(UTC)))
-    return ContactChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, ContactChanged)
 
 
 @blocks.get("", response_model=BlockList, summary="List whom the caller blocked",
@@ -173,7 +174,7 @@ async def block(body: SomeoneRequest, commands: Commands) -> BlockChanged:
     ends."""
     outcome = await commands.run(BlockUser(commands.caller, body.user_id, datetime.now(UTC)),
                                  body)
-    return BlockChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, BlockChanged)
 
 
 @blocks.delete("/{user_id}", response_model=BlockChanged, summary="Unblock someone",
@@ -182,7 +183,7 @@ async def block(body: SomeoneRequest, commands: Commands) -> BlockChanged:
 async def unblock(user_id: uuid.UUID, commands: Commands) -> BlockChanged:
     """Unblock someone (friendship does not come back)."""
     outcome = await commands.run(UnblockUser(commands.caller, user_id, datetime.now(UTC)))
-    return BlockChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, BlockChanged)
 
 
 def routers() -> list[APIRouter]:

@@ -33,6 +33,7 @@ from api.identity.accounts import (
     sign_in_with_password,
     token_grant,
 )
+from api.identity.answers import IDENTITY_ANSWERS, reply
 from api.identity.sign_in_throttle import client_address
 from commands.identity.users import ChangePresenceVisibility, ChangeProfile, RegisterUser
 from domain.identity.accounts import MIN_PASSWORD_LENGTH
@@ -170,15 +171,15 @@ async def register(
         cause_of(user_id, correlation), idempotency_key,
         fingerprint(request, body.model_dump(exclude={"password"})),
     ))
-    response.status_code = outcome.status
+    answer = IDENTITY_ANSWERS.answer(outcome.result)
     if outcome.replayed:
         grant = await sign_in_with_password(parley, passwords, request, response, body.handle,
                                             password, REGISTRATION_DEVICE, correlation)
-        response.status_code = outcome.status
     else:
         grant = token_grant(parley, refresh, outcome.position)
+    response.status_code = answer.status
     response.headers["Parley-Position"] = str(grant.position)
-    profile = {k: outcome.body[k] for k in ("handle", "name")}
+    profile = {k: answer.body[k] for k in ("handle", "name")}
     return Registered(**profile, **grant.model_dump())
 
 
@@ -205,7 +206,7 @@ async def change_profile(body: ProfileChange, commands: Commands) -> ProfileChan
     command = ChangeProfile(commands.caller, body.name, body.avatar,
                             clear_avatar="avatar" in given and body.avatar is None)
     outcome = await commands.submit(command, body.model_dump(exclude_unset=True))
-    return ProfileChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, ProfileChanged)
 
 
 @router.get("/me/privacy", response_model=Privacy, summary="The caller's privacy settings",
@@ -223,7 +224,7 @@ def my_privacy(caller: UserId, parley: ParleyDep,
 async def change_privacy(body: Privacy, commands: Commands) -> PrivacyChanged:
     """Show your online status and last seen to everyone, contacts only, or nobody."""
     outcome = await commands.run(ChangePresenceVisibility(commands.caller, body.presence), body)
-    return PrivacyChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, PrivacyChanged)
 
 
 @router.get("", response_model=UserSearchResults, summary="Find people",

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.http.problems import QUERY_PROBLEMS, problem_responses
+from api.messaging.answers import reply
 from commands.messaging.attachments import (
     BlobNotFound,
     BlobStore,
@@ -114,7 +115,7 @@ async def upload(commands: Commands, content_type: DeclaredType = None) -> Attac
     if outcome.replayed:
         # A retry: the first upload under this key is the attachment; these bytes are spare.
         await _discard(blobs, attachment_id)
-    return AttachmentUploaded(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, AttachmentUploaded)
 
 
 def _disposition(document: dict[str, Any]) -> str:

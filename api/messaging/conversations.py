@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
+from api.messaging.answers import reply
 from commands.messaging.conversations import OpenDirectConversation
 from commands.messaging.groups import ChangeMemberSettings
 
@@ -121,7 +121,7 @@ async def open_direct(body: DirectConversationRequest, commands: Commands) -> Co
     """Open the direct conversation with a peer; the same pair always gets the same one."""
     outcome = await commands.run(OpenDirectConversation(commands.caller, body.peer_id,
                                                           commands.parley.direct_id_key), body)
-    return ConversationOpened(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, ConversationOpened)
 
 
 @router.get("", response_model=ConversationPage, summary="List the caller's conversations",
@@ -171,8 +171,4 @@ async def change_settings(conversation_id: uuid.UUID, body: SettingsRequest,
     command = ChangeMemberSettings(conversation_id, commands.caller, body.muted_until,
                                    body.archived, body.pinned)
     outcome = await commands.run(command, body)
-    return SettingsChanged(**_without_none(outcome.body), position=outcome.position)
-
-
-def _without_none(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if v is not None}
+    return reply(commands.response, outcome, SettingsChanged)

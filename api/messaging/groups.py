@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.http.display_names import display_name_field
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
+from api.messaging.answers import reply
 from commands.messaging.groups import (
     AddMembers,
     AnswerInvitation,
@@ -147,7 +148,7 @@ async def create_group(body: CreateGroupRequest, commands: Commands) -> GroupVie
                           settings.group_member_limit, settings.max_pending_group_invitations,
                           datetime.now(UTC))
     outcome = await commands.run(command, body)
-    return GroupView(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, GroupView)
 
 
 @router.patch("/{group_id}", response_model=GroupView, summary="Rename or re-photo a group",
@@ -159,7 +160,7 @@ async def change_group(group_id: uuid.UUID, body: ChangeGroupRequest,
         raise Problem(422, "Invalid request", "send a title, a photo_ref, or both")
     outcome = await commands.run(
         ChangeGroup(group_id, commands.caller, body.title, body.photo_ref), body)
-    return GroupView(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, GroupView)
 
 
 @router.post("/{group_id}/members", response_model=GroupView, summary="Add members",
@@ -173,7 +174,7 @@ async def add_members(group_id: uuid.UUID, body: AddMembersRequest,
                          settings.group_member_limit, settings.max_pending_group_invitations,
                          datetime.now(UTC))
     outcome = await commands.run(command, body)
-    return GroupView(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, GroupView)
 
 
 @router.delete("/{group_id}/members/{user_id}", response_model=GroupView,
@@ -182,7 +183,7 @@ async def remove_member(group_id: uuid.UUID, user_id: uuid.UUID,
                         commands: Commands) -> GroupView:
     """Remove a member: admins remove members, the owner removes anyone but themselves."""
     outcome = await commands.submit(RemoveMember(group_id, commands.caller, user_id), None)
-    return GroupView(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, GroupView)
 
 
 @router.post("/{group_id}/leave", response_model=Left, summary="Leave a group",
@@ -192,7 +193,7 @@ async def remove_member(group_id: uuid.UUID, user_id: uuid.UUID,
 async def leave_group(group_id: uuid.UUID, commands: Commands) -> Left:
     """Leave the group (an owner with other members transfers ownership first)."""
     outcome = await commands.submit(LeaveGroup(group_id, commands.caller), None)
-    return Left(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, Left)
 
 
 @router.put("/{group_id}/members/{user_id}/role", response_model=GroupView,
@@ -201,7 +202,7 @@ async def change_role(group_id: uuid.UUID, user_id: uuid.UUID, body: RoleRequest
                       commands: Commands) -> GroupView:
     """Make a member an admin, or an admin a member (owner only)."""
     outcome = await commands.run(ChangeRole(group_id, commands.caller, user_id, body.role), body)
-    return GroupView(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, GroupView)
 
 
 @router.post("/{group_id}/owner", response_model=GroupView, summary="Transfer ownership",
@@ -210,7 +211,7 @@ async def transfer_ownership(group_id: uuid.UUID, body: OwnerRequest,
                              commands: Commands) -> GroupView:
     """Hand the group to another member; the previous owner becomes an admin."""
     outcome = await commands.run(TransferOwnership(group_id, commands.caller, body.user_id), body)
-    return GroupView(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, GroupView)
 
 
 @router.get("/invitations", response_model=InvitationList,
@@ -229,7 +230,7 @@ async def _answer(group_id: uuid.UUID, commands: Commands, accept: bool) -> Invi
     command = AnswerInvitation(group_id, commands.caller, accept,
                                commands.parley.settings.group_member_limit, datetime.now(UTC))
     outcome = await commands.submit(command, None)
-    return InvitationAnswered(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, InvitationAnswered)
 
 
 @router.post("/{group_id}/invitations/accept", response_model=InvitationAnswered,

@@ -15,6 +15,7 @@ from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, User
 from api.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
 from api.http.rate_limits import enforce
+from api.messaging.answers import reply
 from commands.messaging.conversations import SendMessage
 from commands.messaging.messages import EditMessage, HideMessage, React, Unreact, UnsendMessage
 from domain.messaging.conversations import MAX_MESSAGE_BYTES
@@ -180,7 +181,7 @@ async def send(conversation_id: uuid.UUID, body: SendMessageRequest,
         outcome = await keyed.submit(command, {"client_message_id": body.client_message_id})
     else:
         outcome = await commands.run(command, body)
-    return MessageSentResponse(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, MessageSentResponse)
 
 
 @router.get("/v1/conversations/{conversation_id}/messages", response_model=MessagePage,
@@ -238,7 +239,7 @@ async def forward(
                           forwarded_from=message_id)
     # attachments are not forwarded: each stays readable only where its uploader shared it
     outcome = await commands.run(command, body)
-    return MessageSentResponse(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, MessageSentResponse)
 
 
 @router.get("/v1/messages/{message_id}", response_model=MessageDetail,
@@ -262,7 +263,7 @@ async def edit_message(message_id: uuid.UUID, body: EditMessageRequest,
     outcome = await commands.run(
         EditMessage(message_id, commands.caller, body.text, datetime.now(UTC),
                     commands.parley.settings.max_edits_per_message), body)
-    return MessageChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, MessageChanged)
 
 
 @router.delete("/v1/messages/{message_id}", response_model=MessageChanged,
@@ -273,7 +274,7 @@ async def unsend_message(message_id: uuid.UUID, commands: Commands) -> MessageCh
     """Unsend for everyone: others see a tombstone; the content leaves read models and search."""
     outcome = await commands.submit(
         UnsendMessage(message_id, commands.caller, datetime.now(UTC)), None)
-    return MessageChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, MessageChanged)
 
 
 @router.post("/v1/messages/{message_id}/hide", response_model=MessageChanged,
@@ -282,7 +283,7 @@ async def unsend_message(message_id: uuid.UUID, commands: Commands) -> MessageCh
 async def hide_message(message_id: uuid.UUID, commands: Commands) -> MessageChanged:
     """Delete for me: the message disappears from the caller's views only."""
     outcome = await commands.submit(HideMessage(message_id, commands.caller), None)
-    return MessageChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, MessageChanged)
 
 
 @router.put("/v1/messages/{message_id}/reactions/{emoji}", response_model=MessageChanged,
@@ -291,7 +292,7 @@ async def add_reaction(message_id: uuid.UUID, emoji: Emoji,
                        commands: Commands) -> MessageChanged:
     """React with an emoji (at most one of each emoji per person)."""
     outcome = await commands.submit(React(message_id, commands.caller, emoji), {"emoji": emoji})
-    return MessageChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, MessageChanged)
 
 
 @router.delete("/v1/messages/{message_id}/reactions/{emoji}", response_model=MessageChanged,
@@ -301,4 +302,4 @@ async def remove_reaction(message_id: uuid.UUID, emoji: Emoji,
     """Take one's reaction back."""
     outcome = await commands.submit(Unreact(message_id, commands.caller, emoji),
                                     {"emoji": emoji})
-    return MessageChanged(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, MessageChanged)

@@ -17,6 +17,7 @@ from api.http.dependencies import (
     wait_for,
 )
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
+from api.messaging.answers import reply
 from commands.messaging.read_markers import MarkDelivered, MarkRead
 
 router = APIRouter(tags=["receipts"])
@@ -93,7 +94,7 @@ async def mark_read(conversation_id: uuid.UUID, body: UpTo,
     """The caller has read up to `up_to_seq`; receipts never move backwards."""
     outcome = await commands.run(MarkRead(conversation_id, commands.caller, body.up_to_seq),
                                  body)
-    return ReadRecorded(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, ReadRecorded)
 
 
 @router.post("/v1/conversations/{conversation_id}/delivered", response_model=DeliveryRecorded,
@@ -103,7 +104,7 @@ async def mark_delivered(conversation_id: uuid.UUID, body: UpTo, commands: Comma
     """The calling device has received messages up to `up_to_seq`."""
     command = MarkDelivered(conversation_id, session.user_id, session.device_id, body.up_to_seq)
     outcome = await commands.run(command, body)
-    return DeliveryRecorded(**outcome.body, position=outcome.position)
+    return reply(commands.response, outcome, DeliveryRecorded)
 
 
 @router.get("/v1/messages/{message_id}/receipts", response_model=Receipts,

@@ -27,7 +27,7 @@ from domain.identity.accounts import (
 from domain.identity.devices import Device, DeviceNotFound
 from event_log.aggregate import Cause
 from event_log.batch import Batch
-from event_log.outcomes import Handler, Outcome
+from event_log.outcomes import Handler
 
 REFRESH_TOKEN_BYTES = 32
 
@@ -112,17 +112,46 @@ class RevokeDevice:
     at: datetime
 
 
-def sign_in(batch: Batch, command: SignIn, cause: Cause) -> Outcome:
+@dataclass(frozen=True)
+class SessionStarted:
+    """A device signed in; beyond the device cap, `retired_device_ids` were signed out."""
+
+    user_id: UUID
+    device_id: UUID
+    retired_device_ids: tuple[UUID, ...] = ()
+
+
+@dataclass(frozen=True)
+class SessionRefreshed:
+    user_id: UUID
+    device_id: UUID
+
+
+@dataclass(frozen=True)
+class ReusedRefreshTokenRevoked:
+    """A token already exchanged came back: its device and grant are revoked (stored, and
+    answered as the refusal it is)."""
+
+    user_id: UUID
+    device_id: UUID
+
+
+@dataclass(frozen=True)
+class DeviceSignedOut:
+    device_id: UUID
+
+
+def sign_in(batch: Batch, command: SignIn, cause: Cause) -> SessionStarted:
     credentials = batch.find(Credentials, credentials_id(command.user_id))
     if credentials is None:
         raise InvalidCredentials("password", "wrong handle or password")
     credentials.confirm(command.verified_hash)
     device, retired = start_session(batch, command.user_id, command.session, cause)
-    return Outcome(201, {"user_id": str(command.user_id), "device_id": str(device.id),
-                         "retired_device_ids": [str(d) for d in retired]})
+    return SessionStarted(command.user_id, device.id, retired)
 
 
-def refresh_session(batch: Batch, command: RefreshSession, cause: Cause) -> Outcome:
+def refresh_session(batch: Batch, command: RefreshSession,
+                    cause: Cause) -> SessionRefreshed | ReusedRefreshTokenRevoked:
     device_id = command.presented.device_id
     grant = batch.find(RefreshGrant, refresh_grant_id(device_id))
     device = batch.find(Device, device_id)
@@ -133,18 +162,17 @@ def refresh_session(batch: Batch, command: RefreshSession, cause: Cause) -> Outc
     if grant.was_retired(command.presented.digest):
         # Someone else holds a copy of a token this device used: end the grant and the device,
         # so neither the thief's tokens nor the device's current ones work any more. The events
-        # must be stored, so this is an outcome (401), not an error.
+        # must be stored, so this is a result (answered 401), not an error.
         grant.revoke_for_reuse(command.presented.digest, command.at, cause)
         device.revoke(owner, command.at, cause)
-        return Outcome(401, {"user_id": str(owner), "device_id": str(device.id),
-                             "revoked": True})
+        return ReusedRefreshTokenRevoked(owner, device.id)
     grant.rotate(command.presented.digest, command.replacement_digest, command.at,
                  command.expires_at, cause)
     device.record_refresh(command.at, cause)
-    return Outcome(200, {"user_id": str(device.user_id), "device_id": str(device.id)})
+    return SessionRefreshed(device.user_id, device.id)
 
 
-def revoke_device(batch: Batch, command: RevokeDevice, cause: Cause) -> Outcome:
+def revoke_device(batch: Batch, command: RevokeDevice, cause: Cause) -> DeviceSignedOut:
     device = batch.find(Device, command.device_id)
     if device is None:
         raise DeviceNotFound("device_id", "no such device")
@@ -152,7 +180,7 @@ def revoke_device(batch: Batch, command: RevokeDevice, cause: Cause) -> Outcome:
     grant = batch.find(RefreshGrant, refresh_grant_id(device.id))
     if grant is not None:
         grant.withdraw(cause)
-    return Outcome(200, {"device_id": str(device.id), "revoked": True})
+    return DeviceSignedOut(device.id)
 
 
 ACCOUNT_HANDLERS: dict[type, Handler] = {

@@ -23,7 +23,7 @@ from domain.identity.contacts import (
 from domain.identity.users import User
 from event_log.aggregate import Cause
 from event_log.batch import Batch
-from event_log.outcomes import Handler, Outcome
+from event_log.outcomes import Handler
 
 
 def assert_not_blocked(batch: Batch, sender_id: UUID, recipient_id: UUID) -> None:
@@ -89,8 +89,38 @@ class UnblockUser:
     at: datetime
 
 
-def _contact_body(contact: Contact, viewer_id: UUID) -> dict[str, object]:
-    return {"user_id": str(contact.other_than(viewer_id)), "state": view_of(contact, viewer_id)}
+@dataclass(frozen=True)
+class ContactUpdated:
+    """How the relationship with `user_id` looks to the caller now (see `view_of`)."""
+
+    user_id: UUID
+    state: str
+
+
+@dataclass(frozen=True)
+class FriendshipRequested:
+    """`new`: this request changed the relationship (not already pending, or accepting)."""
+
+    user_id: UUID
+    state: str
+    new: bool
+
+
+@dataclass(frozen=True)
+class BlockRecorded:
+    """`new`: the user was not blocked before."""
+
+    user_id: UUID
+    new: bool
+
+
+@dataclass(frozen=True)
+class BlockLifted:
+    user_id: UUID
+
+
+def _contact_now(contact: Contact, viewer_id: UUID) -> ContactUpdated:
+    return ContactUpdated(contact.other_than(viewer_id), view_of(contact, viewer_id))
 
 
 def view_of(contact: Contact, viewer_id: UUID) -> str:
@@ -123,7 +153,8 @@ def _not_friends() -> DomainError:
     return NotFriends("user_id", "you are not friends")
 
 
-def request_friendship(batch: Batch, command: RequestFriendship, cause: Cause) -> Outcome:
+def request_friendship(batch: Batch, command: RequestFriendship,
+                       cause: Cause) -> FriendshipRequested:
     require_two_people(command.requester_id, command.addressee_id)
     _require_user(batch, command.addressee_id)
     assert_not_blocked(batch, command.requester_id, command.addressee_id)
@@ -132,34 +163,37 @@ def request_friendship(batch: Batch, command: RequestFriendship, cause: Cause) -
         contact = Contact.start(command.requester_id, command.addressee_id, cause)
         batch.add(contact)
     changed = contact.request_friendship(command.requester_id, command.at, cause)
-    return Outcome(201 if changed else 200, _contact_body(contact, command.requester_id))
+    now = _contact_now(contact, command.requester_id)
+    return FriendshipRequested(now.user_id, now.state, changed)
 
 
-def answer_friend_request(batch: Batch, command: AnswerFriendRequest, cause: Cause) -> Outcome:
+def answer_friend_request(batch: Batch, command: AnswerFriendRequest,
+                          cause: Cause) -> ContactUpdated:
     contact = _existing(batch, command.addressee_id, command.requester_id,
                         _no_such_request)
     if command.accept:
         contact.accept(command.addressee_id, command.at, cause)
     else:
         contact.decline(command.addressee_id, command.at, cause)
-    return Outcome(200, _contact_body(contact, command.addressee_id))
+    return _contact_now(contact, command.addressee_id)
 
 
-def cancel_friend_request(batch: Batch, command: CancelFriendRequest, cause: Cause) -> Outcome:
+def cancel_friend_request(batch: Batch, command: CancelFriendRequest,
+                          cause: Cause) -> ContactUpdated:
     contact = _existing(batch, command.requester_id, command.addressee_id,
                         _no_such_request)
     contact.cancel(command.requester_id, command.at, cause)
-    return Outcome(200, _contact_body(contact, command.requester_id))
+    return _contact_now(contact, command.requester_id)
 
 
-def unfriend(batch: Batch, command: Unfriend, cause: Cause) -> Outcome:
+def unfriend(batch: Batch, command: Unfriend, cause: Cause) -> ContactUpdated:
     contact = _existing(batch, command.user_id, command.friend_id,
                         _not_friends)
     contact.unfriend(command.user_id, command.at, cause)
-    return Outcome(200, _contact_body(contact, command.user_id))
+    return _contact_now(contact, command.user_id)
 
 
-def block_user(batch: Batch, command: BlockUser, cause: Cause) -> Outcome:
+def block_user(batch: Batch, command: BlockUser, cause: Cause) -> BlockRecorded:
     """Block someone; whatever the pair had (friendship, a pending request) ends with it."""
     require_two_people(command.blocker_id, command.blocked_id)
     _require_user(batch, command.blocked_id)
@@ -171,16 +205,15 @@ def block_user(batch: Batch, command: BlockUser, cause: Cause) -> Outcome:
     contact = batch.find(Contact, contact_id(command.blocker_id, command.blocked_id))
     if contact is not None:
         contact.sever(command.blocker_id, command.at, cause)
-    return Outcome(201 if changed else 200, {"user_id": str(command.blocked_id),
-                                             "blocked": True})
+    return BlockRecorded(command.blocked_id, changed)
 
 
-def unblock_user(batch: Batch, command: UnblockUser, cause: Cause) -> Outcome:
+def unblock_user(batch: Batch, command: UnblockUser, cause: Cause) -> BlockLifted:
     blocklist = batch.find(Blocklist, blocklist_id(command.blocker_id))
     if blocklist is None:
         raise NotBlocked("user_id", "this user is not blocked")
     blocklist.unblock(command.blocked_id, command.at, cause)
-    return Outcome(200, {"user_id": str(command.blocked_id), "blocked": False})
+    return BlockLifted(command.blocked_id)
 
 
 CONTACT_HANDLERS: dict[type, Handler] = {

@@ -12,7 +12,7 @@ from domain.identity.roles import UserRoles, user_roles_id
 from domain.identity.users import User
 from event_log.aggregate import Cause
 from event_log.batch import Batch
-from event_log.outcomes import Handler, Outcome
+from event_log.outcomes import Handler
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,22 @@ class RecordAuditAccessDenied:
     path: str
 
 
-def roles_body(roles: UserRoles, changed: bool) -> dict[str, object]:
-    return {"user_id": str(roles.user_id), "roles": sorted(roles.roles), "changed": changed}
+@dataclass(frozen=True)
+class RolesHeld:
+    """The roles the user holds after a grant or revoke; `changed`: it made a difference."""
+
+    user_id: UUID
+    roles: tuple[str, ...]
+    changed: bool
+
+
+@dataclass(frozen=True)
+class AuditAccessDenialRecorded:
+    """The refusal is on the record."""
+
+
+def roles_held(roles: UserRoles, changed: bool) -> RolesHeld:
+    return RolesHeld(roles.user_id, tuple(sorted(roles.roles)), changed)
 
 
 def user_roles(batch: Batch, user_id: UUID, cause: Cause) -> UserRoles:
@@ -49,27 +63,27 @@ def user_roles(batch: Batch, user_id: UUID, cause: Cause) -> UserRoles:
     return roles
 
 
-def grant_role(batch: Batch, command: GrantRole, cause: Cause) -> Outcome:
+def grant_role(batch: Batch, command: GrantRole, cause: Cause) -> RolesHeld:
     if batch.find(User, command.user_id) is None:
         raise UserNotFound("user", "no such user")
     roles = user_roles(batch, command.user_id, cause)
     changed = roles.grant(command.role, command.operator, cause)
-    return Outcome(200, roles_body(roles, changed))
+    return roles_held(roles, changed)
 
 
-def revoke_role(batch: Batch, command: RevokeRole, cause: Cause) -> Outcome:
+def revoke_role(batch: Batch, command: RevokeRole, cause: Cause) -> RolesHeld:
     if batch.find(User, command.user_id) is None:
         raise UserNotFound("user", "no such user")
     roles = user_roles(batch, command.user_id, cause)
     changed = roles.revoke(command.role, command.operator, cause)
-    return Outcome(200, roles_body(roles, changed))
+    return roles_held(roles, changed)
 
 
 def record_audit_access_denied(batch: Batch, command: RecordAuditAccessDenied,
-                               cause: Cause) -> Outcome:
+                               cause: Cause) -> AuditAccessDenialRecorded:
     roles = user_roles(batch, command.user_id, cause)
     roles.record_denied_audit_access(command.method, command.path, cause)
-    return Outcome(202, {})
+    return AuditAccessDenialRecorded()
 
 
 def held_roles(repository: Repository, user_id: UUID) -> frozenset[str]:  # type: ignore[type-arg]

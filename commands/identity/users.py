@@ -13,7 +13,6 @@ from domain.identity.devices import Device
 from domain.identity.users import User
 from event_log.aggregate import Cause
 from event_log.batch import Batch
-from event_log.outcomes import Outcome
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,31 @@ class ChangePresenceVisibility:
     visible_to: str
 
 
+@dataclass(frozen=True)
+class UserRegistered:
+    """A new user, signed in on `device_id` when registration started a session."""
+
+    user_id: UUID
+    handle: str
+    name: str
+    device_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class ProfileUpdated:
+    """The user's profile as it stands after the change."""
+
+    user_id: UUID
+    handle: str
+    name: str
+    avatar: str | None
+
+
+@dataclass(frozen=True)
+class PresenceVisibilityUpdated:
+    visible_to: str
+
+
 def start_session(batch: Batch, user_id: UUID, session: NewSession,
                   cause: Cause) -> tuple[Device, tuple[UUID, ...]]:
     """A device and its refresh grant, added to the batch; beyond the user's device cap, their
@@ -86,39 +110,33 @@ def retire_device(batch: Batch, device_id: UUID, at: datetime, cause: Cause) -> 
         grant.withdraw(cause)
 
 
-def register_user(batch: Batch, command: RegisterUser, cause: Cause) -> Outcome:
+def register_user(batch: Batch, command: RegisterUser, cause: Cause) -> UserRegistered:
     user = User.register(command.handle, command.name, cause)
     if batch.find(User, user.id) is not None:
         raise HandleTaken("handle", "this handle is taken")
-    body: dict[str, object] = {"user_id": str(user.id), "handle": user.handle,
-                               "name": user.name}
+    device_id = None
     if command.password_hash is not None:
         batch.add(Credentials.establish(user.id, command.password_hash, cause))
     if command.session is not None:
         device, _ = start_session(batch, user.id, command.session, cause)
-        body["device_id"] = str(device.id)
+        device_id = device.id
     batch.add(user)
-    return Outcome(201, body)
+    return UserRegistered(user.id, user.handle, user.name, device_id)
 
 
-def profile_body(user: User) -> dict[str, object]:
-    return {"user_id": str(user.id), "handle": user.handle, "name": user.name,
-            "avatar": user.avatar}
-
-
-def change_profile(batch: Batch, command: ChangeProfile, cause: Cause) -> Outcome:
+def change_profile(batch: Batch, command: ChangeProfile, cause: Cause) -> ProfileUpdated:
     user = batch.find(User, command.user_id)
     if user is None:
         raise UserNotFound("user_id", "no such user")
     avatar = None if command.clear_avatar else command.avatar or user.avatar
     user.change_profile(command.name or user.name, avatar, cause)
-    return Outcome(200, profile_body(user))
+    return ProfileUpdated(user.id, user.handle, user.name, user.avatar)
 
 
 def change_presence_visibility(batch: Batch, command: ChangePresenceVisibility,
-                               cause: Cause) -> Outcome:
+                               cause: Cause) -> PresenceVisibilityUpdated:
     user = batch.find(User, command.user_id)
     if user is None:
         raise UserNotFound("user_id", "no such user")
     user.show_presence_to(command.visible_to, cause)
-    return Outcome(200, {"presence": user.presence_visible_to})
+    return PresenceVisibilityUpdated(user.presence_visible_to)

@@ -20,7 +20,7 @@ from domain.messaging.attachments import (
 from domain.messaging.upload_quota import PendingUploads, UploadQuota, pending_uploads_id
 from event_log.aggregate import Cause
 from event_log.batch import Batch
-from event_log.outcomes import Handler, Outcome
+from event_log.outcomes import Handler
 
 # The actor of the commands the expiry sweep issues (no person asked for them).
 ATTACHMENT_EXPIRY_ACTOR = uuid.uuid5(uuid.NAMESPACE_URL, "parley:attachment-expiry")
@@ -119,6 +119,30 @@ class PurgeAttachment:
     now: datetime
 
 
+@dataclass(frozen=True)
+class AttachmentRecorded:
+    """The upload is an attachment its uploader may send."""
+
+    attachment_id: UUID
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ExpiryChecked:
+    """`expired`: the upload expired now (its bytes, under `storage_key`, may go)."""
+
+    attachment_id: UUID
+    expired: bool
+    storage_key: str
+
+
+@dataclass(frozen=True)
+class AttachmentPurged:
+    attachment_id: UUID
+
+
 def _pending_uploads(batch: Batch, uploader_id: UUID, cause: Cause) -> PendingUploads:
     pending = batch.find(PendingUploads, pending_uploads_id(uploader_id))
     if pending is None:
@@ -127,33 +151,34 @@ def _pending_uploads(batch: Batch, uploader_id: UUID, cause: Cause) -> PendingUp
     return pending
 
 
-def record_attachment(batch: Batch, command: RecordAttachment, cause: Cause) -> Outcome:
+def record_attachment(batch: Batch, command: RecordAttachment,
+                      cause: Cause) -> AttachmentRecorded:
     attachment = Attachment.upload(command.attachment_id, command.uploader_id,
                                    command.content_type, command.size, command.sha256,
                                    command.uploaded_at, cause)
     _pending_uploads(batch, command.uploader_id, cause).hold(
         attachment.id, attachment.size, command.quota, cause)
     batch.add(attachment)
-    return Outcome(201, attachment.metadata())
+    return AttachmentRecorded(attachment.id, attachment.content_type, attachment.size,
+                              attachment.sha256)
 
 
-def expire_attachment(batch: Batch, command: ExpireAttachment, cause: Cause) -> Outcome:
+def expire_attachment(batch: Batch, command: ExpireAttachment, cause: Cause) -> ExpiryChecked:
     attachment = batch.find(Attachment, command.attachment_id)
     if attachment is None:
         raise AttachmentNotFound("attachment_id", "no such attachment")
     delete_bytes = attachment.expire(command.now, command.time_to_live, cause)
     if delete_bytes:
         _pending_uploads(batch, attachment.uploader_id, cause).release(attachment.id, cause)
-    return Outcome(200, {"attachment_id": str(attachment.id), "delete_bytes": delete_bytes,
-                         "storage_key": attachment.storage_key})
+    return ExpiryChecked(attachment.id, delete_bytes, attachment.storage_key)
 
 
-def purge_attachment(batch: Batch, command: PurgeAttachment, cause: Cause) -> Outcome:
+def purge_attachment(batch: Batch, command: PurgeAttachment, cause: Cause) -> AttachmentPurged:
     attachment = batch.find(Attachment, command.attachment_id)
     if attachment is None:
         raise AttachmentNotFound("attachment_id", "no such attachment")
     attachment.purge(command.now, cause)
-    return Outcome(200, {"attachment_id": str(attachment.id), "purged": True})
+    return AttachmentPurged(attachment.id)
 
 
 def attach_attachments(batch: Batch, uploader_id: UUID, attachment_ids: Iterable[UUID],

@@ -25,7 +25,6 @@ from domain.messaging.conversations import (
 from domain.messaging.messages import Message
 from event_log.aggregate import Cause
 from event_log.batch import Batch
-from event_log.outcomes import Outcome
 
 
 @dataclass(frozen=True)
@@ -49,13 +48,28 @@ class SendMessage:
     attachment_ids: tuple[UUID, ...] = ()
 
 
-def conversation_body(conversation: Conversation) -> dict[str, object]:
-    return {
-        "conversation_id": str(conversation.id),
-        "kind": conversation.kind,
-        "title": conversation.title,
-        "member_ids": [str(m) for m in conversation.member_ids],
-    }
+@dataclass(frozen=True)
+class DirectConversationOpened:
+    """The pair's conversation; `new`: this command opened it (else it already existed)."""
+
+    conversation_id: UUID
+    kind: str
+    title: str
+    member_ids: tuple[UUID, ...]
+    new: bool
+
+
+@dataclass(frozen=True)
+class MessageAccepted:
+    message_id: UUID
+    conversation_id: UUID
+    seq: int
+    sent_at: datetime
+
+
+def _opened(conversation: Conversation, new: bool) -> DirectConversationOpened:
+    return DirectConversationOpened(conversation.id, conversation.kind, conversation.title,
+                                    conversation.member_ids, new)
 
 
 def find_conversation(batch: Batch, conversation_id: UUID, member_id: UUID) -> Conversation:
@@ -73,7 +87,7 @@ def find_conversation(batch: Batch, conversation_id: UUID, member_id: UUID) -> C
 
 def open_direct_conversation(
     batch: Batch, command: OpenDirectConversation, cause: Cause
-) -> Outcome:
+) -> DirectConversationOpened:
     # oneself is a known user, never blocked by oneself and never in a conversation with
     # oneself, so `Conversation.open_direct` is where talking to oneself is refused
     if batch.find(User, command.peer_id) is None:
@@ -82,11 +96,11 @@ def open_direct_conversation(
     existing = _direct_conversation_of(batch, command.opener_id, command.peer_id,
                                        command.id_key)
     if existing is not None:
-        return Outcome(200, conversation_body(existing))
+        return _opened(existing, new=False)
     conversation = Conversation.open_direct(command.opener_id, command.peer_id,
                                             command.id_key, cause)
     batch.add(conversation)
-    return Outcome(201, conversation_body(conversation))
+    return _opened(conversation, new=True)
 
 
 def _direct_conversation_of(batch: Batch, first: UUID, second: UUID,
@@ -109,7 +123,7 @@ def _require_forwardable(batch: Batch, forwarded_from: UUID, command: SendMessag
         raise MessageUnsent("forwarded_from", "the message was unsent")
 
 
-def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
+def send_message(batch: Batch, command: SendMessage, cause: Cause) -> MessageAccepted:
     # a forward is judged by the message it copies first (itself looked up membership-first),
     # then by the conversation it goes to: an unsent message is a 409 whatever the target
     if command.forwarded_from is not None:
@@ -132,12 +146,4 @@ def send_message(batch: Batch, command: SendMessage, cause: Cause) -> Outcome:
     attach_attachments(batch, command.sender_id, command.attachment_ids, conversation.id,
                        command.message_id, cause)
     batch.add(Message.post(command.message_id, conversation.id, command.sender_id, seq, cause))
-    return Outcome(
-        201,
-        {
-            "message_id": str(command.message_id),
-            "conversation_id": str(conversation.id),
-            "seq": seq,
-            "sent_at": command.sent_at.isoformat(),
-        },
-    )
+    return MessageAccepted(command.message_id, conversation.id, seq, command.sent_at)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from commands.identity.contacts import are_contacts, assert_not_blocked
-from commands.messaging.conversations import conversation_body, find_conversation
+from commands.messaging.conversations import find_conversation
 from domain.errors import ConversationNotFound, UserNotFound
 from domain.identity.users import User
 from domain.messaging.conversations import Conversation
@@ -18,7 +18,7 @@ from domain.messaging.invitations import (
 )
 from event_log.aggregate import Cause
 from event_log.batch import Batch
-from event_log.outcomes import Handler, Outcome
+from event_log.outcomes import Handler
 
 
 def _now() -> datetime:
@@ -113,14 +113,50 @@ def _require_users(batch: Batch, actor_id: UUID, user_ids: tuple[UUID, ...]) -> 
             assert_not_blocked(batch, actor_id, user_id)
 
 
-def _group_outcome(conversation: Conversation, status: int = 200,
-                   invited: tuple[UUID, ...] = ()) -> Outcome:
-    return Outcome(status, conversation_body(conversation) | {
-        "owner_id": str(conversation.owner_id),
-        "admin_ids": [str(a) for a in conversation.admin_ids],
-        "photo_ref": conversation.photo_ref,
-        "invited_ids": [str(i) for i in invited],
-    })
+@dataclass(frozen=True)
+class GroupChanged:
+    """The group as it stands after the command; `invited_ids`: who it invited (people who
+    are not the adder's contacts); `new`: the command created the group."""
+
+    conversation_id: UUID
+    kind: str
+    title: str
+    member_ids: tuple[UUID, ...]
+    owner_id: UUID | None
+    admin_ids: tuple[UUID, ...]
+    photo_ref: str
+    invited_ids: tuple[UUID, ...] = ()
+    new: bool = False
+
+
+@dataclass(frozen=True)
+class InvitationResolved:
+    """The invitee joined the group (`accepted`) or declined."""
+
+    conversation_id: UUID
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class GroupLeft:
+    conversation_id: UUID
+
+
+@dataclass(frozen=True)
+class MemberSettingsSet:
+    """The member's own settings for the conversation, as they stand now."""
+
+    conversation_id: UUID
+    muted_until: datetime | None
+    archived: bool
+    pinned: bool
+
+
+def _group_now(conversation: Conversation, invited: tuple[UUID, ...] = (),
+               new: bool = False) -> GroupChanged:
+    return GroupChanged(conversation.id, conversation.kind, conversation.title,
+                        conversation.member_ids, conversation.owner_id, conversation.admin_ids,
+                        conversation.photo_ref, invited, new)
 
 
 def _contacts_first(batch: Batch, adder_id: UUID,
@@ -145,7 +181,7 @@ def _invite(batch: Batch, group: Conversation, inviter_id: UUID, invitee_ids: tu
     return tuple(invited)
 
 
-def create_group(batch: Batch, command: CreateGroup, cause: Cause) -> Outcome:
+def create_group(batch: Batch, command: CreateGroup, cause: Cause) -> GroupChanged:
     """The owner's contacts join at once; anyone else is invited and joins on accepting."""
     _require_users(batch, command.owner_id, command.member_ids)
     contacts, others = _contacts_first(batch, command.owner_id, command.member_ids)
@@ -154,19 +190,19 @@ def create_group(batch: Batch, command: CreateGroup, cause: Cause) -> Outcome:
     batch.add(group)
     invited = _invite(batch, group, command.owner_id, others, command.at,
                       command.max_pending_invitations, cause)
-    return _group_outcome(group, 201, invited)
+    return _group_now(group, invited, new=True)
 
 
-def change_group(batch: Batch, command: ChangeGroup, cause: Cause) -> Outcome:
+def change_group(batch: Batch, command: ChangeGroup, cause: Cause) -> GroupChanged:
     group = find_conversation(batch, command.conversation_id, command.actor_id)
     if command.title is not None:
         group.rename(command.actor_id, command.title, cause)
     if command.photo_ref is not None:
         group.change_photo(command.actor_id, command.photo_ref, cause)
-    return _group_outcome(group)
+    return _group_now(group)
 
 
-def add_members(batch: Batch, command: AddMembers, cause: Cause) -> Outcome:
+def add_members(batch: Batch, command: AddMembers, cause: Cause) -> GroupChanged:
     """The adder's contacts join at once; anyone else is invited and joins on accepting."""
     group = find_conversation(batch, command.conversation_id, command.actor_id)
     group.require_manager(command.actor_id)
@@ -176,10 +212,11 @@ def add_members(batch: Batch, command: AddMembers, cause: Cause) -> Outcome:
     group.add_members(command.actor_id, contacts, command.member_limit, cause)
     invited = _invite(batch, group, command.actor_id, others, command.at,
                       command.max_pending_invitations, cause)
-    return _group_outcome(group, invited=invited)
+    return _group_now(group, invited)
 
 
-def answer_invitation(batch: Batch, command: AnswerInvitation, cause: Cause) -> Outcome:
+def answer_invitation(batch: Batch, command: AnswerInvitation,
+                      cause: Cause) -> InvitationResolved:
     """Only a pending invitee may answer; for anyone else the group does not exist."""
     invitations = batch.find(GroupInvitations, invitations_id(command.invitee_id))
     group = batch.find(Conversation, command.conversation_id)
@@ -190,42 +227,41 @@ def answer_invitation(batch: Batch, command: AnswerInvitation, cause: Cause) -> 
         invitations.accept(group.id, command.at, cause)
     else:
         invitations.decline(group.id, command.at, cause)
-    return Outcome(200, {"conversation_id": str(group.id), "accepted": command.accept})
+    return InvitationResolved(group.id, command.accept)
 
 
-def remove_member(batch: Batch, command: RemoveMember, cause: Cause) -> Outcome:
+def remove_member(batch: Batch, command: RemoveMember, cause: Cause) -> GroupChanged:
     group = find_conversation(batch, command.conversation_id, command.actor_id)
     group.remove_member(command.actor_id, command.user_id, cause)
-    return _group_outcome(group)
+    return _group_now(group)
 
 
-def leave_group(batch: Batch, command: LeaveGroup, cause: Cause) -> Outcome:
+def leave_group(batch: Batch, command: LeaveGroup, cause: Cause) -> GroupLeft:
     group = find_conversation(batch, command.conversation_id, command.user_id)
     group.leave(command.user_id, cause)
-    return Outcome(200, {"conversation_id": str(group.id), "left": True})
+    return GroupLeft(group.id)
 
 
-def change_role(batch: Batch, command: ChangeRole, cause: Cause) -> Outcome:
+def change_role(batch: Batch, command: ChangeRole, cause: Cause) -> GroupChanged:
     group = find_conversation(batch, command.conversation_id, command.actor_id)
     group.set_role(command.actor_id, command.user_id, command.role, cause)
-    return _group_outcome(group)
+    return _group_now(group)
 
 
-def transfer_ownership(batch: Batch, command: TransferOwnership, cause: Cause) -> Outcome:
+def transfer_ownership(batch: Batch, command: TransferOwnership,
+                       cause: Cause) -> GroupChanged:
     group = find_conversation(batch, command.conversation_id, command.actor_id)
     group.transfer_ownership(command.actor_id, command.new_owner_id, cause)
-    return _group_outcome(group)
+    return _group_now(group)
 
 
-def change_member_settings(batch: Batch, command: ChangeMemberSettings, cause: Cause) -> Outcome:
+def change_member_settings(batch: Batch, command: ChangeMemberSettings,
+                           cause: Cause) -> MemberSettingsSet:
     conversation = find_conversation(batch, command.conversation_id, command.user_id)
     conversation.change_member_settings(command.user_id, command.muted_until, command.archived,
                                         command.pinned, cause)
-    return Outcome(200, {
-        "conversation_id": str(conversation.id),
-        "muted_until": command.muted_until.isoformat() if command.muted_until else None,
-        "archived": command.archived, "pinned": command.pinned,
-    })
+    return MemberSettingsSet(conversation.id, command.muted_until, command.archived,
+                             command.pinned)
 
 
 GROUP_HANDLERS: dict[type, Handler] = {

@@ -11,7 +11,7 @@ from domain.messaging.conversations import Conversation
 from domain.messaging.messages import DEFAULT_MAX_EDITS, Message
 from event_log.aggregate import Cause
 from event_log.batch import Batch
-from event_log.outcomes import Handler, Outcome
+from event_log.outcomes import Handler
 
 
 @dataclass(frozen=True)
@@ -64,40 +64,76 @@ def find_message(batch: Batch, message_id: UUID, member_id: UUID,
     return message
 
 
-def _body(message: Message, **extra: object) -> dict[str, object]:
-    return {"message_id": str(message.id), "conversation_id": str(message.conversation_id),
-            "seq": message.seq, **extra}
+@dataclass(frozen=True)
+class MessageEdited:
+    """The message's text is now its `revision`."""
+
+    message_id: UUID
+    conversation_id: UUID
+    seq: int
+    revision: int
 
 
-def edit_message(batch: Batch, command: EditMessage, cause: Cause) -> Outcome:
+@dataclass(frozen=True)
+class MessageWithdrawn:
+    """Unsent for everyone."""
+
+    message_id: UUID
+    conversation_id: UUID
+    seq: int
+
+
+@dataclass(frozen=True)
+class ReactionChanged:
+    """The caller's `emoji` is now on the message (`reacted`) or no longer."""
+
+    message_id: UUID
+    conversation_id: UUID
+    seq: int
+    emoji: str
+    reacted: bool
+
+
+@dataclass(frozen=True)
+class MessageHidden:
+    """Deleted for the caller only."""
+
+    message_id: UUID
+    conversation_id: UUID
+    seq: int
+
+
+def edit_message(batch: Batch, command: EditMessage, cause: Cause) -> MessageEdited:
     message = find_message(batch, command.message_id, command.editor_id)
     revision = message.edit(command.editor_id, command.text, command.edited_at, cause,
                             command.max_edits)
-    return Outcome(200, _body(message, revision=revision))
+    return MessageEdited(message.id, message.conversation_id, message.seq, revision)
 
 
-def unsend_message(batch: Batch, command: UnsendMessage, cause: Cause) -> Outcome:
+def unsend_message(batch: Batch, command: UnsendMessage, cause: Cause) -> MessageWithdrawn:
     message = find_message(batch, command.message_id, command.actor_id)
     message.unsend(command.actor_id, command.unsent_at, cause)
-    return Outcome(200, _body(message, unsent=True))
+    return MessageWithdrawn(message.id, message.conversation_id, message.seq)
 
 
-def react(batch: Batch, command: React, cause: Cause) -> Outcome:
+def react(batch: Batch, command: React, cause: Cause) -> ReactionChanged:
     message = find_message(batch, command.message_id, command.user_id)
     message.react(command.user_id, command.emoji, cause)
-    return Outcome(200, _body(message, emoji=command.emoji, reacted=True))
+    return ReactionChanged(message.id, message.conversation_id, message.seq, command.emoji,
+                           reacted=True)
 
 
-def unreact(batch: Batch, command: Unreact, cause: Cause) -> Outcome:
+def unreact(batch: Batch, command: Unreact, cause: Cause) -> ReactionChanged:
     message = find_message(batch, command.message_id, command.user_id)
     message.unreact(command.user_id, command.emoji, cause)
-    return Outcome(200, _body(message, emoji=command.emoji, reacted=False))
+    return ReactionChanged(message.id, message.conversation_id, message.seq, command.emoji,
+                           reacted=False)
 
 
-def hide_message(batch: Batch, command: HideMessage, cause: Cause) -> Outcome:
+def hide_message(batch: Batch, command: HideMessage, cause: Cause) -> MessageHidden:
     message = find_message(batch, command.message_id, command.user_id)
     message.hide_for(command.user_id, cause)
-    return Outcome(200, _body(message, hidden=True))
+    return MessageHidden(message.id, message.conversation_id, message.seq)
 
 
 MESSAGE_HANDLERS: dict[type, Handler] = {

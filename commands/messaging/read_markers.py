@@ -9,7 +9,7 @@ from commands.messaging.conversations import find_conversation
 from domain.messaging.read_markers import ReadMarker, read_marker_id
 from event_log.aggregate import Cause
 from event_log.batch import Batch
-from event_log.outcomes import Handler, Outcome
+from event_log.outcomes import Handler
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,23 @@ class MarkDelivered:
     up_to_seq: int
 
 
+@dataclass(frozen=True)
+class ReadMarked:
+    """The reader's read receipt now stands at `read_seq` (it never moves backwards)."""
+
+    conversation_id: UUID
+    read_seq: int
+
+
+@dataclass(frozen=True)
+class DeliveryMarked:
+    """The device's delivery receipt now stands at `delivered_seq`."""
+
+    conversation_id: UUID
+    device_id: UUID
+    delivered_seq: int
+
+
 def _marker(batch: Batch, conversation_id: UUID, user_id: UUID, cause: Cause) -> ReadMarker:
     marker = batch.find(ReadMarker, read_marker_id(conversation_id, user_id))
     if marker is None:
@@ -35,20 +52,19 @@ def _marker(batch: Batch, conversation_id: UUID, user_id: UUID, cause: Cause) ->
     return marker
 
 
-def mark_read(batch: Batch, command: MarkRead, cause: Cause) -> Outcome:
+def mark_read(batch: Batch, command: MarkRead, cause: Cause) -> ReadMarked:
     conversation = find_conversation(batch, command.conversation_id, command.user_id)
     marker = _marker(batch, conversation.id, command.user_id, cause)
     read_seq = marker.mark_read(command.up_to_seq, conversation.last_seq, cause)
-    return Outcome(200, {"conversation_id": str(conversation.id), "read_seq": read_seq})
+    return ReadMarked(conversation.id, read_seq)
 
 
-def mark_delivered(batch: Batch, command: MarkDelivered, cause: Cause) -> Outcome:
+def mark_delivered(batch: Batch, command: MarkDelivered, cause: Cause) -> DeliveryMarked:
     conversation = find_conversation(batch, command.conversation_id, command.user_id)
     marker = _marker(batch, conversation.id, command.user_id, cause)
     seq = marker.mark_delivered(command.device_id, command.up_to_seq, conversation.last_seq,
                                 cause)
-    return Outcome(200, {"conversation_id": str(conversation.id),
-                         "device_id": str(command.device_id), "delivered_seq": seq})
+    return DeliveryMarked(conversation.id, command.device_id, seq)
 
 
 READ_MARKER_HANDLERS: dict[type, Handler] = {MarkRead: mark_read, MarkDelivered: mark_delivered}

@@ -163,6 +163,12 @@ def test_every_stored_event_and_snapshot_decodes(running: Running) -> None:
     assert response.status_code == 200, response.text
     entries = [json.loads(line) for line in response.text.splitlines() if line.strip()]
     assert [e["position"] for e in entries] == list(range(1, head + 1))
+    # the old receipt (version 1: an HTTP status and body) reads as the answer it recorded
+    receipt, = (e for e in entries if e["type"] == "CommandReceipt.Issued")
+    hello = EXPECTED["answers"]["reacted_message"]["body"]
+    assert receipt["payload"]["result_topic"] == "event_log.idempotency:RecordedAnswer"
+    assert receipt["payload"]["result"]["status"] == 201
+    assert receipt["payload"]["result"]["body"]["message_id"] == hello["message_id"]
     state = running.get(f"/v1/audit/aggregates/{EXPECTED['ids']['long_chat']}/state", grace)
     assert state["version"] == 1 + EXPECTED["answers"]["long_chat_newest"]["body"][
         "messages"][0]["seq"]
@@ -198,6 +204,10 @@ def test_commands_appended_after_the_old_log_work_and_verify(running: Running) -
                         | {"Idempotency-Key": "before-contexts-hello"})
     assert retried.status_code == 201, retried.text
     assert retried.json()["message_id"] == ids["hello"]  # the old receipt answers
+    hello = EXPECTED["answers"]["reacted_message"]["body"]
+    assert without_request_fields(retried.json()) == {  # ... exactly as the old code did
+        k: hello[k] for k in ("message_id", "conversation_id", "seq", "sent_at")}
+    assert retried.headers["Parley-Position"] == str(retried.json()["position"])
     running.position = max(r.json()["position"] for r in (sent, edited, reacted))
 
     newest = running.get(f"/v1/conversations/{ids['long_chat']}/messages", "ada_before",

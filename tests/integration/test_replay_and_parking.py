@@ -85,11 +85,10 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
 
 def a_conversation_with(workspace: Workspace, messages: int) -> tuple[uuid.UUID, uuid.UUID]:
     execute = workspace.writer.execute
-    ada = uuid.UUID(execute(RegisterUser(a_handle(), "Ada"), a_cause()).body["user_id"])
-    bob = uuid.UUID(execute(RegisterUser(a_handle(), "Bob"), a_cause()).body["user_id"])
-    conversation = uuid.UUID(
-        execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY),
-                a_cause(ada)).body["conversation_id"])
+    ada = execute(RegisterUser(a_handle(), "Ada"), a_cause()).result.user_id
+    bob = execute(RegisterUser(a_handle(), "Bob"), a_cause()).result.user_id
+    conversation: uuid.UUID = execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY),
+                                      a_cause(ada)).result.conversation_id
     send_more(workspace, conversation, ada, messages)
     return conversation, ada
 
@@ -99,7 +98,7 @@ def send_more(workspace: Workspace, conversation: uuid.UUID, sender: uuid.UUID,
     futures = [workspace.writer.submit(
         SendMessage(conversation, sender, uuid.uuid4(), f"message {i}", now()), a_cause(sender))
         for i in range(count)]
-    return [f.result(timeout=30).body["message_id"] for f in futures]
+    return [str(f.result(timeout=30).result.message_id) for f in futures]
 
 
 MESSAGING = MessagingProjector.collections

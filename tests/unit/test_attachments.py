@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commands.messaging.attachments import (
+    AttachmentRecorded,
     RecordAttachment,
     record_attachment,
     require_own_attachments,
@@ -168,8 +169,8 @@ def test_an_attachment_needs_a_size_a_digest_and_a_media_type(field: str, value:
 
 def recorded(batch: Batch, uploader: uuid.UUID) -> uuid.UUID:
     command = RecordAttachment(uuid.uuid4(), uploader, "image/png", 10, "a" * 64, now())
-    outcome = record_attachment(batch, command, a_cause(uploader))
-    assert outcome.status == 201
+    result = record_attachment(batch, command, a_cause(uploader))
+    assert result == AttachmentRecorded(command.attachment_id, "image/png", 10, "a" * 64)
     return command.attachment_id
 
 

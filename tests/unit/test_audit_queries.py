@@ -32,13 +32,14 @@ class Log:
         self.writer = GroupCommitWriter(self.events, HANDLERS)
         self.audit = AuditLog(AuditLogReader(self.events))
 
-    def run(self, command: Any, cause: Cause | None = None) -> Outcome:
+    def run(self, command: Any, cause: Cause | None = None) -> Outcome[Any]:
         return self.writer.execute(command, cause or a_cause())
 
     def register(self, name: str = "Ada", cause: Cause | None = None) -> uuid.UUID:
-        body = self.run(RegisterUser(a_handle(), name, password_hash="$argon2id$secret"),
-                        cause).body
-        return uuid.UUID(body["user_id"])
+        registered = self.run(RegisterUser(a_handle(), name, password_hash="$argon2id$secret"),
+                              cause).result
+        user_id: uuid.UUID = registered.user_id
+        return user_id
 
 
 @pytest.fixture

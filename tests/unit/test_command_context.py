@@ -1,4 +1,5 @@
-"""A command route's context submits on the caller's behalf and answers like the writer."""
+"""A command route's context submits on the caller's behalf and answers with the writer's
+result and log position."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 
 from api.http.dependencies import CommandContext, fingerprint
+from api.identity.answers import reply
+from api.identity.contacts import BlockChanged
+from commands.identity.contacts import BlockLifted, BlockRecorded
 from event_log.aggregate import Cause
 from event_log.outcomes import Outcome
 from parley.bootstrap import Parley
@@ -26,14 +30,14 @@ class Someone(BaseModel):
 class RecordingWriter:
     """Answers every submission with one outcome, and remembers what it was given."""
 
-    outcome: Outcome
+    outcome: Outcome[Any]
     submitted: list[tuple[Any, Cause, str | None, str]] = field(default_factory=list)
     longest_answer_seconds: float = 5.0
 
     def submit(self, command: Any, cause: Cause, key: str | None,
-               request_fingerprint: str) -> Future[Outcome]:
+               request_fingerprint: str) -> Future[Outcome[Any]]:
         self.submitted.append((command, cause, key, request_fingerprint))
-        answer: Future[Outcome] = Future()
+        answer: Future[Outcome[Any]] = Future()
         answer.set_result(self.outcome)
         return answer
 
@@ -44,17 +48,20 @@ def a_context(writer: RecordingWriter, key: str | None = "k-1") -> CommandContex
                           uuid.uuid4(), uuid.uuid4(), key)
 
 
-def test_the_answer_carries_the_status_and_the_log_position() -> None:
-    writer = RecordingWriter(Outcome(201, {"blocked": True}, position=512))
+def test_the_answer_carries_the_result_its_status_and_the_log_position() -> None:
+    blocked = BlockRecorded(uuid.uuid4(), new=True)
+    writer = RecordingWriter(Outcome(blocked, position=512))
     commands = a_context(writer)
     outcome = asyncio.run(commands.run("block"))
-    assert outcome.body == {"blocked": True}
-    assert commands.response.status_code == 201
+    assert outcome.result == blocked
     assert commands.response.headers["Parley-Position"] == "512"
+    answered = reply(commands.response, outcome, BlockChanged)
+    assert commands.response.status_code == 201
+    assert answered == BlockChanged(user_id=blocked.user_id, blocked=True, position=512)
 
 
 def test_the_command_is_submitted_as_the_caller_under_their_key() -> None:
-    writer = RecordingWriter(Outcome(200, {}))
+    writer = RecordingWriter(Outcome(BlockLifted(uuid.uuid4())))
     commands = a_context(writer, key="k-7")
     asyncio.run(commands.run("unblock"))
     [(command, cause, key, _)] = writer.submitted
@@ -63,7 +70,7 @@ def test_the_command_is_submitted_as_the_caller_under_their_key() -> None:
 
 
 def test_a_keyed_retry_is_recognised_by_its_body_or_its_explicit_payload() -> None:
-    writer = RecordingWriter(Outcome(200, {}))
+    writer = RecordingWriter(Outcome(BlockLifted(uuid.uuid4())))
     commands = a_context(writer)
     body = Someone(user_id=uuid.uuid4())
     asyncio.run(commands.run("block", body))
