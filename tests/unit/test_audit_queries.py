@@ -16,11 +16,12 @@ from commands.audit.queries import AggregateNotFound, AuditCriteria, AuditLog, U
 from commands.identity.users import ChangeProfile, RegisterUser
 from domain.identity.accounts import credentials_id
 from event_log.aggregate import Cause
+from event_log.idempotency import receipt_id
 from event_log.log import EventLog
 from event_log.outcomes import Outcome
 from event_log.writer import GroupCommitWriter
 from parley.bootstrap import HANDLERS
-from tests.builders import a_cause, a_handle
+from tests.builders import a_cause, a_handle, a_session
 
 
 class Log:
@@ -162,3 +163,17 @@ def test_a_page_stops_after_its_scan_budget_and_the_cursor_carries_on(
     assert [e.aggregate_id for e in every] == users
     first = log.audit.search(AuditCriteria(), limit=3)
     assert len(first.entries) == 3 and first.next == first.entries[-1].position
+
+
+def test_an_idempotency_receipt_shows_the_first_result_and_nothing_secret(log: Log) -> None:
+    cause, (session, _) = a_cause(), a_session()
+    command = RegisterUser(a_handle(), "Ada", password_hash="$argon2id$secret", session=session)
+    first = log.writer.submit(command, cause, "register-once", "fp").result(timeout=10).result
+    (issued,) = log.audit.history(receipt_id(cause.actor_id, "register-once")).entries
+    assert (issued.type, issued.payload) == ("CommandReceipt.Issued", {
+        "fingerprint": "fp", "result_topic": "commands.identity.users:UserRegistered",
+        "result": {"user_id": str(first.user_id), "handle": first.handle, "name": "Ada",
+                   "device_id": str(session.device_id)}})
+    assert issued.state is not None and issued.state["result"] == issued.payload["result"]
+    shown = str(issued.as_json())
+    assert "secret" not in shown and session.refresh_digest not in shown
