@@ -18,8 +18,6 @@ from adapters.read_model.memory_cache import MemoryCache
 from adapters.read_model.sqlite_generations import SQLiteGenerations
 from adapters.read_model.sqlite_projection_health import SQLiteProjectionHealth
 from adapters.read_model.sqlite_read_store import SQLiteReadStore
-from commands.identity.users import RegisterUser
-from commands.messaging.conversations import OpenDirectConversation, SendMessage
 from commands.messaging.messages import EditMessage
 from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter
@@ -29,7 +27,7 @@ from projections.read_model.health import ProjectionHalted
 from projections.read_model.maintenance import retry_parked
 from projections.read_model.replay import Replayer, ReplayRequest
 from projections.read_model.runner import LogTailingRunner, ProjectionWriter
-from tests.builders import DIRECT_ID_KEY, a_cause, a_handle, now
+from tests.builders import a_cause, a_direct_conversation, a_message, embedded_log_env, now
 
 
 class Workspace:
@@ -37,8 +35,7 @@ class Workspace:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.log = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                                 "SQLITE_DBNAME": str(directory / "events.sqlite3")})
+        self.log = EventLog(env=embedded_log_env(directory))
         self.live_path = directory / "read_models.sqlite3"
         self.store = SQLiteReadStore(self.live_path)
         self.cache = MemoryCache(30)
@@ -84,20 +81,16 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
 
 
 def a_conversation_with(workspace: Workspace, messages: int) -> tuple[uuid.UUID, uuid.UUID]:
-    execute = workspace.writer.execute
-    ada = execute(RegisterUser(a_handle(), "Ada"), a_cause()).result.user_id
-    bob = execute(RegisterUser(a_handle(), "Bob"), a_cause()).result.user_id
-    conversation: uuid.UUID = execute(OpenDirectConversation(ada, bob, DIRECT_ID_KEY),
-                                      a_cause(ada)).result.conversation_id
+    conversation, ada, _ = a_direct_conversation(workspace.writer)
     send_more(workspace, conversation, ada, messages)
     return conversation, ada
 
 
 def send_more(workspace: Workspace, conversation: uuid.UUID, sender: uuid.UUID,
               count: int) -> list[str]:
-    futures = [workspace.writer.submit(
-        SendMessage(conversation, sender, uuid.uuid4(), f"message {i}", now()), a_cause(sender))
-        for i in range(count)]
+    futures = [workspace.writer.submit(a_message(sender, conversation, f"message {i}"),
+                                       a_cause(sender))
+               for i in range(count)]
     return [str(f.result(timeout=30).result.message_id) for f in futures]
 
 

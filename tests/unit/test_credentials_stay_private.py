@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import timedelta
 
 from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
 
-from commands.identity.accounts import new_refresh_token
-from commands.identity.users import NewSession, RegisterUser, register_user
+from commands.identity.users import RegisterUser, register_user
 from domain.identity.accounts import Credentials, RefreshGrant
 from domain.identity.devices import Device
 from event_log.batch import Batch
@@ -18,16 +15,14 @@ from parley.contexts import context_of
 from projections.identity.contacts import projectors as contact_projectors
 from projections.identity.devices import projectors as account_projectors
 from projections.identity.users import UserDirectoryProjector
-from tests.builders import a_cause, a_handle, now
+from tests.builders import a_cause, a_handle, a_session
 
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0LXNhbHQ$c2VjcmV0LWhhc2g"
 
 
 def registration_events() -> tuple[list[object], str]:
     """Every event a registration with a first session records."""
-    token = new_refresh_token(uuid.uuid4(), uuid.uuid4())
-    session = NewSession(token.device_id, "registration", token.digest, now(),
-                         now() + timedelta(days=30))
+    session, token = a_session(name="registration")
     batch = Batch(Application().repository)
     register_user(batch, RegisterUser(a_handle(), "Ada", PASSWORD_HASH, session), a_cause())
     return [e for a in batch.touched() for e in a.collect_events()], token.digest
