@@ -15,6 +15,7 @@ import httpx
 from commands.identity.accounts import RefreshToken, new_refresh_token
 from commands.identity.users import NewSession, RegisterUser
 from commands.messaging.conversations import OpenDirectConversation, SendMessage
+from domain.identity.users import user_id_for_handle
 from event_log.aggregate import Cause
 from event_log.writer import GroupCommitWriter
 from parley.settings import Settings
@@ -74,6 +75,16 @@ def a_session(user_id: uuid.UUID | None = None,
 def a_registration(name: str = "Ada") -> RegisterUser:
     """A registration under a fresh handle, without a password or a session."""
     return RegisterUser(a_handle(), name)
+
+
+def a_registration_with_a_session(
+    password_hash: str, device_name: str = "registration"
+) -> tuple[RegisterUser, RefreshToken]:
+    """A registration with a password and a first session, as `POST /v1/users` records it,
+    and the session's refresh token (whose `user_id` is the new user's)."""
+    handle = a_handle()
+    session, token = a_session(user_id_for_handle(handle), device_name)
+    return RegisterUser(handle, "Ada", password_hash, session), token
 
 
 def a_user(writer: GroupCommitWriter, name: str = "Ada") -> uuid.UUID:

@@ -18,26 +18,21 @@ from commands.identity.accounts import (
     new_refresh_token,
     verified_password_hash,
 )
-from commands.identity.users import RegisterUser
 from domain.identity.accounts import InvalidCredentials, InvalidRefreshToken
 from domain.identity.devices import DeviceNotFound
-from domain.identity.users import user_id_for_handle
 from event_log.batch import Batch
 from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter
-from tests.builders import a_cause, a_handle, a_session, now
+from tests.builders import a_cause, a_registration_with_a_session, a_session, now
 
 PASSWORD = "correct horse battery"
 FAST_ARGON2 = Argon2Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def registered(writer: GroupCommitWriter) -> tuple[uuid.UUID, RefreshToken]:
-    handle = a_handle()
-    user_id = user_id_for_handle(handle)
-    session, token = a_session(user_id, "registration")
-    writer.execute(RegisterUser(handle, "Ada", FAST_ARGON2.hash(PASSWORD), session),
-                   a_cause(user_id))
-    return user_id, token
+    registration, token = a_registration_with_a_session(FAST_ARGON2.hash(PASSWORD))
+    writer.execute(registration, a_cause(token.user_id))
+    return token.user_id, token
 
 
 def sign_in(writer: GroupCommitWriter, event_log: EventLog, user_id: uuid.UUID | None,

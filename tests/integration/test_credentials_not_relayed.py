@@ -8,9 +8,7 @@ import pytest
 from kafka import KafkaConsumer
 
 from adapters.event_log.kafka_relay import kafka_topic
-from commands.identity.users import RegisterUser
-from domain.identity.users import user_id_for_handle
-from tests.builders import a_cause, a_handle, a_session
+from tests.builders import a_cause, a_registration_with_a_session
 from tests.integration.conftest import Pipeline, project_until_quiet
 
 pytestmark = pytest.mark.services
@@ -20,11 +18,9 @@ PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$bm90LWEtcmVhbC1zYWx0$bm90LWEtcmV
 def test_a_registration_reaches_kafka_and_elasticsearch_without_its_secrets(
     pipeline: Pipeline,
 ) -> None:
-    handle = a_handle()
-    user_id = user_id_for_handle(handle)
-    session, token = a_session(user_id, "registration")
-    pipeline.writer.execute(RegisterUser(handle, "Ada", PASSWORD_HASH, session),
-                            a_cause(user_id))
+    registration, token = a_registration_with_a_session(PASSWORD_HASH)
+    handle = registration.handle
+    pipeline.writer.execute(registration, a_cause(token.user_id))
     # user, credentials, device, refresh grant, the device roster (started, enrolled)
     assert pipeline.relay().relay_once() == 6
 

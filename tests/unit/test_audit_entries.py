@@ -24,21 +24,21 @@ from commands.audit.entries import (
     state_of,
 )
 from commands.audit.queries import AuditCriteria, actor_id_of, audit_criteria, log_bound
-from commands.identity.users import RegisterUser, register_user
+from commands.identity.users import register_user
 from domain.errors import InvalidCommand
 from domain.identity.accounts import Credentials, RefreshGrant
 from domain.identity.users import User, user_id_for_handle
 from event_log.batch import Batch
-from tests.builders import a_cause, a_handle, a_session, now
+from tests.builders import a_cause, a_handle, a_registration_with_a_session, now
 
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0LXNhbHQ$c2VjcmV0LWhhc2g"
 
 
 def registered_aggregates() -> tuple[list[Aggregate], str]:
     """The aggregates a registration with a first session creates, and the token digest."""
-    session, token = a_session(name="laptop")
+    registration, token = a_registration_with_a_session(PASSWORD_HASH, "laptop")
     batch = Batch(Application().repository)
-    register_user(batch, RegisterUser(a_handle(), "Ada", PASSWORD_HASH, session), a_cause())
+    register_user(batch, registration, a_cause())
     return list(batch.touched()), token.digest
 
 

@@ -7,7 +7,7 @@ import json
 from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
 
-from commands.identity.users import RegisterUser, register_user
+from commands.identity.users import register_user
 from domain.identity.accounts import Credentials, RefreshGrant
 from domain.identity.devices import Device
 from event_log.batch import Batch
@@ -15,16 +15,16 @@ from parley.contexts import context_of
 from projections.identity.contacts import projectors as contact_projectors
 from projections.identity.devices import projectors as account_projectors
 from projections.identity.users import UserDirectoryProjector
-from tests.builders import a_cause, a_handle, a_session
+from tests.builders import a_cause, a_registration_with_a_session
 
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0LXNhbHQ$c2VjcmV0LWhhc2g"
 
 
 def registration_events() -> tuple[list[object], str]:
     """Every event a registration with a first session records."""
-    session, token = a_session(name="registration")
+    registration, token = a_registration_with_a_session(PASSWORD_HASH)
     batch = Batch(Application().repository)
-    register_user(batch, RegisterUser(a_handle(), "Ada", PASSWORD_HASH, session), a_cause())
+    register_user(batch, registration, a_cause())
     return [e for a in batch.touched() for e in a.collect_events()], token.digest
 
 
