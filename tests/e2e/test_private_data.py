@@ -11,8 +11,7 @@ from pathlib import Path
 
 from parley.bootstrap import event_log_env
 from parley.launcher import ParleyProcesses
-from parley.settings import Settings
-from tests.builders import AttachmentClient, ParleyClient, a_file
+from tests.builders import AttachmentClient, ParleyClient, a_file, embedded_settings
 
 
 def everything_under(root: Path) -> Iterator[Path]:
@@ -59,7 +58,7 @@ def test_a_data_directory_left_readable_by_others_is_tightened_when_opened(
     (data_dir / "events.sqlite3").chmod(0o644)
     before = os.umask(0o022)
     try:
-        event_log_env(Settings(data_dir=data_dir, database_url=None))
+        event_log_env(embedded_settings(data_dir))
     finally:
         os.umask(before)
     assert laxly_shared(data_dir) == {}
