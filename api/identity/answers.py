@@ -1,14 +1,13 @@
-"""How identity's command results are answered over HTTP: one status and body per result."""
+"""How identity's command results are answered over HTTP: one status and body per result.
+
+Signing in and refreshing answer with the tokens the route made (never stored, so never in a
+result), at the status their routes declare; a refresh that caught a reused token is refused.
+"""
 
 from __future__ import annotations
 
 from api.http.answers import Answer, Answers
-from commands.identity.accounts import (
-    DeviceSignedOut,
-    ReusedRefreshTokenRevoked,
-    SessionRefreshed,
-    SessionStarted,
-)
+from commands.identity.accounts import DeviceSignedOut
 from commands.identity.contacts import (
     BlockLifted,
     BlockRecorded,
@@ -33,20 +32,6 @@ def _profile(result: ProfileUpdated) -> Answer:
 
 def _presence(result: PresenceVisibilityUpdated) -> Answer:
     return Answer(200, {"presence": result.visible_to})
-
-
-def _signed_in(result: SessionStarted) -> Answer:
-    return Answer(201, {"user_id": str(result.user_id), "device_id": str(result.device_id),
-                        "retired_device_ids": [str(d) for d in result.retired_device_ids]})
-
-
-def _refreshed(result: SessionRefreshed) -> Answer:
-    return Answer(200, {"user_id": str(result.user_id), "device_id": str(result.device_id)})
-
-
-def _reuse_revoked(result: ReusedRefreshTokenRevoked) -> Answer:
-    return Answer(401, {"user_id": str(result.user_id), "device_id": str(result.device_id),
-                        "revoked": True})
 
 
 def _signed_out(result: DeviceSignedOut) -> Answer:
@@ -74,9 +59,6 @@ IDENTITY_ANSWERS = Answers({
     UserRegistered: _registered,
     ProfileUpdated: _profile,
     PresenceVisibilityUpdated: _presence,
-    SessionStarted: _signed_in,
-    SessionRefreshed: _refreshed,
-    ReusedRefreshTokenRevoked: _reuse_revoked,
     DeviceSignedOut: _signed_out,
     FriendshipRequested: _requested,
     ContactUpdated: _contact,
