@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
@@ -38,9 +40,22 @@ class ParleyAggregate(Aggregate):
     snapshot_every: ClassVar[int | None] = None  # None: never snapshotted
 
     class Event(Aggregate.Event):
+        """An event that only records new values declares them rather than writing `apply`:
+        `copies` (aggregate attribute -> event field) and `sets` (aggregate attribute ->
+        value). One with any other effect overrides `apply`. Declarations are class
+        attributes, never stored: an event's topic, fields and state stay as they were."""
+
         actor_id: UUID
         correlation_id: UUID
         causation_id: UUID | None
+        copies: ClassVar[Mapping[str, str]] = MappingProxyType({})
+        sets: ClassVar[Mapping[str, object]] = MappingProxyType({})
+
+        def apply(self, aggregate: Any) -> None:
+            for attribute, field in self.copies.items():
+                setattr(aggregate, attribute, getattr(self, field))
+            for attribute, value in self.sets.items():
+                setattr(aggregate, attribute, value)
 
         @property
         def event_id(self) -> UUID:
@@ -49,3 +64,14 @@ class ParleyAggregate(Aggregate):
 
     class Created(Event, Aggregate.Created):
         pass
+
+
+def copied(*same_name: str, **renamed: str) -> Mapping[str, str]:
+    """An event's `copies`: `copied("title")` sets the aggregate's `title` from the event's,
+    `copied(last_seq="seq")` the aggregate's `last_seq` from the event's `seq`."""
+    return MappingProxyType({name: name for name in same_name} | renamed)
+
+
+def values(**attributes: object) -> Mapping[str, object]:
+    """An event's `sets`: `values(revoked=True)` sets the aggregate's `revoked` to True."""
+    return MappingProxyType(attributes)

@@ -13,7 +13,7 @@ from datetime import datetime
 from uuid import UUID, uuid5
 
 from domain.errors import InvalidCommand, PasswordLengthOutOfBounds, Unauthenticated
-from event_log.aggregate import Cause, ParleyAggregate
+from event_log.aggregate import Cause, ParleyAggregate, values
 
 CREDENTIALS_NAMESPACE = UUID("8e0f5a3b-61c2-4d7e-9a14-2b7c0d9e4f58")
 REFRESH_GRANT_NAMESPACE = UUID("c3a1e7d2-0b4f-4a96-8d35-71e2f9b6a0c4")
@@ -121,18 +121,13 @@ class RefreshGrant(ParleyAggregate):
             aggregate.expires_at = self.expires_at
 
     class Withdrawn(ParleyAggregate.Event):
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, RefreshGrant)
-            aggregate.withdrawn = True
+        sets = values(withdrawn=True)
 
     class ReuseDetected(ParleyAggregate.Event):
         """A retired token was presented again; the grant is withdrawn from then on."""
 
         detected_at: datetime
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, RefreshGrant)
-            aggregate.withdrawn = True
+        sets = values(withdrawn=True)
 
     @classmethod
     def issue(cls, user_id: UUID, device_id: UUID, token_digest: str, expires_at: datetime,

@@ -10,7 +10,7 @@ from datetime import datetime
 from uuid import UUID, uuid5
 
 from domain.errors import Conflict, InvalidCommand, NotAllowed, NotFound
-from event_log.aggregate import Cause, ParleyAggregate
+from event_log.aggregate import Cause, ParleyAggregate, copied, values
 
 CONTACT_NAMESPACE = UUID("5b7d2e91-3c48-4f0a-b6e2-9d1c7a4f8e23")
 BLOCKLIST_NAMESPACE = UUID("e1c94b6a-7d25-4e83-a0f9-3b5d8c2e6f17")
@@ -74,46 +74,32 @@ class Contact(ParleyAggregate):
         requester_id: UUID
         addressee_id: UUID
         at: datetime
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Contact)
-            aggregate.state, aggregate.requester_id = REQUESTED, self.requester_id
+        copies = copied("requester_id")
+        sets = values(state=REQUESTED)
 
     class FriendRequestAccepted(ParleyAggregate.Event):
         accepted_by: UUID
         requester_id: UUID
         at: datetime
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Contact)
-            aggregate.state, aggregate.requester_id = FRIENDS, None
+        sets = values(state=FRIENDS, requester_id=None)
 
     class FriendRequestDeclined(ParleyAggregate.Event):
         declined_by: UUID
         requester_id: UUID
         at: datetime
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Contact)
-            aggregate.state, aggregate.requester_id = NO_CONTACT, None
+        sets = values(state=NO_CONTACT, requester_id=None)
 
     class FriendRequestCancelled(ParleyAggregate.Event):
         cancelled_by: UUID
         addressee_id: UUID
         at: datetime
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Contact)
-            aggregate.state, aggregate.requester_id = NO_CONTACT, None
+        sets = values(state=NO_CONTACT, requester_id=None)
 
     class Unfriended(ParleyAggregate.Event):
         unfriended_by: UUID
         friend_id: UUID
         at: datetime
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Contact)
-            aggregate.state, aggregate.requester_id = NO_CONTACT, None
+        sets = values(state=NO_CONTACT, requester_id=None)
 
     @classmethod
     def start(cls, first: UUID, second: UUID, cause: Cause) -> Contact:

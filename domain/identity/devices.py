@@ -7,7 +7,7 @@ from uuid import UUID
 
 from domain.errors import NotFound
 from domain.text import DisplayName
-from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate
+from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate, values
 
 MAX_DEVICE_NAME_LENGTH = 64
 DEVICE_NAME = DisplayName("device name", "device_name", MAX_DEVICE_NAME_LENGTH)
@@ -43,10 +43,7 @@ class Device(ParleyAggregate):
 
     class Revoked(ParleyAggregate.Event):
         revoked_at: datetime
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Device)
-            aggregate.revoked = True
+        sets = values(revoked=True)
 
     @classmethod
     def sign_in(cls, device_id: UUID, user_id: UUID, name: str, at: datetime,

@@ -7,7 +7,7 @@ from uuid import UUID, uuid5
 
 from domain.errors import InvalidCommand, ReservedHandle
 from domain.text import DisplayName, clean_reference
-from event_log.aggregate import Cause, ParleyAggregate
+from event_log.aggregate import Cause, ParleyAggregate, copied
 
 USER_ID_NAMESPACE = UUID("0d9d7c1e-2a4f-4c1b-8f0a-6a2f7c9b5e31")
 HANDLE_PATTERN = re.compile(r"^[a-z0-9_]{3,32}$")
@@ -87,18 +87,11 @@ class User(ParleyAggregate):
     class ProfileChanged(ParleyAggregate.Event):
         name: str
         avatar: str | None
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, User)
-            aggregate.name = self.name
-            aggregate.avatar = self.avatar
+        copies = copied("name", "avatar")
 
     class PresenceVisibilityChanged(ParleyAggregate.Event):
         visible_to: str
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, User)
-            aggregate.presence_visible_to = self.visible_to
+        copies = copied(presence_visible_to="visible_to")
 
     @classmethod
     def register(cls, handle: str, name: str, cause: Cause) -> User:

@@ -21,7 +21,7 @@ from domain.errors import (
     InvalidCommand,
     UnsupportedAttachmentType,
 )
-from event_log.aggregate import Cause, ParleyAggregate
+from event_log.aggregate import Cause, ParleyAggregate, values
 
 DEFAULT_CONTENT_TYPES = (
     "image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain",
@@ -155,29 +155,20 @@ class Attachment(ParleyAggregate):
 
         conversation_id: UUID
         message_id: UUID
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Attachment)
-            aggregate.attached = True
+        sets = values(attached=True)
 
     class Expired(ParleyAggregate.Event):
         """Never sent within its time to live: it can no longer be sent; its bytes go."""
 
         uploader_id: UUID
         expired_at: datetime
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Attachment)
-            aggregate.expired = True
+        sets = values(expired=True)
 
     class Purged(ParleyAggregate.Event):
         """The expired attachment's bytes were deleted from the blob store."""
 
         purged_at: datetime
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Attachment)
-            aggregate.purged = True
+        sets = values(purged=True)
 
     @classmethod
     def upload(cls, attachment_id: UUID, uploader_id: UUID, content_type: str, size: int,

@@ -20,7 +20,7 @@ from domain.errors import (
 )
 from domain.identity.users import user_id_for_handle
 from domain.text import DisplayName, clean_message_characters, clean_reference
-from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate
+from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate, copied
 
 DIRECT_CONVERSATION_NAMESPACE = UUID("4a3f9a7e-1c55-4b0e-b1d2-3e7c2f1a9d60")
 MAX_MESSAGE_BYTES = 4096  # the text limit, in bytes of UTF-8: see `domain.text`
@@ -127,28 +127,19 @@ class Conversation(ParleyAggregate):
         forwarded_from: UUID | None
         mention_ids: tuple[UUID, ...]
         attachments: tuple[dict[str, Any], ...]
+        copies = copied(last_seq="seq")
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state.update(reply_to=None, forwarded_from=None, mention_ids=(), attachments=())
 
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Conversation)
-            aggregate.last_seq = self.seq
-
     class Renamed(ParleyAggregate.Event):
         title: str
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Conversation)
-            aggregate.title = self.title
+        copies = copied("title")
 
     class PhotoChanged(ParleyAggregate.Event):
         photo_ref: str
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, Conversation)
-            aggregate.photo_ref = self.photo_ref
+        copies = copied("photo_ref")
 
     class MembersAdded(ParleyAggregate.Event):
         user_ids: tuple[UUID, ...]

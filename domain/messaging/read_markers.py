@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID, uuid5
 
 from domain.errors import InvalidCommand
-from event_log.aggregate import Cause, ParleyAggregate
+from event_log.aggregate import Cause, ParleyAggregate, copied
 
 READ_MARKER_NAMESPACE = UUID("9b0e5a3c-2f71-4d8e-a6c4-7e1d3b5f9a02")
 
@@ -31,10 +31,7 @@ class ReadMarker(ParleyAggregate):
         conversation_id: UUID
         user_id: UUID
         seq: int
-
-        def apply(self, aggregate: ParleyAggregate) -> None:
-            assert isinstance(aggregate, ReadMarker)
-            aggregate.read_seq = self.seq
+        copies = copied(read_seq="seq")
 
     class DeliveredUpTo(ParleyAggregate.Event):
         conversation_id: UUID
