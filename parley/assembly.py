@@ -14,12 +14,14 @@ import math
 import os
 import secrets
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 from adapters.identity.password_hashing import PasswordHashing
+from api.http.command_writer import CommandWriter
 from api.http.rate_limits import (
     BackoffRule,
     FailureBackoff,
@@ -43,15 +45,18 @@ from domain.messaging.attachments import UploadPolicy
 from domain.messaging.upload_quota import UploadQuota
 from event_log.log import EventLog
 from event_log.moved_topics import register_moved_modules
-from event_log.outcomes import Handler
+from event_log.outcomes import Handler, Outcome
 from event_log.writer import GroupCommitWriter
 from parley import contexts
+from parley.operations import Operations
 from parley.settings import Settings
 from projections.identity.contacts import ContactQueries
+from projections.identity.devices import DeviceQueries
 from projections.identity.presence import MemoryPresence, PresenceAudience, PresenceStore
 from projections.identity.users import UserDirectoryQueries
 from projections.messaging.attachments import AttachmentAccess, DueUploadsQuery, UploaderOnly
 from projections.messaging.feed import FeedQueries
+from projections.messaging.invitations import InvitationQueries
 from projections.messaging.live import (
     LiveUpdates,
     LocalFanOut,
@@ -95,6 +100,17 @@ def stream_announcer(live: LiveUpdates) -> Callable[[Sequence[PositionedEvent], 
     return announce
 
 
+class QueriesOnly:
+    """The writer of a process built to serve queries only (`build(..., with_writer=False)`):
+    a command sent to it fails, as a command to such a process always did."""
+
+    longest_answer_seconds = 0.0
+
+    def submit(self, command: Any, cause: Any, idempotency_key: str | None = None,
+               fingerprint: str = "") -> Future[Outcome[Any]]:
+        raise RuntimeError("this process serves queries only; send commands to one that writes")
+
+
 @dataclass
 class Parley:
     """Everything a Parley process needs, built once and closed once."""
@@ -105,23 +121,30 @@ class Parley:
     cache: Cache
     gate: ConsistencyGate
     secret_key: str
-    writer: GroupCommitWriter | None = None
+    send_limiter: RateLimiter = field(kw_only=True)
+    typing_limiter: RateLimiter = field(kw_only=True)
+    # a process built without the writer serves queries only (see QueriesOnly)
+    writer: CommandWriter = field(default_factory=lambda: QueriesOnly())
     live: LiveUpdates = field(default_factory=LocalFanOut)
     presence: PresenceStore = field(default_factory=MemoryPresence)
-    send_limiter: RateLimiter | None = None
-    typing_limiter: RateLimiter | None = None
-    password_hashing: PasswordHashing | None = None
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
-    sign_in_throttle: SignInThrottle | None = None
-    users: UserDirectoryQueries | None = None
-    messaging: MessagingQueries | None = None
-    feed: FeedQueries | None = None
-    presence_audience: PresenceAudience | None = None
-    blobs: BlobStore | None = None
     upload_policy: UploadPolicy = field(default_factory=UploadPolicy)
     upload_quota: UploadQuota = field(default_factory=UploadQuota)
-    attachment_access: AttachmentAccess | None = None
-    audit: AuditLog | None = None
+    # Set by the attach_* steps below, which every profile runs: never None once built.
+    password_hashing: PasswordHashing = field(init=False)
+    sign_in_throttle: SignInThrottle = field(init=False)
+    users: UserDirectoryQueries = field(init=False)
+    devices: DeviceQueries = field(init=False)
+    contacts: ContactQueries = field(init=False)
+    messaging: MessagingQueries = field(init=False)
+    feed: FeedQueries = field(init=False)
+    invitations: InvitationQueries = field(init=False)
+    presence_audience: PresenceAudience = field(init=False)
+    blobs: BlobStore = field(init=False)
+    attachment_access: AttachmentAccess = field(init=False)
+    audit: AuditLog = field(init=False)
+    # the operators' tools over this process's stores, built on first use (parley.bootstrap)
+    operations: Callable[[], Operations] = field(init=False)
     serving_generations: ServingGenerations = first_generations
     readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
     lag: Callable[[], dict[str, int]] = field(default=lambda: {})
@@ -260,6 +283,9 @@ def attach_write_side(parley: Parley, on_commit: Callable[[int], None] | None = 
 
 def attach_queries(parley: Parley) -> None:
     parley.users = UserDirectoryQueries(parley.store)
+    parley.devices = DeviceQueries(parley.store, parley.cache)
+    parley.contacts = ContactQueries(parley.store)  # the contacts routes read it uncached
+    parley.invitations = InvitationQueries(parley.store)
     stamped = StampedCache(parley.cache, parley.store, parley.serving_generations)
     memberships = Memberships(parley.store, stamped)
     contacts = ContactQueries(parley.store, stamped)
@@ -267,6 +293,7 @@ def attach_queries(parley: Parley) -> None:
     parley.feed = FeedQueries(parley.store, memberships, contacts)
     parley.presence_audience = PresenceAudience(parley.users, memberships, contacts)
     parley.audit = audit_log(parley.event_log)
+
 
 
 def audit_log(event_log: EventLog) -> AuditLog:
@@ -286,10 +313,9 @@ def attach_attachments(parley: Parley) -> None:
                                         frozenset(settings.attachment_content_types))
     parley.upload_quota = UploadQuota(settings.max_unattached_uploads,
                                       settings.max_unattached_upload_bytes)
-    assert parley.messaging is not None, "attach_queries first"
     parley.attachment_access = AttachmentReaders(UploaderOnly(parley.store), parley.messaging)
     writer = parley.writer
-    if writer is not None:  # a serving process: it also expires uploads never sent
+    if isinstance(writer, GroupCommitWriter):  # serving: it also expires uploads never sent
         expiry = AttachmentExpiry(
             DueUploadsQuery(parley.store), writer.execute,
             timedelta(seconds=settings.unattached_upload_ttl_seconds), lambda: datetime.now(UTC))
@@ -305,7 +331,7 @@ def attach_process_managers(parley: Parley, positions: ProcessPositions,
     from adapters.processes.log_reactions import ReactionsReader
 
     writer = parley.writer
-    if writer is None or parley.blobs is None:
+    if not isinstance(writer, GroupCommitWriter):
         return
     issue = IssueCommands(writer.submit, attachment_effects(parley.blobs),
                           timeout=writer.longest_answer_seconds)
@@ -344,3 +370,7 @@ def sign_in_attempts(settings: Settings) -> tuple[float, int]:
     """The per-address attempts bucket: (rate per second, burst)."""
     per_minute = settings.signin_attempts_per_minute
     return per_minute / 60, max(1, int(per_minute))
+
+
+def read_models_path(settings: Settings) -> Path:
+    return settings.data_dir / "read_models.sqlite3"

@@ -6,8 +6,6 @@ this module imports only to build it. The parts both share are in parley/assembl
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from api.http.rate_limits import MemoryFailureBackoff, MemoryTokenBuckets
 from event_log.log import EventLog
 from parley.assembly import (
@@ -27,9 +25,11 @@ from parley.assembly import (
     event_log_env,
     live_notifier,
     projectors,
+    read_models_path,
     sign_in_attempts,
     stream_announcer,
 )
+from parley.operations_wiring import operations_on_demand
 from parley.settings import Settings
 from projections.messaging.cache_invalidation import hot_path_keys
 from projections.read_model.consistency import ConsistencyGate
@@ -44,12 +44,11 @@ def build(settings: Settings, *, with_writer: bool = True) -> Parley:
     if settings.profile == "production":
         from parley.production import build_production
 
-        return build_production(settings, with_writer=with_writer)
-    return build_embedded(settings)
-
-
-def read_models_path(settings: Settings) -> Path:
-    return settings.data_dir / "read_models.sqlite3"
+        parley = build_production(settings, with_writer=with_writer)
+    else:
+        parley = build_embedded(settings)
+    parley.operations = operations_on_demand(parley)
+    return parley
 
 
 def build_embedded(settings: Settings) -> Parley:

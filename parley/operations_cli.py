@@ -27,7 +27,8 @@ from rich.table import Table
 from rich.text import Text
 
 from parley.cli_settings import command_settings
-from parley.operations import Operations, UnknownProjection, build_operations
+from parley.operations import Operations, UnknownProjection
+from parley.operations_wiring import build_operations
 from parley.settings import MissingSetting, Settings
 from projections.read_model.replay import ReplayRequest
 

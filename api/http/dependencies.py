@@ -20,7 +20,7 @@ from event_log.aggregate import Cause
 from event_log.faults import CommandOutcomeUnknown
 from event_log.outcomes import Outcome
 from parley.bootstrap import Parley
-from projections.identity.devices import DEVICES, DeviceQueries
+from projections.identity.devices import DEVICES
 
 TOKEN_ALGORITHM = "HS256"
 # Tolerated difference between clocks. A token is refused once it is older than the access
@@ -59,7 +59,7 @@ def device_in_force(parley: Parley, session: Session, position: int) -> bool:
     Through the cache (invalidated by the devices projector). A device the read model does not
     know yet was signed in moments ago: wait, bounded, for its position, then decide.
     """
-    devices = DeviceQueries(parley.store, parley.cache)
+    devices = parley.devices
     in_force = devices.in_force(str(session.device_id), str(session.user_id))
     if in_force is None and position > 0 and parley.gate.wait(position, [DEVICES]):
         in_force = devices.in_force(str(session.device_id), str(session.user_id))
@@ -161,7 +161,6 @@ class CommandContext:
         The outcome's typed result is the route's to answer (its context's `answers.reply`
         sets the status and builds the body); the log position is always a header."""
         writer = self.parley.writer
-        assert writer is not None
         submitted = asyncio.wrap_future(writer.submit(
             command, cause_of(self.caller, self.correlation), self.idempotency_key,
             fingerprint(self.request, payload)

@@ -31,6 +31,7 @@ from api.http.dependencies import (
 from api.http.display_names import display_name_field
 from api.http.problems import QUERY_PROBLEMS, Responses, problem_responses
 from api.identity.answers import reply
+from api.identity.dependencies import Devices
 from api.identity.sign_in_throttle import SignInThrottle, client_address
 from commands.identity.accounts import (
     RefreshSession,
@@ -55,19 +56,17 @@ from domain.identity.devices import DEVICE_NAME
 from domain.identity.users import user_id_for_handle
 from event_log.batch import Batch
 from parley.bootstrap import Parley
-from projections.identity.devices import DEVICES, DeviceQueries
+from projections.identity.devices import DEVICES
 
 sessions = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 devices = APIRouter(prefix="/v1/devices", tags=["devices"])
 
 async def get_password_hashing(parley: ParleyDep) -> PasswordHashing:
     """The password KDF on its own bounded pool (adapters/identity/password_hashing.py)."""
-    assert parley.password_hashing is not None, "bootstrap.attach_sign_in"
     return parley.password_hashing
 
 
 async def get_sign_in_throttle(parley: ParleyDep) -> SignInThrottle:
-    assert parley.sign_in_throttle is not None, "bootstrap.attach_sign_in"
     return parley.sign_in_throttle
 
 
@@ -181,7 +180,6 @@ async def sign_in_with_password(
     handle: str, password: str, device_name: str, correlation: uuid.UUID,
 ) -> TokenGrant:
     """Throttle, verify the password on the hashing pool, then record the new device."""
-    assert parley.sign_in_throttle is not None
     throttle, source = parley.sign_in_throttle, client_address(request)
     account = throttle.account(handle)
     await asyncio.to_thread(throttle.admit, SIGN_IN, source, account)  # Redis: off the loop
@@ -262,7 +260,7 @@ async def forget_revoked(parley: Parley, device_id: uuid.UUID, position: int) ->
     """Wait (bounded) until the read model shows the device revoked, and drop it from the
     cache, so its tokens stop working at once; False if the read model is slower than that."""
     if await asyncio.to_thread(parley.gate.wait, position, [DEVICES]):
-        DeviceQueries(parley.store, parley.cache).forget(str(device_id))
+        parley.devices.forget(str(device_id))
         return True
     return False
 
@@ -286,11 +284,11 @@ async def sign_out(session: CurrentSession, commands: UnkeyedCommands) -> Device
 
 @devices.get("", response_model=DeviceList, summary="List the caller's devices",
              responses=problem_responses(*QUERY_PROBLEMS))
-def list_devices(session: CurrentSession, parley: ParleyDep,
+def list_devices(session: CurrentSession, parley: ParleyDep, devices: Devices,
                  position: ConsistencyPosition = None) -> DeviceList:
     """The caller's devices in force, oldest sign-in first."""
     wait_for(parley, position, [DEVICES])
-    documents = DeviceQueries(parley.store, parley.cache).devices_of(str(session.user_id))
+    documents = devices.devices_of(str(session.user_id))
     return DeviceList(devices=[
         DeviceView(**d, current=d["device_id"] == str(session.device_id)) for d in documents
     ])

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
 from api.identity.answers import reply
+from api.identity.dependencies import Contacts, UserDirectory
 from commands.identity.contacts import (
     AnswerFriendRequest,
     BlockUser,
@@ -20,8 +21,7 @@ from commands.identity.contacts import (
     UnblockUser,
     Unfriend,
 )
-from parley.bootstrap import Parley
-from projections.identity.contacts import FRIEND, INCOMING, OUTGOING, ContactQueries
+from projections.identity.contacts import FRIEND, INCOMING, OUTGOING
 from projections.identity.users import UserDirectoryQueries
 
 contacts = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -86,8 +86,8 @@ class BlockList(BaseModel):
     blocked: list[Person]
 
 
-def _people(parley: Parley, documents: list[dict[str, Any]]) -> list[Person]:
-    profiles = UserDirectoryQueries(parley.store).users([d["user_id"] for d in documents])
+def _people(users: UserDirectoryQueries, documents: list[dict[str, Any]]) -> list[Person]:
+    profiles = users.users([d["user_id"] for d in documents])
     return [Person(**(profiles.get(d["user_id"], {}) | {"user_id": d["user_id"],
                                                         "since": d["since"]}))
             for d in documents]
@@ -95,12 +95,11 @@ def _people(parley: Parley, documents: list[dict[str, Any]]) -> list[Person]:
 
 @contacts.get("", response_model=ContactList, summary="List friends and friend requests",
               responses=problem_responses(*QUERY_PROBLEMS))
-def list_contacts(caller: UserId, parley: ParleyDep,
+def list_contacts(caller: UserId, parley: ParleyDep, queries: Contacts, users: UserDirectory,
                   position: ConsistencyPosition = None) -> ContactList:
     """Friends, incoming and outgoing friend requests, newest first (at most 1000 of each)."""
     wait_for(parley, position, CONTACTS)
-    queries = ContactQueries(parley.store)
-    mine = {state: _people(parley, queries.contacts(str(caller), state))
+    mine = {state: _people(users, queries.contacts(str(caller), state))
             for state in (FRIEND, INCOMING, OUTGOING)}
     return ContactList(friends=mine[FRIEND], incoming=mine[INCOMING], outgoing=mine[OUTGOING])
 
@@ -159,11 +158,11 @@ async def unfriend(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
 
 @blocks.get("", response_model=BlockList, summary="List whom the caller blocked",
             responses=problem_responses(*QUERY_PROBLEMS))
-def list_blocks(caller: UserId, parley: ParleyDep,
+def list_blocks(caller: UserId, parley: ParleyDep, contacts: Contacts, users: UserDirectory,
                 position: ConsistencyPosition = None) -> BlockList:
     """Whom the caller has blocked, most recent first (at most 1000)."""
     wait_for(parley, position, CONTACTS)
-    return BlockList(blocked=_people(parley, ContactQueries(parley.store).blocked(str(caller))))
+    return BlockList(blocked=_people(users, contacts.blocked(str(caller))))
 
 
 @blocks.post("", status_code=201, response_model=BlockChanged, summary="Block someone",

@@ -159,7 +159,6 @@ async def register(
 ) -> Registered:
     """Register (the only unauthenticated command besides signing in); this is also the first
     sign-in, on a device named "registration". A keyed retry signs in again."""
-    assert parley.writer is not None
     await asyncio.to_thread(throttle.admit, REGISTRATION, client_address(request))
     user_id = user_id_for_handle(body.handle)
     password = parley.password_policy.check(body.password, [body.handle, body.name])
@@ -189,7 +188,6 @@ def my_profile(session: CurrentSession, parley: ParleyDep,
                position: ConsistencyPosition = None) -> UserProfile:
     """The caller's own profile: never older than the caller's sign-in (or `position`)."""
     wait_for(parley, max(position or 0, session.issued_at_position), USERS)
-    assert parley.users is not None
     return UserProfile(**parley.users.user(str(session.user_id)))
 
 
@@ -215,7 +213,6 @@ def my_privacy(caller: UserId, parley: ParleyDep,
                position: ConsistencyPosition = None) -> Privacy:
     """Who sees the caller's presence (online, last seen)."""
     wait_for(parley, position, USERS)
-    assert parley.users is not None
     return Privacy.model_validate({"presence": parley.users.presence_visible_to(str(caller))})
 
 
@@ -237,7 +234,6 @@ def search_users(
 ) -> UserSearchResults:
     """Find people: handles starting with `q` first, then names holding every word of `q`."""
     wait_for(parley, position, USERS)
-    assert parley.users is not None
     return UserSearchResults(users=[UserProfile(**d) for d in parley.users.search(q, limit)])
 
 
@@ -247,7 +243,6 @@ def profile(user_id: uuid.UUID, _caller: UserId, parley: ParleyDep,
             position: ConsistencyPosition = None) -> UserProfile:
     """A user's public profile."""
     wait_for(parley, position, USERS)
-    assert parley.users is not None
     return UserProfile(**parley.users.user(str(user_id)))
 
 

@@ -96,7 +96,6 @@ async def upload(commands: Commands, content_type: DeclaredType = None) -> Attac
     `PARLEY_UNATTACHED_UPLOAD_TTL_SECONDS` and its bytes are deleted.
     """
     parley = commands.parley
-    assert parley.blobs is not None
     blobs, policy, quota = parley.blobs, parley.upload_policy, parley.upload_quota
     declared = policy.accept_type(content_type)
     room = await anyio.to_thread.run_sync(upload_room, Batch(parley.event_log.repository),
@@ -135,7 +134,6 @@ def download(attachment_id: uuid.UUID, parley: ParleyDep, caller: UserId,
              position: ConsistencyPosition = None) -> StreamingResponse:
     """Download an attachment: its uploader, or whoever messaging lets read it."""
     wait_for(parley, position, [ATTACHMENTS])
-    assert parley.blobs is not None and parley.attachment_access is not None
     document = readable_attachment(parley.store, parley.attachment_access, str(attachment_id),
                                    str(caller))
     try:

@@ -131,7 +131,6 @@ def list_conversations(caller: UserId, parley: ParleyDep, limit: Limit = 50,
                        ) -> ConversationPage:
     """The caller's conversations, most recently active first (from the cache)."""
     wait_for(parley, position, MESSAGING_AND_BLOCKS)
-    assert parley.messaging is not None
     after = decode_cursor(cursor)
     if after is not None and not (isinstance(after[0], int) and isinstance(after[1], str)):
         raise Problem(400, "Bad cursor", "the cursor is not one this API issued")
@@ -147,7 +146,6 @@ def get_conversation(conversation_id: uuid.UUID, caller: UserId, parley: ParleyD
                      position: ConsistencyPosition = None) -> ConversationView:
     """One conversation the caller belongs to."""
     wait_for(parley, position, MESSAGING)
-    assert parley.messaging is not None
     return ConversationView(**parley.messaging.conversation(str(conversation_id), str(caller)))
 
 
@@ -158,7 +156,6 @@ def list_members(conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep,
                  position: ConsistencyPosition = None) -> list[Member]:
     """Current members and their roles."""
     wait_for(parley, position, MESSAGING)
-    assert parley.messaging is not None
     return [Member(**m) for m in parley.messaging.members(str(conversation_id), str(caller))]
 
 

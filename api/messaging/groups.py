@@ -13,6 +13,7 @@ from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, User
 from api.http.display_names import display_name_field
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
 from api.messaging.answers import reply
+from api.messaging.dependencies import Invitations
 from commands.messaging.groups import (
     AddMembers,
     AnswerInvitation,
@@ -24,7 +25,7 @@ from commands.messaging.groups import (
     TransferOwnership,
 )
 from domain.messaging.conversations import TITLE
-from projections.messaging.invitations import InvitationQueries, InvitationsProjector
+from projections.messaging.invitations import InvitationsProjector
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
 GROUP_ERRORS = problem_responses(*COMMAND_PROBLEMS, described={
@@ -217,12 +218,12 @@ async def transfer_ownership(group_id: uuid.UUID, body: OwnerRequest,
 @router.get("/invitations", response_model=InvitationList,
             summary="The caller's pending group invitations",
             responses=problem_responses(*QUERY_PROBLEMS))
-def invitations(parley: ParleyDep, caller: UserId,
+def invitations(parley: ParleyDep, queries: Invitations, caller: UserId,
                 position: ConsistencyPosition = None) -> InvitationList:
     """Groups the caller was invited to by people who are not their contacts, newest first:
     only each group's title and who invited them, nothing of its content before accepting."""
     wait_for(parley, position, INVITATIONS)
-    pending = InvitationQueries(parley.store).pending_for(str(caller))
+    pending = queries.pending_for(str(caller))
     return InvitationList(invitations=[Invitation(**d) for d in pending])
 
 

@@ -39,16 +39,14 @@ CLIENT_FRAMES = ("typing", "ping", "authenticate")
 def typing_allowed(parley: Parley, user_id: str) -> bool:
     """Typing indicators are throttled per person (PARLEY_TYPING_RATE_PER_SECOND), over HTTP
     and sockets alike."""
-    return parley.typing_limiter is None or parley.typing_limiter.acquire(
+    return parley.typing_limiter.acquire(
         f"typing:{user_id}") == 0
 
 
 def announce_typing(parley: Parley, conversation_id: str, user_id: str, is_typing: bool) -> None:
     """Ephemeral: never stored; expires on its own after a few seconds."""
-    assert parley.messaging is not None
     parley.messaging.membership(conversation_id, user_id)
     expires = datetime.now(UTC) + timedelta(seconds=TYPING_SECONDS)
-    assert parley.presence_audience is not None
     parley.live.publish({"type": "typing", "conversation_id": conversation_id,
                          "user_id": user_id, "typing": is_typing,
                          "expires_at": expires.isoformat(),
@@ -128,7 +126,6 @@ class LiveFeed:
     async def catch_up(self) -> None:
         """From the read models up to where they are, then on along the stream this process
         heard recently, to its head."""
-        assert self.parley.feed is not None
         while True:
             cursor = self.view.cursor
             page = await asyncio.to_thread(self.parley.feed.since, self.user_id, cursor, 200)

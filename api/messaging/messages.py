@@ -197,7 +197,6 @@ def list_messages(
 ) -> MessagePage:
     """Messages the caller may see, a page at a time, in either direction."""
     wait_for(parley, position, MESSAGING)
-    assert parley.messaging is not None
     page = parley.messaging.messages(str(conversation_id), str(caller), limit,
                                      decode_cursor(cursor), newer=direction == "newer",
                                      from_seq=from_seq, token=position)
@@ -211,7 +210,6 @@ def jump_to_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
                     limit: Limit = 50, position: ConsistencyPosition = None) -> MessagePage:
     """Jump to a message: it and its neighbours, oldest first; page on with `from_seq`."""
     wait_for(parley, position, MESSAGING)
-    assert parley.messaging is not None
     page = parley.messaging.around(str(message_id), str(caller), limit)
     return MessagePage(messages=[MessageView(**d) for d in page.documents], next_cursor=None)
 
@@ -227,7 +225,6 @@ async def forward(
 ) -> MessageSentResponse:
     """Forward a message the caller can see into another conversation they belong to."""
     parley, caller = commands.parley, commands.caller
-    assert parley.messaging is not None
     if parley.send_limiter is not None:
         await asyncio.to_thread(enforce, parley.send_limiter, f"send:{caller}")
     await asyncio.to_thread(wait_for, parley, position, MESSAGING)
@@ -248,7 +245,6 @@ def get_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
                 position: ConsistencyPosition = None) -> MessageDetail:
     """One message with its reactions and its edit history."""
     wait_for(parley, position, MESSAGING)
-    assert parley.messaging is not None
     return MessageDetail(**parley.messaging.message(str(message_id), str(caller)))
 
 

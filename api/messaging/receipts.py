@@ -115,7 +115,6 @@ def receipts(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
     """Who has read the message, and how many devices of each member it has reached (which
     ones only for the caller's own devices)."""
     wait_for(parley, position, MESSAGING)
-    assert parley.messaging is not None
     return Receipts(**parley.messaging.receipts(str(message_id), str(caller)))
 
 
@@ -124,5 +123,4 @@ def receipts(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
 def unread(caller: UserId, parley: ParleyDep, position: ConsistencyPosition = None) -> Unread:
     """Unread messages per conversation and in total."""
     wait_for(parley, position, MESSAGING)
-    assert parley.messaging is not None
     return Unread(**parley.messaging.unread(str(caller), token=position))

@@ -34,7 +34,6 @@ def search_messages(
     Optional filters: one conversation, one sender, a date range, with attachments or without.
     """
     wait_for(parley, position, MESSAGING)
-    assert parley.messaging is not None
     filters = SearchFilters(
         conversation_id=str(conversation_id) if conversation_id else None,
         sender_id=str(sender_id) if sender_id else None,

@@ -128,7 +128,6 @@ def sync(session: CurrentSession, parley: ParleyDep, since: Since = 0,
     the text taken back, however far the read models lag.
     """
     wait_for(parley, max(position or 0, session.issued_at_position), [FEED])
-    assert parley.feed is not None
     return SyncPage(**parley.feed.since(str(session.user_id), since, limit))
 
 
@@ -140,8 +139,7 @@ def sync(session: CurrentSession, parley: ParleyDep, since: Since = 0,
 def typing(conversation_id: uuid.UUID, body: Typing, caller: UserId,
            parley: ParleyDep) -> dict[str, str]:
     """Tell the other members' live sockets that the caller is (no longer) typing."""
-    if parley.typing_limiter is not None:
-        enforce(parley.typing_limiter, f"typing:{caller}")
+    enforce(parley.typing_limiter, f"typing:{caller}")
     announce_typing(parley, str(conversation_id), str(caller), body.typing)
     return {"status": "announced"}
 
@@ -155,7 +153,6 @@ def presence(user_id: uuid.UUID, caller: UserId, parley: ParleyDep) -> Presence:
     Someone who shows their presence to nobody, or only to contacts, or who blocked the caller
     (or was blocked), looks the same as someone never seen: offline, no last seen.
     """
-    assert parley.messaging is not None and parley.presence_audience is not None
     if not parley.messaging.share_a_conversation(str(caller), str(user_id)):
         raise Problem(404, "Not found", "no such person among your conversations")
     if not parley.presence_audience.may_see(str(caller), str(user_id)):
@@ -166,7 +163,6 @@ def presence(user_id: uuid.UUID, caller: UserId, parley: ParleyDep) -> Presence:
 
 def announce_presence(parley: Parley, user_id: str, socket_id: str, online: bool) -> None:
     """Record it, and tell the sockets of everyone who may see it (see `PresenceAudience`)."""
-    assert parley.presence_audience is not None
     now = datetime.now(UTC)
     parley.presence.record(user_id, socket_id, online, now)
     audience = parley.presence_audience.audience(user_id)

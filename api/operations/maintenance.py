@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -23,8 +24,7 @@ from api.audit.log import record_denial
 from api.http.dependencies import CorrelationId, CurrentSession, ParleyDep, Session
 from api.http.problems import Problem, problem_responses
 from commands.identity.roles import held_roles
-from parley.bootstrap import Parley
-from parley.operations import Operations, UnknownProjection, build_operations
+from parley.operations import Operations, UnknownProjection
 from projections.read_model.replay import ReplayRequest, ReplaySummary
 
 log = logging.getLogger(__name__)
@@ -64,21 +64,9 @@ class ReplayJob:
 class OperationsDesk:
     """This process's operations and its replay jobs (kept on the app, built on first use)."""
 
-    def __init__(self, parley: Parley) -> None:
-        self._parley = parley
-        self._operations: Operations | None = None
-        self._lock = threading.Lock()
+    def __init__(self, operations: Callable[[], Operations]) -> None:
+        self.operations = operations  # built by the composition root, on first use
         self.jobs: dict[str, ReplayJob] = {}
-
-    def operations(self) -> Operations:
-        with self._lock:
-            if self._operations is None:
-                parley = self._parley
-                self._operations = build_operations(parley.settings,
-                                                    event_log=parley.event_log,
-                                                    store=parley.store, cache=parley.cache)
-                parley._closers.append(self._operations.close)
-            return self._operations
 
     def running(self) -> ReplayJob | None:
         return next((j for j in self.jobs.values() if j.state == "running"), None)
@@ -87,7 +75,7 @@ class OperationsDesk:
 def desk_of(parley: ParleyDep, request: Request) -> OperationsDesk:
     desk: OperationsDesk | None = getattr(request.app.state, "operations_desk", None)
     if desk is None:
-        desk = request.app.state.operations_desk = OperationsDesk(parley)
+        desk = request.app.state.operations_desk = OperationsDesk(parley.operations)
     return desk
 
 
