@@ -16,14 +16,18 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from api.http.saturation import Saturated
 from commands.identity.accounts import Passwords
 
 T = TypeVar("T")
 RETRY_AFTER_SECONDS = 1
 
 
-class HashingBusy(Exception):
+class HashingBusy(Saturated):
     """Every hashing worker is busy and the queue is full: retry in a moment."""
+
+    detail = "too many sign-ins at once; retry after the given seconds"
+    retry_after_seconds = RETRY_AFTER_SECONDS
 
 
 class PasswordHashing:

@@ -12,10 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adapters.identity.password_hashing import RETRY_AFTER_SECONDS as HASHING_RETRY_AFTER_SECONDS
-from adapters.identity.password_hashing import HashingBusy
 from api.http.allowed_methods import allowed_methods, method_not_allowed
 from api.http.problem_json import PROBLEM_JSON, problem_response
+from api.http.saturation import Saturated
 from api.http.unavailability import install_unavailability_handlers
 from domain.errors import (
     AttachmentTooLarge,
@@ -215,11 +214,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         return problem_response(400, "Bad request", str(error))
 
-    @app.exception_handler(HashingBusy)
-    async def _hashing_busy(_: Request, error: HashingBusy) -> JSONResponse:
-        return problem_response(503, "Service unavailable",
-                                "too many sign-ins at once; retry after the given seconds",
-                                headers={"Retry-After": str(HASHING_RETRY_AFTER_SECONDS)})
+    @app.exception_handler(Saturated)
+    async def _saturated(_: Request, error: Saturated) -> JSONResponse:
+        return problem_response(503, "Service unavailable", error.detail,
+                                headers={"Retry-After": str(error.retry_after_seconds)})
 
     @app.exception_handler(WriterStopped)
     async def _stopping(_: Request, error: WriterStopped) -> JSONResponse:

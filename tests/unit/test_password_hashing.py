@@ -69,3 +69,26 @@ def test_a_cancelled_sign_in_gives_its_place_back() -> None:
             hashing.close()
 
     asyncio.run(scenario())
+
+
+def test_a_full_hashing_pool_is_answered_503_with_retry_after_by_the_shared_problem_handlers(
+) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from api.http.problems import install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/sessions")
+    async def sign_in() -> None:
+        raise HashingBusy("too many sign-ins at once")
+
+    with TestClient(app) as client:
+        answer = client.post("/sessions")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json() == {"type": "about:blank", "title": "Service unavailable",
+                             "status": 503,
+                             "detail": "too many sign-ins at once; retry after the given seconds"}
