@@ -21,6 +21,7 @@ from event_log.faults import CommandOutcomeUnknown
 from event_log.outcomes import Outcome
 from parley.bootstrap import Parley
 from projections.identity.devices import DEVICES
+from projections.read_model.consistency import ConsistencyGate
 
 TOKEN_ALGORITHM = "HS256"
 # Tolerated difference between clocks. A token is refused once it is older than the access
@@ -35,6 +36,13 @@ async def get_parley(request: Request) -> Parley:
 
 
 ParleyDep = Annotated[Parley, Depends(get_parley)]
+
+
+async def get_gate(parley: ParleyDep) -> ConsistencyGate:
+    return parley.gate
+
+
+Gate = Annotated[ConsistencyGate, Depends(get_gate)]
 
 
 @dataclass(frozen=True)
@@ -133,8 +141,8 @@ def fingerprint(request: Request, payload: Any) -> str:
     return digest.hexdigest()
 
 
-def wait_for(parley: Parley, position: int | None, projections: list[str]) -> None:
-    if not parley.gate.wait(position, projections):
+def wait_for(gate: ConsistencyGate, position: int | None, projections: list[str]) -> None:
+    if not gate.wait(position, projections):
         raise Problem(503, "Not yet consistent",
                       f"read models have not reached position {position} yet; retry",
                       {"Retry-After": "1"})

@@ -22,6 +22,7 @@ from api.http.dependencies import (
     ConsistencyPosition,
     CorrelationId,
     CurrentSession,
+    Gate,
     ParleyDep,
     Session,
     UnkeyedCommands,
@@ -284,10 +285,10 @@ async def sign_out(session: CurrentSession, commands: UnkeyedCommands) -> Device
 
 @devices.get("", response_model=DeviceList, summary="List the caller's devices",
              responses=problem_responses(*QUERY_PROBLEMS))
-def list_devices(session: CurrentSession, parley: ParleyDep, devices: Devices,
+def list_devices(session: CurrentSession, gate: Gate, devices: Devices,
                  position: ConsistencyPosition = None) -> DeviceList:
     """The caller's devices in force, oldest sign-in first."""
-    wait_for(parley, position, [DEVICES])
+    wait_for(gate, position, [DEVICES])
     documents = devices.devices_of(str(session.user_id))
     return DeviceList(devices=[
         DeviceView(**d, current=d["device_id"] == str(session.device_id)) for d in documents

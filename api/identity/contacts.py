@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
+from api.http.dependencies import Commands, ConsistencyPosition, Gate, UserId, wait_for
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
 from api.identity.answers import reply
 from api.identity.dependencies import Contacts, UserDirectory
@@ -95,10 +95,10 @@ def _people(users: UserDirectoryQueries, documents: list[dict[str, Any]]) -> lis
 
 @contacts.get("", response_model=ContactList, summary="List friends and friend requests",
               responses=problem_responses(*QUERY_PROBLEMS))
-def list_contacts(caller: UserId, parley: ParleyDep, queries: Contacts, users: UserDirectory,
+def list_contacts(caller: UserId, gate: Gate, queries: Contacts, users: UserDirectory,
                   position: ConsistencyPosition = None) -> ContactList:
     """Friends, incoming and outgoing friend requests, newest first (at most 1000 of each)."""
-    wait_for(parley, position, CONTACTS)
+    wait_for(gate, position, CONTACTS)
     mine = {state: _people(users, queries.contacts(str(caller), state))
             for state in (FRIEND, INCOMING, OUTGOING)}
     return ContactList(friends=mine[FRIEND], incoming=mine[INCOMING], outgoing=mine[OUTGOING])
@@ -158,10 +158,10 @@ async def unfriend(user_id: uuid.UUID, commands: Commands) -> ContactChanged:
 
 @blocks.get("", response_model=BlockList, summary="List whom the caller blocked",
             responses=problem_responses(*QUERY_PROBLEMS))
-def list_blocks(caller: UserId, parley: ParleyDep, contacts: Contacts, users: UserDirectory,
+def list_blocks(caller: UserId, gate: Gate, contacts: Contacts, users: UserDirectory,
                 position: ConsistencyPosition = None) -> BlockList:
     """Whom the caller has blocked, most recent first (at most 1000)."""
-    wait_for(parley, position, CONTACTS)
+    wait_for(gate, position, CONTACTS)
     return BlockList(blocked=_people(users, contacts.blocked(str(caller))))
 
 

@@ -14,6 +14,7 @@ from api.http.dependencies import (
     ConsistencyPosition,
     CorrelationId,
     CurrentSession,
+    Gate,
     IdempotencyKey,
     ParleyDep,
     UserId,
@@ -34,6 +35,7 @@ from api.identity.accounts import (
     token_grant,
 )
 from api.identity.answers import IDENTITY_ANSWERS, reply
+from api.identity.dependencies import UserDirectory
 from api.identity.sign_in_throttle import client_address
 from commands.identity.users import ChangePresenceVisibility, ChangeProfile, RegisterUser
 from domain.identity.accounts import MIN_PASSWORD_LENGTH
@@ -184,11 +186,11 @@ async def register(
 
 @router.get("/me", response_model=UserProfile, summary="The caller's profile",
             responses=problem_responses(*QUERY_PROBLEMS))
-def my_profile(session: CurrentSession, parley: ParleyDep,
+def my_profile(session: CurrentSession, gate: Gate, users: UserDirectory,
                position: ConsistencyPosition = None) -> UserProfile:
     """The caller's own profile: never older than the caller's sign-in (or `position`)."""
-    wait_for(parley, max(position or 0, session.issued_at_position), USERS)
-    return UserProfile(**parley.users.user(str(session.user_id)))
+    wait_for(gate, max(position or 0, session.issued_at_position), USERS)
+    return UserProfile(**users.user(str(session.user_id)))
 
 
 @router.patch("/me", response_model=ProfileChanged, summary="Change the caller's profile",
@@ -209,11 +211,11 @@ async def change_profile(body: ProfileChange, commands: Commands) -> ProfileChan
 
 @router.get("/me/privacy", response_model=Privacy, summary="The caller's privacy settings",
             responses=problem_responses(*QUERY_PROBLEMS))
-def my_privacy(caller: UserId, parley: ParleyDep,
+def my_privacy(caller: UserId, gate: Gate, users: UserDirectory,
                position: ConsistencyPosition = None) -> Privacy:
     """Who sees the caller's presence (online, last seen)."""
-    wait_for(parley, position, USERS)
-    return Privacy.model_validate({"presence": parley.users.presence_visible_to(str(caller))})
+    wait_for(gate, position, USERS)
+    return Privacy.model_validate({"presence": users.presence_visible_to(str(caller))})
 
 
 @router.put("/me/privacy", response_model=PrivacyChanged, summary="Change who sees your presence",
@@ -229,21 +231,21 @@ async def change_privacy(body: Privacy, commands: Commands) -> PrivacyChanged:
 def search_users(
     q: Annotated[str, Query(min_length=1, max_length=100,
                             description="A handle prefix (an optional leading @) or name words")],
-    _caller: UserId, parley: ParleyDep,
+    _caller: UserId, gate: Gate, users: UserDirectory,
     limit: Annotated[int, Query(ge=1, le=50)] = 20, position: ConsistencyPosition = None,
 ) -> UserSearchResults:
     """Find people: handles starting with `q` first, then names holding every word of `q`."""
-    wait_for(parley, position, USERS)
-    return UserSearchResults(users=[UserProfile(**d) for d in parley.users.search(q, limit)])
+    wait_for(gate, position, USERS)
+    return UserSearchResults(users=[UserProfile(**d) for d in users.search(q, limit)])
 
 
 @router.get("/{user_id}", response_model=UserProfile, summary="A user's profile",
             responses=problem_responses(*QUERY_PROBLEMS, described={404: "no such user"}))
-def profile(user_id: uuid.UUID, _caller: UserId, parley: ParleyDep,
+def profile(user_id: uuid.UUID, _caller: UserId, gate: Gate, users: UserDirectory,
             position: ConsistencyPosition = None) -> UserProfile:
     """A user's public profile."""
-    wait_for(parley, position, USERS)
-    return UserProfile(**parley.users.user(str(user_id)))
+    wait_for(gate, position, USERS)
+    return UserProfile(**users.user(str(user_id)))
 
 
 def routers() -> list[APIRouter]:

@@ -13,9 +13,10 @@ from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
+from api.http.dependencies import Commands, ConsistencyPosition, Gate, UserId, wait_for
 from api.http.problems import QUERY_PROBLEMS, problem_responses
 from api.messaging.answers import reply
+from api.messaging.dependencies import AttachmentReaders, Blobs, UploadsDep
 from commands.messaging.attachments import (
     BlobNotFound,
     BlobStore,
@@ -25,8 +26,7 @@ from commands.messaging.attachments import (
 )
 from domain.errors import AttachmentNotFound
 from domain.messaging.attachments import DEFAULT_CONTENT_TYPES, storage_key_for
-from event_log.batch import Batch
-from projections.messaging.attachments import ATTACHMENTS, readable_attachment
+from projections.messaging.attachments import ATTACHMENTS
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["attachments"])
@@ -88,18 +88,18 @@ async def _discard(blobs: BlobStore, attachment_id: uuid.UUID) -> None:
              "image/jpeg, image/png, image/webp, text/plain, video/mp4",
         422: "the content is not image/png (or the body is empty)"}),
 )
-async def upload(commands: Commands, content_type: DeclaredType = None) -> AttachmentUploaded:
+async def upload(commands: Commands, blobs: Blobs, uploads: UploadsDep,
+                 content_type: DeclaredType = None) -> AttachmentUploaded:
     """Upload one attachment as the raw request body, with its Content-Type.
 
     The body is streamed to storage as it arrives. Only the uploader can use or read the new
     attachment until it is sent in a message; one never sent expires after
     `PARLEY_UNATTACHED_UPLOAD_TTL_SECONDS` and its bytes are deleted.
     """
-    parley = commands.parley
-    blobs, policy, quota = parley.blobs, parley.upload_policy, parley.upload_quota
+    policy, quota = uploads.policy, uploads.quota
     declared = policy.accept_type(content_type)
-    room = await anyio.to_thread.run_sync(upload_room, Batch(parley.event_log.repository),
-                                          commands.caller, quota)
+    room = await anyio.to_thread.run_sync(upload_room, uploads.new_batch(), commands.caller,
+                                          quota)
     attachment_id = uuid.uuid4()
     stored = await anyio.to_thread.run_sync(store_upload, blobs, policy, attachment_id, declared,
                                             blocking_chunks(commands.request.stream()), room)
@@ -130,14 +130,13 @@ def _disposition(document: dict[str, Any]) -> str:
     | {200: {"description": "The bytes, with the type they were uploaded with",
              "content": {t: BINARY for t in DEFAULT_CONTENT_TYPES}}},
 )
-def download(attachment_id: uuid.UUID, parley: ParleyDep, caller: UserId,
-             position: ConsistencyPosition = None) -> StreamingResponse:
+def download(attachment_id: uuid.UUID, gate: Gate, blobs: Blobs, readers: AttachmentReaders,
+             caller: UserId, position: ConsistencyPosition = None) -> StreamingResponse:
     """Download an attachment: its uploader, or whoever messaging lets read it."""
-    wait_for(parley, position, [ATTACHMENTS])
-    document = readable_attachment(parley.store, parley.attachment_access, str(attachment_id),
-                                   str(caller))
+    wait_for(gate, position, [ATTACHMENTS])
+    document = readers.readable(str(attachment_id), str(caller))
     try:
-        chunks = parley.blobs.open(document["storage_key"])
+        chunks = blobs.open(document["storage_key"])
     except BlobNotFound as error:
         log.error("attachment %s has no stored bytes", attachment_id)
         raise AttachmentNotFound("attachment_id", "no such attachment") from error

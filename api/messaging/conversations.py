@@ -8,10 +8,11 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
+from api.http.dependencies import Commands, ConsistencyPosition, Gate, UserId, wait_for
 from api.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
 from api.messaging.answers import reply
+from api.messaging.dependencies import DirectIdKey, Messaging
 from commands.messaging.conversations import OpenDirectConversation
 from commands.messaging.groups import ChangeMemberSettings
 
@@ -117,24 +118,25 @@ class SettingsChanged(MySettings):
                  403: "one of you blocked the other", 404: "no such user"})
              | {200: {"model": ConversationOpened,
                       "description": "the pair already had this conversation"}})
-async def open_direct(body: DirectConversationRequest, commands: Commands) -> ConversationOpened:
+async def open_direct(body: DirectConversationRequest, commands: Commands,
+                      direct_id_key: DirectIdKey) -> ConversationOpened:
     """Open the direct conversation with a peer; the same pair always gets the same one."""
     outcome = await commands.run(OpenDirectConversation(commands.caller, body.peer_id,
-                                                          commands.parley.direct_id_key), body)
+                                                          direct_id_key), body)
     return reply(commands.response, outcome, ConversationOpened)
 
 
 @router.get("", response_model=ConversationPage, summary="List the caller's conversations",
             responses=problem_responses(400, *QUERY_PROBLEMS))
-def list_conversations(caller: UserId, parley: ParleyDep, limit: Limit = 50,
+def list_conversations(caller: UserId, gate: Gate, messaging: Messaging, limit: Limit = 50,
                        cursor: Cursor = None, position: ConsistencyPosition = None
                        ) -> ConversationPage:
     """The caller's conversations, most recently active first (from the cache)."""
-    wait_for(parley, position, MESSAGING_AND_BLOCKS)
+    wait_for(gate, position, MESSAGING_AND_BLOCKS)
     after = decode_cursor(cursor)
     if after is not None and not (isinstance(after[0], int) and isinstance(after[1], str)):
         raise Problem(400, "Bad cursor", "the cursor is not one this API issued")
-    page = parley.messaging.conversations(str(caller), limit, after, token=position)
+    page = messaging.conversations(str(caller), limit, after, token=position)
     return ConversationPage(conversations=[ConversationView(**d) for d in page.documents],
                             next_cursor=encode_cursor(page.next_after))
 
@@ -142,21 +144,21 @@ def list_conversations(caller: UserId, parley: ParleyDep, limit: Limit = 50,
 @router.get("/{conversation_id}", response_model=ConversationView,
             summary="One conversation", responses=problem_responses(
                 *QUERY_PROBLEMS, described={404: "no such conversation, or not a member"}))
-def get_conversation(conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep,
+def get_conversation(conversation_id: uuid.UUID, caller: UserId, gate: Gate, messaging: Messaging,
                      position: ConsistencyPosition = None) -> ConversationView:
     """One conversation the caller belongs to."""
-    wait_for(parley, position, MESSAGING)
-    return ConversationView(**parley.messaging.conversation(str(conversation_id), str(caller)))
+    wait_for(gate, position, MESSAGING)
+    return ConversationView(**messaging.conversation(str(conversation_id), str(caller)))
 
 
 @router.get("/{conversation_id}/members", response_model=list[Member],
             summary="A conversation's members", responses=problem_responses(
                 *QUERY_PROBLEMS, described={404: "no such conversation, or not a member"}))
-def list_members(conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep,
+def list_members(conversation_id: uuid.UUID, caller: UserId, gate: Gate, messaging: Messaging,
                  position: ConsistencyPosition = None) -> list[Member]:
     """Current members and their roles."""
-    wait_for(parley, position, MESSAGING)
-    return [Member(**m) for m in parley.messaging.members(str(conversation_id), str(caller))]
+    wait_for(gate, position, MESSAGING)
+    return [Member(**m) for m in messaging.members(str(conversation_id), str(caller))]
 
 
 @router.put("/{conversation_id}/settings", response_model=SettingsChanged,

@@ -9,11 +9,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
+from api.http.dependencies import Commands, ConsistencyPosition, Gate, UserId, wait_for
 from api.http.display_names import display_name_field
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
 from api.messaging.answers import reply
-from api.messaging.dependencies import Invitations
+from api.messaging.dependencies import Invitations, Limits, MessagingLimits
 from commands.messaging.groups import (
     AddMembers,
     AnswerInvitation,
@@ -141,12 +141,12 @@ class Left(BaseModel):
              responses=problem_responses(*COMMAND_PROBLEMS, described={
                  403: "one of the people invited blocked the caller, or the other way round",
                  404: "no such user", 409: TOO_MANY_INVITATIONS}))
-async def create_group(body: CreateGroupRequest, commands: Commands) -> GroupView:
+async def create_group(body: CreateGroupRequest, commands: Commands,
+                       limits: Limits) -> GroupView:
     """Create a group; the caller owns it. The caller's contacts join at once; anyone else is
     invited (`invited_ids`) and joins on accepting."""
-    settings = commands.parley.settings
     command = CreateGroup(uuid.uuid4(), commands.caller, body.title, tuple(body.member_ids),
-                          settings.group_member_limit, settings.max_pending_group_invitations,
+                          limits.group_member_limit, limits.max_pending_group_invitations,
                           datetime.now(UTC))
     outcome = await commands.run(command, body)
     return reply(commands.response, outcome, GroupView)
@@ -167,12 +167,11 @@ async def change_group(group_id: uuid.UUID, body: ChangeGroupRequest,
 @router.post("/{group_id}/members", response_model=GroupView, summary="Add members",
              responses=GROUP_ERRORS | problem_responses(described={409: TOO_MANY_INVITATIONS}))
 async def add_members(group_id: uuid.UUID, body: AddMembersRequest,
-                      commands: Commands) -> GroupView:
+                      commands: Commands, limits: Limits) -> GroupView:
     """Add members (owner and admins); those already in are ignored. The adder's contacts join
     at once; anyone else is invited (`invited_ids`) and joins on accepting."""
-    settings = commands.parley.settings
     command = AddMembers(group_id, commands.caller, tuple(body.user_ids),
-                         settings.group_member_limit, settings.max_pending_group_invitations,
+                         limits.group_member_limit, limits.max_pending_group_invitations,
                          datetime.now(UTC))
     outcome = await commands.run(command, body)
     return reply(commands.response, outcome, GroupView)
@@ -218,18 +217,19 @@ async def transfer_ownership(group_id: uuid.UUID, body: OwnerRequest,
 @router.get("/invitations", response_model=InvitationList,
             summary="The caller's pending group invitations",
             responses=problem_responses(*QUERY_PROBLEMS))
-def invitations(parley: ParleyDep, queries: Invitations, caller: UserId,
+def invitations(gate: Gate, queries: Invitations, caller: UserId,
                 position: ConsistencyPosition = None) -> InvitationList:
     """Groups the caller was invited to by people who are not their contacts, newest first:
     only each group's title and who invited them, nothing of its content before accepting."""
-    wait_for(parley, position, INVITATIONS)
+    wait_for(gate, position, INVITATIONS)
     pending = queries.pending_for(str(caller))
     return InvitationList(invitations=[Invitation(**d) for d in pending])
 
 
-async def _answer(group_id: uuid.UUID, commands: Commands, accept: bool) -> InvitationAnswered:
+async def _answer(group_id: uuid.UUID, commands: Commands, limits: MessagingLimits,
+                  accept: bool) -> InvitationAnswered:
     command = AnswerInvitation(group_id, commands.caller, accept,
-                               commands.parley.settings.group_member_limit, datetime.now(UTC))
+                               limits.group_member_limit, datetime.now(UTC))
     outcome = await commands.submit(command, None)
     return reply(commands.response, outcome, InvitationAnswered)
 
@@ -237,14 +237,16 @@ async def _answer(group_id: uuid.UUID, commands: Commands, accept: bool) -> Invi
 @router.post("/{group_id}/invitations/accept", response_model=InvitationAnswered,
              summary="Accept a group invitation",
              responses=problem_responses(*COMMAND_PROBLEMS, described={404: NOT_INVITED}))
-async def accept_invitation(group_id: uuid.UUID, commands: Commands) -> InvitationAnswered:
+async def accept_invitation(group_id: uuid.UUID, commands: Commands,
+                            limits: Limits) -> InvitationAnswered:
     """Join the group one was invited to; one sees what is sent from now on."""
-    return await _answer(group_id, commands, accept=True)
+    return await _answer(group_id, commands, limits, accept=True)
 
 
 @router.post("/{group_id}/invitations/decline", response_model=InvitationAnswered,
              summary="Decline a group invitation",
              responses=problem_responses(*COMMAND_PROBLEMS, described={404: NOT_INVITED}))
-async def decline_invitation(group_id: uuid.UUID, commands: Commands) -> InvitationAnswered:
+async def decline_invitation(group_id: uuid.UUID, commands: Commands,
+                             limits: Limits) -> InvitationAnswered:
     """Decline an invitation: it is gone, and the group learns nothing else."""
-    return await _answer(group_id, commands, accept=False)
+    return await _answer(group_id, commands, limits, accept=False)

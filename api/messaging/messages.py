@@ -11,11 +11,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.http.dependencies import Commands, ConsistencyPosition, ParleyDep, UserId, wait_for
+from api.http.dependencies import Commands, ConsistencyPosition, Gate, UserId, wait_for
 from api.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
 from api.http.rate_limits import enforce
 from api.messaging.answers import reply
+from api.messaging.dependencies import Limits, Messaging, SendLimiter
 from commands.messaging.conversations import SendMessage
 from commands.messaging.messages import EditMessage, HideMessage, React, Unreact, UnsendMessage
 from domain.messaging.conversations import MAX_MESSAGE_BYTES
@@ -167,10 +168,10 @@ class MessagePage(BaseModel):
              response_model=MessageSentResponse, summary="Send a message",
              responses=SEND_PROBLEMS)
 async def send(conversation_id: uuid.UUID, body: SendMessageRequest,
-               commands: Commands) -> MessageSentResponse:
+               commands: Commands, limiter: SendLimiter) -> MessageSentResponse:
     """Send a text message to a conversation the caller belongs to (rate-limited per user)."""
-    if commands.parley.send_limiter is not None:  # Redis in production: off the event loop
-        await asyncio.to_thread(enforce, commands.parley.send_limiter, f"send:{commands.caller}")
+    # Redis in production: off the event loop
+    await asyncio.to_thread(enforce, limiter, f"send:{commands.caller}")
     command = SendMessage(conversation_id, commands.caller, uuid.uuid4(), body.text,
                           datetime.now(UTC), reply_to=body.reply_to,
                           attachment_ids=tuple(body.attachment_ids))
@@ -188,7 +189,7 @@ async def send(conversation_id: uuid.UUID, body: SendMessageRequest,
             summary="Page through a conversation's messages",
             responses=problem_responses(*QUERY_PROBLEMS, 400, described={404: NOT_FOUND}))
 def list_messages(
-    conversation_id: uuid.UUID, caller: UserId, parley: ParleyDep, limit: Limit = 50,
+    conversation_id: uuid.UUID, caller: UserId, gate: Gate, messaging: Messaging, limit: Limit = 50,
     cursor: Cursor = None, position: ConsistencyPosition = None,
     direction: Annotated[Literal["older", "newer"], Query(
         description="older: newest first (default); newer: oldest first")] = "older",
@@ -196,8 +197,8 @@ def list_messages(
         "Start (exclusive) at this sequence number instead of the newest/oldest"))] = None,
 ) -> MessagePage:
     """Messages the caller may see, a page at a time, in either direction."""
-    wait_for(parley, position, MESSAGING)
-    page = parley.messaging.messages(str(conversation_id), str(caller), limit,
+    wait_for(gate, position, MESSAGING)
+    page = messaging.messages(str(conversation_id), str(caller), limit,
                                      decode_cursor(cursor), newer=direction == "newer",
                                      from_seq=from_seq, token=position)
     return MessagePage(messages=[MessageView(**d) for d in page.documents],
@@ -206,11 +207,11 @@ def list_messages(
 
 @router.get("/v1/messages/{message_id}/context", response_model=MessagePage,
             summary="Jump to a message", responses=READ_PROBLEMS)
-def jump_to_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
+def jump_to_message(message_id: uuid.UUID, caller: UserId, gate: Gate, messaging: Messaging,
                     limit: Limit = 50, position: ConsistencyPosition = None) -> MessagePage:
     """Jump to a message: it and its neighbours, oldest first; page on with `from_seq`."""
-    wait_for(parley, position, MESSAGING)
-    page = parley.messaging.around(str(message_id), str(caller), limit)
+    wait_for(gate, position, MESSAGING)
+    page = messaging.around(str(message_id), str(caller), limit)
     return MessagePage(messages=[MessageView(**d) for d in page.documents], next_cursor=None)
 
 
@@ -220,17 +221,16 @@ def jump_to_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
                  403: "one of the two people in the target direct conversation blocked the "
                       "other", 404: NOT_FOUND, 409: UNSENT}))
 async def forward(
-    message_id: uuid.UUID, body: ForwardRequest, commands: Commands,
-    position: ConsistencyPosition = None,
+    message_id: uuid.UUID, body: ForwardRequest, commands: Commands, gate: Gate,
+    messaging: Messaging, limiter: SendLimiter, position: ConsistencyPosition = None,
 ) -> MessageSentResponse:
     """Forward a message the caller can see into another conversation they belong to."""
-    parley, caller = commands.parley, commands.caller
-    if parley.send_limiter is not None:
-        await asyncio.to_thread(enforce, parley.send_limiter, f"send:{caller}")
-    await asyncio.to_thread(wait_for, parley, position, MESSAGING)
+    caller = commands.caller
+    await asyncio.to_thread(enforce, limiter, f"send:{caller}")
+    await asyncio.to_thread(wait_for, gate, position, MESSAGING)
     # the read model supplies the text (the write side keeps none); whether the message may
     # be forwarded (visible, not unsent) is the write side's rule (commands.messaging)
-    original = await asyncio.to_thread(parley.messaging.message, str(message_id), str(caller))
+    original = await asyncio.to_thread(messaging.message, str(message_id), str(caller))
     command = SendMessage(body.conversation_id, caller, uuid.uuid4(),
                           original.get("text") or "", datetime.now(UTC),
                           forwarded_from=message_id)
@@ -241,11 +241,11 @@ async def forward(
 
 @router.get("/v1/messages/{message_id}", response_model=MessageDetail,
             summary="Read one message", responses=READ_PROBLEMS)
-def get_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
+def get_message(message_id: uuid.UUID, caller: UserId, gate: Gate, messaging: Messaging,
                 position: ConsistencyPosition = None) -> MessageDetail:
     """One message with its reactions and its edit history."""
-    wait_for(parley, position, MESSAGING)
-    return MessageDetail(**parley.messaging.message(str(message_id), str(caller)))
+    wait_for(gate, position, MESSAGING)
+    return MessageDetail(**messaging.message(str(message_id), str(caller)))
 
 
 @router.patch("/v1/messages/{message_id}", response_model=MessageChanged,
@@ -253,12 +253,12 @@ def get_message(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
               responses=problem_responses(400, described={403: "only the sender edits a message"})
               | CHANGE_PROBLEMS | problem_responses(described={409: EDITED_ENOUGH}))
 async def edit_message(message_id: uuid.UUID, body: EditMessageRequest,
-                       commands: Commands) -> MessageChanged:
+                       commands: Commands, limits: Limits) -> MessageChanged:
     """Edit one's own message; every version stays in its history (at most
     `PARLEY_MAX_EDITS_PER_MESSAGE` edits, then 409)."""
     outcome = await commands.run(
         EditMessage(message_id, commands.caller, body.text, datetime.now(UTC),
-                    commands.parley.settings.max_edits_per_message), body)
+                    limits.max_edits_per_message), body)
     return reply(commands.response, outcome, MessageChanged)
 
 

@@ -12,12 +12,13 @@ from api.http.dependencies import (
     Commands,
     ConsistencyPosition,
     CurrentSession,
-    ParleyDep,
+    Gate,
     UserId,
     wait_for,
 )
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
 from api.messaging.answers import reply
+from api.messaging.dependencies import Messaging
 from commands.messaging.read_markers import MarkDelivered, MarkRead
 
 router = APIRouter(tags=["receipts"])
@@ -110,17 +111,18 @@ async def mark_delivered(conversation_id: uuid.UUID, body: UpTo, commands: Comma
 @router.get("/v1/messages/{message_id}/receipts", response_model=Receipts,
             summary="Who read and received a message", responses=problem_responses(
                 *QUERY_PROBLEMS, described={404: "no such message, or not a member"}))
-def receipts(message_id: uuid.UUID, caller: UserId, parley: ParleyDep,
+def receipts(message_id: uuid.UUID, caller: UserId, gate: Gate, messaging: Messaging,
              position: ConsistencyPosition = None) -> Receipts:
     """Who has read the message, and how many devices of each member it has reached (which
     ones only for the caller's own devices)."""
-    wait_for(parley, position, MESSAGING)
-    return Receipts(**parley.messaging.receipts(str(message_id), str(caller)))
+    wait_for(gate, position, MESSAGING)
+    return Receipts(**messaging.receipts(str(message_id), str(caller)))
 
 
 @router.get("/v1/unread", response_model=Unread, summary="Unread counts",
             responses=problem_responses(*QUERY_PROBLEMS))
-def unread(caller: UserId, parley: ParleyDep, position: ConsistencyPosition = None) -> Unread:
+def unread(caller: UserId, gate: Gate, messaging: Messaging,
+           position: ConsistencyPosition = None) -> Unread:
     """Unread messages per conversation and in total."""
-    wait_for(parley, position, MESSAGING)
-    return Unread(**parley.messaging.unread(str(caller), token=position))
+    wait_for(gate, position, MESSAGING)
+    return Unread(**messaging.unread(str(caller), token=position))

@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.http.dependencies import ConsistencyPosition, ParleyDep, UserId, wait_for
+from api.http.dependencies import ConsistencyPosition, Gate, UserId, wait_for
 from api.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from api.http.problems import QUERY_PROBLEMS, problem_responses
+from api.messaging.dependencies import Messaging
 from api.messaging.messages import MESSAGING, MessagePage, MessageView
 from projections.messaging.queries import SearchFilters
 
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1/search", tags=["search"])
 def search_messages(
     q: Annotated[str, Query(min_length=1, max_length=200, description="Words to find",
                             examples=["next book"])],
-    caller: UserId, parley: ParleyDep, limit: Limit = 20, cursor: Cursor = None,
+    caller: UserId, gate: Gate, messaging: Messaging, limit: Limit = 20, cursor: Cursor = None,
     position: ConsistencyPosition = None,
     conversation_id: uuid.UUID | None = None, sender_id: uuid.UUID | None = None,
     sent_from: Annotated[datetime | None, Query(description="Sent at or after")] = None,
@@ -33,14 +34,14 @@ def search_messages(
 
     Optional filters: one conversation, one sender, a date range, with attachments or without.
     """
-    wait_for(parley, position, MESSAGING)
+    wait_for(gate, position, MESSAGING)
     filters = SearchFilters(
         conversation_id=str(conversation_id) if conversation_id else None,
         sender_id=str(sender_id) if sender_id else None,
         sent_from_ms=_millis(sent_from), sent_until_ms=_millis(sent_until),
         has_attachments=has_attachments,
     )
-    page = parley.messaging.search(str(caller), q, limit, decode_cursor(cursor), filters)
+    page = messaging.search(str(caller), q, limit, decode_cursor(cursor), filters)
     return MessagePage(messages=[MessageView(**d) for d in page.documents],
                        next_cursor=encode_cursor(page.next_after))
 

@@ -15,12 +15,14 @@ from pydantic import BaseModel, ConfigDict
 from api.http.dependencies import (
     ConsistencyPosition,
     CurrentSession,
+    Gate,
     ParleyDep,
     UserId,
     wait_for,
 )
 from api.http.problems import QUERY_PROBLEMS, Problem, problem_responses
 from api.http.rate_limits import enforce
+from api.messaging.dependencies import Feed
 from api.messaging.live_socket import (
     POLICY_VIOLATION,
     LiveFeed,
@@ -118,7 +120,7 @@ limit; **1011** for a server fault, and **1013** when the feed's read model has 
 the log as it stood at opening within `PARLEY_CONSISTENCY_WAIT_SECONDS` (reconnect with your
 cursor). A frame that is not JSON, is
 binary or is not one of the above is answered with an `error` frame; the socket stays open.""")
-def sync(session: CurrentSession, parley: ParleyDep, since: Since = 0,
+def sync(session: CurrentSession, gate: Gate, feed: Feed, since: Since = 0,
          limit: Annotated[int, Query(ge=1, le=500)] = 200,
          position: ConsistencyPosition = None) -> SyncPage:
     """Everything relevant to the caller after `since`, oldest first; ask again with `cursor`.
@@ -127,8 +129,8 @@ def sync(session: CurrentSession, parley: ParleyDep, since: Since = 0,
     older than the device's sign-in: a device signed in after an unsend or an edit never reads
     the text taken back, however far the read models lag.
     """
-    wait_for(parley, max(position or 0, session.issued_at_position), [FEED])
-    return SyncPage(**parley.feed.since(str(session.user_id), since, limit))
+    wait_for(gate, max(position or 0, session.issued_at_position), [FEED])
+    return SyncPage(**feed.since(str(session.user_id), since, limit))
 
 
 @router.post("/v1/conversations/{conversation_id}/typing", status_code=202,
