@@ -13,14 +13,16 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Header, Query, Request, Response
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 
+from api.http.command_writer import CommandWriter
 from api.http.problems import Problem
 from api.http.request_ids import request_id_of
 from event_log.aggregate import Cause
 from event_log.faults import CommandOutcomeUnknown
 from event_log.outcomes import Outcome
 from parley.bootstrap import Parley
-from projections.identity.devices import DEVICES
+from projections.identity.devices import DEVICES, DeviceQueries
 from projections.read_model.consistency import ConsistencyGate
 
 TOKEN_ALGORITHM = "HS256"
@@ -30,8 +32,10 @@ CLOCK_SKEW_SECONDS = 30
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
 
 
-async def get_parley(request: Request) -> Parley:
-    parley: Parley = request.app.state.parley
+async def get_parley(connection: HTTPConnection) -> Parley:
+    """The one place api/ reaches the built Parley; routes are given its parts (below, and
+    api/<context>/dependencies.py), never the whole."""
+    parley: Parley = connection.app.state.parley
     return parley
 
 
@@ -45,6 +49,13 @@ async def get_gate(parley: ParleyDep) -> ConsistencyGate:
 Gate = Annotated[ConsistencyGate, Depends(get_gate)]
 
 
+async def get_writer(parley: ParleyDep) -> CommandWriter:
+    return parley.writer
+
+
+Writer = Annotated[CommandWriter, Depends(get_writer)]
+
+
 @dataclass(frozen=True)
 class Session:
     """Who is calling, and from which device (each sign-in is a device)."""
@@ -54,53 +65,72 @@ class Session:
     issued_at_position: int = 0  # the log position its token was issued at
 
 
-def issue_access_token(parley: Parley, session: Session, issued_at: int, position: int) -> str:
+@dataclass(frozen=True)
+class AccessTokens:
+    """How access tokens are signed and checked, and whose devices are still in force."""
+
+    secret_key: str
+    ttl_seconds: int
+    devices: DeviceQueries
+    gate: ConsistencyGate
+
+
+async def get_access_tokens(parley: ParleyDep) -> AccessTokens:
+    return AccessTokens(parley.secret_key, parley.settings.access_token_ttl_seconds,
+                        parley.devices, parley.gate)
+
+
+Tokens = Annotated[AccessTokens, Depends(get_access_tokens)]
+
+
+def issue_access_token(tokens: AccessTokens, session: Session, issued_at: int,
+                       position: int) -> str:
     """A short-lived bearer token; `pos` is where its device was created in the log."""
     claims = {"sub": str(session.user_id), "did": str(session.device_id), "iat": issued_at,
-              "exp": issued_at + parley.settings.access_token_ttl_seconds, "pos": position}
-    return jwt.encode(claims, parley.secret_key, algorithm=TOKEN_ALGORITHM)
+              "exp": issued_at + tokens.ttl_seconds, "pos": position}
+    return jwt.encode(claims, tokens.secret_key, algorithm=TOKEN_ALGORITHM)
 
 
-def device_in_force(parley: Parley, session: Session, position: int) -> bool:
+def device_in_force(tokens: AccessTokens, session: Session, position: int) -> bool:
     """Checked on every request, so a revoked device's tokens stop working at once.
 
     Through the cache (invalidated by the devices projector). A device the read model does not
     know yet was signed in moments ago: wait, bounded, for its position, then decide.
     """
-    devices = parley.devices
+    devices = tokens.devices
     in_force = devices.in_force(str(session.device_id), str(session.user_id))
-    if in_force is None and position > 0 and parley.gate.wait(position, [DEVICES]):
+    if in_force is None and position > 0 and tokens.gate.wait(position, [DEVICES]):
         in_force = devices.in_force(str(session.device_id), str(session.user_id))
     return bool(in_force)
 
 
-def authenticate(parley: Parley, token: str) -> Session:
+def authenticate(tokens: AccessTokens, token: str) -> Session:
     """The session a bearer token stands for (also for WebSocket handshakes); raises 401."""
     challenge = {"WWW-Authenticate": "Bearer"}
     try:
-        claims = jwt.decode(token, parley.secret_key, algorithms=[TOKEN_ALGORITHM],
+        claims = jwt.decode(token, tokens.secret_key, algorithms=[TOKEN_ALGORITHM],
                             options={"require": ["sub", "did", "exp", "iat"]},
                             leeway=CLOCK_SKEW_SECONDS)
         issued_ago = time.time() - int(claims["iat"])
-        if issued_ago > parley.settings.access_token_ttl_seconds + CLOCK_SKEW_SECONDS:
+        if issued_ago > tokens.ttl_seconds + CLOCK_SKEW_SECONDS:
             raise Problem(401, "Unauthorized", "the token is invalid or expired", challenge)
         position = int(claims.get("pos", 0))
         session = Session(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["did"])),
                           position)
     except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise Problem(401, "Unauthorized", "the token is invalid or expired", challenge) from error
-    if not device_in_force(parley, session, position):
+    if not device_in_force(tokens, session, position):
         raise Problem(401, "Unauthorized", "this device was signed out", challenge)
     return session
 
 
 async def current_session(
-    parley: ParleyDep, authorization: Annotated[str | None, Header()] = None
+    tokens: Tokens, authorization: Annotated[str | None, Header()] = None
 ) -> Session:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Problem(401, "Unauthorized", "send 'Authorization: Bearer <token>'",
                       {"WWW-Authenticate": "Bearer"})
-    return await asyncio.to_thread(authenticate, parley, authorization[7:].strip())
+    return await asyncio.to_thread(authenticate, tokens, authorization[7:].strip())
 
 
 CurrentSession = Annotated[Session, Depends(current_session)]
@@ -152,7 +182,7 @@ def wait_for(gate: ConsistencyGate, position: int | None, projections: list[str]
 class CommandContext:
     """What a command route needs to submit a command on the caller's behalf."""
 
-    parley: Parley
+    writer: CommandWriter
     request: Request
     response: Response
     caller: uuid.UUID
@@ -168,7 +198,7 @@ class CommandContext:
 
         The outcome's typed result is the route's to answer (its context's `answers.reply`
         sets the status and builds the body); the log position is always a header."""
-        writer = self.parley.writer
+        writer = self.writer
         submitted = asyncio.wrap_future(writer.submit(
             command, cause_of(self.caller, self.correlation), self.idempotency_key,
             fingerprint(self.request, payload)
@@ -185,18 +215,18 @@ class CommandContext:
 
 
 async def command_context(
-    request: Request, response: Response, parley: ParleyDep, caller: UserId,
+    request: Request, response: Response, writer: Writer, caller: UserId,
     correlation: CorrelationId, idempotency_key: IdempotencyKey = None,
 ) -> CommandContext:
-    return CommandContext(parley, request, response, caller, correlation, idempotency_key)
+    return CommandContext(writer, request, response, caller, correlation, idempotency_key)
 
 
 async def unkeyed_command_context(
-    request: Request, response: Response, parley: ParleyDep, caller: UserId,
+    request: Request, response: Response, writer: Writer, caller: UserId,
     correlation: CorrelationId,
 ) -> CommandContext:
     """For the caller's commands that take no `Idempotency-Key`."""
-    return CommandContext(parley, request, response, caller, correlation, None)
+    return CommandContext(writer, request, response, caller, correlation, None)
 
 
 Commands = Annotated[CommandContext, Depends(command_context)]

@@ -32,7 +32,7 @@ from api.http.dependencies import (
 from api.http.display_names import display_name_field
 from api.http.problems import QUERY_PROBLEMS, Responses, problem_responses
 from api.identity.answers import reply
-from api.identity.dependencies import Devices
+from api.identity.dependencies import Devices, Sessions, SessionsDep
 from api.identity.sign_in_throttle import SignInThrottle, client_address
 from commands.identity.accounts import (
     RefreshSession,
@@ -55,8 +55,6 @@ from domain.identity.accounts import (
 )
 from domain.identity.devices import DEVICE_NAME
 from domain.identity.users import user_id_for_handle
-from event_log.batch import Batch
-from parley.bootstrap import Parley
 from projections.identity.devices import DEVICES
 
 sessions = APIRouter(prefix="/v1/sessions", tags=["sessions"])
@@ -67,8 +65,8 @@ async def get_password_hashing(parley: ParleyDep) -> PasswordHashing:
     return parley.password_hashing
 
 
-async def get_sign_in_throttle(parley: ParleyDep) -> SignInThrottle:
-    return parley.sign_in_throttle
+async def get_sign_in_throttle(auth: SessionsDep) -> SignInThrottle:
+    return auth.throttle
 
 
 PasswordsDep = Annotated[PasswordHashing, Depends(get_password_hashing)]
@@ -157,31 +155,31 @@ REVOKED_LATER: Responses = {202: {
                    "work a moment longer"}}
 
 
-def new_session(parley: Parley, user_id: uuid.UUID,
+def new_session(auth: Sessions, user_id: uuid.UUID,
                 device_name: str) -> tuple[NewSession, RefreshToken]:
     now = datetime.now(UTC)
     refresh = new_refresh_token(user_id, uuid.uuid4())
-    expires = now + timedelta(seconds=parley.settings.token_ttl_seconds)
+    expires = now + timedelta(seconds=auth.token_ttl_seconds)
     return NewSession(refresh.device_id, device_name, refresh.digest, now, expires,
-                      parley.settings.max_devices_per_user), refresh
+                      auth.max_devices_per_user), refresh
 
 
-def token_grant(parley: Parley, refresh: RefreshToken, position: int) -> TokenGrant:
+def token_grant(auth: Sessions, refresh: RefreshToken, position: int) -> TokenGrant:
     session = Session(refresh.user_id, refresh.device_id)
     return TokenGrant(
         user_id=session.user_id, device_id=session.device_id,
-        access_token=issue_access_token(parley, session, int(time.time()), position),
-        expires_in=parley.settings.access_token_ttl_seconds,
+        access_token=issue_access_token(auth.tokens, session, int(time.time()), position),
+        expires_in=auth.tokens.ttl_seconds,
         refresh_token=refresh.value, position=position,
     )
 
 
 async def sign_in_with_password(
-    parley: Parley, passwords: PasswordHashing, request: Request, response: Response,
+    auth: Sessions, passwords: PasswordHashing, request: Request, response: Response,
     handle: str, password: str, device_name: str, correlation: uuid.UUID,
 ) -> TokenGrant:
     """Throttle, verify the password on the hashing pool, then record the new device."""
-    throttle, source = parley.sign_in_throttle, client_address(request)
+    throttle, source = auth.throttle, client_address(request)
     account = throttle.account(handle)
     await asyncio.to_thread(throttle.admit, SIGN_IN, source, account)  # Redis: off the loop
     try:
@@ -192,33 +190,33 @@ async def sign_in_with_password(
         raise InvalidCredentials("password", "wrong handle or password") from error
     try:
         verified = await passwords.run(verified_password_hash,
-                                       Batch(parley.event_log.repository), passwords.passwords,
+                                       auth.new_batch(), passwords.passwords,
                                        user_id, password)
     except InvalidCredentials:
         await asyncio.to_thread(throttle.failed, SIGN_IN, source, account)
         raise
     await asyncio.to_thread(throttle.succeeded, SIGN_IN, account)
     assert user_id is not None
-    session, refresh = new_session(parley, user_id, device_name)
-    signing_in = CommandContext(parley, request, response, user_id, correlation, None)
+    session, refresh = new_session(auth, user_id, device_name)
+    signing_in = CommandContext(auth.writer, request, response, user_id, correlation, None)
     outcome = await signing_in.run(SignIn(user_id, verified, session))
     started: SessionStarted = outcome.result
     for retired in started.retired_device_ids:  # over the device cap
-        await forget_revoked(parley, retired, outcome.position)
-    return token_grant(parley, refresh, outcome.position)
+        await forget_revoked(auth, retired, outcome.position)
+    return token_grant(auth, refresh, outcome.position)
 
 
 @sessions.post("", status_code=201, response_model=TokenGrant, summary="Sign in",
                responses=problem_responses(400, 422, described={
                    401: WRONG_PASSWORD, 503: HASHING_BUSY} | THROTTLED))
 async def sign_in(body: SignInRequest, request: Request, response: Response,
-                  parley: ParleyDep, passwords: PasswordsDep,
+                  auth: SessionsDep, passwords: PasswordsDep,
                   correlation: CorrelationId) -> TokenGrant:
     """Sign in: a new device, a short-lived access token and a refresh token.
 
     Throttled per address and per account: after a few failures each further one doubles the
     wait, during which even the right password is refused (429)."""
-    return await sign_in_with_password(parley, passwords, request, response, body.handle,
+    return await sign_in_with_password(auth, passwords, request, response, body.handle,
                                        body.password, body.device_name, correlation)
 
 
@@ -226,7 +224,7 @@ async def sign_in(body: SignInRequest, request: Request, response: Response,
                responses=problem_responses(400, 422, 503, described={
                    401: "unknown, used, expired or revoked refresh token"} | THROTTLED))
 async def refresh(body: RefreshRequest, request: Request, response: Response,
-                  parley: ParleyDep, throttle: ThrottleDep,
+                  auth: SessionsDep, throttle: ThrottleDep,
                   correlation: CorrelationId) -> TokenGrant:
     """Exchange a refresh token for new tokens (see rotate_refresh_token). Throttled per
     address; not per account: refresh tokens cannot be guessed, and an account lock would only
@@ -234,53 +232,56 @@ async def refresh(body: RefreshRequest, request: Request, response: Response,
     source = client_address(request)
     await asyncio.to_thread(throttle.admit, REFRESH, source)
     try:
-        return await rotate_refresh_token(body, request, response, parley, correlation)
+        return await rotate_refresh_token(body, request, response, auth, correlation)
     except Unauthenticated:
         await asyncio.to_thread(throttle.failed, REFRESH, source)
         raise
 
 
 async def rotate_refresh_token(body: RefreshRequest, request: Request, response: Response,
-                               parley: Parley, correlation: uuid.UUID) -> TokenGrant:
+                               auth: Sessions, correlation: uuid.UUID) -> TokenGrant:
     """Exchange a refresh token for new tokens; the one presented stops working. Presenting
     a token that was already exchanged revokes its device and every token of it."""
     presented = read_refresh_token(body.refresh_token)
     replacement = new_refresh_token(presented.user_id, presented.device_id)
     now = datetime.now(UTC)
     command = RefreshSession(presented, replacement.digest, now,
-                             now + timedelta(seconds=parley.settings.token_ttl_seconds))
-    refreshing = CommandContext(parley, request, response, presented.user_id, correlation, None)
+                             now + timedelta(seconds=auth.token_ttl_seconds))
+    refreshing = CommandContext(auth.writer, request, response, presented.user_id, correlation,
+                                None)
     outcome = await refreshing.run(command)
     if isinstance(outcome.result, ReusedRefreshTokenRevoked):  # its device was revoked
-        await forget_revoked(parley, presented.device_id, outcome.position)
+        await forget_revoked(auth, presented.device_id, outcome.position)
         raise RefreshTokenReused("refresh_token", "the refresh token is not valid")
-    return token_grant(parley, replacement, outcome.position)
+    return token_grant(auth, replacement, outcome.position)
 
 
-async def forget_revoked(parley: Parley, device_id: uuid.UUID, position: int) -> bool:
+async def forget_revoked(auth: Sessions, device_id: uuid.UUID, position: int) -> bool:
     """Wait (bounded) until the read model shows the device revoked, and drop it from the
     cache, so its tokens stop working at once; False if the read model is slower than that."""
-    if await asyncio.to_thread(parley.gate.wait, position, [DEVICES]):
-        parley.devices.forget(str(device_id))
+    if await asyncio.to_thread(auth.gate.wait, position, [DEVICES]):
+        auth.devices.forget(str(device_id))
         return True
     return False
 
 
-async def revoke(commands: CommandContext, device_id: uuid.UUID) -> DeviceRevoked:
+async def revoke(commands: CommandContext, auth: Sessions,
+                 device_id: uuid.UUID) -> DeviceRevoked:
     """Revoke, then wait (bounded) until the read model shows it, so that when this answers
     the device's tokens no longer work; 202 if the read model is slower than that."""
     outcome = await commands.run(RevokeDevice(commands.caller, device_id, datetime.now(UTC)))
     revoked = reply(commands.response, outcome, DeviceRevoked)
-    if not await forget_revoked(commands.parley, device_id, outcome.position):
+    if not await forget_revoked(auth, device_id, outcome.position):
         commands.response.status_code = 202
     return revoked
 
 
 @sessions.delete("/current", response_model=DeviceRevoked, summary="Sign out this device",
                  responses=problem_responses(401, 422, 503) | REVOKED_LATER)
-async def sign_out(session: CurrentSession, commands: UnkeyedCommands) -> DeviceRevoked:
+async def sign_out(session: CurrentSession, commands: UnkeyedCommands,
+                   auth: SessionsDep) -> DeviceRevoked:
     """Sign out: revokes the device this request comes from, with its tokens."""
-    return await revoke(commands, session.device_id)
+    return await revoke(commands, auth, session.device_id)
 
 
 @devices.get("", response_model=DeviceList, summary="List the caller's devices",
@@ -298,9 +299,10 @@ def list_devices(session: CurrentSession, gate: Gate, devices: Devices,
 @devices.delete("/{device_id}", response_model=DeviceRevoked, summary="Revoke a device",
                 responses=problem_responses(401, 422, 503, described={
                     404: "no such device of the caller's"}) | REVOKED_LATER)
-async def revoke_device(device_id: uuid.UUID, commands: UnkeyedCommands) -> DeviceRevoked:
+async def revoke_device(device_id: uuid.UUID, commands: UnkeyedCommands,
+                        auth: SessionsDep) -> DeviceRevoked:
     """Revoke one of the caller's devices: its access and refresh tokens stop working."""
-    return await revoke(commands, device_id)
+    return await revoke(commands, auth, device_id)
 
 
 def routers() -> list[APIRouter]:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
 
-from api.http.dependencies import ParleyDep
+from api.http.command_writer import CommandWriter
+from api.http.dependencies import AccessTokens, ParleyDep, get_access_tokens
+from api.identity.sign_in_throttle import SignInThrottle
+from domain.identity.passwords import PasswordPolicy
+from event_log.batch import Batch
 from projections.identity.contacts import ContactQueries
 from projections.identity.devices import DeviceQueries
 from projections.identity.users import UserDirectoryQueries
+from projections.read_model.consistency import ConsistencyGate
 
 
 async def get_devices(parley: ParleyDep) -> DeviceQueries:
@@ -27,3 +34,28 @@ async def get_user_directory(parley: ParleyDep) -> UserDirectoryQueries:
 Devices = Annotated[DeviceQueries, Depends(get_devices)]
 Contacts = Annotated[ContactQueries, Depends(get_contacts)]
 UserDirectory = Annotated[UserDirectoryQueries, Depends(get_user_directory)]
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """What signing in, refreshing, registering and revoking a device need."""
+
+    tokens: AccessTokens
+    writer: CommandWriter
+    gate: ConsistencyGate
+    devices: DeviceQueries
+    throttle: SignInThrottle
+    password_policy: PasswordPolicy
+    new_batch: Callable[[], Batch]  # reads credentials on the event log's repository
+    token_ttl_seconds: int
+    max_devices_per_user: int
+
+
+async def get_sessions(parley: ParleyDep) -> Sessions:
+    repository = parley.event_log.repository
+    return Sessions(await get_access_tokens(parley), parley.writer, parley.gate, parley.devices,
+                    parley.sign_in_throttle, parley.password_policy, lambda: Batch(repository),
+                    parley.settings.token_ttl_seconds, parley.settings.max_devices_per_user)
+
+
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]

@@ -16,7 +16,6 @@ from api.http.dependencies import (
     CurrentSession,
     Gate,
     IdempotencyKey,
-    ParleyDep,
     UserId,
     cause_of,
     fingerprint,
@@ -35,7 +34,7 @@ from api.identity.accounts import (
     token_grant,
 )
 from api.identity.answers import IDENTITY_ANSWERS, reply
-from api.identity.dependencies import UserDirectory
+from api.identity.dependencies import SessionsDep, UserDirectory
 from api.identity.sign_in_throttle import client_address
 from commands.identity.users import ChangePresenceVisibility, ChangeProfile, RegisterUser
 from domain.identity.accounts import MIN_PASSWORD_LENGTH
@@ -155,7 +154,7 @@ class UserSearchResults(BaseModel):
                  503: "too many sign-ins at once, or a backing service is unreachable; retry "
                       "after the seconds in Retry-After"}))
 async def register(
-    body: Registration, request: Request, response: Response, parley: ParleyDep,
+    body: Registration, request: Request, response: Response, auth: SessionsDep,
     passwords: PasswordsDep, throttle: ThrottleDep, correlation: CorrelationId,
     idempotency_key: IdempotencyKey = None,
 ) -> Registered:
@@ -163,21 +162,21 @@ async def register(
     sign-in, on a device named "registration". A keyed retry signs in again."""
     await asyncio.to_thread(throttle.admit, REGISTRATION, client_address(request))
     user_id = user_id_for_handle(body.handle)
-    password = parley.password_policy.check(body.password, [body.handle, body.name])
+    password = auth.password_policy.check(body.password, [body.handle, body.name])
     password_hash = await passwords.hash(password)
-    session, refresh = new_session(parley, user_id, REGISTRATION_DEVICE)
+    session, refresh = new_session(auth, user_id, REGISTRATION_DEVICE)
     # The password is not part of the fingerprint: receipts are stored in the log.
-    outcome = await asyncio.wrap_future(parley.writer.submit(
+    outcome = await asyncio.wrap_future(auth.writer.submit(
         RegisterUser(body.handle, body.name, password_hash, session),
         cause_of(user_id, correlation), idempotency_key,
         fingerprint(request, body.model_dump(exclude={"password"})),
     ))
     answer = IDENTITY_ANSWERS.answer(outcome.result)
     if outcome.replayed:
-        grant = await sign_in_with_password(parley, passwords, request, response, body.handle,
+        grant = await sign_in_with_password(auth, passwords, request, response, body.handle,
                                             password, REGISTRATION_DEVICE, correlation)
     else:
-        grant = token_grant(parley, refresh, outcome.position)
+        grant = token_grant(auth, refresh, outcome.position)
     response.status_code = answer.status
     response.headers["Parley-Position"] = str(grant.position)
     profile = {k: answer.body[k] for k in ("handle", "name")}

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from api.http.dependencies import ParleyDep
+from api.http.dependencies import ParleyDep, get_access_tokens
 from api.http.rate_limits import RateLimiter
+from api.messaging.live_socket import LiveParts
 from commands.messaging.attachments import BlobStore
 from domain.messaging.attachments import UploadPolicy
 from domain.messaging.upload_quota import UploadQuota
@@ -98,3 +99,14 @@ SendLimiter = Annotated[RateLimiter, Depends(get_send_limiter)]
 DirectIdKey = Annotated[bytes, Depends(get_direct_id_key)]
 Limits = Annotated[MessagingLimits, Depends(get_limits)]
 UploadsDep = Annotated[Uploads, Depends(get_uploads)]
+
+
+async def get_live_parts(parley: ParleyDep) -> LiveParts:
+    settings = parley.settings
+    return LiveParts(await get_access_tokens(parley), parley.gate, parley.messaging, parley.feed,
+                     parley.live, parley.presence, parley.presence_audience,
+                     parley.typing_limiter, parley.event_log.recorder.max_notification_id,
+                     settings.max_frame_bytes, settings.max_sockets_per_user)
+
+
+LivePartsDep = Annotated[LiveParts, Depends(get_live_parts)]

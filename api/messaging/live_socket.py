@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,12 +22,15 @@ from typing import Any
 import jwt
 from fastapi import WebSocket, WebSocketDisconnect
 
-from api.http.dependencies import Session, authenticate, device_in_force
+from api.http.dependencies import AccessTokens, Session, authenticate, device_in_force
 from api.http.problems import Problem
+from api.http.rate_limits import RateLimiter
 from domain.errors import NotAMember
-from parley.bootstrap import Parley
-from projections.messaging.feed import FEED
-from projections.messaging.live import STREAM, LiveView
+from projections.identity.presence import PresenceAudience, PresenceStore
+from projections.messaging.feed import FEED, FeedQueries
+from projections.messaging.live import STREAM, LiveUpdates, LiveView
+from projections.messaging.queries import MessagingQueries
+from projections.read_model.consistency import ConsistencyGate
 
 TYPING_SECONDS = 6
 IDLE_REREAD_SECONDS = 15.0
@@ -36,21 +40,38 @@ ROUTING_FIELDS = ("conversation_ids", "audience", "hidden_from")  # never sent t
 CLIENT_FRAMES = ("typing", "ping", "authenticate")
 
 
-def typing_allowed(parley: Parley, user_id: str) -> bool:
+@dataclass(frozen=True)
+class LiveParts:
+    """What live sockets, typing and presence use (given by api/messaging/dependencies.py)."""
+
+    tokens: AccessTokens
+    gate: ConsistencyGate
+    messaging: MessagingQueries
+    feed: FeedQueries
+    live: LiveUpdates
+    presence: PresenceStore
+    presence_audience: PresenceAudience
+    typing_limiter: RateLimiter
+    log_head: Callable[[], int | None]  # the event log's last position
+    max_frame_bytes: int
+    max_sockets_per_user: int
+
+
+def typing_allowed(parts: LiveParts, user_id: str) -> bool:
     """Typing indicators are throttled per person (PARLEY_TYPING_RATE_PER_SECOND), over HTTP
     and sockets alike."""
-    return parley.typing_limiter.acquire(
+    return parts.typing_limiter.acquire(
         f"typing:{user_id}") == 0
 
 
-def announce_typing(parley: Parley, conversation_id: str, user_id: str, is_typing: bool) -> None:
+def announce_typing(parts: LiveParts, conversation_id: str, user_id: str, is_typing: bool) -> None:
     """Ephemeral: never stored; expires on its own after a few seconds."""
-    parley.messaging.membership(conversation_id, user_id)
+    parts.messaging.membership(conversation_id, user_id)
     expires = datetime.now(UTC) + timedelta(seconds=TYPING_SECONDS)
-    parley.live.publish({"type": "typing", "conversation_id": conversation_id,
+    parts.live.publish({"type": "typing", "conversation_id": conversation_id,
                          "user_id": user_id, "typing": is_typing,
                          "expires_at": expires.isoformat(),
-                         "hidden_from": parley.presence_audience.typing_hidden_from(user_id)})
+                         "hidden_from": parts.presence_audience.typing_hidden_from(user_id)})
 
 
 class SocketClosed(Exception):
@@ -69,11 +90,11 @@ class SocketSession:
     expires_at: float  # seconds since the epoch
 
     @classmethod
-    def of(cls, parley: Parley, token: str) -> SocketSession:
+    def of(cls, parts: LiveParts, token: str) -> SocketSession:
         """Authenticates `token` (raises `Problem`), then reads its lifetime."""
-        session = authenticate(parley, token)
+        session = authenticate(parts.tokens, token)
         claims = jwt.decode(token, options={"verify_signature": False})  # verified just now
-        lifetime = parley.settings.access_token_ttl_seconds
+        lifetime = parts.tokens.ttl_seconds
         expires_at = min(float(claims["exp"]), float(claims.get("iat", claims["exp"])) + lifetime)
         return cls(session, expires_at)
 
@@ -102,9 +123,9 @@ class LiveFeed:
     """One socket: catches up from its cursor, then follows the stream in memory (`LiveView`),
     re-reading its feed only when it missed part of the stream."""
 
-    def __init__(self, parley: Parley, websocket: WebSocket, standing: SocketSession,
+    def __init__(self, parts: LiveParts, websocket: WebSocket, standing: SocketSession,
                  cursor: int, socket_id: str) -> None:
-        self.parley, self.websocket, self.standing = parley, websocket, standing
+        self.parts, self.websocket, self.standing = parts, websocket, standing
         self.user_id = str(standing.session.user_id)
         self.view = LiveView(self.user_id, cursor)
         self.socket_id = socket_id
@@ -118,8 +139,8 @@ class LiveFeed:
         (bounded by PARLEY_CONSISTENCY_WAIT_SECONDS). It lags the log, and an edit or unsend
         it has not reached yet has scrubbed nothing: a socket opened just after one would be
         sent the text taken back. Past the bound it closes with 1013, to retry later."""
-        head = await asyncio.to_thread(self.parley.event_log.recorder.max_notification_id)
-        if not await asyncio.to_thread(self.parley.gate.wait, head or 0, [FEED]):
+        head = await asyncio.to_thread(self.parts.log_head)
+        if not await asyncio.to_thread(self.parts.gate.wait, head or 0, [FEED]):
             raise SocketClosed(TRY_AGAIN_LATER, "the feed is catching up; reconnect with your "
                                                 "cursor")
 
@@ -128,7 +149,7 @@ class LiveFeed:
         heard recently, to its head."""
         while True:
             cursor = self.view.cursor
-            page = await asyncio.to_thread(self.parley.feed.since, self.user_id, cursor, 200)
+            page = await asyncio.to_thread(self.parts.feed.since, self.user_id, cursor, 200)
             self.view.conversations = set(page.pop("conversation_ids", ()))
             self.view.blocked = set(page.pop("blocked", ()))
             self.view.cursor = page["cursor"]
@@ -136,7 +157,7 @@ class LiveFeed:
                 await self.websocket.send_json({"type": "changes", **page})
             if page["cursor"] == cursor or not page["changes"]:
                 break
-        recent = self.parley.live.recent_stream()
+        recent = self.parts.live.recent_stream()
         device_id = str(self.standing.session.device_id)
         if any(device_id in n.get("revoked_devices", ()) for n in recent):
             raise SocketClosed(POLICY_VIOLATION, "this device was signed out")  # just now
@@ -199,19 +220,19 @@ class LiveFeed:
         if now >= self.next_device_check:
             self.next_device_check = now + DEVICE_RECHECK_SECONDS
             session = self.standing.session
-            if not await asyncio.to_thread(device_in_force, self.parley, session,
+            if not await asyncio.to_thread(device_in_force, self.parts.tokens, session,
                                            session.issued_at_position):
                 raise SocketClosed(POLICY_VIOLATION, "this device was signed out")
         if now >= self.next_reread:
             self.next_reread = now + IDLE_REREAD_SECONDS
             await self.catch_up()  # a lost wake-up costs at most this long
-            await asyncio.to_thread(self.parley.presence.record, self.user_id,
+            await asyncio.to_thread(self.parts.presence.record, self.user_id,
                                     self.socket_id, True, datetime.now(UTC))
 
     async def run(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         await self.reach_the_log()
         await self.catch_up()
-        max_bytes = self.parley.settings.max_frame_bytes
+        max_bytes = self.parts.max_frame_bytes
         receiving = asyncio.ensure_future(self.websocket.receive())
         try:
             while True:
@@ -243,7 +264,7 @@ class LiveFeed:
     async def authenticate(self, token: Any) -> None:
         """A fresh token of the same person keeps the socket open past the old one's end."""
         try:
-            standing = await asyncio.to_thread(SocketSession.of, self.parley, str(token or ""))
+            standing = await asyncio.to_thread(SocketSession.of, self.parts, str(token or ""))
         except Problem:
             await self.websocket.send_json(
                 {"type": "error", "detail": "the token is invalid or expired"})
@@ -257,12 +278,12 @@ class LiveFeed:
         await self.websocket.send_json({"type": "authenticated", "expires_at": expires_at})
 
     async def typing(self, frame: dict[str, Any]) -> None:
-        if not await asyncio.to_thread(typing_allowed, self.parley, self.user_id):
+        if not await asyncio.to_thread(typing_allowed, self.parts, self.user_id):
             await self.websocket.send_json(
                 {"type": "error", "detail": "typing announced too often; slow down"})
             return
         try:
-            await asyncio.to_thread(announce_typing, self.parley,
+            await asyncio.to_thread(announce_typing, self.parts,
                                     str(uuid.UUID(str(frame.get("conversation_id")))),
                                     self.user_id, bool(frame.get("typing", True)))
         except (ValueError, NotAMember):

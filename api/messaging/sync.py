@@ -16,21 +16,20 @@ from api.http.dependencies import (
     ConsistencyPosition,
     CurrentSession,
     Gate,
-    ParleyDep,
     UserId,
     wait_for,
 )
 from api.http.problems import QUERY_PROBLEMS, Problem, problem_responses
 from api.http.rate_limits import enforce
-from api.messaging.dependencies import Feed
+from api.messaging.dependencies import Feed, LivePartsDep
 from api.messaging.live_socket import (
     POLICY_VIOLATION,
     LiveFeed,
+    LiveParts,
     SocketClosed,
     SocketSession,
     announce_typing,
 )
-from parley.bootstrap import Parley
 from projections.identity.users import USERS
 from projections.messaging.feed import FEED
 
@@ -139,65 +138,65 @@ def sync(session: CurrentSession, gate: Gate, feed: Feed, since: Since = 0,
                  429: "typing announced too often (PARLEY_TYPING_RATE_PER_SECOND)"})
              | {202: {"content": {"application/json": {"example": {"status": "announced"}}}}})
 def typing(conversation_id: uuid.UUID, body: Typing, caller: UserId,
-           parley: ParleyDep) -> dict[str, str]:
+           parts: LivePartsDep) -> dict[str, str]:
     """Tell the other members' live sockets that the caller is (no longer) typing."""
-    enforce(parley.typing_limiter, f"typing:{caller}")
-    announce_typing(parley, str(conversation_id), str(caller), body.typing)
+    enforce(parts.typing_limiter, f"typing:{caller}")
+    announce_typing(parts, str(conversation_id), str(caller), body.typing)
     return {"status": "announced"}
 
 
 @router.get("/v1/presence/{user_id}", response_model=Presence,
             summary="Online now, or last seen", responses=problem_responses(401, 422, described={
                 404: "no such person among your conversations"}))
-def presence(user_id: uuid.UUID, caller: UserId, parley: ParleyDep) -> Presence:
+def presence(user_id: uuid.UUID, caller: UserId, parts: LivePartsDep) -> Presence:
     """Online now, or when last seen; only for people who share a conversation with the caller.
 
     Someone who shows their presence to nobody, or only to contacts, or who blocked the caller
     (or was blocked), looks the same as someone never seen: offline, no last seen.
     """
-    if not parley.messaging.share_a_conversation(str(caller), str(user_id)):
+    if not parts.messaging.share_a_conversation(str(caller), str(user_id)):
         raise Problem(404, "Not found", "no such person among your conversations")
-    if not parley.presence_audience.may_see(str(caller), str(user_id)):
+    if not parts.presence_audience.may_see(str(caller), str(user_id)):
         return Presence(user_id=user_id, online=False)
-    seen = parley.presence.seen(str(user_id), datetime.now(UTC))
+    seen = parts.presence.seen(str(user_id), datetime.now(UTC))
     return Presence(user_id=user_id, **(seen or {"online": False}))
 
 
-def announce_presence(parley: Parley, user_id: str, socket_id: str, online: bool) -> None:
+def announce_presence(parts: LiveParts, user_id: str, socket_id: str, online: bool) -> None:
     """Record it, and tell the sockets of everyone who may see it (see `PresenceAudience`)."""
     now = datetime.now(UTC)
-    parley.presence.record(user_id, socket_id, online, now)
-    audience = parley.presence_audience.audience(user_id)
+    parts.presence.record(user_id, socket_id, online, now)
+    audience = parts.presence_audience.audience(user_id)
     if audience:
-        parley.live.publish({"type": "presence", "user_id": user_id, "online": online,
+        parts.live.publish({"type": "presence", "user_id": user_id, "online": online,
                              "last_seen": now.isoformat(), "audience": audience})
 
 
 @router.websocket("/v1/live")
-async def live(websocket: WebSocket, since: Since = 0, token: str | None = None) -> None:
+async def live(websocket: WebSocket, parts: LivePartsDep, since: Since = 0,
+               token: str | None = None) -> None:
     """The feed, live: sends `changes` frames from `since` on, and `typing` frames.
 
     Authenticate with `Authorization: Bearer` or `?token=`; the frames are described on
     `GET /v1/sync`.
     """
-    parley: Parley = websocket.app.state.parley
     bearer = token or websocket.headers.get("authorization", "").removeprefix("Bearer ").strip()
     # the token is checked and the place taken before the handshake completes: a client whose
     # socket opened holds its place, so sockets opened one after another (on any process) are
     # admitted in that order, however long a just-signed-in device takes to reach the read model
     try:
-        standing: SocketSession | None = await asyncio.to_thread(SocketSession.of, parley, bearer)
+        standing: SocketSession | None = await asyncio.to_thread(SocketSession.of, parts, bearer)
     except Problem:
         standing = None
     user_id = str(standing.session.user_id) if standing is not None else ""
-    socket_id, limit = uuid.uuid4().hex, parley.settings.max_sockets_per_user
+    socket_id, limit = uuid.uuid4().hex, parts.max_sockets_per_user
     admitted = standing is not None and await asyncio.to_thread(
-        parley.presence.admit, user_id, socket_id, datetime.now(UTC), limit)
+        parts.presence.admit, user_id, socket_id, datetime.now(UTC), limit)
     try:
         await websocket.accept()  # so that a refusal is a close code and a reason, as documented
     except Exception:
         if admitted:  # the client left during the handshake: its place is free again
-            await asyncio.to_thread(parley.presence.record, user_id, socket_id, False,
+            await asyncio.to_thread(parts.presence.record, user_id, socket_id, False,
                                     datetime.now(UTC))
         raise
     if standing is None:
@@ -209,11 +208,11 @@ async def live(websocket: WebSocket, since: Since = 0, token: str | None = None)
                               reason=f"too many live sockets: at most {limit} per person")
         return
     # a socket opened just after signing in: let the caller's own records land first
-    await asyncio.to_thread(parley.gate.wait, standing.session.issued_at_position, [USERS])
-    stream = LiveFeed(parley, websocket, standing, since, socket_id)
-    queue = parley.live.subscribe()
+    await asyncio.to_thread(parts.gate.wait, standing.session.issued_at_position, [USERS])
+    stream = LiveFeed(parts, websocket, standing, since, socket_id)
+    queue = parts.live.subscribe()
     try:
-        await asyncio.to_thread(announce_presence, parley, user_id, socket_id, True)
+        await asyncio.to_thread(announce_presence, parts, user_id, socket_id, True)
         await stream.run(queue)
     except WebSocketDisconnect:
         pass
@@ -225,5 +224,5 @@ async def live(websocket: WebSocket, since: Since = 0, token: str | None = None)
         with contextlib.suppress(Exception):
             await websocket.close(code=1011, reason="internal error; reconnect with your cursor")
     finally:
-        parley.live.unsubscribe(queue)
-        await asyncio.to_thread(announce_presence, parley, user_id, socket_id, False)
+        parts.live.unsubscribe(queue)
+        await asyncio.to_thread(announce_presence, parts, user_id, socket_id, False)

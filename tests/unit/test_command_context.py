@@ -7,8 +7,7 @@ import asyncio
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from fastapi import Request, Response
 from pydantic import BaseModel
@@ -19,7 +18,6 @@ from api.identity.contacts import BlockChanged
 from commands.identity.contacts import BlockLifted, BlockRecorded
 from event_log.aggregate import Cause
 from event_log.outcomes import Outcome
-from parley.bootstrap import Parley
 
 
 class Someone(BaseModel):
@@ -44,7 +42,7 @@ class RecordingWriter:
 
 def a_context(writer: RecordingWriter, key: str | None = "k-1") -> CommandContext:
     request = Request({"type": "http", "method": "POST", "path": "/v1/blocks", "headers": []})
-    return CommandContext(cast(Parley, SimpleNamespace(writer=writer)), request, Response(),
+    return CommandContext(writer, request, Response(),
                           uuid.uuid4(), uuid.uuid4(), key)
 
 
