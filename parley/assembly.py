@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from adapters.identity.password_hashing import PasswordHashing
+from api.audit.chain_check import ChainCheck
 from api.http.command_writer import CommandWriter
 from api.http.rate_limits import (
     BackoffRule,
@@ -143,6 +144,7 @@ class Parley:
     blobs: BlobStore = field(init=False)
     attachment_access: AttachmentAccess = field(init=False)
     audit: AuditLog = field(init=False)
+    chain_check: ChainCheck = field(init=False)
     # the operators' tools over this process's stores, built on first use (parley.bootstrap)
     operations: Callable[[], Operations] = field(init=False)
     serving_generations: ServingGenerations = first_generations
@@ -293,6 +295,8 @@ def attach_queries(parley: Parley) -> None:
     parley.feed = FeedQueries(parley.store, memberships, contacts)
     parley.presence_audience = PresenceAudience(parley.users, memberships, contacts)
     parley.audit = audit_log(parley.event_log)
+    parley.chain_check = ChainCheck(lambda: chain_records(parley.event_log),
+                                    lambda: audit_key(parley.settings))
 
 
 

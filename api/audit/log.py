@@ -18,15 +18,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.http.dependencies import CorrelationId, CurrentSession, ParleyDep, Session, cause_of
+from api.audit.dependencies import Access, AccessCheck, Audit, Chain
+from api.http.dependencies import CorrelationId, CurrentSession, Session, cause_of
 from api.http.problems import Problem, problem_responses
 from api.http.rate_limits import MemoryTokenBuckets
 from commands.audit.entries import AuditEntry
 from commands.audit.integrity import verify_log
-from commands.audit.queries import AuditLog, audit_criteria, log_bound
-from commands.identity.roles import RecordAuditAccessDenied, held_roles
+from commands.audit.queries import audit_criteria, log_bound
+from commands.identity.roles import RecordAuditAccessDenied
 from domain.identity.roles import AUDIT_ROLES
-from parley.bootstrap import Parley, audit_key, chain_records
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +48,20 @@ EXAMPLE_EVENT: dict[str, Any] = {
 }
 
 
-async def auditor(parley: ParleyDep, session: CurrentSession, request: Request,
+async def auditor(access: Access, session: CurrentSession, request: Request,
                   correlation: CorrelationId) -> Session:
     """Lets auditors and admins through; anyone else gets 403, logged and recorded as an event."""
-    roles = await asyncio.to_thread(held_roles, parley.event_log.repository, session.user_id)
+    roles = await asyncio.to_thread(access.roles_of, session.user_id)
     if roles & AUDIT_ROLES:
         return session
     log.warning("audit access denied", extra={
         "user_id": str(session.user_id), "method": request.method,
         "path": request.url.path, "at": datetime.now(UTC).isoformat()})
-    await record_denial(parley, session, request, correlation)
+    await record_denial(access, session, request, correlation)
     raise Problem(403, "Forbidden", "only auditors and admins may inspect the audit log")
 
 
-async def record_denial(parley: Parley, session: Session, request: Request,
+async def record_denial(access: AccessCheck, session: Session, request: Request,
                         correlation: uuid.UUID) -> None:
     """The refusal stands even if recording it fails; the failure is logged, not hidden.
 
@@ -74,7 +74,7 @@ async def record_denial(parley: Parley, session: Session, request: Request,
     command = RecordAuditAccessDenied(session.user_id, request.method, request.url.path)
     try:
         await asyncio.wrap_future(
-            parley.writer.submit(command, cause_of(session.user_id, correlation)))
+            access.writer.submit(command, cause_of(session.user_id, correlation)))
     except Exception as error:  # noqa: BLE001 - any failure to record must not become a 500
         log.error("could not record a denied audit access: %s", type(error).__name__)
 
@@ -82,11 +82,6 @@ async def record_denial(parley: Parley, session: Session, request: Request,
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(auditor)])
 
 
-async def audit_log(parley: ParleyDep) -> AuditLog:
-    return parley.audit
-
-
-Audit = Annotated[AuditLog, Depends(audit_log)]
 After = Annotated[int, Query(ge=0, le=2**62, description="The `next` of the previous page")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most events in a page")]
 Format = Annotated[Literal["json", "jsonl"], Query(
@@ -290,7 +285,7 @@ def search_events(
 @router.get("/verify", response_model=LogVerification, summary="Verify the hash chain",
             responses=problem_responses(*AUDIT_PROBLEMS))
 def verify_chain(
-    parley: ParleyDep,
+    chain: Chain,
     start: Annotated[int, Query(alias="from", ge=1, le=2**62,
                                 description="First log position")] = 1,
     until: Annotated[int | None, Query(ge=1, le=2**62, description=(
@@ -303,7 +298,7 @@ def verify_chain(
         raise Problem(422, "Invalid request", "'until' must not be before 'from'",
                       errors=[{"field": "until", "message": "not before from",
                                "type": "rule"}])
-    report = verify_log(chain_records(parley.event_log), key=audit_key(parley.settings),
+    report = verify_log(chain.records(), key=chain.key(),
                         start=start, until=until)
     return LogVerification.model_validate(report.as_json())
 

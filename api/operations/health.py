@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from api.http.dependencies import ParleyDep
 from api.http.problems import problem_responses
+from api.operations.dependencies import Health
 
 router = APIRouter(tags=["health"])
 
@@ -52,11 +52,11 @@ def health() -> dict[str, str]:
 @router.get("/ready", response_model=Readiness, summary="Readiness and projection lag",
             responses=BAD_REQUEST_ID | {503: {
                 "model": Readiness, "description": "a dependency is unreachable (same body)"}})
-def ready(parley: ParleyDep) -> JSONResponse:
+def ready(health: Health) -> JSONResponse:
     """Each dependency answers; projection lag in events."""
     checks: dict[str, Any] = {}
     healthy = True
-    for name, check in parley.readiness.items():
+    for name, check in health.readiness.items():
         try:
             check()
             checks[name] = "ok"
@@ -64,11 +64,11 @@ def ready(parley: ParleyDep) -> JSONResponse:
             checks[name] = f"unreachable ({type(error).__name__})"
             healthy = False
     try:
-        lag = parley.lag()
+        lag = health.lag()
     except Exception as error:  # noqa: BLE001
         lag = {}
         checks["lag"] = f"unknown ({type(error).__name__})"
         healthy = False
     body = {"status": "ready" if healthy else "unavailable", "checks": checks,
-            "projection_lag": lag, "profile": parley.settings.profile}
+            "projection_lag": lag, "profile": health.profile}
     return JSONResponse(body, status_code=200 if healthy else 503)

@@ -20,10 +20,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.audit.dependencies import Access
 from api.audit.log import record_denial
 from api.http.dependencies import CorrelationId, CurrentSession, ParleyDep, Session
 from api.http.problems import Problem, problem_responses
-from commands.identity.roles import held_roles
 from parley.operations import Operations, UnknownProjection
 from projections.read_model.replay import ReplayRequest, ReplaySummary
 
@@ -32,16 +32,16 @@ ADMIN = "admin"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,60}$"
 
 
-async def admin(parley: ParleyDep, session: CurrentSession, request: Request,
+async def admin(access: Access, session: CurrentSession, request: Request,
                 correlation: CorrelationId) -> Session:
     """Admins only; anyone else gets 403, and the attempt is logged and recorded."""
-    roles = await asyncio.to_thread(held_roles, parley.event_log.repository, session.user_id)
+    roles = await asyncio.to_thread(access.roles_of, session.user_id)
     if ADMIN in roles:
         return session
     log.warning("admin access denied", extra={"user_id": str(session.user_id),
                                               "method": request.method,
                                               "path": request.url.path})
-    await record_denial(parley, session, request, correlation)
+    await record_denial(access, session, request, correlation)
     raise Problem(403, "Forbidden", "only admins may operate projections")
 
 
@@ -61,6 +61,15 @@ class ReplayJob:
     thread: threading.Thread | None = field(default=None, repr=False)
 
 
+
+async def get_operations(parley: ParleyDep) -> Callable[[], Operations]:
+    """The operators' tools over this process's stores, built by the composition root."""
+    return parley.operations
+
+
+OperationsSource = Annotated[Callable[[], Operations], Depends(get_operations)]
+
+
 class OperationsDesk:
     """This process's operations and its replay jobs (kept on the app, built on first use)."""
 
@@ -72,10 +81,10 @@ class OperationsDesk:
         return next((j for j in self.jobs.values() if j.state == "running"), None)
 
 
-def desk_of(parley: ParleyDep, request: Request) -> OperationsDesk:
+def desk_of(operations: OperationsSource, request: Request) -> OperationsDesk:
     desk: OperationsDesk | None = getattr(request.app.state, "operations_desk", None)
     if desk is None:
-        desk = request.app.state.operations_desk = OperationsDesk(parley.operations)
+        desk = request.app.state.operations_desk = OperationsDesk(operations)
     return desk
 
 
