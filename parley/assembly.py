@@ -34,7 +34,6 @@ from commands.audit.integrity import ChainRecords
 from commands.audit.queries import AuditLog
 from commands.messaging.attachments import (
     AttachmentExpiry,
-    AttachmentPurge,
     BlobStore,
     attachment_effects,
 )
@@ -339,7 +338,7 @@ def attach_process_managers(parley: Parley, positions: ProcessPositions,
         return
     issue = IssueCommands(writer.submit, attachment_effects(parley.blobs),
                           timeout=writer.longest_answer_seconds)
-    for manager in [AttachmentPurge()]:
+    for manager in contexts.process_managers():
         runner = ProcessManagerRunner(manager, ReactionsReader(parley.event_log, manager.reacts_to),
                                       positions, issue, locks)
         parley._starters.append(runner.start)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from commands.processes.reactions import ProcessManager
 from event_log.moved_topics import CORE_EVENT_MODULES, CORE_MOVED_MODULES, current_module
 from event_log.outcomes import Handler
 from parley.contexts import audit, identity, messaging
@@ -30,6 +31,15 @@ def handlers(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[type, Handle
 
 def projectors(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[Projector]:
     return [p for context in contexts for p in context.projectors()]
+
+
+def process_managers(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[ProcessManager]:
+    """Every context's process managers; each name is unique (it names a position and a lock)."""
+    managers = [m for context in contexts for m in context.process_managers]
+    names = [m.name for m in managers]
+    if len(names) != len(set(names)):
+        raise ValueError(f"process managers named twice: {sorted(names)}")
+    return managers
 
 
 def topic_of_projectors(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[str, str]:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from commands.processes.reactions import ProcessManager
 from event_log.outcomes import Handler
 from parley.settings import Settings
 from projections.read_model.runner import Projector
@@ -64,8 +65,8 @@ class BoundedContext:
     former_event_modules: Mapping[str, str] = field(default_factory=dict)
     # imported only when an app is made, so relay and projector processes need no FastAPI
     routers: Callable[[], Sequence[PlacedRouter]] = no_routers
-    # process managers: projectors that issue commands (commands/processes/); none yet
-    process_managers: tuple[Projector, ...] = ()
+    # process managers: events that cause commands (commands/processes/, ADR 0012)
+    process_managers: tuple[ProcessManager, ...] = ()
     schedules: tuple[Schedule, ...] = ()
     # the Settings fields (flat PARLEY_* variables) this context reads
     settings: tuple[str, ...] = ()

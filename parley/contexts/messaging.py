@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from commands.messaging.attachments import ATTACHMENT_HANDLERS
+from commands.messaging.attachments import ATTACHMENT_HANDLERS, AttachmentPurge
 from commands.messaging.conversations import (
     OpenDirectConversation,
     SendMessage,
@@ -63,6 +63,7 @@ CONTEXT = BoundedContext(
         "domain.invitations": "domain.messaging.invitations",
     },
     routers=routers,
+    process_managers=(AttachmentPurge(),),
     settings=(
         "direct_id_key", "group_member_limit", "max_pending_group_invitations",
         "max_edits_per_message", "send_rate_per_second", "send_burst",

@@ -118,3 +118,13 @@ def test_each_settings_field_belongs_to_at_most_one_context() -> None:
     claimed = Counter(name for c in CONTEXTS for name in c.settings)
     assert [name for name, n in claimed.items() if n > 1] == []
     assert set(claimed) <= set(Settings.model_fields)
+
+
+def test_every_process_manager_of_a_command_module_runs_in_one_context() -> None:
+    declared = [type(m) for m in contexts.process_managers()]
+    found = {kind for module in modules_of(commands) for kind in vars(module).values()
+             if inspect.isclass(kind) and kind.__module__ == module.__name__
+             and callable(getattr(kind, "react", None))
+             and isinstance(getattr(kind, "reacts_to", None), tuple)}
+    assert found, "no process manager found"
+    assert sorted(declared, key=str) == sorted(found, key=str)
