@@ -15,7 +15,9 @@ from commands.identity.users import (
 )
 from parley.contexts.manifest import BoundedContext, PlacedRouter
 from projections.identity import contacts, devices
-from projections.identity.users import UserDirectoryProjector
+from projections.identity.contacts import ContactQueries
+from projections.identity.devices import DeviceQueries
+from projections.identity.users import UserDirectoryProjector, UserDirectoryQueries
 from projections.read_model.runner import Projector
 
 
@@ -62,6 +64,7 @@ CONTEXT = BoundedContext(
         "domain.contacts": "domain.identity.contacts",
         "domain.roles": "domain.identity.roles",
     },
+    queries=(UserDirectoryQueries, DeviceQueries, ContactQueries),
     routers=routers,
     settings=(
         "secret_key", "token_ttl_seconds", "access_token_ttl_seconds", "max_devices_per_user",

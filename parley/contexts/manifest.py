@@ -63,6 +63,9 @@ class BoundedContext:
     log_only_event_modules: tuple[str, ...] = ()
     # module an event class was stored under before it moved -> the module it lives in now
     former_event_modules: Mapping[str, str] = field(default_factory=dict)
+    # the query objects over its read models (built by the composition root, parley/assembly.py,
+    # and given to its routes by api/<context>/dependencies.py); another context may use them
+    queries: tuple[type, ...] = ()
     # imported only when an app is made, so relay and projector processes need no FastAPI
     routers: Callable[[], Sequence[PlacedRouter]] = no_routers
     # process managers: events that cause commands (commands/processes/, ADR 0012)

@@ -17,8 +17,11 @@ from commands.messaging.messages import MESSAGE_HANDLERS
 from commands.messaging.read_markers import READ_MARKER_HANDLERS
 from parley.contexts.manifest import BoundedContext, PlacedRouter
 from projections.messaging import attachments, invitations
+from projections.messaging.attachments import DueUploadsQuery
 from projections.messaging.conversations import MessagingProjector
-from projections.messaging.feed import FeedProjector
+from projections.messaging.feed import FeedProjector, FeedQueries
+from projections.messaging.invitations import InvitationQueries
+from projections.messaging.queries import MessagingQueries
 from projections.read_model.runner import Projector
 
 
@@ -62,6 +65,7 @@ CONTEXT = BoundedContext(
         "domain.upload_quota": "domain.messaging.upload_quota",
         "domain.invitations": "domain.messaging.invitations",
     },
+    queries=(MessagingQueries, FeedQueries, InvitationQueries, DueUploadsQuery),
     routers=routers,
     process_managers=(AttachmentPurge(),),
     settings=(

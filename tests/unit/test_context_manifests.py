@@ -128,3 +128,15 @@ def test_every_process_manager_of_a_command_module_runs_in_one_context() -> None
              and isinstance(getattr(kind, "reacts_to", None), tuple)}
     assert found, "no process manager found"
     assert sorted(declared, key=str) == sorted(found, key=str)
+
+
+def test_every_query_object_over_a_read_model_is_declared_by_its_context() -> None:
+    declared = [(c.name, kind) for c in CONTEXTS for kind in c.queries]
+    found = {kind for module in modules_of(projections) for kind in vars(module).values()
+             if inspect.isclass(kind) and kind.__module__ == module.__name__
+             and kind.__name__.endswith(("Queries", "Query")) and kind.__name__ != "Query"}
+    assert found, "no query objects found"
+    assert len(declared) == len({kind for _, kind in declared})
+    assert {kind for _, kind in declared} == found
+    for context, kind in declared:
+        assert kind.__module__.startswith(f"projections.{context}."), kind
