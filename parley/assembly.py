@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,14 +29,9 @@ from api.http.rate_limits import (
     RateLimiter,
 )
 from api.identity.sign_in_throttle import SignInThrottle
-from commands.audit.checkpoints import CheckpointSchedule
 from commands.audit.integrity import ChainRecords
 from commands.audit.queries import AuditLog
-from commands.messaging.attachments import (
-    AttachmentExpiry,
-    BlobStore,
-    attachment_effects,
-)
+from commands.messaging.attachments import BlobStore, attachment_effects
 from commands.processes.issuing import IssueCommands
 from commands.processes.runner import ProcessLocks, ProcessManagerRunner, ProcessPositions
 from commands.processes.schedules import ScheduledJob
@@ -48,13 +43,14 @@ from event_log.moved_topics import register_moved_modules
 from event_log.outcomes import Handler, Outcome
 from event_log.writer import GroupCommitWriter
 from parley import contexts
+from parley.contexts.manifest import ScheduleParts
 from parley.operations import Operations
 from parley.settings import Settings
 from projections.identity.contacts import ContactQueries
 from projections.identity.devices import DeviceQueries
 from projections.identity.presence import MemoryPresence, PresenceAudience, PresenceStore
 from projections.identity.users import UserDirectoryQueries
-from projections.messaging.attachments import AttachmentAccess, DueUploadsQuery, UploaderOnly
+from projections.messaging.attachments import AttachmentAccess, UploaderOnly
 from projections.messaging.feed import FeedQueries
 from projections.messaging.invitations import InvitationQueries
 from projections.messaging.live import (
@@ -258,14 +254,36 @@ def audit_key(settings: Settings) -> bytes | None:
     return embedded_secret(settings.data_dir, "audit_key").encode()
 
 
-def checkpoint_schedule(settings: Settings, event_log: EventLog) -> CheckpointSchedule | None:
-    """Signs the chain head every PARLEY_CHECKPOINT_EVERY_SECONDS when it moved (needs a key)."""
-    key = audit_key(settings)
-    if key is None:
-        log.warning("PARLEY_AUDIT_KEY is not set: no chain checkpoints are signed")
-        return None
-    return CheckpointSchedule(chain_records(event_log), key, settings.checkpoint_every_seconds,
-                              clock=lambda: datetime.now(UTC))
+def schedule_parts(settings: Settings, event_log: EventLog, *,
+                   writer: CommandWriter | None = None, store: ReadStore | None = None,
+                   signs_chain: bool = False) -> ScheduleParts:
+    """What this process offers the contexts' schedules: the writer's commands and the read
+    store if it holds the writer; the chain and its key if it is the one signing checkpoints."""
+    execute = writer.execute if isinstance(writer, GroupCommitWriter) else None
+    chain, key = None, None
+    if signs_chain:
+        key = audit_key(settings)
+        if key is None:
+            log.warning("PARLEY_AUDIT_KEY is not set: no chain checkpoints are signed")
+        else:
+            chain = chain_records(event_log)
+    return ScheduleParts(settings, lambda: datetime.now(UTC), execute=execute,
+                         store=store if execute is not None else None,
+                         chain=chain, audit_key=key)
+
+
+def schedule_jobs(parts: ScheduleParts) -> list[ScheduledJob]:
+    """Every context's schedules this process can run, each a job on a thread of its own."""
+    return [ScheduledJob(schedule) for schedule in contexts.schedules(parts)]
+
+
+def attach_schedules(parley: Parley, *, signs_chain: bool) -> None:
+    """The contexts' schedules run while the process runs (after attach_write_side)."""
+    parts = schedule_parts(parley.settings, parley.event_log, writer=parley.writer,
+                           store=parley.store, signs_chain=signs_chain)
+    for job in schedule_jobs(parts):
+        parley._starters.append(job.start)
+        parley._closers.append(job.stop)
 
 
 def attach_write_side(parley: Parley, on_commit: Callable[[int], None] | None = None) -> None:
@@ -317,14 +335,6 @@ def attach_attachments(parley: Parley) -> None:
     parley.upload_quota = UploadQuota(settings.max_unattached_uploads,
                                       settings.max_unattached_upload_bytes)
     parley.attachment_access = AttachmentReaders(UploaderOnly(parley.store), parley.messaging)
-    writer = parley.writer
-    if isinstance(writer, GroupCommitWriter):  # serving: it also expires uploads never sent
-        expiry = AttachmentExpiry(
-            DueUploadsQuery(parley.store), writer.execute,
-            timedelta(seconds=settings.unattached_upload_ttl_seconds), lambda: datetime.now(UTC))
-        job = ScheduledJob(expiry.schedule(settings.attachment_sweep_every_seconds))
-        parley._starters.append(job.start)
-        parley._closers.append(job.stop)
 
 
 def attach_process_managers(parley: Parley, positions: ProcessPositions,

@@ -14,13 +14,13 @@ from parley.assembly import (
     attach_attachments,
     attach_process_managers,
     attach_queries,
+    attach_schedules,
     attach_sign_in,
     attach_write_side,
     audit_key,
     audit_log,
     backoff_rules,
     chain_records,
-    checkpoint_schedule,
     embedded_secret,
     event_log_env,
     live_notifier,
@@ -94,10 +94,7 @@ def build_embedded(settings: Settings) -> Parley:
     attach_embedded_process_managers(parley)
     parley._starters.append(runner.start)
     parley._closers.append(runner.stop)
-    checkpoints = checkpoint_schedule(settings, event_log)
-    if checkpoints is not None:
-        parley._starters.append(checkpoints.start)
-        parley._closers.append(checkpoints.stop)
+    attach_schedules(parley, signs_chain=True)  # the one process: it signs the chain too
     parley.readiness = {"event_log": reader.head, "read_store": lambda: store.position("users")}
     parley.lag = lambda: {p.name: max(0, reader.head() - store.position(p.name))
                           for p in projectors()}

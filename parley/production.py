@@ -42,13 +42,15 @@ from parley.assembly import (
     attach_attachments,
     attach_process_managers,
     attach_queries,
+    attach_schedules,
     attach_sign_in,
     attach_write_side,
     backoff_rules,
-    checkpoint_schedule,
     event_log_env,
     live_notifier,
     projectors,
+    schedule_jobs,
+    schedule_parts,
     sign_in_attempts,
     stream_announcer,
 )
@@ -135,6 +137,7 @@ def build_production(settings: Settings, *, with_writer: bool = True) -> Parley:
     attach_attachments(parley)
     attach_process_managers(parley, PostgresProcessPositions(pool),
                             PostgresLocks(pool, settings.namespace))
+    attach_schedules(parley, signs_chain=False)  # the relay signs the chain
     reader = LogReader(event_log)
     parley.readiness = {
         "postgresql": reader.head,
@@ -172,16 +175,17 @@ def run_relay(settings: Settings, on_started: Callable[[], None] = lambda: None)
                                                                settings.namespace),
                        on_read=stream_announcer(live))
     _stop_on_signals(relay.stopping)
-    checkpoints = checkpoint_schedule(settings, event_log)
-    if checkpoints is not None:
-        checkpoints.start()
+    # the one process per log: it signs the chain's checkpoints (the audit context's schedule)
+    schedules = schedule_jobs(schedule_parts(settings, event_log, signs_chain=True))
+    for job in schedules:
+        job.start()
     log.info("relay started")
     on_started()
     try:
         relay.run_forever()
     finally:
-        if checkpoints is not None:
-            checkpoints.stop()
+        for job in schedules:
+            job.stop()
         pool.close()
         live.close()
         event_log.close()

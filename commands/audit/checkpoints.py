@@ -37,35 +37,49 @@ def write_checkpoint(records: ChainRecords, key: bytes, now: datetime) -> Checkp
     return CheckpointOutcome(checkpoint, written=True)
 
 
-class CheckpointSchedule(ScheduledJob):
-    """A scheduled job that signs the head every `every_seconds` when it has moved."""
+class ChainCheckpoints:
+    """A schedule's work: signs the chain's head when it has moved since the latest checkpoint,
+    and tells the log of each checkpoint signed."""
 
-    def __init__(self, records: ChainRecords, key: bytes, every_seconds: float,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(self, records: ChainRecords, key: bytes, clock: Callable[[], datetime]) -> None:
         self._records = records
         self._key = key
         self._clock = clock
-        self._outcome: CheckpointOutcome | None = None
+        self.last: CheckpointOutcome | None = None
         self.written = 0
-        super().__init__(Schedule("chain-checkpoints", every_seconds, self._sign, bound=1,
-                                  doing="writing a chain checkpoint"), log)
 
-    def _sign(self, _bound: int) -> int:
-        self._outcome = write_checkpoint(self._records, self._key, self._clock())
-        return int(self._outcome.written)
+    def schedule(self, every_seconds: float) -> Schedule:
+        return Schedule("chain-checkpoints", every_seconds, self.sign, bound=1,
+                        doing="writing a chain checkpoint", logger=log, after=self._signed)
 
-    def run_once(self) -> int | None:
-        outcome = self.tick()
-        return None if outcome is None else int(outcome.written)
+    def sign(self, _bound: int) -> int:
+        self.last = None
+        self.last = write_checkpoint(self._records, self._key, self._clock())
+        return int(self.last.written)
+
+    def _signed(self, written: int) -> None:
+        if written and self.last is not None and self.last.checkpoint is not None:
+            self.written += 1
+            log.info("chain checkpoint signed", extra={"position": self.last.checkpoint.position})
+
+
+class CheckpointSchedule(ScheduledJob):
+    """The checkpoint schedule as one job (what the composition root makes of the audit
+    context's declared schedule), which can also be ticked on demand."""
+
+    def __init__(self, records: ChainRecords, key: bytes, every_seconds: float,
+                 clock: Callable[[], datetime]) -> None:
+        self.checkpoints = ChainCheckpoints(records, key, clock)
+        super().__init__(self.checkpoints.schedule(every_seconds))
+
+    @property
+    def written(self) -> int:
+        return self.checkpoints.written
 
     def tick(self) -> CheckpointOutcome | None:
         """Write one checkpoint now if the head moved; a failure is retried at the next tick
         (logged once per outage: a WARNING when it starts, an INFO when it is over)."""
-        self._outcome = None
-        if super().run_once() is None or self._outcome is None:
+        self.checkpoints.last = None
+        if self.run_once() is None:
             return None
-        outcome = self._outcome
-        if outcome.written and outcome.checkpoint is not None:
-            self.written += 1
-            log.info("chain checkpoint signed", extra={"position": outcome.checkpoint.position})
-        return outcome
+        return self.checkpoints.last

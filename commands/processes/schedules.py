@@ -40,13 +40,16 @@ class Schedule:
     """Periodic work a context declares (its manifest's `schedules`): `work` runs every
     `every_seconds` and handles at most `bound` items a round (what is left waits for the
     next), returning how many it handled. `doing` says what it does, as the log tells of an
-    outage ("sweeping expired uploads failed ...")."""
+    outage ("sweeping expired uploads failed ...") to `logger` (this module's by default);
+    `after` is told how many a working round handled, once the end of an outage is logged."""
 
     name: str
     every_seconds: float
     work: Callable[[int], int]
     bound: int = 200
     doing: str = ""
+    logger: logging.Logger | None = None
+    after: Callable[[int], object] | None = None
 
 
 class ScheduledJob:
@@ -56,7 +59,7 @@ class ScheduledJob:
 
     def __init__(self, schedule: Schedule, logger: logging.Logger | None = None) -> None:
         self.schedule = schedule
-        self._outage = Outage(logger or log, schedule.doing or schedule.name)
+        self._outage = Outage(logger or schedule.logger or log, schedule.doing or schedule.name)
         self._every = Every(schedule.every_seconds, self.run_once, name=schedule.name)
 
     def start(self) -> None:
@@ -73,4 +76,6 @@ class ScheduledJob:
             self._outage.failed(error)
             return None
         self._outage.recovered()
+        if self.schedule.after is not None:
+            self.schedule.after(handled)
         return handled

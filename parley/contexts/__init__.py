@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from commands.processes.reactions import ProcessManager
+from commands.processes.schedules import Schedule
 from event_log.moved_topics import CORE_EVENT_MODULES, CORE_MOVED_MODULES, current_module
 from event_log.outcomes import Handler
 from parley.contexts import audit, identity, messaging
-from parley.contexts.manifest import BoundedContext, PlacedRouter
+from parley.contexts.manifest import BoundedContext, PlacedRouter, ScheduleParts
 from projections.read_model.runner import Projector
 
 CONTEXTS: tuple[BoundedContext, ...] = (identity.CONTEXT, messaging.CONTEXT, audit.CONTEXT)
@@ -40,6 +41,17 @@ def process_managers(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[Proc
     if len(names) != len(set(names)):
         raise ValueError(f"process managers named twice: {sorted(names)}")
     return managers
+
+
+def schedules(parts: ScheduleParts,
+              contexts: Sequence[BoundedContext] = CONTEXTS) -> list[Schedule]:
+    """Every context's schedules this process can run; each name is unique (it names a
+    thread)."""
+    declared = [s for context in contexts for s in context.schedules(parts)]
+    names = [s.name for s in declared]
+    if len(names) != len(set(names)):
+        raise ValueError(f"schedules named twice: {sorted(names)}")
+    return declared
 
 
 def topic_of_projectors(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[str, str]:

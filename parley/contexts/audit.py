@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from parley.contexts.manifest import BoundedContext, PlacedRouter
+from commands.audit.checkpoints import ChainCheckpoints
+from commands.processes.schedules import Schedule
+from parley.contexts.manifest import BoundedContext, PlacedRouter, ScheduleParts
+
+
+def schedules(parts: ScheduleParts) -> Sequence[Schedule]:
+    """The process that signs the chain signs its head every PARLEY_CHECKPOINT_EVERY_SECONDS
+    when it moved (only with a key)."""
+    if parts.chain is None or parts.audit_key is None:
+        return ()
+    checkpoints = ChainCheckpoints(parts.chain, parts.audit_key, parts.clock)
+    return (checkpoints.schedule(parts.settings.checkpoint_every_seconds),)
 
 
 def routers() -> Sequence[PlacedRouter]:
@@ -19,5 +30,6 @@ def routers() -> Sequence[PlacedRouter]:
 CONTEXT = BoundedContext(
     name="audit",
     routers=routers,
+    schedules=schedules,
     settings=("audit_key", "checkpoint_every_seconds"),
 )

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from commands.audit.integrity import ChainRecords
 from commands.processes.reactions import ProcessManager
+from commands.processes.schedules import Schedule
+from event_log.aggregate import Cause
 from event_log.outcomes import Handler
 from parley.settings import Settings
+from projections.read_model.documents import ReadStore
 from projections.read_model.runner import Projector
 
 if TYPE_CHECKING:
@@ -30,12 +35,25 @@ class PlacedRouter(NamedTuple):
     router: APIRouter
 
 
-class Schedule(Protocol):
-    """Periodic work a context runs while its process runs (commands/processes/)."""
+@dataclass(frozen=True)
+class ScheduleParts:
+    """What a process offers the contexts' schedules (built by the composition root). A part
+    is None in a process that does not run the schedules needing it; a context declares no
+    schedule whose parts are missing."""
 
-    def start(self) -> None: ...
+    settings: Settings
+    clock: Callable[[], datetime]
+    # a process holding the writer: its commands (submit and wait) and its read store
+    execute: Callable[[Any, Cause], object] | None = None
+    store: ReadStore | None = None
+    # the one process per event log that signs its chain (embedded: the process; production:
+    # the relay), and the key it signs with
+    chain: ChainRecords | None = None
+    audit_key: bytes | None = None
 
-    def stop(self) -> None: ...
+
+def no_schedules(_parts: ScheduleParts) -> Sequence[Schedule]:
+    return ()
 
 
 def no_routers() -> Sequence[PlacedRouter]:
@@ -70,7 +88,8 @@ class BoundedContext:
     routers: Callable[[], Sequence[PlacedRouter]] = no_routers
     # process managers: events that cause commands (commands/processes/, ADR 0012)
     process_managers: tuple[ProcessManager, ...] = ()
-    schedules: tuple[Schedule, ...] = ()
+    # its periodic work, from what the process offers (each wrapped in a ScheduledJob)
+    schedules: Callable[[ScheduleParts], Sequence[Schedule]] = no_schedules
     # the Settings fields (flat PARLEY_* variables) this context reads
     settings: tuple[str, ...] = ()
 

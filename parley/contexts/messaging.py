@@ -4,8 +4,9 @@ sync feed and live sockets."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
-from commands.messaging.attachments import ATTACHMENT_HANDLERS, AttachmentPurge
+from commands.messaging.attachments import ATTACHMENT_HANDLERS, AttachmentExpiry, AttachmentPurge
 from commands.messaging.conversations import (
     OpenDirectConversation,
     SendMessage,
@@ -15,7 +16,8 @@ from commands.messaging.conversations import (
 from commands.messaging.groups import GROUP_HANDLERS
 from commands.messaging.messages import MESSAGE_HANDLERS
 from commands.messaging.read_markers import READ_MARKER_HANDLERS
-from parley.contexts.manifest import BoundedContext, PlacedRouter
+from commands.processes.schedules import Schedule
+from parley.contexts.manifest import BoundedContext, PlacedRouter, ScheduleParts
 from projections.messaging import attachments, invitations
 from projections.messaging.attachments import DueUploadsQuery
 from projections.messaging.conversations import MessagingProjector
@@ -28,6 +30,17 @@ from projections.read_model.runner import Projector
 def projectors() -> Sequence[Projector]:
     return [MessagingProjector(), FeedProjector(), *attachments.projectors(),
             *invitations.projectors()]
+
+
+def schedules(parts: ScheduleParts) -> Sequence[Schedule]:
+    """A process holding the writer also expires the uploads never sent."""
+    if parts.execute is None or parts.store is None:
+        return ()
+    settings = parts.settings
+    expiry = AttachmentExpiry(DueUploadsQuery(parts.store), parts.execute,
+                              timedelta(seconds=settings.unattached_upload_ttl_seconds),
+                              parts.clock)
+    return (expiry.schedule(settings.attachment_sweep_every_seconds),)
 
 
 def routers() -> Sequence[PlacedRouter]:
@@ -68,6 +81,7 @@ CONTEXT = BoundedContext(
     queries=(MessagingQueries, FeedQueries, InvitationQueries, DueUploadsQuery),
     routers=routers,
     process_managers=(AttachmentPurge(),),
+    schedules=schedules,
     settings=(
         "direct_id_key", "group_member_limit", "max_pending_group_invitations",
         "max_edits_per_message", "send_rate_per_second", "send_burst",

@@ -8,7 +8,10 @@ import inspect
 import pkgutil
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from types import ModuleType
+from typing import Any, cast
 
 from eventsourcing.domain import DomainEvent
 from fastapi import APIRouter
@@ -19,10 +22,11 @@ import domain
 import event_log
 import projections
 from api.operations import health, maintenance
+from commands.processes.schedules import Schedule
 from parley import contexts
 from parley.bootstrap import HANDLERS
 from parley.contexts import CONTEXTS
-from parley.contexts.manifest import BoundedContext
+from parley.contexts.manifest import BoundedContext, ScheduleParts
 from parley.settings import Settings
 
 
@@ -140,3 +144,45 @@ def test_every_query_object_over_a_read_model_is_declared_by_its_context() -> No
     assert {kind for _, kind in declared} == found
     for context, kind in declared:
         assert kind.__module__.startswith(f"projections.{context}."), kind
+
+
+def every_part() -> ScheduleParts:
+    """What a process running every schedule offers (never called: the schedules are only
+    declared, not run)."""
+    never = cast(Any, object())
+    return ScheduleParts(Settings(), clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+                         execute=lambda command, cause: None, store=never, chain=never,
+                         audit_key=b"key")
+
+
+def schedule_classes() -> set[type]:
+    """The classes in commands/ whose work a schedule is: they declare it (`-> Schedule`)."""
+    return {kind for module in modules_of(commands) for kind in vars(module).values()
+            if inspect.isclass(kind) and kind.__module__ == module.__name__
+            and inspect.signature(getattr(kind, "schedule", len)).return_annotation
+            in ("Schedule", Schedule)}
+
+
+def test_every_schedule_of_a_command_module_is_declared_by_exactly_one_context() -> None:
+    declared = [(c.name, s) for c in CONTEXTS for s in c.schedules(every_part())]
+    kinds = [type(getattr(s.work, "__self__", None)) for _, s in declared]
+    assert schedule_classes(), "no schedules found"
+    assert sorted(kinds, key=str) == sorted(schedule_classes(), key=str)
+    assert len({s.name for _, s in declared}) == len(declared) == len(set(kinds))
+    for context, schedule in declared:
+        assert type(schedule.work.__self__).__module__.startswith(  # type: ignore[attr-defined]
+            f"commands.{context}."), schedule.name
+    assert [s.name for s in contexts.schedules(every_part())] == [s.name for _, s in declared]
+
+
+def test_a_process_runs_only_the_schedules_whose_parts_it_has() -> None:
+    full = every_part()
+    names = {s.name: s for s in contexts.schedules(full)}
+    assert set(names) == {"attachment-expiry", "chain-checkpoints"}
+    assert names["attachment-expiry"].every_seconds == full.settings.attachment_sweep_every_seconds
+    assert names["chain-checkpoints"].every_seconds == full.settings.checkpoint_every_seconds
+    relay = replace(full, execute=None, store=None)
+    writer_only = replace(full, chain=None, audit_key=None)
+    assert [s.name for s in contexts.schedules(relay)] == ["chain-checkpoints"]
+    assert [s.name for s in contexts.schedules(writer_only)] == ["attachment-expiry"]
+    assert contexts.schedules(replace(writer_only, execute=None)) == []
