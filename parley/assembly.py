@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from adapters.identity.password_hashing import PasswordHashing
 from api.audit.chain_check import ChainCheck
 from api.http.command_writer import CommandWriter
 from api.http.rate_limits import (
@@ -28,6 +27,7 @@ from api.http.rate_limits import (
     FailureBackoff,
     RateLimiter,
 )
+from api.identity.hashing_pool import HashingPool
 from api.identity.sign_in_throttle import SignInThrottle
 from commands.audit.integrity import ChainRecords
 from commands.audit.queries import AuditLog
@@ -127,7 +127,7 @@ class Parley:
     upload_policy: UploadPolicy = field(default_factory=UploadPolicy)
     upload_quota: UploadQuota = field(default_factory=UploadQuota)
     # Set by the attach_* steps below, which every profile runs: never None once built.
-    password_hashing: PasswordHashing = field(init=False)
+    password_hashing: HashingPool = field(init=False)
     sign_in_throttle: SignInThrottle = field(init=False)
     users: UserDirectoryQueries = field(init=False)
     devices: DeviceQueries = field(init=False)
@@ -367,6 +367,7 @@ def attach_sign_in(parley: Parley, attempts: RateLimiter, accounts: FailureBacko
     """Password hashing on its own bounded pool, the password policy, and the throttles."""
     from adapters.identity.argon2_passwords import Argon2Passwords
     from adapters.identity.common_passwords import common_passwords
+    from adapters.identity.password_hashing import PasswordHashing
 
     settings = parley.settings
     hashing = PasswordHashing(Argon2Passwords(), settings.password_hash_workers,

@@ -31,7 +31,8 @@ class HashingBusy(Saturated):
 
 
 class PasswordHashing:
-    """The password KDF behind its own bounded executor."""
+    """The password KDF behind its own bounded executor: identity's `HashingPool` port
+    (api/identity/hashing_pool.py), built by the composition root."""
 
     def __init__(self, passwords: Passwords, workers: int, queue_limit: int) -> None:
         self.passwords = passwords

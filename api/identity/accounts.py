@@ -16,14 +16,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.identity.password_hashing import PasswordHashing
 from api.http.dependencies import (
     CommandContext,
     ConsistencyPosition,
     CorrelationId,
     CurrentSession,
     Gate,
-    ParleyDep,
     Session,
     UnkeyedCommands,
     issue_access_token,
@@ -32,7 +30,8 @@ from api.http.dependencies import (
 from api.http.display_names import display_name_field
 from api.http.problems import QUERY_PROBLEMS, Responses, problem_responses
 from api.identity.answers import reply
-from api.identity.dependencies import Devices, Sessions, SessionsDep
+from api.identity.dependencies import Devices, Hashing, Sessions, SessionsDep
+from api.identity.hashing_pool import HashingPool
 from api.identity.sign_in_throttle import SignInThrottle, client_address
 from commands.identity.accounts import (
     RefreshSession,
@@ -60,16 +59,10 @@ from projections.identity.devices import DEVICES
 sessions = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 devices = APIRouter(prefix="/v1/devices", tags=["devices"])
 
-async def get_password_hashing(parley: ParleyDep) -> PasswordHashing:
-    """The password KDF on its own bounded pool (adapters/identity/password_hashing.py)."""
-    return parley.password_hashing
-
-
 async def get_sign_in_throttle(auth: SessionsDep) -> SignInThrottle:
     return auth.throttle
 
 
-PasswordsDep = Annotated[PasswordHashing, Depends(get_password_hashing)]
 ThrottleDep = Annotated[SignInThrottle, Depends(get_sign_in_throttle)]
 ACCESS_TOKEN_EXAMPLE = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjAxNTUzOS1kNmRkLTU2ZDEtOGIwNi0wODU5NTFmZTg"
@@ -175,7 +168,7 @@ def token_grant(auth: Sessions, refresh: RefreshToken, position: int) -> TokenGr
 
 
 async def sign_in_with_password(
-    auth: Sessions, passwords: PasswordHashing, request: Request, response: Response,
+    auth: Sessions, passwords: HashingPool, request: Request, response: Response,
     handle: str, password: str, device_name: str, correlation: uuid.UUID,
 ) -> TokenGrant:
     """Throttle, verify the password on the hashing pool, then record the new device."""
@@ -210,7 +203,7 @@ async def sign_in_with_password(
                responses=problem_responses(400, 422, described={
                    401: WRONG_PASSWORD, 503: HASHING_BUSY} | THROTTLED))
 async def sign_in(body: SignInRequest, request: Request, response: Response,
-                  auth: SessionsDep, passwords: PasswordsDep,
+                  auth: SessionsDep, passwords: Hashing,
                   correlation: CorrelationId) -> TokenGrant:
     """Sign in: a new device, a short-lived access token and a refresh token.
 

@@ -10,6 +10,7 @@ from fastapi import Depends
 
 from api.http.command_writer import CommandWriter
 from api.http.dependencies import AccessTokens, ParleyDep, get_access_tokens
+from api.identity.hashing_pool import HashingPool
 from api.identity.sign_in_throttle import SignInThrottle
 from domain.identity.passwords import PasswordPolicy
 from event_log.batch import Batch
@@ -34,6 +35,14 @@ async def get_user_directory(parley: ParleyDep) -> UserDirectoryQueries:
 Devices = Annotated[DeviceQueries, Depends(get_devices)]
 Contacts = Annotated[ContactQueries, Depends(get_contacts)]
 UserDirectory = Annotated[UserDirectoryQueries, Depends(get_user_directory)]
+
+
+async def get_password_hashing(parley: ParleyDep) -> HashingPool:
+    """The password KDF on its own bounded pool (api/identity/hashing_pool.py)."""
+    return parley.password_hashing
+
+
+Hashing = Annotated[HashingPool, Depends(get_password_hashing)]
 
 
 @dataclass(frozen=True)

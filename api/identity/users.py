@@ -27,14 +27,13 @@ from api.identity.accounts import (
     ACCESS_TOKEN_EXAMPLE,
     REFRESH_TOKEN_EXAMPLE,
     Password,
-    PasswordsDep,
     ThrottleDep,
     new_session,
     sign_in_with_password,
     token_grant,
 )
 from api.identity.answers import IDENTITY_ANSWERS, reply
-from api.identity.dependencies import SessionsDep, UserDirectory
+from api.identity.dependencies import Hashing, SessionsDep, UserDirectory
 from api.identity.sign_in_throttle import client_address
 from commands.identity.users import ChangePresenceVisibility, ChangeProfile, RegisterUser
 from domain.identity.accounts import MIN_PASSWORD_LENGTH
@@ -155,7 +154,7 @@ class UserSearchResults(BaseModel):
                       "after the seconds in Retry-After"}))
 async def register(
     body: Registration, request: Request, response: Response, auth: SessionsDep,
-    passwords: PasswordsDep, throttle: ThrottleDep, correlation: CorrelationId,
+    passwords: Hashing, throttle: ThrottleDep, correlation: CorrelationId,
     idempotency_key: IdempotencyKey = None,
 ) -> Registered:
     """Register (the only unauthenticated command besides signing in); this is also the first

@@ -8,7 +8,8 @@ from pathlib import Path
 
 API = Path(__file__).parents[2] / "api"
 # what routes are given, built once by the composition root (parley/assembly.py)
-BUILT_BY_THE_ROOT = ("Queries", "Passwords", "Operations", "Store", "Cache", "Limiter")
+BUILT_BY_THE_ROOT = ("Queries", "Passwords", "Hashing", "Operations", "Store", "Cache",
+                     "Limiter")
 
 
 def calls_in_api() -> Iterator[tuple[str, str]]:
@@ -33,3 +34,16 @@ def test_no_route_module_checks_that_the_composition_root_built_something() -> N
             if isinstance(node, ast.Assert) and "parley." in ast.unparse(node.test):
                 checks.append(f"{path.relative_to(API.parent)}:{node.lineno}")
     assert checks == []
+
+
+def test_no_route_module_imports_an_adapter() -> None:
+    """Routes are typed from ports (the hashing pool is identity's HashingPool), so api/ needs
+    nothing of adapters/, not even its types."""
+    imports = []
+    for path in sorted(API.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            imports += [f"{path.relative_to(API.parent)}:{node.lineno} {name}"
+                        for name in names if name.split(".")[0] == "adapters"]
+    assert imports == []
