@@ -296,7 +296,3 @@ async def revoke_device(device_id: uuid.UUID, commands: UnkeyedCommands,
                         auth: SessionsDep) -> DeviceRevoked:
     """Revoke one of the caller's devices: its access and refresh tokens stop working."""
     return await revoke(commands, auth, device_id)
-
-
-def routers() -> list[APIRouter]:
-    return [sessions, devices]

@@ -183,7 +183,3 @@ async def unblock(user_id: uuid.UUID, commands: Commands) -> BlockChanged:
     """Unblock someone (friendship does not come back)."""
     outcome = await commands.run(UnblockUser(commands.caller, user_id, datetime.now(UTC)))
     return reply(commands.response, outcome, BlockChanged)
-
-
-def routers() -> list[APIRouter]:
-    return [contacts, blocks]

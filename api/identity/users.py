@@ -245,7 +245,3 @@ def profile(user_id: uuid.UUID, _caller: UserId, gate: Gate, users: UserDirector
     wait_for(gate, position, USERS)
     return UserProfile(**users.user(str(user_id)))
 
-
-def routers() -> list[APIRouter]:
-    return [router]
-
