@@ -115,7 +115,7 @@ def _visible_or_needed(text: str, index: int) -> bool:
     category = unicodedata.category(ch)
     if category in NEVER_IN_NAMES:
         return False
-    if ch == " " or category != "Cf" and ch.isprintable():
+    if ch == " " or (category != "Cf" and ch.isprintable()):
         return True
     if ch in DIRECTION_MARKS:
         return True

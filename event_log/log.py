@@ -12,7 +12,7 @@ from eventsourcing.persistence import StoredEvent
 
 from event_log.aggregate import SNAPSHOT_EVERY
 
-__all__ = ["SNAPSHOT_EVERY", "EventLog", "EventKey", "RecordedEvents"]
+__all__ = ["SNAPSHOT_EVERY", "EventKey", "EventLog", "RecordedEvents"]
 
 EventKey = tuple[UUID, int]  # an aggregate id and version: where an event sits in the log
 

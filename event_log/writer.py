@@ -257,7 +257,7 @@ class GroupCommitWriter:
         timeout = max(deadline - time.monotonic(), MIN_CHECK_SECONDS)
         try:
             positions = self._log.committed_positions(events, timeout)
-        except Exception as check_error:  # noqa: BLE001 - whatever stops the check, it is unknown
+        except Exception as check_error:  # whatever stops the check, the outcome is unknown
             log.warning("a commit failed in doubt (%s) and the log could not be asked (%s)",
                         type(error).__name__, type(check_error).__name__)
             raise CommandOutcomeUnknown(

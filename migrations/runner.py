@@ -27,27 +27,27 @@ def migration_files() -> list[tuple[int, str, str]]:
 def migrate(database_url: str, schema: str) -> list[str]:
     """Bring `schema` up to date; returns the names of the files applied now (idempotent)."""
     applied_now: list[str] = []
-    with psycopg.connect(database_url, autocommit=False) as connection:
-        with connection.transaction():
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+    with psycopg.connect(database_url, autocommit=False) as connection, \
+            connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        connection.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+        )
+        connection.execute(
+            sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema))
+        )
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            " version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {row[0] for row in connection.execute("SELECT version FROM schema_version")}
+        for version, name, statements in migration_files():
+            if version in done:
+                continue
+            connection.execute(statements.encode())
             connection.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                "INSERT INTO schema_version (version, name) VALUES (%s, %s)", (version, name)
             )
-            connection.execute(
-                sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema))
-            )
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version ("
-                " version integer PRIMARY KEY, name text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done = {row[0] for row in connection.execute("SELECT version FROM schema_version")}
-            for version, name, statements in migration_files():
-                if version in done:
-                    continue
-                connection.execute(statements.encode())
-                connection.execute(
-                    "INSERT INTO schema_version (version, name) VALUES (%s, %s)", (version, name)
-                )
-                applied_now.append(name)
+            applied_now.append(name)
     return applied_now

@@ -91,9 +91,9 @@ def _show(entries: Iterable[AuditEntry], as_json: bool, limit: int | None,
            for name in ("aggregate", "actor", "correlation", "causation")]
     table = Table("pos", "time", Column("type", overflow="fold"), ids[0], "ver", *ids[1:],
                   Column("state after" if with_state else "payload", overflow="fold"))
-    shown, last = 0, 0
+    last = 0
     rows = limit or TABLE_ROWS
-    for entry in entries:
+    for shown, entry in enumerate(entries):
         if shown == rows:
             table.caption = f"first {rows} shown: narrow the range, page with --after {last}, " \
                             "or use --json / export"
@@ -103,7 +103,6 @@ def _show(entries: Iterable[AuditEntry], as_json: bool, limit: int | None,
                       str(entry.aggregate_id), str(entry.version), _id(entry.actor_id),
                       _id(entry.correlation_id), _id(entry.causation_id),
                       json.dumps(body, ensure_ascii=False))
-        shown += 1
         last = entry.version if with_state else entry.position
     Console().print(table)
 

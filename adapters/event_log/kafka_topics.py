@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -17,9 +18,7 @@ def ensure_topics(bootstrap: str, topics: Sequence[str]) -> None:
         missing = [NewTopic(t, num_partitions=PARTITIONS, replication_factor=1)
                    for t in dict.fromkeys(topics) if t not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process made them
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()

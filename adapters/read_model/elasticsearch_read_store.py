@@ -156,12 +156,10 @@ class ElasticsearchReadStore:
         if changes and self._refresh:
             touched = sorted({self.index(c.collection) for c in changes})
             self._client.indices.refresh(index=",".join(touched))
-        try:
+        with contextlib.suppress(ConflictError):  # the recorded position is further along
             self._client.index(index=self._positions_index, id=projection,
                                document={"position": position}, version=position,
                                version_type="external", refresh=self._refresh)
-        except ConflictError:
-            pass  # the recorded position is already further along
 
     def apply_late(self, changes: Sequence[DocumentChange]) -> None:
         """Merges events that were parked and are projected after later ones: where a document

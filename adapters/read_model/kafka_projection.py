@@ -125,7 +125,7 @@ class KafkaProjectionRunner:
     def _close_quietly(consumer: KafkaConsumer) -> None:
         try:
             consumer.close(autocommit=False)
-        except Exception:  # noqa: BLE001 - closing a consumer whose broker is gone
+        except Exception:  # closing a consumer whose broker is gone
             log.debug("consumer close failed", exc_info=True)
 
     def project_once(self, consumer: KafkaConsumer) -> int:

@@ -289,7 +289,7 @@ async def start_replay(desk: Desk, body: ReplayIn,
         try:
             job.summary = replayer.run(request, report)
             job.state = "done"
-        except Exception as error:  # noqa: BLE001 - the job records why it failed
+        except Exception as error:  # the job records why it failed
             log.exception("replay %s failed", job.replay_id)
             job.error, job.state = f"{type(error).__name__}: {error}"[:500], "failed"
 

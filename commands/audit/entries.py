@@ -177,9 +177,9 @@ def event_topics() -> dict[str, str]:
     for aggregate in _subclasses(ParleyAggregate):
         for attribute in vars(aggregate).values():
             if (isinstance(attribute, type) and issubclass(attribute, ParleyAggregate.Event)
-                    and attribute.__name__ not in LIBRARY_BASE_EVENTS):
-                if attribute.__qualname__.startswith(aggregate.__qualname__ + "."):
-                    topics[attribute.__qualname__] = get_topic(attribute)
+                    and attribute.__name__ not in LIBRARY_BASE_EVENTS
+                    and attribute.__qualname__.startswith(aggregate.__qualname__ + ".")):
+                topics[attribute.__qualname__] = get_topic(attribute)
     return topics
 
 

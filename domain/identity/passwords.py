@@ -11,6 +11,7 @@ Signing in checks only the length (clean_password): a policy change never locks 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ def is_trivial(folded: str) -> bool:
     for unit in range(1, LONGEST_REPEATED_UNIT + 1):
         if len(folded) % unit == 0 and folded == folded[:unit] * (len(folded) // unit):
             return True
-    steps = {ord(b) - ord(a) for a, b in zip(folded, folded[1:], strict=False)}
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(folded)}
     return steps in ({1}, {-1})
 
 

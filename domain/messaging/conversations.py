@@ -178,7 +178,7 @@ class Conversation(ParleyAggregate):
             assert isinstance(aggregate, Conversation)
             aggregate.owner_id = self.new_owner_id
             admins = tuple(a for a in aggregate.admin_ids if a != self.new_owner_id)
-            aggregate.admin_ids = admins + (self.previous_owner_id,)
+            aggregate.admin_ids = (*admins, self.previous_owner_id)
 
     class MemberSettingsChanged(ParleyAggregate.Event):
         user_id: UUID

@@ -81,7 +81,7 @@ def retry_parked(
             continue
         try:
             changes = projector.changes(found[0].event, parked.position)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever the projector raises keeps it parked
             health.park(parked.projection, parked.position, parked.event_type, describe(error))
             outcomes.append(RetryOutcome(parked.projection, parked.position, parked.event_type,
                                          False, describe(error)))

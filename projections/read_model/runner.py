@@ -144,7 +144,7 @@ class ProjectionWriter:
         for positioned in events:
             try:
                 changes.extend(projector.changes(positioned.event, positioned.position))
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - any projector error parks (or halts)
                 self._fail(projector, positioned, error)
         return changes
 

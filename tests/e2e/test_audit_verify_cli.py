@@ -66,7 +66,7 @@ def wait_for_signed_head(processes: ParleyProcesses, head: int) -> dict[str, Any
     """The running Parley (serve embedded, relay in production) signs the head on its own."""
     deadline = time.monotonic() + 30
     while True:
-        code, report = parley_audit(processes, "verify")
+        _code, report = parley_audit(processes, "verify")
         if report["checkpoints_checked"] and report["last_verified_position"] >= head:
             return report
         assert time.monotonic() < deadline, report

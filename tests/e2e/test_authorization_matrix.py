@@ -1,4 +1,4 @@
-"""Who may do what to which id: every route of the OpenAPI document that takes an id × every
+"""Who may do what to which id: every route of the OpenAPI document that takes an id, by every
 kind of caller, with the answer each cell must give.
 
 The routes come from the app's own OpenAPI document, so a new route without an entry in

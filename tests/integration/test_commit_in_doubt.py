@@ -121,7 +121,7 @@ def test_a_command_still_waiting_at_its_timeout_is_answered_not_stored_and_never
         conversation, ada, _ = a_direct_conversation(writer)
         calls = failing_insert(event_log, commits=False, times=1000, delay=0.2)
         started = time.monotonic()
-        with pytest.raises(CommandNotStored, match="within 0.3 s"):
+        with pytest.raises(CommandNotStored, match=r"within 0\.3 s"):
             writer.submit(a_message(ada, conversation, "late"), a_cause(ada)).result(timeout=10)
         assert time.monotonic() - started < 1.0 and len(calls) <= 2
         event_log.recorder.insert_events = type(event_log.recorder).insert_events.__get__(

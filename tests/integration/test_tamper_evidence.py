@@ -5,6 +5,7 @@ hand); verification names each kind of tampering at its position.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import uuid
@@ -111,13 +112,13 @@ class Store:
 def _leave_a_gap(store: Store) -> None:
     """A rolled-back transaction still uses a PostgreSQL sequence number: a gap, not tampering."""
     if isinstance(store.tampering, PostgresTampering):
-        with pytest.raises(psycopg.errors.RaiseException):
-            with store.tampering.connection.transaction():
-                store.tampering.connection.execute(
-                    "INSERT INTO parley_events (originator_id, originator_version, topic, state)"
-                    " VALUES (gen_random_uuid(), 1, 'x', '\\x00')")
-                store.tampering.connection.execute(
-                    "DO $$ BEGIN RAISE EXCEPTION 'roll back'; END $$")
+        with pytest.raises(psycopg.errors.RaiseException), \
+                store.tampering.connection.transaction():
+            store.tampering.connection.execute(
+                "INSERT INTO parley_events (originator_id, originator_version, topic, state)"
+                " VALUES (gen_random_uuid(), 1, 'x', '\\x00')")
+            store.tampering.connection.execute(
+                "DO $$ BEGIN RAISE EXCEPTION 'roll back'; END $$")
 
 
 def _open_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
@@ -197,7 +198,7 @@ def test_an_inserted_event_is_found_at_its_position(store: Store) -> None:
 def test_an_event_inserted_into_a_gap_with_a_forged_link_is_found(postgres_store: Store) -> None:
     store = postgres_store
     positions = store.positions()
-    gaps = [p + 1 for p, q in zip(positions, positions[1:], strict=False) if q > p + 1]
+    gaps = [p + 1 for p, q in itertools.pairwise(positions) if q > p + 1]
     inserted = gaps[0]
     t = store.tampering
     t.execute(f"INSERT INTO {t.events} ({t.position}, originator_id, originator_version, "

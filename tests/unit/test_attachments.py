@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -74,7 +75,7 @@ def test_accepted_bytes_pass_unchanged_however_they_are_chunked(
     for size in sizes:
         cuts.append(min(len(data), cuts[-1] + size))
     cuts.append(len(data))
-    chunks = [data[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    chunks = [data[a:b] for a, b in itertools.pairwise(cuts)]
     assert passed(POLICY, content_type, iter(chunks)) == data
 
 

@@ -49,7 +49,7 @@ def test_every_handler_table_belongs_to_exactly_one_context() -> None:
 def test_every_command_has_one_handler_which_the_writer_uses() -> None:
     declared = Counter(command for c in CONTEXTS for command in c.handlers)
     assert [c for c, n in declared.items() if n > 1] == []
-    assert HANDLERS == contexts.handlers()
+    assert contexts.handlers() == HANDLERS
     assert set(HANDLERS) == set(declared)
 
 

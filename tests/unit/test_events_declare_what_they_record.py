@@ -20,8 +20,8 @@ def only_records_values(apply: ast.FunctionDef) -> bool:
     names and constants (after its `assert isinstance`)."""
     def plain(value: ast.expr) -> bool:
         return (isinstance(value, ast.Constant | ast.Name)
-                or isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name)
-                and value.value.id == "self")
+                or (isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name)
+                and value.value.id == "self"))
 
     def on_aggregate(target: ast.expr) -> bool:
         return isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \

@@ -113,7 +113,7 @@ def test_a_notification_that_does_not_continue_from_the_cursor_is_refused() -> N
 
 
 def test_changes_already_seen_are_not_sent_again(world: ProjectedWorld) -> None:
-    ada, bob, *_ = a_busy_history(world)
+    ada, _bob, *_ = a_busy_history(world)
     notification = stream_notification(world.log, 0, world.position)
     view = LiveView(str(ada.id), 0)
     assert view.follow(notification)
