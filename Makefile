@@ -19,7 +19,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check event_log domain commands projections api adapters parley migrations tests bench
-	$(BIN)/mypy event_log domain commands projections adapters
+	$(BIN)/mypy event_log domain commands projections adapters api
 	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports --no-cache
 
 services-up: install

@@ -31,12 +31,12 @@ def docs_policy(html: str) -> str:
 def install_docs(app: FastAPI) -> None:
     """/docs with Swagger UI's files from the swagger-ui-bundle package, never a CDN."""
     app.mount(ASSETS_PATH, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
-    page = get_swagger_ui_html(
+    page = bytes(get_swagger_ui_html(
         openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - API docs",
         swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
         swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
         swagger_favicon_url=f"{ASSETS_PATH}/favicon-32x32.png",
-    ).body.decode()
+    ).body).decode()
     policy = docs_policy(page)
 
     @app.get(DOCS_PATH, include_in_schema=False)

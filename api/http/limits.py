@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http.problems import PROBLEM_JSON
+from api.http.problem_json import PROBLEM_JSON
 from api.http.request_ids import current_request_id
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # The libraries' own "could not reach it / it did not answer in time" errors. (psycopg_pool's
 # PoolTimeout is a psycopg.OperationalError; elasticsearch's ConnectionError and
 # ConnectionTimeout are elastic_transport.TransportErrors, its HTTP error answers are not.)
-UNAVAILABLE: tuple[type[BaseException], ...] = (
+UNAVAILABLE: tuple[type[Exception], ...] = (
     psycopg.OperationalError,
     psycopg.InterfaceError,
     eventsourcing_persistence.OperationalError,

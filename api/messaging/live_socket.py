@@ -14,7 +14,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,7 +99,7 @@ class SocketSession:
         return cls(session, expires_at)
 
 
-def client_frame(message: dict[str, Any], max_bytes: int) -> dict[str, Any] | str:
+def client_frame(message: Mapping[str, Any], max_bytes: int) -> dict[str, Any] | str:
     """A client's frame as a JSON object, or what is wrong with it (answered, not fatal);
     raises `SocketClosed` (1009) for a frame over `max_bytes`."""
     if message["type"] == "websocket.disconnect":
