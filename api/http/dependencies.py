@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import jwt
 from fastapi import Depends, Header, Query, Request, Response
@@ -22,7 +22,6 @@ from event_log.aggregate import Cause
 from event_log.faults import CommandOutcomeUnknown
 from event_log.outcomes import Outcome
 from parley.bootstrap import Parley
-from projections.identity.devices import DEVICES, DeviceQueries
 from projections.read_model.consistency import ConsistencyGate
 
 TOKEN_ALGORITHM = "HS256"
@@ -65,13 +64,22 @@ class Session:
     issued_at_position: int = 0  # the log position its token was issued at
 
 
+class DevicesInForce(Protocol):
+    """Identity's devices read model as authentication reads it: the port identity publishes
+    (`projections.identity.devices.DeviceQueries`), so this shared core names no context."""
+
+    projection: str  # the read model to wait for when a device is not known yet
+
+    def in_force(self, device_id: str, user_id: str) -> bool | None: ...
+
+
 @dataclass(frozen=True)
 class AccessTokens:
     """How access tokens are signed and checked, and whose devices are still in force."""
 
     secret_key: str
     ttl_seconds: int
-    devices: DeviceQueries
+    devices: DevicesInForce
     gate: ConsistencyGate
 
 
@@ -99,7 +107,7 @@ def device_in_force(tokens: AccessTokens, session: Session, position: int) -> bo
     """
     devices = tokens.devices
     in_force = devices.in_force(str(session.device_id), str(session.user_id))
-    if in_force is None and position > 0 and tokens.gate.wait(position, [DEVICES]):
+    if in_force is None and position > 0 and tokens.gate.wait(position, [devices.projection]):
         in_force = devices.in_force(str(session.device_id), str(session.user_id))
     return bool(in_force)
 

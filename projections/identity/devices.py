@@ -52,6 +52,8 @@ class DeviceProjector:
 class DeviceQueries:
     """Devices as the read model knows them; single devices come through the cache."""
 
+    projection = DEVICES  # what a reader waits for (api.http.dependencies.DevicesInForce)
+
     def __init__(self, store: ReadStore, cache: Cache) -> None:
         self._store = store
         self._cache = cache
