@@ -42,7 +42,7 @@ def create_app(parley: Parley, *, manage_lifecycle: bool = True) -> FastAPI:
         redoc_url=None,
     )
     app.state.parley = parley
-    install_problem_handlers(app)
+    install_problem_handlers(app, contexts.problems())
     app.include_router(health.router)
     for placed in contexts.routers():
         app.include_router(placed.router)

@@ -1,10 +1,15 @@
-"""RFC 9457 problem details: every error Parley answers, mapped in one place."""
+"""RFC 9457 problem details: every error Parley answers, mapped in one place.
+
+The shared error bases (domain/errors.py) are answered here; a context refines the answers to
+its own errors (api/<context>/problems.py, declared by its manifest's `problems`), which
+create_app passes to install_problem_handlers."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,16 +22,12 @@ from api.http.problem_json import PROBLEM_JSON, problem_response
 from api.http.saturation import Saturated
 from api.http.unavailability import install_unavailability_handlers
 from domain.errors import (
-    AttachmentTooLarge,
     Conflict,
     DomainError,
     InvalidCommand,
     NotAllowed,
     NotFound,
     Unauthenticated,
-    UnsupportedAttachmentType,
-    UploadQuotaExceeded,
-    WeakPassword,
 )
 from event_log.faults import CommandNotStored, CommandOutcomeUnknown
 from event_log.writer import WriterStopped
@@ -37,6 +38,18 @@ log = logging.getLogger(__name__)
 NOT_STORED = "urn:parley:problem:not-stored"
 OUTCOME_UNKNOWN = "urn:parley:problem:outcome-unknown"
 Responses = dict[int | str, dict[str, Any]]
+E = TypeVar("E", bound=DomainError)
+
+
+@dataclass(frozen=True)
+class ProblemRefinement(Generic[E]):
+    """A context's own answer to one of its errors, in place of its base's (a 413 for an
+    upload over the limit rather than the 422 of InvalidCommand). Refinements are tried in
+    order, before the bases; the first whose `error` the raised error is an instance of
+    answers."""
+
+    error: type[E]
+    answer: Callable[[E], JSONResponse]
 
 
 class FieldError(BaseModel):
@@ -160,9 +173,13 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Every error answers application/problem+json, and the OpenAPI spec says so."""
+def install_problem_handlers(
+    app: FastAPI, refinements: Sequence[ProblemRefinement[Any]] = (),
+) -> None:
+    """Every error answers application/problem+json, and the OpenAPI spec says so.
+    `refinements` are the contexts' own answers to their errors."""
     document_problems(app)
+    refined = tuple(refinements)
 
     @app.exception_handler(Problem)
     async def _problem(_: Request, error: Problem) -> JSONResponse:
@@ -187,6 +204,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
+        for refinement in refined:
+            if isinstance(error, refinement.error):
+                return refinement.answer(error)
         if isinstance(error, Unauthenticated):
             return problem_response(401, "Unauthorized", str(error),
                                     headers={"WWW-Authenticate": "Bearer"})
@@ -196,17 +216,6 @@ def install_problem_handlers(app: FastAPI) -> None:
             return problem_response(404, "Not found", str(error))
         if isinstance(error, Conflict):
             return problem_response(409, "Conflict", str(error))
-        if isinstance(error, AttachmentTooLarge):
-            return problem_response(413, "Body too large", str(error))
-        if isinstance(error, UploadQuotaExceeded):
-            return problem_response(413, "Upload quota exceeded", str(error))
-        if isinstance(error, UnsupportedAttachmentType):
-            return problem_response(415, "Unsupported media type", str(error))
-        if isinstance(error, WeakPassword):
-            return problem_response(
-                422, "Weak password", str(error),
-                errors=[{"field": error.field, "message": str(error), "type": error.rule}],
-            )
         if isinstance(error, InvalidCommand):
             return problem_response(
                 422, "Invalid request", str(error),

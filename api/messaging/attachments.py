@@ -24,8 +24,8 @@ from commands.messaging.attachments import (
     store_upload,
     upload_room,
 )
-from domain.errors import AttachmentNotFound
 from domain.messaging.attachments import DEFAULT_CONTENT_TYPES, storage_key_for
+from domain.messaging.errors import AttachmentNotFound
 from projections.messaging.attachments import ATTACHMENTS
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from api.http.dependencies import AccessTokens, Session, authenticate, device_in_force
 from api.http.problems import Problem
 from api.http.rate_limits import RateLimiter
-from domain.errors import NotAMember
+from domain.messaging.errors import NotAMember
 from projections.identity.presence import PresenceAudience, PresenceStore
 from projections.messaging.feed import FEED, FeedQueries
 from projections.messaging.live import STREAM, LiveUpdates, LiveView

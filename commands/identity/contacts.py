@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from domain.errors import DomainError, UserNotFound
+from domain.errors import DomainError
 from domain.identity.contacts import (
     FRIENDS,
     Blocklist,
@@ -20,6 +20,7 @@ from domain.identity.contacts import (
     contact_id,
     require_two_people,
 )
+from domain.identity.errors import UserNotFound
 from domain.identity.users import User
 from event_log.aggregate import Cause
 from event_log.batch import Batch

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
 
-from domain.errors import UserNotFound
+from domain.identity.errors import UserNotFound
 from domain.identity.roles import UserRoles, user_roles_id
 from domain.identity.users import User
 from event_log.aggregate import Cause

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from domain.errors import HandleTaken, UserNotFound
 from domain.identity.accounts import Credentials, RefreshGrant, refresh_grant_id
 from domain.identity.device_roster import DEFAULT_MAX_DEVICES, DeviceRoster, device_roster_id
 from domain.identity.devices import Device
+from domain.identity.errors import HandleTaken, UserNotFound
 from domain.identity.users import User
 from event_log.aggregate import Cause
 from event_log.batch import Batch

@@ -11,12 +11,13 @@ from uuid import UUID
 
 from commands.processes.issuing import Effect
 from commands.processes.schedules import Schedule
-from domain.errors import AttachmentNotFound, InvalidCommand
+from domain.errors import InvalidCommand
 from domain.messaging.attachments import (
     Attachment,
     UploadPolicy,
     storage_key_for,
 )
+from domain.messaging.errors import AttachmentNotFound
 from domain.messaging.upload_quota import PendingUploads, UploadQuota, pending_uploads_id
 from event_log.aggregate import Cause
 from event_log.batch import Batch

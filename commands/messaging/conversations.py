@@ -9,12 +9,7 @@ from uuid import UUID
 from commands.identity.contacts import assert_not_blocked
 from commands.messaging.attachments import attach_attachments, require_own_attachments
 from commands.messaging.messages import find_message
-from domain.errors import (
-    ConversationNotFound,
-    MessageNotFound,
-    MessageUnsent,
-    UserNotFound,
-)
+from domain.identity.errors import UserNotFound
 from domain.identity.users import User
 from domain.messaging.conversations import (
     DIRECT,
@@ -22,6 +17,7 @@ from domain.messaging.conversations import (
     direct_conversation_id,
     legacy_direct_conversation_id,
 )
+from domain.messaging.errors import ConversationNotFound, MessageNotFound, MessageUnsent
 from domain.messaging.messages import Message
 from event_log.aggregate import Cause
 from event_log.batch import Batch

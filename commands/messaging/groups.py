@@ -8,9 +8,10 @@ from uuid import UUID
 
 from commands.identity.contacts import are_contacts, assert_not_blocked
 from commands.messaging.conversations import find_conversation
-from domain.errors import ConversationNotFound, UserNotFound
+from domain.identity.errors import UserNotFound
 from domain.identity.users import User
 from domain.messaging.conversations import Conversation
+from domain.messaging.errors import ConversationNotFound
 from domain.messaging.invitations import (
     DEFAULT_MAX_PENDING_INVITATIONS,
     GroupInvitations,

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from domain.errors import MessageNotFound
 from domain.messaging.conversations import Conversation
+from domain.messaging.errors import MessageNotFound
 from domain.messaging.messages import DEFAULT_MAX_EDITS, Message
 from event_log.aggregate import Cause
 from event_log.batch import Batch

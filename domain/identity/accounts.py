@@ -12,7 +12,8 @@ import unicodedata
 from datetime import datetime
 from uuid import UUID, uuid5
 
-from domain.errors import InvalidCommand, PasswordLengthOutOfBounds, Unauthenticated
+from domain.errors import InvalidCommand, Unauthenticated
+from domain.identity.errors import PasswordLengthOutOfBounds
 from event_log.aggregate import Cause, ParleyAggregate, values
 
 CREDENTIALS_NAMESPACE = UUID("8e0f5a3b-61c2-4d7e-9a14-2b7c0d9e4f58")

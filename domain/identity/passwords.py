@@ -16,8 +16,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from domain.errors import CommonPassword, PasswordFromContext, TrivialPassword
 from domain.identity.accounts import MIN_PASSWORD_LENGTH, clean_password
+from domain.identity.errors import CommonPassword, PasswordFromContext, TrivialPassword
 
 SERVICE_WORDS = ("parley",)
 MIN_CONTEXT_WORD_LENGTH = 3  # shorter words ("al", "jo") occur inside too many good passwords

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from uuid import UUID, uuid5
 
-from domain.errors import InvalidCommand, ReservedHandle
+from domain.errors import InvalidCommand
+from domain.identity.errors import ReservedHandle
 from domain.text import DisplayName, clean_reference
 from event_log.aggregate import Cause, ParleyAggregate, copied
 

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 from uuid import UUID
 
-from domain.errors import (
+from domain.errors import InvalidCommand
+from domain.messaging.errors import (
     AttachmentContentMismatch,
     AttachmentNotFound,
     AttachmentTooLarge,
-    InvalidCommand,
     UnsupportedAttachmentType,
 )
 from event_log.aggregate import Cause, ParleyAggregate, values

@@ -9,16 +9,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from domain.errors import (
-    CannotTalkToSelf,
-    GroupFull,
-    InvalidCommand,
-    MessageTooLong,
-    NotAllowed,
-    NotAMember,
-    UserNotFound,
-)
+from domain.errors import InvalidCommand, NotAllowed
+from domain.identity.errors import UserNotFound
 from domain.identity.users import user_id_for_handle
+from domain.messaging.errors import CannotTalkToSelf, GroupFull, MessageTooLong, NotAMember
 from domain.text import DisplayName, clean_message_characters, clean_reference
 from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate, copied
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid5
 
-from domain.errors import ConversationNotFound, TooManyInvitations
+from domain.messaging.errors import ConversationNotFound, TooManyInvitations
 from event_log.aggregate import Cause, ParleyAggregate
 
 INVITATIONS_NAMESPACE = UUID("d17c3a58-0e94-4b2f-8a61-5c9e2f7b40d3")

@@ -6,8 +6,9 @@ import unicodedata
 from datetime import datetime
 from uuid import UUID
 
-from domain.errors import InvalidCommand, MessageUnsent, NotAllowed, TooManyEdits
+from domain.errors import InvalidCommand, NotAllowed
 from domain.messaging.conversations import clean_message_text
+from domain.messaging.errors import MessageUnsent, TooManyEdits
 from event_log.aggregate import Cause, ParleyAggregate
 
 MAX_EMOJI_CODE_POINTS = 10

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import NoReturn
 from uuid import UUID, uuid5
 
-from domain.errors import UploadQuotaExceeded
 from domain.messaging.attachments import DEFAULT_MAX_BYTES
+from domain.messaging.errors import UploadQuotaExceeded
 from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate
 
 DEFAULT_MAX_UNATTACHED_UPLOADS = 50

@@ -7,6 +7,7 @@ has any), a manifest module here, and one entry in `CONTEXTS`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from commands.processes.reactions import ProcessManager
 from commands.processes.schedules import Schedule
@@ -15,6 +16,9 @@ from event_log.outcomes import Handler
 from parley.contexts import audit, identity, messaging
 from parley.contexts.manifest import BoundedContext, PlacedRouter, ScheduleParts
 from projections.read_model.runner import Projector
+
+if TYPE_CHECKING:
+    from api.http.problems import ProblemRefinement
 
 CONTEXTS: tuple[BoundedContext, ...] = (identity.CONTEXT, messaging.CONTEXT, audit.CONTEXT)
 
@@ -63,6 +67,15 @@ def routers(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[PlacedRouter]
     """Every context's routers, in their places (the order /openapi.json lists them in)."""
     return sorted((r for context in contexts for r in context.routers()),
                   key=lambda placed: placed.place)
+
+
+def problems(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[ProblemRefinement[Any]]:
+    """Every context's own answers to its errors; one error refined twice is a mistake."""
+    refinements = [r for context in contexts for r in context.problems()]
+    errors = [r.error.__name__ for r in refinements]
+    if len(errors) != len(set(errors)):
+        raise ValueError(f"errors refined twice: {sorted(errors)}")
+    return refinements
 
 
 def moved_event_modules(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from commands.identity.accounts import ACCOUNT_HANDLERS
 from commands.identity.contacts import CONTACT_HANDLERS
@@ -20,6 +21,9 @@ from projections.identity.devices import DeviceQueries
 from projections.identity.users import UserDirectoryProjector, UserDirectoryQueries
 from projections.read_model.runner import Projector
 
+if TYPE_CHECKING:
+    from api.http.problems import ProblemRefinement
+
 
 def projectors() -> Sequence[Projector]:
     return [UserDirectoryProjector(), *devices.projectors(), *contacts.projectors()]
@@ -32,6 +36,12 @@ def routers() -> Sequence[PlacedRouter]:
     return (PlacedRouter(10, users.router),
             PlacedRouter(90, accounts.sessions), PlacedRouter(91, accounts.devices),
             PlacedRouter(100, contact_routes.contacts), PlacedRouter(101, contact_routes.blocks))
+
+
+def problems() -> Sequence[ProblemRefinement[Any]]:
+    from api.identity import problems as answers
+
+    return answers.problems()
 
 
 CONTEXT = BoundedContext(
@@ -66,6 +76,7 @@ CONTEXT = BoundedContext(
     },
     queries=(UserDirectoryQueries, DeviceQueries, ContactQueries),
     routers=routers,
+    problems=problems,
     settings=(
         "secret_key", "token_ttl_seconds", "access_token_ttl_seconds", "max_devices_per_user",
         "signin_attempts_per_minute", "signin_free_failures", "signin_source_free_failures",

@@ -25,6 +25,8 @@ from projections.read_model.runner import Projector
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
+    from api.http.problems import ProblemRefinement
+
 
 class PlacedRouter(NamedTuple):
     """A router and its place among every context's routers. /openapi.json lists paths in
@@ -64,6 +66,10 @@ def no_projectors() -> Sequence[Projector]:
     return ()
 
 
+def no_problems() -> Sequence[ProblemRefinement[Any]]:
+    return ()
+
+
 @dataclass(frozen=True)
 class BoundedContext:
     """One context's contributions. Event modules are module paths (`domain.identity.users`):
@@ -86,6 +92,9 @@ class BoundedContext:
     queries: tuple[type, ...] = ()
     # imported only when an app is made, so relay and projector processes need no FastAPI
     routers: Callable[[], Sequence[PlacedRouter]] = no_routers
+    # its own answers to its errors, in place of their bases' (api/<context>/problems.py);
+    # imported only when an app is made, like its routers
+    problems: Callable[[], Sequence[ProblemRefinement[Any]]] = no_problems
     # process managers: events that cause commands (commands/processes/, ADR 0012)
     process_managers: tuple[ProcessManager, ...] = ()
     # its periodic work, from what the process offers (each wrapped in a ScheduledJob)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from commands.messaging.attachments import ATTACHMENT_HANDLERS, AttachmentExpiry, AttachmentPurge
 from commands.messaging.conversations import (
@@ -25,6 +26,9 @@ from projections.messaging.feed import FeedProjector, FeedQueries
 from projections.messaging.invitations import InvitationQueries
 from projections.messaging.queries import MessagingQueries
 from projections.read_model.runner import Projector
+
+if TYPE_CHECKING:
+    from api.http.problems import ProblemRefinement
 
 
 def projectors() -> Sequence[Projector]:
@@ -49,6 +53,12 @@ def routers() -> Sequence[PlacedRouter]:
     return tuple(PlacedRouter(place, module.router) for place, module in (
         (20, conversations), (30, groups), (40, messages), (50, receipts), (60, search),
         (70, sync), (80, attachments)))
+
+
+def problems() -> Sequence[ProblemRefinement[Any]]:
+    from api.messaging import problems as answers
+
+    return answers.problems()
 
 
 CONTEXT = BoundedContext(
@@ -80,6 +90,7 @@ CONTEXT = BoundedContext(
     },
     queries=(MessagingQueries, FeedQueries, InvitationQueries, DueUploadsQuery),
     routers=routers,
+    problems=problems,
     process_managers=(AttachmentPurge(),),
     schedules=schedules,
     settings=(

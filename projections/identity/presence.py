@@ -11,7 +11,7 @@ import threading
 from datetime import datetime
 from typing import Any, Protocol
 
-from domain.errors import UserNotFound
+from domain.identity.errors import UserNotFound
 from domain.identity.users import CONTACTS, EVERYONE, NOBODY
 from projections.identity.contacts import ContactQueries
 from projections.identity.users import UserDirectoryQueries

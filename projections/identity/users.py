@@ -6,7 +6,7 @@ import re
 from functools import singledispatchmethod
 from typing import Any
 
-from domain.errors import UserNotFound
+from domain.identity.errors import UserNotFound
 from domain.identity.users import EVERYONE, User
 from projections.read_model.documents import AnyOf, Prefix, Query, ReadStore, Upsert
 

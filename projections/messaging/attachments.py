@@ -7,8 +7,8 @@ from functools import singledispatchmethod
 from typing import Any, Protocol
 from uuid import UUID
 
-from domain.errors import AttachmentNotFound
 from domain.messaging.attachments import Attachment
+from domain.messaging.errors import AttachmentNotFound
 from projections.read_model.documents import AnyOf, Query, Range, ReadStore, Upsert
 from projections.read_model.runner import Projector
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from domain.errors import MessageNotFound, NotAMember
+from domain.messaging.errors import MessageNotFound, NotAMember
 from projections.identity.contacts import ContactQueries
 from projections.messaging.conversations import CONVERSATIONS, MEMBERSHIPS, MESSAGES, membership_id
 from projections.messaging.inbox import Inbox, summary_view

@@ -13,8 +13,8 @@ import pytest
 
 from adapters.messaging.filesystem_blob_store import FilesystemBlobStore
 from commands.messaging.attachments import BlobNotFound, BlobStore, store_upload
-from domain.errors import AttachmentContentMismatch, AttachmentTooLarge
 from domain.messaging.attachments import UploadPolicy, storage_key_for
+from domain.messaging.errors import AttachmentContentMismatch, AttachmentTooLarge
 from tests.builders import a_file, in_chunks
 
 MIB = 1024 * 1024

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from commands.identity.users import RegisterUser
-from domain.errors import ConversationNotFound, HandleTaken
+from domain.identity.errors import HandleTaken
+from domain.messaging.errors import ConversationNotFound
 from event_log.idempotency import IdempotencyKeyReused
 from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter

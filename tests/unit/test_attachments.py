@@ -19,20 +19,20 @@ from commands.messaging.attachments import (
     record_attachment,
     require_own_attachments,
 )
-from domain.errors import (
-    AttachmentContentMismatch,
-    AttachmentNotFound,
-    AttachmentTooLarge,
-    InvalidCommand,
-    UnsupportedAttachmentType,
-    UploadQuotaExceeded,
-)
+from domain.errors import InvalidCommand
 from domain.messaging.attachments import (
     DEFAULT_CONTENT_TYPES,
     SIGNATURES,
     Attachment,
     UploadPolicy,
     storage_key_for,
+)
+from domain.messaging.errors import (
+    AttachmentContentMismatch,
+    AttachmentNotFound,
+    AttachmentTooLarge,
+    UnsupportedAttachmentType,
+    UploadQuotaExceeded,
 )
 from domain.messaging.upload_quota import PendingUploads, UploadQuota
 from event_log.batch import Batch

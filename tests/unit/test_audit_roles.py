@@ -16,7 +16,7 @@ from commands.identity.roles import (
     record_audit_access_denied,
     revoke_role,
 )
-from domain.errors import UserNotFound
+from domain.identity.errors import UserNotFound
 from domain.identity.roles import (
     MAX_RECORDED_PATH,
     UnknownRole,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import MessageNotFound
+from domain.messaging.errors import MessageNotFound
 from domain.messaging.messages import Message
 from tests.builders import a_cause
 from tests.projected_world import ProjectedWorld

@@ -10,7 +10,7 @@ from eventsourcing.application import Application
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import CannotTalkToSelf, InvalidCommand, MessageTooLong, NotAMember
+from domain.errors import InvalidCommand
 from domain.messaging.conversations import (
     MAX_MESSAGE_BYTES,
     Conversation,
@@ -18,6 +18,7 @@ from domain.messaging.conversations import (
     direct_conversation_id,
     legacy_direct_conversation_id,
 )
+from domain.messaging.errors import CannotTalkToSelf, MessageTooLong, NotAMember
 from tests.builders import DIRECT_ID_KEY, a_cause, now
 
 

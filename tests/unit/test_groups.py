@@ -8,15 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import (
-    ConversationNotFound,
-    DomainError,
-    GroupFull,
-    NotAllowed,
-    NotAMember,
-    TooManyInvitations,
-)
+from domain.errors import DomainError, NotAllowed
 from domain.messaging.conversations import ADMIN, MEMBER, OWNER, Conversation
+from domain.messaging.errors import ConversationNotFound, GroupFull, NotAMember, TooManyInvitations
 from domain.messaging.invitations import GroupInvitations
 from tests.builders import DIRECT_ID_KEY, a_cause, now
 

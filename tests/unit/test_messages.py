@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from domain.errors import TooManyEdits
+from domain.messaging.errors import TooManyEdits
 from domain.messaging.messages import Message
 from tests.builders import a_cause, now
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.identity.common_passwords import common_passwords
-from domain.errors import (
+from domain.identity.errors import (
     CommonPassword,
     PasswordFromContext,
     PasswordLengthOutOfBounds,

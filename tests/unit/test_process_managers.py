@@ -25,8 +25,9 @@ from commands.processes.issuing import IssueCommands
 from commands.processes.reactions import cause_of, idempotency_key
 from commands.processes.runner import ProcessManagerRunner
 from commands.processes.schedules import Schedule, ScheduledJob
-from domain.errors import AttachmentNotFound, Conflict, InvalidCommand
+from domain.errors import Conflict, InvalidCommand
 from domain.messaging.attachments import Attachment, storage_key_for
+from domain.messaging.errors import AttachmentNotFound
 from event_log.aggregate import Cause
 from event_log.faults import CommandNotStored
 from tests.builders import a_cause, now

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import DisallowedText, ReservedHandle, UnsafeReference
+from domain.errors import DisallowedText, UnsafeReference
 from domain.identity.devices import DEVICE_NAME
+from domain.identity.errors import ReservedHandle
 from domain.identity.users import NAME, User, clean_avatar, user_id_for_handle
 from domain.messaging.conversations import TITLE, Conversation, clean_message_text
 from domain.text import BIDI_CONTROLS, MAX_MARKS_IN_A_ROW
