@@ -93,6 +93,12 @@ def test_typing_is_throttled_per_person_over_http_and_sockets(
         parley: ParleyClient, processes: ParleyProcesses) -> None:
     ada, bob = parley.register("Ada"), parley.register("Bob")
     chat = parley.open_direct(ada, bob)
+    # typing reads membership from the read model (it is never stored): wait, bounded, until
+    # the new conversation is projected, or the first announcement could be a 404
+    deadline = time.monotonic() + 15
+    while parley.http.get(f"/v1/conversations/{chat}", headers=ada.auth).status_code != 200:
+        assert time.monotonic() < deadline, "the conversation was never projected"
+        time.sleep(0.05)
     url = f"/v1/conversations/{chat}/typing"
     statuses = [parley.http.post(url, json={"typing": True}, headers=ada.auth).status_code
                 for _ in range(3)]
