@@ -1,0 +1,1 @@
+"""Provider adapters of the notifications context, one module per protocol."""

@@ -1,0 +1,1 @@
+"""Notifications routes: the trigger API, the inbox, contact points, provider callbacks."""

@@ -1,0 +1,1 @@
+"""Notifications: reaching users on push, SMS, email, webhooks and in-app (the delivery engine)."""

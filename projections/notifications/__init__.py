@@ -1,0 +1,1 @@
+"""Notifications read models: the in-app inbox, the due timers, the providers."""
