@@ -13,14 +13,15 @@ from commands.processes.reactions import ProcessManager
 from commands.processes.schedules import Schedule
 from event_log.moved_topics import CORE_EVENT_MODULES, CORE_MOVED_MODULES, current_module
 from event_log.outcomes import Handler
-from parley.contexts import audit, identity, messaging
+from parley.contexts import audit, identity, messaging, notifications
 from parley.contexts.manifest import BoundedContext, PlacedRouter, ScheduleParts
 from projections.read_model.runner import Projector
 
 if TYPE_CHECKING:
     from api.http.problems import ProblemRefinement
 
-CONTEXTS: tuple[BoundedContext, ...] = (identity.CONTEXT, messaging.CONTEXT, audit.CONTEXT)
+CONTEXTS: tuple[BoundedContext, ...] = (identity.CONTEXT, messaging.CONTEXT, audit.CONTEXT,
+                                         notifications.CONTEXT)
 
 
 def handlers(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[type, Handler]:
