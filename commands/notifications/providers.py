@@ -13,36 +13,14 @@ second visible notification.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 from uuid import UUID
 
+from domain.notifications.addresses import Address
+from domain.notifications.content import Content
 
-@dataclass(frozen=True)
-class Address:
-    """Where on its channel a notification goes: one contact point of the recipient.
-
-    `kind` is one of domain.notifications.channels' address kinds; `value` the email address,
-    E.164 number, Web Push endpoint URL, FCM/APNs token, webhook URL, or the user id (in-app).
-    `keys` holds what the protocol needs beside it: a Web Push subscription's `p256dh` and
-    `auth`; a webhook endpoint's signing secrets (`secret`, and `previous_secret` while one
-    is being rotated).
-    """
-
-    kind: str
-    value: str = field(repr=False)
-    contact_point_id: str = ""
-    device_id: str | None = None
-    keys: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-
-@dataclass(frozen=True)
-class Content:
-    title: str = field(repr=False)
-    body: str = field(repr=False)
-    data: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    deep_link: str | None = None
+__all__ = ["Address", "Content", "Delivery", "Provider", "ProviderAnswer", "retry_after"]
 
 
 @dataclass(frozen=True)
