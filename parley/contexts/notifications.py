@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from commands.notifications.circuits import CIRCUIT_HANDLERS
 from parley.contexts.manifest import BoundedContext, PlacedRouter
 from projections.read_model.runner import Projector
 
@@ -28,9 +29,13 @@ def problems() -> Sequence[ProblemRefinement[Any]]:
 
 CONTEXT = BoundedContext(
     name="notifications",
-    handlers={},
+    handlers={
+        **CIRCUIT_HANDLERS,
+    },
     projectors=projectors,
-    relayed_event_modules=(),
+    relayed_event_modules=(
+        "domain.notifications.circuits",  # breaker changes: the providers' health read model
+    ),
     log_only_event_modules=(),
     queries=(),
     routers=routers,
