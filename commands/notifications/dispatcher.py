@@ -1,0 +1,255 @@
+"""The dispatcher: takes queued notifications, most urgent first, sends their deliveries
+through the providers, and records what the providers answered.
+
+Jobs come from a `DispatchQueue` (in process in the embedded default; Kafka topics, one per
+priority, in production), fed by the `DispatchFeeder` from the log's `Notification.Queued`
+events. Pumps (threads) take jobs in batches; each pump serves a *lane*, the priorities it
+may take, most urgent first: the urgent lane takes only critical and high, so however much
+bulk is waiting, a critical notification finds a pump that is not busy with bulk. Provider
+calls of all pumps run concurrently on one asyncio loop.
+
+A batch: `StartDispatches` (the write side decides and records the deliveries), the sends,
+each provider's breaker told how it went (a change of state is recorded as an event), then
+`RecordAnswers`. A batch that fails part-way (the log away, a crash) leaves its notifications
+queued or dispatching; the schedule's sweep (commands/notifications/timers.py) queues them
+again, and `StartDispatches` sends what was never answered once more, under the same attempt
+ids: at least once to the provider, and never a second visible notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+from uuid import UUID
+
+from commands.notifications.dispatch import (
+    ProviderAnswered,
+    RecordAnswers,
+    StartDispatches,
+    ToSend,
+    started,
+)
+from commands.notifications.providers import Provider, ProviderAnswer
+from commands.processes.outages import Outage
+from domain.notifications.channels import CRITICAL, HIGH, PRIORITIES
+from domain.notifications.notifications import Answer
+from domain.notifications.retries import RetryPolicy
+from event_log.aggregate import Cause
+
+log = logging.getLogger(__name__)
+
+DISPATCHER_ACTOR: Final = UUID("0f5d7c1e-6b0a-5d3e-9c41-2a7b8e9d1f60")
+URGENT: Final = (CRITICAL, HIGH)
+
+
+@dataclass(frozen=True)
+class DispatchJob:
+    notification_id: UUID
+    priority: str
+
+
+class DispatchQueue(Protocol):
+    def put(self, jobs: Sequence[DispatchJob]) -> None:
+        """Durable enough for its profile before it returns (Kafka: acknowledged)."""
+
+    def take(self, priorities: Sequence[str], max_jobs: int,
+             timeout: float) -> list[DispatchJob]:
+        """Up to `max_jobs` jobs of the most urgent of `priorities` that has any, waiting at
+        most `timeout` seconds for one; [] if none came."""
+
+    def close(self) -> None: ...
+
+
+class Breakers(Protocol):
+    """commands.notifications.circuits.CircuitBoard."""
+
+    def allows(self, provider: str, now: datetime) -> bool: ...
+
+    def state_of(self, provider: str) -> str: ...
+
+    def record(self, provider: str, healthy: bool, latency_ms: float,
+               now: datetime) -> Sequence[Any]: ...
+
+    def changes(self, transitions: Sequence[Any]) -> Sequence[Any]: ...
+
+
+Execute = Callable[[Any, Cause], Any]  # submit a command and wait for its outcome
+
+
+@dataclass(frozen=True)
+class Lane:
+    priorities: tuple[str, ...]
+    pumps: int
+
+
+DEFAULT_LANES: Final = (Lane(URGENT, 2), Lane(PRIORITIES, 2))
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    batch_size: int = 100
+    poll_seconds: float = 0.5
+    send_timeout_seconds: float = 30.0  # a provider call's last bound (theirs are shorter)
+    stale_after_seconds: float = 60.0
+    public_url: str = "http://127.0.0.1:8000"
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    lanes: tuple[Lane, ...] = DEFAULT_LANES
+
+
+def healthy(answer: ProviderAnswer) -> bool:
+    """Whether an answer speaks well of the provider: anything but a retryable failure (a
+    permanent refusal concerns the address, not the provider's health)."""
+    return answer.accepted or not answer.retryable
+
+
+class Dispatcher:
+    def __init__(self, queue: DispatchQueue, providers: Sequence[Provider], execute: Execute,
+                 breakers: Breakers, settings: DispatchSettings = DispatchSettings(),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._queue = queue
+        self._providers = {p.name: p for p in providers}
+        self._by_kind: dict[str, list[str]] = {}
+        for provider in providers:
+            for kind in sorted(provider.kinds):
+                self._by_kind.setdefault(kind, []).append(provider.name)
+        self._execute = execute
+        self._breakers = breakers
+        self._settings = settings
+        self._clock = clock
+        self._stopping = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(target=self._loop.run_forever,
+                                             name="dispatcher-io", daemon=True)
+        self._pumps = [threading.Thread(target=self._pump, args=(lane,),
+                                        name=f"dispatcher-{'-'.join(lane.priorities)}-{n}",
+                                        daemon=True)
+                       for lane in settings.lanes for n in range(lane.pumps)]
+        self._outage = Outage(log, "dispatching notifications")
+
+    @property
+    def provider_names(self) -> list[str]:
+        return list(self._providers)
+
+    def start(self) -> None:
+        self._loop_thread.start()
+        for pump in self._pumps:
+            pump.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for pump in self._pumps:
+            if pump.is_alive():
+                pump.join(timeout=10)
+        if self._loop_thread.is_alive():
+            closing = asyncio.run_coroutine_threadsafe(self._close_providers(), self._loop)
+            try:
+                closing.result(timeout=5)
+            except Exception:  # noqa: BLE001 - closing anyway
+                log.warning("a provider did not close cleanly")
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop_thread.join(timeout=5)
+
+    def _pump(self, lane: Lane) -> None:
+        while not self._stopping.is_set():
+            try:
+                jobs = self._queue.take(lane.priorities, self._settings.batch_size,
+                                        self._settings.poll_seconds)
+                if jobs:
+                    self.dispatch(jobs)
+            except Exception as error:  # noqa: BLE001 - logged once per outage; the sweep retries
+                self._outage.failed(error)
+                self._stopping.wait(0.5)
+                continue
+            self._outage.recovered()
+
+    def usable_providers(self, now: datetime) -> dict[str, tuple[str, ...]]:
+        """Per address kind, the provider to use now: the first in configured order whose
+        breaker is closed, else the first that lets a call through (a half-open probe)."""
+        usable: dict[str, tuple[str, ...]] = {}
+        for kind, names in self._by_kind.items():
+            closed = [n for n in names if self._breakers.state_of(n) == "closed"]
+            if closed:
+                usable[kind] = (closed[0],)
+                continue
+            for name in names:
+                if self._breakers.allows(name, now):
+                    usable[kind] = (name,)
+                    break
+        return usable
+
+    def dispatch(self, jobs: Sequence[DispatchJob]) -> int:
+        """One batch, start to end, on the calling thread; returns the deliveries sent."""
+        settings = self._settings
+        cause = Cause(DISPATCHER_ACTOR, uuid.uuid4())
+        now = self._clock()
+        outcome = self._execute(StartDispatches(
+            tuple(j.notification_id for j in jobs), now, self.usable_providers(now),
+            settings.policy, settings.stale_after_seconds, settings.public_url), cause)
+        to_send = started(outcome.result)
+        if not to_send:
+            return 0
+        sending = asyncio.run_coroutine_threadsafe(self._send_all(to_send), self._loop)
+        answers = sending.result(timeout=settings.send_timeout_seconds + 5)
+        answered_at = self._clock()
+        changes: list[Any] = []
+        for item, (answer, _latency) in zip(to_send, answers, strict=True):
+            transitions = self._breakers.record(item.provider, healthy(answer),
+                                                _latency, answered_at)
+            changes.extend(self._breakers.changes(transitions))
+        for change in changes:
+            self._execute(change, cause)
+        self._execute(RecordAnswers(tuple(
+            ProviderAnswered(item.delivery.notification_id, _answer_of(item, answer, latency))
+            for item, (answer, latency) in zip(to_send, answers, strict=True)),
+            answered_at, settings.policy), cause)
+        return len(to_send)
+
+    async def _send_all(self, to_send: Sequence[ToSend]) -> list[tuple[ProviderAnswer, int]]:
+        return list(await asyncio.gather(*(self._send_one(item) for item in to_send)))
+
+    async def _send_one(self, item: ToSend) -> tuple[ProviderAnswer, int]:
+        started_at = time.perf_counter()
+        provider = self._providers.get(item.provider)
+        if provider is None:  # configured away since the delivery was planned
+            answer = ProviderAnswer.failed("no_provider", retryable=True)
+        else:
+            try:
+                answer = await asyncio.wait_for(provider.send(item.delivery),
+                                                self._settings.send_timeout_seconds)
+            except TimeoutError:
+                answer = ProviderAnswer.failed("timeout", retryable=True)
+            except Exception as error:  # noqa: BLE001 - an adapter's bug must not stop the batch
+                log.error("provider %s failed on a delivery: %s", item.provider,
+                          type(error).__name__)
+                answer = ProviderAnswer.failed("adapter_error", retryable=True)
+        return answer, int((time.perf_counter() - started_at) * 1000)
+
+    async def _close_providers(self) -> None:
+        for provider in self._providers.values():
+            try:
+                await provider.aclose()
+            except Exception:  # noqa: BLE001 - closing the rest anyway
+                log.warning("provider %s did not close cleanly", provider.name)
+
+
+def _answer_of(item: ToSend, answer: ProviderAnswer, latency_ms: int) -> Answer:
+    return Answer(item.delivery.attempt_id, item.provider, answer.accepted, latency_ms,
+                  provider_message_id=answer.provider_message_id, delivered=answer.delivered,
+                  code=answer.code, retryable=answer.retryable,
+                  retry_after_seconds=answer.retry_after_seconds,
+                  address_gone=answer.address_gone, cost_micros=answer.cost_micros)
+
+
+def providers_by_kind(providers: Sequence[Provider]) -> Mapping[str, list[str]]:
+    kinds: dict[str, list[str]] = {}
+    for provider in providers:
+        for kind in provider.kinds:
+            kinds.setdefault(kind, []).append(provider.name)
+    return kinds

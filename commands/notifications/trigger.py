@@ -1,0 +1,251 @@
+"""Asking for notifications (the trigger API, and Parley's own process managers), cancelling
+them by their cancellation key, reading them in the inbox, and redriving dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+from uuid import UUID, uuid5
+
+from domain.identity.users import User
+from domain.notifications.cancellation import CancellationKey, cancellation_key_id
+from domain.notifications.channels import CHANNEL_OF_KIND, CHANNELS, INBOX, PRIORITIES
+from domain.notifications.contact_points import ContactPoints, contact_points_id
+from domain.notifications.content import Content, content_problem
+from domain.notifications.decisions import RecipientFacts, RoutingRequest, decide
+from domain.notifications.errors import (
+    BadSchedule,
+    ContentTooLarge,
+    NotificationNotFound,
+    UnknownCategory,
+    UnknownChannel,
+    UnknownRecipient,
+)
+from domain.notifications.notifications import Notification, notification_id
+from event_log.aggregate import Cause
+from event_log.batch import Batch
+
+MAX_RECIPIENTS: Final = 1000
+SEND_AT_SKEW: Final = timedelta(seconds=60)  # a send_at this little in the past means "now"
+MAX_SEND_AHEAD: Final = timedelta(days=30)
+DEFAULT_CATEGORIES: Final = ("message", "mention", "friend_request", "security", "account",
+                             "payment", "marketing", "system")
+
+
+@dataclass(frozen=True)
+class TriggerNotifications:
+    """One request for notifications: one notification per recipient.
+
+    `caller` says who asked ("apikey:<id>", "process:<name>"); `provided_kinds` are the address
+    kinds some configured provider reaches (given by the composition root), and
+    `categories` the categories the deployment defines."""
+
+    request_id: UUID
+    caller: str
+    recipients: tuple[UUID, ...]
+    category: str
+    priority: str
+    channels: tuple[str, ...]
+    content: Content = field(repr=False)
+    at: datetime
+    fallback_after_seconds: int | None = None
+    send_at: datetime | None = None
+    cancellation_key: str | None = None
+    provided_kinds: frozenset[str] = frozenset({INBOX})
+    categories: frozenset[str] = frozenset(DEFAULT_CATEGORIES)
+
+
+@dataclass(frozen=True)
+class RequestedNotification:
+    notification_id: UUID
+    recipient_id: UUID
+    state: str
+
+
+@dataclass(frozen=True)
+class NotificationsRequested:
+    request_id: UUID
+    notifications: tuple[RequestedNotification, ...]
+
+
+@dataclass(frozen=True)
+class CancelNotifications:
+    caller: str
+    cancellation_key: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class NotificationsCancelled:
+    cancelled: tuple[UUID, ...]
+    # already dispatched (or finished): cancelling came too late for them
+    not_cancelled: tuple[UUID, ...]
+
+
+@dataclass(frozen=True)
+class MarkNotificationRead:
+    reader_id: UUID
+    notification_id: UUID
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MarkNotificationsRead:
+    """Mark all of these the reader's own (the inbox's unread ones, read by the route)."""
+
+    reader_id: UUID
+    notification_ids: tuple[UUID, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class NotificationsRead:
+    read: tuple[UUID, ...]
+
+
+@dataclass(frozen=True)
+class RedriveDeadLetters:
+    notification_ids: tuple[UUID, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DeadLettersRedriven:
+    redriven: tuple[UUID, ...]
+    skipped: tuple[UUID, ...]  # not dead-lettered (any more): each is redriven at most once
+
+
+def check_request(command: TriggerNotifications) -> None:
+    """Everything about a trigger that can be refused before anything is written."""
+    if not command.recipients:
+        raise UnknownRecipient("recipients", "name at least one recipient")
+    if len(command.recipients) > MAX_RECIPIENTS:
+        raise UnknownRecipient("recipients", f"at most {MAX_RECIPIENTS} recipients per request")
+    if command.category not in command.categories:
+        raise UnknownCategory("category", f"no such category (one of "
+                                          f"{', '.join(sorted(command.categories))})")
+    if command.priority not in PRIORITIES:
+        raise UnknownChannel("priority", f"one of {', '.join(PRIORITIES)}")
+    if not command.channels:
+        raise UnknownChannel("channels", "name at least one channel")
+    for index, channel in enumerate(command.channels):
+        if channel not in CHANNELS:
+            raise UnknownChannel(f"channels[{index}]", f"one of {', '.join(CHANNELS)}")
+        problem = content_problem(command.content, channel)
+        if problem is not None:
+            raise ContentTooLarge("content", f"the content {problem}")
+    if command.send_at is not None:
+        if command.send_at < command.at - SEND_AT_SKEW:
+            raise BadSchedule("send_at", "is in the past")
+        if command.send_at > command.at + MAX_SEND_AHEAD:
+            raise BadSchedule("send_at", f"is more than {MAX_SEND_AHEAD.days} days ahead")
+
+
+def address_kinds(batch: Batch, user_id: UUID, now: datetime) -> frozenset[str]:
+    """The kinds of address the recipient can be reached at now (the inbox always)."""
+    book = batch.find(ContactPoints, contact_points_id(user_id))
+    if book is None:
+        return frozenset({INBOX})
+    kinds = set(CHANNEL_OF_KIND) - {INBOX}
+    return frozenset({INBOX} | {a.kind for a in book.addresses(kinds, now)})
+
+
+def trigger_notifications(batch: Batch, command: TriggerNotifications,
+                          cause: Cause) -> NotificationsRequested:
+    check_request(command)
+    recipients = list(dict.fromkeys(command.recipients))
+    for index, recipient in enumerate(recipients):
+        if batch.find(User, recipient) is None:
+            raise UnknownRecipient(f"recipients[{index}]", "no such user")
+    keyed: CancellationKey | None = None
+    if command.cancellation_key is not None:
+        keyed = batch.find(CancellationKey,
+                           cancellation_key_id(command.caller, command.cancellation_key))
+        if keyed is None:
+            keyed = CancellationKey.open(command.caller, command.cancellation_key, cause)
+            batch.add(keyed)
+        keyed.check_room(len(recipients))
+    request = RoutingRequest(command.category, command.priority, command.channels,
+                             command.send_at)
+    made = []
+    for recipient in recipients:
+        if batch.find(Notification, notification_id(command.request_id, recipient)) is not None:
+            continue  # the same request again (a process manager's repeat): nothing new
+        notification = Notification.request(
+            command.request_id, recipient, category=command.category,
+            priority=command.priority, channels=command.channels,
+            fallback_after_seconds=command.fallback_after_seconds, content=command.content,
+            send_at=command.send_at, cancellation_key=command.cancellation_key,
+            caller=command.caller, at=command.at, cause=cause)
+        facts = RecipientFacts(address_kinds(batch, recipient, command.at),
+                               command.provided_kinds | {INBOX})
+        notification.route(decide(request, facts, command.at), command.at, cause)
+        batch.add(notification)
+        if keyed is not None:
+            keyed.include(notification.id, cause)
+        made.append(RequestedNotification(notification.id, recipient, notification.state))
+    return NotificationsRequested(command.request_id, tuple(made))
+
+
+def cancel_notifications(batch: Batch, command: CancelNotifications,
+                         cause: Cause) -> NotificationsCancelled:
+    keyed = batch.find(CancellationKey,
+                       cancellation_key_id(command.caller, command.cancellation_key))
+    cancelled, too_late = [], []
+    for nid in keyed.notification_ids if keyed is not None else ():
+        notification = batch.find(Notification, nid)
+        if notification is None:
+            continue
+        if notification.cancel("cancelled by its cancellation key", command.at, cause):
+            cancelled.append(nid)
+        elif notification.state != "cancelled":
+            too_late.append(nid)
+    return NotificationsCancelled(tuple(cancelled), tuple(too_late))
+
+
+def mark_read(batch: Batch, command: MarkNotificationRead, cause: Cause) -> NotificationsRead:
+    notification = batch.find(Notification, command.notification_id)
+    if notification is None or not notification.owned_by(command.reader_id):
+        raise NotificationNotFound("notification_id", "no such notification")
+    read = notification.mark_read(command.reader_id, command.at, cause)
+    return NotificationsRead((notification.id,) if read else ())
+
+
+def mark_all_read(batch: Batch, command: MarkNotificationsRead,
+                  cause: Cause) -> NotificationsRead:
+    read = []
+    for nid in command.notification_ids:
+        notification = batch.find(Notification, nid)
+        if (notification is not None and notification.owned_by(command.reader_id)
+                and notification.posted_at is not None
+                and notification.mark_read(command.reader_id, command.at, cause)):
+            read.append(nid)
+    return NotificationsRead(tuple(read))
+
+
+def redrive(batch: Batch, command: RedriveDeadLetters, cause: Cause) -> DeadLettersRedriven:
+    redriven, skipped = [], []
+    for nid in dict.fromkeys(command.notification_ids):
+        notification = batch.find(Notification, nid)
+        if notification is not None and notification.redrive(command.at, cause):
+            redriven.append(nid)
+        else:
+            skipped.append(nid)
+    return DeadLettersRedriven(tuple(redriven), tuple(skipped))
+
+
+def request_id_for(process: str, event_id: UUID) -> UUID:
+    """A process manager's request id for the event that caused it: the same every time that
+    event is handled, so a repeat makes no second notification."""
+    return uuid5(event_id, f"notifications/{process}")
+
+
+TRIGGER_HANDLERS: Mapping[type, object] = {
+    TriggerNotifications: trigger_notifications,
+    CancelNotifications: cancel_notifications,
+    MarkNotificationRead: mark_read,
+    MarkNotificationsRead: mark_all_read,
+    RedriveDeadLetters: redrive,
+}

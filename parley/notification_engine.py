@@ -1,0 +1,183 @@
+"""Composition of the notification delivery engine, for both profiles: the providers from
+PARLEY_NOTIFICATION_PROVIDERS, their breakers, the dispatch queue, the feeder, the timers and
+the dispatchers (commands/notifications/).
+
+The embedded default runs all of it in its one process, with the queue in memory. In
+production every API process runs the feeder and the timers (each under its lock, so one at
+a time) and, unless told otherwise, dispatchers too; `parley dispatch` runs dispatchers alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from commands.notifications.circuits import CircuitBoard, recorded_circuits
+from commands.notifications.dispatcher import (
+    URGENT,
+    Dispatcher,
+    DispatchQueue,
+    DispatchSettings,
+    Lane,
+)
+from commands.notifications.feeder import DispatchFeeder
+from commands.notifications.providers import Provider
+from commands.notifications.timers import NotificationTimers
+from commands.processes.runner import ProcessLocks, ProcessPositions
+from commands.processes.schedules import ScheduledJob
+from domain.notifications.channels import INBOX, PRIORITIES
+from domain.notifications.circuits import BreakerPolicy
+from domain.notifications.notifications import Notification
+from domain.notifications.retries import RetryPolicy
+from event_log.log import EventLog
+from event_log.outcomes import Outcome
+from parley.settings import Settings
+from projections.notifications.schedule import ScheduleQueries
+from projections.read_model.documents import ReadStore
+
+if TYPE_CHECKING:
+    from parley.assembly import Parley
+
+log = logging.getLogger(__name__)
+
+
+def provider_entries(settings: Settings) -> list[dict[str, Any]]:
+    """PARLEY_NOTIFICATION_PROVIDERS, parsed; a malformed value names itself, never its
+    content (it holds credentials)."""
+    if settings.notification_providers is None:
+        return []
+    raw = settings.notification_providers.get_secret_value().strip()
+    if not raw:
+        return []
+    try:
+        entries = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"PARLEY_NOTIFICATION_PROVIDERS is not JSON (line {error.lineno}, "
+                         f"column {error.colno})") from None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ValueError("PARLEY_NOTIFICATION_PROVIDERS must be a JSON list of objects")
+    return entries
+
+
+def build_providers(settings: Settings) -> list[Provider]:
+    from adapters.notifications.registry import ProviderEnvironment, build_providers
+
+    environment = ProviderEnvironment(
+        public_url=str(getattr(settings, "public_url", "http://127.0.0.1:8000")).rstrip("/"),
+        allow_loopback_http=settings.notification_allow_loopback_http)
+    return build_providers(provider_entries(settings), environment)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(settings.notification_max_attempts,
+                       settings.notification_retry_base_seconds,
+                       max(settings.notification_retry_cap_seconds,
+                           settings.notification_retry_base_seconds))
+
+
+def breaker_policy(settings: Settings) -> BreakerPolicy:
+    defaults = BreakerPolicy()
+    return BreakerPolicy(
+        window_seconds=getattr(settings, "breaker_window_seconds", defaults.window_seconds),
+        min_calls=getattr(settings, "breaker_min_calls", defaults.min_calls),
+        failure_rate=getattr(settings, "breaker_failure_rate", defaults.failure_rate),
+        open_seconds=getattr(settings, "breaker_open_seconds", defaults.open_seconds),
+        half_open_probes=getattr(settings, "breaker_half_open_probes",
+                                 defaults.half_open_probes))
+
+
+def dispatch_settings(settings: Settings) -> DispatchSettings:
+    return DispatchSettings(
+        batch_size=settings.notification_dispatch_batch,
+        stale_after_seconds=settings.notification_stale_after_seconds,
+        public_url=str(getattr(settings, "public_url", "http://127.0.0.1:8000")).rstrip("/"),
+        policy=retry_policy(settings),
+        lanes=(Lane(URGENT, settings.notification_urgent_pumps),
+               Lane(PRIORITIES, settings.notification_pumps)))
+
+
+@dataclass
+class NotificationEngine:
+    """What a process runs of the engine, and what its routes need to know of it."""
+
+    queue: DispatchQueue
+    providers: list[Provider]
+    board: CircuitBoard
+    # the address kinds some configured provider reaches (the inbox always)
+    provided_kinds: frozenset[str] = frozenset({INBOX})
+    dispatcher: Dispatcher | None = None
+    feeder: DispatchFeeder | None = None
+    timers: NotificationTimers | None = None
+    jobs: list[ScheduledJob] = field(default_factory=list)
+
+    def start(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.start()
+        if self.feeder is not None:
+            self.feeder.start()
+        for job in self.jobs:
+            job.start()
+
+    def stop(self) -> None:
+        for job in self.jobs:
+            job.stop()
+        if self.feeder is not None:
+            self.feeder.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+        self.queue.close()
+
+
+def engine(settings: Settings, event_log: EventLog, queue: DispatchQueue,
+           execute: Callable[[Any, Any], Outcome[Any]] | None, *,
+           store: ReadStore | None, positions: ProcessPositions | None,
+           locks: ProcessLocks | None, dispatch: bool,
+           clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> NotificationEngine:
+    """The engine's parts this process runs: with `execute` (it holds the writer) and a store,
+    the feeder and timers; with `dispatch` too, dispatchers."""
+    from adapters.processes.log_reactions import ReactionsReader
+
+    providers = build_providers(settings)
+    names = [p.name for p in providers]
+    board = CircuitBoard(breaker_policy(settings), {p.name: p.channel for p in providers})
+    board.restore(recorded_circuits(event_log.repository, names))
+    kinds = frozenset({INBOX} | {kind for p in providers for kind in p.kinds})
+    parts = NotificationEngine(queue, providers, board, kinds)
+    if execute is None:
+        return parts
+    if dispatch:
+        parts.dispatcher = Dispatcher(queue, providers, execute, board,
+                                      dispatch_settings(settings), clock)
+    if store is not None and positions is not None and locks is not None:
+        parts.feeder = DispatchFeeder(ReactionsReader(event_log, (Notification.Queued,)),
+                                      positions, locks, queue)
+        parts.timers = NotificationTimers(
+            ScheduleQueries(store), execute, queue, clock,
+            requeue_after_seconds=settings.notification_requeue_after_seconds,
+            stale_after_seconds=settings.notification_stale_after_seconds)
+        parts.jobs = [ScheduledJob(s) for s in parts.timers.schedules(
+            settings.notification_timer_every_seconds,
+            settings.notification_sweep_every_seconds)]
+    return parts
+
+
+def attach_notification_engine(parley: Parley, queue: DispatchQueue,
+                               positions: ProcessPositions, locks: ProcessLocks, *,
+                               dispatch: bool) -> NotificationEngine:
+    """The engine runs while the process runs (after attach_write_side and attach_queries)."""
+    from event_log.writer import GroupCommitWriter
+    from projections.notifications.inbox import InboxQueries
+
+    writer = parley.writer
+    execute = writer.execute if isinstance(writer, GroupCommitWriter) else None
+    parts = engine(parley.settings, parley.event_log, queue, execute, store=parley.store,
+                   positions=positions, locks=locks, dispatch=dispatch)
+    parley.notification_engine = parts
+    parley.inbox = InboxQueries(parley.store)
+    parley._starters.append(parts.start)
+    parley._closers.append(parts.stop)
+    return parts
