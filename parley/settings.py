@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
                     "recently used one")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Parley's public base URL, as providers and "
+        "browsers reach it (status callbacks and unsubscribe links point under it)")
     max_body_bytes: int = Field(64 * 1024, gt=0)
     consistency_wait_seconds: float = Field(2.0, ge=0)
     group_commit_max_batch: int = Field(256, gt=0)
@@ -144,6 +148,23 @@ class Settings(BaseSettings):
             raise ValueError(f"{variable} {weakness}; make a strong one with: "
                              f"export {variable}=$(parley secrets generate)")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        """An http(s) URL with a host and nothing after its path (kept without a trailing
+        slash): what callback and unsubscribe URLs are made from and checked against."""
+        url = value.strip().rstrip("/")
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises for a port that is not a number
+        except ValueError as error:
+            raise ValueError("PARLEY_PUBLIC_URL is not a valid URL") from error
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("PARLEY_PUBLIC_URL must be an http:// or https:// URL with a host")
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("PARLEY_PUBLIC_URL must have no query, fragment or user name")
+        return url
 
     @property
     def blob_directory(self) -> Path:

@@ -1,13 +1,14 @@
 """Requests are refused before parsing when too big (413) or not JSON (415).
 
 Upload routes (raw bytes, e.g. attachments) are named with their own size limit and take any
-content type: the route itself decides which types it accepts.
+content type: the route itself decides which types it accepts. Callback routes (named by path
+prefix) may also take HTML forms, within the usual size limit.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,6 +16,7 @@ from api.http.problem_json import PROBLEM_JSON
 from api.http.request_ids import current_request_id
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+FORM = "application/x-www-form-urlencoded"
 
 
 async def _send_problem(send: Send, status: int, title: str, detail: str) -> None:
@@ -37,14 +39,18 @@ class RequestLimits:
     """ASGI middleware: a size cap on bodies and JSON-only bodies for commands.
 
     `uploads` maps the exact paths of upload routes to their own body limit; they alone are
-    exempt from the JSON rule and from `max_body_bytes`.
+    exempt from the JSON rule and from `max_body_bytes`. Paths under `form_prefixes` (callbacks
+    from outside services, which post HTML forms) may also send
+    application/x-www-form-urlencoded, within `max_body_bytes`.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int,
-                 uploads: Mapping[str, int] | None = None) -> None:
+                 uploads: Mapping[str, int] | None = None,
+                 form_prefixes: Sequence[str] = ()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.uploads = dict(uploads or {})
+        self.form_prefixes = tuple(form_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
@@ -60,8 +66,9 @@ class RequestLimits:
             return
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         has_body = declared not in (None, "0") or "transfer-encoding" in headers
+        form_allowed = media_type == FORM and scope["path"].startswith(self.form_prefixes)
         if (upload_limit is None and has_body and media_type != "application/json"
-                and not media_type.endswith("+json")):
+                and not media_type.endswith("+json") and not form_allowed):
             await _send_problem(send, 415, "Unsupported media type",
                                 "send the body as application/json")
             return

@@ -16,6 +16,8 @@ from api.http.limits import RequestLimits
 from tests.builders import in_chunks
 
 UPLOAD = "/v1/attachments"
+CALLBACKS = "/v1/notifications/callbacks/"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 async def received(request: Request) -> JSONResponse:
@@ -30,8 +32,10 @@ class Client:
 
     def __init__(self) -> None:
         self.app = Starlette(routes=[Route(path, received, methods=["POST"])
-                                     for path in (UPLOAD, f"{UPLOAD}/other", "/v1/commands")])
-        self.app.add_middleware(RequestLimits, max_body_bytes=100, uploads={UPLOAD: 1000})
+                                     for path in (UPLOAD, f"{UPLOAD}/other", "/v1/commands",
+                                                  f"{CALLBACKS}sms/twilio")])
+        self.app.add_middleware(RequestLimits, max_body_bytes=100, uploads={UPLOAD: 1000},
+                                form_prefixes=(CALLBACKS,))
 
     def post(self, path: str, content: bytes | Iterator[bytes],
              headers: dict[str, str]) -> httpx.Response:
@@ -78,3 +82,14 @@ def test_other_routes_keep_the_json_rule_and_the_small_limit(client: Client,
     streamed = client.post(path, content=in_chunks(b"1" * 101, 10),
                            headers={"content-type": "application/json"})
     assert (not_json.status_code, too_big.status_code, streamed.status_code) == (415, 413, 413)
+
+
+def test_callback_routes_also_take_forms_but_nothing_else_and_within_the_small_limit(
+        client: Client) -> None:
+    path = f"{CALLBACKS}sms/twilio"
+    form = client.post(path, content=b"MessageStatus=sent", headers=FORM)
+    too_big = client.post(path, content=b"a=" + b"x" * 100, headers=FORM)
+    not_form = client.post(path, content=b"x" * 10, headers={"content-type": "text/plain"})
+    elsewhere = client.post("/v1/commands", content=b"MessageStatus=sent", headers=FORM)
+    assert form.json() == {"size": 18}
+    assert (too_big.status_code, not_form.status_code, elsewhere.status_code) == (413, 415, 415)

@@ -1,0 +1,102 @@
+"""What the notifications routes are given, typed and never None (built by the composition root).
+
+SMS status callbacks: each SMS provider that asks for them offers a verifier (its adapter
+builds it: adapters/notifications/sms_receipts.py); the composition root maps provider names
+to them, with Parley's public base URL (`PARLEY_PUBLIC_URL`) the providers were given, which
+is what their signatures cover (never the Host header a caller sends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Protocol, cast
+
+from fastapi import Depends
+
+from api.http.dependencies import ParleyDep
+from commands.notifications.contact_points import ContactPointRules
+from domain.notifications.email_verification import EmailVerification
+from projections.notifications.contact_points import ContactPointQueries
+
+
+@dataclass(frozen=True)
+class SmsStatusReport:
+    """What a verified status callback says about one message.
+
+    `status` is one of commands.notifications.receipts' statuses (sent, delivered,
+    undelivered, failed), or None for news of no consequence (Twilio's `queued`, Vonage's
+    `unknown`): acknowledged, nothing recorded. `code` is the provider's error code, if any.
+    `attempt_reference` is the attempt id the provider echoes inside what it signed (Vonage's
+    `client-ref`), which must then name the attempt in the callback URL.
+    """
+
+    provider_message_id: str
+    status: str | None
+    code: str = ""
+    attempt_reference: str | None = None
+
+
+class UnknownSmsStatus(ValueError):
+    """A correctly signed callback with a status its provider does not document."""
+
+
+class SmsCallbackVerifier(Protocol):
+    """Checks one provider's callback and reads it: None when the signature (or its freshness)
+    is wrong; raises UnknownSmsStatus for a status it cannot map."""
+
+    def __call__(self, url: str, fields: Mapping[str, str], headers: Mapping[str, str],
+                 now: datetime) -> SmsStatusReport | None: ...
+
+
+SmsCallbackVerifiers = Mapping[str, SmsCallbackVerifier]
+
+
+@dataclass(frozen=True)
+class SmsCallbacks:
+    """The providers whose callbacks are taken (by name), and the base URL they were given."""
+
+    public_url: str = "http://127.0.0.1:8000"
+    verifiers: SmsCallbackVerifiers = field(default_factory=dict)
+
+
+NO_SMS_CALLBACKS = SmsCallbacks()
+
+
+async def get_sms_callbacks(parley: ParleyDep) -> SmsCallbacks:
+    # Seam for the composition root: the built Parley's `sms_callbacks`, once it builds them
+    # from the configured providers; until then no provider is known and every callback is
+    # refused (403), which is also the right answer for a deployment without SMS.
+    return cast(SmsCallbacks, getattr(parley, "sms_callbacks", NO_SMS_CALLBACKS))
+
+
+SmsCallbacksDep = Annotated[SmsCallbacks, Depends(get_sms_callbacks)]
+
+
+# Contact points (api/notifications/contact_points.py)
+
+
+@dataclass(frozen=True)
+class ContactPointParts:
+    """What adding and verifying contact points need: the limits, and the email verification
+    tokens' key (derived by the composition root from the server secret)."""
+
+    rules: ContactPointRules
+    verification: EmailVerification
+
+
+async def get_contact_point_listing(parley: ParleyDep) -> ContactPointQueries:
+    return parley.contact_points
+
+
+async def get_contact_point_parts(parley: ParleyDep) -> ContactPointParts:
+    settings = parley.settings
+    return ContactPointParts(
+        ContactPointRules(settings.max_contact_points_per_user,
+                          settings.notification_allow_loopback_http),
+        EmailVerification(parley.email_verification_key, settings.email_verification_ttl_seconds))
+
+
+ContactPointListing = Annotated[ContactPointQueries, Depends(get_contact_point_listing)]
+ContactPointPartsDep = Annotated[ContactPointParts, Depends(get_contact_point_parts)]
