@@ -117,9 +117,10 @@ class _Window:
 class Breaker:
     """One provider's breaker. Not thread-safe: the dispatcher's CircuitBoard locks around it.
 
-    Transitions made while admitting a call (open -> half_open; a probe never answered within
-    `open_seconds` -> open) wait in `pending` and come back with the next `record` (or
-    `take_pending`), so every one is recorded.
+    A transition made while admitting a call (open -> half_open) waits in `pending` and comes
+    back with the next `record` (or `take_pending`), so every one is recorded. Each call let
+    through must be recorded; in half-open, answers beyond the probes let through (calls
+    admitted before it opened) do not count.
     """
 
     def __init__(self, provider: str, policy: BreakerPolicy, state: str = CLOSED,
@@ -142,11 +143,10 @@ class Breaker:
             self._move(HALF_OPEN, now, 0.0, 0)
         if self.state == HALF_OPEN:
             moment = now.timestamp()
-            lost = sum(moment - t > self.policy.open_seconds for t in self._probes_admitted)
-            if lost:  # a probe never answered: the provider is not back
-                calls = self._probes_answered + len(self._probes_admitted)
-                self._open(now, lost / calls, calls)
-                return False
+            # a probe let through but never answered within an open period was never sent (a
+            # provider's own timeouts are far shorter): its slot is free again
+            self._probes_admitted = [t for t in self._probes_admitted
+                                     if moment - t <= self.policy.open_seconds]
             if self._probes_answered + len(self._probes_admitted) >= self.policy.half_open_probes:
                 return False
             self._probes_admitted.append(moment)
