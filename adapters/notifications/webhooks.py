@@ -1,0 +1,247 @@
+"""Webhooks to business and bot endpoints, signed per the Standard Webhooks scheme.
+
+Each delivery is one POST of JSON to the endpoint's URL (the Address value) with the headers
+`webhook-id` (the attempt id: a receiver de-duplicates by it), `webhook-timestamp` (unix
+seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` by the `standardwebhooks`
+package). While a secret is being rotated the request carries both secrets' signatures,
+space-separated, so a receiver holding either one verifies it.
+
+A 2xx means the receiver has it (accepted and delivered). A 3xx is never followed (the
+endpoint must be registered where it is); 410 Gone removes the endpoint; 408, 425, 429 and
+5xx may work later (their Retry-After is honoured); any other 4xx will not. No answer within
+the timeout, or a refused, reset or dropped connection, is retryable.
+
+One httpx transport (a connection pool speaking HTTP/1.1, and HTTP/2 where the endpoint's TLS
+offers it) is used directly rather than through an `httpx.AsyncClient`: the client's extras
+are all wrong here. It logs every request's full URL at INFO (endpoint URLs often carry a
+token of their own), keeps a cookie jar that one receiver could fill, and can follow
+redirects. The transport sends exactly the request built below and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from math import floor
+from typing import Any, Final, Self
+
+import httpx
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
+
+from adapters.notifications.registry import ProviderEnvironment
+from commands.notifications.providers import Delivery, ProviderAnswer, retry_after
+from domain.notifications.channels import WEBHOOK, WEBHOOK_ENDPOINT
+from domain.notifications.endpoints import endpoint_url_problem
+
+log = logging.getLogger(__name__)
+
+KIND: Final = "webhook"
+DEFAULT_USER_AGENT: Final = "Parley-Webhooks/1.0"
+DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024
+ENTRY_KEYS: Final = frozenset({"name", "kind", "timeout_seconds", "user_agent",
+                               "max_response_bytes"})
+# statuses that say "not now" rather than "no"
+RETRYABLE_STATUSES: Final = frozenset({408, 425, 429})
+GONE: Final = 410
+
+# answer codes that are not an HTTP status
+ENDPOINT_REFUSED: Final = "endpoint_refused"
+NO_SIGNING_SECRET: Final = "no_signing_secret"
+BAD_SIGNING_SECRET: Final = "bad_signing_secret"
+REDIRECT: Final = "redirect"
+TIMED_OUT: Final = "timeout"
+CONNECTION_FAILED: Final = "connection"
+
+
+class WebhookProvider:
+    """Sends notifications to webhook endpoints (kind `webhook`, channel `webhook`).
+
+    `verify` is the TLS trust to use (tests pass their local CA's context); `clock` the
+    time the requests are signed at.
+    """
+
+    def __init__(self, name: str, *, timeout_seconds: float = 10.0,
+                 user_agent: str = DEFAULT_USER_AGENT,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                 allow_loopback_http: bool = False,
+                 verify: ssl.SSLContext | bool = True,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._name = name
+        self._timeout_seconds = timeout_seconds
+        self._user_agent = user_agent
+        self._max_response_bytes = max_response_bytes
+        self._allow_loopback_http = allow_loopback_http
+        self._clock = clock
+        self._transport = httpx.AsyncHTTPTransport(verify=verify, http2=True, retries=0)
+
+    @classmethod
+    def from_config(cls, entry: Mapping[str, Any], environment: ProviderEnvironment) -> Self:
+        """A provider from its entry; a ValueError names a key that is unknown or wrong."""
+        unknown = sorted(set(entry) - ENTRY_KEYS)
+        if unknown:
+            raise ValueError(f"webhook provider: unknown key {unknown[0]!r} "
+                             f"(known: {', '.join(sorted(ENTRY_KEYS))})")
+        return cls(_text(entry, "name", None),
+                   timeout_seconds=_seconds(entry, "timeout_seconds",
+                                            environment.timeout_seconds),
+                   user_agent=_text(entry, "user_agent", DEFAULT_USER_AGENT),
+                   max_response_bytes=_byte_count(entry, "max_response_bytes",
+                                                  DEFAULT_MAX_RESPONSE_BYTES),
+                   allow_loopback_http=environment.allow_loopback_http)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def channel(self) -> str:
+        return WEBHOOK
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset({WEBHOOK_ENDPOINT})
+
+    def __repr__(self) -> str:
+        return f"WebhookProvider(name={self._name!r})"
+
+    async def send(self, delivery: Delivery) -> ProviderAnswer:
+        url = delivery.address.value
+        problem = endpoint_url_problem(url, allow_loopback_http=self._allow_loopback_http)
+        if problem is not None:
+            return self._answered(delivery, ProviderAnswer.failed(
+                ENDPOINT_REFUSED, retryable=False, detail=f"the endpoint URL {problem}"))
+        signed = self._signed_request(delivery)
+        if isinstance(signed, ProviderAnswer):
+            return self._answered(delivery, signed)
+        return self._answered(delivery, await self._post(signed))
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    def _signed_request(self, delivery: Delivery) -> httpx.Request | ProviderAnswer:
+        keys = delivery.address.keys
+        secrets = [keys[key] for key in ("secret", "previous_secret") if keys.get(key)]
+        if not secrets:
+            return ProviderAnswer.failed(NO_SIGNING_SECRET, retryable=False,
+                                         detail="the endpoint has no signing secret")
+        moment = self._clock().astimezone(UTC)
+        message_id = str(delivery.attempt_id)
+        body = payload(delivery, moment)
+        try:
+            signature = " ".join(Webhook(secret).sign(message_id, moment, body)
+                                 for secret in secrets)
+        except (ValueError, EmptyWebhookSecretError):
+            # the library's message says what is wrong with the base64, never the secret
+            return ProviderAnswer.failed(BAD_SIGNING_SECRET, retryable=False,
+                                         detail="a signing secret is not valid base64")
+        headers = {
+            "content-type": "application/json",
+            "user-agent": self._user_agent,
+            "webhook-id": message_id,
+            "webhook-timestamp": str(floor(moment.timestamp())),
+            "webhook-signature": signature,
+        }
+        timeout = httpx.Timeout(self._timeout_seconds).as_dict()
+        try:
+            return httpx.Request("POST", delivery.address.value, headers=headers,
+                                 content=body.encode(), extensions={"timeout": timeout})
+        except httpx.InvalidURL:
+            return ProviderAnswer.failed(ENDPOINT_REFUSED, retryable=False,
+                                         detail="the endpoint URL is not valid")
+
+    async def _post(self, request: httpx.Request) -> ProviderAnswer:
+        """The receiver's answer; httpx's timeouts bound each phase, the deadline the whole."""
+        try:
+            async with asyncio.timeout(self._timeout_seconds):
+                response = await self._transport.handle_async_request(request)
+                try:
+                    await self._read_at_most(response)
+                finally:
+                    await response.aclose()
+        except (TimeoutError, httpx.TimeoutException):
+            return ProviderAnswer.failed(TIMED_OUT, retryable=True,
+                                         detail=f"no answer within {self._timeout_seconds:g} s")
+        except httpx.TransportError as error:
+            # refused, reset, dropped: the class says which; its text may name the host
+            return ProviderAnswer.failed(CONNECTION_FAILED, retryable=True,
+                                         detail=type(error).__name__)
+        return answer_to(response, request.headers["webhook-id"])
+
+    async def _read_at_most(self, response: httpx.Response) -> None:
+        """Reads the body (so the connection can be reused) up to the limit, then stops."""
+        read = 0
+        if self._max_response_bytes == 0:
+            return
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read >= self._max_response_bytes:
+                return
+
+    def _answered(self, delivery: Delivery, answer: ProviderAnswer) -> ProviderAnswer:
+        log.debug("webhook provider %s: attempt %s answered %s", self._name,
+                  delivery.attempt_id, "2xx" if answer.accepted else answer.code)
+        return answer
+
+
+def _text(entry: Mapping[str, Any], key: str, default: str | None) -> str:
+    value = entry.get(key, default)
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+        raise ValueError(f"webhook provider: {key} must be a non-empty printable string")
+    return value
+
+
+def _seconds(entry: Mapping[str, Any], key: str, default: float) -> float:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 3600:
+        raise ValueError(f"webhook provider: {key} must be a number of seconds, over 0 and "
+                         "under 3600")
+    return float(value)
+
+
+def _byte_count(entry: Mapping[str, Any], key: str, default: int) -> int:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"webhook provider: {key} must be a whole number of bytes, 0 or more")
+    return value
+
+
+def payload(delivery: Delivery, moment: datetime) -> str:
+    """The JSON body: the event type, when it was sent, and the notification."""
+    content = delivery.content
+    return json.dumps({
+        "type": f"notification.{delivery.category}",
+        "timestamp": moment.isoformat().replace("+00:00", "Z"),
+        "data": {
+            "notification_id": str(delivery.notification_id),
+            "recipient_id": str(delivery.recipient_id),
+            "category": delivery.category,
+            "priority": delivery.priority,
+            "title": content.title,
+            "body": content.body,
+            "data": dict(content.data),
+            "deep_link": content.deep_link,
+        },
+    }, separators=(",", ":"), ensure_ascii=False)
+
+
+def answer_to(response: httpx.Response, message_id: str) -> ProviderAnswer:
+    """What the receiver's status says about the delivery (message `message_id`)."""
+    status = response.status_code
+    detail = f"HTTP {status} {httpx.codes.get_reason_phrase(status)}".rstrip()
+    if 200 <= status < 300:
+        return ProviderAnswer.accepted_as(message_id, delivered=True)
+    if 300 <= status < 400:
+        return ProviderAnswer.failed(REDIRECT, retryable=False,
+                                     detail=f"{detail}: redirects are not followed")
+    if status == GONE:
+        return ProviderAnswer.failed(str(status), retryable=False, detail=detail,
+                                     address_gone=True)
+    if status in RETRYABLE_STATUSES or status >= 500:
+        return ProviderAnswer.failed(str(status), retryable=True, detail=detail,
+                                     retry_after_seconds=retry_after(
+                                         response.headers.get("retry-after")))
+    return ProviderAnswer.failed(str(status), retryable=False, detail=detail)
