@@ -119,7 +119,12 @@ def _addresses(batch: Batch, notification: Notification, now: datetime) -> list[
     if INBOX in kinds:
         return [Address(INBOX, str(notification.recipient_id), INBOX_CONTACT_POINT)]
     book = batch.find(ContactPoints, contact_points_id(notification.recipient_id))
-    return list(book.addresses(kinds, now)) if book is not None else []
+    if book is None:
+        return []
+    if notification.contact_point_id is not None:
+        return [a for a in book.addresses(kinds, now, include_unverified=True)
+                if a.contact_point_id == notification.contact_point_id]
+    return list(book.addresses(kinds, now))
 
 
 def _delivery(notification: Notification, delivery_id: UUID, address: Address, channel: str,

@@ -55,6 +55,9 @@ class TriggerNotifications:
     cancellation_key: str | None = None
     provided_kinds: frozenset[str] = frozenset({INBOX})
     categories: frozenset[str] = frozenset(DEFAULT_CATEGORIES)
+    # Parley's own: to this one contact point of the (single) recipient, verified or not
+    # (an email address's verification link); its channel must be the plan's only one
+    contact_point_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,9 +181,11 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
             priority=command.priority, channels=command.channels,
             fallback_after_seconds=command.fallback_after_seconds, content=command.content,
             send_at=command.send_at, cancellation_key=command.cancellation_key,
-            caller=command.caller, at=command.at, cause=cause)
-        facts = RecipientFacts(address_kinds(batch, recipient, command.at),
-                               command.provided_kinds | {INBOX})
+            caller=command.caller, at=command.at, cause=cause,
+            contact_point_id=command.contact_point_id)
+        kinds = (address_kinds(batch, recipient, command.at) if command.contact_point_id is None
+                 else frozenset(CHANNEL_OF_KIND))  # the one address is checked at dispatch
+        facts = RecipientFacts(kinds, command.provided_kinds | {INBOX})
         notification.route(decide(request, facts, command.at), command.at, cause)
         batch.add(notification)
         if keyed is not None:

@@ -103,7 +103,8 @@ class Notification(ParleyAggregate):
     def __init__(self, request_id: UUID, recipient_id: UUID, category: str, priority: str,
                  channels: list[str], fallback_after_seconds: int | None, title: str, body: str,
                  data: dict[str, Any], deep_link: str | None, send_at: datetime | None,
-                 cancellation_key: str | None, caller: str, requested_at: datetime) -> None:
+                 cancellation_key: str | None, caller: str, requested_at: datetime,
+                 contact_point_id: str | None) -> None:
         self.request_id = request_id
         self.recipient_id = recipient_id
         self.category = category
@@ -119,6 +120,8 @@ class Notification(ParleyAggregate):
         self.cancellation_key = cancellation_key
         self.caller = caller
         self.requested_at = requested_at
+        # to this one contact point only, verified or not (the email verification link)
+        self.contact_point_id = contact_point_id
         self.state = QUEUED
         self.channel_index = 0
         self.attempt = 0
@@ -151,6 +154,7 @@ class Notification(ParleyAggregate):
         cancellation_key: str | None
         caller: str
         requested_at: datetime
+        contact_point_id: str | None
 
     class Routed(ParleyAggregate.Event):
         """The decision on channels: those kept, in order, and each skipped one's reason;
@@ -359,14 +363,15 @@ class Notification(ParleyAggregate):
     def request(cls, request_id: UUID, recipient_id: UUID, *, category: str, priority: str,
                 channels: Sequence[str], fallback_after_seconds: int | None, content: Content,
                 send_at: datetime | None, cancellation_key: str | None, caller: str,
-                at: datetime, cause: Cause) -> Notification:
+                at: datetime, cause: Cause, contact_point_id: str | None = None) -> Notification:
         return cls._create(
             cls.Requested, id=notification_id(request_id, recipient_id), request_id=request_id,
             recipient_id=recipient_id, category=category, priority=priority,
             channels=list(channels), fallback_after_seconds=fallback_after_seconds,
             title=content.title, body=content.body, data=dict(content.data),
             deep_link=content.deep_link, send_at=send_at, cancellation_key=cancellation_key,
-            caller=caller, requested_at=at, **cause.as_event_fields())
+            caller=caller, requested_at=at, contact_point_id=contact_point_id,
+            **cause.as_event_fields())
 
     @property
     def content(self) -> Content:
