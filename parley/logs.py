@@ -10,7 +10,9 @@ from pythonjsonlogger.json import JsonFormatter
 # thirty lines per outage; the relay and the projectors log one line of their own per outage
 # (commands.processes.outages.Outage) and raise what they cannot handle, so only its CRITICAL
 # remain.
-QUIETED_LOGGERS = {"kafka": logging.CRITICAL}
+# httpx logs each request's URL at INFO, and hpack each HTTP/2 header block at DEBUG: a Web Push
+# endpoint or an APNs device token is in the URL, a bearer or VAPID JWT in the headers.
+QUIETED_LOGGERS = {"kafka": logging.CRITICAL, "httpx": logging.WARNING, "hpack": logging.WARNING}
 
 
 def configure_logging(level: str) -> None:
