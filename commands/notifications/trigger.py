@@ -69,8 +69,17 @@ class RequestedNotification:
 
 @dataclass(frozen=True)
 class NotificationsRequested:
+    """Flat, so that a keyed request's receipt can keep it (event_log/idempotency.py)."""
+
     request_id: UUID
-    notifications: tuple[RequestedNotification, ...]
+    notification_ids: tuple[UUID, ...]
+    recipient_ids: tuple[UUID, ...]
+    states: tuple[str, ...]
+
+    @property
+    def notifications(self) -> tuple[RequestedNotification, ...]:
+        return tuple(RequestedNotification(*row) for row in zip(
+            self.notification_ids, self.recipient_ids, self.states, strict=True))
 
 
 @dataclass(frozen=True)
@@ -191,7 +200,9 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
         if keyed is not None:
             keyed.include(notification.id, cause)
         made.append(RequestedNotification(notification.id, recipient, notification.state))
-    return NotificationsRequested(command.request_id, tuple(made))
+    return NotificationsRequested(command.request_id, tuple(n.notification_id for n in made),
+                                  tuple(n.recipient_id for n in made),
+                                  tuple(n.state for n in made))
 
 
 def cancel_notifications(batch: Batch, command: CancelNotifications,

@@ -1,0 +1,188 @@
+"""The delivery engine end to end on the embedded default, in process: a service triggers
+through the API with its key, the engine routes, dispatches through a real provider adapter to
+a real local receiver, retries what the receiver refuses for now, dead-letters what it refuses
+for good, removes an address the receiver says is gone, and falls back to the next channel."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from commands.notifications.contact_points import AddWebhookEndpoint, ContactPointRules
+from domain.notifications.contact_points import ContactPoints, contact_points_id
+from domain.notifications.endpoints import new_signing_secret
+from domain.notifications.notifications import Notification
+from parley.assembly import Parley
+from parley.bootstrap import build
+from parley.settings import Settings
+from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
+from tests.providers.servers import LocalServer
+from tests.providers.webhook_receiver import Answer, WebhookReceiver
+
+FAST_RETRIES = {"notification_retry_base_seconds": 0.05, "notification_retry_cap_seconds": 0.2,
+                "notification_timer_every_seconds": 0.05, "notification_max_attempts": 3}
+WAIT_SECONDS = 15.0
+
+
+def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
+    """`check()`'s first truthy answer, asked until `timeout` (then the test fails)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {check}")
+        time.sleep(0.02)
+
+
+@dataclass
+class Engine:
+    parley: Parley
+    http: TestClient
+    client: ParleyClient
+    receiver: WebhookReceiver
+    receiver_url: str
+    key: str
+
+    @property
+    def service(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def someone_with_a_webhook(self, path: str = "/ok") -> tuple[Person, str]:
+        person = self.client.register("Bot Owner")
+        secret = new_signing_secret()
+        self.receiver.hold(secret)
+        point = uuid.uuid4()
+        self.parley.writer.execute(AddWebhookEndpoint(
+            uuid.UUID(person.user_id), point, self.receiver_url + path, secret, now(),
+            ContactPointRules(20, allow_loopback_http=True)), a_cause())
+        return person, str(point)
+
+    def trigger(self, recipient: Person, channels: list[str], **extra: Any) -> dict[str, Any]:
+        response = self.http.post("/v1/notifications", headers=self.service, json={
+            "recipients": [recipient.user_id], "category": "system", "priority": "high",
+            "plan": {"channels": channels, **extra.pop("plan", {})},
+            "content": {"title": "Build finished", "body": "All green."}, **extra})
+        assert response.status_code == 202, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def notification(self, notification_id: str) -> Notification:
+        found = self.parley.event_log.repository.get(uuid.UUID(notification_id))
+        assert isinstance(found, Notification)
+        return found
+
+    def state(self, notification_id: str) -> str:
+        return self.notification(notification_id).state
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[tuple[WebhookReceiver, str]]:
+    receiving = WebhookReceiver(new_signing_secret())
+    with LocalServer(receiving) as server:
+        yield receiving, server.url
+
+
+@pytest.fixture
+def engine(tmp_path: Path, receiver: tuple[WebhookReceiver, str]) -> Iterator[Engine]:
+    receiving, url = receiver
+    receiving.reset()
+    providers = [{"name": "hooks", "kind": "webhook", "timeout_seconds": 2}]
+    settings = Settings(database_url=None, data_dir=tmp_path / "data",
+                        notification_providers=json.dumps(providers),
+                        notification_allow_loopback_http=True, **FAST_RETRIES)
+    parley = build(settings)
+    with TestClient(create_app(parley)) as http:
+        issue, key = an_api_key()
+        parley.writer.execute(issue, a_cause())
+        yield Engine(parley, http, ParleyClient(http), receiving, url, key.presented)
+
+
+def test_a_triggered_notification_reaches_the_receiver_signed_and_is_delivered(engine):
+    person, _ = engine.someone_with_a_webhook()
+    [notification] = engine.trigger(person, ["webhook"])["notifications"]
+    nid = notification["notification_id"]
+    eventually(lambda: engine.state(nid) == "delivered")
+    [delivery] = engine.receiver.deliveries
+    assert delivery.payload["data"]["notification_id"] == nid
+    assert delivery.payload["data"]["title"] == "Build finished"
+
+
+def test_a_refusal_for_now_is_retried_until_the_receiver_takes_it(engine):
+    person, _ = engine.someone_with_a_webhook()
+    engine.receiver.answer_next(2, Answer(503, (("retry-after", "0"),)))
+    [notification] = engine.trigger(person, ["webhook"])["notifications"]
+    nid = notification["notification_id"]
+    eventually(lambda: engine.state(nid) == "delivered")
+    assert len(engine.receiver.requests) == 3  # two refused, the third taken
+    assert len({r.webhook_id for r in engine.receiver.requests}) == 3  # each its own attempt
+    assert len(engine.receiver.deliveries) == 1
+
+
+def test_a_receiver_refusing_every_attempt_dead_letters_it_after_the_last(engine):
+    person, _ = engine.someone_with_a_webhook("/fail")
+    [notification] = engine.trigger(person, ["webhook"])["notifications"]
+    nid = notification["notification_id"]
+    eventually(lambda: engine.state(nid) == "dead_lettered")
+    assert len(engine.receiver.requests_to("/fail")) == FAST_RETRIES["notification_max_attempts"]
+
+
+def test_an_endpoint_that_is_gone_is_removed_and_the_next_channel_tried(engine):
+    person, point = engine.someone_with_a_webhook("/gone")
+    [notification] = engine.trigger(person, ["webhook", "in_app"])["notifications"]
+    nid = notification["notification_id"]
+    eventually(lambda: engine.state(nid) == "dead_lettered")
+    book = engine.parley.event_log.repository.get(contact_points_id(uuid.UUID(person.user_id)))
+    assert isinstance(book, ContactPoints)
+    assert point not in {str(p) for p in book.points}
+    inbox = engine.http.get("/v1/notifications", headers=person.auth).json()
+    assert [n["notification_id"] for n in inbox["notifications"]] == [nid]
+
+
+def test_without_an_address_on_the_first_channel_the_next_one_is_used(engine):
+    nobody = engine.client.register("No Hooks")
+    [notification] = engine.trigger(nobody, ["webhook", "in_app"])["notifications"]
+    assert notification["state"] == "delivered"  # no webhook: the inbox had it at once
+    assert engine.notification(notification["notification_id"]).channels == []
+
+
+def test_a_scheduled_notification_waits_and_can_be_cancelled_before_it_goes(engine):
+    person, _ = engine.someone_with_a_webhook()
+    answer = engine.trigger(person, ["webhook"], cancellation_key="nightly-1",
+                            send_at=(now() + timedelta(hours=1)).isoformat())
+    [notification] = answer["notifications"]
+    assert notification["state"] == "held"
+    cancelled = engine.http.delete("/v1/notifications", headers=engine.service,
+                                   params={"cancellation_key": "nightly-1"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["cancelled"] == [notification["notification_id"]]
+    assert engine.state(notification["notification_id"]) == "cancelled"
+    assert engine.receiver.requests == []
+
+
+def test_the_same_idempotency_key_and_body_answers_the_first_request_again(engine):
+    person, _ = engine.someone_with_a_webhook()
+    body = {"recipients": [person.user_id], "category": "system", "priority": "normal",
+            "plan": {"channels": ["webhook"]}, "content": {"body": "once"}}
+    headers = engine.service | {"Idempotency-Key": "export-42"}
+    first = engine.http.post("/v1/notifications", headers=headers, json=body)
+    again = engine.http.post("/v1/notifications", headers=headers, json=body)
+    other = engine.http.post("/v1/notifications", headers=headers,
+                             json=body | {"content": {"body": "twice"}})
+    assert first.status_code == again.status_code == 202
+    assert again.json()["request_id"] == first.json()["request_id"]
+    assert other.status_code == 409
+    eventually(lambda: engine.receiver.deliveries)
+    time.sleep(0.3)
+    assert len(engine.receiver.deliveries) == 1
