@@ -31,6 +31,7 @@ from api.identity.hashing_pool import HashingPool
 from api.identity.sign_in_throttle import SignInThrottle
 from commands.audit.integrity import ChainRecords
 from commands.audit.queries import AuditLog
+from commands.identity.api_keys import LoggedApiKeys
 from commands.messaging.attachments import BlobStore, attachment_effects
 from commands.processes.issuing import IssueCommands
 from commands.processes.runner import ProcessLocks, ProcessManagerRunner, ProcessPositions
@@ -131,6 +132,7 @@ class Parley:
     sign_in_throttle: SignInThrottle = field(init=False)
     users: UserDirectoryQueries = field(init=False)
     devices: DeviceQueries = field(init=False)
+    service_keys: LoggedApiKeys = field(init=False)  # API keys, checked against the log
     contacts: ContactQueries = field(init=False)
     messaging: MessagingQueries = field(init=False)
     feed: FeedQueries = field(init=False)
@@ -303,6 +305,7 @@ def attach_write_side(parley: Parley, on_commit: Callable[[int], None] | None = 
 def attach_queries(parley: Parley) -> None:
     parley.users = UserDirectoryQueries(parley.store)
     parley.devices = DeviceQueries(parley.store, parley.cache)
+    parley.service_keys = LoggedApiKeys(parley.event_log.repository)
     parley.contacts = ContactQueries(parley.store)  # the contacts routes read it uncached
     parley.invitations = InvitationQueries(parley.store)
     stamped = StampedCache(parley.cache, parley.store, parley.serving_generations)

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import typer
 
+from parley.apikeys_cli import apikeys
 from parley.audit_cli import audit
 from parley.audit_queries_cli import roles  # and its queries, on the `audit` group
 from parley.cli_settings import command_settings, fail
 from parley.operations_cli import projections_app, replay
 from parley.settings import MissingSetting
+from parley.vapid_cli import vapid
 
 app = typer.Typer(help="Parley: event-sourced messaging backend.", no_args_is_help=True)
 services = typer.Typer(help="Private PostgreSQL, Redis, Kafka and Elasticsearch on 127.0.0.1.")
@@ -136,6 +138,8 @@ app.command()(replay)
 app.add_typer(projections_app, name="projections")
 app.add_typer(audit, name="audit")
 app.add_typer(roles, name="roles")
+app.add_typer(vapid, name="vapid")
+app.add_typer(apikeys, name="apikeys")
 
 
 def main() -> None:

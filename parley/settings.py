@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.identity.api_key_roster import DEFAULT_MAX_API_KEYS
 from domain.identity.device_roster import DEFAULT_MAX_DEVICES
 from domain.messaging.attachments import (
     DEFAULT_CONTENT_TYPES,
@@ -62,6 +63,10 @@ class Settings(BaseSettings):
         DEFAULT_MAX_DEVICES, ge=1,
         description="Devices a user may have signed in; a sign-in beyond it signs out the least "
                     "recently used one")
+    max_api_keys: int = Field(
+        DEFAULT_MAX_API_KEYS, ge=1,
+        description="API keys (service callers) live at once; `parley apikeys create` beyond "
+                    "it is refused until one is revoked")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     public_url: str = Field(

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from commands.identity.accounts import RefreshToken, new_refresh_token
+from commands.identity.api_keys import IssueApiKey, NewApiKey, new_api_key
 from commands.identity.users import NewSession, RegisterUser
 from commands.messaging.conversations import OpenDirectConversation, SendMessage
 from domain.identity.users import user_id_for_handle
@@ -85,6 +86,15 @@ def a_registration_with_a_session(
     handle = a_handle()
     session, token = a_session(user_id_for_handle(handle), device_name)
     return RegisterUser(handle, "Ada", password_hash, session), token
+
+
+def an_api_key(*scopes: str, name: str = "billing service",
+               max_live: int = 100) -> tuple[IssueApiKey, NewApiKey]:
+    """The command issuing a fresh API key with `scopes` (default: notifications:trigger),
+    and the key itself, as the service would present it (`.presented`)."""
+    key = new_api_key()
+    return IssueApiKey(key.key_id, name, scopes or ("notifications:trigger",), key.digest,
+                       now(), "operator", max_live), key
 
 
 def a_user(writer: GroupCommitWriter, name: str = "Ada") -> uuid.UUID:

@@ -24,9 +24,10 @@ import domain
 from event_log.aggregate import ParleyAggregate
 
 # Fields that hold secrets (domain/identity/accounts.py: the password hash, refresh-token digests,
-# the digests a grant rotated out):
+# the digests a grant rotated out; domain/identity/api_keys.py: an API key's secret digest):
 # shown as REDACTED wherever they appear, in event payloads and in aggregate states.
-SECRET_FIELDS = frozenset({"password_hash", "token_digest", "refresh_digest", "spent_digests"})
+SECRET_FIELDS = frozenset({"password_hash", "token_digest", "refresh_digest", "spent_digests",
+                           "secret_digest"})
 REDACTED = "[redacted]"
 # Shown as columns of an entry, not repeated in its payload.
 METADATA_FIELDS = frozenset({
