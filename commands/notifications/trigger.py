@@ -23,7 +23,7 @@ from domain.notifications.errors import (
     UnknownChannel,
     UnknownRecipient,
 )
-from domain.notifications.notifications import Notification, notification_id
+from domain.notifications.notifications import Notification
 from event_log.aggregate import Cause
 from event_log.batch import Batch
 
@@ -166,6 +166,9 @@ def address_kinds(batch: Batch, user_id: UUID, now: datetime) -> frozenset[str]:
 
 def trigger_notifications(batch: Batch, command: TriggerNotifications,
                           cause: Cause) -> NotificationsRequested:
+    """A request id is new each time (a route's uuid4, or a process manager's id for the
+    event that caused it, whose repeat the writer answers from the keyed command's receipt),
+    so its notifications are new: nothing is looked up to find them already there."""
     check_request(command)
     recipients = list(dict.fromkeys(command.recipients))
     for index, recipient in enumerate(recipients):
@@ -183,8 +186,6 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
                              command.send_at)
     made = []
     for recipient in recipients:
-        if batch.find(Notification, notification_id(command.request_id, recipient)) is not None:
-            continue  # the same request again (a process manager's repeat): nothing new
         notification = Notification.request(
             command.request_id, recipient, category=command.category,
             priority=command.priority, channels=command.channels,
