@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from email import errors as email_errors
 from email import policy
 from email.headerregistry import Address as MailAddress
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Final, Self
 
@@ -45,6 +44,7 @@ ENTRY_KEYS: Final = frozenset({
 GONE_STATUSES: Final = frozenset({"5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"})
 GONE_REPLIES: Final = frozenset({550, 551, 553})  # at RCPT, without an enhanced status code
 DETAIL_LENGTH: Final = 200
+QUIT_SECONDS: Final = 1.0  # how long a taken message waits for the relay's goodbye
 
 
 class SmtpProvider:
@@ -121,9 +121,11 @@ class SmtpProvider:
                              f"not {delivery.address.kind!r}")
         answer = await self._send(delivery)
         if not answer.accepted:
-            logger.warning("smtp provider %s: attempt %s of notification %s not sent: %s (%s)",
-                           self._name, delivery.attempt_id, delivery.notification_id,
-                           answer.code, "retryable" if answer.retryable else "permanent")
+            # a retryable refusal is routine (greylisting, a busy relay); a permanent one is not
+            logger.log(logging.INFO if answer.retryable else logging.WARNING,
+                       "smtp provider %s: attempt %s of notification %s not sent: %s (%s)",
+                       self._name, delivery.attempt_id, delivery.notification_id,
+                       answer.code, "retryable" if answer.retryable else "permanent")
         return answer
 
     async def aclose(self) -> None:
@@ -144,31 +146,30 @@ class SmtpProvider:
             return ProviderAnswer.failed(
                 "too_large", retryable=False,
                 detail=f"{size} bytes; this relay takes at most {self._max_message_bytes}")
-        try:
-            async with asyncio.timeout(self._timeout):
-                await self._transmit(message, recipient.addr_spec)
-        except TimeoutError:  # the whole send's deadline, or one command's (aiosmtplib's)
-            return ProviderAnswer.failed("timeout", retryable=True,
-                                         detail=f"no answer within {self._timeout:g} s")
-        except (aiosmtplib.SMTPException, OSError) as error:
-            return answer_for(error, recipient.addr_spec)
-        return ProviderAnswer.accepted_as(str(message["Message-ID"]))
-
-    async def _transmit(self, message: EmailMessage, recipient: str) -> None:
         client = aiosmtplib.SMTP(
             hostname=self._host, port=self._port, username=self._username,
             password=self._password, timeout=self._timeout,
             use_tls=self._security == "tls", start_tls=self._security == "starttls",
             tls_context=self._tls_context, local_hostname=self._local_hostname)
         try:
-            await client.connect()
-            await client.send_message(message, sender=self._sender.addr_spec,
-                                      recipients=[recipient])
-            # the message was taken (250 after DATA); how the session ends is moot
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await client.quit()
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await client.connect()
+                    await client.send_message(message, sender=self._sender.addr_spec,
+                                              recipients=[recipient.addr_spec])
+            except TimeoutError:  # the whole send's deadline, or one command's (aiosmtplib's)
+                return ProviderAnswer.failed("timeout", retryable=True,
+                                             detail=f"no answer within {self._timeout:g} s")
+            except (aiosmtplib.SMTPException, OSError) as error:
+                return answer_for(error, recipient.addr_spec)
+            # 250 after DATA: the relay has it. A slow or failed goodbye changes nothing, and
+            # must not turn the answer into a timeout (a retry would send it again)
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                async with asyncio.timeout(min(QUIT_SECONDS, self._timeout)):
+                    await client.quit()
         finally:
             client.close()
+        return ProviderAnswer.accepted_as(str(message["Message-ID"]))
 
 
 def answer_for(error: Exception, recipient: str) -> ProviderAnswer:

@@ -68,6 +68,7 @@ class SmtpRelay:
         self._next: list[_Next] = []
         self._recipient_replies: dict[str, str] = {}
         self.connections = 0
+        self._goodbye_delay_seconds = 0.0
         self._directory = tempfile.TemporaryDirectory(prefix="parley-smtp-")
         self.ca_file: str | None = None
         server_context = self._server_context() if security != "none" else None
@@ -112,6 +113,11 @@ class SmtpRelay:
         with self._lock:
             self._next.append(_Next(times, delay_seconds=seconds, every_step=every_step))
 
+    def delay_goodbyes(self, seconds: float) -> None:
+        """Wait `seconds` before answering QUIT (after the message was taken), until reset."""
+        with self._lock:
+            self._goodbye_delay_seconds = seconds
+
     def answer_recipient(self, address: str, reply: str) -> None:
         """Reply `reply` (e.g. "550 5.1.1 User unknown") to RCPT TO for `address`, always."""
         with self._lock:
@@ -122,6 +128,7 @@ class SmtpRelay:
         with self._lock:
             self._next.clear()
             self._recipient_replies.clear()
+            self._goodbye_delay_seconds = 0.0
 
     # --- what a test reads ------------------------------------------------------------------
 
@@ -219,6 +226,12 @@ class _Handler:
             return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
+
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self._relay._lock:
+            delay = self._relay._goodbye_delay_seconds
+        await asyncio.sleep(delay)
+        return "221 Bye"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         behaviour = self._relay._take_next()
