@@ -210,6 +210,39 @@ def test_a_key_never_reaches_the_logs(service: Service, caplog: pytest.LogCaptur
         assert secret not in logged
 
 
+@pytest.mark.services
+def test_the_cli_works_on_the_production_log(services: dict[str, str], namespace: str) -> None:
+    import psycopg
+
+    from commands.identity.api_keys import LoggedApiKeys
+    from event_log.log import EventLog
+    from migrations.runner import migrate
+    from parley.assembly import event_log_env
+    from parley.signing_keys import generate_key
+
+    database_url = services["PARLEY_DATABASE_URL"]
+    migrate(database_url, namespace)
+    env = services | {"PARLEY_NAMESPACE": namespace, "PARLEY_SECRET_KEY": generate_key()}
+    runner = CliRunner()
+    log = EventLog(env=event_log_env(Settings(database_url=database_url, namespace=namespace)))
+    try:
+        created = runner.invoke(cli, ["apikeys", "create", "--name", "prod", "--scope", READ],
+                                env=env, catch_exceptions=False)
+        assert created.exit_code == 0, created.output
+        presented = created.stdout.strip()
+        key_id = presented.split("_")[1]
+        keys = LoggedApiKeys(log.repository)  # another process's view of the same log
+        assert keys.presented(presented) is not None
+        listed = runner.invoke(cli, ["apikeys", "list", "--json"], env=env)
+        assert [row["key_id"] for row in _json_lines(listed.stdout)] == [key_id]
+        assert runner.invoke(cli, ["apikeys", "revoke", key_id], env=env).exit_code == 0
+        assert keys.presented(presented) is None
+    finally:
+        log.close()
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {namespace} CASCADE")
+
+
 def _json_lines(text: str) -> list[dict[str, Any]]:
     import json
 
