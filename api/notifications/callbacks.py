@@ -59,7 +59,7 @@ def sms_status_callback_url(public_url: str, provider: str, notification_id: uui
         FORM: {"schema": {"type": "object", "additionalProperties": {"type": "string"}},
                "example": dict(parse_qsl(TWILIO_EXAMPLE))},
         "application/json": {"schema": {"type": "object"}, "example": VONAGE_EXAMPLE}}}},
-    responses=ANSWERED | problem_responses(404, 409, 422, 503, described={403: REFUSED}),
+    responses=ANSWERED | problem_responses(422, 503, described={403: REFUSED}),
 )
 async def sms_status_callback(
     request: Request, response: Response, sms: SmsCallbacksDep, writer: Writer,

@@ -21,6 +21,7 @@ from parley.settings import Settings
 # Liveness and readiness answer their own bodies, never a problem: nothing to document.
 ANSWER_NO_PROBLEMS = {("get", "/health"), ("get", "/ready")}
 METHODS = ("get", "put", "post", "delete", "patch")
+JSON, FORM = "application/json", "application/x-www-form-urlencoded"  # forms: providers' callbacks
 # What `/openapi.json` answered before the bounded-contexts move (issue 10); a route changed on
 # purpose regenerates it with PARLEY_UPDATE_OPENAPI_SNAPSHOT=1.
 SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "openapi.json"
@@ -101,9 +102,9 @@ def test_every_json_request_body_has_an_example(spec: dict[str, Any]) -> None:
     lacking = []
     for method, path, body in bodies:
         for media_type, media in body["content"].items():
-            if media_type == "application/json" and not has_example(spec, media):
+            if media_type in (JSON, FORM) and not has_example(spec, media):
                 lacking.append(f"{method.upper()} {path}")
-            elif media_type != "application/json":
+            elif media_type not in (JSON, FORM):  # else an upload: raw bytes
                 assert media["schema"] == {"type": "string", "format": "binary"}, path
     assert not lacking, "request bodies without an example:\n" + missing(lacking)
 

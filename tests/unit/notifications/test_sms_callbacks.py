@@ -1,20 +1,19 @@
 """The SMS status-callback route: a provider's verified report becomes a RecordDeliveryReceipt;
 anything unsigned, forged or for an unknown provider is the same 403, and nothing is submitted.
-(The write side is replaced by a recording writer here; the handler is the dispatcher's.)"""
+(The write side is replaced by a recording writer here; the handler is the dispatcher's,
+commands/notifications/dispatch.py.)"""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from adapters.notifications.sms_receipts import (
@@ -24,14 +23,9 @@ from adapters.notifications.sms_receipts import (
     twilio_signature,
     vonage_signature,
 )
-from api.http.dependencies import get_writer
-from api.http.limits import RequestLimits
-from api.http.problems import install_problem_handlers
-from api.notifications.callbacks import CALLBACK_PREFIX, PROVIDER_CALLBACK_ACTOR, callbacks
-from api.notifications.dependencies import SmsCallbacks, get_sms_callbacks
+from api.notifications.callbacks import PROVIDER_CALLBACK_ACTOR
 from commands.notifications.receipts import DELIVERED, UNDELIVERED, RecordDeliveryReceipt
-from event_log.aggregate import Cause
-from event_log.outcomes import Outcome
+from tests.providers.sms_callbacks import CallbackReceiver, RecordingWriter
 
 PUBLIC_URL = "https://parley.example/base"
 INTERNAL = "http://10.0.0.7:8000"  # where the request actually arrives (its Host header)
@@ -39,35 +33,20 @@ TOKEN, SECRET = "twilio-auth-token-of-the-account", "vonage-signature-secret"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
-@dataclass
-class RecordingWriter:
-    submitted: list[tuple[Any, Cause]] = field(default_factory=list)
-    longest_answer_seconds: float = 2.0
-
-    def submit(self, command: Any, cause: Cause, idempotency_key: str | None = None,
-               fingerprint: str = "") -> Future[Outcome[Any]]:
-        self.submitted.append((command, cause))
-        answer: Future[Outcome[Any]] = Future()
-        answer.set_result(Outcome(None, position=41))
-        return answer
+@pytest.fixture
+def receiver() -> CallbackReceiver:
+    return CallbackReceiver({"twilio-main": TwilioCallbackVerifier(TOKEN),
+                             "vonage-main": VonageCallbackVerifier(SECRET)}, PUBLIC_URL)
 
 
 @pytest.fixture
-def writer() -> RecordingWriter:
-    return RecordingWriter()
+def writer(receiver: CallbackReceiver) -> RecordingWriter:
+    return receiver.writer
 
 
 @pytest.fixture
-def client(writer: RecordingWriter) -> Iterator[TestClient]:
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(callbacks)
-    app.add_middleware(RequestLimits, max_body_bytes=4096, form_prefixes=(CALLBACK_PREFIX,))
-    verifiers = {"twilio-main": TwilioCallbackVerifier(TOKEN),
-                 "vonage-main": VonageCallbackVerifier(SECRET)}
-    app.dependency_overrides[get_sms_callbacks] = lambda: SmsCallbacks(PUBLIC_URL, verifiers)
-    app.dependency_overrides[get_writer] = lambda: writer
-    with TestClient(app, base_url=INTERNAL) as test_client:
+def client(receiver: CallbackReceiver) -> Iterator[TestClient]:
+    with TestClient(receiver.app, base_url=INTERNAL) as test_client:
         yield test_client
 
 
@@ -109,7 +88,7 @@ def test_a_signed_twilio_callback_records_the_receipt_as_the_provider_actor(
     attempt = Attempt()
     response = twilio_post(client, attempt, delivered())
     assert response.status_code == 204, response.text
-    assert response.headers["parley-position"] == "41"
+    assert response.headers["parley-position"] == "1"
     [(command, cause)] = writer.submitted
     assert isinstance(command, RecordDeliveryReceipt)
     assert (command.notification_id, command.attempt_id, command.provider,
