@@ -130,6 +130,10 @@ class ApiKey(ParleyAggregate):
                            secret_digest=secret_digest, issued_at=issued_at,
                            issued_by=issued_by, **cause.as_event_fields())
 
+    def __repr__(self) -> str:  # without the digest: whatever logs a caller never logs it
+        return (f"ApiKey(key_id={self.key_id!r}, name={self.name!r}, scopes={self.scopes!r}, "
+                f"revoked_at={self.revoked_at!r})")
+
     @property
     def live(self) -> bool:
         return self.revoked_at is None

@@ -77,7 +77,9 @@ def test_the_digest_stored_is_never_the_key_nor_its_secret() -> None:
 def test_secrets_are_not_in_reprs() -> None:
     command, key = an_api_key()
     presented = presented_key(key.presented)
-    for value in (command, key, presented):
+    issued = ApiKey.issue(command.key_id, command.name, command.scopes, key.digest, now(),
+                          None, a_cause())
+    for value in (command, key, presented, issued):
         assert key.secret not in repr(value) and key.digest not in repr(value)
 
 
