@@ -4,8 +4,10 @@ HTTP/1.1, or HTTP/2 over TLS (ALPN h2) with a certificate from a throwaway test 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
+import struct
 import tempfile
 import threading
 from pathlib import Path
@@ -124,3 +126,49 @@ class LocalServer:
             break
         self._started.set()
         await task
+
+
+class DroppingServer:
+    """`with DroppingServer() as server:` a TCP port on 127.0.0.1 that accepts connections and
+    drops each with a reset: at once (`after_request=False`), or once the request's first
+    bytes arrived, so the client sent its request and never hears an answer."""
+
+    def __init__(self, *, after_request: bool = True) -> None:
+        self._after_request = after_request
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.port = int(self._listener.getsockname()[1])
+        self.dropped = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"dropping-{self.port}",
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> DroppingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                if self._after_request:
+                    connection.settimeout(1.0)
+                    with contextlib.suppress(OSError):
+                        connection.recv(65536)
+                # linger 0: close with a reset, as a crashed or cut-off server does
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                      struct.pack("ii", 1, 0))
+            self.dropped += 1
