@@ -128,12 +128,64 @@ class Settings(BaseSettings):
         description="How long an upload never sent in a message is kept; then it expires")
     attachment_sweep_every_seconds: float = Field(
         300.0, gt=0, description="How often a serving process expires and deletes old uploads")
+    # circuit breakers per notification provider (domain/notifications/circuits.py)
+    breaker_window_seconds: float = Field(
+        30.0, ge=1, description="A provider's breaker counts the answers of this rolling window")
+    breaker_min_calls: int = Field(
+        10, ge=1, description="Answers in the window before a provider's breaker may open")
+    breaker_failure_rate: float = Field(
+        0.5, gt=0, le=1, description="Share of unwell answers (timeouts, dropped connections, "
+        "5xx, 429) in the window that opens a provider's breaker")
+    breaker_open_seconds: float = Field(
+        15.0, gt=0, description="How long an open breaker sends nothing to its provider")
+    breaker_half_open_probes: int = Field(
+        3, ge=1, description="Calls a half-open breaker lets through; all healthy: it closes")
     attachment_content_types: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_CONTENT_TYPES),
         description="Comma-separated media types attachments may have",
     )
 
-    @field_validator("attachment_content_types", mode="before")
+    # notifications: the delivery engine (issue 11)
+    notification_providers: SecretStr | None = Field(
+        None, description="JSON list of notification provider entries, each "
+        '{"name": ..., "kind": fcm|apns|webpush|smtp|twilio|vonage|webhook, ...} '
+        "(adapters/notifications/registry.py; README, Notifications); secret: never logged")
+    notification_categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["message", "mention", "friend_request", "security",
+                                 "account", "payment", "marketing", "system"],
+        description="Comma-separated categories a notification may have")
+    notification_max_attempts: int = Field(
+        6, ge=1, le=50, description="Attempts per channel before it falls back or dead-letters")
+    notification_retry_base_seconds: float = Field(
+        2.0, gt=0, description="Backoff base: attempt n waits random(0, min(cap, base*2^n))")
+    notification_retry_cap_seconds: float = Field(
+        600.0, gt=0, description="The longest wait between two attempts")
+    notification_timer_every_seconds: float = Field(
+        0.25, gt=0, description="How often due timers (send_at, retries, fallbacks) are released")
+    notification_sweep_every_seconds: float = Field(
+        5.0, gt=0, description="How often lost dispatch jobs are looked for")
+    notification_requeue_after_seconds: float = Field(
+        30.0, gt=0, description="A notification queued this long without a dispatcher taking "
+                                "it is queued again")
+    notification_stale_after_seconds: float = Field(
+        60.0, gt=0, description="A dispatch unanswered this long is sent again (same attempt "
+                                "ids: providers de-duplicate)")
+    notification_dispatch_batch: int = Field(100, ge=1, le=1000,
+                                             description="Notifications a dispatcher takes at once")
+    notification_urgent_pumps: int = Field(
+        2, ge=1, le=64, description="Dispatcher threads serving only critical and high")
+    notification_pumps: int = Field(
+        2, ge=1, le=64, description="Dispatcher threads serving every priority, most urgent first")
+    notification_allow_loopback_http: bool = Field(
+        False, description="Tests only: let endpoints be plain http:// on 127.0.0.1")
+    # notifications: contact points (where a user can be reached)
+    max_contact_points_per_user: int = Field(
+        20, ge=1, le=1000, description="Contact points (email addresses, numbers, push "
+        "registrations, webhooks) one user may have; one more is refused (409)")
+    email_verification_ttl_seconds: int = Field(
+        3 * 24 * 3600, ge=60, description="How long an email verification link stays valid")
+
+    @field_validator("attachment_content_types", "notification_categories", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
