@@ -49,6 +49,7 @@ class ApnsRequest:
     headers: dict[str, str]  # the apns-* headers
     payload: dict[str, Any]
     apns_id: str
+    connection: Any  # the client's (host, port): one per TCP connection
 
 
 class ApnsStandIn:
@@ -136,7 +137,8 @@ class ApnsStandIn:
         payload = json.loads(body)
         with self._lock:
             self._received.append(ApnsRequest(device_token, request.scope["http_version"],
-                                              provider_token, headers, payload, apns_id))
+                                              provider_token, headers, payload, apns_id,
+                                              request.scope.get("client")))
         alert = payload["aps"].get("alert", {})
         self.screens.show(device_token, headers.get("apns-collapse-id") or apns_id,
                           Shown(alert.get("title", ""), alert.get("body", ""),

@@ -143,6 +143,7 @@ def test_pushes_go_over_http2_on_one_multiplexed_connection(apns: ApnsStandIn) -
 
     assert all(answer.accepted for answer in answers)
     assert {request.http_version for request in apns.received} == {"2"}
+    assert len({request.connection for request in apns.received}) == 1
     assert len({request.provider_token for request in apns.received}) == 1
     assert apns.refused == []  # not one TooManyProviderTokenUpdates
 
