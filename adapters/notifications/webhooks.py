@@ -11,11 +11,15 @@ endpoint must be registered where it is); 410 Gone removes the endpoint; 408, 42
 5xx may work later (their Retry-After is honoured); any other 4xx will not. No answer within
 the timeout, or a refused, reset or dropped connection, is retryable.
 
-One httpx transport (a connection pool speaking HTTP/1.1, and HTTP/2 where the endpoint's TLS
-offers it) is used directly rather than through an `httpx.AsyncClient`: the client's extras
-are all wrong here. It logs every request's full URL at INFO (endpoint URLs often carry a
-token of their own), keeps a cookie jar that one receiver could fill, and can follow
-redirects. The transport sends exactly the request built below and nothing else.
+Endpoints are URLs Parley's users registered, so the provider connects to public addresses
+only (`public_network.PublicNetworkOnly`: not the metadata service, not localhost, not the
+deployment's private network, unless `allow_private_networks`). That check has to sit where
+the connection is made, which httpx's client cannot take, so the provider keeps one httpcore
+connection pool (httpx's own engine: pooled, HTTP/1.1, and HTTP/2 where the endpoint's TLS
+offers it) on that network backend. The client's extras would be wrong here anyway: it logs
+each request's full URL at INFO (endpoint URLs often carry a token of their own), keeps a
+cookie jar one receiver could fill, and can follow redirects. The pool sends exactly the
+request built below.
 """
 
 from __future__ import annotations
@@ -25,13 +29,16 @@ import json
 import logging
 import ssl
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from math import floor
 from typing import Any, Final, Self
 
+import httpcore
 import httpx
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
+from adapters.notifications.public_network import NonPublicAddress, PublicNetworkOnly
 from adapters.notifications.registry import ProviderEnvironment
 from commands.notifications.providers import Delivery, ProviderAnswer, retry_after
 from domain.notifications.channels import WEBHOOK, WEBHOOK_ENDPOINT
@@ -43,7 +50,7 @@ KIND: Final = "webhook"
 DEFAULT_USER_AGENT: Final = "Parley-Webhooks/1.0"
 DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024
 ENTRY_KEYS: Final = frozenset({"name", "kind", "timeout_seconds", "user_agent",
-                               "max_response_bytes"})
+                               "max_response_bytes", "allow_private_networks"})
 # statuses that say "not now" rather than "no"
 RETRYABLE_STATUSES: Final = frozenset({408, 425, 429})
 GONE: Final = 410
@@ -60,14 +67,17 @@ CONNECTION_FAILED: Final = "connection"
 class WebhookProvider:
     """Sends notifications to webhook endpoints (kind `webhook`, channel `webhook`).
 
-    `verify` is the TLS trust to use (tests pass their local CA's context); `clock` the
-    time the requests are signed at.
+    `allow_private_networks` lets endpoints resolve to private addresses (bots inside the
+    deployment's own network); loopback only with `allow_loopback_http` (tests). `verify` is
+    the TLS trust (tests pass their local CA's context); `clock` the time requests are
+    signed at.
     """
 
     def __init__(self, name: str, *, timeout_seconds: float = 10.0,
                  user_agent: str = DEFAULT_USER_AGENT,
                  max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
                  allow_loopback_http: bool = False,
+                 allow_private_networks: bool = False,
                  verify: ssl.SSLContext | bool = True,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._name = name
@@ -76,7 +86,10 @@ class WebhookProvider:
         self._max_response_bytes = max_response_bytes
         self._allow_loopback_http = allow_loopback_http
         self._clock = clock
-        self._transport = httpx.AsyncHTTPTransport(verify=verify, http2=True, retries=0)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify), http2=True,
+            network_backend=PublicNetworkOnly(allow_loopback=allow_loopback_http,
+                                              allow_private=allow_private_networks))
 
     @classmethod
     def from_config(cls, entry: Mapping[str, Any], environment: ProviderEnvironment) -> Self:
@@ -91,7 +104,8 @@ class WebhookProvider:
                    user_agent=_text(entry, "user_agent", DEFAULT_USER_AGENT),
                    max_response_bytes=_byte_count(entry, "max_response_bytes",
                                                   DEFAULT_MAX_RESPONSE_BYTES),
-                   allow_loopback_http=environment.allow_loopback_http)
+                   allow_loopback_http=environment.allow_loopback_http,
+                   allow_private_networks=_flag(entry, "allow_private_networks", False))
 
     @property
     def name(self) -> str:
@@ -120,9 +134,9 @@ class WebhookProvider:
         return self._answered(delivery, await self._post(signed))
 
     async def aclose(self) -> None:
-        await self._transport.aclose()
+        await self._pool.aclose()
 
-    def _signed_request(self, delivery: Delivery) -> httpx.Request | ProviderAnswer:
+    def _signed_request(self, delivery: Delivery) -> SignedPost | ProviderAnswer:
         keys = delivery.address.keys
         secrets = [keys[key] for key in ("secret", "previous_secret") if keys.get(key)]
         if not secrets:
@@ -138,45 +152,51 @@ class WebhookProvider:
             # the library's message says what is wrong with the base64, never the secret
             return ProviderAnswer.failed(BAD_SIGNING_SECRET, retryable=False,
                                          detail="a signing secret is not valid base64")
-        headers = {
-            "content-type": "application/json",
-            "user-agent": self._user_agent,
-            "webhook-id": message_id,
-            "webhook-timestamp": str(floor(moment.timestamp())),
-            "webhook-signature": signature,
-        }
-        timeout = httpx.Timeout(self._timeout_seconds).as_dict()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"user-agent", self._user_agent.encode()),
+            (b"webhook-id", message_id.encode()),
+            (b"webhook-timestamp", str(floor(moment.timestamp())).encode()),
+            (b"webhook-signature", signature.encode()),
+        ]
         try:
-            return httpx.Request("POST", delivery.address.value, headers=headers,
-                                 content=body.encode(), extensions={"timeout": timeout})
+            # httpx's URL parsing: IDNA host names, percent-encoding, default ports
+            url = httpx.URL(delivery.address.value)
         except httpx.InvalidURL:
             return ProviderAnswer.failed(ENDPOINT_REFUSED, retryable=False,
                                          detail="the endpoint URL is not valid")
+        target = httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
+                              target=url.raw_path)
+        return SignedPost(target, headers, body.encode(), message_id)
 
-    async def _post(self, request: httpx.Request) -> ProviderAnswer:
-        """The receiver's answer; httpx's timeouts bound each phase, the deadline the whole."""
+    async def _post(self, post: SignedPost) -> ProviderAnswer:
+        """The receiver's answer; httpcore's timeouts bound each phase, the deadline the whole."""
+        timeouts = dict.fromkeys(("connect", "read", "write", "pool"), self._timeout_seconds)
         try:
-            async with asyncio.timeout(self._timeout_seconds):
-                response = await self._transport.handle_async_request(request)
-                try:
-                    await self._read_at_most(response)
-                finally:
-                    await response.aclose()
-        except (TimeoutError, httpx.TimeoutException):
+            async with (asyncio.timeout(self._timeout_seconds),
+                        self._pool.stream("POST", post.url, headers=post.headers,
+                                          content=post.body,
+                                          extensions={"timeout": timeouts}) as response):
+                await self._read_at_most(response)
+        except (TimeoutError, httpcore.TimeoutException):
             return ProviderAnswer.failed(TIMED_OUT, retryable=True,
                                          detail=f"no answer within {self._timeout_seconds:g} s")
-        except httpx.TransportError as error:
+        except NonPublicAddress as refusal:
+            return ProviderAnswer.failed(ENDPOINT_REFUSED, retryable=False, detail=str(refusal))
+        except (httpcore.NetworkError, httpcore.ProtocolError) as error:
             # refused, reset, dropped: the class says which; its text may name the host
             return ProviderAnswer.failed(CONNECTION_FAILED, retryable=True,
                                          detail=type(error).__name__)
-        return answer_to(response, request.headers["webhook-id"])
+        retry_header = next((value.decode("latin-1") for name, value in response.headers
+                             if name.lower() == b"retry-after"), None)
+        return answer_to(response.status, retry_header, post.message_id)
 
-    async def _read_at_most(self, response: httpx.Response) -> None:
+    async def _read_at_most(self, response: httpcore.Response) -> None:
         """Reads the body (so the connection can be reused) up to the limit, then stops."""
-        read = 0
         if self._max_response_bytes == 0:
             return
-        async for chunk in response.aiter_raw():
+        read = 0
+        async for chunk in response.aiter_stream():
             read += len(chunk)
             if read >= self._max_response_bytes:
                 return
@@ -185,6 +205,23 @@ class WebhookProvider:
         log.debug("webhook provider %s: attempt %s answered %s", self._name,
                   delivery.attempt_id, "2xx" if answer.accepted else answer.code)
         return answer
+
+
+@dataclass(frozen=True)
+class SignedPost:
+    """One signed request, ready to send."""
+
+    url: httpcore.URL = field(repr=False)
+    headers: list[tuple[bytes, bytes]] = field(repr=False)
+    body: bytes = field(repr=False)
+    message_id: str
+
+
+def _flag(entry: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = entry.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"webhook provider: {key} must be true or false")
+    return value
 
 
 def _text(entry: Mapping[str, Any], key: str, default: str | None) -> str:
@@ -228,9 +265,8 @@ def payload(delivery: Delivery, moment: datetime) -> str:
     }, separators=(",", ":"), ensure_ascii=False)
 
 
-def answer_to(response: httpx.Response, message_id: str) -> ProviderAnswer:
+def answer_to(status: int, retry_after_header: str | None, message_id: str) -> ProviderAnswer:
     """What the receiver's status says about the delivery (message `message_id`)."""
-    status = response.status_code
     detail = f"HTTP {status} {httpx.codes.get_reason_phrase(status)}".rstrip()
     if 200 <= status < 300:
         return ProviderAnswer.accepted_as(message_id, delivered=True)
@@ -242,6 +278,5 @@ def answer_to(response: httpx.Response, message_id: str) -> ProviderAnswer:
                                      address_gone=True)
     if status in RETRYABLE_STATUSES or status >= 500:
         return ProviderAnswer.failed(str(status), retryable=True, detail=detail,
-                                     retry_after_seconds=retry_after(
-                                         response.headers.get("retry-after")))
+                                     retry_after_seconds=retry_after(retry_after_header))
     return ProviderAnswer.failed(str(status), retryable=False, detail=detail)

@@ -33,6 +33,20 @@ def receiver_server() -> Iterator[tuple[WebhookReceiver, LocalServer]]:
         yield receiver, server
 
 
+@pytest.fixture(scope="module")
+def tls_receiver_server() -> Iterator[tuple[WebhookReceiver, LocalServer]]:
+    """A receiver behind HTTPS (HTTP/2 by ALPN) with a certificate for 127.0.0.1."""
+    receiver = WebhookReceiver(SECRET)
+    with LocalServer(receiver, tls=True) as server:
+        yield receiver, server
+
+
+@pytest.fixture
+def tls_receiver(tls_receiver_server: tuple[WebhookReceiver, LocalServer]) -> WebhookReceiver:
+    tls_receiver_server[0].reset()
+    return tls_receiver_server[0]
+
+
 @pytest.fixture
 def receiver(receiver_server: tuple[WebhookReceiver, LocalServer]) -> WebhookReceiver:
     receiver, _ = receiver_server
@@ -270,6 +284,28 @@ def test_an_endpoint_url_parley_does_not_send_to_is_refused_without_sending(
     assert receiver.requests == [] and receiver.rejections == []
 
 
+@pytest.mark.parametrize("url", [
+    "https://127.0.0.1:{port}/ok",  # loopback, where the deployment does not run tests
+    "https://localhost:{port}/ok",  # a name for it
+    "https://[::ffff:127.0.0.1]:{port}/ok",  # loopback in IPv6 clothing
+    "https://169.254.169.254/latest/meta-data/",  # the cloud's metadata service
+    "https://10.1.2.3/hook",  # the deployment's own network
+])
+def test_an_endpoint_inside_the_deployments_network_is_refused_without_connecting(
+        tls_receiver: WebhookReceiver,
+        tls_receiver_server: tuple[WebhookReceiver, LocalServer], url: str) -> None:
+    server = tls_receiver_server[1]
+    started = time.monotonic()
+
+    answer = answer_of(a_webhook_delivery(url.format(port=server.port)),
+                       allow_loopback_http=False, verify=server.client_ssl_context(),
+                       timeout_seconds=3)
+
+    assert (answer.accepted, answer.code, answer.retryable) == (False, "endpoint_refused", False)
+    assert time.monotonic() - started < 1  # refused, not timed out trying
+    assert tls_receiver.requests == [] and tls_receiver.rejections == []
+
+
 @pytest.mark.parametrize(("secret", "code"), [(None, "no_signing_secret"),
                                               ("whsec_", "bad_signing_secret")])
 def test_an_endpoint_without_a_usable_secret_is_not_sent_to(
@@ -299,14 +335,16 @@ def test_successive_deliveries_share_one_pooled_connection(
     assert len({request.client_port for request in receiver.requests}) == 1
 
 
-def test_an_https_endpoint_is_sent_to_over_http2() -> None:
-    receiver = WebhookReceiver(SECRET)
-    with LocalServer(receiver, tls=True) as server:
-        answer = answer_of(a_webhook_delivery(f"{server.url}/ok"), allow_loopback_http=False,
-                           verify=server.client_ssl_context())
+def test_an_https_endpoint_is_sent_to_over_http2(
+        tls_receiver: WebhookReceiver,
+        tls_receiver_server: tuple[WebhookReceiver, LocalServer]) -> None:
+    server = tls_receiver_server[1]
+
+    answer = answer_of(a_webhook_delivery(f"{server.url}/ok"),
+                       verify=server.client_ssl_context())
 
     assert answer.accepted
-    assert [request.http_version for request in receiver.deliveries] == ["2"]
+    assert [request.http_version for request in tls_receiver.deliveries] == ["2"]
 
 
 def test_secrets_urls_and_message_text_stay_out_of_reprs_answers_and_logs(
@@ -340,6 +378,7 @@ def test_secrets_urls_and_message_text_stay_out_of_reprs_answers_and_logs(
     ({"max_response_bytes": -1}, "max_response_bytes"),
     ({"max_response_bytes": 1.5}, "max_response_bytes"),
     ({"user_agent": ""}, "user_agent"),
+    ({"allow_private_networks": "yes"}, "allow_private_networks"),
     ({"secret": "whsec_abc"}, "secret"),  # secrets belong to endpoints, not to the provider
 ])
 def test_a_bad_entry_is_refused_naming_its_key(entry: dict[str, Any], key: str) -> None:
