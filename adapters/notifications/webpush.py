@@ -1,7 +1,10 @@
 """Web Push provider: RFC 8030 delivery to a subscription's push service, the payload encrypted
 for the browser with aes128gcm (RFC 8291, by pywebpush/http_ece) and the sender identified by
 VAPID (RFC 8292). One provider is one VAPID identity; it reaches every push service (FCM's,
-Mozilla's, Apple's, ...), since the subscription's endpoint says where it lives.
+Mozilla's, Apple's, ...), since the subscription's endpoint says where it lives. A browser
+binds each subscription to the applicationServerKey it was made with, so a second webpush
+provider (failover) must hold the same VAPID key: with another one every push service answers
+403, not retryable.
 
 Entry keys: name, vapid_private_key (base64url, from `parley vapid generate`) or
 vapid_private_key_file, subject ("mailto:..." or "https://..."), timeout_seconds, ca_file
