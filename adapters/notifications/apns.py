@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurv
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from adapters.notifications import entry_fields
-from adapters.notifications.http_posts import bounded, client_tls, retryable
+from adapters.notifications.http_posts import bounded, client_tls, retryable, within
 from adapters.notifications.registry import ProviderEnvironment
 from commands.notifications.providers import Delivery, ProviderAnswer
 from domain.notifications.channels import APNS_TOKEN, CRITICAL, HIGH, PUSH
@@ -109,6 +109,9 @@ class ApnsProvider:
         return frozenset({APNS_TOKEN})
 
     async def send(self, delivery: Delivery) -> ProviderAnswer:
+        return await within(self._timeout, self._sent(delivery))
+
+    async def _sent(self, delivery: Delivery) -> ProviderAnswer:
         device = delivery.address.value
         if not DEVICE_TOKEN.fullmatch(device):  # and never a path of our making
             return ProviderAnswer.failed("BadDeviceToken", retryable=False,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import httpx
 
 from adapters.notifications import entry_fields
 from adapters.notifications.google_oauth import AccessTokens, ServiceAccount, TokenRefused
-from adapters.notifications.http_posts import bounded, client_tls, retryable
+from adapters.notifications.http_posts import bounded, client_tls, retryable, within
 from adapters.notifications.registry import ProviderEnvironment
 from commands.notifications.providers import Delivery, ProviderAnswer
 from domain.notifications.channels import CRITICAL, FCM_TOKEN, HIGH, PUSH
@@ -33,6 +34,7 @@ FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 # 401s that are not about our bearer: Firebase's own APNs or Web Push credentials are wrong
 NOT_OUR_BEARER = frozenset({"THIRD_PARTY_AUTH_ERROR"})
+PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")  # Google Cloud's rule for project ids
 
 log = logging.getLogger("parley.notifications.fcm")
 
@@ -66,8 +68,11 @@ class FcmProvider:
             assert path is not None
             account = ServiceAccount.from_file(path, "service_account_file")
         entry_fields.allowed_url(account.token_uri, "service_account.token_uri", environment)
-        return cls(entry_fields.text(entry, "name"), entry_fields.text(entry, "project_id"),
-                   account,
+        project_id = entry_fields.text(entry, "project_id")
+        if not PROJECT_ID.fullmatch(project_id):
+            raise ValueError("project_id must be a Google Cloud project id (6 to 30 lowercase "
+                             "letters, digits and hyphens)")
+        return cls(entry_fields.text(entry, "name"), project_id, account,
                    endpoint=entry_fields.endpoint(entry, "endpoint", DEFAULT_ENDPOINT,
                                                   environment),
                    timeout_seconds=entry_fields.positive_seconds(
@@ -90,6 +95,9 @@ class FcmProvider:
         return frozenset({FCM_TOKEN})
 
     async def send(self, delivery: Delivery) -> ProviderAnswer:
+        return await within(self._timeout, self._sent(delivery))
+
+    async def _sent(self, delivery: Delivery) -> ProviderAnswer:
         body = {"message": fcm_message(delivery, self._clock())}
         for first_try in (True, False):
             try:

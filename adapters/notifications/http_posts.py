@@ -1,7 +1,8 @@
 """One HTTP request to a provider, bounded in time, whose transport failures are answers.
 
 httpx's timeouts bound each phase (connect, each read, each write), so a server that trickles
-bytes could hold a send for ever; `bounded` adds one deadline over the whole exchange. A
+bytes could hold a send for ever; `bounded` adds one deadline over the whole exchange, and
+`within` one over a whole send. A
 timeout answers `timeout`, a refused, reset or dropped connection `connection`: both may work
 later, so both are retryable.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
@@ -33,6 +35,17 @@ async def bounded(client: httpx.AsyncClient, method: str, url: str, *, seconds: 
         # the exception's text names the failure (refused, reset), never the request's content
         return ProviderAnswer.failed(CONNECTION_FAILED, retryable=True,
                                      detail=type(error).__name__)
+
+
+async def within(seconds: float, sending: Awaitable[ProviderAnswer]) -> ProviderAnswer:
+    """`sending`'s answer, or `timeout` if it takes more than `seconds` in all (a send that
+    exchanges a token and posts, perhaps twice, still answers within its provider's timeout)."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await sending
+    except TimeoutError:
+        return ProviderAnswer.failed(TIMED_OUT, retryable=True,
+                                     detail=f"no answer within {seconds:g} s")
 
 
 def retryable(code: str, response: httpx.Response, detail: str = "") -> ProviderAnswer:

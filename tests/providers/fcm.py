@@ -72,6 +72,7 @@ class FcmStandIn:
         self.account = account
         self.project_id = project_id
         self.token_lifetime_seconds = token_lifetime_seconds
+        self.token_stall_seconds = 0.0  # how long the token endpoint takes to answer
         self.script = Script()
         self.screens = Screens()
         self._clock = clock
@@ -120,6 +121,7 @@ class FcmStandIn:
     def reset(self) -> None:
         self.script.clear()
         self.screens.clear()
+        self.token_stall_seconds = 0.0
         with self._lock:
             self._received.clear()
             self._token_requests = 0
@@ -132,6 +134,7 @@ class FcmStandIn:
         self.server.stop()
 
     async def _token(self, request: Request) -> JSONResponse:
+        await asyncio.sleep(self.token_stall_seconds)
         # urlencoded by hand: Starlette's form parser needs python-multipart
         form = {key: values[0] for key, values in parse_qs((await request.body()).decode()).items()}
         if form.get("grant_type") != JWT_BEARER_GRANT:

@@ -325,6 +325,17 @@ def test_an_answer_trickling_in_past_the_timeout_is_a_timeout(fcm: FcmStandIn) -
     assert time.monotonic() - started < 2
 
 
+def test_a_send_answers_within_its_timeout_however_many_exchanges_it_takes(
+        fcm: FcmStandIn) -> None:
+    fcm.token_stall_seconds = 0.35
+    fcm.script.next(Stall(0.35))  # each exchange within the timeout, the two together not
+    started = time.monotonic()
+    [answer] = send(fcm, delivery(), timeout_seconds=0.5)
+
+    assert (answer.code, answer.retryable) == ("timeout", True)
+    assert time.monotonic() - started < 1.5
+
+
 def test_a_dropped_connection_is_retryable(fcm: FcmStandIn) -> None:
     with DroppingServer() as dropping:
         [answer] = send(fcm, delivery(), endpoint=dropping.url, loopback_http=True)
@@ -377,7 +388,7 @@ def test_no_key_token_or_text_reaches_the_repr_or_the_logs_of_a_failing_send(
 def test_a_bad_entry_is_refused_naming_the_key_and_not_the_secret(fcm: FcmStandIn) -> None:
     broken = ACCOUNT.key_file(fcm.token_uri) | {"private_key": "-----BEGIN nonsense"}
     cases: dict[str, dict[str, Any]] = {
-        "project_id": {"project_id": ""},
+        "project_id": {"project_id": "../other/project"},
         "service_account.private_key": {"service_account": broken},
         "endpoint": {"endpoint": "http://fcm.example"},
         "timeout_seconds": {"timeout_seconds": -1},
