@@ -38,6 +38,8 @@ import httpcore
 import httpx
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
+from adapters.notifications import entry_fields
+from adapters.notifications.http_posts import CONNECTION_FAILED, TIMED_OUT
 from adapters.notifications.public_network import NonPublicAddress, PublicNetworkOnly
 from adapters.notifications.registry import ProviderEnvironment
 from commands.notifications.providers import Delivery, ProviderAnswer, retry_after
@@ -60,8 +62,6 @@ ENDPOINT_REFUSED: Final = "endpoint_refused"
 NO_SIGNING_SECRET: Final = "no_signing_secret"
 BAD_SIGNING_SECRET: Final = "bad_signing_secret"
 REDIRECT: Final = "redirect"
-TIMED_OUT: Final = "timeout"
-CONNECTION_FAILED: Final = "connection"
 
 
 class WebhookProvider:
@@ -98,10 +98,10 @@ class WebhookProvider:
         if unknown:
             raise ValueError(f"webhook provider: unknown key {unknown[0]!r} "
                              f"(known: {', '.join(sorted(ENTRY_KEYS))})")
-        return cls(_text(entry, "name", None),
-                   timeout_seconds=_seconds(entry, "timeout_seconds",
-                                            environment.timeout_seconds),
-                   user_agent=_text(entry, "user_agent", DEFAULT_USER_AGENT),
+        return cls(entry_fields.text(entry, "name"),
+                   timeout_seconds=entry_fields.positive_seconds(entry, "timeout_seconds",
+                                                                 environment.timeout_seconds),
+                   user_agent=_header_text(entry, "user_agent", DEFAULT_USER_AGENT),
                    max_response_bytes=_byte_count(entry, "max_response_bytes",
                                                   DEFAULT_MAX_RESPONSE_BYTES),
                    allow_loopback_http=environment.allow_loopback_http,
@@ -220,29 +220,21 @@ class SignedPost:
 def _flag(entry: Mapping[str, Any], key: str, default: bool) -> bool:
     value = entry.get(key, default)
     if not isinstance(value, bool):
-        raise ValueError(f"webhook provider: {key} must be true or false")
+        raise ValueError(f"{key} must be true or false")
     return value
 
 
-def _text(entry: Mapping[str, Any], key: str, default: str | None) -> str:
-    value = entry.get(key, default)
-    if not isinstance(value, str) or not value.strip() or not value.isprintable():
-        raise ValueError(f"webhook provider: {key} must be a non-empty printable string")
+def _header_text(entry: Mapping[str, Any], key: str, default: str) -> str:
+    value = entry_fields.text(entry, key, default)
+    if not value.isascii() or not value.isprintable():
+        raise ValueError(f"{key} must be printable ASCII (it is sent as a header)")
     return value
-
-
-def _seconds(entry: Mapping[str, Any], key: str, default: float) -> float:
-    value = entry.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 3600:
-        raise ValueError(f"webhook provider: {key} must be a number of seconds, over 0 and "
-                         "under 3600")
-    return float(value)
 
 
 def _byte_count(entry: Mapping[str, Any], key: str, default: int) -> int:
     value = entry.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"webhook provider: {key} must be a whole number of bytes, 0 or more")
+        raise ValueError(f"{key} must be a whole number of bytes, 0 or more")
     return value
 
 

@@ -7,17 +7,13 @@ Serve it with `LocalServer(receiver)` (tests/providers/servers.py). The path cho
 answers (`/ok`, `/fail`, `/unavailable`, `/gone`, `/throttled`, `/slow`, `/drop`,
 `/redirect`), or `answer_next(n, answer)` overrides the next n requests, whatever their path.
 A verified request is recorded before the behaviour; only a 2xx makes it a delivery.
-
-`HangUpServer` is the peer no ASGI app can be: it closes the connection without answering.
+(A peer that hangs up without any answer is servers.DroppingServer: no ASGI app can be one.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import socketserver
-import struct
 import threading
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -189,44 +185,3 @@ async def _answer(send: Send, status: int, headers: tuple[tuple[str, str], ...],
     await send({"type": "http.response.body", "body": body})
 
 
-
-class HangUpServer:
-    """A TCP server on 127.0.0.1 that reads each request's head and closes the connection
-    with a reset, answering nothing: `with HangUpServer() as server:` ... `server.url`."""
-
-    def __init__(self) -> None:
-        self.requests_seen = 0
-        outer = self
-
-        class HangUp(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                self.request.settimeout(5)
-                head = b""
-                with contextlib.suppress(OSError):
-                    while b"\r\n\r\n" not in head and len(head) < 65536:
-                        chunk = self.request.recv(4096)
-                        if not chunk:
-                            break
-                        head += chunk
-                outer.requests_seen += 1
-                # linger 0: close() sends RST, as a crashed or overloaded peer would
-                self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                        struct.pack("ii", 1, 0))
-
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), HangUp)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> HangUpServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

@@ -19,8 +19,8 @@ from adapters.notifications.registry import ProviderEnvironment, build_providers
 from adapters.notifications.webhooks import WebhookProvider
 from commands.notifications.providers import Address, Content, Delivery, ProviderAnswer
 from domain.notifications.endpoints import new_signing_secret
-from tests.providers.servers import LocalServer, free_port
-from tests.providers.webhook_receiver import Answer, HangUpServer, WebhookReceiver
+from tests.providers.servers import DroppingServer, LocalServer, free_port
+from tests.providers.webhook_receiver import Answer, WebhookReceiver
 
 SECRET = new_signing_secret()
 TEST_BOUND_SECONDS = 10.0
@@ -248,11 +248,11 @@ def test_a_body_that_never_ends_is_read_only_up_to_the_limit(
 
 def test_a_connection_dropped_refused_or_reset_is_retryable(
         receiver: WebhookReceiver, endpoint: str) -> None:
-    with HangUpServer() as hang_up:
+    with DroppingServer(after_request=True) as hang_up:
         dropped_mid_answer, reset, refused = sent(
             a_webhook_delivery(f"{endpoint}/drop"), a_webhook_delivery(f"{hang_up.url}/hook"),
             a_webhook_delivery(f"http://127.0.0.1:{free_port()}/hook"))
-        assert hang_up.requests_seen >= 1
+        assert hang_up.dropped >= 1
 
     for answer in (dropped_mid_answer, reset, refused):
         assert (answer.accepted, answer.code, answer.retryable) == (False, "connection", True)
@@ -347,27 +347,48 @@ def test_an_https_endpoint_is_sent_to_over_http2(
     assert [request.http_version for request in tls_receiver.deliveries] == ["2"]
 
 
+@pytest.fixture
+def parley_log_levels() -> Iterator[None]:
+    """The levels Parley's processes give libraries' loggers (parley/logs.py)."""
+    from parley.logs import QUIETED_LOGGERS
+
+    saved = {name: logging.getLogger(name).level for name in QUIETED_LOGGERS}
+    for name, level in QUIETED_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
+    yield
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
+
+
 def test_secrets_urls_and_message_text_stay_out_of_reprs_answers_and_logs(
-        receiver: WebhookReceiver, endpoint: str, caplog: pytest.LogCaptureFixture) -> None:
+        receiver: WebhookReceiver, endpoint: str, tls_receiver: WebhookReceiver,
+        tls_receiver_server: tuple[WebhookReceiver, LocalServer], parley_log_levels: None,
+        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     previous = new_signing_secret()
     url_token = "tok-" + uuid.uuid4().hex
-    deliveries = [a_webhook_delivery(f"{endpoint}/{path}?token={url_token}",
-                                     previous_secret=previous)
-                  for path in ("ok", "fail", "redirect", "gone")]
-    deliveries.append(a_webhook_delivery(f"http://127.0.0.1:{free_port()}/?token={url_token}",
-                                         previous_secret=previous))
+    tls = tls_receiver_server[1]
+    urls = [*(f"{endpoint}/{path}?token={url_token}" for path in ("ok", "fail", "redirect")),
+            f"http://127.0.0.1:{free_port()}/?token={url_token}",  # refused
+            f"http://localhost:{tls.port}/?token={url_token}",  # not sent
+            f"{tls.url}/ok?token={url_token}"]  # HTTP/2
+    deliveries = [a_webhook_delivery(url, previous_secret=previous) for url in urls]
     receiver.hold(previous)
+    tls_receiver.hold(previous)
 
-    answers = sent(*deliveries)
+    answers = sent(*deliveries, verify=tls.client_ssl_context())
 
-    signatures = receiver.requests[0].headers["webhook-signature"].split(" ")
+    assert answers[0].accepted and answers[-1].accepted
+    signatures = [signature.split(",")[1]
+                  for request in (receiver.requests[0], tls_receiver.requests[0])
+                  for signature in request.headers["webhook-signature"].split(" ")]
     forbidden = [SECRET, SECRET.removeprefix("whsec_"), previous, url_token,
-                 "Ada mentioned you", "Next book", *(s.split(",")[1] for s in signatures)]
+                 "Ada mentioned you", "Next book", *signatures]
     provider = WebhookProvider("hooks")
     seen = "\n".join([repr(provider), *map(repr, deliveries), *map(repr, answers),
                       *(record.getMessage() for record in caplog.records)])
     assert any(record.name == "adapters.notifications.webhooks" for record in caplog.records)
+    assert any(record.name.startswith("httpcore.http2") for record in caplog.records)
     for secret in forbidden:
         assert secret not in seen
 
@@ -378,6 +399,7 @@ def test_secrets_urls_and_message_text_stay_out_of_reprs_answers_and_logs(
     ({"max_response_bytes": -1}, "max_response_bytes"),
     ({"max_response_bytes": 1.5}, "max_response_bytes"),
     ({"user_agent": ""}, "user_agent"),
+    ({"user_agent": "Acme/1\r\nX-Injected: 1"}, "user_agent"),
     ({"allow_private_networks": "yes"}, "allow_private_networks"),
     ({"secret": "whsec_abc"}, "secret"),  # secrets belong to endpoints, not to the provider
 ])
