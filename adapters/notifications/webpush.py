@@ -14,6 +14,7 @@ vapid_private_key_file, subject ("mailto:..." or "https://..."), timeout_seconds
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import ssl
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+import http_ece
 import httpx
 from py_vapid import Vapid, VapidException
 from pywebpush import WebPusher, WebPushException
@@ -42,6 +44,8 @@ GONE_STATUSES = frozenset({404, 410})
 ENTRY_KEYS = frozenset({"name", "kind", "vapid_private_key", "vapid_private_key_file", "subject",
                         "timeout_seconds", "ca_file"})
 DETAIL_CHARACTERS = 200
+# RFC 8291 §3: the browser's P-256 public key (an uncompressed point) and its auth secret
+SUBSCRIPTION_KEY_BYTES: Mapping[str, int] = {"p256dh": 65, "auth": 16}
 
 
 class WebPushProvider:
@@ -171,17 +175,28 @@ def push_payload(delivery: Delivery) -> bytes:
 
 def encrypt(plaintext: bytes, endpoint: str, keys: Mapping[str, str]) -> bytes:
     """The aes128gcm body for the subscription (a fresh ECDH key and salt each time)."""
+    for name, size in SUBSCRIPTION_KEY_BYTES.items():
+        if not isinstance(keys.get(name), str):
+            raise InvalidSubscription(f"the subscription has no {name} key")
+        if not _is_base64url_of(keys[name], size):
+            raise InvalidSubscription(f"the subscription's {name} key is not {size} bytes "
+                                      "of base64url")
     try:
         pusher = WebPusher({"endpoint": endpoint,
                             "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]}})
         encoded = pusher.encode(plaintext, content_encoding="aes128gcm")
-    except KeyError as error:
-        raise InvalidSubscription(f"the subscription has no {error.args[0]} key") from None
-    except (WebPushException, ValueError, TypeError):
+    except (WebPushException, http_ece.ECEException, ValueError, TypeError, IndexError):
         # never the keys themselves in the message
         raise InvalidSubscription("the subscription's p256dh or auth key is invalid") from None
     body: bytes = encoded["body"]
     return body
+
+
+def _is_base64url_of(text: str, size: int) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))) == size
+    except ValueError:  # binascii.Error
+        return False
 
 
 def origin(url: str) -> str:

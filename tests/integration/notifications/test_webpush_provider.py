@@ -335,14 +335,25 @@ def test_a_payload_over_4096_encrypted_bytes_is_refused_before_sending(
     assert push_service.requests == 1
 
 
+@pytest.mark.parametrize("broken", [
+    {"p256dh": "bm90IGEga2V5", "auth": "same"},  # not a point
+    {"p256dh": "", "auth": "same"},
+    {"p256dh": "B" + "A" * 86, "auth": "same"},  # 65 bytes, not on the curve
+    {"p256dh": "same", "auth": ""},
+    {"p256dh": "same", "auth": "AA"},  # auth secrets are 16 bytes
+    {"p256dh": "same", "auth": "not base64url!"},
+    {"p256dh": "same"},
+], ids=["short-p256dh", "empty-p256dh", "off-curve", "empty-auth", "short-auth",
+        "garbled-auth", "no-auth"])
 def test_a_subscription_with_broken_keys_is_refused_without_sending(
-        push_service: PushService, subscription: Subscription) -> None:
-    broken = replace(subscription.address(), keys={"p256dh": "bm90IGEga2V5", "auth": "c2VjcmV0"})
-    missing = replace(subscription.address(), keys={"p256dh": subscription.p256dh})
+        push_service: PushService, subscription: Subscription, broken: dict[str, str]) -> None:
+    real = {"p256dh": subscription.p256dh, "auth": subscription.auth}
+    keys = {name: real[name] if value == "same" else value for name, value in broken.items()}
 
-    answers = send(push_service, delivery(broken), delivery(missing))
+    [answer] = send(push_service, delivery(replace(subscription.address(), keys=keys)))
 
-    assert [(a.code, a.retryable) for a in answers] == [("invalid_subscription", False)] * 2
+    assert (answer.code, answer.retryable, answer.address_gone) == (
+        "invalid_subscription", False, False)
     assert push_service.requests == 0
 
 
