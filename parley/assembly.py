@@ -62,6 +62,7 @@ from projections.messaging.live import (
 )
 from projections.messaging.memberships import Memberships
 from projections.messaging.queries import AttachmentReaders, MessagingQueries
+from projections.notifications.contact_points import ContactPointQueries
 from projections.read_model.consistency import ConsistencyGate
 from projections.read_model.documents import DocumentChange, ReadStore
 from projections.read_model.events import PositionedEvent
@@ -137,6 +138,7 @@ class Parley:
     messaging: MessagingQueries = field(init=False)
     feed: FeedQueries = field(init=False)
     invitations: InvitationQueries = field(init=False)
+    contact_points: ContactPointQueries = field(init=False)
     presence_audience: PresenceAudience = field(init=False)
     blobs: BlobStore = field(init=False)
     attachment_access: AttachmentAccess = field(init=False)
@@ -155,6 +157,11 @@ class Parley:
         """Keys direct conversation ids (ADR 0009): PARLEY_DIRECT_ID_KEY, or else derived
         from the signing key, so ids cannot be computed from two handles."""
         return direct_id_key(self.settings, self.secret_key)
+
+    @property
+    def email_verification_key(self) -> bytes:
+        """Signs email verification tokens (domain.notifications.email_verification)."""
+        return email_verification_key(self.secret_key)
 
     def start(self) -> None:
         for start in self._starters:
@@ -193,6 +200,11 @@ def direct_id_key(settings: Settings, secret_key: str) -> bytes:
     if settings.direct_id_key is not None:
         return settings.direct_id_key.get_secret_value().encode()
     return hmac.new(secret_key.encode(), b"parley/direct-conversation-ids/v1",
+                    hashlib.sha256).digest()
+
+
+def email_verification_key(secret_key: str) -> bytes:
+    return hmac.new(secret_key.encode(), b"parley/email-verification/v1",
                     hashlib.sha256).digest()
 
 
@@ -308,6 +320,7 @@ def attach_queries(parley: Parley) -> None:
     parley.service_keys = LoggedApiKeys(parley.event_log.repository)
     parley.contacts = ContactQueries(parley.store)  # the contacts routes read it uncached
     parley.invitations = InvitationQueries(parley.store)
+    parley.contact_points = ContactPointQueries(parley.store)
     stamped = StampedCache(parley.cache, parley.store, parley.serving_generations)
     memberships = Memberships(parley.store, stamped)
     contacts = ContactQueries(parley.store, stamped)

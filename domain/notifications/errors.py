@@ -29,3 +29,28 @@ class BadSchedule(InvalidCommand):
 
 class CancellationKeyFull(Conflict):
     """Too many notifications under one cancellation key."""
+
+
+# Contact points (domain/notifications/contact_points.py): where a user can be reached.
+
+
+class ContactPointNotFound(NotFound):
+    """No such contact point among the caller's (someone else's answers the same)."""
+
+
+class InvalidContactPoint(InvalidCommand):
+    """An address that cannot be reached: a malformed email address, phone number, push
+    subscription, device token or webhook URL (`field` names which input)."""
+
+
+class TooManyContactPoints(Conflict):
+    """The user has as many contact points as one may have (PARLEY_MAX_CONTACT_POINTS_PER_USER)."""
+
+
+class NotAWebhookEndpoint(Conflict):
+    """Only a webhook endpoint has a signing secret to rotate."""
+
+
+class InvalidVerificationToken(InvalidCommand):
+    """An email verification token that is malformed, tampered with, expired, or for an email
+    address that was removed: all answered alike, so a token tells nobody anything."""

@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from commands.notifications.circuits import CIRCUIT_HANDLERS
+from commands.notifications.contact_points import CONTACT_POINT_HANDLERS
 from parley.contexts.manifest import BoundedContext, PlacedRouter
+from projections.notifications import contact_points
+from projections.notifications.contact_points import ContactPointQueries
 from projections.read_model.runner import Projector
 
 if TYPE_CHECKING:
@@ -15,12 +18,16 @@ if TYPE_CHECKING:
 
 
 def projectors() -> Sequence[Projector]:
-    return []
+    return [*contact_points.projectors()]
 
 
 def routers() -> Sequence[PlacedRouter]:
     # places 200 and on: after every route of the contexts before it
-    return ()
+    from api.notifications import contact_points as contact_point_routes
+
+    mine = (PlacedRouter(210, contact_point_routes.router),
+            PlacedRouter(211, contact_point_routes.verification))
+    return mine
 
 
 def problems() -> Sequence[ProblemRefinement[Any]]:
@@ -30,16 +37,21 @@ def problems() -> Sequence[ProblemRefinement[Any]]:
 CONTEXT = BoundedContext(
     name="notifications",
     handlers={
+        **CONTACT_POINT_HANDLERS,
         **CIRCUIT_HANDLERS,
     },
     projectors=projectors,
     relayed_event_modules=(
+        # contact points for their listing (webhook secrets are log-only)
+        "domain.notifications.contact_points",
         "domain.notifications.circuits",  # breaker changes: the providers' health read model
     ),
-    log_only_event_modules=(),
-    queries=(),
+    log_only_event_modules=(
+        "domain.notifications.webhook_secrets",  # webhook signing secrets
+    ),
+    queries=(ContactPointQueries,),
     routers=routers,
     problems=problems,
     process_managers=(),
-    settings=(),
+    settings=("max_contact_points_per_user", "email_verification_ttl_seconds"),
 )

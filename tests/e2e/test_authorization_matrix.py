@@ -82,6 +82,8 @@ class World:
     attachment: str
     spare_device: str
     position: int = 0
+    contact_point: str = ""  # Ada's webhook endpoint
+    doomed_contact_point: str = ""  # another, which Ada's cell of the DELETE route removes
 
     def call(self, method: str, url: str, caller: str, body: Any = None,
              params: dict[str, Any] | None = None) -> httpx.Response:
@@ -174,6 +176,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "POST", f"/v1/conversations/{world.direct}/messages", OWNER,
             {"text": "just us"})).json()["message_id"]
         world.group = new_group(world)
+        world.contact_point, world.doomed_contact_point = (world.at(world.call(
+            "POST", "/v1/users/me/contact-points/webhooks", OWNER, {"url": url})).json()[
+                "contact_point_id"] for url in ("https://bots.example.com/matrix",
+                                                "https://bots.example.com/doomed"))
         signed_in = http.post("/v1/sessions", json={
             "handle": people[OWNER].handle, "password": PASSWORD, "device_name": "spare"})
         assert signed_in.status_code in (200, 201), signed_in.text
@@ -349,6 +355,11 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("POST", "/v1/messages/{message_id}/hide"): Route(MESSAGES, members(200), fresh=True),
     ("PUT", "/v1/messages/{message_id}/reactions/{emoji}"): Route(MESSAGES, members(200)),
     ("DELETE", "/v1/messages/{message_id}/reactions/{emoji}"): Route(MESSAGES, members(200)),
+    # contact points are their owner's alone: anyone else's id answers as a random one
+    ("POST", "/v1/users/me/contact-points/{contact_point_id}/rotate-secret"): Route(
+        ("contact point",), only({OWNER: 200}, Same(404))),
+    ("DELETE", "/v1/users/me/contact-points/{contact_point_id}"): Route(
+        ("doomed contact point",), only({OWNER: 200}, Same(404))),
 }
 
 
@@ -371,7 +382,8 @@ def target_id(world: World, target: str, group: Group, in_direct: str) -> str:
     return {GROUP: group.conversation_id, DIRECT: world.direct, BEFORE: group.before,
             AFTER: group.after, IN_DIRECT: in_direct, "tom": world.tom.user_id,
             "attachment": world.attachment, "device": world.spare_device,
-            "replay": str(uuid.uuid4())}[target]
+            "replay": str(uuid.uuid4()), "contact point": world.contact_point,
+            "doomed contact point": world.doomed_contact_point}[target]
 
 
 def url_for(path: str, main: str, world: World) -> str:
