@@ -53,6 +53,11 @@ DEFAULT_USER_AGENT: Final = "Parley-Webhooks/1.0"
 DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024
 ENTRY_KEYS: Final = frozenset({"name", "kind", "timeout_seconds", "user_agent",
                                "max_response_bytes", "allow_private_networks"})
+# One pool serves every business's endpoint, so its cap must sit above the dispatcher's
+# concurrency: a send waiting for a free connection behind other endpoints' slow answers
+# would time out without ever reaching its own endpoint.
+MAX_CONNECTIONS: Final = 1024
+MAX_IDLE_CONNECTIONS: Final = 128
 # statuses that say "not now" rather than "no"
 RETRYABLE_STATUSES: Final = frozenset({408, 425, 429})
 GONE: Final = 410
@@ -88,6 +93,7 @@ class WebhookProvider:
         self._clock = clock
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(verify=verify), http2=True,
+            max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_IDLE_CONNECTIONS,
             network_backend=PublicNetworkOnly(allow_loopback=allow_loopback_http,
                                               allow_private=allow_private_networks))
 

@@ -224,6 +224,27 @@ def test_a_slow_receiver_is_a_retryable_timeout_within_the_configured_seconds(
     assert receiver.deliveries == []
 
 
+def test_endpoints_answering_slowly_do_not_hold_up_a_delivery_to_another(
+        receiver: WebhookReceiver, endpoint: str) -> None:
+    provider = WebhookProvider("hooks", allow_loopback_http=True, timeout_seconds=1.5)
+
+    async def one_among_slow_ones() -> tuple[ProviderAnswer, float]:
+        slow = [asyncio.ensure_future(provider.send(a_webhook_delivery(f"{endpoint}/slow")))
+                for _ in range(16)]
+        await asyncio.sleep(0.2)  # the slow ones hold their connections
+        started = time.monotonic()
+        answer = await provider.send(a_webhook_delivery(f"{endpoint}/ok"))
+        elapsed = time.monotonic() - started
+        await asyncio.gather(*slow)
+        await provider.aclose()
+        return answer, elapsed
+
+    answer, elapsed = asyncio.run(asyncio.wait_for(one_among_slow_ones(), TEST_BOUND_SECONDS))
+
+    assert answer.accepted
+    assert elapsed < 0.75  # not queued behind them for a connection
+
+
 def test_a_receiver_trickling_its_answer_is_cut_off_at_the_timeout(
         receiver: WebhookReceiver, endpoint: str) -> None:
     # each byte comes well within the timeout, so only a deadline over the whole send ends it
