@@ -145,7 +145,7 @@ class ApnsProvider:
             # 0: deliver now or never, as the ttl asks
             "apns-expiration": str(int(self._clock()) + ttl if ttl else 0),
             "apns-id": attempt,
-            "apns-collapse-id": attempt,
+            "apns-collapse-id": str(delivery.dedup_key),  # one shown across retries
             "content-type": "application/json",
         }
 

@@ -27,7 +27,8 @@ def compose_email(delivery: Delivery, *, sender: MailAddress, recipient: MailAdd
     message["From"] = sender
     message["To"] = recipient
     message["Date"] = now
-    message["Message-ID"] = f"<{delivery.attempt_id}@{message_id_domain}>"
+    # the same for every attempt: a retry of a message the relay had taken is one message
+    message["Message-ID"] = f"<{delivery.dedup_key}@{message_id_domain}>"
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
     message["X-Parley-Notification-Id"] = str(delivery.notification_id)
     unsubscribe = delivery.unsubscribe_url

@@ -128,15 +128,15 @@ class FcmProvider:
 
 def fcm_message(delivery: Delivery, now: float) -> dict[str, Any]:
     """The HTTP v1 `message` for one delivery (`now` dates its iOS expiry)."""
-    attempt, urgent = str(delivery.attempt_id), delivery.priority in (CRITICAL, HIGH)
+    urgent = delivery.priority in (CRITICAL, HIGH)
     ttl = max(0, min(delivery.ttl_seconds, MAX_TTL_SECONDS))
     return {
         "token": delivery.address.value,
         "notification": {"title": delivery.content.title, "body": delivery.content.body},
         "data": fcm_data(delivery),
         "android": {"priority": "HIGH" if urgent else "NORMAL", "ttl": f"{ttl}s",
-                    "collapse_key": attempt},
-        "apns": {"headers": {"apns-collapse-id": attempt,
+                    "collapse_key": str(delivery.dedup_key)},  # one shown across retries
+        "apns": {"headers": {"apns-collapse-id": str(delivery.dedup_key),
                              "apns-priority": "10" if urgent else "5",
                              "apns-expiration": str(int(now) + ttl if ttl else 0)}},
     }

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from commands.notifications.providers import Address, Delivery
 from commands.notifications.receipts import (
@@ -31,6 +31,7 @@ from domain.notifications.channels import CHANNEL_OF_KIND, INBOX
 from domain.notifications.contact_points import ContactPoints, contact_points_id
 from domain.notifications.notifications import (
     DISPATCHING,
+    NOTIFICATION_NAMESPACE,
     QUEUED,
     Answer,
     Notification,
@@ -39,6 +40,7 @@ from domain.notifications.notifications import (
 from domain.notifications.retries import RetryPolicy
 from event_log.aggregate import Cause
 from event_log.batch import Batch
+from event_log.outcomes import Handler
 
 DEFAULT_STALE_AFTER_SECONDS: Final = 60.0
 INBOX_CONTACT_POINT: Final = "inbox"
@@ -113,6 +115,11 @@ def jitter_of(notification: UUID, attempt: int) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def message_key(notification: UUID, channel: str, contact_point_id: str) -> UUID:
+    """The same for every attempt of a notification to one address (Delivery.message_key)."""
+    return uuid5(NOTIFICATION_NAMESPACE, f"{notification}/{channel}/{contact_point_id}/message")
+
+
 def _addresses(batch: Batch, notification: Notification, now: datetime) -> list[Address]:
     channel = notification.channel
     kinds = {kind for kind, on in CHANNEL_OF_KIND.items() if on == channel}
@@ -133,7 +140,9 @@ def _delivery(notification: Notification, delivery_id: UUID, address: Address, c
                 f"?notification={notification.id}&attempt={delivery_id}")
     return Delivery(delivery_id, notification.id, notification.recipient_id, channel,
                     notification.priority, notification.category, address,
-                    notification.content, status_callback_url=callback)
+                    notification.content, status_callback_url=callback,
+                    message_key=message_key(notification.id, channel,
+                                            address.contact_point_id))
 
 
 def start_dispatches(batch: Batch, command: StartDispatches, cause: Cause) -> DispatchesStarted:
@@ -254,7 +263,7 @@ def started(result: object) -> Sequence[ToSend]:
     return result.to_send if isinstance(result, DispatchesStarted) else ()
 
 
-DISPATCH_HANDLERS: Mapping[type, object] = {
+DISPATCH_HANDLERS: Mapping[type, Handler] = {
     StartDispatches: start_dispatches,
     RecordAnswers: record_answers,
     ReleaseDue: release_due,

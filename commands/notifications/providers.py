@@ -25,7 +25,14 @@ __all__ = ["Address", "Content", "Delivery", "Provider", "ProviderAnswer", "retr
 
 @dataclass(frozen=True)
 class Delivery:
-    """One attempt at one notification on one address."""
+    """One attempt at one notification on one address.
+
+    `attempt_id` is this attempt's own id (and the same when this very attempt is sent again
+    after a crash); `message_key` is the same for every attempt of this notification to this
+    address: what a service de-duplicates or collapses on (a collapse key, a Web Push Topic,
+    a Message-ID, a `webhook-id`), so that a retry after a timeout the service had in fact
+    taken is still one visible notification.
+    """
 
     attempt_id: UUID
     notification_id: UUID
@@ -35,10 +42,16 @@ class Delivery:
     category: str
     address: Address
     content: Content
+    message_key: UUID | None = None
     ttl_seconds: int = 4 * 7 * 24 * 3600
     # email: the one-click unsubscribe link (RFC 8058); sms: where status callbacks go
     unsubscribe_url: str | None = None
     status_callback_url: str | None = None
+
+
+    @property
+    def dedup_key(self) -> UUID:
+        return self.message_key or self.attempt_id
 
 
 @dataclass(frozen=True)

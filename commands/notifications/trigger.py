@@ -26,6 +26,7 @@ from domain.notifications.errors import (
 from domain.notifications.notifications import Notification
 from event_log.aggregate import Cause
 from event_log.batch import Batch
+from event_log.outcomes import Handler
 
 MAX_RECIPIENTS: Final = 1000
 SEND_AT_SKEW: Final = timedelta(seconds=60)  # a send_at this little in the past means "now"
@@ -259,7 +260,7 @@ def request_id_for(process: str, event_id: UUID) -> UUID:
     return uuid5(event_id, f"notifications/{process}")
 
 
-TRIGGER_HANDLERS: Mapping[type, object] = {
+TRIGGER_HANDLERS: Mapping[type, Handler] = {
     TriggerNotifications: trigger_notifications,
     CancelNotifications: cancel_notifications,
     MarkNotificationRead: mark_read,
