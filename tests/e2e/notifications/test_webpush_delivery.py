@@ -1,0 +1,136 @@
+"""Web Push end to end on the embedded default, in process: a service triggers a push through
+the API, the engine dispatches it through the Web Push provider to a local push service that
+checks VAPID, and the browser's own key decrypts what the user would see; a subscription the
+push service says is gone is removed from the user's contact points."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.notifications.vapid import new_key_pair
+from api.app import create_app
+from commands.notifications.contact_points import ContactPointRules, SubscribeWebPush
+from domain.notifications.contact_points import ContactPoints, contact_points_id
+from domain.notifications.notifications import Notification
+from parley.assembly import Parley
+from parley.bootstrap import build
+from parley.settings import Settings
+from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
+from tests.providers.webpush import Browser, PushService, Subscription
+
+KEYS = new_key_pair()
+FAST_RETRIES = {"notification_retry_base_seconds": 0.05, "notification_retry_cap_seconds": 0.2,
+                "notification_timer_every_seconds": 0.05, "notification_max_attempts": 2}
+WAIT_SECONDS = 15.0
+
+
+def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (answer := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {check}")
+        time.sleep(0.02)
+    return answer
+
+
+@dataclass
+class Engine:
+    parley: Parley
+    http: TestClient
+    client: ParleyClient
+    browser: Browser
+    key: str
+
+    def someone_subscribed(self) -> tuple[Person, Subscription, uuid.UUID]:
+        """A user whose browser subscribed with Parley's applicationServerKey."""
+        person = self.client.register("Web User")
+        subscription = self.browser.subscribe(application_server_key=KEYS.application_server_key)
+        point = uuid.uuid4()
+        self.parley.writer.execute(SubscribeWebPush(
+            uuid.UUID(person.user_id), uuid.uuid4(), point, subscription.endpoint,
+            subscription.p256dh, subscription.auth, now(), ContactPointRules(20)), a_cause())
+        return person, subscription, point
+
+    def trigger(self, recipient: Person, channels: list[str], priority: str) -> str:
+        response = self.http.post("/v1/notifications", headers={
+            "Authorization": f"Bearer {self.key}"}, json={
+            "recipients": [recipient.user_id], "category": "system", "priority": priority,
+            "plan": {"channels": channels},
+            "content": {"title": "Ada", "body": "Lunch at one? 🍜", "data": {"thread": "t-9"},
+                        "deep_link": "parley://conversations/t-9"}})
+        assert response.status_code == 202, response.text
+        [notification] = response.json()["notifications"]
+        return str(notification["notification_id"])
+
+    def notification(self, notification_id: str) -> Notification:
+        found = self.parley.event_log.repository.get(uuid.UUID(notification_id))
+        assert isinstance(found, Notification)
+        return found
+
+
+@pytest.fixture(scope="module")
+def push_service() -> Iterator[PushService]:
+    with PushService(tls=True) as service:
+        yield service
+
+
+@pytest.fixture
+def engine(tmp_path: Path, push_service: PushService) -> Iterator[Engine]:
+    push_service.reset()
+    providers = [{"name": "webpush", "kind": "webpush", "vapid_private_key": KEYS.private_key,
+                  "subject": "mailto:ops@parley.example", "timeout_seconds": 2,
+                  "ca_file": push_service.ca_file}]
+    settings = Settings(database_url=None, data_dir=tmp_path / "data",
+                        notification_providers=json.dumps(providers), **FAST_RETRIES)
+    parley = build(settings)
+    with TestClient(create_app(parley)) as http:
+        issue, key = an_api_key()
+        parley.writer.execute(issue, a_cause())
+        yield Engine(parley, http, ParleyClient(http), Browser(push_service), key.presented)
+
+
+def test_a_triggered_push_is_read_by_the_browser(engine: Engine,
+                                                 push_service: PushService) -> None:
+    person, subscription, _ = engine.someone_subscribed()
+
+    notification_id = engine.trigger(person, ["push"], "critical")
+
+    [shown] = eventually(lambda: push_service.shown(subscription))
+    assert (shown["title"], shown["body"], shown["data"], shown["deep_link"]) == (
+        "Ada", "Lunch at one? 🍜", {"thread": "t-9"}, "parley://conversations/t-9")
+    assert shown["notification_id"] == notification_id
+    [message] = push_service.messages(subscription)
+    assert message.urgency == "high"
+    assert message.topic == uuid.UUID(shown["attempt_id"]).hex
+    eventually(lambda: engine.notification(notification_id).state == "accepted")
+
+
+def test_a_subscription_the_push_service_says_is_gone_is_removed(
+        engine: Engine, push_service: PushService) -> None:
+    person, subscription, point = engine.someone_subscribed()
+
+    def points() -> set[str]:
+        book = engine.parley.event_log.repository.get(
+            contact_points_id(uuid.UUID(person.user_id)))
+        assert isinstance(book, ContactPoints)
+        return {str(p) for p in book.points}
+
+    assert str(point) in points()
+    push_service.unsubscribe(subscription)
+
+    notification_id = engine.trigger(person, ["push", "in_app"], "normal")
+
+    eventually(lambda: str(point) not in points())
+    assert push_service.refusals == [(410, "unsubscribed")]
+    inbox = eventually(lambda: engine.http.get("/v1/notifications",
+                                               headers=person.auth).json()["notifications"])
+    assert [n["notification_id"] for n in inbox] == [notification_id]
