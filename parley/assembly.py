@@ -63,6 +63,7 @@ from projections.messaging.live import (
 from projections.messaging.memberships import Memberships
 from projections.messaging.queries import AttachmentReaders, MessagingQueries
 from projections.notifications.contact_points import ContactPointQueries
+from projections.notifications.providers import ProviderHealthQueries
 from projections.read_model.consistency import ConsistencyGate
 from projections.read_model.documents import DocumentChange, ReadStore
 from projections.read_model.events import PositionedEvent
@@ -138,6 +139,7 @@ class Parley:
     messaging: MessagingQueries = field(init=False)
     feed: FeedQueries = field(init=False)
     invitations: InvitationQueries = field(init=False)
+    provider_health: ProviderHealthQueries = field(init=False)  # breakers, error rates
     contact_points: ContactPointQueries = field(init=False)
     presence_audience: PresenceAudience = field(init=False)
     blobs: BlobStore = field(init=False)
@@ -320,6 +322,7 @@ def attach_queries(parley: Parley) -> None:
     parley.service_keys = LoggedApiKeys(parley.event_log.repository)
     parley.contacts = ContactQueries(parley.store)  # the contacts routes read it uncached
     parley.invitations = InvitationQueries(parley.store)
+    parley.provider_health = ProviderHealthQueries(parley.store)
     parley.contact_points = ContactPointQueries(parley.store)
     stamped = StampedCache(parley.cache, parley.store, parley.serving_generations)
     memberships = Memberships(parley.store, stamped)

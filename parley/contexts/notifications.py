@@ -11,6 +11,7 @@ from commands.notifications.contact_points import CONTACT_POINT_HANDLERS
 from parley.contexts.manifest import BoundedContext, PlacedRouter
 from projections.notifications import contact_points
 from projections.notifications.contact_points import ContactPointQueries
+from projections.notifications.providers import ProviderHealthProjector, ProviderHealthQueries
 from projections.read_model.runner import Projector
 
 if TYPE_CHECKING:
@@ -18,15 +19,17 @@ if TYPE_CHECKING:
 
 
 def projectors() -> Sequence[Projector]:
-    return [*contact_points.projectors()]
+    return [*contact_points.projectors(), ProviderHealthProjector()]
 
 
 def routers() -> Sequence[PlacedRouter]:
     # places 200 and on: after every route of the contexts before it
+    from api.notifications import admin
     from api.notifications import contact_points as contact_point_routes
 
     mine = (PlacedRouter(210, contact_point_routes.router),
-            PlacedRouter(211, contact_point_routes.verification))
+            PlacedRouter(211, contact_point_routes.verification),
+            PlacedRouter(230, admin.router))
     return mine
 
 
@@ -49,9 +52,11 @@ CONTEXT = BoundedContext(
     log_only_event_modules=(
         "domain.notifications.webhook_secrets",  # webhook signing secrets
     ),
-    queries=(ContactPointQueries,),
+    queries=(ContactPointQueries, ProviderHealthQueries),
     routers=routers,
     problems=problems,
     process_managers=(),
-    settings=("max_contact_points_per_user", "email_verification_ttl_seconds"),
+    settings=("max_contact_points_per_user", "email_verification_ttl_seconds",
+              "breaker_window_seconds", "breaker_min_calls", "breaker_failure_rate",
+              "breaker_open_seconds", "breaker_half_open_probes"),
 )
