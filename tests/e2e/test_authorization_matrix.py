@@ -304,6 +304,8 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/v1/audit/aggregates/{aggregate_id}/diff"): Route(
         (GROUP,), AUDITORS, params={"from": 1, "to": 2}),
     ("GET", "/v1/admin/replays/{replay_id}"): Route(("replay",), everyone(403, same=True)),
+    # operators' view of a notification provider: nobody here is an operator's admin
+    ("GET", "/v1/admin/providers/{provider}"): Route(("provider",), everyone(403, same=True)),
     ("GET", "/v1/conversations/{conversation_id}"): Route(CONVERSATIONS, members(200)),
     ("GET", "/v1/conversations/{conversation_id}/members"): Route(CONVERSATIONS, members(200)),
     ("PUT", "/v1/conversations/{conversation_id}/settings"): Route(
@@ -383,7 +385,7 @@ def target_id(world: World, target: str, group: Group, in_direct: str) -> str:
             AFTER: group.after, IN_DIRECT: in_direct, "tom": world.tom.user_id,
             "attachment": world.attachment, "device": world.spare_device,
             "replay": str(uuid.uuid4()), "contact point": world.contact_point,
-            "doomed contact point": world.doomed_contact_point}[target]
+            "doomed contact point": world.doomed_contact_point, "provider": "fcm-main"}[target]
 
 
 def url_for(path: str, main: str, world: World) -> str:
