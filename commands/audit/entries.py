@@ -24,10 +24,11 @@ import domain
 from event_log.aggregate import ParleyAggregate
 
 # Fields that hold secrets (domain/identity/accounts.py: the password hash, refresh-token digests,
-# the digests a grant rotated out; domain/identity/api_keys.py: an API key's secret digest):
+# the digests a grant rotated out; domain/identity/api_keys.py: an API key's secret digest;
+# domain/notifications/webhook_secrets.py: webhook signing secrets, also in ContactPoints' keys):
 # shown as REDACTED wherever they appear, in event payloads and in aggregate states.
 SECRET_FIELDS = frozenset({"password_hash", "token_digest", "refresh_digest", "spent_digests",
-                           "secret_digest"})
+                           "secret_digest", "secret", "previous_secret"})
 REDACTED = "[redacted]"
 # Shown as columns of an entry, not repeated in its payload.
 METADATA_FIELDS = frozenset({

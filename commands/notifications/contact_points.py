@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from domain.identity.devices import Device
 from domain.notifications.channels import APNS_TOKEN, EMAIL_ADDRESS, FCM_TOKEN, WEBHOOK_ENDPOINT
 from domain.notifications.contact_point_values import (
     apns_token,
@@ -136,9 +137,9 @@ class RemoveGoneContactPoint:
 
 @dataclass(frozen=True)
 class RemoveDeviceContactPoints:
-    """The device was signed out: its push subscriptions and tokens go."""
+    """The device was signed out (commands/notifications/signed_out_devices.py): its push
+    subscriptions and tokens go."""
 
-    user_id: UUID
     device_id: UUID
     at: datetime
 
@@ -306,7 +307,8 @@ def remove_gone_contact_point(batch: Batch, command: RemoveGoneContactPoint,
 
 def remove_device_contact_points(batch: Batch, command: RemoveDeviceContactPoints,
                                  cause: Cause) -> ContactPointsRemoved:
-    points = existing_points(batch, command.user_id)
+    device = batch.find(Device, command.device_id)
+    points = None if device is None else existing_points(batch, device.user_id)
     if points is None:
         return ContactPointsRemoved(())
     return ContactPointsRemoved(tuple(points.remove_device(command.device_id, command.at,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from commands.notifications.circuits import CIRCUIT_HANDLERS
 from commands.notifications.contact_points import CONTACT_POINT_HANDLERS
+from commands.notifications.signed_out_devices import SignedOutDevices
 from parley.contexts.manifest import BoundedContext, PlacedRouter
 from projections.notifications import contact_points
 from projections.notifications.contact_points import ContactPointQueries
@@ -55,7 +56,7 @@ CONTEXT = BoundedContext(
     queries=(ContactPointQueries, ProviderHealthQueries),
     routers=routers,
     problems=problems,
-    process_managers=(),
+    process_managers=(SignedOutDevices(),),
     settings=("max_contact_points_per_user", "email_verification_ttl_seconds",
               "breaker_window_seconds", "breaker_min_calls", "breaker_failure_rate",
               "breaker_open_seconds", "breaker_half_open_probes"),

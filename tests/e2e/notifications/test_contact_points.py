@@ -8,6 +8,7 @@ One Parley per profile for the whole module (each test registers its own users).
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -291,3 +292,24 @@ def test_push_registrations_belong_to_the_device_that_made_them(parley: ParleyCl
     on_tablet = add(parley, tablet, "push-tokens", {"kind": "apns", "token": "ab" * 32})
     assert on_phone["device_id"] != on_tablet["device_id"] == signed_in.json()["device_id"]
     assert len(listed(parley, ada, on_tablet["position"])) == 2
+
+
+def test_a_device_signed_out_loses_its_push_registrations(parley: ParleyClient) -> None:
+    """A process manager follows the sign-out; read, bounded, until it has."""
+    ada = parley.register("Ada")
+    signed_in = parley.http.post("/v1/sessions", json={
+        "handle": ada.handle, "password": PASSWORD, "device_name": "tablet"})
+    assert signed_in.status_code in (200, 201), signed_in.text
+    tablet = Person(ada.user_id, ada.handle, signed_in.json()["access_token"])
+    add(parley, tablet, "push-tokens", {"kind": "fcm", "token": FCM})
+    kept = add(parley, ada, "push-tokens", {"kind": "apns", "token": APNS})
+    revoked = parley.http.delete(f"/v1/devices/{signed_in.json()['device_id']}",
+                                 headers=ada.auth)
+    assert revoked.status_code == 200, revoked.text
+    deadline = time.monotonic() + 20
+    while True:
+        kinds = [p["kind"] for p in listed(parley, ada, kept["position"])]
+        if kinds == ["apns"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert kinds == ["apns"]

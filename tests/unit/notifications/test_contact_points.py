@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from commands.audit.entries import payload_of, state_of
 from commands.notifications.contact_points import (
     CONTACT_POINT_HANDLERS,
     AddEmail,
@@ -28,6 +29,8 @@ from commands.notifications.contact_points import (
     SubscribeWebPush,
     VerifyEmail,
 )
+from commands.notifications.signed_out_devices import SignedOutDevices
+from domain.identity.devices import Device
 from domain.notifications.contact_point_values import WebPushSubscription
 from domain.notifications.contact_points import (
     BY_USER,
@@ -371,9 +374,30 @@ def test_gone_and_signed_out_removals_are_harmless_when_there_is_nothing_to_remo
     writer, user = Writer(), uuid.uuid4()
     assert writer.run(RemoveGoneContactPoint(user, uuid.uuid4(), "fcm", "UNREGISTERED", now()),
                       user).contact_point_ids == ()
-    assert writer.run(RemoveDeviceContactPoints(user, uuid.uuid4(), now()),
+    assert writer.run(RemoveDeviceContactPoints(uuid.uuid4(), now()),
                       user).contact_point_ids == ()
     assert writer.points(user) is None
+
+
+def test_a_device_signed_out_loses_its_push_registrations_by_a_process_manager() -> None:
+    writer, user = Writer(), uuid.uuid4()
+    phone, laptop = Device.sign_in(uuid.uuid4(), user, "phone", now(), a_cause(user)), \
+        Device.sign_in(uuid.uuid4(), user, "laptop", now(), a_cause(user))
+    writer.log.save(phone, laptop)
+    for device in (phone, laptop):
+        writer.run(RegisterDeviceToken(user, device.id, uuid.uuid4(), "fcm",
+                                       f"{FCM}{device.name}", now(), RULES), user)
+    phone.revoke(user, now(), a_cause(user))
+    [revoked] = [e for e in phone.collect_events() if isinstance(e, Device.Revoked)]
+    manager = SignedOutDevices()
+    assert Device.Revoked in manager.reacts_to
+    [command] = manager.react(revoked)
+    removed = writer.run(command, manager.actor_id)
+    assert len(removed.contact_point_ids) == 1
+    points = writer.points(user)
+    assert points is not None
+    assert [a.device_id for a in points.addresses({"fcm"}, now())] == [str(laptop.id)]
+    assert manager.react(object()) == []
 
 
 # The listing read model
@@ -428,3 +452,12 @@ def test_event_times_are_those_given() -> None:
     at = datetime(2026, 5, 1, 12, 0, tzinfo=now().tzinfo)
     added = points.add_phone(uuid.uuid4(), "+442079460018", LIMIT, at, cause)
     assert documents_of(points)[str(added.point.contact_point_id)]["added_at"] == at.isoformat()
+
+
+def test_an_auditor_never_sees_a_webhook_secret() -> None:
+    points, cause = points_of()
+    hook = points.add_webhook_endpoint(uuid.uuid4(), HOOK, "whsec_first", LIMIT, now(), cause)
+    points.rotate_webhook_secret(hook.point.contact_point_id, "whsec_second", now(), cause)
+    seen = repr([payload_of(e) for e in points.collect_events()]) + repr(state_of(points))
+    assert "whsec_first" not in seen and "whsec_second" not in seen
+    assert HOOK in seen  # the rest of what happened is there to audit
