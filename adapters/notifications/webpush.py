@@ -138,9 +138,9 @@ class WebPushProvider:
             return _too_large(len(body))
         headers = {"TTL": str(max(0, delivery.ttl_seconds)),
                    "Urgency": URGENCY_OF_PRIORITY.get(delivery.priority, "normal"),
-                   # an undelivered message with the same topic is replaced: a repeated attempt
-                   # shows once
-                   "Topic": delivery.attempt_id.hex,
+                   # an undelivered message with the same topic is replaced: every attempt of
+                   # one notification to one browser shows once
+                   "Topic": delivery.dedup_key.hex,
                    "Content-Encoding": "aes128gcm",
                    "Content-Type": "application/octet-stream",
                    "Authorization": authorization}

@@ -171,15 +171,12 @@ class Dispatcher:
 
     def usable_providers(self, now: datetime) -> dict[str, tuple[str, ...]]:
         """Per address kind, the provider to use now: the first in configured order whose
-        breaker is closed, else the first that lets a call through (a half-open probe)."""
+        breaker lets the call through (closed, or half-open with a probe free: so traffic
+        comes back to a recovered primary), else nothing (the attempt is retried later)."""
         usable: dict[str, tuple[str, ...]] = {}
         for kind, names in self._by_kind.items():
-            closed = [n for n in names if self._breakers.state_of(n) == "closed"]
-            if closed:
-                usable[kind] = (closed[0],)
-                continue
             for name in names:
-                if self._breakers.allows(name, now):
+                if self._breakers.state_of(name) == "closed" or self._breakers.allows(name, now):
                     usable[kind] = (name,)
                     break
         return usable
