@@ -26,11 +26,11 @@ from datetime import datetime
 from typing import Any, Final, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
-from api.notifications.callbacks import sms_status_callback_url
-from api.notifications.dependencies import (
+from api.notifications.sms_reports import (
     SmsCallbackVerifier,
     SmsStatusReport,
     UnknownSmsStatus,
+    sms_status_callback_url,
 )
 from commands.notifications.receipts import DELIVERED, FAILED, SENT, UNDELIVERED
 

@@ -14,18 +14,24 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Final
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.http.dependencies import CommandContext, CorrelationId, Writer
 from api.http.problems import Problem, Responses, problem_responses
-from api.notifications.dependencies import SmsCallbacksDep, UnknownSmsStatus
+from api.notifications.dependencies import SmsCallbacksDep
+from api.notifications.sms_reports import (
+    CALLBACK_PREFIX,
+    UnknownSmsStatus,
+    sms_callback_path,
+    sms_status_callback_url,
+)
 from commands.notifications.receipts import RecordDeliveryReceipt
 
-CALLBACK_PREFIX: Final = "/v1/notifications/callbacks/"
-SMS_CALLBACK_PATH: Final = "/v1/notifications/callbacks/sms/{provider}"
 # Provider callbacks have no user: the events they cause name this actor.
+__all__ = ["CALLBACK_PREFIX", "PROVIDER_CALLBACK_ACTOR", "callbacks", "sms_status_callback_url"]
+
 PROVIDER_CALLBACK_ACTOR: Final = uuid.UUID("7d0b3c52-9a63-5f1e-8c47-3b1f0e6a2d90")
 FORM: Final = "application/x-www-form-urlencoded"
 
@@ -38,14 +44,6 @@ VONAGE_EXAMPLE = {"messageId": "0A0000000123ABCD1", "status": "delivered", "err-
                   "client-ref": "6f1c2a7e-0d4b-4c1e-9a55-2b7e8f3d9c10",
                   "timestamp": "1764645600", "nonce": "a1b2c3", "sig": "9f86d08..."}
 ANSWERED: Responses = {204: {"description": "Verified; recorded (or nothing to record)"}}
-
-
-def sms_status_callback_url(public_url: str, provider: str, notification_id: uuid.UUID,
-                            attempt_id: uuid.UUID) -> str:
-    """Where `provider` reports on one attempt: exactly what the route below takes."""
-    path = SMS_CALLBACK_PATH.format(provider=quote(provider, safe=""))
-    query = urlencode({"notification": str(notification_id), "attempt": str(attempt_id)})
-    return f"{public_url.rstrip('/')}{path}?{query}"
 
 
 @callbacks.post(
@@ -70,8 +68,7 @@ async def sms_status_callback(
 ) -> None:
     fields = await callback_fields(request)
     verify = sms.verifiers.get(provider)
-    url = sms.public_url.rstrip("/") + SMS_CALLBACK_PATH.format(
-        provider=quote(provider, safe=""))
+    url = sms.public_url.rstrip("/") + sms_callback_path(provider)
     query = request.scope.get("query_string", b"").decode("latin-1")
     now = datetime.now(UTC)
     try:

@@ -1,56 +1,24 @@
 """What the notifications routes are given, typed and never None (built by the composition root).
 
-SMS status callbacks: each SMS provider that asks for them offers a verifier (its adapter
-builds it: adapters/notifications/sms_receipts.py); the composition root maps provider names
-to them, with Parley's public base URL (`PARLEY_PUBLIC_URL`) the providers were given, which
-is what their signatures cover (never the Host header a caller sends).
+SMS status callbacks: each SMS provider that asks for them offers a verifier (the port is in
+api/notifications/sms_reports.py; adapters/notifications/sms_receipts.py implements it); the
+composition root maps provider names to them, with Parley's public base URL
+(`PARLEY_PUBLIC_URL`) the providers were given, which is what their signatures cover (never
+the Host header a caller sends).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Annotated, Protocol, cast
+from typing import Annotated, cast
 
 from fastapi import Depends
 
 from api.http.dependencies import ParleyDep
+from api.notifications.sms_reports import SmsCallbackVerifiers
 from commands.notifications.contact_points import ContactPointRules
 from domain.notifications.email_verification import EmailVerification
 from projections.notifications.contact_points import ContactPointQueries
-
-
-@dataclass(frozen=True)
-class SmsStatusReport:
-    """What a verified status callback says about one message.
-
-    `status` is one of commands.notifications.receipts' statuses (sent, delivered,
-    undelivered, failed), or None for news of no consequence (Twilio's `queued`, Vonage's
-    `unknown`): acknowledged, nothing recorded. `code` is the provider's error code, if any.
-    `attempt_reference` is the attempt id the provider echoes inside what it signed (Vonage's
-    `client-ref`), which must then name the attempt in the callback URL.
-    """
-
-    provider_message_id: str
-    status: str | None
-    code: str = ""
-    attempt_reference: str | None = None
-
-
-class UnknownSmsStatus(ValueError):
-    """A correctly signed callback with a status its provider does not document."""
-
-
-class SmsCallbackVerifier(Protocol):
-    """Checks one provider's callback and reads it: None when the signature (or its freshness)
-    is wrong; raises UnknownSmsStatus for a status it cannot map."""
-
-    def __call__(self, url: str, fields: Mapping[str, str], headers: Mapping[str, str],
-                 now: datetime) -> SmsStatusReport | None: ...
-
-
-SmsCallbackVerifiers = Mapping[str, SmsCallbackVerifier]
 
 
 @dataclass(frozen=True)

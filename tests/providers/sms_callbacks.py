@@ -14,7 +14,8 @@ from api.http.dependencies import get_writer
 from api.http.limits import RequestLimits
 from api.http.problems import install_problem_handlers
 from api.notifications.callbacks import CALLBACK_PREFIX, callbacks
-from api.notifications.dependencies import SmsCallbacks, SmsCallbackVerifiers, get_sms_callbacks
+from api.notifications.dependencies import SmsCallbacks, get_sms_callbacks
+from api.notifications.sms_reports import SmsCallbackVerifiers
 from event_log.aggregate import Cause
 from event_log.outcomes import Outcome
 

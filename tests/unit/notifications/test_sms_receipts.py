@@ -21,7 +21,7 @@ from adapters.notifications.sms_receipts import (
     vonage_receipt_status,
     vonage_signature,
 )
-from api.notifications.dependencies import SmsStatusReport, UnknownSmsStatus
+from api.notifications.sms_reports import SmsStatusReport, UnknownSmsStatus
 from commands.notifications.receipts import DELIVERED, FAILED, SENT, UNDELIVERED
 
 # Twilio's documented example ("Validating requests are coming from Twilio"): auth token 12345
