@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from api.audit.chain_check import ChainCheck
 from api.http.command_writer import CommandWriter
@@ -69,6 +69,11 @@ from projections.read_model.documents import DocumentChange, ReadStore
 from projections.read_model.events import PositionedEvent
 from projections.read_model.hot_paths import ServingGenerations, StampedCache, first_generations
 from projections.read_model.runner import Cache, Projector
+
+if TYPE_CHECKING:
+    from commands.notifications.dispatcher import DispatchQueue
+    from parley.notification_engine import NotificationEngine
+    from projections.notifications.inbox import InboxQueries
 
 log = logging.getLogger(__name__)
 # events stored before the bounded-contexts move still decode (ADR 0011)
@@ -146,6 +151,9 @@ class Parley:
     attachment_access: AttachmentAccess = field(init=False)
     audit: AuditLog = field(init=False)
     chain_check: ChainCheck = field(init=False)
+    # the notification delivery engine's parts in this process (parley.notification_engine)
+    notification_engine: NotificationEngine = field(init=False)
+    inbox: InboxQueries = field(init=False)
     # the operators' tools over this process's stores, built on first use (parley.bootstrap)
     operations: Callable[[], Operations] = field(init=False)
     serving_generations: ServingGenerations = first_generations
@@ -407,3 +415,21 @@ def sign_in_attempts(settings: Settings) -> tuple[float, int]:
 
 def read_models_path(settings: Settings) -> Path:
     return settings.data_dir / "read_models.sqlite3"
+
+
+def attach_notification_engine(parley: Parley, queue: DispatchQueue,
+                               positions: ProcessPositions, locks: ProcessLocks, *,
+                               dispatch: bool) -> NotificationEngine:
+    """The engine runs while the process runs (after attach_write_side and attach_queries)."""
+    from parley.notification_engine import engine
+    from projections.notifications.inbox import InboxQueries
+
+    writer = parley.writer
+    execute = writer.execute if isinstance(writer, GroupCommitWriter) else None
+    parts = engine(parley.settings, parley.event_log, queue, execute, store=parley.store,
+                   positions=positions, locks=locks, dispatch=dispatch)
+    parley.notification_engine = parts
+    parley.inbox = InboxQueries(parley.store)
+    parley._starters.append(parts.start)
+    parley._closers.append(parts.stop)
+    return parts

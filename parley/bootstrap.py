@@ -6,12 +6,15 @@ this module imports only to build it. The parts both share are in parley/assembl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from api.http.rate_limits import MemoryFailureBackoff, MemoryTokenBuckets
 from event_log.log import EventLog
 from parley.assembly import (
     HANDLERS,
     Parley,
     attach_attachments,
+    attach_notification_engine,
     attach_process_managers,
     attach_queries,
     attach_schedules,
@@ -29,6 +32,7 @@ from parley.assembly import (
     sign_in_attempts,
     stream_announcer,
 )
+from parley.notification_engine import NotificationEngine
 from parley.operations_wiring import operations_on_demand
 from parley.settings import Settings
 from projections.messaging.cache_invalidation import hot_path_keys
@@ -88,10 +92,20 @@ def build_embedded(settings: Settings) -> Parley:
                               hot_paths=hot_path_keys)
     runner = LogTailingRunner(reader, writer, store, projectors(),
                               on_read=stream_announcer(parley.live))
-    attach_write_side(parley, on_commit=runner.wake)
+    feeder_wake: list[Callable[[int], None]] = []
+
+    def committed(position: int) -> None:
+        runner.wake(position)
+        for wake in feeder_wake:
+            wake(position)
+
+    attach_write_side(parley, on_commit=committed)
     attach_queries(parley)
     attach_attachments(parley)
     attach_embedded_process_managers(parley)
+    engine = attach_embedded_notification_engine(parley)
+    if engine.feeder is not None:
+        feeder_wake.append(engine.feeder.wake)
     parley._starters.append(runner.start)
     parley._closers.append(runner.stop)
     attach_schedules(parley, signs_chain=True)  # the one process: it signs the chain too
@@ -99,6 +113,19 @@ def build_embedded(settings: Settings) -> Parley:
     parley.lag = lambda: {p.name: max(0, reader.head() - store.position(p.name))
                           for p in projectors()}
     return parley
+
+
+def attach_embedded_notification_engine(parley: Parley) -> NotificationEngine:
+    """The whole engine in this process: the queue in memory, the feeder's position too
+    (from the log's head; what was queued before is found by the sweep)."""
+    from adapters.notifications.memory_queue import PriorityQueues
+    from adapters.read_model.file_locks import FileLocks
+    from commands.notifications.feeder import PositionsFrom
+
+    head = parley.event_log.recorder.max_notification_id() or 0
+    return attach_notification_engine(parley, PriorityQueues(), PositionsFrom(head),
+                                      FileLocks(parley.settings.data_dir / "locks"),
+                                      dispatch=True)
 
 
 def attach_embedded_process_managers(parley: Parley) -> None:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from commands.notifications.circuits import CircuitBoard, recorded_circuits
 from commands.notifications.dispatcher import (
@@ -38,9 +38,6 @@ from event_log.outcomes import Outcome
 from parley.settings import Settings
 from projections.notifications.schedule import ScheduleQueries
 from projections.read_model.documents import ReadStore
-
-if TYPE_CHECKING:
-    from parley.assembly import Parley
 
 log = logging.getLogger(__name__)
 
@@ -164,20 +161,3 @@ def engine(settings: Settings, event_log: EventLog, queue: DispatchQueue,
             settings.notification_sweep_every_seconds)]
     return parts
 
-
-def attach_notification_engine(parley: Parley, queue: DispatchQueue,
-                               positions: ProcessPositions, locks: ProcessLocks, *,
-                               dispatch: bool) -> NotificationEngine:
-    """The engine runs while the process runs (after attach_write_side and attach_queries)."""
-    from event_log.writer import GroupCommitWriter
-    from projections.notifications.inbox import InboxQueries
-
-    writer = parley.writer
-    execute = writer.execute if isinstance(writer, GroupCommitWriter) else None
-    parts = engine(parley.settings, parley.event_log, queue, execute, store=parley.store,
-                   positions=positions, locks=locks, dispatch=dispatch)
-    parley.notification_engine = parts
-    parley.inbox = InboxQueries(parley.store)
-    parley._starters.append(parts.start)
-    parley._closers.append(parts.stop)
-    return parts

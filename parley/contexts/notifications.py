@@ -8,11 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from commands.notifications.circuits import CIRCUIT_HANDLERS
 from commands.notifications.contact_points import CONTACT_POINT_HANDLERS
+from commands.notifications.dispatch import DISPATCH_HANDLERS
 from commands.notifications.signed_out_devices import SignedOutDevices
+from commands.notifications.trigger import TRIGGER_HANDLERS
 from parley.contexts.manifest import BoundedContext, PlacedRouter
 from projections.notifications import contact_points
 from projections.notifications.contact_points import ContactPointQueries
+from projections.notifications.inbox import InboxProjector, InboxQueries
 from projections.notifications.providers import ProviderHealthProjector, ProviderHealthQueries
+from projections.notifications.schedule import NotificationScheduleProjector, ScheduleQueries
 from projections.read_model.runner import Projector
 
 if TYPE_CHECKING:
@@ -20,15 +24,17 @@ if TYPE_CHECKING:
 
 
 def projectors() -> Sequence[Projector]:
-    return [*contact_points.projectors(), ProviderHealthProjector()]
+    return [NotificationScheduleProjector(), InboxProjector(), *contact_points.projectors(),
+            ProviderHealthProjector()]
 
 
 def routers() -> Sequence[PlacedRouter]:
     # places 200 and on: after every route of the contexts before it
-    from api.notifications import admin
+    from api.notifications import admin, notifications
     from api.notifications import contact_points as contact_point_routes
 
-    mine = (PlacedRouter(210, contact_point_routes.router),
+    mine = (PlacedRouter(200, notifications.router),
+            PlacedRouter(210, contact_point_routes.router),
             PlacedRouter(211, contact_point_routes.verification),
             PlacedRouter(230, admin.router))
     return mine
@@ -41,23 +47,33 @@ def problems() -> Sequence[ProblemRefinement[Any]]:
 CONTEXT = BoundedContext(
     name="notifications",
     handlers={
+        **TRIGGER_HANDLERS,
+        **DISPATCH_HANDLERS,
         **CONTACT_POINT_HANDLERS,
         **CIRCUIT_HANDLERS,
     },
     projectors=projectors,
     relayed_event_modules=(
+        "domain.notifications.notifications",  # the inbox, the due-time index, analytics
         # contact points for their listing (webhook secrets are log-only)
         "domain.notifications.contact_points",
         "domain.notifications.circuits",  # breaker changes: the providers' health read model
     ),
     log_only_event_modules=(
         "domain.notifications.webhook_secrets",  # webhook signing secrets
+        "domain.notifications.cancellation",  # write-side index of a caller's keys
     ),
-    queries=(ContactPointQueries, ProviderHealthQueries),
+    queries=(InboxQueries, ScheduleQueries, ContactPointQueries, ProviderHealthQueries),
     routers=routers,
     problems=problems,
     process_managers=(SignedOutDevices(),),
     settings=("max_contact_points_per_user", "email_verification_ttl_seconds",
               "breaker_window_seconds", "breaker_min_calls", "breaker_failure_rate",
-              "breaker_open_seconds", "breaker_half_open_probes"),
+              "breaker_open_seconds", "breaker_half_open_probes",
+              "notification_providers", "notification_categories", "notification_max_attempts",
+              "notification_retry_base_seconds", "notification_retry_cap_seconds",
+              "notification_timer_every_seconds", "notification_sweep_every_seconds",
+              "notification_requeue_after_seconds", "notification_stale_after_seconds",
+              "notification_dispatch_batch", "notification_urgent_pumps", "notification_pumps",
+              "notification_allow_loopback_http"),
 )
