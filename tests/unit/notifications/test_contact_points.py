@@ -93,6 +93,8 @@ def test_an_email_address_is_reached_only_once_verified() -> None:
     points, cause = points_of()
     added = points.add_email(uuid.uuid4(), "ada@example.com", LIMIT, now(), cause)
     assert points.addresses({"email"}, now()) == []
+    [unverified] = points.addresses({"email"}, now(), include_unverified=True)  # the link's
+    assert unverified.contact_point_id == str(added.point.contact_point_id)
     assert points.verify_email(added.point.contact_point_id, now(), cause) is True
     assert points.verify_email(added.point.contact_point_id, now(), cause) is False
     [address] = points.addresses({"email"}, now())
