@@ -34,7 +34,7 @@ from commands.identity.roles import GrantRole
 from event_log.aggregate import Cause
 from parley.bootstrap import build
 from parley.settings import Settings
-from tests.builders import a_file, a_handle, answer_of
+from tests.builders import a_file, a_handle, an_api_key, answer_of
 
 OWNER, ADMIN, MEMBER, OUTSIDER, BLOCKED, LATE, FORMER, AUDITOR = (
     "owner", "admin", "member", "outsider", "blocked", "late joiner", "former member", "auditor")
@@ -84,6 +84,7 @@ class World:
     position: int = 0
     contact_point: str = ""  # Ada's webhook endpoint
     doomed_contact_point: str = ""  # another, which Ada's cell of the DELETE route removes
+    notification: str = ""  # one in Ada's inbox
 
     def call(self, method: str, url: str, caller: str, body: Any = None,
              params: dict[str, Any] | None = None) -> httpx.Response:
@@ -180,6 +181,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "POST", "/v1/users/me/contact-points/webhooks", OWNER, {"url": url})).json()[
                 "contact_point_id"] for url in ("https://bots.example.com/matrix",
                                                 "https://bots.example.com/doomed"))
+        issue, service_key = an_api_key()
+        parley.writer.execute(issue, Cause(uuid.uuid4(), uuid.uuid4()))
+        world.notification = world.at(http.post("/v1/notifications", headers={
+            "Authorization": f"Bearer {service_key.presented}"}, json={
+            "recipients": [people[OWNER].user_id], "category": "system",
+            "plan": {"channels": ["in_app"]}, "content": {"body": "for Ada"}})).json()[
+                "notifications"][0]["notification_id"]
         signed_in = http.post("/v1/sessions", json={
             "handle": people[OWNER].handle, "password": PASSWORD, "device_name": "spare"})
         assert signed_in.status_code in (200, 201), signed_in.text
@@ -362,6 +370,9 @@ MATRIX: dict[tuple[str, str], Route] = {
         ("contact point",), only({OWNER: 200}, Same(404))),
     ("DELETE", "/v1/users/me/contact-points/{contact_point_id}"): Route(
         ("doomed contact point",), only({OWNER: 200}, Same(404))),
+    # a notification is its recipient's alone: anyone else's answer is a random id's
+    ("POST", "/v1/notifications/{notification_id}/read"): Route(
+        ("notification",), only({OWNER: 200}, Same(404))),
 }
 
 
@@ -385,7 +396,8 @@ def target_id(world: World, target: str, group: Group, in_direct: str) -> str:
             AFTER: group.after, IN_DIRECT: in_direct, "tom": world.tom.user_id,
             "attachment": world.attachment, "device": world.spare_device,
             "replay": str(uuid.uuid4()), "contact point": world.contact_point,
-            "doomed contact point": world.doomed_contact_point, "provider": "fcm-main"}[target]
+            "doomed contact point": world.doomed_contact_point, "provider": "fcm-main",
+            "notification": world.notification}[target]
 
 
 def url_for(path: str, main: str, world: World) -> str:
