@@ -3,6 +3,8 @@ decide, that only the provider's own failures count, and how their changes are r
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +13,7 @@ from eventsourcing.application import Application
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from commands.notifications import circuits
 from commands.notifications.circuits import (
     CircuitBoard,
     RecordCircuitChange,
@@ -237,6 +240,41 @@ def test_a_restarted_board_remembers_an_open_breaker_until_its_recorded_end() ->
     assert [board.allows("apns-main", T0) for _ in range(4)] == [True, True, True, False]
     [half_opened] = board.take_pending()
     assert (half_opened.provider, half_opened.to_state) == ("fcm-main", HALF_OPEN)
+
+
+class SlowToClaim(Breaker):
+    """A half-open breaker that takes its time between seeing a free probe slot and taking
+    it (a breaker is not thread-safe: without the board's lock around each call, threads
+    would all see the same slot free)."""
+
+    def allows(self, now: datetime) -> bool:
+        if self.state != HALF_OPEN:
+            return super().allows(now)
+        free = len(self._probes_admitted) < self.policy.half_open_probes
+        time.sleep(0.01)
+        if free:
+            self._probes_admitted.append(now.timestamp())
+        return free
+
+
+def test_threads_sharing_a_board_take_no_more_probes_than_there_are(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(circuits, "Breaker", SlowToClaim)
+    board = CircuitBoard(POLICY)
+    board.restore({"fcm-main": RecordedCircuit(HALF_OPEN)})
+    allowed: list[bool] = []
+    start = threading.Barrier(8)
+
+    def ask() -> None:
+        start.wait(timeout=5)
+        allowed.append(board.allows("fcm-main", T0))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert sum(allowed) == POLICY.half_open_probes
 
 
 # The recorded circuit -----------------------------------------------------------------------
