@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -110,6 +111,11 @@ async def measure(base_url: str, seconds: float, samples: int) -> dict[str, Any]
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["notifications"]:  # python -m bench notifications [...]
+        from bench.notifications import main as notifications
+
+        notifications(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--profile", choices=["embedded", "production"], default="embedded")
     parser.add_argument("--seconds", type=float, default=10.0, help="per concurrency level")

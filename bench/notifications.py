@@ -1,0 +1,528 @@
+"""`python -m bench notifications [--profile embedded|production] [--count N]`: the
+notification delivery engine's numbers, as JSON.
+
+Parley runs as real processes (parley/launcher.py); an FCM-shaped stand-in runs in a process
+of its own (its own GIL): `POST /token` verifies the service account's RS256 JWT assertion and
+issues a bearer (the adapter exchanges once), `POST /v1/projects/{p}/messages:send` checks
+the bearer and the message and answers FCM's `{"name": ...}`, timestamping each message as it
+arrives (wall clock, the same machine's as the bench's). It speaks plain HTTP/1.1 on
+127.0.0.1 (uvicorn with httptools), lighter than the TLS + HTTP/2 stand-in of the tests
+(tests/providers/fcm.py), so that the two shared cores go to Parley rather than the stand-in.
+
+Users (`--users`, each with an FCM token) and a service's API key are written through the
+commands, straight into the profile's event log (as `parley apikeys create` does), then:
+
+(a) notifications/s end to end, from the first trigger (`POST /v1/notifications`, 1,000
+    recipients each, `--concurrency` at once) to the stand-in having received every push,
+    for push + in_app; and for in_app alone, to the last trigger answered (the inbox post is
+    recorded by the trigger's own transaction). `--runs` runs each, with the median.
+(b) with `--bulk` bulk push notifications queued first (the stand-in answers NORMAL-priority
+    messages after `--bulk-delay-ms`, so the backlog persists), critical and high ones
+    triggered at a steady `--rate` each, timed from the trigger to the stand-in receiving
+    them: p50/p99 per priority.
+(c) each Parley process's peak RSS (VmHWM); the dispatching process is `serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+
+from bench.__main__ import percentile
+from bench.messenger import peak_rss
+from bench.processes import UNLIMITED, require_services
+from parley.launcher import ParleyProcesses, free_port
+from parley.signing_keys import generate_key
+
+PROJECT = "parley-bench"
+CLIENT_EMAIL = "parley-bench@parley-bench.iam.gserviceaccount.com"
+FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+RECIPIENTS_PER_TRIGGER = 1000
+
+
+# --- the FCM-shaped stand-in (its own process) ------------------------------------------
+
+class FcmBenchStandIn:
+    """A raw ASGI app: FCM's token exchange and messages:send, and `GET /received?after=N`
+    (the messages received after the N-th, as [notification_id, android priority, unix
+    time] rows) for the bench to read."""
+
+    def __init__(self, public_key_pem: str, token_uri: str, bulk_delay: float) -> None:
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        self._public_key = load_pem_public_key(public_key_pem.encode())
+        self._token_uri = token_uri
+        self._bulk_delay = bulk_delay
+        self._issued: set[str] = set()
+        self.received: list[tuple[str, str, float]] = []
+        self.token_requests = 0
+        self.refused = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope["path"]
+        if path == "/token" and scope["method"] == "POST":
+            status, answer = self._token(body)
+        elif path == f"/v1/projects/{PROJECT}/messages:send" and scope["method"] == "POST":
+            status, answer = await self._send(scope, body)
+        elif path == "/bulk-delay" and scope["method"] == "POST":
+            self._bulk_delay = float(json.loads(body)["seconds"])
+            status, answer = 200, {"bulk_delay_seconds": self._bulk_delay}
+        elif path == "/received":
+            after = int(parse_qs(scope["query_string"].decode()).get("after", ["0"])[0])
+            status, answer = 200, {"rows": self.received[after:],
+                                   "token_requests": self.token_requests,
+                                   "refused": self.refused}
+        else:
+            status, answer = 404, {"error": {"code": 404, "status": "NOT_FOUND"}}
+        encoded = json.dumps(answer).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(encoded)).encode())]})
+        await send({"type": "http.response.body", "body": encoded})
+
+    def _token(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        import secrets
+
+        import jwt
+
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        try:
+            claims = jwt.decode(form.get("assertion", ""), self._public_key,  # type: ignore[arg-type]
+                                algorithms=["RS256"], audience=self._token_uri,
+                                issuer=CLIENT_EMAIL,
+                                options={"require": ["iss", "aud", "iat", "exp", "scope"]})
+        except jwt.PyJWTError:
+            return 400, {"error": "invalid_grant"}
+        if FCM_SCOPE not in str(claims["scope"]).split():
+            return 400, {"error": "invalid_scope"}
+        token = "ya29." + secrets.token_urlsafe(32)
+        self._issued.add(token)
+        self.token_requests += 1
+        return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
+
+    async def _send(self, scope: dict[str, Any], body: bytes) -> tuple[int, dict[str, Any]]:
+        headers = dict(scope["headers"])
+        bearer = headers.get(b"authorization", b"").decode().removeprefix("Bearer ")
+        if bearer not in self._issued:
+            self.refused += 1
+            return 401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}
+        try:
+            message = json.loads(body)["message"]
+            token, data = message["token"], message["data"]
+            priority = message["android"]["priority"]
+            assert isinstance(token, str) and len(token) >= 20
+        except (ValueError, KeyError, TypeError, AssertionError):
+            self.refused += 1
+            return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT"}}
+        if priority != "HIGH" and self._bulk_delay:
+            await asyncio.sleep(self._bulk_delay)
+        self.received.append((data["notification_id"], priority, time.time()))
+        return 200, {"name": f"projects/{PROJECT}/messages/0:{len(self.received)}"}
+
+
+def serve_stand_in(port: int, public_key_file: str, bulk_delay_ms: float) -> None:
+    import uvicorn
+
+    app = FcmBenchStandIn(Path(public_key_file).read_text(),
+                          f"http://127.0.0.1:{port}/token", bulk_delay_ms / 1000)
+    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                log_level="warning", access_log=False, backlog=4096, lifespan="on")
+
+
+@contextlib.contextmanager
+def fcm_stand_in(scratch: Path, bulk_delay_ms: float) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The stand-in's base URL and the service account key file (JSON) that reaches it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_file = scratch / "fcm-public.pem"
+    public_file.write_bytes(private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (scratch / "fcm-stand-in.log").open("ab")
+    process = subprocess.Popen([sys.executable, "-m", "bench.notifications", "stand-in",
+                                "--port", str(port), "--public-key", str(public_file),
+                                "--bulk-delay-ms", str(bulk_delay_ms)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/received?after=0", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the FCM stand-in did not start") from None
+                time.sleep(0.1)
+        key = {"type": "service_account", "project_id": PROJECT, "private_key_id": "0" * 40,
+               "private_key": private.private_bytes(
+                   serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                   serialization.NoEncryption()).decode(),
+               "client_email": CLIENT_EMAIL, "client_id": "1" * 21,
+               "token_uri": f"{url}/token"}
+        yield url, key
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+# --- Parley, seeded --------------------------------------------------------------------
+
+@contextlib.contextmanager
+def environment(variables: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def seed(variables: dict[str, str], users: int) -> tuple[list[str], str]:
+    """`users` users with an FCM token each and a service's API key, written through the
+    commands into the configured profile's event log; (user ids, presented key)."""
+    from commands.identity.api_keys import IssueApiKey, new_api_key
+    from commands.identity.users import RegisterUser
+    from commands.notifications.contact_points import ContactPointRules, RegisterDeviceToken
+    from event_log.aggregate import Cause
+    from event_log.log import EventLog
+    from event_log.writer import GroupCommitWriter
+    from parley.bootstrap import HANDLERS, event_log_env
+    from parley.settings import Settings
+
+    with environment(variables):
+        settings = Settings()
+    if settings.data_dir:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    event_log = EventLog(env=event_log_env(settings))
+    writer = GroupCommitWriter(event_log, HANDLERS)
+    writer.start()
+    try:
+        cause = Cause(uuid.uuid4(), uuid.uuid4())
+        key = new_api_key()
+        writer.execute(IssueApiKey(key.key_id, "bench", ("notifications:trigger",),
+                                   key.digest, datetime.now(UTC), "bench", 100), cause)
+
+        def one(n: int) -> str:
+            user = writer.execute(RegisterUser(f"bench{uuid.uuid4().hex[:12]}", f"User {n}"),
+                                  cause).result.user_id
+            writer.execute(RegisterDeviceToken(
+                user, uuid.uuid4(), uuid.uuid4(), "fcm", f"fcm:{uuid.uuid4().hex}{n:08d}",
+                datetime.now(UTC), ContactPointRules(20)), cause)
+            return str(user)
+
+        with ThreadPoolExecutor(32) as pool:
+            ids = list(pool.map(one, range(users)))
+        return ids, key.presented
+    finally:
+        writer.stop()
+        event_log.close()
+
+
+def parley_variables(profile: str, scratch: Path, stand_in: str, account: dict[str, Any],
+                     extra: dict[str, str]) -> dict[str, str]:
+    provider = {"name": "fcm", "kind": "fcm", "project_id": PROJECT, "service_account": account,
+                "endpoint": stand_in, "timeout_seconds": 10}
+    variables = dict(UNLIMITED) | {
+        "PARLEY_LOG_LEVEL": "WARNING",
+        "PARLEY_NOTIFICATION_PROVIDERS": json.dumps([provider]),
+        "PARLEY_NOTIFICATION_ALLOW_LOOPBACK_HTTP": "true"}
+    if profile == "production":
+        require_services()
+        variables |= {"PARLEY_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}",
+                      "PARLEY_SECRET_KEY": generate_key()}
+    else:
+        variables |= {"PARLEY_DATA_DIR": str(scratch / "data"), "PARLEY_DATABASE_URL": ""}
+    return variables | extra
+
+
+# --- measuring --------------------------------------------------------------------------
+
+class Received:
+    """What the stand-in has received, read incrementally."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self.rows: list[tuple[str, str, float]] = []
+
+    async def refresh(self, http: httpx.AsyncClient) -> int:
+        answer = (await http.get(f"{self._url}/received",
+                                 params={"after": len(self.rows)})).json()
+        self.rows.extend(tuple(r) for r in answer["rows"])  # type: ignore[misc]
+        return len(self.rows)
+
+    async def until(self, http: httpx.AsyncClient, count: int,
+                    quiet_seconds: float = 30.0) -> float | None:
+        """The wall time the `count`-th message arrived, or None if arrivals stopped short."""
+        last, last_change = len(self.rows), time.monotonic()
+        while len(self.rows) < count:
+            await asyncio.sleep(0.1)
+            now_count = await self.refresh(http)
+            if now_count != last:
+                last, last_change = now_count, time.monotonic()
+            elif time.monotonic() - last_change > quiet_seconds:
+                return None
+        return self.rows[count - 1][2]
+
+
+async def post_trigger(http: httpx.AsyncClient, key: str, recipients: list[str],
+                       priority: str, channels: list[str], title: str) -> dict[str, Any]:
+    response = await http.post("/v1/notifications", headers={"Authorization": f"Bearer {key}"},
+                               json={"recipients": recipients, "category": "system",
+                                     "priority": priority, "plan": {"channels": channels},
+                                     "content": {"title": title, "body": "Bench body."}})
+    if response.status_code != 202:
+        raise RuntimeError(f"trigger answered {response.status_code}: {response.text[:300]}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def trigger_many(http: httpx.AsyncClient, key: str, users: list[str], count: int,
+                       concurrency: int, priority: str, channels: list[str]) -> list[float]:
+    """`count` notifications in triggers of up to 1,000 recipients, `concurrency` at once;
+    the seconds each trigger took to be answered."""
+    chunks = [users[i:i + RECIPIENTS_PER_TRIGGER]
+              for i in range(0, len(users), RECIPIENTS_PER_TRIGGER)]
+    plan: list[list[str]] = []
+    left = count
+    while left > 0:
+        chunk = chunks[len(plan) % len(chunks)][:left]
+        plan.append(chunk)
+        left -= len(chunk)
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while plan:
+            recipients = plan.pop()
+            started = time.perf_counter()
+            await post_trigger(http, key, recipients, priority, channels, "Bench")
+            latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+async def throughput(http: httpx.AsyncClient, received: Received, key: str, users: list[str],
+                     count: int, concurrency: int, channels: list[str]) -> dict[str, Any]:
+    await received.refresh(http)
+    before = len(received.rows)
+    load = os.getloadavg()[0]
+    started_wall, started = time.time(), time.perf_counter()
+    latencies = await trigger_many(http, key, users, count, concurrency, "normal", channels)
+    triggered = time.perf_counter() - started
+    result: dict[str, Any] = {
+        "channels": channels, "concurrency": concurrency, "notifications": count,
+        "triggers_per_second": round(len(latencies) / triggered, 2),
+        "trigger_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+        "trigger_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "accepted_per_second": round(count / triggered, 1)}
+    if "push" in channels:
+        last = await received.until(http, before + count)
+        if last is None:
+            result["lost"] = before + count - len(received.rows)
+        else:
+            result["end_to_end_per_second"] = round(count / (last - started_wall), 1)
+    else:
+        result["end_to_end_per_second"] = result["accepted_per_second"]
+    result["load_1min_before"] = round(load, 2)
+    return result
+
+
+async def latency_under_backlog(http: httpx.AsyncClient, received: Received, key: str,
+                                users: list[str], bulk: int, rate: float,
+                                seconds: float) -> dict[str, Any]:
+    await received.refresh(http)
+    bulk_seen_before = sum(1 for r in received.rows if r[1] != "HIGH")
+    queued_from = time.perf_counter()
+    await trigger_many(http, key, users, bulk, 4, "bulk", ["push"])
+    queue_seconds = time.perf_counter() - queued_from
+    sent: dict[str, tuple[str, float]] = {}  # notification id -> (priority, triggered at)
+    interval = 1.0 / rate
+    tasks = []
+
+    async def one(priority: str) -> None:
+        at = time.time()
+        answer = await post_trigger(http, key, [users[len(sent) % len(users)]], priority,
+                                    ["push"], priority)
+        sent[answer["notifications"][0]["notification_id"]] = (priority, at)
+
+    await received.refresh(http)
+    steady_from = len(received.rows)
+    started = time.perf_counter()
+    n = 0
+    while time.perf_counter() - started < seconds:
+        for priority in ("critical", "high"):
+            tasks.append(asyncio.ensure_future(one(priority)))
+        n += 1
+        await asyncio.sleep(max(0.0, started + n * interval - time.perf_counter()))
+    await asyncio.gather(*tasks)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        await received.refresh(http)
+        arrived = {r[0] for r in received.rows[steady_from:] if r[1] == "HIGH"}
+        if all(nid in arrived for nid in sent):
+            break
+        await asyncio.sleep(0.2)
+    at_of = {r[0]: r[2] for r in received.rows[steady_from:] if r[1] == "HIGH"}
+    bulk_seen = sum(1 for r in received.rows if r[1] != "HIGH") - bulk_seen_before
+    result: dict[str, Any] = {"bulk_queued": bulk,
+                              "bulk_queue_seconds": round(queue_seconds, 1),
+                              "bulk_delivered_by_end": bulk_seen,
+                              "rate_per_priority": rate, "seconds": seconds}
+    for priority in ("critical", "high"):
+        delays = [at_of[nid] - at for nid, (p, at) in sent.items() if p == priority
+                  and nid in at_of]
+        result[priority] = {"sent": sum(1 for p, _ in sent.values() if p == priority),
+                            "received": len(delays),
+                            "p50_ms": round(percentile(delays, 0.5) * 1000, 1) if delays
+                            else None,
+                            "p99_ms": round(percentile(delays, 0.99) * 1000, 1) if delays
+                            else None}
+    return result
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    rates = [r.get("end_to_end_per_second", 0.0) for r in runs]
+    return {"runs": runs, "median_end_to_end_per_second": statistics.median(rates)}
+
+
+async def measure(args: argparse.Namespace, processes: ParleyProcesses, stand_in: str,
+                  users: list[str], key: str) -> dict[str, Any]:
+    received = Received(stand_in)
+    limits = httpx.Limits(max_connections=64)
+    results: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=processes.base_url, timeout=120,
+                                 limits=limits) as http:
+        await post_trigger(http, key, users[:10], "normal", ["push", "in_app"], "warm up")
+        await received.until(http, 10)
+        if "throughput" in args.parts:
+            for channels in (["push", "in_app"], ["in_app"]):
+                name = "+".join(channels)
+                for concurrency in args.concurrency:
+                    runs = [await throughput(http, received, key, users, args.count,
+                                             concurrency, channels) for _ in range(args.runs)]
+                    results[f"{name} c={concurrency}"] = medians(runs)
+        if "latency" in args.parts:
+            await http.post(f"{stand_in}/bulk-delay", json={"seconds": args.bulk_delay_ms / 1000})
+            results["latency_with_bulk_backlog"] = await latency_under_backlog(
+                http, received, key, users, args.bulk, args.rate, args.seconds)
+        await received.refresh(http)
+        tokens = (await http.get(f"{stand_in}/received",
+                                 params={"after": len(received.rows)})).json()
+    results["fcm_token_exchanges"] = tokens["token_requests"]
+    results["fcm_refused"] = tokens["refused"]
+    results["peak_rss_mib"] = peak_rss(processes)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench notifications")
+    parser.add_argument("--profile", choices=["embedded", "production"], default="embedded")
+    parser.add_argument("--count", type=int, default=10_000,
+                        help="notifications per throughput run")
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[4],
+                        help="triggers in flight (each of 1,000 recipients)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--bulk", type=int, default=100_000)
+    parser.add_argument("--bulk-delay-ms", type=float, default=1000.0,
+                        help="the stand-in answers NORMAL-priority (bulk) messages this late")
+    parser.add_argument("--rate", type=float, default=10.0,
+                        help="critical (and high) notifications per second under the backlog")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--parts", nargs="+", choices=["throughput", "latency"],
+                        default=["throughput", "latency"])
+    parser.add_argument("--set", nargs="*", default=[], metavar="PARLEY_X=value",
+                        help="more settings for Parley's processes")
+    parser.add_argument("--profile-with", default=None, metavar="SVG",
+                        help="py-spy record the serve process into this file meanwhile")
+    args = parser.parse_args(argv)
+    extra = dict(item.split("=", 1) for item in args.set)
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        with fcm_stand_in(scratch, 0.0) as (stand_in, account):
+            variables = parley_variables(args.profile, scratch, stand_in, account, extra)
+            processes = ParleyProcesses(variables, scratch)
+            seeded_at = time.perf_counter()
+            if args.profile == "embedded":  # one writer at a time on the SQLite log
+                users, key = seed(variables, args.users)
+            with processes.serving(args.profile):
+                if args.profile == "production":
+                    users, key = seed(variables, args.users)
+                seed_seconds = time.perf_counter() - seeded_at
+                spy = None
+                if args.profile_with:
+                    spy = subprocess.Popen(["py-spy", "record", "-o", args.profile_with,
+                                            "--pid", str(processes.running["serve"].pid),
+                                            "--threads", "--nonblocking"],
+                                           stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
+                try:
+                    results = asyncio.run(measure(args, processes, stand_in, users, key))
+                finally:
+                    if spy is not None:
+                        spy.send_signal(2)
+                        spy.wait(timeout=60)
+    print(json.dumps({"profile": args.profile, "machine": {
+        "cpus": os.cpu_count(), "python": platform.python_version(),
+        "platform": platform.platform(), "load_after": os.getloadavg()},
+        "stand_in": "FCM-shaped, HTTP/1.1 plain on 127.0.0.1, separate process",
+        "users": args.users, "seed_seconds": round(seed_seconds, 1), **results}, indent=2))
+
+
+def stand_in_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.notifications stand-in")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--public-key", required=True)
+    parser.add_argument("--bulk-delay-ms", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    serve_stand_in(args.port, args.public_key, args.bulk_delay_ms)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["stand-in"]:
+        stand_in_main(sys.argv[2:])
+    else:
+        main()
