@@ -373,7 +373,17 @@ def attach_process_managers(parley: Parley, positions: ProcessPositions,
     writer = parley.writer
     if not isinstance(writer, GroupCommitWriter):
         return
-    issue = IssueCommands(writer.submit, attachment_effects(parley.blobs),
+    from parley.notification_reactions import own_notification_effects
+
+    def provided_kinds() -> frozenset[str] | None:  # the engine is attached after this
+        engine = getattr(parley, "notification_engine", None)
+        return None if engine is None else engine.provided_kinds
+
+    own_notifications = own_notification_effects(
+        parley.settings, writer, event_log=parley.event_log, presence=parley.presence,
+        verification_key=parley.email_verification_key, provided_kinds=provided_kinds)
+    issue = IssueCommands(writer.submit, {**attachment_effects(parley.blobs),
+                                          **own_notifications},
                           timeout=writer.longest_answer_seconds)
     for manager in contexts.process_managers():
         runner = ProcessManagerRunner(manager, ReactionsReader(parley.event_log, manager.reacts_to),

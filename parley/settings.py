@@ -184,6 +184,15 @@ class Settings(BaseSettings):
         "registrations, webhooks) one user may have; one more is refused (409)")
     email_verification_ttl_seconds: int = Field(
         3 * 24 * 3600, ge=60, description="How long an email verification link stays valid")
+    # notifications: Parley's own (commands/notifications/reactions.py)
+    message_email_fallback_seconds: int = Field(
+        900, ge=0, description="A new message's push falls back to email if neither "
+        "delivered nor read within this many seconds")
+    message_preview_chars: int = Field(
+        100, ge=1, le=1000, description="How much of a new message's text its push shows")
+    own_notification_max_age_seconds: int = Field(
+        24 * 3600, ge=1, description="A message or friend request older than this when its "
+        "process manager reaches it (a first run over an old log) is not notified")
 
     @field_validator("attachment_content_types", "notification_categories", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from commands.notifications.circuits import CIRCUIT_HANDLERS
 from commands.notifications.contact_points import CONTACT_POINT_HANDLERS
 from commands.notifications.dispatch import DISPATCH_HANDLERS
+from commands.notifications.reactions import REACTION_HANDLERS, REACTIONS
 from commands.notifications.signed_out_devices import SignedOutDevices
 from commands.notifications.trigger import TRIGGER_HANDLERS
 from parley.contexts.manifest import BoundedContext, PlacedRouter
@@ -49,6 +50,7 @@ CONTEXT = BoundedContext(
     handlers={
         **TRIGGER_HANDLERS,
         **DISPATCH_HANDLERS,
+        **REACTION_HANDLERS,
         **CONTACT_POINT_HANDLERS,
         **CIRCUIT_HANDLERS,
     },
@@ -66,7 +68,7 @@ CONTEXT = BoundedContext(
     queries=(InboxQueries, ScheduleQueries, ContactPointQueries, ProviderHealthQueries),
     routers=routers,
     problems=problems,
-    process_managers=(SignedOutDevices(),),
+    process_managers=(SignedOutDevices(), *REACTIONS),
     settings=("max_contact_points_per_user", "email_verification_ttl_seconds",
               "breaker_window_seconds", "breaker_min_calls", "breaker_failure_rate",
               "breaker_open_seconds", "breaker_half_open_probes",
@@ -75,5 +77,7 @@ CONTEXT = BoundedContext(
               "notification_timer_every_seconds", "notification_sweep_every_seconds",
               "notification_requeue_after_seconds", "notification_stale_after_seconds",
               "notification_dispatch_batch", "notification_urgent_pumps", "notification_pumps",
-              "notification_allow_loopback_http"),
+              "notification_allow_loopback_http",
+              "message_email_fallback_seconds", "message_preview_chars",
+              "own_notification_max_age_seconds", "public_url"),
 )

@@ -1,0 +1,248 @@
+"""Parley's own notifications end to end on the embedded default, in process, through real
+providers to real local stand-ins: Ada's message reaches Bob's phone (the FCM stand-in, over
+HTTP/2 with an OAuth2 bearer) with a preview while Bob has no live socket, and does not while
+one is open; a mention comes at high priority; a friend request is pushed and in the inbox;
+an email address added is sent a verification link (the SMTP stand-in) that verifies it; a
+signed-out phone is no longer pushed to."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from commands.notifications.reactions import MESSAGES, category_request_id
+from commands.notifications.trigger import request_id_for
+from commands.processes.reactions import event_id_of
+from domain.messaging.conversations import Conversation
+from domain.notifications.contact_points import contact_points_id
+from domain.notifications.notifications import Notification, notification_id
+from parley.assembly import Parley
+from parley.bootstrap import build
+from parley.settings import Settings
+from tests.builders import ParleyClient, Person, now
+from tests.providers.credentials import service_account_key
+from tests.providers.fcm import FcmStandIn
+from tests.providers.push_service import Shown
+from tests.providers.smtp import SmtpRelay
+
+ACCOUNT = service_account_key()
+POINTS = "/v1/users/me/contact-points"
+WAIT_SECONDS = 15.0
+RELAY_USER, RELAY_PASSWORD = "relay-user", "s3cret-relay-pass"
+LINK = re.compile(r"https://app\.parley\.test/verify-email#token=([A-Za-z0-9._-]+)")
+
+
+def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
+    """`check()`'s first truthy answer, asked until `timeout` (then the test fails)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {check}")
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def fcm() -> Iterator[FcmStandIn]:
+    with FcmStandIn(ACCOUNT) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture(scope="module")
+def relay() -> Iterator[SmtpRelay]:
+    with SmtpRelay(username=RELAY_USER, password=RELAY_PASSWORD, security="starttls") as server:
+        yield server
+
+
+@dataclass
+class Deployment:
+    parley: Parley
+    http: TestClient
+    client: ParleyClient
+    fcm: FcmStandIn
+    relay: SmtpRelay
+
+    def with_a_phone(self, name: str) -> tuple[Person, str]:
+        """Someone signed in on a phone that registered its FCM token."""
+        person = self.client.register(name)
+        token = f"fcm-{uuid.uuid4().hex}:APA91bH" + "x" * 40
+        registered = self.http.post(f"{POINTS}/push-tokens", headers=person.auth,
+                                    json={"kind": "fcm", "token": token})
+        assert registered.status_code == 201, registered.text
+        return person, token
+
+    def shown(self, token: str) -> list[Shown]:
+        return self.fcm.shown(token)
+
+    def notification_of_message(self, conversation_id: str, message_id: str,
+                                recipient: Person, category: str) -> Notification | None:
+        """The recipient's notification of that message, once its process manager made it."""
+        events = self.parley.event_log.repository.event_store.get(uuid.UUID(conversation_id))
+        [sent] = [e for e in events if isinstance(e, Conversation.MessageSent)
+                  and str(e.message_id) == message_id]
+        request = category_request_id(request_id_for(MESSAGES, event_id_of(sent)), category)
+        nid = notification_id(request, uuid.UUID(recipient.user_id))
+        try:
+            found = self.parley.event_log.repository.get(nid)
+        except Exception:  # not made yet  # noqa: BLE001
+            return None
+        assert isinstance(found, Notification)
+        return found
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory, fcm: FcmStandIn,
+               relay: SmtpRelay) -> Iterator[Deployment]:
+    providers = [
+        {"name": "fcm-main", "kind": "fcm", "project_id": fcm.project_id,
+         "service_account": ACCOUNT.key_file(fcm.token_uri), "endpoint": fcm.url,
+         "timeout_seconds": 3, "ca_file": fcm.ca_file},
+        {"name": "smtp-main", "kind": "smtp", "host": relay.host, "port": relay.port,
+         "security": "starttls", "username": RELAY_USER, "password": RELAY_PASSWORD,
+         "from_address": "notifications@parley.test", "from_name": "Parley",
+         "ca_file": relay.ca_file, "timeout_seconds": 3},
+    ]
+    settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("own") / "data",
+                        notification_providers=json.dumps(providers),
+                        public_url="https://app.parley.test",
+                        notification_timer_every_seconds=0.05)
+    parley = build(settings)
+    with TestClient(create_app(parley)) as http:
+        yield Deployment(parley, http, ParleyClient(http), fcm, relay)
+
+
+def test_a_message_to_someone_without_a_live_socket_is_pushed_with_a_preview(
+        deployment: Deployment) -> None:
+    ada = deployment.client.register("Ada Lovelace")
+    bob, phone = deployment.with_a_phone("Bob")
+    conversation = deployment.client.open_direct(ada, bob)
+    text = "The Analytical Engine weaves algebraical patterns " * 4
+
+    message = deployment.client.sent(ada, conversation, text)
+
+    [shown] = eventually(lambda: deployment.shown(phone))
+    assert shown.title == "Ada Lovelace"
+    assert shown.body == text[:100].rstrip() + "\u2026"
+    assert shown.data["conversation_id"] == conversation
+    assert shown.data["message_id"] == message["message_id"]
+    assert shown.data["deep_link"] == f"parley://conversations/{conversation}"
+    notification = deployment.notification_of_message(conversation, message["message_id"],
+                                                      bob, "message")
+    assert notification is not None and notification.priority == "normal"
+    assert notification.fallback_after_seconds == 900  # email if not delivered or read
+    [request] = [r for r in deployment.fcm.received if r.message["token"] == phone]
+    assert request.message["android"]["priority"] == "NORMAL"
+
+
+def test_no_push_while_the_recipient_has_a_live_socket_open(deployment: Deployment) -> None:
+    ada = deployment.client.register("Ada")
+    bob, phone = deployment.with_a_phone("Bob")
+    conversation = deployment.client.open_direct(ada, bob)
+    with deployment.http.websocket_connect(f"/v1/live?token={bob.token}") as socket:
+        socket.receive_json()
+        eventually(lambda: (deployment.parley.presence.seen(bob.user_id, now()) or {}).get(
+            "online"))
+
+        message = deployment.client.sent(ada, conversation, "are you there?")
+
+        notification = eventually(lambda: deployment.notification_of_message(
+            conversation, message["message_id"], bob, "message"))
+    assert notification.state == "suppressed"
+    assert deployment.shown(phone) == []
+
+
+def test_a_mention_is_pushed_at_high_priority(deployment: Deployment) -> None:
+    ada = deployment.client.register("Ada")
+    bob, phone = deployment.with_a_phone("Bob")
+    conversation = deployment.client.open_direct(ada, bob)
+
+    message = deployment.client.sent(ada, conversation, f"@{bob.handle} look at this")
+
+    eventually(lambda: deployment.shown(phone))
+    notification = deployment.notification_of_message(conversation, message["message_id"],
+                                                      bob, "mention")
+    assert notification is not None
+    assert (notification.category, notification.priority) == ("mention", "high")
+    [request] = [r for r in deployment.fcm.received if r.message["token"] == phone]
+    assert request.message["android"]["priority"] == "HIGH"
+
+
+def test_a_friend_request_is_pushed_to_its_addressee_and_put_in_their_inbox(
+        deployment: Deployment) -> None:
+    ada = deployment.client.register("Ada Lovelace")
+    bob, phone = deployment.with_a_phone("Bob")
+
+    asked = deployment.http.post("/v1/contacts/requests", json={"user_id": bob.user_id},
+                                 headers=ada.auth)
+    assert asked.status_code in (200, 201), asked.text
+
+    [shown] = eventually(lambda: deployment.shown(phone))
+    assert "Ada Lovelace" in shown.body and shown.data["requester_id"] == ada.user_id
+    inbox = eventually(lambda: deployment.http.get(
+        "/v1/notifications", headers=bob.auth).json().get("notifications"))
+    assert [n["category"] for n in inbox] == ["friend_request"]
+
+
+def test_an_added_email_address_gets_a_link_that_verifies_it(deployment: Deployment) -> None:
+    ada = deployment.client.register("Ada")
+    address = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+
+    added = deployment.http.post(f"{POINTS}/email", headers=ada.auth,
+                                 json={"address": address})
+    assert added.status_code == 201, added.text
+
+    [email] = eventually(lambda: deployment.relay.inbox(address))
+    assert email["Subject"] == "Verify your email address"
+    plain = email.get_body(preferencelist=("plain",))
+    assert plain is not None
+    [token] = LINK.findall(plain.get_content())
+    verified = deployment.http.post("/v1/contact-points/verify", json={"token": token})
+    assert verified.status_code == 200, verified.text
+    listed = deployment.http.get(POINTS, headers=ada.auth, params={
+        "position": verified.json().get("position")})
+    [point] = [p for p in listed.json()["contact_points"] if p["kind"] == "email"]
+    assert point["verified"] is True
+
+
+def test_a_signed_out_phone_is_no_longer_pushed_to(deployment: Deployment) -> None:
+    ada = deployment.client.register("Ada")
+    bob, phone = deployment.with_a_phone("Bob")
+    conversation = deployment.client.open_direct(ada, bob)
+    signed_out = deployment.http.delete("/v1/sessions/current", headers=bob.auth)
+    assert signed_out.status_code in (200, 202), signed_out.text
+
+    def removed() -> bool:
+        points = deployment.parley.event_log.repository.get(
+            contact_points_id(uuid.UUID(bob.user_id)))
+        return not points.points
+
+    eventually(removed)
+    message = deployment.client.sent(ada, conversation, "still there?")
+
+    notification = eventually(lambda: deployment.notification_of_message(
+        conversation, message["message_id"], bob, "message"))
+    assert notification.state == "suppressed"  # no address left to push to
+    assert deployment.shown(phone) == []
+
+
+def test_the_message_text_and_the_token_stay_out_of_the_logs(deployment: Deployment,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    ada = deployment.client.register("Ada")
+    bob, phone = deployment.with_a_phone("Bob")
+    conversation = deployment.client.open_direct(ada, bob)
+    secret = f"the door code is {uuid.uuid4().hex[:6]}"
+    with caplog.at_level("DEBUG"):
+        deployment.client.sent(ada, conversation, secret)
+        eventually(lambda: deployment.shown(phone))
+    assert secret not in caplog.text and phone not in caplog.text
