@@ -57,6 +57,7 @@ from projections.messaging.invitations import InvitationQueries
 from projections.messaging.live import (
     LiveUpdates,
     LocalFanOut,
+    addressed_notification,
     feed_notification,
     stream_notification,
 )
@@ -86,12 +87,26 @@ def projectors() -> list[Projector]:
     return contexts.projectors()
 
 
-def live_notifier(live: LiveUpdates) -> Callable[[Sequence[DocumentChange], int], None]:
-    """Called after each projection batch: wakes the sockets whose members it concerns."""
+def live_notifier(live: LiveUpdates,
+                  store: ReadStore) -> Callable[[Sequence[DocumentChange], int], None]:
+    """Called after each projection batch: wakes the sockets whose members it concerns, and
+    sends the frames the contexts make of it for particular people (read from `store`)."""
+    frame_makers = contexts.live_frames()
+
     def notify(changes: Sequence[DocumentChange], upto: int) -> None:
         notification = feed_notification(changes, upto)
         if notification is not None:
             live.publish(notification)
+        frames: list[tuple[str, dict[str, Any]]] = []
+        for make in frame_makers:
+            try:
+                frames.extend(make(changes, store))
+            except Exception:  # frames are a courtesy: the batch is written already
+                log.warning("live frames of a projection batch up to %d not made", upto,
+                            exc_info=True)
+        addressed = addressed_notification(frames)
+        if addressed is not None:
+            live.publish(addressed)
 
     return notify
 

@@ -86,7 +86,7 @@ def build_embedded(settings: Settings) -> Parley:
     reader = LogReader(event_log)
     health = SQLiteProjectionHealth(read_models_path(settings))
     parley._closers.append(health.close)
-    writer = ProjectionWriter(store, cache, on_applied=live_notifier(parley.live),
+    writer = ProjectionWriter(store, cache, on_applied=live_notifier(parley.live, store),
                               locks=FileLocks(settings.data_dir / "locks"), health=health,
                               policy=settings.projection_failure_policy,
                               hot_paths=hot_path_keys)

@@ -209,7 +209,7 @@ def run_projectors(settings: Settings,
     live = RedisLiveUpdates(settings.redis_url or "", settings.namespace)
     mapper = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
     pool = progress_pool(settings)
-    writer = ProjectionWriter(store, cache, on_applied=live_notifier(live),
+    writer = ProjectionWriter(store, cache, on_applied=live_notifier(live, store),
                               locks=PostgresLocks(pool, settings.namespace),
                               health=PostgresProjectionHealth(pool),
                               policy=settings.projection_failure_policy,

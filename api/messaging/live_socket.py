@@ -28,7 +28,7 @@ from api.http.rate_limits import RateLimiter
 from domain.messaging.errors import NotAMember
 from projections.identity.presence import PresenceAudience, PresenceStore
 from projections.messaging.feed import FEED, FeedQueries
-from projections.messaging.live import STREAM, LiveUpdates, LiveView
+from projections.messaging.live import ADDRESSED, STREAM, LiveUpdates, LiveView, frames_for
 from projections.messaging.queries import MessagingQueries
 from projections.read_model.consistency import ConsistencyGate
 
@@ -201,6 +201,9 @@ class LiveFeed:
                     not self.following or self.user_id in notification.get("user_ids", ())
                     or self.view.conversations & set(notification["conversation_ids"])):
                 await self.catch_up()
+        elif kind == ADDRESSED:
+            for frame in frames_for(notification, self.user_id):
+                await self.websocket.send_json(frame)
         elif self.concerns(notification):
             await self.websocket.send_json(
                 {k: v for k, v in notification.items() if k not in ROUTING_FIELDS})

@@ -14,7 +14,7 @@ from commands.processes.schedules import Schedule
 from event_log.moved_topics import CORE_EVENT_MODULES, CORE_MOVED_MODULES, current_module
 from event_log.outcomes import Handler
 from parley.contexts import audit, identity, messaging, notifications
-from parley.contexts.manifest import BoundedContext, PlacedRouter, ScheduleParts
+from parley.contexts.manifest import BoundedContext, LiveFrames, PlacedRouter, ScheduleParts
 from projections.read_model.runner import Projector
 
 if TYPE_CHECKING:
@@ -37,6 +37,11 @@ def handlers(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[type, Handle
 
 def projectors(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[Projector]:
     return [p for context in contexts for p in context.projectors()]
+
+
+def live_frames(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[LiveFrames]:
+    """What makes each context's frames for particular people's live sockets."""
+    return [context.live_frames for context in contexts]
 
 
 def process_managers(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[ProcessManager]:

@@ -19,7 +19,7 @@ from commands.processes.schedules import Schedule
 from event_log.aggregate import Cause
 from event_log.outcomes import Handler
 from parley.settings import Settings
-from projections.read_model.documents import ReadStore
+from projections.read_model.documents import DocumentChange, ReadStore
 from projections.read_model.runner import Projector
 
 if TYPE_CHECKING:
@@ -70,6 +70,16 @@ def no_problems() -> Sequence[ProblemRefinement[Any]]:
     return ()
 
 
+# A batch of one projection's changes, once written, and the read store they were written to
+# -> frames for particular people's live sockets, (user id, frame) in order
+LiveFrames = Callable[[Sequence[DocumentChange], ReadStore], Sequence[tuple[str, dict[str, Any]]]]
+
+
+def no_live_frames(_changes: Sequence[DocumentChange],
+                   _store: ReadStore) -> Sequence[tuple[str, dict[str, Any]]]:
+    return ()
+
+
 @dataclass(frozen=True)
 class BoundedContext:
     """One context's contributions. Event modules are module paths (`domain.identity.users`):
@@ -99,6 +109,9 @@ class BoundedContext:
     process_managers: tuple[ProcessManager, ...] = ()
     # its periodic work, from what the process offers (each wrapped in a ScheduledJob)
     schedules: Callable[[ScheduleParts], Sequence[Schedule]] = no_schedules
+    # frames its projections' changes make for particular people's live sockets (sent as
+    # they are, beside the messenger's own frames: projections/messaging/live.py, ADDRESSED)
+    live_frames: LiveFrames = no_live_frames
     # the Settings fields (flat PARLEY_* variables) this context reads
     settings: tuple[str, ...] = ()
 

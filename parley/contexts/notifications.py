@@ -16,6 +16,7 @@ from parley.contexts.manifest import BoundedContext, PlacedRouter
 from projections.notifications import contact_points
 from projections.notifications.contact_points import ContactPointQueries
 from projections.notifications.inbox import InboxProjector, InboxQueries
+from projections.notifications.inbox_frames import inbox_frames
 from projections.notifications.providers import ProviderHealthProjector, ProviderHealthQueries
 from projections.notifications.schedule import NotificationScheduleProjector, ScheduleQueries
 from projections.read_model.runner import Projector
@@ -69,6 +70,7 @@ CONTEXT = BoundedContext(
     routers=routers,
     problems=problems,
     process_managers=(SignedOutDevices(), *REACTIONS),
+    live_frames=inbox_frames,  # a `notification` frame on the recipient's sockets
     settings=("max_contact_points_per_user", "email_verification_ttl_seconds",
               "breaker_window_seconds", "breaker_min_calls", "breaker_failure_rate",
               "breaker_open_seconds", "breaker_half_open_probes",

@@ -12,7 +12,10 @@ Two notifications carry the feed to sockets:
   full queue, a reconnect) re-reads its feed from its cursor when it hears one, then follows
   the stream again. Either way nothing is lost or doubled.
 
-Typing indicators and presence ride the same channel but are never stored.
+Typing indicators and presence ride the same channel but are never stored, and so do
+*addressed* frames: frames another context made for particular people from its projections'
+changes (an in-app notification, say), which each of those people's sockets sends as it is.
+The messaging context knows nothing of what they say.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ STREAM = "stream"
 MAX_STREAMED_CHANGES = 500  # beyond this, sockets re-read the feed instead
 RECENT_STREAM_KEPT = 1024  # enough to bridge from the read models to the head of the stream
 FEED = FeedProjector()
+ADDRESSED = "addressed"
 JOINING_KINDS = {"conversation_opened": "member_ids", "group_created": "member_ids",
                  "members_added": "user_ids"}
 
@@ -72,6 +76,20 @@ def feed_notification(changes: Sequence[DocumentChange], upto: int) -> dict[str,
         return None
     return {"type": "changes", "conversation_ids": sorted(conversations),
             "user_ids": sorted(users), "position": upto}
+
+
+def addressed_notification(frames: Sequence[tuple[str, dict[str, Any]]]
+                           ) -> dict[str, Any] | None:
+    """Frames for particular people's sockets, `(user id, frame)` in order, as one
+    notification (one publish per projection batch); None when there are none."""
+    if not frames:
+        return None
+    return {"type": ADDRESSED, "frames": [[user_id, frame] for user_id, frame in frames]}
+
+
+def frames_for(notification: dict[str, Any], user_id: str) -> list[dict[str, Any]]:
+    """The frames of an addressed notification that are `user_id`'s, in order."""
+    return [frame for addressee, frame in notification.get("frames", ()) if addressee == user_id]
 
 
 def stream_notification(events: Sequence[PositionedEvent], after: int,
