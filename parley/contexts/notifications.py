@@ -32,12 +32,13 @@ def projectors() -> Sequence[Projector]:
 
 def routers() -> Sequence[PlacedRouter]:
     # places 200 and on: after every route of the contexts before it
-    from api.notifications import admin, notifications
+    from api.notifications import admin, callbacks, notifications
     from api.notifications import contact_points as contact_point_routes
 
     mine = (PlacedRouter(200, notifications.router),
             PlacedRouter(210, contact_point_routes.router),
             PlacedRouter(211, contact_point_routes.verification),
+            PlacedRouter(220, callbacks.callbacks),  # providers' status callbacks
             PlacedRouter(230, admin.router))
     return mine
 
