@@ -19,14 +19,22 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from commands.notifications.reactions import MESSAGES, category_request_id
+from commands.notifications.reactions import (
+    MESSAGES,
+    MessageNotifications,
+    OwnNotificationsTriggered,
+    category_request_id,
+)
 from commands.notifications.trigger import request_id_for
-from commands.processes.reactions import event_id_of
+from commands.processes.issuing import IssueCommands
+from commands.processes.reactions import cause_of, event_id_of, idempotency_key
 from domain.messaging.conversations import Conversation
 from domain.notifications.contact_points import contact_points_id
 from domain.notifications.notifications import Notification, notification_id
+from event_log.outcomes import Outcome
 from parley.assembly import Parley
 from parley.bootstrap import build
+from parley.notification_reactions import own_notification_effects
 from parley.settings import Settings
 from tests.builders import ParleyClient, Person, now
 from tests.providers.credentials import service_account_key
@@ -85,12 +93,16 @@ class Deployment:
     def shown(self, token: str) -> list[Shown]:
         return self.fcm.shown(token)
 
-    def notification_of_message(self, conversation_id: str, message_id: str,
-                                recipient: Person, category: str) -> Notification | None:
-        """The recipient's notification of that message, once its process manager made it."""
+    def message_sent(self, conversation_id: str, message_id: str) -> Conversation.MessageSent:
         events = self.parley.event_log.repository.event_store.get(uuid.UUID(conversation_id))
         [sent] = [e for e in events if isinstance(e, Conversation.MessageSent)
                   and str(e.message_id) == message_id]
+        return sent
+
+    def notification_of_message(self, conversation_id: str, message_id: str,
+                                recipient: Person, category: str) -> Notification | None:
+        """The recipient's notification of that message, once its process manager made it."""
+        sent = self.message_sent(conversation_id, message_id)
         request = category_request_id(request_id_for(MESSAGES, event_id_of(sent)), category)
         nid = notification_id(request, uuid.UUID(recipient.user_id))
         try:
@@ -246,3 +258,33 @@ def test_the_message_text_and_the_token_stay_out_of_the_logs(deployment: Deploym
         deployment.client.sent(ada, conversation, secret)
         eventually(lambda: deployment.shown(phone))
     assert secret not in caplog.text and phone not in caplog.text
+
+
+def test_a_message_handled_again_after_a_crash_pushes_nothing_twice(
+        deployment: Deployment) -> None:
+    """As the runner issues a reaction again when it crashed before recording its position:
+    the same effect under the same key, answered by the first command's receipt."""
+    ada = deployment.client.register("Ada")
+    bob, phone = deployment.with_a_phone("Bob")
+    conversation = deployment.client.open_direct(ada, bob)
+    message = deployment.client.sent(ada, conversation, "once only")
+    eventually(lambda: deployment.shown(phone))
+    parley, manager = deployment.parley, MessageNotifications()
+    event = deployment.message_sent(conversation, message["message_id"])
+    issue = IssueCommands(parley.writer.submit, own_notification_effects(
+        parley.settings, parley.writer, event_log=parley.event_log, presence=parley.presence,
+        verification_key=parley.email_verification_key,
+        provided_kinds=lambda: parley.notification_engine.provided_kinds), timeout=10)
+
+    [effect] = manager.react(event)
+    again = issue(effect, cause_of(manager, event), idempotency_key(manager.name, event, 0))
+
+    assert isinstance(again, Outcome) and again.replayed  # the first command's receipt
+    result = again.result
+    assert isinstance(result, OwnNotificationsTriggered)
+    first = deployment.notification_of_message(conversation, message["message_id"], bob,
+                                               "message")
+    assert first is not None and result.notification_ids == (first.id,)
+    time.sleep(0.5)  # a second push, were there one, would have been dispatched by now
+    assert len(deployment.shown(phone)) == 1
+    assert len([r for r in deployment.fcm.received if r.message["token"] == phone]) == 1
