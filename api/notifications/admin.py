@@ -35,6 +35,7 @@ class ProviderHealthOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "provider": "fcm-main", "channel": "push", "state": "open",
         "since": "2026-12-02T03:00:00+00:00", "until": "2026-12-02T03:00:15+00:00",
+        "opened_failure_rate": 0.6, "opened_calls": 25,
         "calls": 1000, "failures": 640, "unwell": 610, "error_rate": 0.61,
         "latency_p50_ms": 42, "latency_p99_ms": 9800,
         "last_answer_at": "2026-12-02T03:00:01+00:00"}]})
@@ -45,6 +46,9 @@ class ProviderHealthOut(BaseModel):
     state: str = Field(description="Its breaker: closed, open or half_open")
     since: datetime | None = Field(description="When its breaker last changed (null: never)")
     until: datetime | None = Field(description="An open breaker: when probes may begin")
+    opened_failure_rate: float | None = Field(
+        description="Why it last opened: the failure rate in its window (null: never opened)")
+    opened_calls: int | None = Field(description="... over so many answers")
     calls: int = Field(description=f"Answers in the sample (its last {ANSWER_SLOTS} at most)")
     failures: int = Field(description="Of them, deliveries it did not accept")
     unwell: int = Field(description="Of them, failures that say the provider is unwell "
@@ -59,7 +63,8 @@ class ProviderHealthOut(BaseModel):
 def health_out(health: ProviderHealth) -> ProviderHealthOut:
     return ProviderHealthOut(
         provider=health.provider, channel=health.channel, state=health.state,
-        since=health.since, until=health.until, calls=health.calls, failures=health.failures,
+        since=health.since, until=health.until, opened_failure_rate=health.opened_failure_rate,
+        opened_calls=health.opened_calls, calls=health.calls, failures=health.failures,
         unwell=health.unwell, error_rate=health.error_rate,
         latency_p50_ms=health.latency_p50_ms, latency_p99_ms=health.latency_p99_ms,
         last_answer_at=health.last_answer_at)

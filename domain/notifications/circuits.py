@@ -160,7 +160,7 @@ class Breaker:
             if window.calls >= policy.min_calls and window.failure_rate >= policy.failure_rate:
                 self._open(now, window.failure_rate, window.calls)
         elif self.state == HALF_OPEN and self._probes_admitted:
-            self._probes_admitted.pop(0)  # answers of calls admitted while open do not count
+            self._probes_admitted.pop(0)  # with no probe out: a call from before it opened
             self._probes_answered += 1
             calls = self._probes_answered
             if not healthy:

@@ -108,6 +108,8 @@ class ProviderHealth:
     state: str
     since: datetime | None  # when its breaker last changed (None: never)
     until: datetime | None  # an open breaker: when it admits probes
+    opened_failure_rate: float | None  # why it last opened: its window's failure rate
+    opened_calls: int | None  # ... over so many answers
     calls: int  # answers in the sample (its last ANSWER_SLOTS at most)
     failures: int  # of them, not accepted
     unwell: int  # of them, failures that say the provider is unwell (what breakers count)
@@ -151,7 +153,9 @@ class ProviderHealthQueries:
         return ProviderHealth(
             provider=name, channel=document.get("channel"),
             state=str(document.get("state", CLOSED)), since=_when(document.get("since")),
-            until=_when(document.get("until")), calls=len(answers),
+            until=_when(document.get("until")),
+            opened_failure_rate=document.get("opened_failure_rate"),
+            opened_calls=document.get("opened_calls"), calls=len(answers),
             failures=sum(1 for a in answers if not a.get("accepted")), unwell=unwell,
             error_rate=round(unwell / len(answers), 4) if answers else 0.0,
             latency_p50_ms=nearest_rank(latencies, 0.50),

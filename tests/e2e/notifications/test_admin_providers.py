@@ -3,8 +3,10 @@ changes were recorded, and its recent answers; nobody but an admin sees anything
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,16 +14,21 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from api.app import create_app
 from commands.identity.roles import GrantRole
 from commands.notifications.circuits import RecordCircuitChange
+from commands.notifications.contact_points import AddWebhookEndpoint, ContactPointRules
 from domain.identity.roles import operator_actor_id
 from domain.notifications.circuits import CLOSED, HALF_OPEN, OPEN
+from domain.notifications.endpoints import new_signing_secret
 from event_log.aggregate import Cause
 from parley.assembly import Parley
 from parley.bootstrap import build
-from tests.builders import a_handle, answer_of, embedded_settings
+from tests.builders import a_cause, a_handle, an_api_key, answer_of, embedded_settings
+from tests.providers.servers import LocalServer
+from tests.providers.webhook_receiver import WebhookReceiver
 
 PASSWORD = "provider health passphrase 7"
 T0 = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
@@ -76,6 +83,7 @@ def test_an_admin_sees_each_recorded_change_of_a_providers_breaker(admin: Admin)
     assert (fcm["channel"], fcm["state"]) == ("push", OPEN)
     assert datetime.fromisoformat(fcm["since"]) == T0
     assert datetime.fromisoformat(fcm["until"]) == T0 + timedelta(seconds=15)
+    assert (fcm["opened_failure_rate"], fcm["opened_calls"]) == (0.6, 20)
     assert (fcm["calls"], fcm["error_rate"], fcm["latency_p99_ms"]) == (0, 0.0, None)
 
     admin.record(RecordCircuitChange("fcm-main", HALF_OPEN, T0 + timedelta(seconds=15), 0, 0))
@@ -114,3 +122,83 @@ def test_anyone_but_an_admin_is_refused_as_at_every_admin_route(admin: Admin) ->
 def test_a_provider_never_heard_of_is_not_found(admin: Admin) -> None:
     missing = admin.http.get("/v1/admin/providers/nobody-at-all", headers=admin.admin)
     assert missing.status_code == 404, missing.text
+
+
+# Through the engine: a real provider adapter, a real local receiver ----------------------
+
+@dataclass
+class Engine:
+    """An embedded process whose engine sends to one webhook provider, `hooks`, and the local
+    receiver behind it (each endpoint's path says how it answers)."""
+
+    admin: Admin
+    receiver: WebhookReceiver
+    url: str
+    service: dict[str, str]  # a caller with an API key
+
+    def notify_a_webhook(self, path: str) -> str:
+        """A bot owner whose endpoint answers as `path` says, and one notification to it."""
+        admin = self.admin
+        owner_id, _ = signed_up(admin.http, "bot")
+        secret = new_signing_secret()
+        self.receiver.hold(secret)
+        admin.parley.writer.execute(AddWebhookEndpoint(
+            uuid.UUID(owner_id), uuid.uuid4(), self.url + path, secret, datetime.now(UTC),
+            ContactPointRules(20, allow_loopback_http=True)), a_cause())
+        answer = admin.http.post("/v1/notifications", headers=self.service, json={
+            "recipients": [owner_id], "category": "system", "priority": "high",
+            "plan": {"channels": ["webhook"]}, "content": {"title": "Build", "body": "done"}})
+        assert answer.status_code == 202, answer.text
+        return str(answer.json()["notifications"][0]["notification_id"])
+
+    def health(self, name: str) -> dict[str, Any]:
+        answer = self.admin.http.get(f"/v1/admin/providers/{name}", headers=self.admin.admin)
+        return answer.json() if answer.status_code == 200 else {}
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    receiving = WebhookReceiver(new_signing_secret())
+    providers = [{"name": "hooks", "kind": "webhook", "timeout_seconds": 2}]
+    settings = embedded_settings(tmp_path / "data").model_copy(update={
+        "notification_providers": SecretStr(json.dumps(providers)),
+        "notification_allow_loopback_http": True, "consistency_wait_seconds": 10,
+        "notification_retry_base_seconds": 0.05, "notification_retry_cap_seconds": 0.2,
+        "notification_timer_every_seconds": 0.05, "notification_max_attempts": 3,
+        "breaker_min_calls": 4, "breaker_open_seconds": 600})
+    parley = build(settings)
+    with LocalServer(receiving) as server, TestClient(create_app(parley)) as http:
+        operator_id, operator = signed_up(http, "grace")
+        _, someone = signed_up(http, "mallory")
+        parley.writer.execute(GrantRole(uuid.UUID(operator_id), "admin", "tests"),
+                              Cause(operator_actor_id("tests"), uuid.uuid4()))
+        issue, key = an_api_key()
+        parley.writer.execute(issue, a_cause())
+        yield Engine(Admin(http, parley, operator, someone), receiving, server.url,
+                     {"Authorization": f"Bearer {key.presented}"})
+
+
+def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """`check()`'s first truthy answer, asked until `timeout` (then the test fails)."""
+    deadline = time.monotonic() + timeout
+    while not (answer := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s")
+        time.sleep(0.05)
+    return answer
+
+
+def test_a_provider_failing_for_now_opens_its_breaker_and_its_answers_show_it(
+        engine: Engine) -> None:
+    engine.notify_a_webhook("/gone")  # a refusal about that address only
+    eventually(lambda: engine.health("hooks").get("calls") == 1)
+    engine.notify_a_webhook("/fail")  # 500 at each of its 3 attempts
+    hooks = eventually(lambda: (h := engine.health("hooks")).get("state") == OPEN and h)
+    # the 4th answer (min calls) opened it: 3 of 4 said the provider was unwell
+    assert (hooks["channel"], hooks["calls"], hooks["failures"], hooks["unwell"],
+            hooks["error_rate"]) == ("webhook", 4, 4, 3, 0.75)
+    assert (hooks["opened_failure_rate"], hooks["opened_calls"]) == (0.75, 4)
+    assert isinstance(hooks["latency_p50_ms"], int) and hooks["latency_p99_ms"] >= 0
+    assert datetime.fromisoformat(hooks["until"]) > datetime.fromisoformat(hooks["since"])
+    listed = engine.admin.http.get("/v1/admin/providers", headers=engine.admin.admin).json()
+    assert hooks in listed
