@@ -20,16 +20,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from api.notifications.sms_reports import (
-    SmsCallbackVerifier,
     SmsStatusReport,
     UnknownSmsStatus,
+    sms_callback_verifiers,
     sms_status_callback_url,
 )
 from commands.notifications.receipts import DELIVERED, FAILED, SENT, UNDELIVERED
@@ -189,21 +189,3 @@ class VonageCallbackVerifier:
                                vonage_receipt_status(fields.get("status", "")),
                                "" if code == "0" else code,
                                attempt_reference=fields.get("client-ref", ""))
-
-
-# ---- for the composition root --------------------------------------------------------------
-
-@runtime_checkable
-class TakesStatusCallbacks(Protocol):
-    """An SMS provider adapter whose callbacks Parley verifies."""
-
-    @property
-    def name(self) -> str: ...
-
-    def callback_verifier(self) -> SmsCallbackVerifier: ...
-
-
-def sms_callback_verifiers(providers: Iterable[object]) -> dict[str, SmsCallbackVerifier]:
-    """Provider name -> its callback verifier, for every provider that takes callbacks."""
-    return {provider.name: provider.callback_verifier() for provider in providers
-            if isinstance(provider, TakesStatusCallbacks)}

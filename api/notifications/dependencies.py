@@ -1,21 +1,21 @@
 """What the notifications routes are given, typed and never None (built by the composition root).
 
 SMS status callbacks: each SMS provider that asks for them offers a verifier (the port is in
-api/notifications/sms_reports.py; adapters/notifications/sms_receipts.py implements it); the
-composition root maps provider names to them, with Parley's public base URL
-(`PARLEY_PUBLIC_URL`) the providers were given, which is what their signatures cover (never
-the Host header a caller sends).
+api/notifications/sms_reports.py; adapters/notifications/sms_receipts.py implements it), taken
+from the engine's providers by name, with Parley's public base URL (`PARLEY_PUBLIC_URL`) the
+providers were given, which is what their signatures cover (never the Host header a caller
+sends).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import Depends
 
 from api.http.dependencies import ParleyDep
-from api.notifications.sms_reports import SmsCallbackVerifiers
+from api.notifications.sms_reports import SmsCallbackVerifiers, sms_callback_verifiers
 from commands.notifications.contact_points import ContactPointRules
 from domain.notifications.email_verification import EmailVerification
 from projections.notifications.contact_points import ContactPointQueries
@@ -29,14 +29,12 @@ class SmsCallbacks:
     verifiers: SmsCallbackVerifiers = field(default_factory=dict)
 
 
-NO_SMS_CALLBACKS = SmsCallbacks()
-
-
 async def get_sms_callbacks(parley: ParleyDep) -> SmsCallbacks:
-    # Seam for the composition root: the built Parley's `sms_callbacks`, once it builds them
-    # from the configured providers; until then no provider is known and every callback is
-    # refused (403), which is also the right answer for a deployment without SMS.
-    return cast(SmsCallbacks, getattr(parley, "sms_callbacks", NO_SMS_CALLBACKS))
+    """The configured providers that take status callbacks (the engine's), with the public
+    URL they were given; a process without the engine knows none and refuses every callback."""
+    engine = getattr(parley, "notification_engine", None)  # attached after the app's parts
+    providers = engine.providers if engine is not None else ()
+    return SmsCallbacks(parley.settings.public_url, sms_callback_verifiers(providers))
 
 
 SmsCallbacksDep = Annotated[SmsCallbacks, Depends(get_sms_callbacks)]

@@ -5,10 +5,10 @@ the web framework or the composition root, so adapters may import it freely."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 from urllib.parse import quote, urlencode
 
 CALLBACK_PREFIX: Final = "/v1/notifications/callbacks/"
@@ -56,3 +56,19 @@ class SmsCallbackVerifier(Protocol):
 
 
 SmsCallbackVerifiers = Mapping[str, SmsCallbackVerifier]
+
+
+@runtime_checkable
+class TakesStatusCallbacks(Protocol):
+    """A provider whose status callbacks Parley verifies (the SMS adapters)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def callback_verifier(self) -> SmsCallbackVerifier: ...
+
+
+def sms_callback_verifiers(providers: Iterable[object]) -> dict[str, SmsCallbackVerifier]:
+    """Provider name -> its callback verifier, for every provider that takes callbacks."""
+    return {provider.name: provider.callback_verifier() for provider in providers
+            if isinstance(provider, TakesStatusCallbacks)}

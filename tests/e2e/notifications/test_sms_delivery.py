@@ -15,14 +15,9 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from adapters.notifications.sms_receipts import TwilioCallbackVerifier
 from api.app import create_app
-from api.notifications.callbacks import callbacks
-from api.notifications.dependencies import SmsCallbacks
-from api.notifications.sms_reports import SMS_CALLBACK_PATH
 from commands.notifications.contact_points import AddPhone, ContactPointRules
 from domain.notifications.notifications import Notification
 from parley.assembly import Parley
@@ -52,16 +47,6 @@ def twilio_service() -> Iterator[tuple[twilio.TwilioStandIn, LocalServer]]:
     stand_in = twilio.TwilioStandIn()
     with LocalServer(stand_in.app, tls=True) as server:
         yield stand_in, server
-
-
-def take_sms_callbacks(app: FastAPI, parley: Parley, auth_token: str) -> None:
-    """Seam until the composition root wires the callback route and its verifiers (the lead's
-    manifest and Parley.sms_callbacks): do here what it will do, only where it has not."""
-    if not any(getattr(route, "path", "") == SMS_CALLBACK_PATH for route in app.routes):
-        app.include_router(callbacks)
-    if not hasattr(parley, "sms_callbacks"):
-        parley.sms_callbacks = SmsCallbacks(  # type: ignore[attr-defined]
-            parley.settings.public_url, {"twilio-main": TwilioCallbackVerifier(auth_token)})
 
 
 @dataclass
@@ -116,9 +101,7 @@ def engine(tmp_path: Path,
                         public_url="https://parley.example",
                         notification_providers=json.dumps(providers))
     parley = build(settings)
-    app = create_app(parley)
-    take_sms_callbacks(app, parley, stand_in.auth_token)
-    with TestClient(app) as http:
+    with TestClient(create_app(parley)) as http:
         issue, key = an_api_key()
         parley.writer.execute(issue, a_cause())
         yield Engine(parley, http, stand_in, key.presented)
