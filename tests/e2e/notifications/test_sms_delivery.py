@@ -1,7 +1,8 @@
 """SMS end to end on the embedded default, in process: a notification triggered through the API
-goes out through the Twilio adapter to the local Twilio stand-in, which later posts its signed
-status callbacks to Parley; the callback route verifies them and the real receipt handler moves
-the notification (delivered; undelivered gives the channel up); a forged one changes nothing."""
+goes out through the Twilio (or Vonage) adapter to its local stand-in, which later posts its
+signed status callbacks to Parley; the callback route verifies them and the real receipt handler
+moves the notification (delivered; undelivered gives the channel up); a forged one changes
+nothing."""
 
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ from parley.assembly import Parley
 from parley.bootstrap import build
 from parley.settings import Settings
 from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
-from tests.providers import twilio
+from tests.providers import twilio, vonage
 from tests.providers.servers import LocalServer
 
 NUMBER = "+447911123456"
 WAIT_SECONDS = 15.0
+FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
@@ -135,3 +137,39 @@ def test_a_forged_callback_is_refused_and_changes_nothing(engine: Engine) -> Non
     assert engine.post(forged).status_code == 403
     time.sleep(0.3)
     assert engine.state(nid) == "accepted"
+
+
+@pytest.fixture(scope="module")
+def vonage_service() -> Iterator[tuple[vonage.VonageStandIn, LocalServer]]:
+    stand_in = vonage.VonageStandIn()
+    with LocalServer(stand_in.app, tls=True) as server:
+        yield stand_in, server
+
+
+def test_vonages_signed_delivery_receipt_marks_it_delivered(
+        tmp_path: Path, vonage_service: tuple[vonage.VonageStandIn, LocalServer]) -> None:
+    stand_in, server = vonage_service
+    providers = [{"name": "vonage-main", "kind": "vonage", "api_key": stand_in.api_key,
+                  "api_secret": stand_in.api_secret, "from": "Parley",
+                  "signature_secret": stand_in.signature_secret, "endpoint": server.url,
+                  "ca_file": server.ca_file, "timeout_seconds": 2}]
+    parley = build(Settings(database_url=None, data_dir=tmp_path / "data",
+                            public_url="https://parley.example",
+                            notification_providers=json.dumps(providers)))
+    with TestClient(create_app(parley)) as http:
+        issue, key = an_api_key()
+        parley.writer.execute(issue, a_cause())
+        engine = Engine(parley, http, twilio.TwilioStandIn(), key.presented)
+        nid = engine.trigger(engine.someone_with_a_phone())
+        eventually(lambda: engine.state(nid) == "accepted")
+        [message] = stand_in.messages
+        assert stand_in.handset(NUMBER) == ["Parley\nYour code is 824193"]
+        receipt = stand_in.receipt(message, "delivered")
+        parts = urlsplit(receipt.url)
+        forged = stand_in.receipt(message, "delivered", secret="guessed")
+        assert http.post(f"{parts.path}?{parts.query}", content=urlencode(forged.fields),
+                         headers=FORM).status_code == 403
+        assert engine.state(nid) == "accepted"
+        assert http.post(f"{parts.path}?{parts.query}", content=urlencode(receipt.fields),
+                         headers=FORM).status_code == 204
+        eventually(lambda: engine.state(nid) == "delivered")
