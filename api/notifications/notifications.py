@@ -21,7 +21,7 @@ from api.http.dependencies import (
     Writer,
     wait_for,
 )
-from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
+from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
 from api.http.service_callers import ServiceCaller, require_scope
 from commands.notifications.trigger import (
     MAX_RECIPIENTS,
@@ -155,6 +155,15 @@ class InboxPage(BaseModel):
     next_before: int | None = Field(None, description="Pass as `before` for the next page")
 
 
+class WebPushKey(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "application_server_key": "BOr5bYvV0S5yRmG3v3m0oO7m6Q1m3L9aQpJc4u2sXwH0ZkYp8a7bL3n9Yx6W"
+                                  "cZr2uD1eF4gH5iJ6kL7mN8oP9qR"}]})
+
+    application_server_key: str = Field(
+        description="Pass to PushManager.subscribe() as applicationServerKey (base64url)")
+
+
 class ReadAnswer(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "read": ["c1a3e5f7-2b4d-5e6f-8a9b-0c1d2e3f4a5b"], "position": 1301}]})
@@ -276,3 +285,18 @@ async def mark_all_read(commands: UnkeyedCommands, gate: Gate, queries: Inbox,
     result = outcome.result
     assert isinstance(result, NotificationsRead)
     return ReadAnswer(read=list(result.read), position=outcome.position)
+
+
+@router.get("/v1/notifications/web-push-key", response_model=WebPushKey,
+            summary="The key a browser subscribes to Web Push with",
+            responses=problem_responses(401, 404, described={
+                404: "no Web Push provider is configured"}))
+async def web_push_key(caller: UserId, parley: ParleyDep) -> WebPushKey:
+    """The VAPID public key of the deployment's Web Push provider (every Web Push provider of
+    one deployment shares it: a subscription is bound to the key it was made with)."""
+    del caller
+    for provider in parley.notification_engine.providers:
+        key = getattr(provider, "application_server_key", None)
+        if isinstance(key, str):
+            return WebPushKey(application_server_key=key)
+    raise Problem(404, "Not found", "no Web Push provider is configured")

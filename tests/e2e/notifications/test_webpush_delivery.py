@@ -139,3 +139,11 @@ def test_a_subscription_the_push_service_says_is_gone_is_removed(
     inbox = eventually(lambda: engine.http.get("/v1/notifications",
                                                headers=person.auth).json()["notifications"])
     assert [n["notification_id"] for n in inbox] == [notification_id]
+
+
+def test_a_browser_learns_the_key_to_subscribe_with(engine: Engine) -> None:
+    person = engine.client.register("Web User")
+    answer = engine.http.get("/v1/notifications/web-push-key", headers=person.auth)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"application_server_key": KEYS.application_server_key}
+    assert engine.http.get("/v1/notifications/web-push-key").status_code == 401
