@@ -178,7 +178,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
                      {"Authorization": f"Bearer {key.presented}"})
 
 
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
     """`check()`'s first truthy answer, asked until `timeout` (then the test fails)."""
     deadline = time.monotonic() + timeout
     while not (answer := check()):

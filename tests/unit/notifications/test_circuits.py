@@ -37,6 +37,8 @@ from domain.notifications.circuits import (
 from event_log.batch import Batch
 from tests.builders import a_cause
 
+# examples are bounded in number; a loaded machine must not fail them on their pace
+unhurried = settings(deadline=None)
 POLICY = BreakerPolicy(window_seconds=30, min_calls=10, failure_rate=0.5, open_seconds=15,
                        half_open_probes=3)
 T0 = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
@@ -69,6 +71,7 @@ policies = st.builds(BreakerPolicy, window_seconds=st.integers(1, 120).map(float
 
 
 @given(policies, st.lists(st.booleans(), max_size=200))
+@unhurried
 def test_it_opens_at_the_first_answer_that_reaches_the_threshold_and_never_before(
         policy: BreakerPolicy, answers: list[bool]) -> None:
     breaker = Breaker("fcm-main", policy)
@@ -88,6 +91,7 @@ def test_it_opens_at_the_first_answer_that_reaches_the_threshold_and_never_befor
 
 
 @given(policies, st.data())
+@unhurried
 def test_it_never_opens_below_the_minimum_of_calls(policy: BreakerPolicy,
                                                    data: st.DataObject) -> None:
     answers = data.draw(st.lists(st.booleans(), max_size=policy.min_calls - 1))
@@ -100,6 +104,7 @@ def test_it_never_opens_below_the_minimum_of_calls(policy: BreakerPolicy,
 
 @given(st.lists(st.sampled_from(["UNREGISTERED", "410", "21211", "550", "invalid"]),
                 min_size=1, max_size=300))
+@unhurried
 def test_permanent_answers_about_one_address_never_open_it(codes: list[str]) -> None:
     breaker = Breaker("fcm-main", POLICY)
     for n, code in enumerate(codes):
@@ -117,6 +122,7 @@ def test_only_retryable_failures_say_the_provider_is_unwell() -> None:
 
 
 @given(policies, st.data())
+@unhurried
 def test_after_opening_it_refuses_until_the_open_period_ends_exactly(
         policy: BreakerPolicy, data: st.DataObject) -> None:
     breaker = an_open_breaker(policy)
@@ -140,7 +146,7 @@ steps = st.lists(st.tuples(st.sampled_from(["allow", "record"]), st.booleans(),
 
 
 @given(policies, steps)
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_half_open_never_lets_more_than_the_probes_through(policy: BreakerPolicy,
                                                            script: list[Step]) -> None:
     """Probes answered, and probes let through in the last open period and not answered yet,
