@@ -1,9 +1,12 @@
 """Webhooks to business and bot endpoints, signed per the Standard Webhooks scheme.
 
 Each delivery is one POST of JSON to the endpoint's URL (the Address value) with the headers
-`webhook-id` (the attempt id: a receiver de-duplicates by it), `webhook-timestamp` (unix
-seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` by the `standardwebhooks`
-package). While a secret is being rotated the request carries both secrets' signatures,
+`webhook-id`, `webhook-timestamp` (unix seconds) and `webhook-signature` (`v1,<base64
+HMAC-SHA256>` by the `standardwebhooks` package). The `webhook-id` is the delivery's message
+key, the same for every attempt of a notification to this endpoint, as Standard Webhooks asks
+of a message sent again: the receiver de-duplicates by it, so a retry after a timeout it had
+in fact taken is still one delivery (the attempt id where a delivery has no message key).
+While a secret is being rotated the request carries both secrets' signatures,
 space-separated, so a receiver holding either one verifies it.
 
 A 2xx means the receiver has it (accepted and delivered). A 3xx is never followed (the
@@ -149,7 +152,7 @@ class WebhookProvider:
             return ProviderAnswer.failed(NO_SIGNING_SECRET, retryable=False,
                                          detail="the endpoint has no signing secret")
         moment = self._clock().astimezone(UTC)
-        message_id = str(delivery.attempt_id)
+        message_id = str(delivery.dedup_key)
         body = payload(delivery, moment)
         try:
             signature = " ".join(Webhook(secret).sign(message_id, moment, body)

@@ -10,6 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,11 +64,12 @@ def endpoint(receiver_server: tuple[WebhookReceiver, LocalServer]) -> str:
 
 def a_webhook_delivery(url: str, *, secret: str | None = SECRET,
                        previous_secret: str | None = None, category: str = "mention",
-                       attempt_id: uuid.UUID | None = None) -> Delivery:
+                       message_key: uuid.UUID | None = None) -> Delivery:
     keys = {name: value for name, value in
             (("secret", secret), ("previous_secret", previous_secret)) if value is not None}
     return Delivery(
-        attempt_id=attempt_id or uuid.uuid4(), notification_id=uuid.uuid4(),
+        attempt_id=uuid.uuid4(), message_key=message_key or uuid.uuid4(),
+        notification_id=uuid.uuid4(),
         recipient_id=uuid.uuid4(), channel="webhook", priority="high", category=category,
         address=Address("webhook", url, contact_point_id="cp-1", keys=keys),
         content=Content("Ada mentioned you", "Next book: @bob picks",
@@ -99,9 +101,9 @@ def test_the_receiver_verifies_the_notification_and_sees_its_payload(
     answer = answer_of(delivery)
 
     assert answer.accepted and answer.delivered
-    assert answer.provider_message_id == str(delivery.attempt_id)
+    assert answer.provider_message_id == str(delivery.message_key)
     [received] = receiver.deliveries
-    assert received.webhook_id == str(delivery.attempt_id)
+    assert received.webhook_id == str(delivery.message_key)
     assert received.headers["content-type"] == "application/json"
     assert received.headers["user-agent"].startswith("Parley-Webhooks/")
     assert received.headers["webhook-signature"].count("v1,") == 1
@@ -344,7 +346,28 @@ def test_the_same_attempt_sent_twice_is_one_delivery_at_the_receiver(
     first, again = sent(delivery, delivery)
 
     assert first.accepted and again.accepted
-    assert [r.webhook_id for r in receiver.requests] == [str(delivery.attempt_id)] * 2
+    assert [r.webhook_id for r in receiver.requests] == [str(delivery.message_key)] * 2
+    assert [r.webhook_id for r in receiver.deliveries] == [str(delivery.message_key)]
+
+
+def test_a_retry_after_a_timeout_the_receiver_had_taken_is_still_one_delivery(
+        receiver: WebhookReceiver, endpoint: str) -> None:
+    first_attempt = a_webhook_delivery(f"{endpoint}/ok")
+    retry = replace(first_attempt, attempt_id=uuid.uuid4())  # the next attempt, same message
+
+    sent(first_attempt, retry)
+
+    assert len(receiver.requests) == 2
+    assert [r.webhook_id for r in receiver.deliveries] == [str(first_attempt.message_key)]
+
+
+def test_a_delivery_without_a_message_key_is_identified_by_its_attempt(
+        receiver: WebhookReceiver, endpoint: str) -> None:
+    delivery = replace(a_webhook_delivery(f"{endpoint}/ok"), message_key=None)
+
+    answer = answer_of(delivery)
+
+    assert answer.provider_message_id == str(delivery.attempt_id)
     assert [r.webhook_id for r in receiver.deliveries] == [str(delivery.attempt_id)]
 
 
