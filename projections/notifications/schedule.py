@@ -1,6 +1,8 @@
 """The due-time index: one document per notification saying what it waits for and since when
 (a timer's due time; queued or dispatching since). The scheduler releases the timers that
-came due and queues again what waited too long (commands/notifications/timers.py)."""
+came due and queues again what waited too long (commands/notifications/timers.py). It is also
+the operators' view of dead letters (`parley notifications dead-letters`): whose, of which
+category, why, after how many attempts, the last code a provider gave, and when."""
 
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ class NotificationScheduleProjector:
     def _requested(self, event: Notification.Requested, position: int) -> list[Upsert]:
         return self._set(event, position, {
             "notification_id": str(event.originator_id), "priority": event.priority,
+            "recipient_id": str(event.recipient_id), "category": event.category,
             "priority_rank": rank(event.priority), "state": "requested",
             "since_ms": epoch_ms(event.requested_at), "timer_pending": False,
             "position": position})
@@ -76,6 +79,11 @@ class NotificationScheduleProjector:
     def _dispatched(self, event: Notification.Dispatched, position: int) -> list[Upsert]:
         return self._set(event, position, {"state": DISPATCHING,
                                            "since_ms": epoch_ms(event.at)})
+
+    @changes.register
+    def _failed(self, event: Notification.Failed, position: int) -> list[Upsert]:
+        return self._set(event, position, {"last_code": event.code,
+                                           "last_provider": event.provider})
 
     @changes.register
     def _retried(self, event: Notification.Retried, position: int) -> list[Upsert]:
@@ -112,7 +120,8 @@ class NotificationScheduleProjector:
     def _dead(self, event: Notification.DeadLettered, position: int) -> list[Upsert]:
         return self._set(event, position, {"state": DEAD_LETTERED, **NO_TIMER,
                                            "dead_lettered_at_ms": epoch_ms(event.at),
-                                           "reason": event.reason})
+                                           "reason": event.reason,
+                                           "attempts": event.attempts})
 
     @changes.register
     def _cancelled(self, event: Notification.Cancelled, position: int) -> list[Upsert]:
@@ -141,6 +150,13 @@ class ScheduleQueries:
         return [(UUID(d["notification_id"]), str(d["priority"])) for d in page.documents]
 
     def dead_letters(self, limit: int) -> list[dict[str, Any]]:
+        return self.dead_letter_page(limit)[0]
+
+    def dead_letter_page(self, limit: int, after: list[Any] | None = None
+                         ) -> tuple[list[dict[str, Any]], list[Any] | None]:
+        """Dead letters, newest first (by when they were requested), and where the next page
+        starts (None after the last)."""
         page = self._store.query(Query(SCHEDULE, filters=(Eq("state", DEAD_LETTERED),),
-                                       sort_field="position", descending=True, limit=limit))
-        return page.documents
+                                       sort_field="position", descending=True, after=after,
+                                       limit=limit))
+        return page.documents, page.next_after

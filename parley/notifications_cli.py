@@ -1,0 +1,150 @@
+"""`parley notifications dead-letters|redrive`: the operators' tools for what the delivery engine
+gave up on, from the operator's shell, on either profile.
+
+`dead-letters` reads the notification schedule's read model (embedded: the read-model file;
+production: Elasticsearch), so it shows what the projections have reached. `redrive` issues
+`RedriveDeadLetters` on the profile's event log, as `parley apikeys` does: the running engine
+dispatches each redriven notification again from its first channel. The log decides, so an id
+is redriven at most once per dead-lettering, however often it is named or the command is run:
+an id that is not dead-lettered (any more) is skipped and said so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+import typer
+
+from parley.apikeys_cli import _execute
+from parley.cli_settings import command_settings, fail
+
+if TYPE_CHECKING:
+    from projections.notifications.schedule import ScheduleQueries
+
+notifications_app = typer.Typer(help="The notification engine's dead letters: list, redrive.",
+                                no_args_is_help=True)
+
+REDRIVEN_AT_ONCE: Final = 200  # notifications per command
+PAGE: Final = 500
+AsJson = Annotated[bool, typer.Option("--json", help="JSON lines, one dead letter a line")]
+Limit = Annotated[int, typer.Option("--limit", min=1, max=100_000,
+                                    help="Most dead letters to show, newest first")]
+Ids = Annotated[list[uuid.UUID] | None, typer.Option(
+    "--id", help="A dead-lettered notification's id (repeatable)")]
+Every = Annotated[bool, typer.Option("--all", help="Every dead letter the read model shows")]
+
+
+@contextlib.contextmanager
+def _schedule() -> Iterator[ScheduleQueries]:
+    """The notification schedule's read model of the configured profile."""
+    from parley.assembly import read_models_path
+    from parley.reachability import Unreachable, require_reachable
+    from projections.notifications.schedule import ScheduleQueries
+    from projections.read_model.documents import ReadStore
+
+    settings = command_settings()
+    store: ReadStore
+    try:
+        if settings.profile == "production":
+            from parley.production import read_store
+
+            require_reachable("PARLEY_ELASTICSEARCH_URL", settings.elasticsearch_url or "", 9200)
+            store = read_store(settings)
+        else:
+            if not read_models_path(settings).exists():
+                fail(f"no read models in {settings.data_dir} (has Parley run with this "
+                     f"PARLEY_DATA_DIR?)")
+            from adapters.read_model.sqlite_read_store import SQLiteReadStore
+
+            store = SQLiteReadStore(read_models_path(settings))
+    except Unreachable as error:
+        fail(str(error))
+    try:
+        yield ScheduleQueries(store)
+    finally:
+        store.close()
+
+
+def _dead_letters(schedule: ScheduleQueries, limit: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    after: list[Any] | None = None
+    while len(rows) < limit:
+        page, after = schedule.dead_letter_page(min(PAGE, limit - len(rows)), after)
+        rows.extend(page)
+        if after is None:
+            break
+    return rows
+
+
+def _row(document: dict[str, Any]) -> dict[str, Any]:
+    at_ms = document.get("dead_lettered_at_ms")
+    when = (datetime.fromtimestamp(at_ms / 1000, UTC).isoformat(timespec="seconds")
+            if isinstance(at_ms, int | float) else None)
+    return {"notification_id": document["notification_id"],
+            "recipient_id": document.get("recipient_id"), "category": document.get("category"),
+            "priority": document.get("priority"), "reason": document.get("reason"),
+            "attempts": document.get("attempts"), "last_code": document.get("last_code"),
+            "dead_lettered_at": when}
+
+
+@notifications_app.command("dead-letters")
+def dead_letters(as_json: AsJson = False, limit: Limit = 1000) -> None:
+    """Dead-lettered notifications, newest first: id, recipient, category, why, how many
+    attempts, the last code a provider answered, and when."""
+    with _schedule() as schedule:
+        rows = [_row(document) for document in _dead_letters(schedule, limit)]
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    from rich.console import Console
+    from rich.table import Column, Table
+
+    table = Table(Column("id", no_wrap=True), Column("recipient", no_wrap=True), "category",
+                  Column("reason", overflow="fold"), Column("attempts", justify="right"),
+                  "last code", Column("when", no_wrap=True),
+                  caption=f"{len(rows)} dead letter{'' if len(rows) == 1 else 's'}")
+    for row in rows:
+        table.add_row(row["notification_id"], row["recipient_id"] or "-", row["category"] or "-",
+                      row["reason"] or "-", str(row["attempts"] or "-"), row["last_code"] or "-",
+                      row["dead_lettered_at"] or "-")
+    Console().print(table)
+
+
+@notifications_app.command("redrive")
+def redrive(ids: Ids = None, every: Every = False,
+            as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False
+            ) -> None:
+    """Dispatch dead letters again, from their first channel: those named with --id, or
+    --all of them. Each is redriven at most once; what is not dead-lettered is skipped."""
+    from commands.notifications.trigger import RedriveDeadLetters
+
+    if bool(ids) == every:
+        fail("name the notifications with --id (repeatable), or redrive --all")
+    if every:
+        with _schedule() as schedule:
+            ids = [uuid.UUID(d["notification_id"])
+                   for d in _dead_letters(schedule, 10**9)]
+    wanted = list(dict.fromkeys(ids or ()))
+    redriven: list[str] = []
+    skipped: list[str] = []
+    position = None
+    for start in range(0, len(wanted), REDRIVEN_AT_ONCE):
+        chunk = tuple(wanted[start:start + REDRIVEN_AT_ONCE])
+        outcome = _execute(RedriveDeadLetters(chunk, datetime.now(UTC)))
+        redriven += [str(nid) for nid in outcome.result.redriven]
+        skipped += [str(nid) for nid in outcome.result.skipped]
+        position = outcome.position
+    if as_json:
+        typer.echo(json.dumps({"redriven": redriven, "skipped": skipped, "position": position}))
+        return
+    for nid in redriven:
+        typer.echo(f"redriven {nid}")
+    for nid in skipped:
+        typer.echo(f"skipped {nid}: not dead-lettered (redriven already, or never was)")
+    typer.echo(f"{len(redriven)} redriven, {len(skipped)} skipped", err=True)

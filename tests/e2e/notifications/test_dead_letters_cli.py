@@ -1,0 +1,134 @@
+"""The operators' dead-letter tools on both profiles, as real processes: a notification whose only
+provider refuses it for good is dead-lettered for real (a stand-in business endpoint answering
+400), `parley notifications dead-letters` lists it with whose it is, why and after how many
+attempts, and `parley notifications redrive` sends it again exactly once, however often it is
+named: the endpoint sees one more attempt, and a second redrive skips it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from parley.launcher import ParleyProcesses
+from tests.builders import ParleyClient, Person
+from tests.e2e.conftest import PROFILES
+from tests.e2e.notifications.test_inbox_live import issue_key
+from tests.providers.servers import LocalServer
+from tests.providers.webhook_receiver import Answer, WebhookReceiver
+
+PROVIDERS = [{"name": "hooks", "kind": "webhook", "timeout_seconds": 5}]
+ENGINE = {"PARLEY_NOTIFICATION_PROVIDERS": json.dumps(PROVIDERS),
+          "PARLEY_NOTIFICATION_ALLOW_LOOPBACK_HTTP": "true"}
+pytestmark = [PROFILES, pytest.mark.parley_env(**ENGINE)]
+WITHIN_SECONDS = 40.0
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = WITHIN_SECONDS) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[tuple[WebhookReceiver, str]]:
+    receiving = WebhookReceiver("whsec_" + "A" * 32)  # each test holds its endpoint's secret
+    with LocalServer(receiving) as server:
+        yield receiving, server.url
+
+
+def parley_cli(processes: ParleyProcesses, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "parley", "notifications", *args],
+                          env=processes.env | {"COLUMNS": "400"}, capture_output=True,
+                          text=True, timeout=60)
+
+
+def listed(processes: ParleyProcesses) -> dict[str, dict[str, Any]]:
+    shown = parley_cli(processes, "dead-letters", "--json")
+    assert shown.returncode == 0, shown.stderr
+    return {row["notification_id"]: row for row in map(json.loads, shown.stdout.splitlines())}
+
+
+def with_a_webhook(parley: ParleyClient, receiver: WebhookReceiver, url: str) -> Person:
+    owner = parley.register("Bot Owner")
+    response = parley.http.post("/v1/users/me/contact-points/webhooks", headers=owner.auth,
+                                json={"url": url + "/ok"})
+    assert response.status_code == 201, response.text
+    receiver.hold(response.json()["secret"])
+    return owner
+
+
+def test_a_dead_letter_is_listed_and_redriven_exactly_once(
+        parley: ParleyClient, processes: ParleyProcesses,
+        receiver: tuple[WebhookReceiver, str]) -> None:
+    endpoint, url = receiver
+    endpoint.reset()
+    owner = with_a_webhook(parley, endpoint, url)
+    endpoint.answer_next(1, Answer(400))  # refused for good: no retry, dead-lettered at once
+    key = issue_key(processes.env)
+    response = parley.http.post("/v1/notifications", headers={"Authorization": f"Bearer {key}"},
+                                json={"recipients": [owner.user_id], "category": "system",
+                                      "priority": "high", "plan": {"channels": ["webhook"]},
+                                      "content": {"title": "Build failed", "body": "Red."}})
+    assert response.status_code == 202, response.text
+    nid = response.json()["notifications"][0]["notification_id"]
+
+    eventually(lambda: endpoint.requests, "the first attempt")  # each listing is a process
+    row = eventually(lambda: listed(processes).get(nid), "the dead letter listed")
+    assert len(endpoint.requests) == 1
+    assert row["recipient_id"] == owner.user_id and row["category"] == "system"
+    assert row["attempts"] == 1 and "refused" in row["reason"]
+    assert "400" in row["last_code"] and row["dead_lettered_at"]
+    table = parley_cli(processes, "dead-letters")
+    assert table.returncode == 0 and nid in table.stdout and "1 dead letter" in table.stdout
+
+    redriven = parley_cli(processes, "redrive", "--id", nid, "--id", nid)
+    assert redriven.returncode == 0, redriven.stderr
+    assert redriven.stdout.splitlines() == [f"redriven {nid}"]  # named twice, redriven once
+    eventually(lambda: [d.payload["data"]["notification_id"] for d in endpoint.deliveries]
+               == [nid], "the redriven notification delivered")
+
+    again = parley_cli(processes, "redrive", "--id", nid)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"skipped {nid}")
+    eventually(lambda: nid not in listed(processes), "the dead letter gone from the list")
+    assert len(endpoint.requests) == 2  # the first attempt and the one redrive, no more
+
+
+def test_redrive_all_sends_every_dead_letter_again_and_needs_ids_or_all(
+        parley: ParleyClient, processes: ParleyProcesses,
+        receiver: tuple[WebhookReceiver, str]) -> None:
+    endpoint, url = receiver
+    endpoint.reset()
+    owner = with_a_webhook(parley, endpoint, url)
+    endpoint.answer_next(2, Answer(400))
+    key = issue_key(processes.env)
+    nids = set()
+    for title in ("First", "Second"):
+        response = parley.http.post(
+            "/v1/notifications", headers={"Authorization": f"Bearer {key}"},
+            json={"recipients": [owner.user_id], "category": "system", "priority": "high",
+                  "plan": {"channels": ["webhook"]}, "content": {"title": title, "body": "x"}})
+        assert response.status_code == 202, response.text
+        nids.add(response.json()["notifications"][0]["notification_id"])
+    eventually(lambda: len(endpoint.requests) == 2, "both first attempts")
+    eventually(lambda: nids <= set(listed(processes)), "both dead letters listed")
+
+    refused = parley_cli(processes, "redrive")
+    assert refused.returncode == 2 and "--id" in refused.stderr
+
+    everything = json.loads(parley_cli(processes, "redrive", "--all", "--json").stdout)
+    assert set(everything["redriven"]) == nids and everything["skipped"] == []
+    eventually(lambda: {d.payload["data"]["notification_id"] for d in endpoint.deliveries}
+               == nids, "both redriven and delivered")
+    assert len(endpoint.requests) == 4
