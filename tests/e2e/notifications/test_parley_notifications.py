@@ -1,9 +1,10 @@
-"""Parley's own notifications end to end on the embedded default, in process, through real
-providers to real local stand-ins: Ada's message reaches Bob's phone (the FCM stand-in, over
-HTTP/2 with an OAuth2 bearer) with a preview while Bob has no live socket, and does not while
-one is open; a mention comes at high priority; a friend request is pushed and in the inbox;
-an email address added is sent a verification link (the SMTP stand-in) that verifies it; a
-signed-out phone is no longer pushed to."""
+"""Parley's own notifications end to end through real providers to real local stand-ins, on
+the embedded default in process (inspecting the log too) and on the production profile as
+real processes (presence in Redis, the managers' positions in PostgreSQL): Ada's message
+reaches Bob's phone (the FCM stand-in, over HTTP/2 with an OAuth2 bearer) with a preview while
+Bob has no live socket, and does not while one is open; a mention comes at high priority; a
+friend request is pushed and in the inbox; an email address added is sent a verification link
+(the SMTP stand-in) that verifies it; a signed-out phone is no longer pushed to."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from websockets.sync.client import connect
 
 from api.app import create_app
 from commands.notifications.reactions import (
@@ -34,9 +38,11 @@ from domain.notifications.notifications import Notification, notification_id
 from event_log.outcomes import Outcome
 from parley.assembly import Parley
 from parley.bootstrap import build
+from parley.launcher import ParleyProcesses
 from parley.notification_reactions import own_notification_effects
 from parley.settings import Settings
 from tests.builders import ParleyClient, Person, now
+from tests.e2e.conftest import GENEROUS_SIGN_IN_LIMITS, drop_indices, production_env
 from tests.providers.credentials import service_account_key
 from tests.providers.fcm import FcmStandIn
 from tests.providers.push_service import Shown
@@ -49,15 +55,17 @@ RELAY_USER, RELAY_PASSWORD = "relay-user", "s3cret-relay-pass"
 LINK = re.compile(r"https://app\.parley\.test/verify-email#token=([A-Za-z0-9._-]+)")
 
 
-def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    """`check()`'s first truthy answer, asked until `timeout` (then the test fails)."""
+def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS,
+               what: Callable[[], str] | None = None) -> Any:
+    """`check()`'s first truthy answer, asked until `timeout` (then the test fails, saying
+    `what()`)."""
     deadline = time.monotonic() + timeout
     while True:
         answer = check()
         if answer:
             return answer
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
+            raise AssertionError(f"not within {timeout} s: {what() if what else check}")
         time.sleep(0.02)
 
 
@@ -84,11 +92,7 @@ class Deployment:
     def with_a_phone(self, name: str) -> tuple[Person, str]:
         """Someone signed in on a phone that registered its FCM token."""
         person = self.client.register(name)
-        token = f"fcm-{uuid.uuid4().hex}:APA91bH" + "x" * 40
-        registered = self.http.post(f"{POINTS}/push-tokens", headers=person.auth,
-                                    json={"kind": "fcm", "token": token})
-        assert registered.status_code == 201, registered.text
-        return person, token
+        return person, registered_phone(self.http, person)
 
     def shown(self, token: str) -> list[Shown]:
         return self.fcm.shown(token)
@@ -113,10 +117,8 @@ class Deployment:
         return found
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory, fcm: FcmStandIn,
-               relay: SmtpRelay) -> Iterator[Deployment]:
-    providers = [
+def provider_entries(fcm: FcmStandIn, relay: SmtpRelay) -> list[dict[str, Any]]:
+    return [
         {"name": "fcm-main", "kind": "fcm", "project_id": fcm.project_id,
          "service_account": ACCOUNT.key_file(fcm.token_uri), "endpoint": fcm.url,
          "timeout_seconds": 3, "ca_file": fcm.ca_file},
@@ -125,8 +127,31 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, fcm: FcmStandIn,
          "from_address": "notifications@parley.test", "from_name": "Parley",
          "ca_file": relay.ca_file, "timeout_seconds": 3},
     ]
+
+
+def registered_phone(http: httpx.Client | TestClient, person: Person) -> str:
+    token = f"fcm-{uuid.uuid4().hex}:APA91bH" + "x" * 40
+    registered = http.post(f"{POINTS}/push-tokens", headers=person.auth,
+                           json={"kind": "fcm", "token": token})
+    assert registered.status_code == 201, registered.text
+    return token
+
+
+def verification_token(relay: SmtpRelay, address: str, timeout: float = WAIT_SECONDS) -> str:
+    """The token of the verification link the address was sent."""
+    [email] = eventually(lambda: relay.inbox(address), timeout)
+    assert email["Subject"] == "Verify your email address"
+    plain = email.get_body(preferencelist=("plain",))
+    assert plain is not None
+    [token] = LINK.findall(plain.get_content())
+    return str(token)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory, fcm: FcmStandIn,
+               relay: SmtpRelay) -> Iterator[Deployment]:
     settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("own") / "data",
-                        notification_providers=json.dumps(providers),
+                        notification_providers=json.dumps(provider_entries(fcm, relay)),
                         public_url="https://app.parley.test",
                         notification_timer_every_seconds=0.05)
     parley = build(settings)
@@ -214,11 +239,7 @@ def test_an_added_email_address_gets_a_link_that_verifies_it(deployment: Deploym
                                  json={"address": address})
     assert added.status_code == 201, added.text
 
-    [email] = eventually(lambda: deployment.relay.inbox(address))
-    assert email["Subject"] == "Verify your email address"
-    plain = email.get_body(preferencelist=("plain",))
-    assert plain is not None
-    [token] = LINK.findall(plain.get_content())
+    token = verification_token(deployment.relay, address)
     verified = deployment.http.post("/v1/contact-points/verify", json={"token": token})
     assert verified.status_code == 200, verified.text
     listed = deployment.http.get(POINTS, headers=ada.auth, params={
@@ -288,3 +309,86 @@ def test_a_message_handled_again_after_a_crash_pushes_nothing_twice(
     time.sleep(0.5)  # a second push, were there one, would have been dispatched by now
     assert len(deployment.shown(phone)) == 1
     assert len([r for r in deployment.fcm.received if r.message["token"] == phone]) == 1
+
+
+# --- the production profile: real processes ---------------------------------------------------
+
+
+@dataclass
+class Processes:
+    running: ParleyProcesses
+    http: httpx.Client
+    client: ParleyClient
+    fcm: FcmStandIn
+    relay: SmtpRelay
+
+    def logs(self) -> str:
+        return "".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+                       for p in Path(self.running.logs).glob("*.log"))
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory: pytest.TempPathFactory, services: dict[str, str],
+               fcm: FcmStandIn, relay: SmtpRelay) -> Iterator[Processes]:
+    namespace, directory = f"t{uuid.uuid4().hex[:12]}", tmp_path_factory.mktemp("own-prod")
+    env = production_env(services, namespace) | GENEROUS_SIGN_IN_LIMITS | {
+        "PARLEY_DATA_DIR": str(directory / "data"),
+        "PARLEY_NOTIFICATION_PROVIDERS": json.dumps(provider_entries(fcm, relay)),
+        "PARLEY_PUBLIC_URL": "https://app.parley.test",
+        "PARLEY_NOTIFICATION_TIMER_EVERY_SECONDS": "0.2",
+        "PARLEY_CONSISTENCY_WAIT_SECONDS": "30"}
+    try:
+        with ParleyProcesses(env, directory).serving("production") as running, \
+                httpx.Client(base_url=running.base_url, timeout=30) as http:
+            yield Processes(running, http, ParleyClient(http), fcm, relay)
+    finally:
+        drop_indices(services, namespace)
+
+
+def pushed_about(fcm: FcmStandIn, phone: str, conversation: str) -> list[Shown]:
+    return [s for s in fcm.shown(phone) if s.data.get("conversation_id") == conversation]
+
+
+@pytest.mark.services
+def test_on_the_production_profile_a_member_with_a_live_socket_is_not_pushed(
+        production: Processes) -> None:
+    """Bob, in a group with Cy, has a socket open (on one process, presence in Redis): Ada's
+    message is pushed to Cy and not to Bob. Both were decided by one command, so Cy's push
+    means Bob's was decided while his socket was open."""
+    http, client = production.http, production.client
+    ada, bob, cy = (client.register(name) for name in ("Ada Lovelace", "Bob", "Cy"))
+    bobs_phone, cys_phone = registered_phone(http, bob), registered_phone(http, cy)
+    client.befriend(ada, bob)
+    client.befriend(ada, cy)
+    created = http.post("/v1/groups", headers=ada.auth, json={
+        "title": "Engine", "member_ids": [bob.user_id, cy.user_id]})
+    assert created.status_code == 201, created.text
+    group = str(created.json()["conversation_id"])
+    socket_url = production.running.base_url.replace("http://", "ws://") + "/v1/live"
+    with connect(socket_url, additional_headers={"Authorization": f"Bearer {bob.token}"},
+                 open_timeout=10, max_size=None) as socket:
+        socket.recv(timeout=10)
+        eventually(lambda: http.get(f"/v1/presence/{bob.user_id}",
+                                    headers=ada.auth).json().get("online"), 30)
+
+        client.sent(ada, group, "the engine is ready")
+
+        [shown] = eventually(lambda: pushed_about(production.fcm, cys_phone, group), 30,
+                             production.logs)
+    assert (shown.title, shown.body) == ("Ada Lovelace", "the engine is ready")
+    time.sleep(1.0)  # a push to Bob, were there one, went out with Cy's
+    assert pushed_about(production.fcm, bobs_phone, group) == []
+
+
+@pytest.mark.services
+def test_on_the_production_profile_an_added_email_gets_a_link_that_verifies_it(
+        production: Processes) -> None:
+    ada = production.client.register("Ada")
+    address = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+    added = production.http.post(f"{POINTS}/email", headers=ada.auth, json={"address": address})
+    assert added.status_code == 201, added.text
+
+    token = verification_token(production.relay, address, 30)
+
+    verified = production.http.post("/v1/contact-points/verify", json={"token": token})
+    assert verified.status_code == 200, verified.text
