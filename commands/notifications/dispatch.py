@@ -63,6 +63,8 @@ class StartDispatches:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     stale_after_seconds: float = DEFAULT_STALE_AFTER_SECONDS
     public_url: str = "http://127.0.0.1:8000"
+    # a half-open provider's probes: at most this many deliveries of the batch go to it
+    probes: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -147,20 +149,33 @@ def _delivery(notification: Notification, delivery_id: UUID, address: Address, c
 
 def start_dispatches(batch: Batch, command: StartDispatches, cause: Cause) -> DispatchesStarted:
     to_send: list[ToSend] = []
+    probes = dict(command.probes)
     for nid in dict.fromkeys(command.notification_ids):
         notification = batch.find(Notification, nid)
         if notification is None:
             continue
         if notification.state == QUEUED:
-            to_send.extend(_start(batch, notification, command, cause))
+            to_send.extend(_start(batch, notification, command, probes, cause))
         elif notification.state == DISPATCHING and notification.is_stale_dispatch(
                 command.at, command.stale_after_seconds):
             to_send.extend(_again(batch, notification, command))
     return DispatchesStarted(tuple(to_send))
 
 
+def _provider_for(kind: str, command: StartDispatches, probes: dict[str, int]) -> str | None:
+    """The first usable provider for `kind` with room: a half-open one only while it has
+    probes left in this batch."""
+    for name in command.providers.get(kind, ()):
+        if name not in probes:
+            return name
+        if probes[name] > 0:
+            probes[name] -= 1
+            return name
+    return None
+
+
 def _start(batch: Batch, notification: Notification, command: StartDispatches,
-           cause: Cause) -> list[ToSend]:
+           probes: dict[str, int], cause: Cause) -> list[ToSend]:
     channel = notification.channel
     assert channel is not None
     wanted = notification.wanted_contact_points()
@@ -171,9 +186,9 @@ def _start(batch: Batch, notification: Notification, command: StartDispatches,
         return []
     planned: list[tuple[PlannedDelivery, Address]] = []
     for address in addresses:
-        usable = command.providers.get(address.kind, ())
-        if usable:
-            planned.append((PlannedDelivery(address.contact_point_id, address.kind, usable[0]),
+        provider = _provider_for(address.kind, command, probes)
+        if provider is not None:
+            planned.append((PlannedDelivery(address.contact_point_id, address.kind, provider),
                             address))
     notification.dispatch([p for p, _ in planned], command.at, cause)
     if not planned:  # every provider it could use is unwell now: counts as a failed attempt

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 from uuid import UUID
 
+from commands.notifications.circuits import healthy
 from commands.notifications.dispatch import (
     ProviderAnswered,
     RecordAnswers,
@@ -38,7 +39,7 @@ from commands.notifications.dispatch import (
 )
 from commands.notifications.providers import Provider, ProviderAnswer
 from commands.processes.outages import Outage
-from domain.notifications.channels import CRITICAL, HIGH, PRIORITIES
+from domain.notifications.channels import CRITICAL, HIGH, PRIORITIES, WEBHOOK
 from domain.notifications.notifications import Answer
 from domain.notifications.retries import RetryPolicy
 from event_log.aggregate import Cause
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 DISPATCHER_ACTOR: Final = UUID("0f5d7c1e-6b0a-5d3e-9c41-2a7b8e9d1f60")
 URGENT: Final = (CRITICAL, HIGH)
+MAX_PROBES_PER_BATCH: Final = 100
 
 
 @dataclass(frozen=True)
@@ -101,12 +103,6 @@ class DispatchSettings:
     public_url: str = "http://127.0.0.1:8000"
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     lanes: tuple[Lane, ...] = DEFAULT_LANES
-
-
-def healthy(answer: ProviderAnswer) -> bool:
-    """Whether an answer speaks well of the provider: anything but a retryable failure (a
-    permanent refusal concerns the address, not the provider's health)."""
-    return answer.accepted or not answer.retryable
 
 
 class Dispatcher:
@@ -169,26 +165,40 @@ class Dispatcher:
                 continue
             self._outage.recovered()
 
-    def usable_providers(self, now: datetime) -> dict[str, tuple[str, ...]]:
-        """Per address kind, the provider to use now: the first in configured order whose
-        breaker lets the call through (closed, or half-open with a probe free: so traffic
-        comes back to a recovered primary), else nothing (the attempt is retried later)."""
+    def usable_providers(self, now: datetime) -> tuple[dict[str, tuple[str, ...]],
+                                                      dict[str, int]]:
+        """Per address kind, the providers to use now, in configured order, up to the first
+        whose breaker is closed; and for each half-open one the probes it may take in this
+        batch (the slots its breaker let through). So traffic comes back to a recovered
+        primary, but never more of it than its probes, and the rest goes on to the next."""
         usable: dict[str, tuple[str, ...]] = {}
+        probes: dict[str, int] = {}
         for kind, names in self._by_kind.items():
+            chosen: list[str] = []
             for name in names:
-                if self._breakers.state_of(name) == "closed" or self._breakers.allows(name, now):
-                    usable[kind] = (name,)
+                if self._breakers.state_of(name) == "closed":
+                    chosen.append(name)
                     break
-        return usable
+                if name not in probes:
+                    slots = 0
+                    while slots < MAX_PROBES_PER_BATCH and self._breakers.allows(name, now):
+                        slots += 1
+                    probes[name] = slots
+                if probes[name]:
+                    chosen.append(name)
+            if chosen:
+                usable[kind] = tuple(chosen)
+        return usable, probes
 
     def dispatch(self, jobs: Sequence[DispatchJob]) -> int:
         """One batch, start to end, on the calling thread; returns the deliveries sent."""
         settings = self._settings
         cause = Cause(DISPATCHER_ACTOR, uuid.uuid4())
         now = self._clock()
+        usable, probes = self.usable_providers(now)
         outcome = self._execute(StartDispatches(
-            tuple(j.notification_id for j in jobs), now, self.usable_providers(now),
-            settings.policy, settings.stale_after_seconds, settings.public_url), cause)
+            tuple(j.notification_id for j in jobs), now, usable, settings.policy,
+            settings.stale_after_seconds, settings.public_url, probes), cause)
         to_send = started(outcome.result)
         if not to_send:
             return 0
@@ -197,6 +207,10 @@ class Dispatcher:
         answered_at = self._clock()
         changes: list[Any] = []
         for item, (answer, _latency) in zip(to_send, answers, strict=True):
+            if item.delivery.channel == WEBHOOK:
+                # a webhook endpoint is one business's own: its failures are retried and
+                # dead-lettered on their own, never held against every other business's
+                continue
             transitions = self._breakers.record(item.provider, healthy(answer),
                                                 _latency, answered_at)
             changes.extend(self._breakers.changes(transitions))

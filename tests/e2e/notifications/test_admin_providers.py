@@ -188,17 +188,18 @@ def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
     return answer
 
 
-def test_a_provider_failing_for_now_opens_its_breaker_and_its_answers_show_it(
+def test_a_failing_webhook_endpoint_shows_in_the_answers_but_opens_no_breaker(
         engine: Engine) -> None:
+    """A webhook endpoint is one business's own: its failures show in the provider's answers,
+    but never open the breaker every other business's webhooks go through (push, email and
+    SMS providers' breakers open: tests/e2e/notifications/test_push_failover.py)."""
     engine.notify_a_webhook("/gone")  # a refusal about that address only
     eventually(lambda: engine.health("hooks").get("calls") == 1)
     engine.notify_a_webhook("/fail")  # 500 at each of its 3 attempts
-    hooks = eventually(lambda: (h := engine.health("hooks")).get("state") == OPEN and h)
-    # the 4th answer (min calls) opened it: 3 of 4 said the provider was unwell
+    hooks = eventually(lambda: (h := engine.health("hooks")).get("calls") == 4 and h)
     assert (hooks["channel"], hooks["calls"], hooks["failures"], hooks["unwell"],
             hooks["error_rate"]) == ("webhook", 4, 4, 3, 0.75)
-    assert (hooks["opened_failure_rate"], hooks["opened_calls"]) == (0.75, 4)
+    assert hooks["state"] != OPEN
     assert isinstance(hooks["latency_p50_ms"], int) and hooks["latency_p99_ms"] >= 0
-    assert datetime.fromisoformat(hooks["until"]) > datetime.fromisoformat(hooks["since"])
     listed = engine.admin.http.get("/v1/admin/providers", headers=engine.admin.admin).json()
     assert hooks in listed
