@@ -5,7 +5,8 @@ people of what happened to them elsewhere in Parley (ADR 0012).
   preview and an email if the push is neither delivered nor read within
   `message_email_fallback_seconds` (category "message", priority normal); a member it
   mentions gets it as a "mention", priority high. A member with a live socket open gets no
-  push (the message reached their screen through the socket).
+  push (the message reached their screen through the socket), nor does one who blocked the
+  sender (their feed leaves the sender's messages out: a preview would show one).
 - A friend request notifies its addressee (category "friend_request": push and inbox).
 - An email address added to someone's contact points is sent its verification link, to that
   one address although it is unverified (category "account", priority high).
@@ -67,7 +68,7 @@ from commands.notifications.trigger import (
 )
 from commands.processes.issuing import Effect, KeyedSubmit
 from commands.processes.reactions import cause_of, event_id_of
-from domain.identity.contacts import Contact
+from domain.identity.contacts import Blocklist, Contact, blocklist_id
 from domain.identity.users import User
 from domain.messaging.conversations import Conversation
 from domain.notifications.channels import EMAIL, EMAIL_ADDRESS, HIGH, IN_APP, INBOX, NORMAL, PUSH
@@ -76,6 +77,7 @@ from domain.notifications.content import Content
 from domain.notifications.decisions import (
     DELIVERY_ENGINE_STEPS,
     Decision,
+    DecisionStep,
     RecipientFacts,
     RoutingRequest,
     decide,
@@ -353,6 +355,22 @@ class LiveSocketOpen:
         return Decision(self.name, suppress="the recipient had a live socket open")
 
 
+class SenderBlocked:
+    """A decision step: the recipient blocked the sender, whose messages their feed leaves
+    out; a push would show one."""
+
+    name = "blocked"
+
+    def decide(self, request: RoutingRequest, facts: RecipientFacts,
+               now: datetime) -> Decision:
+        return Decision(self.name, suppress="the recipient blocked the sender")
+
+
+def has_blocked(batch: Batch, owner_id: UUID, other_id: UUID) -> bool:
+    blocklist = batch.find(Blocklist, blocklist_id(owner_id))
+    return blocklist is not None and blocklist.has_blocked(other_id)
+
+
 def preview(text: str, chars: int, attachments: int) -> str:
     """The first `chars` characters of the text (an ellipsis if there was more)."""
     text = " ".join(text.split())
@@ -385,7 +403,11 @@ def trigger_message_notifications(batch: Batch, command: TriggerMessageNotificat
     for category, priority in ((MENTION, HIGH), (MESSAGE, NORMAL)):
         group = [r for r in recipients if (r in mentioned) == (category == MENTION)]
         request_id = category_request_id(command.request_id, category)
-        offline = [r for r in group if r not in command.online]
+        held_back: dict[UUID, DecisionStep] = {
+            r: SenderBlocked() for r in group if has_blocked(batch, r, command.sender_id)}
+        held_back |= {r: LiveSocketOpen() for r in group
+                      if r in command.online and r not in held_back}
+        offline = [r for r in group if r not in held_back]
         if offline:
             requested = trigger_notifications(batch, TriggerNotifications(
                 request_id, caller_of(MESSAGES), tuple(offline), category, priority,
@@ -394,31 +416,31 @@ def trigger_message_notifications(batch: Batch, command: TriggerMessageNotificat
                 provided_kinds=command.deployment.provided_kinds,
                 categories=command.deployment.categories | OWN_CATEGORIES), cause)
             made.extend(zip(requested.recipient_ids, requested.notification_ids, strict=True))
-        for recipient in (r for r in group if r in command.online):
-            notification = _suppressed_for_live_socket(
-                request_id, recipient, category, priority, content, command, cause)
+        for recipient, step in held_back.items():
+            notification = _suppressed(step, request_id, recipient, category, priority,
+                                       content, command, cause)
             batch.add(notification)
             made.append((recipient, notification.id))
-            suppressed.append(notification.id)
+            if isinstance(step, LiveSocketOpen):
+                suppressed.append(notification.id)
     order = {recipient: index for index, recipient in enumerate(recipients)}
     made.sort(key=lambda pair: order[pair[0]])
     return OwnNotificationsTriggered(tuple(n for _, n in made), tuple(r for r, _ in made),
                                      tuple(suppressed))
 
 
-def _suppressed_for_live_socket(request_id: UUID, recipient: UUID, category: str,
-                                priority: str, content: Content,
-                                command: TriggerMessageNotifications,
-                                cause: Cause) -> Notification:
-    """The recipient's notification, routed through the engine's pipeline with the live
-    socket step first (which suppresses it): the decision is recorded like any other."""
+def _suppressed(step: DecisionStep, request_id: UUID, recipient: UUID, category: str,
+                priority: str, content: Content, command: TriggerMessageNotifications,
+                cause: Cause) -> Notification:
+    """The recipient's notification, routed through the engine's pipeline with `step` first
+    (which suppresses it): the decision is recorded like any other."""
     notification = Notification.request(
         request_id, recipient, category=category, priority=priority, channels=MESSAGE_PLAN,
         fallback_after_seconds=command.fallback_after_seconds, content=content, send_at=None,
         cancellation_key=None, caller=caller_of(MESSAGES), at=command.at, cause=cause)
     facts = RecipientFacts(frozenset({INBOX}), command.deployment.provided_kinds | {INBOX})
     routing = decide(RoutingRequest(category, priority, MESSAGE_PLAN, None), facts, command.at,
-                     (LiveSocketOpen(), *DELIVERY_ENGINE_STEPS))
+                     (step, *DELIVERY_ENGINE_STEPS))
     notification.route(routing, command.at, cause)
     return notification
 

@@ -37,7 +37,7 @@ from commands.notifications.reactions import (
 )
 from commands.notifications.trigger import request_id_for
 from commands.processes.reactions import event_id_of
-from domain.identity.contacts import Contact
+from domain.identity.contacts import Blocklist, Contact
 from domain.identity.users import User
 from domain.messaging.conversations import Conversation
 from domain.notifications.contact_points import ContactPoints, contact_points_id
@@ -232,6 +232,26 @@ def test_a_member_with_a_live_socket_is_not_pushed_and_the_log_says_why() -> Non
                     if isinstance(e, Notification.Suppressed)]
     assert suppressed.reason.startswith("live_socket:")
     assert not [e for e in log.events_of(online.id) if isinstance(e, Notification.Queued)]
+
+
+def test_a_member_who_blocked_the_sender_is_not_pushed_their_message() -> None:
+    log = Log()
+    ada, bob, cy = a_user(log, "Ada"), a_user(log, "Bob"), a_user(log, "Cy")
+    group = a_group(log, ada, bob, cy)
+    blocklist = Blocklist.start(bob.id, a_cause(bob.id))
+    blocklist.block(ada.id, now(), a_cause(bob.id))
+    log.save(blocklist)
+
+    result = log.run(a_message_command(group, sent(group, ada, f"@{bob.handle} hi")))
+
+    by_recipient = dict(zip(result.recipient_ids, result.notification_ids, strict=True))
+    blocked, other = log.notification(by_recipient[bob.id]), log.notification(
+        by_recipient[cy.id])
+    assert blocked.state == "suppressed" and other.state == "queued"
+    [suppressed] = [e for e in log.events_of(blocked.id)
+                    if isinstance(e, Notification.Suppressed)]
+    assert suppressed.reason.startswith("blocked:")
+    assert result.suppressed_online == ()
 
 
 def test_the_members_are_the_conversations_members_when_it_is_handled() -> None:
