@@ -9,17 +9,20 @@ take them may lose some, as it loses wake-ups: `GET /v1/notifications` is the in
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from projections.notifications.inbox import INBOX, InboxQueries
-from projections.read_model.documents import AnyOf, DocumentChange, Query, ReadStore, Upsert
+from projections.notifications.inbox import INBOX, UNREAD_COUNT_CAP, InboxQueries
+from projections.read_model.documents import AnyOf, DocumentChange, Eq, Query, ReadStore, Upsert
 
 NOTIFICATION_FRAME: Final = "notification"
 ITEM_FIELDS: Final = ("notification_id", "category", "priority", "title", "body", "data",
                       "deep_link", "posted_at", "read", "read_at")
 READ_AT_ONCE: Final = 500  # documents per query
+COUNTED_AT_ONCE: Final = 200  # recipients whose unread notifications one query reads
+UNREAD_READ_AT_ONCE: Final = 5000  # (Elasticsearch answers at most 10,000 hits)
 
 
 def inbox_item(document: dict[str, Any]) -> dict[str, Any]:
@@ -56,8 +59,25 @@ def inbox_frames(changes: Sequence[DocumentChange],
                                  sort_field="position", limit=len(chunk)))
         documents.update((d["notification_id"], d) for d in page.documents)
     shown = [documents[i] for i in ids if i in documents and documents[i].get("posted")]
-    inbox = InboxQueries(store)
-    unread = {recipient: inbox.unread_count(recipient)
-              for recipient in dict.fromkeys(d["recipient_id"] for d in shown)}
+    unread = unread_counts(store, list(dict.fromkeys(d["recipient_id"] for d in shown)))
     return [(d["recipient_id"], {"type": NOTIFICATION_FRAME, "notification": inbox_item(d),
                                  "unread": unread[d["recipient_id"]]}) for d in shown]
+
+
+def unread_counts(store: ReadStore, recipients: Sequence[str]) -> dict[str, int]:
+    """Each recipient's unread count as `InboxQueries.unread_count` gives it (up to
+    UNREAD_COUNT_CAP), in one query per COUNTED_AT_ONCE recipients (a batch posts to many
+    inboxes at once); recipients with a great many unread are counted one by one."""
+    counts: dict[str, int] = {}
+    for start in range(0, len(recipients), COUNTED_AT_ONCE):
+        chunk = recipients[start:start + COUNTED_AT_ONCE]
+        page = store.query(Query(INBOX, filters=(
+            AnyOf("recipient_id", tuple(chunk)), Eq("posted", True), Eq("read", False)),
+            sort_field="position", limit=UNREAD_READ_AT_ONCE))
+        if page.next_after is None:
+            found = Counter(d["recipient_id"] for d in page.documents)
+            counts.update((r, min(found[r], UNREAD_COUNT_CAP)) for r in chunk)
+        else:
+            inbox = InboxQueries(store)
+            counts.update((r, inbox.unread_count(r)) for r in chunk)
+    return counts

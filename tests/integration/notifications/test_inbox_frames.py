@@ -22,6 +22,7 @@ from domain.notifications.notifications import Notification
 from event_log.aggregate import Cause
 from parley import assembly
 from projections.messaging.live import ADDRESSED, LocalFanOut, frames_for
+from projections.notifications import inbox_frames as frames_module
 from projections.notifications.inbox import InboxProjector
 from projections.notifications.inbox_frames import inbox_frames
 from projections.read_model.documents import DocumentChange, ReadStore
@@ -100,6 +101,18 @@ def test_each_recipient_gets_only_their_own_frames_and_their_own_count(inbox: In
     frames = inbox_frames(inbox.project(for_inbox(bob), for_inbox(cyrus)), inbox.store)
     assert [(recipient, frame["unread"]) for recipient, frame in frames] == [
         (str(bob), 2), (str(cyrus), 1)]
+
+
+def test_counts_hold_when_one_inbox_has_more_unread_than_one_read_takes(
+        inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames_module, "UNREAD_READ_AT_ONCE", 3)
+    monkeypatch.setattr(frames_module, "COUNTED_AT_ONCE", 2)
+    bob, cyrus, dana = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    inbox.project(*[for_inbox(bob) for _ in range(4)])
+    frames = inbox_frames(inbox.project(for_inbox(bob), for_inbox(cyrus), for_inbox(dana)),
+                          inbox.store)
+    assert [(recipient, frame["unread"]) for recipient, frame in frames] == [
+        (str(bob), 5), (str(cyrus), 1), (str(dana), 1)]
 
 
 def test_nothing_is_sent_for_what_the_inbox_does_not_show(inbox: Inbox) -> None:
