@@ -59,6 +59,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 from uuid import UUID, uuid5
 
+from commands.notifications import trigger
 from commands.notifications.trigger import (
     DEFAULT_CATEGORIES,
     NotificationsRequested,
@@ -384,6 +385,11 @@ def category_request_id(request_id: UUID, category: str) -> UUID:
     return uuid5(request_id, category)
 
 
+def part_request_id(request_id: UUID, part: int) -> UUID:
+    """The request of the `part`-th thousand recipients (the first is the request itself)."""
+    return request_id if part == 0 else uuid5(request_id, f"part/{part}")
+
+
 def trigger_message_notifications(batch: Batch, command: TriggerMessageNotifications,
                                   cause: Cause) -> OwnNotificationsTriggered:
     conversation = batch.find(Conversation, command.conversation_id)
@@ -408,9 +414,11 @@ def trigger_message_notifications(batch: Batch, command: TriggerMessageNotificat
         held_back |= {r: LiveSocketOpen() for r in group
                       if r in command.online and r not in held_back}
         offline = [r for r in group if r not in held_back]
-        if offline:
+        per_request = trigger.MAX_RECIPIENTS  # a group may be larger than one request takes
+        for start in range(0, len(offline), per_request):
             requested = trigger_notifications(batch, TriggerNotifications(
-                request_id, caller_of(MESSAGES), tuple(offline), category, priority,
+                part_request_id(request_id, start // per_request), caller_of(MESSAGES),
+                tuple(offline[start:start + per_request]), category, priority,
                 MESSAGE_PLAN, content, command.at,
                 fallback_after_seconds=command.fallback_after_seconds,
                 provided_kinds=command.deployment.provided_kinds,

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from commands.notifications import trigger
 from commands.notifications.reactions import (
     EMAIL_VERIFICATIONS,
     MESSAGES,
@@ -252,6 +253,21 @@ def test_a_member_who_blocked_the_sender_is_not_pushed_their_message() -> None:
                     if isinstance(e, Notification.Suppressed)]
     assert suppressed.reason.startswith("blocked:")
     assert result.suppressed_online == ()
+
+
+def test_a_group_larger_than_one_request_takes_is_notified_in_several(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trigger, "MAX_RECIPIENTS", 2)
+    log = Log()
+    ada = a_user(log, "Ada")
+    others = [a_user(log, f"Member {n}") for n in range(5)]
+    group = a_group(log, ada, *others)
+
+    result = log.run(a_message_command(group, sent(group, ada, "all hands")))
+
+    assert set(result.recipient_ids) == {o.id for o in others}
+    requests = {log.notification(n).request_id for n in result.notification_ids}
+    assert len(requests) == 3  # 2 + 2 + 1
 
 
 def test_the_members_are_the_conversations_members_when_it_is_handled() -> None:
