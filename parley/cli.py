@@ -94,6 +94,20 @@ def project() -> None:
         fail(str(error))
 
 
+@app.command()
+def dispatch() -> None:
+    """Production: send queued notifications through their providers (no HTTP; stops on
+    SIGTERM). Run as many as the load needs: they share the jobs through Kafka."""
+    from parley.production import run_dispatchers
+    from parley.reachability import Unreachable
+
+    try:
+        run_dispatchers(command_settings(),
+                        lambda: typer.echo("parley: dispatcher started", err=True))
+    except (MissingSetting, Unreachable) as error:
+        fail(str(error))
+
+
 @secrets_app.command("generate")
 def secrets_generate() -> None:
     """Print a new random key (48 bytes, URL-safe base64), for example

@@ -22,7 +22,8 @@ def free_port() -> int:
 
 
 class ParleyProcesses:
-    """`parley serve` (and, in production, `parley relay` and `parley project`)."""
+    """`parley serve` (and, in production, `parley relay` and `parley project`; `start` or
+    `start_named` runs others, e.g. `parley dispatch`, and `kill` stops one with SIGKILL)."""
 
     def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env = os.environ.copy() | env
@@ -37,18 +38,22 @@ class ParleyProcesses:
             args += ["--port", str(self.port)]
         self._spawn(role, args)
 
-    def start_another_api(self, name: str) -> str:
-        """One more `parley serve` (production: it shares everything through the services);
-        returns its base URL once it answers."""
+    def start_named(self, name: str, role: str) -> None:
+        """One more process of `role` (e.g. a second `parley dispatch`), known as `name`."""
+        self._spawn(name, [sys.executable, "-m", "parley", role])
+
+    def start_another_api(self, name: str, env: dict[str, str] | None = None) -> str:
+        """One more `parley serve` (production: it shares everything through the services),
+        with `env` over the processes' settings; returns its base URL once it answers."""
         port = free_port()
-        self._spawn(name, [sys.executable, "-m", "parley", "serve", "--port", str(port)])
+        self._spawn(name, [sys.executable, "-m", "parley", "serve", "--port", str(port)], env)
         base_url = f"http://127.0.0.1:{port}"
         self._wait_until_answering(name, base_url, 60.0)
         return base_url
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         log_file = (self.logs / f"{name}.log").open("ab")
-        self.running[name] = subprocess.Popen(args, env=self.env, stdout=log_file,
+        self.running[name] = subprocess.Popen(args, env=self.env | (env or {}), stdout=log_file,
                                               stderr=subprocess.STDOUT)
 
     @contextlib.contextmanager

@@ -7,7 +7,8 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from psycopg_pool import ConnectionPool
 
@@ -34,12 +35,16 @@ from adapters.read_model.postgres_locks import PostgresLocks
 from adapters.read_model.postgres_progress import RelayedProgress
 from adapters.read_model.postgres_projection_health import PostgresProjectionHealth
 from adapters.read_model.redis_cache import RedisCache
+from commands.processes.runner import ProcessLocks, lock_name
+from commands.processes.schedules import Schedule, ScheduledJob
 from event_log.log import EventLog
 from migrations.runner import migrate
 from parley import contexts
 from parley.assembly import (
+    HANDLERS,
     Parley,
     attach_attachments,
+    attach_notification_engine,
     attach_process_managers,
     attach_queries,
     attach_schedules,
@@ -59,6 +64,9 @@ from parley.settings import Settings
 from projections.messaging.cache_invalidation import hot_path_keys
 from projections.read_model.consistency import ConsistencyGate
 from projections.read_model.runner import ProjectionWriter
+
+if TYPE_CHECKING:
+    from parley.notification_engine import NotificationEngine
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +95,26 @@ def migrate_all(settings: Settings) -> list[str]:
     read_store(settings).ensure_indices()
     ensure_topics(settings.kafka_bootstrap or "",
                   sorted(set(topic_of_projection(settings).values())))
+    from adapters.notifications.kafka_queue import ensure_dispatch_topics
+
+    ensure_dispatch_topics(settings.kafka_bootstrap or "", settings.namespace)
     return applied
 
 
 def progress_pool(settings: Settings) -> ConnectionPool:
     return ConnectionPool(
         settings.database_url or "", min_size=1, max_size=4, open=True,
+        kwargs={"options": f"-c search_path={settings.namespace}", "autocommit": True},
+    )
+
+
+def process_managers_pool(settings: Settings) -> ConnectionPool:
+    """Two connections per process manager, which holds its lock's while it reads and records
+    its position through another: sharing a smaller pool, the managers' rounds would wait for
+    each other's connections until the pool timed out (and the consistency gate with them)."""
+    return ConnectionPool(
+        settings.database_url or "", min_size=1,
+        max_size=2 * len(contexts.process_managers()) + 1, open=True,
         kwargs={"options": f"-c search_path={settings.namespace}", "autocommit": True},
     )
 
@@ -131,13 +153,25 @@ def build_production(settings: Settings, *, with_writer: bool = True) -> Parley:
     attach_sign_in(parley, attempts, accounts, sources)
     parley._closers.extend([attempts.close, accounts.close, sources.close])
     parley._closers.extend([event_log.close, store.close, cache.close, pool.close])
+    feeder_wake: list[Callable[[int], None]] = []
+
+    def committed(position: int) -> None:  # a trigger of this process reaches Kafka at once
+        for wake in feeder_wake:
+            wake(position)
+
     if with_writer:
-        attach_write_side(parley)
+        attach_write_side(parley, on_commit=committed)
     attach_queries(parley)
     attach_attachments(parley)
-    attach_process_managers(parley, PostgresProcessPositions(pool),
-                            PostgresLocks(pool, settings.namespace))
+    managing = process_managers_pool(settings)
+    parley._closers.append(managing.close)  # closers run in reverse: after the managers stop
+    attach_process_managers(parley, PostgresProcessPositions(managing),
+                            PostgresLocks(managing, settings.namespace))
     attach_schedules(parley, signs_chain=False)  # the relay signs the chain
+    engine = attach_production_notification_engine(
+        parley, dispatch=settings.notification_dispatch_in_api)
+    if engine.feeder is not None:
+        feeder_wake.append(engine.feeder.wake)
     reader = LogReader(event_log)
     parley.readiness = {
         "postgresql": reader.head,
@@ -148,6 +182,79 @@ def build_production(settings: Settings, *, with_writer: bool = True) -> Parley:
     }
     parley.lag = lambda: progress.lag(reader.head())
     return parley
+
+
+def notification_pool(settings: Settings) -> ConnectionPool:
+    """The engine's own connections: its locks hold one each while they work (the feeder's
+    while Kafka acknowledges), so they never wait behind the projections' progress."""
+    return ConnectionPool(
+        settings.database_url or "", min_size=1, max_size=4, open=True,
+        kwargs={"options": f"-c search_path={settings.namespace}", "autocommit": True},
+    )
+
+
+def attach_production_notification_engine(parley: Parley, *,
+                                          dispatch: bool) -> NotificationEngine:
+    """Every API process (with the writer) runs the feeder and the timers, each under its
+    PostgreSQL lock so the processes take turns, the feeder's position in the process positions
+    table; with `dispatch` (PARLEY_NOTIFICATION_DISPATCH_IN_API) dispatchers too. Jobs go
+    through Kafka, a topic per priority (adapters/notifications/kafka_queue.py)."""
+    from adapters.notifications.kafka_queue import KafkaDispatchQueue
+
+    settings = parley.settings
+    pool = notification_pool(settings)
+    locks = PostgresLocks(pool, settings.namespace)
+    queue = KafkaDispatchQueue(settings.kafka_bootstrap or "", settings.namespace,
+                               buffer_size=2 * settings.notification_dispatch_batch)
+    parley._closers.append(pool.close)  # closers run in reverse: the pool after the engine
+    parts = attach_notification_engine(parley, queue, PostgresProcessPositions(pool), locks,
+                                       dispatch=dispatch)
+    parts.jobs = [ScheduledJob(under_lock(job.schedule, locks)) for job in parts.jobs]
+    return parts
+
+
+def under_lock(schedule: Schedule, locks: ProcessLocks) -> Schedule:
+    """The schedule's rounds one process at a time (two ReleaseDue of the same timers would
+    conflict; two sweeps would queue the same lost jobs twice)."""
+    work, name = schedule.work, lock_name(schedule.name)
+
+    def locked(bound: int) -> int:
+        with locks.hold(name):
+            return work(bound)
+
+    return replace(schedule, work=locked)
+
+
+def run_dispatchers(settings: Settings, on_started: Callable[[], None] = lambda: None) -> None:
+    """Dispatchers only (`parley dispatch`): jobs from Kafka, commands through a writer of its
+    own, no HTTP, no feeder, no timers; stops on SIGTERM."""
+    from adapters.notifications.kafka_queue import KafkaDispatchQueue
+    from event_log.writer import GroupCommitWriter
+    from parley.notification_engine import engine
+
+    migrate_all(settings)
+    event_log = EventLog(env=event_log_env(settings))
+    writer = GroupCommitWriter(event_log, HANDLERS,
+                               max_batch=settings.group_commit_max_batch,
+                               linger_seconds=settings.group_commit_linger_ms / 1000,
+                               command_timeout=settings.command_timeout_seconds)
+    queue = KafkaDispatchQueue(settings.kafka_bootstrap or "", settings.namespace,
+                               buffer_size=2 * settings.notification_dispatch_batch)
+    parts = engine(settings, event_log, queue, writer.execute, store=None, positions=None,
+                   locks=None, dispatch=True)
+    stopping = threading.Event()
+    _stop_on_signals(stopping)
+    writer.start()
+    parts.start()
+    log.info("dispatcher started")
+    on_started()
+    try:
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        parts.stop()
+        writer.stop()
+        event_log.close()
 
 
 def raise_missing_secret() -> None:

@@ -176,6 +176,9 @@ class Settings(BaseSettings):
         2, ge=1, le=64, description="Dispatcher threads serving only critical and high")
     notification_pumps: int = Field(
         2, ge=1, le=64, description="Dispatcher threads serving every priority, most urgent first")
+    notification_dispatch_in_api: bool = Field(
+        True, description="Production: API processes (parley serve) run dispatchers too; false "
+        "leaves dispatching to `parley dispatch` processes")
     notification_allow_loopback_http: bool = Field(
         False, description="Tests only: let endpoints be plain http:// on 127.0.0.1")
     # notifications: contact points (where a user can be reached)
