@@ -42,6 +42,9 @@ the server's key, so handling the event again makes the same token and the same 
 the key reaches the handler inside the command the effect builds (never in a repr), and the
 token is written only inside the notification's content, which is its purpose.
 
+A deployment with no push or email provider writes nothing for messages (every one would be
+suppressed for want of a provider); friend requests still reach the inbox.
+
 Stale events. A manager's first run over an existing log (or one after a long outage) reaches
 old events: a message or friend request older than `own_notification_max_age_seconds` when
 its effect runs is not notified (a push about last week's message is noise), and a
@@ -72,7 +75,16 @@ from commands.processes.reactions import cause_of, event_id_of
 from domain.identity.contacts import Blocklist, Contact, blocklist_id
 from domain.identity.users import User
 from domain.messaging.conversations import Conversation
-from domain.notifications.channels import EMAIL, EMAIL_ADDRESS, HIGH, IN_APP, INBOX, NORMAL, PUSH
+from domain.notifications.channels import (
+    CHANNEL_OF_KIND,
+    EMAIL,
+    EMAIL_ADDRESS,
+    HIGH,
+    IN_APP,
+    INBOX,
+    NORMAL,
+    PUSH,
+)
 from domain.notifications.contact_points import ContactPoints
 from domain.notifications.content import Content
 from domain.notifications.decisions import (
@@ -123,6 +135,10 @@ class Deployment:
 
     provided_kinds: frozenset[str] = frozenset({INBOX})
     categories: frozenset[str] = frozenset(DEFAULT_CATEGORIES)
+
+    def reaches_any(self, channels: Sequence[str]) -> bool:
+        """Whether some configured provider (or the inbox) takes one of these channels."""
+        return any(CHANNEL_OF_KIND[kind] in channels for kind in self.provided_kinds)
 
 
 class LiveSockets(Protocol):
@@ -310,15 +326,15 @@ def reaction_effects(submit: KeyedSubmit, *, deployment: Callable[[], Deployment
         return submit(command, cause, key).result(timeout=timeout)
 
     def new_message(effect: NotifyNewMessage, key: str) -> object:
-        now = clock()
-        if now - effect.sent_at > max_age:
-            return NOTHING
+        now, facts = clock(), deployment()
+        if now - effect.sent_at > max_age or not facts.reaches_any(MESSAGE_PLAN):
+            return NOTHING  # stale; or no provider pushes or emails: nothing to decide
         online = frozenset(m for m in members(effect.conversation_id)
                            if m != effect.sender_id and sockets.open_for(m, now))
         return issue(TriggerMessageNotifications(
             effect.request_id, effect.conversation_id, effect.message_id, effect.sender_id,
             effect.text, effect.attachments, effect.mention_ids, online, now,
-            settings.preview_chars, settings.message_email_fallback_seconds, deployment()),
+            settings.preview_chars, settings.message_email_fallback_seconds, facts),
             effect.cause, key)
 
     def friend_request(effect: NotifyFriendRequest, key: str) -> object:

@@ -461,6 +461,18 @@ def test_an_old_message_or_friend_request_is_not_notified_when_first_reached() -
     assert submit.commands == []
 
 
+def test_without_a_push_or_email_provider_a_message_writes_nothing() -> None:
+    submit = Submitted()
+    inbox_only = reaction_effects(
+        submit, deployment=Deployment, sockets=Sockets(), members=lambda _c: (),
+        verification=VERIFICATION, settings=ReactionSettings(), clock=now)
+    assert inbox_only[NotifyNewMessage](a_message_effect(uuid.uuid4()), "k") == NOTHING
+    assert submit.commands == []
+    inbox_only[NotifyFriendRequest](NotifyFriendRequest(
+        uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), now(), a_cause()), "k")
+    assert len(submit.commands) == 1  # the inbox always takes a friend request
+
+
 @pytest.mark.parametrize("age, sent", [(timedelta(minutes=5), True),
                                        (timedelta(hours=2), False)])
 def test_a_verification_link_is_sent_only_while_it_would_still_be_valid(
