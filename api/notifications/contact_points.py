@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.answers import Answer, Answers
@@ -22,6 +23,7 @@ from api.http.dependencies import (
     wait_for,
 )
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
+from api.notifications import verification_page as verification_page_html
 from api.notifications.dependencies import ContactPointListing, ContactPointPartsDep
 from commands.notifications.contact_points import (
     AddEmail,
@@ -38,11 +40,13 @@ from commands.notifications.contact_points import (
     WebhookSecretRenewed,
 )
 from domain.notifications.contact_point_values import MAX_EMAIL_LENGTH, MAX_FCM_TOKEN_LENGTH
+from domain.notifications.email_verification import VERIFICATION_PAGE
 from domain.notifications.endpoints import MAX_URL_LENGTH, new_signing_secret
 from projections.notifications.contact_points import CONTACT_POINTS, shown
 
 router = APIRouter(prefix="/v1/users/me/contact-points", tags=["contact points"])
-verification = APIRouter(prefix="/v1/contact-points", tags=["contact points"])
+# the verification endpoint and the page its links open (/verify-email, outside /v1)
+verification = APIRouter(tags=["contact points"])
 READ_MODELS = [CONTACT_POINTS]
 POINT_ID = "9b2f4c1e-7a3d-4e58-b6c0-1d2e3f4a5b6c"
 DEVICE_ID = "d62110b7-2ceb-4197-973a-92fc22e228b6"
@@ -317,10 +321,16 @@ async def remove(contact_point_id: uuid.UUID, commands: Commands) -> ContactPoin
     return reply(commands.response, outcome, ContactPointRemoved)
 
 
-@verification.post("/verify", response_model=EmailVerified, summary="Verify an email address",
-                   responses=problem_responses(400, 503, described={
-                       422: "the token is invalid or has expired, or its address was "
-                            "removed"}))
+@verification.get(VERIFICATION_PAGE, include_in_schema=False)
+async def verification_page() -> HTMLResponse:
+    """What a verification link opens: it posts its token to the route below."""
+    return HTMLResponse(verification_page_html.PAGE, headers=verification_page_html.HEADERS)
+
+
+@verification.post("/v1/contact-points/verify", response_model=EmailVerified,
+                   summary="Verify an email address", responses=problem_responses(
+                       400, 503, described={422: "the token is invalid or has expired, or its "
+                                                 "address was removed"}))
 async def verify(body: VerificationRequest, request: Request, response: Response,
                  writer: Writer, correlation: CorrelationId,
                  parts: ContactPointPartsDep) -> EmailVerified:

@@ -22,6 +22,7 @@ from uuid import UUID
 from domain.notifications.errors import InvalidVerificationToken
 
 VERSION: Final = "v1"
+VERIFICATION_PAGE: Final = "/verify-email"  # served by api/notifications/verification_page.py
 DEFAULT_TTL_SECONDS: Final = 3 * 24 * 3600
 _CLAIM: Final = struct.Struct(">16s16sq")
 _PURPOSE: Final = b"parley/email-verification/v1|"
@@ -72,11 +73,11 @@ class EmailVerification:
 
 
 def verification_link(base_url: str, token: str) -> str:
-    """The link a verification email carries: the page (the client app, at `base_url`) that
-    posts its token to `POST /v1/contact-points/verify`. The token rides in the fragment, so
-    it never reaches a server's access log or a Referer header, and a mail scanner that
-    follows links verifies nothing."""
-    return f"{base_url.rstrip('/')}/verify-email#token={token}"
+    """The link a verification email carries: Parley's page at `base_url` (its public URL)
+    that posts the token to `POST /v1/contact-points/verify`. The token rides in the fragment,
+    so it never reaches a server's access log or a Referer header, and a mail scanner that
+    fetches links verifies nothing."""
+    return f"{base_url.rstrip('/')}{VERIFICATION_PAGE}#token={token}"
 
 
 def _encode(data: bytes) -> str:

@@ -8,6 +8,8 @@ One Parley per profile for the whole module (each test registers its own users).
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from domain.notifications.email_verification import EmailVerification
+from domain.notifications.email_verification import EmailVerification, verification_link
 from parley.assembly import email_verification_key
 from parley.launcher import ParleyProcesses
 from parley.signing_keys import generate_key
@@ -252,7 +254,7 @@ def test_a_webhook_secret_is_answered_once_and_never_listed_or_logged(
         assert private not in logs
 
 
-@pytest.mark.parametrize(("kind", "body", "field"), [
+BAD_INPUT = [
     ("email", {"address": "ada@"}, "address"),
     ("email", {}, "address"),
     ("phone", {"number": "+1 555"}, "number"),
@@ -268,14 +270,30 @@ def test_a_webhook_secret_is_answered_once_and_never_listed_or_logged(
     ("push-tokens", {"kind": "hms", "token": FCM}, "kind"),
     ("webhooks", {"url": "http://bots.example.com/hook"}, "url"),
     ("webhooks", {"url": "https://user:pw@bots.example.com/hook"}, "url"),
-])
-def test_bad_input_is_a_clear_422_and_nothing_is_added(
-        parley: ParleyClient, kind: str, body: dict[str, Any], field: str) -> None:
-    ada = parley.register("Ada")
-    refused = parley.http.post(f"{POINTS}/{kind}", json=body, headers=ada.auth)
+]
+
+
+@pytest.fixture(scope="module")
+def someone(deployment: Deployment) -> Person:
+    with httpx.Client(base_url=deployment.processes.base_url, timeout=30) as http:
+        return ParleyClient(http).register("Someone")
+
+
+@pytest.mark.parametrize(("kind", "body", "field"), BAD_INPUT)
+def test_bad_input_is_a_clear_422_naming_the_field(
+        parley: ParleyClient, someone: Person, kind: str, body: dict[str, Any],
+        field: str) -> None:
+    refused = parley.http.post(f"{POINTS}/{kind}", json=body, headers=someone.auth)
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert field in [e["field"] for e in refused.json()["errors"]], refused.text
+
+
+def test_refused_input_adds_nothing(parley: ParleyClient) -> None:
+    ada = parley.register("Ada")
+    for kind, body, _ in BAD_INPUT:
+        assert parley.http.post(f"{POINTS}/{kind}", json=body,
+                                headers=ada.auth).status_code == 422
     after = add(parley, ada, "email", {"address": "ada.after@example.com"})
     assert [p["value"] for p in listed(parley, ada, after["position"])] == [
         "ada.after@example.com"]
@@ -313,3 +331,21 @@ def test_a_device_signed_out_loses_its_push_registrations(parley: ParleyClient) 
             break
         time.sleep(0.2)
     assert kinds == ["apns"]
+
+
+def test_a_verification_link_opens_a_page_that_posts_its_token(
+        parley: ParleyClient, deployment: Deployment) -> None:
+    """The page the email's link opens runs one script, allowed by its hash and nothing else,
+    which posts the fragment's token to the verification route beside it."""
+    link = verification_link(deployment.processes.base_url, "v1.abc.def")
+    assert link.endswith("/verify-email#token=v1.abc.def")
+    page = parley.http.get(link.split("#")[0])
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    [script] = re.findall(r"<script>(.*?)</script>", page.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    policy = page.headers["content-security-policy"]
+    assert f"script-src 'sha256-{digest}';" in policy and "default-src 'none'" in policy
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert 'fetch("v1/contact-points/verify"' in script and "location.hash" in script
+    assert parley.http.post("/v1/contact-points/verify", json={"token": "v1.abc.def"}
+                            ).status_code == 422
