@@ -244,7 +244,7 @@ def list_contact_points(session: CurrentSession, gate: Gate, listing: ContactPoi
 async def add_email(body: EmailRequest, commands: Commands,
                     parts: ContactPointPartsDep) -> ContactPointChanged:
     """Add an email address; it is sent to only once verified, by the link a verification
-    email carries. Adding one still unverified again sends a new link."""
+    email carries. Adding one still unverified again asks for a new link (once a minute)."""
     outcome = await commands.run(AddEmail(commands.caller, uuid.uuid4(), body.address, _now(),
                                           parts.rules, parts.verification), body)
     return reply(commands.response, outcome, ContactPointChanged)

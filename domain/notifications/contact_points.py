@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import UUID, uuid5
 
@@ -44,6 +44,7 @@ from event_log.aggregate import Cause, ParleyAggregate
 
 CONTACT_POINTS_NAMESPACE: Final = UUID("c3a7e0f2-5d19-4b8e-9f64-2e81d7b0a593")
 DEFAULT_MAX_CONTACT_POINTS: Final = 20
+VERIFICATION_RESEND_SPACING: Final = timedelta(minutes=1)
 DEVICE_TOKEN_KINDS: Final = frozenset({FCM_TOKEN, APNS_TOKEN})
 KINDS: Final = (EMAIL_ADDRESS, PHONE_NUMBER, WEB_PUSH, FCM_TOKEN, APNS_TOKEN, WEBHOOK_ENDPOINT)
 
@@ -70,6 +71,7 @@ class ContactPoint:
     verified: bool = False
     keys: dict[str, str] = field(default_factory=dict, repr=False)
     previous_valid_until: datetime | None = None
+    verification_requested_at: datetime | None = None  # an email address: its latest link
 
     @property
     def reachable(self) -> bool:
@@ -102,7 +104,17 @@ class ContactPoints(ParleyAggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.points[self.contact_point_id] = ContactPoint(
-                self.contact_point_id, EMAIL_ADDRESS, self.address)
+                self.contact_point_id, EMAIL_ADDRESS, self.address,
+                verification_requested_at=self.at)
+
+    class EmailVerificationRequested(ParleyAggregate.Event):
+        """The address was added again while still unverified: a new link is due."""
+
+        contact_point_id: UUID
+        at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.points[self.contact_point_id].verification_requested_at = self.at
 
     class EmailVerified(ParleyAggregate.Event):
         contact_point_id: UUID
@@ -227,8 +239,16 @@ class ContactPoints(ParleyAggregate):
 
     def add_email(self, contact_point_id: UUID, address: str, limit: int, at: datetime,
                   cause: Cause) -> Registration:
+        """Adding an address still unverified again asks for a new link, at most once per
+        VERIFICATION_RESEND_SPACING (nobody floods a mailbox by adding it over and over)."""
         existing = self._same(EMAIL_ADDRESS, address)
         if existing is not None:
+            last = existing.verification_requested_at
+            if not existing.verified and (last is None
+                                          or at - last >= VERIFICATION_RESEND_SPACING):
+                self.trigger_event(self.EmailVerificationRequested,
+                                   contact_point_id=existing.contact_point_id, at=at,
+                                   **cause.as_event_fields())
             return Registration(existing, False)
         self._require_room(limit)
         self.trigger_event(self.EmailAdded, contact_point_id=contact_point_id, address=address,

@@ -89,6 +89,23 @@ def test_the_same_email_address_twice_is_the_same_contact_point() -> None:
     assert len(points.points) == 1
 
 
+def test_adding_an_unverified_address_again_asks_for_a_new_link_at_most_once_a_minute(
+) -> None:
+    points, cause = points_of()
+    start = now()
+    added = points.add_email(uuid.uuid4(), "ada@example.com", LIMIT, start, cause)
+    for seconds in (1, 59, 60, 61, 130):
+        points.add_email(uuid.uuid4(), "ada@example.com", LIMIT,
+                         start + timedelta(seconds=seconds), cause)
+    asked = [e.at - start for e in points.collect_events()
+             if isinstance(e, ContactPoints.EmailVerificationRequested)]
+    assert asked == [timedelta(seconds=60), timedelta(seconds=130)]
+    points.verify_email(added.point.contact_point_id, start, cause)
+    points.add_email(uuid.uuid4(), "ada@example.com", LIMIT, start + timedelta(hours=1), cause)
+    assert not any(isinstance(e, ContactPoints.EmailVerificationRequested)
+                   for e in points.collect_events())
+
+
 def test_an_email_address_is_reached_only_once_verified() -> None:
     points, cause = points_of()
     added = points.add_email(uuid.uuid4(), "ada@example.com", LIMIT, now(), cause)
