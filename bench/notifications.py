@@ -152,18 +152,40 @@ class FcmBenchStandIn:
         return 200, {"name": f"projects/{PROJECT}/messages/0:{len(self.received)}"}
 
 
-def serve_stand_in(port: int, public_key_file: str, bulk_delay_ms: float) -> None:
-    import uvicorn
+def serve_stand_in(port: int, public_key_file: str, bulk_delay_ms: float,
+                   tls_directory: str | None) -> None:
+    """HTTP/1.1 on plain TCP (uvicorn, httptools), or with `tls_directory` (holding key.pem
+    and chain.pem) HTTP/2 over TLS by ALPN (hypercorn), as FCM itself speaks."""
+    import uvloop
 
+    scheme = "https" if tls_directory else "http"
     app = FcmBenchStandIn(Path(public_key_file).read_text(),
-                          f"http://127.0.0.1:{port}/token", bulk_delay_ms / 1000)
-    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
-                log_level="warning", access_log=False, backlog=4096, lifespan="on")
+                          f"{scheme}://127.0.0.1:{port}/token", bulk_delay_ms / 1000)
+    if tls_directory is None:
+        import uvicorn
+
+        uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                    log_level="warning", access_log=False, backlog=4096, lifespan="on")
+        return
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.errorlog = None
+    config.certfile = str(Path(tls_directory) / "chain.pem")
+    config.keyfile = str(Path(tls_directory) / "key.pem")
+    config.alpn_protocols = ["h2", "http/1.1"]
+    config.h2_max_concurrent_streams = 1000
+    uvloop.run(serve(app, config))  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
-def fcm_stand_in(scratch: Path, bulk_delay_ms: float) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The stand-in's base URL and the service account key file (JSON) that reaches it."""
+def fcm_stand_in(scratch: Path, bulk_delay_ms: float, http2: bool
+                 ) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+    """The stand-in's base URL, the service account key file (JSON) that reaches it, and
+    (HTTP/2 over TLS) the CA file to trust."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -172,17 +194,29 @@ def fcm_stand_in(scratch: Path, bulk_delay_ms: float) -> Iterator[tuple[str, dic
     public_file.write_bytes(private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    tls_args: list[str] = []
+    ca_file = None
+    if http2:
+        import trustme
+
+        authority = trustme.CA()
+        certificate = authority.issue_cert("127.0.0.1", "localhost")
+        certificate.private_key_pem.write_to_path(str(scratch / "key.pem"))
+        certificate.private_key_and_cert_chain_pem.write_to_path(str(scratch / "chain.pem"))
+        ca_file = str(scratch / "ca.pem")
+        authority.cert_pem.write_to_path(ca_file)
+        tls_args = ["--tls-directory", str(scratch)]
+    url = f"{'https' if http2 else 'http'}://127.0.0.1:{port}"
     log = (scratch / "fcm-stand-in.log").open("ab")
     process = subprocess.Popen([sys.executable, "-m", "bench.notifications", "stand-in",
                                 "--port", str(port), "--public-key", str(public_file),
-                                "--bulk-delay-ms", str(bulk_delay_ms)],
+                                "--bulk-delay-ms", str(bulk_delay_ms), *tls_args],
                                stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(f"{url}/received?after=0", timeout=1)
+                httpx.get(f"{url}/received?after=0", timeout=1, verify=ca_file or True)
                 break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:
@@ -194,7 +228,7 @@ def fcm_stand_in(scratch: Path, bulk_delay_ms: float) -> Iterator[tuple[str, dic
                    serialization.NoEncryption()).decode(),
                "client_email": CLIENT_EMAIL, "client_id": "1" * 21,
                "token_uri": f"{url}/token"}
-        yield url, key
+        yield url, key, ca_file
     finally:
         process.terminate()
         try:
@@ -262,9 +296,11 @@ def seed(variables: dict[str, str], users: int) -> tuple[list[str], str]:
 
 
 def parley_variables(profile: str, scratch: Path, stand_in: str, account: dict[str, Any],
-                     extra: dict[str, str]) -> dict[str, str]:
+                     ca_file: str | None, extra: dict[str, str]) -> dict[str, str]:
     provider = {"name": "fcm", "kind": "fcm", "project_id": PROJECT, "service_account": account,
                 "endpoint": stand_in, "timeout_seconds": 10}
+    if ca_file is not None:
+        provider["ca_file"] = ca_file
     variables = dict(UNLIMITED) | {
         "PARLEY_LOG_LEVEL": "WARNING",
         "PARLEY_NOTIFICATION_PROVIDERS": json.dumps([provider]),
@@ -307,12 +343,21 @@ class Received:
         return self.rows[count - 1][2]
 
 
+RETRIES = {"503": 0}  # triggers answered 503 (not stored, retry) and sent again
+
+
 async def post_trigger(http: httpx.AsyncClient, key: str, recipients: list[str],
                        priority: str, channels: list[str], title: str) -> dict[str, Any]:
-    response = await http.post("/v1/notifications", headers={"Authorization": f"Bearer {key}"},
-                               json={"recipients": recipients, "category": "system",
-                                     "priority": priority, "plan": {"channels": channels},
-                                     "content": {"title": title, "body": "Bench body."}})
+    """One trigger, sent again (as its 503 asks) while the writer says it did not store it."""
+    for _ in range(10):
+        response = await http.post("/v1/notifications",
+                                   headers={"Authorization": f"Bearer {key}"},
+                                   json={"recipients": recipients, "category": "system",
+                                         "priority": priority, "plan": {"channels": channels},
+                                         "content": {"title": title, "body": "Bench body."}})
+        if response.status_code != 503:
+            break
+        RETRIES["503"] += 1
     if response.status_code != 202:
         raise RuntimeError(f"trigger answered {response.status_code}: {response.text[:300]}")
     body: dict[str, Any] = response.json()
@@ -344,11 +389,19 @@ async def trigger_many(http: httpx.AsyncClient, key: str, users: list[str], coun
     return latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def throughput(http: httpx.AsyncClient, received: Received, key: str, users: list[str],
-                     count: int, concurrency: int, channels: list[str]) -> dict[str, Any]:
+                     count: int, concurrency: int, channels: list[str],
+                     serve_pid: int) -> dict[str, Any]:
     await received.refresh(http)
     before = len(received.rows)
     load = os.getloadavg()[0]
+    cpu_before = cpu_seconds(serve_pid)
     started_wall, started = time.time(), time.perf_counter()
     latencies = await trigger_many(http, key, users, count, concurrency, "normal", channels)
     triggered = time.perf_counter() - started
@@ -366,6 +419,9 @@ async def throughput(http: httpx.AsyncClient, received: Received, key: str, user
             result["end_to_end_per_second"] = round(count / (last - started_wall), 1)
     else:
         result["end_to_end_per_second"] = result["accepted_per_second"]
+    # what the machine's load cannot blur: the dispatching process's CPU per notification
+    result["serve_cpu_ms_per_notification"] = round(
+        (cpu_seconds(serve_pid) - cpu_before) * 1000 / count, 3)
     result["load_1min_before"] = round(load, 2)
     return result
 
@@ -425,16 +481,18 @@ async def latency_under_backlog(http: httpx.AsyncClient, received: Received, key
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     rates = [r.get("end_to_end_per_second", 0.0) for r in runs]
-    return {"runs": runs, "median_end_to_end_per_second": statistics.median(rates)}
+    cpu = [r["serve_cpu_ms_per_notification"] for r in runs]
+    return {"runs": runs, "median_end_to_end_per_second": statistics.median(rates),
+            "median_serve_cpu_ms_per_notification": statistics.median(cpu)}
 
 
 async def measure(args: argparse.Namespace, processes: ParleyProcesses, stand_in: str,
-                  users: list[str], key: str) -> dict[str, Any]:
+                  ca_file: str | None, users: list[str], key: str) -> dict[str, Any]:
     received = Received(stand_in)
     limits = httpx.Limits(max_connections=64)
     results: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=processes.base_url, timeout=120,
-                                 limits=limits) as http:
+    async with httpx.AsyncClient(base_url=processes.base_url, timeout=120, limits=limits,
+                                 verify=ca_file or True) as http:
         await post_trigger(http, key, users[:10], "normal", ["push", "in_app"], "warm up")
         await received.until(http, 10)
         if "throughput" in args.parts:
@@ -442,7 +500,9 @@ async def measure(args: argparse.Namespace, processes: ParleyProcesses, stand_in
                 name = "+".join(channels)
                 for concurrency in args.concurrency:
                     runs = [await throughput(http, received, key, users, args.count,
-                                             concurrency, channels) for _ in range(args.runs)]
+                                             concurrency, channels,
+                                             processes.running["serve"].pid)
+                            for _ in range(args.runs)]
                     results[f"{name} c={concurrency}"] = medians(runs)
         if "latency" in args.parts:
             await http.post(f"{stand_in}/bulk-delay", json={"seconds": args.bulk_delay_ms / 1000})
@@ -451,6 +511,7 @@ async def measure(args: argparse.Namespace, processes: ParleyProcesses, stand_in
         await received.refresh(http)
         tokens = (await http.get(f"{stand_in}/received",
                                  params={"after": len(received.rows)})).json()
+    results["triggers_retried_after_503"] = RETRIES["503"]
     results["fcm_token_exchanges"] = tokens["token_requests"]
     results["fcm_refused"] = tokens["refused"]
     results["peak_rss_mib"] = peak_rss(processes)
@@ -474,6 +535,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--parts", nargs="+", choices=["throughput", "latency"],
                         default=["throughput", "latency"])
+    parser.add_argument("--fcm-http", choices=["1.1", "2"], default="2",
+                        help="the stand-in's protocol: HTTP/2 over TLS (as FCM) or plain "
+                             "HTTP/1.1")
     parser.add_argument("--set", nargs="*", default=[], metavar="PARLEY_X=value",
                         help="more settings for Parley's processes")
     parser.add_argument("--profile-with", default=None, metavar="SVG",
@@ -482,8 +546,9 @@ def main(argv: list[str] | None = None) -> None:
     extra = dict(item.split("=", 1) for item in args.set)
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        with fcm_stand_in(scratch, 0.0) as (stand_in, account):
-            variables = parley_variables(args.profile, scratch, stand_in, account, extra)
+        with fcm_stand_in(scratch, 0.0, args.fcm_http == "2") as (stand_in, account, ca_file):
+            variables = parley_variables(args.profile, scratch, stand_in, account, ca_file,
+                                         extra)
             processes = ParleyProcesses(variables, scratch)
             seeded_at = time.perf_counter()
             if args.profile == "embedded":  # one writer at a time on the SQLite log
@@ -494,13 +559,17 @@ def main(argv: list[str] | None = None) -> None:
                 seed_seconds = time.perf_counter() - seeded_at
                 spy = None
                 if args.profile_with:
-                    spy = subprocess.Popen(["py-spy", "record", "-o", args.profile_with,
+                    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")),
+                                            "record", "-o", args.profile_with, "--format",
+                                            "raw" if args.profile_with.endswith(".txt")
+                                            else "flamegraph",
                                             "--pid", str(processes.running["serve"].pid),
                                             "--threads", "--nonblocking"],
                                            stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL)
                 try:
-                    results = asyncio.run(measure(args, processes, stand_in, users, key))
+                    results = asyncio.run(measure(args, processes, stand_in, ca_file, users,
+                                                  key))
                 finally:
                     if spy is not None:
                         spy.send_signal(2)
@@ -508,7 +577,8 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({"profile": args.profile, "machine": {
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "platform": platform.platform(), "load_after": os.getloadavg()},
-        "stand_in": "FCM-shaped, HTTP/1.1 plain on 127.0.0.1, separate process",
+        "stand_in": f"FCM-shaped, separate process, HTTP/{args.fcm_http}"
+                    + (" over TLS" if args.fcm_http == "2" else " plain"),
         "users": args.users, "seed_seconds": round(seed_seconds, 1), **results}, indent=2))
 
 
@@ -517,8 +587,9 @@ def stand_in_main(argv: list[str]) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--public-key", required=True)
     parser.add_argument("--bulk-delay-ms", type=float, default=0.0)
+    parser.add_argument("--tls-directory", default=None)
     args = parser.parse_args(argv)
-    serve_stand_in(args.port, args.public_key, args.bulk_delay_ms)
+    serve_stand_in(args.port, args.public_key, args.bulk_delay_ms, args.tls_directory)
 
 
 if __name__ == "__main__":

@@ -156,13 +156,24 @@ def check_request(command: TriggerNotifications) -> None:
             raise BadSchedule("send_at", f"is more than {MAX_SEND_AHEAD.days} days ahead")
 
 
-def address_kinds(batch: Batch, user_id: UUID, now: datetime) -> frozenset[str]:
-    """The kinds of address the recipient can be reached at now (the inbox always)."""
+def address_kinds(batch: Batch, user_id: UUID, now: datetime,
+                  asked: frozenset[str] = frozenset(CHANNEL_OF_KIND)) -> frozenset[str]:
+    """The kinds of address, among `asked`, the recipient can be reached at now (the inbox
+    always). Asked for none but the inbox, the contact points are not read at all."""
+    kinds = asked - {INBOX}
+    if not kinds:
+        return frozenset({INBOX})
     book = batch.find(ContactPoints, contact_points_id(user_id))
     if book is None:
         return frozenset({INBOX})
-    kinds = set(CHANNEL_OF_KIND) - {INBOX}
     return frozenset({INBOX} | {a.kind for a in book.addresses(kinds, now)})
+
+
+def kinds_that_matter(command: TriggerNotifications) -> frozenset[str]:
+    """The address kinds routing can use for this request: those of its channels that some
+    configured provider reaches (the routing steps look at no other; the inbox needs none)."""
+    return frozenset(kind for kind, channel in CHANNEL_OF_KIND.items()
+                     if channel in command.channels and kind in command.provided_kinds)
 
 
 def trigger_notifications(batch: Batch, command: TriggerNotifications,
@@ -185,6 +196,7 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
         keyed.check_room(len(recipients))
     request = RoutingRequest(command.category, command.priority, command.channels,
                              command.send_at)
+    asked = kinds_that_matter(command)
     made = []
     for recipient in recipients:
         notification = Notification.request(
@@ -194,7 +206,8 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
             send_at=command.send_at, cancellation_key=command.cancellation_key,
             caller=command.caller, at=command.at, cause=cause,
             contact_point_id=command.contact_point_id)
-        kinds = (address_kinds(batch, recipient, command.at) if command.contact_point_id is None
+        kinds = (address_kinds(batch, recipient, command.at, asked)
+                 if command.contact_point_id is None
                  else frozenset(CHANNEL_OF_KIND))  # the one address is checked at dispatch
         facts = RecipientFacts(kinds, command.provided_kinds | {INBOX})
         notification.route(decide(request, facts, command.at), command.at, cause)

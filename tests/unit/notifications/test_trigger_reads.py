@@ -1,0 +1,86 @@
+"""What a trigger reads to route its notifications: a recipient's contact points only when a
+channel it asks for needs an address a configured provider reaches; routing is the same
+either way (an in-app-only trigger of 1,000 recipients reads 1,000 users and nothing else)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from commands.identity.users import RegisterUser, register_user
+from commands.notifications.contact_points import (
+    CONTACT_POINT_HANDLERS,
+    ContactPointRules,
+    RegisterDeviceToken,
+)
+from commands.notifications.trigger import TriggerNotifications, trigger_notifications
+from domain.notifications.contact_points import ContactPoints
+from domain.notifications.content import Content
+from domain.notifications.notifications import Notification
+from event_log.aggregate import Cause
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+CAUSE = Cause(uuid.uuid4(), uuid.uuid4())
+
+
+class ReadsCountedBatch:
+    """A batch in memory that remembers what kind of aggregate each find asked for."""
+
+    def __init__(self) -> None:
+        self.aggregates: dict[uuid.UUID, Any] = {}
+        self.asked: list[type] = []
+
+    def find(self, kind: type, aggregate_id: uuid.UUID) -> Any:
+        self.asked.append(kind)
+        found = self.aggregates.get(aggregate_id)
+        return found if isinstance(found, kind) else None
+
+    def add(self, aggregate: Any) -> None:
+        self.aggregates[aggregate.id] = aggregate
+
+
+def someone_with_a_phone(batch: ReadsCountedBatch) -> uuid.UUID:
+    user: uuid.UUID = register_user(batch, RegisterUser(f"u{uuid.uuid4().hex[:12]}", "Ada"),
+                                    CAUSE).user_id
+    CONTACT_POINT_HANDLERS[RegisterDeviceToken](batch, RegisterDeviceToken(
+        user, uuid.uuid4(), uuid.uuid4(), "fcm", f"fcm:{uuid.uuid4().hex}", NOW,
+        ContactPointRules(20)), CAUSE)
+    return user
+
+
+def trigger(batch: ReadsCountedBatch, recipients: list[uuid.UUID], channels: tuple[str, ...],
+            provided: frozenset[str]) -> list[Notification]:
+    batch.asked.clear()
+    answer = trigger_notifications(batch, TriggerNotifications(  # type: ignore[arg-type]
+        uuid.uuid4(), "apikey:test", tuple(recipients), "system", "normal", channels,
+        Content("Title", "Body"), NOW, provided_kinds=provided), CAUSE)
+    return [batch.aggregates[nid] for nid in answer.notification_ids]
+
+
+def test_an_in_app_only_trigger_reads_no_contact_points():
+    batch = ReadsCountedBatch()
+    people = [someone_with_a_phone(batch) for _ in range(3)]
+    made = trigger(batch, people, ("in_app",), frozenset({"in_app", "fcm"}))
+    assert ContactPoints not in batch.asked
+    assert all(n.inbox and n.channels == [] for n in made)
+
+
+def test_a_channel_no_provider_reaches_needs_no_contact_points_and_is_skipped_as_before():
+    batch = ReadsCountedBatch()
+    person = someone_with_a_phone(batch)
+    [made] = trigger(batch, [person], ("push", "in_app"), frozenset({"in_app"}))
+    assert ContactPoints not in batch.asked
+    assert made.channels == [] and made.inbox
+
+
+def test_a_push_trigger_reads_each_recipients_contact_points_once_and_routes_to_push():
+    batch = ReadsCountedBatch()
+    person, stranger = someone_with_a_phone(batch), someone_with_a_phone(batch)
+    batch.aggregates.pop(next(a.id for a in batch.aggregates.values()
+                              if isinstance(a, ContactPoints) and a.user_id == stranger))
+    reached, unreached = trigger(batch, [person, stranger], ("push", "in_app"),
+                                 frozenset({"in_app", "fcm"}))
+    assert batch.asked.count(ContactPoints) == 2
+    assert reached.channels == ["push"] and reached.state == "queued"
+    assert unreached.channels == [] and unreached.inbox  # no address: the inbox only
