@@ -9,7 +9,8 @@ people of what happened to them elsewhere in Parley (ADR 0012).
   sender (their feed leaves the sender's messages out: a preview would show one).
 - A friend request notifies its addressee (category "friend_request": push and inbox).
 - An email address added to someone's contact points is sent its verification link, to that
-  one address although it is unverified (category "account", priority high).
+  one address although it is unverified (category "account", priority high); added again
+  while still unverified (ContactPoints.EmailVerificationRequested), a new link.
 - (A signed-out device's push registrations go with it: `SignedOutDevices`,
   commands/notifications/signed_out_devices.py.)
 
@@ -37,8 +38,8 @@ every push; deciding once, when the message is handled, is what "has no live soc
 moment" means.
 
 The verification token is derived from the event: the claim is the user, the contact point
-and the moment the address was added (`EmailVerification.token(..., added_at)`), MACed with
-the server's key, so handling the event again makes the same token and the same request id;
+and the moment the address was added or added again (`EmailVerification.token(..., at)`),
+MACed with the server's key, so handling the event again makes the same token and request id;
 the key reaches the handler inside the command the effect builds (never in a repr), and the
 token is written only inside the notification's content, which is its purpose.
 
@@ -187,7 +188,7 @@ class SendEmailVerification:
     request_id: UUID
     contact_points_id: UUID  # the ContactPoints aggregate
     contact_point_id: UUID  # the email address in it
-    added_at: datetime
+    asked_at: datetime  # when it was added (or added again): the token's claim is from it
     cause: Cause
 
 
@@ -230,7 +231,7 @@ class TriggerEmailVerification:
     request_id: UUID
     contact_points_id: UUID
     contact_point_id: UUID
-    added_at: datetime
+    asked_at: datetime
     at: datetime
     verification: EmailVerification = field(repr=False)
     public_url: str
@@ -285,14 +286,16 @@ class FriendRequestNotifications:
 
 
 class EmailVerifications:
-    """ContactPoints.EmailAdded -> SendEmailVerification."""
+    """ContactPoints.EmailAdded, or EmailVerificationRequested (added again, unverified) ->
+    SendEmailVerification."""
 
     name = EMAIL_VERIFICATIONS
     actor_id = actor_of(EMAIL_VERIFICATIONS)
-    reacts_to: tuple[type, ...] = (ContactPoints.EmailAdded,)
+    reacts_to: tuple[type, ...] = (ContactPoints.EmailAdded,
+                                   ContactPoints.EmailVerificationRequested)
 
     def react(self, event: Any) -> list[object]:
-        if not isinstance(event, ContactPoints.EmailAdded):
+        if not isinstance(event, self.reacts_to):
             return []
         return [SendEmailVerification(request_id_for(self.name, event_id_of(event)),
                                       event.originator_id, event.contact_point_id, event.at,
@@ -347,11 +350,11 @@ def reaction_effects(submit: KeyedSubmit, *, deployment: Callable[[], Deployment
 
     def email_verification(effect: SendEmailVerification, key: str) -> object:
         now = clock()
-        if now >= effect.added_at + timedelta(seconds=verification.ttl_seconds):
+        if now >= effect.asked_at + timedelta(seconds=verification.ttl_seconds):
             return NOTHING  # its link would have expired already
         return issue(TriggerEmailVerification(
             effect.request_id, effect.contact_points_id, effect.contact_point_id,
-            effect.added_at, now, verification, settings.public_url, deployment()),
+            effect.asked_at, now, verification, settings.public_url, deployment()),
             effect.cause, key)
 
     return {NotifyNewMessage: new_message, NotifyFriendRequest: friend_request,
@@ -494,7 +497,7 @@ def trigger_email_verification(batch: Batch, command: TriggerEmailVerification,
     if book is None or point is None or point.kind != EMAIL_ADDRESS or point.verified:
         return NOTHING
     token = command.verification.token(book.user_id, command.contact_point_id,
-                                       command.added_at)
+                                       command.asked_at)
     link = verification_link(command.public_url, token)
     content = Content(
         title="Verify your email address",

@@ -166,6 +166,22 @@ def test_an_added_email_address_answers_its_verification_and_nothing_else_does()
                                                event_id_of(events[1]))
 
 
+def test_an_unverified_address_added_again_answers_a_new_verification() -> None:
+    user, point = uuid.uuid4(), uuid.uuid4()
+    points = ContactPoints.start(user, a_cause(user))
+    asked_at = now()
+    points.add_email(point, "ada@example.com", 20, asked_at, a_cause(user))
+    points.add_email(uuid.uuid4(), "ada@example.com", 20, asked_at + timedelta(minutes=5),
+                     a_cause(user))
+    manager = EmailVerifications()
+
+    answered = [c for event in points.collect_events() for c in manager.react(event)]
+
+    assert [c.contact_point_id for c in answered] == [point, point]
+    assert answered[1].asked_at == asked_at + timedelta(minutes=5)
+    assert answered[0].request_id != answered[1].request_id  # a new link, a new notification
+
+
 def test_a_manager_answers_nothing_for_an_event_it_does_not_react_to() -> None:
     user = User.register("ada_l", "Ada", a_cause())
     [registered] = user.collect_events()
@@ -324,23 +340,23 @@ def test_the_addressee_of_a_friend_request_is_notified_on_push_and_in_app() -> N
 def an_added_email(log: Log) -> tuple[ContactPoints, uuid.UUID, datetime]:
     user = a_user(log, "Ada")
     points = log.log.repository.get(contact_points_id(user.id))
-    point, added_at = uuid.uuid4(), now()
-    points.add_email(point, "ada@example.com", 20, added_at, a_cause(user.id))
+    point, asked_at = uuid.uuid4(), now()
+    points.add_email(point, "ada@example.com", 20, asked_at, a_cause(user.id))
     log.save(points)
-    return points, point, added_at
+    return points, point, asked_at
 
 
-def verification_of(points: ContactPoints, point: uuid.UUID, added_at: datetime,
+def verification_of(points: ContactPoints, point: uuid.UUID, asked_at: datetime,
                     at: datetime | None = None) -> TriggerEmailVerification:
-    return TriggerEmailVerification(uuid.uuid4(), points.id, point, added_at, at or now(),
+    return TriggerEmailVerification(uuid.uuid4(), points.id, point, asked_at, at or now(),
                                     VERIFICATION, URL, PUSH_AND_EMAIL)
 
 
 def test_a_new_email_address_is_sent_a_link_whose_token_verifies_that_address() -> None:
     log = Log()
-    points, point, added_at = an_added_email(log)
+    points, point, asked_at = an_added_email(log)
 
-    [notification_id] = log.run(verification_of(points, point, added_at)).notification_ids
+    [notification_id] = log.run(verification_of(points, point, asked_at)).notification_ids
 
     notification = log.notification(notification_id)
     assert notification.contact_point_id == str(point)  # that address, although unverified
@@ -355,33 +371,33 @@ def test_a_new_email_address_is_sent_a_link_whose_token_verifies_that_address() 
 
 def test_the_token_is_derived_from_the_event_so_a_repeat_makes_the_same_link() -> None:
     log = Log()
-    points, point, added_at = an_added_email(log)
-    first = log.notification(log.run(verification_of(points, point, added_at))
+    points, point, asked_at = an_added_email(log)
+    first = log.notification(log.run(verification_of(points, point, asked_at))
                              .notification_ids[0])
     later = now() + timedelta(minutes=3)  # handled again later, after a crash
-    second = log.notification(log.run(verification_of(points, point, added_at, later))
+    second = log.notification(log.run(verification_of(points, point, asked_at, later))
                               .notification_ids[0])
     assert first.deep_link == second.deep_link
 
 
 def test_no_link_is_sent_to_an_address_removed_or_verified_meanwhile() -> None:
     log = Log()
-    points, point, added_at = an_added_email(log)
+    points, point, asked_at = an_added_email(log)
     points = log.log.repository.get(points.id)
     points.verify_email(point, now(), a_cause())
     log.save(points)
-    assert log.run(verification_of(points, point, added_at)) == NOTHING
+    assert log.run(verification_of(points, point, asked_at)) == NOTHING
 
-    points, point, added_at = an_added_email(log)
+    points, point, asked_at = an_added_email(log)
     points = log.log.repository.get(points.id)
     points.remove(point, now(), a_cause())
     log.save(points)
-    assert log.run(verification_of(points, point, added_at)) == NOTHING
+    assert log.run(verification_of(points, point, asked_at)) == NOTHING
 
 
 def test_no_command_shows_the_key_the_text_or_the_link_in_its_repr() -> None:
-    _, point, added_at = an_added_email(Log())
-    command = TriggerEmailVerification(uuid.uuid4(), uuid.uuid4(), point, added_at, now(),
+    _, point, asked_at = an_added_email(Log())
+    command = TriggerEmailVerification(uuid.uuid4(), uuid.uuid4(), point, asked_at, now(),
                                        VERIFICATION, URL)
     assert "vvvv" not in repr(command) and repr(KEY) not in repr(command)
     secret_text = "my bank PIN is 4321"
