@@ -139,7 +139,7 @@ class Deployment:
 
     def reaches_any(self, channels: Sequence[str]) -> bool:
         """Whether some configured provider (or the inbox) takes one of these channels."""
-        return any(CHANNEL_OF_KIND[kind] in channels for kind in self.provided_kinds)
+        return any(CHANNEL_OF_KIND.get(kind) in channels for kind in self.provided_kinds)
 
 
 class LiveSockets(Protocol):
