@@ -295,7 +295,8 @@ class EmailVerifications:
                                    ContactPoints.EmailVerificationRequested)
 
     def react(self, event: Any) -> list[object]:
-        if not isinstance(event, self.reacts_to):
+        if not isinstance(event, (ContactPoints.EmailAdded,
+                                  ContactPoints.EmailVerificationRequested)):
             return []
         return [SendEmailVerification(request_id_for(self.name, event_id_of(event)),
                                       event.originator_id, event.contact_point_id, event.at,
