@@ -195,10 +195,7 @@ class Notification(ParleyAggregate):
         channel: str
         attempt: int
         at: datetime
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.state = QUEUED
-            aggregate.timer = None
+        sets = values(state=QUEUED, timer=None)
 
     class Dispatched(ParleyAggregate.Event):
         channel: str
@@ -314,18 +311,13 @@ class Notification(ParleyAggregate):
         timer_id: int
         kind: str
         at: datetime
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.timer = None
+        sets = values(timer=None)
 
     class DeadLettered(ParleyAggregate.Event):
         reason: str
         attempts: int
         at: datetime
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.state = DEAD_LETTERED
-            aggregate.timer = None
+        sets = values(state=DEAD_LETTERED, timer=None)
 
     class Redriven(ParleyAggregate.Event):
         at: datetime
@@ -340,10 +332,7 @@ class Notification(ParleyAggregate):
     class Cancelled(ParleyAggregate.Event):
         reason: str
         at: datetime
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.state = CANCELLED
-            aggregate.timer = None
+        sets = values(state=CANCELLED, timer=None)
 
     class Read(ParleyAggregate.Event):
         at: datetime
