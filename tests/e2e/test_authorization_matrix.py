@@ -370,6 +370,11 @@ MATRIX: dict[tuple[str, str], Route] = {
         ("contact point",), only({OWNER: 200}, Same(404))),
     ("DELETE", "/v1/users/me/contact-points/{contact_point_id}"): Route(
         ("doomed contact point",), only({OWNER: 200}, Same(404))),
+    # provider callbacks prove themselves by the provider's signature, never a bearer token:
+    # unsigned, every caller gets the answer of a provider that does not exist
+    ("POST", "/v1/notifications/callbacks/sms/{provider}"): Route(
+        ("sms provider",), everyone(403, same=True),
+        params={"notification": str(uuid.uuid4()), "attempt": str(uuid.uuid4())}),
     # a notification is its recipient's alone: anyone else's answer is a random id's
     ("POST", "/v1/notifications/{notification_id}/read"): Route(
         ("notification",), only({OWNER: 200}, Same(404))),
@@ -397,7 +402,7 @@ def target_id(world: World, target: str, group: Group, in_direct: str) -> str:
             "attachment": world.attachment, "device": world.spare_device,
             "replay": str(uuid.uuid4()), "contact point": world.contact_point,
             "doomed contact point": world.doomed_contact_point, "provider": "fcm-main",
-            "notification": world.notification}[target]
+            "notification": world.notification, "sms provider": "twilio"}[target]
 
 
 def url_for(path: str, main: str, world: World) -> str:
