@@ -148,9 +148,10 @@ class RemoveDeviceContactPoints:
 class ContactPointRegistered:
     """A contact point as the caller now has it; `new`: this command added it.
 
-    `verification_token` (a new or still unverified email address): what the verification
-    email's link carries (domain.notifications.email_verification.verification_link).
-    `secret` (a new webhook endpoint): its signing secret, answered this once."""
+    `secret` (a new webhook endpoint): its signing secret, answered this once. An email
+    address's verification token is never in a result (a keyed command's receipt would keep
+    it readable in the log): the verification link goes out by email, from the event
+    (commands/notifications/reactions.py)."""
 
     user_id: UUID
     contact_point_id: UUID
@@ -159,7 +160,6 @@ class ContactPointRegistered:
     verified: bool
     device_id: UUID | None
     new: bool
-    verification_token: str | None = field(default=None, repr=False)
     secret: str | None = field(default=None, repr=False)
 
 
@@ -211,16 +211,12 @@ def registered(user_id: UUID, registration: Registration, **extra: str | None,
 
 
 def add_email(batch: Batch, command: AddEmail, cause: Cause) -> ContactPointRegistered:
-    """A new address starts unverified; adding one still unverified issues a fresh token."""
+    """A new address starts unverified (its verification link is sent by email)."""
     address = email_address(command.address)
     points = contact_points_of(batch, command.user_id, cause)
     added = points.add_email(command.contact_point_id, address, command.rules.max_per_user,
                              command.at, cause)
-    token = None
-    if not added.point.verified:
-        token = command.verification.token(command.user_id, added.point.contact_point_id,
-                                           command.at)
-    return registered(command.user_id, added, verification_token=token)
+    return registered(command.user_id, added)
 
 
 def add_phone(batch: Batch, command: AddPhone, cause: Cause) -> ContactPointRegistered:
