@@ -4,14 +4,20 @@ the API or in `parley dispatch` processes, with jobs through Kafka; a real webho
 stands in for the provider (tests/providers/webhook_receiver.py: it verifies the Standard
 Webhooks signature and keeps each webhook id once, however often it came).
 
-Kafka restarted under load is not tested here: the services are shared by everyone working on
-this machine, and stopping Kafka would fail their tests (tests/e2e/test_failures.py does it for
-the relay, on a machine of its own). What the engine does while Kafka is away is held by the
-queue's integration test (put fails within its bound, so the feeder keeps its position)."""
+The module runs its own Kafka broker (`PrivateKafka`, from the jars deploy/services.sh
+installed, on free ports) beside the shared PostgreSQL, Elasticsearch and Redis: it stops and
+starts that broker to show triggers accepted while Kafka is away and dispatched once it is back,
+without touching the Kafka everyone else's tests on this machine use."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import itertools
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,7 +30,7 @@ import httpx
 import pytest
 
 from domain.notifications.endpoints import new_signing_secret
-from parley.launcher import ParleyProcesses
+from parley.launcher import ParleyProcesses, free_port
 from tests.builders import ParleyClient, Person
 from tests.e2e.conftest import GENEROUS_SIGN_IN_LIMITS, drop_indices, production_env
 from tests.providers.servers import LocalServer
@@ -43,6 +49,81 @@ FAST_ENGINE = {  # a lost job is found within seconds, not minutes
     "PARLEY_NOTIFICATION_DISPATCH_BATCH": "10",
     "PARLEY_CONSISTENCY_WAIT_SECONDS": "15",
 }
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        return True
+    return False
+
+
+class PrivateKafka:
+    """A Kafka broker of this test's own (KRaft, one node, on free ports), run from the jars
+    deploy/services.sh installed: it can be stopped and started again without touching the
+    shared services everyone else's tests use."""
+
+    def __init__(self, directory: Path) -> None:
+        services = Path(os.environ.get("PARLEY_SERVICES_DIR", REPO / ".services"))
+        self.lib = services / "kafka" / "lib"
+        self.directory = directory
+        self.port, controller = free_port(), free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        (directory / "data").mkdir(parents=True, exist_ok=True)
+        self.properties = directory / "server.properties"
+        self.properties.write_text("\n".join([
+            "process.roles=broker,controller", "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{controller}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER", "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={directory / 'data'}", "num.partitions=1",
+            "offsets.topic.replication.factor=1", "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1", "auto.create.topics.enable=true",
+            "group.initial.rebalance.delay.ms=0", ""]))
+        self.log4j = directory / "log4j2.properties"
+        self.log4j.write_text("\n".join([
+            "appender.f.type=File", "appender.f.name=f",
+            f"appender.f.fileName={directory / 'server.log'}",
+            "appender.f.layout.type=PatternLayout", "appender.f.layout.pattern=[%d] %p %m (%c)%n",
+            "rootLogger.level=INFO", "rootLogger.appenderRef.f.ref=f", ""]))
+        self.process: subprocess.Popen[bytes] | None = None
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster,
+                                  "-c", str(self.properties)),
+                       check=True, timeout=120, capture_output=True)
+
+    def _java(self, *args: str) -> list[str]:
+        return ["java", "-Xms256m", "-Xmx512m", "-cp", f"{self.lib}/*",
+                f"-Dlog4j2.configurationFile={self.log4j}", *args]
+
+    def start(self, timeout: float = 90.0) -> None:
+        out = (self.directory / "kafka.out").open("ab")
+        self.process = subprocess.Popen(self._java("kafka.Kafka", str(self.properties)),
+                                        stdout=out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not port_open(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the private Kafka did not start")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+DISPATCHER_NUMBERS = itertools.count(1)
 
 
 def eventually(check: Callable[[], Any], timeout: float, what: str = "") -> Any:
@@ -116,14 +197,26 @@ def issue_key(env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateKafka]:
+    broker = PrivateKafka(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory, services: dict[str, str],
+               kafka: PrivateKafka,
                receiver: tuple[WebhookReceiver, str]) -> Iterator[Deployment]:
     """One deployment for the module (processes start slowly on a loaded machine): the API
     processes do not dispatch (PARLEY_NOTIFICATION_DISPATCH_IN_API=false), `parley dispatch`
     processes do; the last test starts an API process that dispatches too."""
     receiving, url = receiver
     logs, namespace = tmp_path_factory.mktemp("production-dispatch"), f"t{uuid.uuid4().hex[:12]}"
-    env = production_env(services, namespace) | GENEROUS_SIGN_IN_LIMITS | FAST_ENGINE
+    env = production_env(services | {"PARLEY_KAFKA_BOOTSTRAP": kafka.bootstrap}, namespace)
+    env |= GENEROUS_SIGN_IN_LIMITS | FAST_ENGINE
     env |= {"PARLEY_DATA_DIR": str(logs / "data"), "PARLEY_NOTIFICATION_DISPATCH_IN_API": "false"}
     try:
         with ParleyProcesses(env, logs).serving("production") as running, \
@@ -139,10 +232,20 @@ def fresh(deployment: Deployment) -> Deployment:
     return deployment
 
 
-def a_dispatcher(deployment: Deployment, name: str = "dispatch") -> None:
-    if name not in deployment.processes.running:
-        deployment.processes.start_named(name, "dispatch")
+def dispatchers(deployment: Deployment) -> list[str]:
+    return [name for name in deployment.processes.running if name.startswith("dispatch-")]
+
+
+def a_dispatcher(deployment: Deployment) -> str:
+    """A running `parley dispatch`: the one there is, or a new one (each with a log of its
+    own, so "started" is its own)."""
+    running = dispatchers(deployment)
+    if running:
+        return running[0]
+    name = f"dispatch-{next(DISPATCHER_NUMBERS)}"
+    deployment.processes.start_named(name, "dispatch")
     deployment.processes.wait_until_logged(name, "dispatcher started")
+    return name
 
 
 def test_a_trigger_reaches_the_provider_and_the_inbox_on_the_production_profile(
@@ -159,17 +262,18 @@ def test_a_trigger_reaches_the_provider_and_the_inbox_on_the_production_profile(
 def test_a_dispatcher_killed_mid_batch_loses_nothing_and_shows_nothing_twice(
         fresh: Deployment) -> None:
     processes, receiver = fresh.processes, fresh.receiver
-    a_dispatcher(fresh)  # the only process dispatching
+    first = a_dispatcher(fresh)
+    assert dispatchers(fresh) == [first]  # the only process dispatching
     person = fresh.someone_with_a_webhook()
     total = 30
     receiver.answer_next(total, Answer(200, delay_seconds=3.0))  # the first batches hang
     expected = {fresh.trigger(person, "normal") for _ in range(total)}
 
     eventually(lambda: receiver.requests, 30, "a batch in flight")
-    processes.kill("dispatch")  # kill -9, the provider still answering
+    processes.kill(first)  # kill -9, the provider still answering
     assert len(set(fresh.delivered())) < total, "the kill came too late to matter"
 
-    a_dispatcher(fresh, "dispatch-2")
+    a_dispatcher(fresh)  # another one
     eventually(lambda: set(fresh.delivered()) == expected, 50, fresh.logs())
     delivered = fresh.delivered()
     assert len(delivered) == total  # none visible twice: one webhook id per notification
@@ -179,10 +283,26 @@ def test_a_dispatcher_killed_mid_batch_loses_nothing_and_shows_nothing_twice(
     assert absorbed >= 1  # the batch in flight at the kill was sent again
 
 
+def test_triggers_are_accepted_while_kafka_is_away_and_dispatched_once_it_is_back(
+        fresh: Deployment, kafka: PrivateKafka) -> None:
+    a_dispatcher(fresh)
+    person = fresh.someone_with_a_webhook()
+    before = {fresh.trigger(person) for _ in range(10)}  # some still on their way at the stop
+    kafka.stop()
+    during = {fresh.trigger(person) for _ in range(20)}  # the log does not need Kafka: 202
+    # the feeder's put fails within its bound; it keeps its position and tries again
+    fresh.processes.wait_until_logged("serve", "feeding the dispatch queue failed", 40)
+    assert not during & set(fresh.delivered())
+    kafka.start()
+    eventually(lambda: set(fresh.delivered()) == before | during, 60, fresh.logs())
+    assert len(fresh.delivered()) == len(before | during)
+
+
 def test_parley_dispatch_stops_on_sigterm_and_an_api_process_may_dispatch_instead(
         fresh: Deployment) -> None:
     processes = fresh.processes
-    for name in [n for n in processes.running if n.startswith("dispatch")]:
+    a_dispatcher(fresh)
+    for name in dispatchers(fresh):
         process = processes.running.pop(name)
         process.terminate()
         assert process.wait(timeout=20) == 0
