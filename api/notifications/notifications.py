@@ -21,6 +21,7 @@ from api.http.dependencies import (
     Writer,
     wait_for,
 )
+from api.http.pagination import Cursor, decode_cursor, encode_cursor
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
 from api.http.service_callers import ServiceCaller, require_scope
 from commands.notifications.trigger import (
@@ -148,11 +149,11 @@ class InboxPage(BaseModel):
                            "deep_link": "parley://exports/7f3a9c",
                            "posted_at": "2026-12-02T08:00:00Z", "read": False,
                            "read_at": None}],
-        "unread": 1, "next_before": None}]})
+        "unread": 1, "next_cursor": None}]})
 
     notifications: list[InboxItem]
     unread: int = Field(description="Unread notifications in the inbox (counted up to 1000)")
-    next_before: int | None = Field(None, description="Pass as `before` for the next page")
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page")
 
 
 class WebPushKey(BaseModel):
@@ -245,18 +246,21 @@ def _item(document: dict[str, Any]) -> InboxItem:
 
 @router.get("/v1/notifications", response_model=InboxPage,
             summary="The caller's in-app inbox, newest first",
-            responses=problem_responses(*QUERY_PROBLEMS))
+            responses=problem_responses(400, *QUERY_PROBLEMS))
 def inbox(caller: UserId, gate: Gate, queries: Inbox, position: ConsistencyPosition = None,
-          limit: Annotated[int, Query(ge=1, le=100)] = 50,
-          before: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+          limit: Annotated[int, Query(ge=1, le=100)] = 50, cursor: Cursor = None,
           unread_only: bool = False) -> InboxPage:
     """Notifications posted to the caller's inbox, newest first, with the unread count."""
+    after = decode_cursor(cursor)
+    if cursor is not None and not (after is not None and len(after) == 2
+                                   and isinstance(after[0], int)
+                                   and isinstance(after[1], str)):
+        raise Problem(400, "Bad cursor", "the cursor is not one this API issued")
     wait_for(gate, position, INBOX_PROJECTIONS)
-    documents, after = queries.page(str(caller), limit,
-                                    [before] if before is not None else None, unread_only)
-    next_before = int(after[0]) if after else None
+    documents, following = queries.page(str(caller), limit, after, unread_only)
     return InboxPage(notifications=[_item(d) for d in documents],
-                     unread=queries.unread_count(str(caller)), next_before=next_before)
+                     unread=queries.unread_count(str(caller)),
+                     next_cursor=encode_cursor(following))
 
 
 @router.post("/v1/notifications/{notification_id}/read", response_model=ReadAnswer,

@@ -187,3 +187,20 @@ def test_the_same_idempotency_key_and_body_answers_the_first_request_again(engin
     eventually(lambda: engine.receiver.deliveries)
     time.sleep(0.3)
     assert len(engine.receiver.deliveries) == 1
+
+
+def test_the_inbox_pages_newest_first_with_a_cursor(engine):
+    person = engine.client.register("Reader")
+    answers = [engine.trigger(person, ["in_app"]) for _ in range(3)]
+    sent = [a["notifications"][0]["notification_id"] for a in answers]
+    first = engine.http.get("/v1/notifications", headers=person.auth, params={
+        "limit": 2, "position": answers[-1]["position"]}).json()
+    assert [n["notification_id"] for n in first["notifications"]] == sent[:0:-1]
+    assert first["unread"] == 3
+    rest = engine.http.get("/v1/notifications", headers=person.auth,
+                           params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [n["notification_id"] for n in rest["notifications"]] == sent[:1]
+    assert rest["next_cursor"] is None
+    bad = engine.http.get("/v1/notifications", headers=person.auth,
+                          params={"cursor": "bm90IG91cnM="})
+    assert bad.status_code == 400
