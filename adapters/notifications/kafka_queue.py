@@ -90,8 +90,13 @@ class _Buffered:
 
 
 class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On a rebalance, commits what was handed out and forgets the rest of the revoked
-    partitions' jobs: their next owner consumes them from the committed offset."""
+    """On a rebalance, forgets the revoked partitions' buffered jobs: their next owner consumes
+    them from the committed offset.
+
+    It runs on kafka-python's IO thread, which may not block on a commit: offsets handed out
+    since the polling thread's last commit (at most one round, 200 ms) are not committed, so
+    the partition's next owner may take those few jobs again, which is harmless (a notification
+    already dispatching is left alone by `StartDispatches`)."""
 
     def __init__(self, lane: _PriorityLane) -> None:
         self._lane = lane
@@ -134,11 +139,12 @@ class _PriorityLane:
         return len(consumer.assignment()) if consumer is not None else 0
 
     def revoked(self, partitions: set[TopicPartition]) -> None:
-        self._commit_handed()
         with self._ready:
             kept = [b for b in self.buffer if b.partition not in partitions]
             self.buffer.clear()
             self.buffer.extend(kept)
+            for partition in partitions:  # no longer ours to commit
+                self._handed.pop(partition, None)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -227,7 +233,8 @@ class KafkaDispatchQueue:
     due-time index and queues it again. Committing after the batch instead would need the pump
     to report back across threads and would redeliver the whole buffer on every rebalance; the
     sweep is needed anyway (the log and Kafka are not one transaction). Jobs buffered but not
-    handed out are never committed: after a crash or a rebalance another consumer takes them.
+    handed out are never committed: after a crash or a rebalance another consumer takes them
+    (and a job handed out in the 200 ms before a rebalance may be taken twice: harmless).
     """
 
     def __init__(self, bootstrap: str, namespace: str, *, buffer_size: int = 200,
