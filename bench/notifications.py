@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -74,7 +75,7 @@ class FcmBenchStandIn:
         self._issued: set[str] = set()
         self.received: list[tuple[str, str, float]] = []
         self.token_requests = 0
-        self.refused = 0
+        self.refused: dict[str, int] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -88,6 +89,9 @@ class FcmBenchStandIn:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":  # the client gave up (Parley stopping)
+                self.refused["disconnected"] = self.refused.get("disconnected", 0) + 1
+                return
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
@@ -136,15 +140,16 @@ class FcmBenchStandIn:
         headers = dict(scope["headers"])
         bearer = headers.get(b"authorization", b"").decode().removeprefix("Bearer ")
         if bearer not in self._issued:
-            self.refused += 1
+            self.refused["401"] = self.refused.get("401", 0) + 1
             return 401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}
         try:
             message = json.loads(body)["message"]
             token, data = message["token"], message["data"]
             priority = message["android"]["priority"]
             assert isinstance(token, str) and len(token) >= 20
-        except (ValueError, KeyError, TypeError, AssertionError):
-            self.refused += 1
+        except (ValueError, KeyError, TypeError, AssertionError) as error:
+            reason = f"400 {type(error).__name__} {error}"[:80]
+            self.refused[reason] = self.refused.get(reason, 0) + 1
             return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT"}}
         if priority != "HIGH" and self._bulk_delay:
             await asyncio.sleep(self._bulk_delay)
@@ -428,13 +433,14 @@ async def throughput(http: httpx.AsyncClient, received: Received, key: str, user
 
 async def latency_under_backlog(http: httpx.AsyncClient, received: Received, key: str,
                                 users: list[str], bulk: int, rate: float,
-                                seconds: float) -> dict[str, Any]:
+                                seconds: float, dumps: Any = None) -> dict[str, Any]:
     await received.refresh(http)
     bulk_seen_before = sum(1 for r in received.rows if r[1] != "HIGH")
     queued_from = time.perf_counter()
     await trigger_many(http, key, users, bulk, 4, "bulk", ["push"])
     queue_seconds = time.perf_counter() - queued_from
     sent: dict[str, tuple[str, float]] = {}  # notification id -> (priority, triggered at)
+    answered: dict[str, float] = {}  # notification id -> when its trigger was answered
     interval = 1.0 / rate
     tasks = []
 
@@ -443,11 +449,14 @@ async def latency_under_backlog(http: httpx.AsyncClient, received: Received, key
         answer = await post_trigger(http, key, [users[len(sent) % len(users)]], priority,
                                     ["push"], priority)
         sent[answer["notifications"][0]["notification_id"]] = (priority, at)
+        answered[answer["notifications"][0]["notification_id"]] = time.time()
 
     await received.refresh(http)
     steady_from = len(received.rows)
     started = time.perf_counter()
     n = 0
+    if dumps is not None:
+        dumps.start()
     while time.perf_counter() - started < seconds:
         for priority in ("critical", "high"):
             tasks.append(asyncio.ensure_future(one(priority)))
@@ -470,13 +479,36 @@ async def latency_under_backlog(http: httpx.AsyncClient, received: Received, key
     for priority in ("critical", "high"):
         delays = [at_of[nid] - at for nid, (p, at) in sent.items() if p == priority
                   and nid in at_of]
+        to_answer = [answered[nid] - at for nid, (p, at) in sent.items() if p == priority]
+        after_answer = [at_of[nid] - answered[nid] for nid, (p, _) in sent.items()
+                        if p == priority and nid in at_of]
         result[priority] = {"sent": sum(1 for p, _ in sent.values() if p == priority),
                             "received": len(delays),
+                            "trigger_answered_p50_ms": _ms(to_answer, 0.5),
+                            "trigger_answered_p99_ms": _ms(to_answer, 0.99),
+                            "answer_to_provider_p50_ms": _ms(after_answer, 0.5),
+                            "answer_to_provider_p99_ms": _ms(after_answer, 0.99),
                             "p50_ms": round(percentile(delays, 0.5) * 1000, 1) if delays
                             else None,
                             "p99_ms": round(percentile(delays, 0.99) * 1000, 1) if delays
                             else None}
     return result
+
+
+def dump_stacks(pid: int, directory: Path, seconds: float) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    deadline, n = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        n += 1
+        with (directory / f"dump-{n:03d}.txt").open("w") as out:
+            subprocess.run([spy, "dump", "--pid", str(pid), "--nonblocking"], stdout=out,
+                           stderr=subprocess.STDOUT, check=False, timeout=30)
+        time.sleep(0.5)
+
+
+def _ms(delays: list[float], fraction: float) -> float | None:
+    return round(percentile(delays, fraction) * 1000, 1) if delays else None
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -496,8 +528,8 @@ async def measure(args: argparse.Namespace, processes: ParleyProcesses, stand_in
         await post_trigger(http, key, users[:10], "normal", ["push", "in_app"], "warm up")
         await received.until(http, 10)
         if "throughput" in args.parts:
-            for channels in (["push", "in_app"], ["in_app"]):
-                name = "+".join(channels)
+            for name in args.mixes:
+                channels = name.split("+")
                 for concurrency in args.concurrency:
                     runs = [await throughput(http, received, key, users, args.count,
                                              concurrency, channels,
@@ -506,8 +538,12 @@ async def measure(args: argparse.Namespace, processes: ParleyProcesses, stand_in
                     results[f"{name} c={concurrency}"] = medians(runs)
         if "latency" in args.parts:
             await http.post(f"{stand_in}/bulk-delay", json={"seconds": args.bulk_delay_ms / 1000})
+            dumps = None
+            if args.dump_stacks:  # py-spy dump of serve every 0.5 s while critical ones go
+                dumps = threading.Thread(target=dump_stacks, daemon=True, args=(
+                    processes.running["serve"].pid, Path(args.dump_stacks), args.seconds))
             results["latency_with_bulk_backlog"] = await latency_under_backlog(
-                http, received, key, users, args.bulk, args.rate, args.seconds)
+                http, received, key, users, args.bulk, args.rate, args.seconds, dumps)
         await received.refresh(http)
         tokens = (await http.get(f"{stand_in}/received",
                                  params={"after": len(received.rows)})).json()
@@ -527,6 +563,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4],
                         help="triggers in flight (each of 1,000 recipients)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--mixes", nargs="+", default=["push+in_app", "in_app"],
+                        help="channel plans of the throughput runs (channels joined by +)")
     parser.add_argument("--bulk", type=int, default=100_000)
     parser.add_argument("--bulk-delay-ms", type=float, default=1000.0,
                         help="the stand-in answers NORMAL-priority (bulk) messages this late")
@@ -540,6 +578,8 @@ def main(argv: list[str] | None = None) -> None:
                              "HTTP/1.1")
     parser.add_argument("--set", nargs="*", default=[], metavar="PARLEY_X=value",
                         help="more settings for Parley's processes")
+    parser.add_argument("--dump-stacks", default=None, metavar="DIR",
+                        help="py-spy dump serve's threads into DIR during the steady phase")
     parser.add_argument("--profile-with", default=None, metavar="SVG",
                         help="py-spy record the serve process into this file meanwhile")
     args = parser.parse_args(argv)

@@ -94,6 +94,14 @@ class Lane:
 DEFAULT_LANES: Final = (Lane(URGENT, 2), Lane(PRIORITIES, 2))
 
 
+# Normal and bulk sends one provider may have in flight at once. An HTTP/2 client multiplexes
+# at most 100 streams on its connection to a service (httpcore's limit; the 101st request waits
+# for a free stream) and an HTTP/1.1 one has 100 connections (httpx's default): a bulk backlog
+# filling them all made critical sends wait behind bulk ones (docs/benchmarks.md). Critical
+# and high sends are never held by this, so they always find a stream free.
+NON_URGENT_IN_FLIGHT: Final = 80
+
+
 @dataclass(frozen=True)
 class DispatchSettings:
     batch_size: int = 100
@@ -103,6 +111,7 @@ class DispatchSettings:
     public_url: str = "http://127.0.0.1:8000"
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     lanes: tuple[Lane, ...] = DEFAULT_LANES
+    non_urgent_in_flight: int = NON_URGENT_IN_FLIGHT  # per provider (see above)
 
 
 class Dispatcher:
@@ -128,6 +137,12 @@ class Dispatcher:
                                         daemon=True)
                        for lane in settings.lanes for n in range(lane.pumps)]
         self._outage = Outage(log, "dispatching notifications")
+        # made on the loop's thread when first needed (a semaphore belongs to its loop)
+        self._non_urgent_slots: dict[str, asyncio.Semaphore] = {}
+        # a batch's sends may wait for slots held by every pump's batches: rounds of sends
+        rounds = -(-settings.batch_size * max(1, len(self._pumps))
+                   // max(1, settings.non_urgent_in_flight))
+        self._batch_bound = settings.send_timeout_seconds * max(1, rounds) + 5
 
     @property
     def provider_names(self) -> list[str]:
@@ -203,7 +218,7 @@ class Dispatcher:
         if not to_send:
             return 0
         sending = asyncio.run_coroutine_threadsafe(self._send_all(to_send), self._loop)
-        answers = sending.result(timeout=settings.send_timeout_seconds + 5)
+        answers = sending.result(timeout=self._batch_bound)
         answered_at = self._clock()
         changes: list[Any] = []
         for item, (answer, _latency) in zip(to_send, answers, strict=True):
@@ -226,6 +241,16 @@ class Dispatcher:
         return list(await asyncio.gather(*(self._send_one(item) for item in to_send)))
 
     async def _send_one(self, item: ToSend) -> tuple[ProviderAnswer, int]:
+        if item.delivery.priority in URGENT:
+            return await self._sent(item)
+        slots = self._non_urgent_slots.get(item.provider)
+        if slots is None:
+            slots = self._non_urgent_slots[item.provider] = asyncio.Semaphore(
+                max(1, self._settings.non_urgent_in_flight))
+        async with slots:  # the wait for a slot is not the provider's latency
+            return await self._sent(item)
+
+    async def _sent(self, item: ToSend) -> tuple[ProviderAnswer, int]:
         started_at = time.perf_counter()
         provider = self._providers.get(item.provider)
         if provider is None:  # configured away since the delivery was planned
