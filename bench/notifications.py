@@ -183,6 +183,9 @@ def serve_stand_in(port: int, public_key_file: str, bulk_delay_ms: float,
     config.keyfile = str(Path(tls_directory) / "key.pem")
     config.alpn_protocols = ["h2", "http/1.1"]
     config.h2_max_concurrent_streams = 1000
+    # hypercorn closes a connection after 1,000 requests by default (GOAWAY): streams in flight
+    # then fail and are retried after a backoff; FCM's front ends keep a connection far longer
+    config.keep_alive_max_requests = 2**31
     uvloop.run(serve(app, config))  # type: ignore[arg-type]
 
 
