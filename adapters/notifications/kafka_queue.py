@@ -16,7 +16,6 @@ from uuid import UUID
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
@@ -89,25 +88,6 @@ class _Buffered:
     offset: int
 
 
-class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On a rebalance, forgets the revoked partitions' buffered jobs: their next owner consumes
-    them from the committed offset.
-
-    It runs on kafka-python's IO thread, which may not block on a commit: offsets handed out
-    since the polling thread's last commit (at most one round, 200 ms) are not committed, so
-    the partition's next owner may take those few jobs again, which is harmless (a notification
-    already dispatching is left alone by `StartDispatches`)."""
-
-    def __init__(self, lane: _PriorityLane) -> None:
-        self._lane = lane
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        self._lane.revoked(set(revoked))
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        log.debug("dispatch partitions assigned: %s", sorted(str(tp) for tp in assigned))
-
-
 class _PriorityLane:
     """One priority's consumer, polled by a thread of its own into a bounded buffer."""
 
@@ -138,20 +118,27 @@ class _PriorityLane:
         consumer = self._consumer
         return len(consumer.assignment()) if consumer is not None else 0
 
-    def revoked(self, partitions: set[TopicPartition]) -> None:
+    def _forget_unassigned(self, consumer: KafkaConsumer) -> None:
+        """After a rebalance, the jobs of partitions no longer ours: their next owner takes
+        them from the committed offset (a job handed out just before may come twice).
+
+        Done here, on the polling thread, not in a rebalance listener: kafka-python 3 calls
+        those on its IO thread, which must not wait (for a lock or a commit)."""
+        owned = set(consumer.assignment())
         with self._ready:
-            kept = [b for b in self.buffer if b.partition not in partitions]
-            self.buffer.clear()
-            self.buffer.extend(kept)
-            for partition in partitions:  # no longer ours to commit
-                self._handed.pop(partition, None)
+            if any(b.partition not in owned for b in self.buffer):
+                kept = [b for b in self.buffer if b.partition in owned]
+                self.buffer.clear()
+                self.buffer.extend(kept)
+            for partition in [tp for tp in self._handed if tp not in owned]:
+                del self._handed[partition]
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
                 if self._consumer is None:
                     self._consumer = self._consumer_factory()
-                    self._consumer.subscribe([self._topic], listener=_Forget(self))
+                    self._consumer.subscribe([self._topic])
                 self._poll_once(self._consumer)
             except Exception as error:  # noqa: BLE001 - logged once per outage; retried
                 self._outage.failed(error)
@@ -162,6 +149,7 @@ class _PriorityLane:
         self._close_consumer()
 
     def _poll_once(self, consumer: KafkaConsumer) -> None:
+        self._forget_unassigned(consumer)
         self._commit_handed()
         with self._ready:
             room = self._bound - len(self.buffer)
@@ -266,9 +254,8 @@ class KafkaDispatchQueue:
                 for future in sent:
                     future.get(timeout=SEND_TIMEOUT_SECONDS)
             except Exception:
-                self._producer = None  # a fresh one next time (Kafka may have been away)
-                with contextlib.suppress(Exception):
-                    producer.close(timeout=0)
+                # the producer reconnects by itself; jobs of a failed put it still delivers
+                # later are put again by the feeder too: harmless, a job may come twice
                 raise
 
     @staticmethod
