@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import itertools
 import json
 import os
@@ -60,6 +61,13 @@ def port_open(port: int) -> bool:
     return False
 
 
+def _dies_with_parent() -> None:
+    """In the broker's process before it runs: SIGTERM when the test process dies, however it
+    dies (a killed pytest must not leave a broker behind)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class PrivateKafka:
     """A Kafka broker of this test's own (KRaft, one node, on free ports), run from the jars
     deploy/services.sh installed: it can be stopped and started again without touching the
@@ -104,7 +112,7 @@ class PrivateKafka:
         out = (self.directory / "kafka.out").open("ab")
         self.process = subprocess.Popen(self._java("kafka.Kafka", str(self.properties)),
                                         stdout=out, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                                        stdin=subprocess.DEVNULL, preexec_fn=_dies_with_parent)
         deadline = time.monotonic() + timeout
         while not port_open(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
