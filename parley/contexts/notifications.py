@@ -35,12 +35,11 @@ def routers() -> Sequence[PlacedRouter]:
     from api.notifications import admin, callbacks, notifications
     from api.notifications import contact_points as contact_point_routes
 
-    mine = (PlacedRouter(200, notifications.router),
+    return (PlacedRouter(200, notifications.router),
             PlacedRouter(210, contact_point_routes.router),
             PlacedRouter(211, contact_point_routes.verification),
             PlacedRouter(220, callbacks.callbacks),  # providers' status callbacks
             PlacedRouter(230, admin.router))
-    return mine
 
 
 def problems() -> Sequence[ProblemRefinement[Any]]:
@@ -50,10 +49,10 @@ def problems() -> Sequence[ProblemRefinement[Any]]:
 CONTEXT = BoundedContext(
     name="notifications",
     handlers={
+        **CONTACT_POINT_HANDLERS,
         **TRIGGER_HANDLERS,
         **DISPATCH_HANDLERS,
         **REACTION_HANDLERS,
-        **CONTACT_POINT_HANDLERS,
         **CIRCUIT_HANDLERS,
     },
     projectors=projectors,
@@ -73,14 +72,14 @@ CONTEXT = BoundedContext(
     process_managers=(SignedOutDevices(), *REACTIONS),
     live_frames=inbox_frames,  # a `notification` frame on the recipient's sockets
     settings=("max_contact_points_per_user", "email_verification_ttl_seconds",
-              "breaker_window_seconds", "breaker_min_calls", "breaker_failure_rate",
-              "breaker_open_seconds", "breaker_half_open_probes",
               "notification_providers", "notification_categories", "notification_max_attempts",
               "notification_retry_base_seconds", "notification_retry_cap_seconds",
               "notification_timer_every_seconds", "notification_sweep_every_seconds",
               "notification_requeue_after_seconds", "notification_stale_after_seconds",
               "notification_dispatch_batch", "notification_urgent_pumps", "notification_pumps",
-              "notification_allow_loopback_http",
+              "notification_allow_loopback_http", "notification_dispatch_in_api",
+              "breaker_window_seconds", "breaker_min_calls", "breaker_failure_rate",
+              "breaker_open_seconds", "breaker_half_open_probes",
               "message_email_fallback_seconds", "message_preview_chars",
               "own_notification_max_age_seconds", "public_url"),
 )
