@@ -293,7 +293,7 @@ async def mark_all_read(commands: UnkeyedCommands, gate: Gate, queries: Inbox,
 
 @router.get("/v1/notifications/web-push-key", response_model=WebPushKey,
             summary="The key a browser subscribes to Web Push with",
-            responses=problem_responses(401, 404, described={
+            responses=problem_responses(401, 404, 422, described={
                 404: "no Web Push provider is configured"}))
 async def web_push_key(caller: UserId, parley: ParleyDep) -> WebPushKey:
     """The VAPID public key of the deployment's Web Push provider (every Web Push provider of
