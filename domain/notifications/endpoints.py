@@ -23,7 +23,7 @@ def endpoint_url_problem(url: str, *, allow_loopback_http: bool = False) -> str 
         return f"must be at most {MAX_URL_LENGTH} characters"
     try:
         parts = urlsplit(url)
-        port = parts.port
+        parts.port  # noqa: B018 - reading it refuses a port that is not a number in range
     except ValueError:
         return "is not a valid URL"
     if parts.username is not None or parts.password is not None:
@@ -37,7 +37,6 @@ def endpoint_url_problem(url: str, *, allow_loopback_http: bool = False) -> str 
         return None
     if parts.scheme == "http" and allow_loopback_http and _is_loopback_v4(host):
         return None
-    del port
     return "must be an https:// URL"
 
 
