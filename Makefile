@@ -32,7 +32,7 @@ services-down:
 test: install
 	$(MAKE) lint
 	bash deploy/services.sh up
-	eval "$$(bash deploy/services.sh env)" && $(BIN)/pytest -q -p no:cacheprovider; \
+	eval "$$(bash deploy/services.sh env)" && $(BIN)/pytest -q -p no:cacheprovider --durations=25; \
 	  status=$$?; bash deploy/services.sh down; exit $$status
 
 # Unit and embedded tests only: no services needed.

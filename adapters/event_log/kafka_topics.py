@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
+from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -22,3 +23,14 @@ def ensure_topics(bootstrap: str, topics: Sequence[str]) -> None:
                 admin.create_topics(missing)
     finally:
         admin.close()
+
+
+def subscribe_known(consumer: KafkaConsumer, topics: Sequence[str]) -> None:
+    """Subscribes `consumer` to `topics` once their partitions are in its metadata.
+
+    kafka-python may otherwise send its first JoinGroup before the subscribed topics' metadata
+    has arrived: the group's leader then assigns nothing ("No partition metadata for topic")
+    and the group stays without partitions until the next metadata refresh, minutes later."""
+    for topic in topics:
+        consumer.partitions_for_topic(topic)
+    consumer.subscribe(list(topics))

@@ -19,6 +19,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from adapters.event_log.kafka_topics import subscribe_known
 from commands.notifications.dispatcher import DispatchJob
 from commands.processes.outages import Outage
 from domain.notifications.channels import BULK, CRITICAL, HIGH, NORMAL, PRIORITIES
@@ -35,8 +36,12 @@ def dispatch_topic(namespace: str, priority: str) -> str:
     return f"{namespace}.notifications.dispatch.{priority}"
 
 
-def dispatch_group(namespace: str) -> str:
-    return f"{namespace}-dispatchers"
+def dispatch_group(namespace: str, priority: str) -> str:
+    """One consumer group per priority: a member joining or leaving one priority's group
+    (a process starting, a bulk lane's consumer restarting) rebalances only that priority, so
+    critical jobs never stop for a bulk rebalance, and the lanes of a new process join their
+    groups side by side, not one cascade of rebalances of one shared group."""
+    return f"{namespace}-dispatchers-{priority}"
 
 
 def ensure_dispatch_topics(bootstrap: str, namespace: str) -> None:
@@ -91,7 +96,7 @@ class _Buffered:
 class _PriorityLane:
     """One priority's consumer, polled by a thread of its own into a bounded buffer."""
 
-    def __init__(self, priority: str, topic: str, consumer_factory: Callable[[], KafkaConsumer],
+    def __init__(self, priority: str, topic: str, consumer_factory: Callable[[str], KafkaConsumer],
                  bound: int, ready: threading.Condition, stopping: threading.Event) -> None:
         self.priority = priority
         self._topic = topic
@@ -137,8 +142,8 @@ class _PriorityLane:
         while not self._stopping.is_set():
             try:
                 if self._consumer is None:
-                    self._consumer = self._consumer_factory()
-                    self._consumer.subscribe([self._topic])
+                    self._consumer = self._consumer_factory(self.priority)
+                    subscribe_known(self._consumer, [self._topic])
                 self._poll_once(self._consumer)
             except Exception as error:  # noqa: BLE001 - logged once per outage; retried
                 self._outage.failed(error)
@@ -205,8 +210,9 @@ class _PriorityLane:
 
 class KafkaDispatchQueue:
     """A `DispatchQueue` on Kafka: `<namespace>.notifications.dispatch.<priority>`, keyed by
-    notification id; every dispatcher process's consumers in one group, `<namespace>-dispatchers`,
-    so they share the partitions (and a dead one's are taken over once its session times out).
+    notification id; each priority's consumers of every dispatcher process in one group,
+    `<namespace>-dispatchers-<priority>`, so they share that topic's partitions (and a dead
+    one's are taken over once its session times out).
 
     `put` returns only once Kafka has acknowledged every job (the feeder records its position
     after that). `take` starts, on first being asked for a priority, that priority's consumer on
@@ -227,11 +233,11 @@ class KafkaDispatchQueue:
 
     def __init__(self, bootstrap: str, namespace: str, *, buffer_size: int = 200,
                  producer_factory: Callable[[], KafkaProducer] | None = None,
-                 consumer_factory: Callable[[], KafkaConsumer] | None = None) -> None:
+                 consumer_factory: Callable[[str], KafkaConsumer] | None = None) -> None:
         self._namespace = namespace
         self._producer_factory = producer_factory or (lambda: new_dispatch_producer(bootstrap))
         self._consumer_factory = consumer_factory or (
-            lambda: new_dispatch_consumer(bootstrap, dispatch_group(namespace)))
+            lambda priority: new_dispatch_consumer(bootstrap, dispatch_group(namespace, priority)))
         self._buffer_size = buffer_size
         self._producer: KafkaProducer | None = None
         self._producing = threading.Lock()
