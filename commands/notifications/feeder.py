@@ -1,13 +1,14 @@
 """Feeds dispatchers: reads `Notification.Queued` events from the log by position and puts a
 job for each on the dispatch queue, then records the position reached.
 
-Like a process manager's runner (commands/processes/runner.py) it reads the log itself, under
-its lock, so one process feeds at a time; unlike one it issues no command: a job is a request
-to a dispatcher, and a job put twice is harmless (`StartDispatches` leaves a notification that
-is no longer queued alone). In production the queue is Kafka and the position is kept in
-PostgreSQL, recorded only once the jobs are acknowledged. In the embedded default the queue is
-in memory and so is the position, which starts at the log's head: what was queued before a
-restart is queued again by the schedule's sweep (commands/notifications/timers.py).
+Like a process manager's runner (commands/processes/runner.py) it reads the log itself, in the
+same loop (commands/processes/following.py), under its lock, so one process feeds at a time;
+unlike one it issues no command: a job is a request to a dispatcher, and a job put twice is
+harmless (`StartDispatches` leaves a notification that is no longer queued alone). In
+production the queue is Kafka and the position is kept in PostgreSQL, recorded only once the
+jobs are acknowledged. In the embedded default the queue is in memory and so is the position,
+which starts at the log's head: what was queued before a restart is queued again by the
+schedule's sweep (commands/notifications/timers.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 from typing import Final
 
 from commands.notifications.dispatcher import DispatchJob, DispatchQueue
-from commands.processes.outages import Outage
+from commands.processes.following import LogFollower
 from commands.processes.runner import ProcessLocks, ProcessPositions, ReactionLog, lock_name
 
 log = logging.getLogger(__name__)
@@ -34,23 +35,18 @@ class DispatchFeeder:
         self._locks = locks
         self._queue = queue
         self._batch_size = batch_size
-        self._poll_seconds = poll_seconds
-        self._retry_seconds = retry_seconds
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=FEEDER_NAME, daemon=True)
+        self._follower = LogFollower(FEEDER_NAME, self.run_once, log,
+                                     "feeding the dispatch queue",
+                                     poll_seconds=poll_seconds, retry_seconds=retry_seconds)
 
     def start(self) -> None:
-        self._thread.start()
+        self._follower.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+        self._follower.stop()
 
-    def wake(self, _position: int = 0) -> None:
-        self._wake.set()
+    def wake(self, position: int = 0) -> None:
+        self._follower.wake(position)
 
     def run_once(self) -> bool:
         """Feed the next batch; whether the recorded position moved."""
@@ -65,20 +61,6 @@ class DispatchFeeder:
                 self._queue.put(jobs)
             self._positions.record(FEEDER_NAME, upto)
         return True
-
-    def _run(self) -> None:
-        outage = Outage(log, "feeding the dispatch queue")
-        while not self._stopping.is_set():
-            try:
-                moved = self.run_once()
-            except Exception as error:  # noqa: BLE001 - logged once per outage; retried
-                outage.failed(error)
-                self._stopping.wait(self._retry_seconds)
-                continue
-            outage.recovered()
-            if not moved:
-                self._wake.wait(timeout=self._poll_seconds)
-                self._wake.clear()
 
 
 class PositionsFrom:

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from commands.processes.outages import Outage
+from commands.processes.following import LogFollower
 from commands.processes.reactions import ProcessManager, cause_of, idempotency_key
 from domain.errors import Conflict, DomainError
 from event_log.aggregate import Cause
@@ -85,28 +84,22 @@ class ProcessManagerRunner:
         self._issue = issue
         self._locks = locks
         self._batch_size = batch_size
-        self._poll_seconds = poll_seconds
-        self._retry_seconds = retry_seconds
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"process-{manager.name}",
-                                        daemon=True)
+        self._follower = LogFollower(f"process-{manager.name}", self.run_once, log,
+                                     f"process manager {manager.name}",
+                                     poll_seconds=poll_seconds, retry_seconds=retry_seconds)
 
     @property
     def name(self) -> str:
         return self._manager.name
 
     def start(self) -> None:
-        self._thread.start()
+        self._follower.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+        self._follower.stop()
 
-    def wake(self, _position: int = 0) -> None:
-        self._wake.set()
+    def wake(self, position: int = 0) -> None:
+        self._follower.wake(position)
 
     def run_once(self) -> bool:
         """Handle the next batch of the log; returns whether the recorded position moved."""
@@ -134,17 +127,3 @@ class ProcessManagerRunner:
                     raise
                 log.info("process manager %s: %s refused (%s)", self._manager.name,
                          type(command).__name__, type(refused).__name__)
-
-    def _run(self) -> None:
-        outage = Outage(log, f"process manager {self._manager.name}")
-        while not self._stopping.is_set():
-            try:
-                moved = self.run_once()
-            except Exception as error:  # noqa: BLE001 - logged once per outage; retried
-                outage.failed(error)
-                self._stopping.wait(self._retry_seconds)
-                continue
-            outage.recovered()
-            if not moved:
-                self._wake.wait(timeout=self._poll_seconds)
-                self._wake.clear()
