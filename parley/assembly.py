@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +39,7 @@ from commands.processes.schedules import ScheduledJob
 from domain.identity.passwords import PasswordPolicy
 from domain.messaging.attachments import UploadPolicy
 from domain.messaging.upload_quota import UploadQuota
+from domain.notifications.channels import PRIORITIES
 from event_log.log import EventLog
 from event_log.moved_topics import register_moved_modules
 from event_log.outcomes import Handler, Outcome
@@ -87,11 +88,15 @@ def projectors() -> list[Projector]:
     return contexts.projectors()
 
 
-def live_notifier(live: LiveUpdates,
-                  store: ReadStore) -> Callable[[Sequence[DocumentChange], int], None]:
+def live_notifier(live: LiveUpdates, store: ReadStore,
+                  presence: PresenceStore) -> Callable[[Sequence[DocumentChange], int], None]:
     """Called after each projection batch: wakes the sockets whose members it concerns, and
-    sends the frames the contexts make of it for particular people (read from `store`)."""
+    sends the frames the contexts make of it for particular people (read from `store`), if
+    they have a live socket open (`presence`'s leases, kept by every process's sockets)."""
     frame_makers = contexts.live_frames()
+
+    def open_sockets(user_ids: Collection[str]) -> set[str]:
+        return presence.online_among(user_ids, datetime.now(UTC)) if user_ids else set()
 
     def notify(changes: Sequence[DocumentChange], upto: int) -> None:
         notification = feed_notification(changes, upto)
@@ -100,7 +105,7 @@ def live_notifier(live: LiveUpdates,
         frames: list[tuple[str, dict[str, Any]]] = []
         for make in frame_makers:
             try:
-                frames.extend(make(changes, store))
+                frames.extend(make(changes, store, open_sockets))
             except Exception:  # frames are a courtesy: the batch is written already
                 log.warning("live frames of a projection batch up to %d not made", upto,
                             exc_info=True)
@@ -444,15 +449,19 @@ def read_models_path(settings: Settings) -> Path:
 
 def attach_notification_engine(parley: Parley, queue: DispatchQueue,
                                positions: ProcessPositions, locks: ProcessLocks, *,
-                               dispatch: bool) -> NotificationEngine:
-    """The engine runs while the process runs (after attach_write_side and attach_queries)."""
+                               dispatch: bool,
+                               dispatch_priorities: Sequence[str] = PRIORITIES,
+                               ) -> NotificationEngine:
+    """The engine runs while the process runs (after attach_write_side and attach_queries);
+    with `dispatch`, its dispatchers take `dispatch_priorities`."""
     from parley.notification_engine import engine
     from projections.notifications.inbox import InboxQueries
 
     writer = parley.writer
     execute = writer.execute if isinstance(writer, GroupCommitWriter) else None
     parts = engine(parley.settings, parley.event_log, queue, execute, store=parley.store,
-                   positions=positions, locks=locks, dispatch=dispatch)
+                   positions=positions, locks=locks, dispatch=dispatch,
+                   dispatch_priorities=dispatch_priorities)
     parley.notification_engine = parts
     parley.inbox = InboxQueries(parley.store)
     parley._starters.append(parts.start)

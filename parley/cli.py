@@ -95,15 +95,27 @@ def project() -> None:
 
 
 @app.command()
-def dispatch() -> None:
+def dispatch(
+    priorities: str = typer.Option(
+        None, help="Comma-separated priorities this process takes, e.g. critical,high "
+        "(default PARLEY_NOTIFICATION_DISPATCH_PRIORITIES: all four)"),
+) -> None:
     """Production: send queued notifications through their providers (no HTTP; stops on
-    SIGTERM). Run as many as the load needs: they share the jobs through Kafka."""
+    SIGTERM). Run as many as the load needs: they share the jobs through Kafka. Urgent
+    dispatchers in processes of their own (--priorities critical,high) never wait behind a
+    bulk batch."""
     from parley.production import run_dispatchers
     from parley.reachability import Unreachable
+    from parley.settings import dispatch_priorities
 
+    settings = command_settings()
     try:
-        run_dispatchers(command_settings(),
-                        lambda: typer.echo("parley: dispatcher started", err=True))
+        taking = None if priorities is None else dispatch_priorities(priorities, "--priorities")
+    except ValueError as error:
+        fail(str(error))
+    try:
+        run_dispatchers(settings, lambda: typer.echo("parley: dispatcher started", err=True),
+                        taking)
     except (MissingSetting, Unreachable) as error:
         fail(str(error))
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from commands.notifications.circuits import CircuitBoard, recorded_circuits
 from commands.notifications.dispatcher import (
-    URGENT,
     Dispatcher,
     DispatchQueue,
     DispatchSettings,
-    Lane,
+    lanes_for,
 )
 from commands.notifications.feeder import DispatchFeeder
 from commands.notifications.providers import Provider
@@ -87,14 +86,17 @@ def breaker_policy(settings: Settings) -> BreakerPolicy:
                                  defaults.half_open_probes))
 
 
-def dispatch_settings(settings: Settings) -> DispatchSettings:
+def dispatch_settings(settings: Settings,
+                      priorities: Sequence[str] = PRIORITIES) -> DispatchSettings:
+    """The dispatchers' settings; their lanes take only `priorities` (all four but where a
+    production process is told otherwise)."""
     return DispatchSettings(
         batch_size=settings.notification_dispatch_batch,
         stale_after_seconds=settings.notification_stale_after_seconds,
         public_url=str(getattr(settings, "public_url", "http://127.0.0.1:8000")).rstrip("/"),
         policy=retry_policy(settings),
-        lanes=(Lane(URGENT, settings.notification_urgent_pumps),
-               Lane(PRIORITIES, settings.notification_pumps)))
+        lanes=lanes_for(priorities, settings.notification_urgent_pumps,
+                        settings.notification_pumps))
 
 
 @dataclass
@@ -133,9 +135,10 @@ def engine(settings: Settings, event_log: EventLog, queue: DispatchQueue,
            execute: Callable[[Any, Any], Outcome[Any]] | None, *,
            store: ReadStore | None, positions: ProcessPositions | None,
            locks: ProcessLocks | None, dispatch: bool,
+           dispatch_priorities: Sequence[str] = PRIORITIES,
            clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> NotificationEngine:
     """The engine's parts this process runs: with `execute` (it holds the writer) and a store,
-    the feeder and timers; with `dispatch` too, dispatchers."""
+    the feeder and timers; with `dispatch` too, dispatchers, taking `dispatch_priorities`."""
     from adapters.processes.log_reactions import ReactionsReader
 
     providers = build_providers(settings)
@@ -148,7 +151,8 @@ def engine(settings: Settings, event_log: EventLog, queue: DispatchQueue,
         return parts
     if dispatch:
         parts.dispatcher = Dispatcher(queue, providers, execute, board,
-                                      dispatch_settings(settings), clock)
+                                      dispatch_settings(settings, dispatch_priorities),
+                                      clock)
     if store is not None and positions is not None and locks is not None:
         parts.feeder = DispatchFeeder(ReactionsReader(event_log, (Notification.Queued,)),
                                       positions, locks, queue)

@@ -6,7 +6,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from adapters.read_model.postgres_projection_health import PostgresProjectionHea
 from adapters.read_model.redis_cache import RedisCache
 from commands.processes.runner import ProcessLocks, lock_name
 from commands.processes.schedules import Schedule, ScheduledJob
+from domain.notifications.channels import PRIORITIES
 from event_log.log import EventLog
 from migrations.runner import migrate
 from parley import contexts
@@ -169,7 +170,8 @@ def build_production(settings: Settings, *, with_writer: bool = True) -> Parley:
                             PostgresLocks(managing, settings.namespace))
     attach_schedules(parley, signs_chain=False)  # the relay signs the chain
     engine = attach_production_notification_engine(
-        parley, dispatch=settings.notification_dispatch_in_api)
+        parley, dispatch=settings.notification_dispatch_in_api,
+        dispatch_priorities=settings.notification_dispatch_priorities)
     if engine.feeder is not None:
         feeder_wake.append(engine.feeder.wake)
     reader = LogReader(event_log)
@@ -193,12 +195,14 @@ def notification_pool(settings: Settings) -> ConnectionPool:
     )
 
 
-def attach_production_notification_engine(parley: Parley, *,
-                                          dispatch: bool) -> NotificationEngine:
+def attach_production_notification_engine(
+        parley: Parley, *, dispatch: bool,
+        dispatch_priorities: Sequence[str] = PRIORITIES) -> NotificationEngine:
     """Every API process (with the writer) runs the feeder and the timers, each under its
     PostgreSQL lock so the processes take turns, the feeder's position in the process positions
-    table; with `dispatch` (PARLEY_NOTIFICATION_DISPATCH_IN_API) dispatchers too. Jobs go
-    through Kafka, a topic per priority (adapters/notifications/kafka_queue.py)."""
+    table; with `dispatch` (PARLEY_NOTIFICATION_DISPATCH_IN_API) dispatchers too, taking
+    `dispatch_priorities` (PARLEY_NOTIFICATION_DISPATCH_PRIORITIES). Jobs go through Kafka, a
+    topic per priority (adapters/notifications/kafka_queue.py)."""
     from adapters.notifications.kafka_queue import KafkaDispatchQueue
 
     settings = parley.settings
@@ -208,7 +212,8 @@ def attach_production_notification_engine(parley: Parley, *,
                                buffer_size=2 * settings.notification_dispatch_batch)
     parley._closers.append(pool.close)  # closers run in reverse: the pool after the engine
     parts = attach_notification_engine(parley, queue, PostgresProcessPositions(pool), locks,
-                                       dispatch=dispatch)
+                                       dispatch=dispatch,
+                                       dispatch_priorities=dispatch_priorities)
     parts.jobs = [ScheduledJob(under_lock(job.schedule, locks)) for job in parts.jobs]
     return parts
 
@@ -225,12 +230,12 @@ def under_lock(schedule: Schedule, locks: ProcessLocks) -> Schedule:
     return replace(schedule, work=locked)
 
 
-def run_dispatchers(settings: Settings, on_started: Callable[[], None] = lambda: None) -> None:
+def run_dispatchers(settings: Settings, on_started: Callable[[], None] = lambda: None,
+                    priorities: Sequence[str] | None = None) -> None:
     """Dispatchers only (`parley dispatch`): jobs from Kafka, commands through a writer of its
-    own, no HTTP, no feeder, no timers; stops on SIGTERM."""
-    from adapters.notifications.kafka_queue import KafkaDispatchQueue
+    own, no HTTP, no feeder, no timers; stops on SIGTERM. They take `priorities` (by default
+    PARLEY_NOTIFICATION_DISPATCH_PRIORITIES)."""
     from event_log.writer import GroupCommitWriter
-    from parley.notification_engine import engine
 
     migrate_all(settings)
     event_log = EventLog(env=event_log_env(settings))
@@ -238,15 +243,13 @@ def run_dispatchers(settings: Settings, on_started: Callable[[], None] = lambda:
                                max_batch=settings.group_commit_max_batch,
                                linger_seconds=settings.group_commit_linger_ms / 1000,
                                command_timeout=settings.command_timeout_seconds)
-    queue = KafkaDispatchQueue(settings.kafka_bootstrap or "", settings.namespace,
-                               buffer_size=2 * settings.notification_dispatch_batch)
-    parts = engine(settings, event_log, queue, writer.execute, store=None, positions=None,
-                   locks=None, dispatch=True)
+    taking = settings.notification_dispatch_priorities if priorities is None else priorities
+    parts = dispatching_engine(settings, event_log, writer.execute, taking)
     stopping = threading.Event()
     _stop_on_signals(stopping)
     writer.start()
     parts.start()
-    log.info("dispatcher started")
+    log.info("dispatcher started", extra={"priorities": list(taking)})
     on_started()
     try:
         while not stopping.wait(1.0):
@@ -255,6 +258,22 @@ def run_dispatchers(settings: Settings, on_started: Callable[[], None] = lambda:
         parts.stop()
         writer.stop()
         event_log.close()
+
+
+def dispatching_engine(settings: Settings, event_log: EventLog,
+                       execute: Callable[[Any, Any], Any],
+                       priorities: Sequence[str]) -> NotificationEngine:
+    """`parley dispatch`'s engine: dispatchers alone, taking `priorities` from Kafka. The
+    queue consumes only those priorities' topics (a topic's consumer starts when first asked
+    for), so a process for critical and high has a writer and an event loop that no bulk batch
+    ever holds, and leaves normal and bulk to the processes that take them."""
+    from adapters.notifications.kafka_queue import KafkaDispatchQueue
+    from parley.notification_engine import engine
+
+    queue = KafkaDispatchQueue(settings.kafka_bootstrap or "", settings.namespace,
+                               buffer_size=2 * settings.notification_dispatch_batch)
+    return engine(settings, event_log, queue, execute, store=None, positions=None,
+                  locks=None, dispatch=True, dispatch_priorities=priorities)
 
 
 def raise_missing_secret() -> None:
@@ -314,9 +333,11 @@ def run_projectors(settings: Settings,
     cache = RedisCache(settings.redis_url or "", settings.namespace, settings.cache_ttl_seconds)
     by_topic = projectors_by_topic(topic_of_projection(settings), projectors())
     live = RedisLiveUpdates(settings.redis_url or "", settings.namespace)
+    # the API processes' sockets hold their leases here: frames only for whom is listening
+    presence = RedisPresence(settings.redis_url or "", settings.namespace)
     mapper = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
     pool = progress_pool(settings)
-    writer = ProjectionWriter(store, cache, on_applied=live_notifier(live, store),
+    writer = ProjectionWriter(store, cache, on_applied=live_notifier(live, store, presence),
                               locks=PostgresLocks(pool, settings.namespace),
                               health=PostgresProjectionHealth(pool),
                               policy=settings.projection_failure_policy,
@@ -335,4 +356,5 @@ def run_projectors(settings: Settings,
         store.close()
         cache.close()
         live.close()
+        presence.close()
         pool.close()

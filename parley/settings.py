@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from domain.messaging.upload_quota import (
     DEFAULT_MAX_UNATTACHED_BYTES,
     DEFAULT_MAX_UNATTACHED_UPLOADS,
 )
+from domain.notifications.channels import PRIORITIES
 from parley.signing_keys import key_weakness
 
 PRODUCTION_VARIABLES = {
@@ -34,6 +36,19 @@ PRODUCTION_VARIABLES = {
 
 class MissingSetting(Exception):
     """A production setting is absent; the message names the variable."""
+
+
+def dispatch_priorities(named: str | Sequence[str], where: str) -> list[str]:
+    """Notification priorities named in a comma-separated list (or a list), most urgent
+    first and each once; none, or one that does not exist, is a ValueError naming `where`
+    (the variable or option) and the priorities there are."""
+    names = named.split(",") if isinstance(named, str) else list(named)
+    chosen = {name.strip().lower() for name in names if name.strip()}
+    unknown = sorted(chosen - set(PRIORITIES))
+    if unknown or not chosen:
+        problem = f"unknown priority {', '.join(unknown)!r}" if unknown else "no priority"
+        raise ValueError(f"{where}: {problem} (choose from {', '.join(PRIORITIES)})")
+    return [p for p in PRIORITIES if p in chosen]
 
 
 class Settings(BaseSettings):
@@ -179,6 +194,10 @@ class Settings(BaseSettings):
     notification_dispatch_in_api: bool = Field(
         True, description="Production: API processes (parley serve) run dispatchers too; false "
         "leaves dispatching to `parley dispatch` processes")
+    notification_dispatch_priorities: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(PRIORITIES), description="Production: the priorities "
+        "an API process's dispatchers take, comma-separated (`parley dispatch --priorities` "
+        "chooses its own)")
     notification_allow_loopback_http: bool = Field(
         False, description="Tests only: let endpoints be plain http:// on 127.0.0.1")
     # notifications: contact points (where a user can be reached)
@@ -202,6 +221,13 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [t.strip().lower() for t in value.split(",") if t.strip()]
+        return value
+
+    @field_validator("notification_dispatch_priorities", mode="before")
+    @classmethod
+    def _known_priorities(cls, value: Any) -> Any:
+        if isinstance(value, str | list | tuple):
+            return dispatch_priorities(value, "PARLEY_NOTIFICATION_DISPATCH_PRIORITIES")
         return value
 
     @field_validator("secret_key", "audit_key", "direct_id_key")

@@ -94,6 +94,16 @@ class Lane:
 DEFAULT_LANES: Final = (Lane(URGENT, 2), Lane(PRIORITIES, 2))
 
 
+def lanes_for(priorities: Sequence[str], urgent_pumps: int, pumps: int) -> tuple[Lane, ...]:
+    """The urgent lane and the lane of every priority, each narrowed to `priorities` (what
+    this process dispatches), most urgent first; a lane left with none is dropped. So a
+    process told critical and high never asks the queue for normal or bulk (in production it
+    never even consumes their topics), and one told normal and bulk has no urgent lane."""
+    lanes = (Lane(URGENT, urgent_pumps), Lane(PRIORITIES, pumps))
+    return tuple(Lane(narrowed, lane.pumps) for lane in lanes
+                 if (narrowed := tuple(p for p in lane.priorities if p in priorities)))
+
+
 # Normal and bulk sends one provider may have in flight at once. An HTTP/2 client multiplexes
 # at most 100 streams on its connection to a service (httpcore's limit; the 101st request waits
 # for a free stream) and an HTTP/1.1 one has 100 connections (httpx's default): a bulk backlog

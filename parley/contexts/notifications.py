@@ -78,6 +78,7 @@ CONTEXT = BoundedContext(
               "notification_requeue_after_seconds", "notification_stale_after_seconds",
               "notification_dispatch_batch", "notification_urgent_pumps", "notification_pumps",
               "notification_allow_loopback_http", "notification_dispatch_in_api",
+              "notification_dispatch_priorities",
               "breaker_window_seconds", "breaker_min_calls", "breaker_failure_rate",
               "breaker_open_seconds", "breaker_half_open_probes",
               "message_email_fallback_seconds", "message_preview_chars",

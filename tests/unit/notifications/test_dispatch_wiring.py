@@ -1,6 +1,6 @@
 """The production wiring's small parts: the timers' rounds take turns between processes (each
-under its lock), API processes dispatch unless told not to, and `parley dispatch` exists and
-refuses the embedded default."""
+under its lock), API processes dispatch unless told not to, dispatchers take only the
+priorities they are told, and `parley dispatch` exists and refuses the embedded default."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import pytest
+from pydantic import ValidationError
+
+from commands.notifications.dispatcher import URGENT, Lane, lanes_for
 from commands.processes.runner import lock_name
 from commands.processes.schedules import Schedule
 from parley.production import under_lock
-from parley.settings import Settings
+from parley.settings import Settings, dispatch_priorities
 
 
 class RecordingLocks:
@@ -62,3 +66,45 @@ def test_parley_dispatch_refuses_the_embedded_default(tmp_path) -> None:
                          capture_output=True, text=True, check=False)
     assert ran.returncode != 0
     assert "PARLEY_DATABASE_URL is not set" in ran.stderr
+
+
+def test_lanes_narrowed_to_critical_and_high_never_ask_for_normal_or_bulk() -> None:
+    assert lanes_for(("critical", "high"), 2, 3) == (Lane(URGENT, 2), Lane(URGENT, 3))
+    assert lanes_for(("normal", "bulk"), 2, 3) == (Lane(("normal", "bulk"), 3),)
+    assert lanes_for(("critical", "high", "normal", "bulk"), 2, 3) == (
+        Lane(URGENT, 2), Lane(("critical", "high", "normal", "bulk"), 3))
+
+
+def test_dispatch_priorities_are_named_in_any_order_and_kept_most_urgent_first() -> None:
+    assert dispatch_priorities(" Bulk,critical,,bulk ", "--priorities") == ["critical", "bulk"]
+    with pytest.raises(ValueError, match="--priorities: unknown priority 'urgent'"):
+        dispatch_priorities("critical,urgent", "--priorities")
+    with pytest.raises(ValueError, match="no priority"):
+        dispatch_priorities(" , ", "--priorities")
+
+
+def test_api_processes_dispatch_every_priority_unless_told_which(monkeypatch) -> None:
+    assert Settings().notification_dispatch_priorities == ["critical", "high", "normal", "bulk"]
+    monkeypatch.setenv("PARLEY_NOTIFICATION_DISPATCH_PRIORITIES", "bulk,normal")
+    assert Settings().notification_dispatch_priorities == ["normal", "bulk"]
+    monkeypatch.setenv("PARLEY_NOTIFICATION_DISPATCH_PRIORITIES", "critical,soon")
+    with pytest.raises(ValidationError, match="unknown priority 'soon'"):
+        Settings()
+
+
+def test_parley_dispatch_refuses_an_unknown_priority_with_exit_2(monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from parley import cli
+
+    started: list[object] = []
+    monkeypatch.setattr(cli, "command_settings", Settings)  # no logging set up in the test
+    monkeypatch.setattr("parley.production.run_dispatchers", lambda *a: started.append(a))
+
+    ran = CliRunner().invoke(cli.app, ["dispatch", "--priorities", "critical,urgent"])
+    assert (ran.exit_code, started) == (2, [])
+    assert "--priorities: unknown priority 'urgent'" in ran.output
+
+    ran = CliRunner().invoke(cli.app, ["dispatch", "--priorities", "high,critical"])
+    assert ran.exit_code == 0
+    assert [a[2] for a in started] == [["critical", "high"]]
