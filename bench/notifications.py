@@ -20,7 +20,13 @@ commands, straight into the profile's event log (as `parley apikeys create` does
     messages after `--bulk-delay-ms`, so the backlog persists), critical and high ones
     triggered at a steady `--rate` each, timed from the trigger to the stand-in receiving
     them: p50/p99 per priority.
-(c) each Parley process's peak RSS (VmHWM); the dispatching process is `serve`.
+(c) each Parley process's peak RSS (VmHWM).
+
+Who dispatches (`--dispatchers`, production only): `priorities` (the default) runs API
+processes that do not dispatch, one `parley dispatch --priorities critical,high` and one
+`parley dispatch --priorities normal,bulk`, so urgent notifications have a writer and an event
+loop of their own; `api` is the earlier shape, `serve` dispatching everything. In the
+embedded default `serve` dispatches.
 """
 
 from __future__ import annotations
@@ -405,11 +411,12 @@ def cpu_seconds(pid: int) -> float:
 
 async def throughput(http: httpx.AsyncClient, received: Received, key: str, users: list[str],
                      count: int, concurrency: int, channels: list[str],
-                     serve_pid: int) -> dict[str, Any]:
+                     serve_pid: int, dispatcher_pids: tuple[int, ...] = ()) -> dict[str, Any]:
     await received.refresh(http)
     before = len(received.rows)
     load = os.getloadavg()[0]
     cpu_before = cpu_seconds(serve_pid)
+    dispatchers_before = sum(cpu_seconds(pid) for pid in dispatcher_pids)
     started_wall, started = time.time(), time.perf_counter()
     latencies = await trigger_many(http, key, users, count, concurrency, "normal", channels)
     triggered = time.perf_counter() - started
@@ -430,6 +437,10 @@ async def throughput(http: httpx.AsyncClient, received: Received, key: str, user
     # what the machine's load cannot blur: the dispatching process's CPU per notification
     result["serve_cpu_ms_per_notification"] = round(
         (cpu_seconds(serve_pid) - cpu_before) * 1000 / count, 3)
+    if dispatcher_pids:  # `parley dispatch` processes do the sending: their CPU apart
+        result["dispatchers_cpu_ms_per_notification"] = round(
+            (sum(cpu_seconds(pid) for pid in dispatcher_pids) - dispatchers_before) * 1000
+            / count, 3)
     result["load_1min_before"] = round(load, 2)
     return result
 
@@ -498,15 +509,18 @@ async def latency_under_backlog(http: httpx.AsyncClient, received: Received, key
     return result
 
 
-def dump_stacks(pid: int, directory: Path, seconds: float) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+def dump_stacks(pids: dict[str, int], directory: Path, seconds: float) -> None:
+    """py-spy dumps of each named process every 0.5 s, into `directory/<name>/`."""
+    for name in pids:
+        (directory / name).mkdir(parents=True, exist_ok=True)
     spy = str(Path(sys.executable).with_name("py-spy"))
     deadline, n = time.monotonic() + seconds, 0
     while time.monotonic() < deadline:
         n += 1
-        with (directory / f"dump-{n:03d}.txt").open("w") as out:
-            subprocess.run([spy, "dump", "--pid", str(pid), "--nonblocking"], stdout=out,
-                           stderr=subprocess.STDOUT, check=False, timeout=30)
+        for name, pid in pids.items():
+            with (directory / name / f"dump-{n:03d}.txt").open("w") as out:
+                subprocess.run([spy, "dump", "--pid", str(pid), "--nonblocking"], stdout=out,
+                               stderr=subprocess.STDOUT, check=False, timeout=30)
         time.sleep(0.5)
 
 
@@ -536,15 +550,20 @@ async def measure(args: argparse.Namespace, processes: ParleyProcesses, stand_in
                 for concurrency in args.concurrency:
                     runs = [await throughput(http, received, key, users, args.count,
                                              concurrency, channels,
-                                             processes.running["serve"].pid)
+                                             processes.running["serve"].pid,
+                                             tuple(processes.running[name].pid
+                                                   for name in DISPATCHERS
+                                                   if name in processes.running))
                             for _ in range(args.runs)]
                     results[f"{name} c={concurrency}"] = medians(runs)
         if "latency" in args.parts:
             await http.post(f"{stand_in}/bulk-delay", json={"seconds": args.bulk_delay_ms / 1000})
             dumps = None
-            if args.dump_stacks:  # py-spy dump of serve every 0.5 s while critical ones go
+            if args.dump_stacks:  # py-spy dumps every 0.5 s while critical ones go
+                dumped = {name: processes.running[name].pid
+                          for name in ("serve", *DISPATCHERS) if name in processes.running}
                 dumps = threading.Thread(target=dump_stacks, daemon=True, args=(
-                    processes.running["serve"].pid, Path(args.dump_stacks), args.seconds))
+                    dumped, Path(args.dump_stacks), args.seconds))
             results["latency_with_bulk_backlog"] = await latency_under_backlog(
                 http, received, key, users, args.bulk, args.rate, args.seconds, dumps)
         await received.refresh(http)
@@ -555,6 +574,17 @@ async def measure(args: argparse.Namespace, processes: ParleyProcesses, stand_in
     results["fcm_refused"] = tokens["refused"]
     results["peak_rss_mib"] = peak_rss(processes)
     return results
+
+
+# `--dispatchers priorities`: each process's name, and the priorities it takes
+DISPATCHERS = {"dispatch-urgent": "critical,high", "dispatch-rest": "normal,bulk"}
+
+
+def start_dispatchers(processes: ParleyProcesses) -> None:
+    for name, priorities in DISPATCHERS.items():
+        processes.start_named(name, "dispatch", "--priorities", priorities)
+    for name in DISPATCHERS:
+        processes.wait_until_logged(name, "dispatcher started")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -581,12 +611,20 @@ def main(argv: list[str] | None = None) -> None:
                              "HTTP/1.1")
     parser.add_argument("--set", nargs="*", default=[], metavar="PARLEY_X=value",
                         help="more settings for Parley's processes")
+    parser.add_argument("--dispatchers", choices=["priorities", "api"], default="priorities",
+                        help="production: `parley dispatch` processes per priority class "
+                             "(critical,high and normal,bulk) and API processes that do not "
+                             "dispatch; or `api`: serve dispatches everything")
     parser.add_argument("--dump-stacks", default=None, metavar="DIR",
-                        help="py-spy dump serve's threads into DIR during the steady phase")
+                        help="py-spy dump serve's (and the dispatchers') threads into DIR/<name>/ "
+                             "during the steady phase")
     parser.add_argument("--profile-with", default=None, metavar="SVG",
                         help="py-spy record the serve process into this file meanwhile")
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.set)
+    by_priority = args.profile == "production" and args.dispatchers == "priorities"
+    if by_priority:
+        extra = {"PARLEY_NOTIFICATION_DISPATCH_IN_API": "false"} | extra
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         with fcm_stand_in(scratch, 0.0, args.fcm_http == "2") as (stand_in, account, ca_file):
@@ -597,6 +635,8 @@ def main(argv: list[str] | None = None) -> None:
             if args.profile == "embedded":  # one writer at a time on the SQLite log
                 users, key = seed(variables, args.users)
             with processes.serving(args.profile):
+                if by_priority:
+                    start_dispatchers(processes)
                 if args.profile == "production":
                     users, key = seed(variables, args.users)
                 seed_seconds = time.perf_counter() - seeded_at
@@ -622,7 +662,9 @@ def main(argv: list[str] | None = None) -> None:
         "platform": platform.platform(), "load_after": os.getloadavg()},
         "stand_in": f"FCM-shaped, separate process, HTTP/{args.fcm_http}"
                     + (" over TLS" if args.fcm_http == "2" else " plain"),
-        "users": args.users, "seed_seconds": round(seed_seconds, 1), **results}, indent=2))
+        "users": args.users, "seed_seconds": round(seed_seconds, 1),
+        "dispatchers": DISPATCHERS if by_priority else {"serve": "all priorities"},
+        **results}, indent=2))
 
 
 def stand_in_main(argv: list[str]) -> None:

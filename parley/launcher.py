@@ -38,9 +38,10 @@ class ParleyProcesses:
             args += ["--port", str(self.port)]
         self._spawn(role, args)
 
-    def start_named(self, name: str, role: str) -> None:
-        """One more process of `role` (e.g. a second `parley dispatch`), known as `name`."""
-        self._spawn(name, [sys.executable, "-m", "parley", role])
+    def start_named(self, name: str, role: str, *options: str) -> None:
+        """One more process of `role` (e.g. a second `parley dispatch`, with `options` such as
+        `--priorities critical,high`), known as `name`."""
+        self._spawn(name, [sys.executable, "-m", "parley", role, *options])
 
     def start_another_api(self, name: str, env: dict[str, str] | None = None) -> str:
         """One more `parley serve` (production: it shares everything through the services),
