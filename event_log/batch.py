@@ -2,30 +2,43 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.domain import Aggregate
 
+if TYPE_CHECKING:
+    from event_log.aggregate_cache import AggregateCache
+
 A = TypeVar("A", bound=Aggregate)
 
 
 class Batch:
-    """Loads each aggregate once per batch, so commands in one batch see each other's effects."""
+    """Loads each aggregate once per batch, so commands in one batch see each other's effects.
 
-    def __init__(self, repository: Repository) -> None:  # type: ignore[type-arg]
+    The writer's batches take their aggregates from its `AggregateCache`; any other batch
+    (a read outside the writer) reads through the repository, as the library does.
+    """
+
+    def __init__(self, repository: Repository,  # type: ignore[type-arg]
+                 cache: AggregateCache | None = None) -> None:
         self._repository = repository
+        self._cache = cache
         self._aggregates: dict[UUID, Aggregate] = {}
         self._missing: set[UUID] = set()  # looked up once per batch, e.g. absent blocklists
+        self._seen: set[UUID] = set()  # by the command being decided
+        self._distrusted: set[UUID] = set()  # seen by a command that failed: not kept
 
     def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        self._seen.add(aggregate_id)
         aggregate = self._aggregates.get(aggregate_id)
         if aggregate is None:
             if aggregate_id in self._missing:
                 return None
             try:
-                aggregate = self._repository.get(aggregate_id)
+                aggregate = (self._repository.get(aggregate_id) if self._cache is None
+                             else self._cache.take(aggregate_id))
             except AggregateNotFoundError:
                 self._missing.add(aggregate_id)
                 return None
@@ -33,8 +46,22 @@ class Batch:
         return aggregate if isinstance(aggregate, kind) else None
 
     def add(self, aggregate: Aggregate) -> None:
+        self._seen.add(aggregate.id)
         self._missing.discard(aggregate.id)
         self._aggregates[aggregate.id] = aggregate
+
+    def begin_command(self) -> None:
+        """The next command starts: what it reads is counted apart."""
+        self._seen = set()
+
+    def distrust_command(self) -> None:
+        """The command failed: what it read may have been changed without an event, so
+        none of it goes back to the writer's cache."""
+        self._distrusted |= self._seen
+
+    def kept(self) -> list[Aggregate]:
+        """The aggregates that may go back to the writer's cache once the batch committed."""
+        return [a for i, a in self._aggregates.items() if i not in self._distrusted]
 
     def pending_event_count(self) -> int:
         return sum(len(a.pending_events) for a in self._aggregates.values())

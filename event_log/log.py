@@ -12,7 +12,7 @@ from eventsourcing.persistence import StoredEvent
 
 from event_log.aggregate import SNAPSHOT_EVERY
 
-__all__ = ["SNAPSHOT_EVERY", "EventKey", "EventLog", "RecordedEvents"]
+__all__ = ["SNAPSHOT_EVERY", "EventKey", "EventLog", "RecentWrites", "RecordedEvents"]
 
 EventKey = tuple[UUID, int]  # an aggregate id and version: where an event sits in the log
 
@@ -25,6 +25,17 @@ class RecordedEvents(Protocol):
 
     def recorded(self, keys: Sequence[EventKey],
                  timeout: float) -> dict[EventKey, tuple[int, StoredEvent]]: ...
+
+
+@runtime_checkable
+class RecentWrites(Protocol):
+    """A recorder that says, in one try each (the writer bounds and answers failures itself),
+    how far the log reaches and whose events lie between two positions."""
+
+    def head_position(self) -> int: ...
+
+    def originators_between(self, after: int, until: int,
+                            limit: int) -> list[tuple[int, UUID]]: ...
 
 
 
@@ -73,6 +84,22 @@ class EventLog(Application):  # type: ignore[type-arg]
                 return None
             positions[key] = position
         return positions
+
+    def head_position(self) -> int:
+        """The position of the newest event in the log (0 when it is empty)."""
+        recorder = self.recorder
+        if isinstance(recorder, RecentWrites):
+            return recorder.head_position()
+        return recorder.max_notification_id() or 0
+
+    def originators_between(self, after: int, until: int,
+                            limit: int) -> list[tuple[int, UUID]]:
+        """The position and aggregate of at most `limit` events in (`after`, `until`]."""
+        recorder = self.recorder
+        if isinstance(recorder, RecentWrites):
+            return recorder.originators_between(after, until, limit)
+        return [(n.id, UUID(str(n.originator_id))) for n in recorder.select_notifications(
+            after, limit, until, inclusive_of_start=False)]
 
     def _recorded(self, keys: Sequence[EventKey],
                   timeout: float) -> dict[EventKey, tuple[int, StoredEvent]]:

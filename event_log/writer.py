@@ -8,6 +8,10 @@ still queued after that is answered "not stored" without being tried, and the sa
 by the same deadline (the recorder receives it as `timeout_seconds`). A save that fails on the
 connection may have committed all the same, so the log is asked, on a fresh connection, whether
 it holds the batch's events, and each caller is answered by what it holds.
+
+Commands are decided on the writer's own cache of aggregates (event_log/aggregate_cache.py):
+what a batch saved is kept as saved, and before each batch the log is asked once how far it
+reaches, so what another process wrote since is read again, not used stale.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 
 from domain.errors import Conflict, DomainError
 from event_log.aggregate import Cause
+from event_log.aggregate_cache import AggregateCache
 from event_log.batch import Batch
 from event_log.faults import CommandNotStored, CommandOutcomeUnknown
 from event_log.idempotency import CommandReceipt, receipt_id
@@ -74,8 +79,10 @@ class GroupCommitWriter:
         linger_seconds: float = 0.0,
         on_commit: Callable[[int], None] | None = None,
         command_timeout: float = 30.0,
+        cache: AggregateCache | None = None,
     ) -> None:
         self._log = log
+        self._cache = cache if cache is not None else AggregateCache(log)
         self._handlers = handlers
         self._max_batch = max_batch
         self._linger = linger_seconds
@@ -168,10 +175,15 @@ class GroupCommitWriter:
     def _commit(self, submissions: list[Submission]) -> None:
         if not submissions:
             return
-        batch = Batch(self._log.repository)
+        try:
+            batch = self._fresh_batch()
+        except (OperationalError, InterfaceError) as error:
+            self._fail_unread(submissions, error)
+            return
         decided: list[_Decided] = []
         for submission in submissions:
             keys_before = batch.pending_event_keys()
+            batch.begin_command()
             try:
                 outcome = self._decide(batch, submission)
             except (OperationalError, InterfaceError) as error:
@@ -183,12 +195,14 @@ class GroupCommitWriter:
                     # A handler failed half-way: its partial events poison the batch.
                     self._commit_each_alone(submissions)
                     return
+                batch.distrust_command()
                 submission.future.set_exception(error)
                 continue
             decided.append(
                 _Decided(submission, outcome, batch.pending_event_keys() - keys_before)
             )
         if not decided:
+            self._cache.keep(batch.kept(), {})
             return
         try:
             positions = self._save(batch, min(d.submission.deadline for d in decided))
@@ -196,7 +210,13 @@ class GroupCommitWriter:
             # Another process wrote to one of these aggregates first: redo each on fresh state.
             self._commit_each_alone([d.submission for d in decided])
             return
+        self._cache.keep(batch.kept(), positions)
         self._answer(decided, positions)
+
+    def _fresh_batch(self) -> Batch:
+        """A batch over the writer's cache, after it forgot what other processes changed."""
+        self._cache.catch_up()
+        return Batch(self._log.repository, self._cache)
 
     def _commit_each_alone(self, submissions: list[Submission]) -> None:
         for submission in submissions:
@@ -206,8 +226,8 @@ class GroupCommitWriter:
                 if submission.deadline <= time.monotonic():
                     submission.future.set_exception(self._not_stored())
                     break
-                batch = Batch(self._log.repository)
                 try:
+                    batch = self._fresh_batch()
                     outcome = self._decide(batch, submission)
                     positions = self._save(batch, submission.deadline)
                 except IntegrityError:
@@ -219,6 +239,7 @@ class GroupCommitWriter:
                 except (DomainError, CommandNotStored, CommandOutcomeUnknown) as error:
                     submission.future.set_exception(error)
                     break
+                self._cache.keep(batch.kept(), positions)
                 self._answer([_Decided(submission, outcome, set(positions))], positions)
                 break
             else:

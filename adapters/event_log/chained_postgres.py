@@ -85,6 +85,13 @@ class ChainedPostgresApplicationRecorder(ChainTables, PostgresApplicationRecorde
         ).format(schema, Identifier(self.events_table_name))
         self._lock_for_check = SQL("LOCK TABLE {}.{} IN SHARE MODE").format(
             schema, Identifier(self.events_table_name))
+        self._select_head_position = SQL(
+            "SELECT max(notification_id) AS head FROM {}.{}"
+        ).format(schema, Identifier(self.events_table_name))
+        self._select_originators = SQL(
+            "SELECT notification_id, originator_id FROM {}.{} WHERE notification_id > %s "
+            "AND notification_id <= %s ORDER BY notification_id LIMIT %s"
+        ).format(schema, Identifier(self.events_table_name))
 
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
@@ -137,6 +144,20 @@ class ChainedPostgresApplicationRecorder(ChainTables, PostgresApplicationRecorde
                         UUID(str(row["originator_id"])), row["originator_version"],
                         row["topic"], bytes(row["state"])))
         return found
+
+    def head_position(self) -> int:
+        """The newest event's position, in one try (the library's read retries for seconds)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select_head_position, prepare=True)
+            row = curs.fetchone()
+        return int(row["head"] or 0) if row else 0
+
+    def originators_between(self, after: int, until: int,
+                            limit: int) -> list[tuple[int, UUID]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select_originators, (after, until, limit), prepare=True)
+            return [(r["notification_id"], UUID(str(r["originator_id"])))
+                    for r in curs.fetchall()]
 
     def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
                               **kwargs: Any) -> None:

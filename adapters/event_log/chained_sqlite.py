@@ -113,6 +113,19 @@ class ChainedSQLiteApplicationRecorder(ChainTables, SQLiteApplicationRecorder):
                         originator_id, version, row["topic"], bytes(row["state"])))
         return found
 
+    def head_position(self) -> int:
+        return int(self.max_notification_id() or 0)
+
+    def originators_between(self, after: int, until: int,
+                            limit: int) -> list[tuple[int, UUID]]:
+        """The position and aggregate of at most `limit` events in (`after`, `until`]."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT rowid, originator_id FROM {self.events_table_name} "
+                      "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?",
+                      (after, until, limit))
+            return [(r["rowid"], UUID(str(r["originator_id"])))
+                    for r in c.fetchall()]
+
     def _rows(self, statement: str, params: Sequence[Any]) -> list[Row]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
