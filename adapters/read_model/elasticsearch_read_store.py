@@ -275,6 +275,17 @@ class ElasticsearchReadStore:
         next_after = list(hits[query.limit - 1]["sort"]) if len(hits) > query.limit else None
         return Page(documents, next_after)
 
+    def count(self, collection: str, filters: Sequence[Filter], up_to: int) -> int:
+        if up_to <= 0:
+            return 0
+        try:  # the _count API: no hits fetched; each shard stops at `up_to` matches
+            result = self._client.count(
+                index=self.index(collection), terminate_after=up_to,
+                query={"bool": {"filter": [self._filter(f) for f in filters]}})
+        except NotFoundError:
+            return 0
+        return min(int(result["count"]), up_to)
+
     @staticmethod
     def _filter(condition: Filter) -> dict[str, Any]:
         if isinstance(condition, Eq | Contains):

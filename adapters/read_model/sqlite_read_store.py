@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_by_conversation ON documents (
     collection, json_extract(body, '$.conversation_id'), json_extract(body, '$.seq')
 );
+-- a person's notifications (the inbox's pages, its unread counts): a search, not a scan of all
+CREATE INDEX IF NOT EXISTS documents_by_recipient ON documents (
+    collection, json_extract(body, '$.recipient_id')
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_text USING fts5(text);
 CREATE TRIGGER IF NOT EXISTS documents_text_insert AFTER INSERT ON documents
 WHEN json_extract(new.body, '$.text') IS NOT NULL BEGIN
@@ -226,6 +230,15 @@ class SQLiteReadStore:
             last = rows[query.limit - 1]
             next_after = [last[1], last[2]]
         return Page(documents, next_after)
+
+    def count(self, collection: str, filters: Sequence[Filter], up_to: int) -> int:
+        where, params = self._where(collection, filters)
+        # the LIMIT inside stops the scan at `up_to` matches, however many there are
+        row = self._connection().execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM documents WHERE {where} LIMIT ?)",
+            [*params, max(up_to, 0)],
+        ).fetchone()
+        return int(row[0])
 
     @staticmethod
     def _filter_sql(condition: Filter) -> tuple[str, list[Any]]:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from domain.notifications.errors import NotificationNotFound
 from domain.notifications.notifications import Notification
-from projections.read_model.documents import Eq, Query, ReadStore, Upsert
+from projections.read_model.documents import Eq, Filter, Query, ReadStore, Upsert
 
 INBOX: Final = "notification_inbox"
 MAX_PAGE: Final = 100
@@ -53,6 +53,11 @@ class InboxProjector:
                        only_if=("posted", False))]
 
 
+def unread_of(user_id: str) -> tuple[Filter, ...]:
+    """The filters of a user's unread notifications: posted to their inbox, not yet read."""
+    return Eq("recipient_id", user_id), Eq("posted", True), Eq("read", False)
+
+
 class InboxQueries:
     def __init__(self, store: ReadStore) -> None:
         self._store = store
@@ -68,15 +73,12 @@ class InboxQueries:
         return page.documents, page.next_after
 
     def unread_count(self, user_id: str) -> int:
-        page = self._store.query(Query(
-            INBOX, filters=(Eq("recipient_id", user_id), Eq("posted", True), Eq("read", False)),
-            sort_field="position", limit=UNREAD_COUNT_CAP))
-        return len(page.documents)
+        """Counted by the store (no document read), up to UNREAD_COUNT_CAP."""
+        return self._store.count(INBOX, unread_of(user_id), up_to=UNREAD_COUNT_CAP)
 
     def unread_ids(self, user_id: str) -> list[UUID]:
-        page = self._store.query(Query(
-            INBOX, filters=(Eq("recipient_id", user_id), Eq("posted", True), Eq("read", False)),
-            sort_field="position", limit=UNREAD_COUNT_CAP))
+        page = self._store.query(Query(INBOX, filters=unread_of(user_id),
+                                       sort_field="position", limit=UNREAD_COUNT_CAP))
         return [UUID(d["notification_id"]) for d in page.documents]
 
     def one(self, user_id: str, notification_id: str) -> dict[str, Any]:

@@ -127,6 +127,17 @@ def test_range_filters_bound_numbers_on_either_side(store: ReadStore) -> None:
     assert ranks(lte=2) == [2, 1]
 
 
+def test_a_count_is_of_the_matching_documents_and_stops_at_its_bound(store: ReadStore) -> None:
+    store.apply([note(f"n{i}", i, group="g" if i % 3 else "h", open=i % 2 == 0)
+                 for i in range(1, 13)], "p", 12)
+    assert store.count("notes", [Eq("group", "g")], up_to=100) == 8
+    assert store.count("notes", [Eq("group", "g"), Eq("open", True)], up_to=100) == 4
+    assert store.count("notes", [AnyOf("note_id", ["n1", "n2", "none"])], up_to=100) == 2
+    assert store.count("notes", [Eq("group", "g")], up_to=5) == 5
+    assert store.count("notes", [Eq("group", "nobody's")], up_to=100) == 0
+    assert store.count("never_written", [], up_to=100) == 0
+
+
 def test_prefix_filters_match_the_start_of_a_string_exactly(store: ReadStore) -> None:
     handles = ["ada", "ada_l", "adam", "bada", "Ada", "a%b", "a_c", "abc"]
     store.apply([note(f"n{i}", i, handle=h, rank=i) for i, h in enumerate(handles, 1)], "p", 8)
