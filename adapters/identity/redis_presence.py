@@ -6,6 +6,7 @@ a process that dies leaves entries that simply expire. Last seen is a plain key.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +43,16 @@ class RedisPresence:
         admitted = self._admit(keys=[self._prefix + user_id], args=[
             at.timestamp(), at.timestamp() + SOCKET_LEASE_SECONDS, limit, socket_id])
         return bool(admitted)
+
+    def online_among(self, user_ids: Collection[str], now: datetime) -> set[str]:
+        people = list(user_ids)
+        if not people:
+            return set()
+        with self._client.pipeline(transaction=False) as pipe:  # one round trip for them all
+            for user_id in people:
+                pipe.zcount(self._prefix + user_id, now.timestamp(), "+inf")
+            live = pipe.execute()
+        return {user_id for user_id, sockets in zip(people, live, strict=True) if sockets}
 
     def seen(self, user_id: str, now: datetime) -> dict[str, Any] | None:
         sockets, seen = self._prefix + user_id, self._prefix + user_id + ":seen"

@@ -8,6 +8,7 @@ see it follows each person's privacy setting and blocks (`PresenceAudience`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -23,6 +24,10 @@ class PresenceStore(Protocol):
     def record(self, user_id: str, socket_id: str, online: bool, at: datetime) -> None: ...
 
     def seen(self, user_id: str, now: datetime) -> dict[str, Any] | None: ...
+
+    def online_among(self, user_ids: Collection[str], now: datetime) -> set[str]:
+        """Those of these people who hold a live socket's lease now (one read for them all)."""
+        ...
 
     def admit(self, user_id: str, socket_id: str, at: datetime, limit: int) -> bool:
         """Takes a lease for a new socket unless `limit` sockets of the user hold one (one
@@ -55,6 +60,12 @@ class MemoryPresence:
                 return False
             leases[socket_id] = at.timestamp() + SOCKET_LEASE_SECONDS
             return True
+
+    def online_among(self, user_ids: Collection[str], now: datetime) -> set[str]:
+        moment = now.timestamp()
+        with self._lock:
+            return {user_id for user_id in user_ids
+                    if any(expiry > moment for expiry in self._leases.get(user_id, {}).values())}
 
     def seen(self, user_id: str, now: datetime) -> dict[str, Any] | None:
         with self._lock:
