@@ -86,7 +86,8 @@ def build_embedded(settings: Settings) -> Parley:
     reader = LogReader(event_log)
     health = SQLiteProjectionHealth(read_models_path(settings))
     parley._closers.append(health.close)
-    writer = ProjectionWriter(store, cache, on_applied=live_notifier(parley.live, store),
+    notify_live = live_notifier(parley.live, store, parley.presence)  # memory: one process
+    writer = ProjectionWriter(store, cache, on_applied=notify_live,
                               locks=FileLocks(settings.data_dir / "locks"), health=health,
                               policy=settings.projection_failure_policy,
                               hot_paths=hot_path_keys)

@@ -19,6 +19,7 @@ from commands.processes.schedules import Schedule
 from event_log.aggregate import Cause
 from event_log.outcomes import Handler
 from parley.settings import Settings
+from projections.messaging.live import OpenSockets
 from projections.read_model.documents import DocumentChange, ReadStore
 from projections.read_model.runner import Projector
 
@@ -70,13 +71,14 @@ def no_problems() -> Sequence[ProblemRefinement[Any]]:
     return ()
 
 
-# A batch of one projection's changes, once written, and the read store they were written to
-# -> frames for particular people's live sockets, (user id, frame) in order
-LiveFrames = Callable[[Sequence[DocumentChange], ReadStore], Sequence[tuple[str, dict[str, Any]]]]
+# A batch of one projection's changes, once written, the read store they were written to, and
+# who has a live socket open -> frames for those people's sockets, (user id, frame) in order
+LiveFrames = Callable[[Sequence[DocumentChange], ReadStore, OpenSockets],
+                      Sequence[tuple[str, dict[str, Any]]]]
 
 
-def no_live_frames(_changes: Sequence[DocumentChange],
-                   _store: ReadStore) -> Sequence[tuple[str, dict[str, Any]]]:
+def no_live_frames(_changes: Sequence[DocumentChange], _store: ReadStore,
+                   _open_sockets: OpenSockets) -> Sequence[tuple[str, dict[str, Any]]]:
     return ()
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -76,6 +76,11 @@ def feed_notification(changes: Sequence[DocumentChange], upto: int) -> dict[str,
         return None
     return {"type": "changes", "conversation_ids": sorted(conversations),
             "user_ids": sorted(users), "position": upto}
+
+
+# Of these people, those with a live socket open now, on any process (the presence leases).
+# It may lag a moment: a socket opening while it is asked may not count yet.
+OpenSockets = Callable[[Collection[str]], set[str]]
 
 
 def addressed_notification(frames: Sequence[tuple[str, dict[str, Any]]]

@@ -3,26 +3,29 @@ their inbox, and of each one they read, with their unread count after it.
 
 Frames are made after the inbox projection has written a batch (so the count includes it) and
 reach the recipient's sockets only, through the messenger's live channel as addressed frames
-(`projections.messaging.live.ADDRESSED`; Redis pub/sub in production). A socket too slow to
-take them may lose some, as it loses wake-ups: `GET /v1/notifications` is the inbox itself.
+(`projections.messaging.live.ADDRESSED`; Redis pub/sub in production). They are made only for
+recipients who hold a live socket somewhere, as the presence leases say when the batch is
+written (`OpenSockets`): almost nobody among a bulk trigger's thousand recipients does, and for
+them nothing is read or counted. The leases may lag: a socket opening while a batch's frames
+are made may miss them, and a crashed process's socket counts until its lease runs out (frames
+that nobody hears). A socket too slow to take them may lose some, as it loses wake-ups. Either
+way `GET /v1/notifications` is the inbox itself.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from projections.notifications.inbox import INBOX, UNREAD_COUNT_CAP, InboxQueries
-from projections.read_model.documents import AnyOf, DocumentChange, Eq, Query, ReadStore, Upsert
+from projections.messaging.live import OpenSockets
+from projections.notifications.inbox import INBOX, InboxQueries
+from projections.read_model.documents import AnyOf, DocumentChange, Query, ReadStore, Upsert
 
 NOTIFICATION_FRAME: Final = "notification"
 ITEM_FIELDS: Final = ("notification_id", "category", "priority", "title", "body", "data",
                       "deep_link", "posted_at", "read", "read_at")
 READ_AT_ONCE: Final = 500  # documents per query
-COUNTED_AT_ONCE: Final = 200  # recipients whose unread notifications one query reads
-UNREAD_READ_AT_ONCE: Final = 5000  # (Elasticsearch answers at most 10,000 hits)
 
 
 def inbox_item(document: dict[str, Any]) -> dict[str, Any]:
@@ -45,39 +48,41 @@ def _shown_changes(changes: Sequence[DocumentChange]) -> list[str]:
     return list(dict.fromkeys(touched))
 
 
-def inbox_frames(changes: Sequence[DocumentChange],
-                 store: ReadStore) -> list[tuple[str, dict[str, Any]]]:
-    """`(recipient id, {"type": "notification", "notification": item, "unread": n})` for
-    each notification the batch posted or marked read, in the batch's order."""
-    ids = _shown_changes(changes)
-    if not ids:
-        return []
+def _recipients_in(changes: Sequence[DocumentChange]) -> dict[str, str]:
+    """Notification id -> recipient id, for the notifications the batch itself requested (a
+    trigger's are requested and posted in one transaction, so projected together)."""
+    return {change.doc_id: change.fields["recipient_id"] for change in changes
+            if isinstance(change, Upsert) and change.collection == INBOX
+            and "recipient_id" in change.fields}
+
+
+def _documents(store: ReadStore, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     documents: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), READ_AT_ONCE):
         chunk = ids[start:start + READ_AT_ONCE]
         page = store.query(Query(INBOX, filters=(AnyOf("notification_id", tuple(chunk)),),
                                  sort_field="position", limit=len(chunk)))
         documents.update((d["notification_id"], d) for d in page.documents)
-    shown = [documents[i] for i in ids if i in documents and documents[i].get("posted")]
-    unread = unread_counts(store, list(dict.fromkeys(d["recipient_id"] for d in shown)))
+    return documents
+
+
+def inbox_frames(changes: Sequence[DocumentChange], store: ReadStore,
+                 open_sockets: OpenSockets) -> list[tuple[str, dict[str, Any]]]:
+    """`(recipient id, {"type": "notification", "notification": item, "unread": n})` for
+    each notification the batch posted or marked read whose recipient has a socket open, in
+    the batch's order."""
+    ids = _shown_changes(changes)
+    if not ids:
+        return []
+    recipients = _recipients_in(changes)
+    # a read, or a post whose request was projected earlier (a scheduled one), names no one
+    documents = _documents(store, [i for i in ids if i not in recipients])
+    recipients.update((i, d["recipient_id"]) for i, d in documents.items())
+    listening = open_sockets({recipients[i] for i in ids if i in recipients})
+    heard = [i for i in ids if recipients.get(i) in listening]
+    documents.update(_documents(store, [i for i in heard if i not in documents]))
+    shown = [documents[i] for i in heard if i in documents and documents[i].get("posted")]
+    inbox = InboxQueries(store)
+    unread = {r: inbox.unread_count(r) for r in dict.fromkeys(d["recipient_id"] for d in shown)}
     return [(d["recipient_id"], {"type": NOTIFICATION_FRAME, "notification": inbox_item(d),
                                  "unread": unread[d["recipient_id"]]}) for d in shown]
-
-
-def unread_counts(store: ReadStore, recipients: Sequence[str]) -> dict[str, int]:
-    """Each recipient's unread count as `InboxQueries.unread_count` gives it (up to
-    UNREAD_COUNT_CAP), in one query per COUNTED_AT_ONCE recipients (a batch posts to many
-    inboxes at once); recipients with a great many unread are counted one by one."""
-    counts: dict[str, int] = {}
-    for start in range(0, len(recipients), COUNTED_AT_ONCE):
-        chunk = recipients[start:start + COUNTED_AT_ONCE]
-        page = store.query(Query(INBOX, filters=(
-            AnyOf("recipient_id", tuple(chunk)), Eq("posted", True), Eq("read", False)),
-            sort_field="position", limit=UNREAD_READ_AT_ONCE))
-        if page.next_after is None:
-            found = Counter(d["recipient_id"] for d in page.documents)
-            counts.update((r, min(found[r], UNREAD_COUNT_CAP)) for r in chunk)
-        else:
-            inbox = InboxQueries(store)
-            counts.update((r, inbox.unread_count(r)) for r in chunk)
-    return counts
