@@ -18,11 +18,11 @@ the writer's retry reads the aggregate afresh, since the failed batch kept nothi
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Repository
+from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
 from eventsourcing.domain import Aggregate
 
 from event_log.log import EventKey, EventLog
@@ -87,6 +87,22 @@ class AggregateCache:
             aggregate = self._rebuild.get(aggregate_id)
             self.rebuilt += 1
         return aggregate
+
+    def take_all(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Aggregate]:
+        """`take` for many: those not cached are read from the log in one query, and rebuilt
+        from all their events (so for aggregates that are never snapshotted)."""
+        taken: dict[UUID, Aggregate] = {}
+        for aggregate_id in aggregate_ids:
+            if (aggregate := self._aggregates.pop(aggregate_id, None)) is not None:
+                taken[aggregate_id] = aggregate
+        missing = [i for i in dict.fromkeys(aggregate_ids) if i not in taken]
+        if missing:
+            for aggregate_id, stored in self._log.events_of(missing).items():
+                rebuilt = project_aggregate(None, map(self._log.mapper.to_domain_event, stored))
+                if isinstance(rebuilt, Aggregate):
+                    taken[aggregate_id] = rebuilt
+                    self.rebuilt += 1
+        return taken
 
     def keep(self, aggregates: Iterable[Aggregate], saved: Mapping[EventKey, int]) -> None:
         """After a batch committed: its aggregates as they are now, and where its events are."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
@@ -44,6 +45,19 @@ class Batch:
                 return None
             self._aggregates[aggregate_id] = aggregate
         return aggregate if isinstance(aggregate, kind) else None
+
+    def find_all(self, kind: type[A], aggregate_ids: Iterable[UUID]) -> dict[UUID, A]:
+        """`find` for many, reading those the writer's cache lacks in one query; for a kind
+        that is never snapshotted (one that is, is read one at a time from its snapshot)."""
+        ids = list(dict.fromkeys(aggregate_ids))
+        self._seen.update(ids)
+        wanted = [i for i in ids if i not in self._aggregates and i not in self._missing]
+        if wanted and self._cache is not None and getattr(kind, "snapshot_every", None) is None:
+            taken = self._cache.take_all(wanted)
+            self._aggregates.update(taken)
+            self._missing.update(i for i in wanted if i not in taken)
+        found = {i: self.find(kind, i) for i in ids}
+        return {i: a for i, a in found.items() if a is not None}
 
     def add(self, aggregate: Aggregate) -> None:
         self._seen.add(aggregate.id)

@@ -12,7 +12,8 @@ from eventsourcing.persistence import StoredEvent
 
 from event_log.aggregate import SNAPSHOT_EVERY
 
-__all__ = ["SNAPSHOT_EVERY", "EventKey", "EventLog", "RecentWrites", "RecordedEvents"]
+__all__ = ["SNAPSHOT_EVERY", "EventKey", "EventLog", "EventsOfMany", "RecentWrites",
+           "RecordedEvents"]
 
 EventKey = tuple[UUID, int]  # an aggregate id and version: where an event sits in the log
 
@@ -36,6 +37,13 @@ class RecentWrites(Protocol):
 
     def originators_between(self, after: int, until: int,
                             limit: int) -> list[tuple[int, UUID]]: ...
+
+
+@runtime_checkable
+class EventsOfMany(Protocol):
+    """A recorder that reads the events of many aggregates in one query, in one try."""
+
+    def events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
 
 
 
@@ -100,6 +108,14 @@ class EventLog(Application):  # type: ignore[type-arg]
             return recorder.originators_between(after, until, limit)
         return [(n.id, UUID(str(n.originator_id))) for n in recorder.select_notifications(
             after, limit, until, inclusive_of_start=False)]
+
+    def events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """Every event of each of these aggregates, oldest first; none for one not in the log."""
+        recorder = self.recorder
+        if isinstance(recorder, EventsOfMany):
+            return recorder.events_of(originator_ids)
+        found = {i: list(recorder.select_events(i)) for i in originator_ids}
+        return {i: events for i, events in found.items() if events}
 
     def _recorded(self, keys: Sequence[EventKey],
                   timeout: float) -> dict[EventKey, tuple[int, StoredEvent]]:

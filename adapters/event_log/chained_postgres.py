@@ -85,6 +85,10 @@ class ChainedPostgresApplicationRecorder(ChainTables, PostgresApplicationRecorde
         ).format(schema, Identifier(self.events_table_name))
         self._lock_for_check = SQL("LOCK TABLE {}.{} IN SHARE MODE").format(
             schema, Identifier(self.events_table_name))
+        self._select_events_of = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(schema, Identifier(self.events_table_name))
         self._select_head_position = SQL(
             "SELECT max(notification_id) AS head FROM {}.{}"
         ).format(schema, Identifier(self.events_table_name))
@@ -158,6 +162,17 @@ class ChainedPostgresApplicationRecorder(ChainTables, PostgresApplicationRecorde
             curs.execute(self._select_originators, (after, until, limit), prepare=True)
             return [(r["notification_id"], UUID(str(r["originator_id"])))
                     for r in curs.fetchall()]
+
+    def events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """Every event of each of these aggregates, in one query (and one try)."""
+        found: dict[UUID, list[StoredEvent]] = {}
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select_events_of, (list(originator_ids),), prepare=True)
+            for row in curs.fetchall():
+                originator_id = UUID(str(row["originator_id"]))
+                found.setdefault(originator_id, []).append(StoredEvent(
+                    originator_id, row["originator_version"], row["topic"], bytes(row["state"])))
+        return found
 
     def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
                               **kwargs: Any) -> None:

@@ -29,6 +29,7 @@ from event_log.hash_chain import ChainLink, LoggedEvent, extend_chain
 
 RECORDER_TOPIC = "adapters.event_log.chained_sqlite:ChainedSQLiteApplicationRecorder"
 BACKFILL_BATCH = 5000
+EVENTS_OF_CHUNK = 500  # aggregates per query (well under SQLite's bound on parameters)
 
 
 class ChainedSQLiteApplicationRecorder(ChainTables, SQLiteApplicationRecorder):
@@ -125,6 +126,25 @@ class ChainedSQLiteApplicationRecorder(ChainTables, SQLiteApplicationRecorder):
                       (after, until, limit))
             return [(r["rowid"], UUID(str(r["originator_id"])))
                     for r in c.fetchall()]
+
+    def events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """Every event of each of these aggregates, a query per 500 of them."""
+        found: dict[UUID, list[StoredEvent]] = {}
+        ids = list(originator_ids)
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), EVENTS_OF_CHUNK):
+                chunk = ids[start:start + EVENTS_OF_CHUNK]
+                c.execute(f"SELECT originator_id, originator_version, topic, state FROM "
+                          f"{self.events_table_name} WHERE originator_id IN "
+                          f"({', '.join('?' * len(chunk))}) "
+                          "ORDER BY originator_id, originator_version",
+                          [i.hex for i in chunk])
+                for row in c.fetchall():
+                    originator_id = UUID(str(row["originator_id"]))
+                    found.setdefault(originator_id, []).append(StoredEvent(
+                        originator_id, row["originator_version"], row["topic"],
+                        bytes(row["state"])))
+        return found
 
     def _rows(self, statement: str, params: Sequence[Any]) -> list[Row]:
         with self.datastore.transaction(commit=False) as c:

@@ -27,7 +27,7 @@ from commands.notifications.receipts import (
     UNDELIVERED,
     RecordDeliveryReceipt,
 )
-from domain.notifications.channels import CHANNEL_OF_KIND, INBOX
+from domain.notifications.channels import CHANNEL_OF_KIND, IN_APP, INBOX
 from domain.notifications.contact_points import ContactPoints, contact_points_id
 from domain.notifications.notifications import (
     DISPATCHING,
@@ -150,16 +150,26 @@ def _delivery(notification: Notification, delivery_id: UUID, address: Address, c
 def start_dispatches(batch: Batch, command: StartDispatches, cause: Cause) -> DispatchesStarted:
     to_send: list[ToSend] = []
     probes = dict(command.probes)
+    notifications = batch.find_all(Notification, command.notification_ids)
+    batch.find_all(ContactPoints, [  # read together; `_addresses` finds them in the batch
+        contact_points_id(n.recipient_id) for n in notifications.values()
+        if n.channel != IN_APP and _to_dispatch(n, command)])
     for nid in dict.fromkeys(command.notification_ids):
-        notification = batch.find(Notification, nid)
-        if notification is None:
+        notification = notifications.get(nid)
+        if notification is None or not _to_dispatch(notification, command):
             continue
         if notification.state == QUEUED:
             to_send.extend(_start(batch, notification, command, probes, cause))
-        elif notification.state == DISPATCHING and notification.is_stale_dispatch(
-                command.at, command.stale_after_seconds):
+        else:
             to_send.extend(_again(batch, notification, command))
     return DispatchesStarted(tuple(to_send))
+
+
+def _to_dispatch(notification: Notification, command: StartDispatches) -> bool:
+    """Queued, or dispatched so long ago that its dispatcher must have died."""
+    return notification.state == QUEUED or (
+        notification.state == DISPATCHING
+        and notification.is_stale_dispatch(command.at, command.stale_after_seconds))
 
 
 def _provider_for(kind: str, command: StartDispatches, probes: dict[str, int]) -> str | None:
@@ -225,8 +235,9 @@ def record_answers(batch: Batch, command: RecordAnswers, cause: Cause) -> Answer
     for answered in command.answers:
         by_notification.setdefault(answered.notification_id, []).append(answered.answer)
     recorded = gone = 0
+    notifications = batch.find_all(Notification, by_notification)
     for nid, answers in by_notification.items():
-        notification = batch.find(Notification, nid)
+        notification = notifications.get(nid)
         if notification is None:
             continue
         gone_points = notification.record(answers, command.at, command.policy,
@@ -250,8 +261,9 @@ def _contact_point_of(notification: Notification, answer: Answer) -> str | None:
 
 def release_due(batch: Batch, command: ReleaseDue, cause: Cause) -> TimersReleased:
     released = []
+    notifications = batch.find_all(Notification, (nid for nid, _ in command.timers))
     for nid, timer_id in command.timers:
-        notification = batch.find(Notification, nid)
+        notification = notifications.get(nid)
         if notification is not None and notification.release(timer_id, command.at, cause):
             released.append(nid)
     return TimersReleased(tuple(released))

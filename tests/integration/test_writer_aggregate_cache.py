@@ -66,8 +66,18 @@ class CountAndFail:
 
 
 @dataclass(frozen=True)
+class CountEach:
+    tally_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True)
 class Total:
     total: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    totals: tuple[int | None, ...]
 
 
 def open_tally(batch: Batch, command: OpenTally, cause: Cause) -> Total:
@@ -95,8 +105,15 @@ def count_and_fail(batch: Batch, command: CountAndFail, cause: Cause) -> Total:
     raise InvalidCommand("tally", "this handler changes state without an event")
 
 
+def count_each(batch: Batch, command: CountEach, cause: Cause) -> Totals:
+    tallies = batch.find_all(Tally, command.tally_ids)
+    for tally in tallies.values():
+        tally.count(1, cause)
+    return Totals(tuple(t.total if (t := tallies.get(i)) else None for i in command.tally_ids))
+
+
 HANDLERS = {OpenTally: open_tally, Count: count, ReadTally: read_tally,
-            CountAndFail: count_and_fail}
+            CountAndFail: count_and_fail, CountEach: count_each}
 
 
 class EventReads:
@@ -112,6 +129,14 @@ class EventReads:
             return select(originator_id, **options)
 
         monkeypatch.setattr(log.recorder, "select_events", counted)
+        self.many: list[int] = []  # aggregates asked for, per query for many
+        events_of = log.recorder.events_of
+
+        def counted_many(originator_ids: Any) -> Any:
+            self.many.append(len(originator_ids))
+            return events_of(originator_ids)
+
+        monkeypatch.setattr(log.recorder, "events_of", counted_many)
 
 
 OpenLog = Callable[[], EventLog]
@@ -242,3 +267,20 @@ def test_when_others_wrote_more_than_it_reads_at_once_it_forgets_everything(
     finally:
         ours.stop()
         other.stop()
+
+
+def test_aggregates_the_writer_lacks_are_read_in_one_query_and_decided_on_alike(
+        writers: Writers) -> None:
+    cached, others, absent = uuid4(), [uuid4() for _ in range(5)], uuid4()
+    total(writers.ours, OpenTally(cached))
+    for tally in others:
+        total(writers.other, OpenTally(tally))
+        total(writers.other, Count(tally, 10))
+    ids = (absent, cached, *others, cached)
+    result = writers.ours.execute(CountEach(ids), a_cause(), timeout=10).result
+    assert result == Totals((None, 1, *[11] * 5, 1))
+    assert writers.reads.many == [6], "the five others and the absent one, in one query"
+    assert sum(writers.reads.of.get(t, 0) for t in (cached, *others)) == 0
+    assert total(writers.other, ReadTally(others[0])) == 11
+    assert total(writers.ours, Count(others[0])) == 12
+    assert writers.reads.of.get(others[0], 0) == 0, "kept after the save, as saved"
