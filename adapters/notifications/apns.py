@@ -1,8 +1,10 @@
 """Push to Apple devices over APNs: HTTP/2 `POST /3/device/{token}` with a provider JWT.
 
-One HTTP/2 connection, kept open and multiplexed, as Apple asks. The provider token (ES256,
-`kid` = the key's id, `iss` = the team, `iat`) is reused and replaced after 40 minutes: APNs
-refuses one older than an hour and one replaced more often than every 20 minutes. The
+HTTP/2 connections kept open and multiplexed, as Apple asks: critical and high on one of their
+own, the rest on `bulk_connections` others (adapters/notifications/push_connections.py). The
+provider token (ES256, `kid` = the key's id, `iss` = the team, `iat`) is one for all of them,
+reused and replaced after 40 minutes: APNs refuses one older than an hour and one replaced
+more often than every 20 minutes. The
 attempt id is the `apns-id` (echoed back as the message's id) and the `apns-collapse-id`, so
 an attempt sent twice is shown once. Errors: Apple's `reason`s
 (developer.apple.com, "Handling notification responses from APNs").
@@ -23,7 +25,12 @@ from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurv
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from adapters.notifications import entry_fields
-from adapters.notifications.http_posts import bounded, client_tls, retryable, within
+from adapters.notifications.http_posts import retryable, within
+from adapters.notifications.push_connections import (
+    DEFAULT_BULK_CONNECTIONS,
+    PushConnections,
+    bulk_connections,
+)
 from adapters.notifications.registry import ProviderEnvironment
 from commands.notifications.providers import Delivery, ProviderAnswer
 from domain.notifications.channels import APNS_TOKEN, CRITICAL, HIGH, PUSH
@@ -69,12 +76,13 @@ class ApnsProvider:
 
     def __init__(self, name: str, *, team_id: str, key_id: str, key: EllipticCurvePrivateKey,
                  topic: str, endpoint: str = DEFAULT_ENDPOINT, timeout_seconds: float = 10.0,
-                 ca_file: str | None = None, clock: Callable[[], float] = time.time) -> None:
+                 bulk_connections: int = DEFAULT_BULK_CONNECTIONS, ca_file: str | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._name, self._topic, self._endpoint = name, topic, endpoint
         self._timeout, self._clock = timeout_seconds, clock
         self._tokens = ProviderTokens(team_id, key_id, key, clock)
-        self._client = httpx.AsyncClient(http2=True, verify=client_tls(ca_file),
-                                         timeout=httpx.Timeout(timeout_seconds))
+        self._connections = PushConnections(bulk_connections=bulk_connections,
+                                            timeout_seconds=timeout_seconds, ca_file=ca_file)
 
     @classmethod
     def from_config(cls, entry: Mapping[str, Any], environment: ProviderEnvironment, *,
@@ -91,6 +99,7 @@ class ApnsProvider:
                                                   environment),
                    timeout_seconds=entry_fields.positive_seconds(
                        entry, "timeout_seconds", environment.timeout_seconds),
+                   bulk_connections=bulk_connections(entry),
                    ca_file=entry_fields.existing_file(entry, "ca_file"), clock=clock)
 
     def __repr__(self) -> str:
@@ -120,8 +129,9 @@ class ApnsProvider:
         url, body = f"{self._endpoint}/3/device/{device}", apns_payload(delivery)
         for first_try in (True, False):
             bearer = self._tokens.current()
-            response = await bounded(self._client, "POST", url, seconds=self._timeout,
-                                     content=body, headers=self._headers(delivery, bearer))
+            response = await self._connections.post(
+                delivery.priority, url, seconds=self._timeout, content=body,
+                headers=self._headers(delivery, bearer))
             if isinstance(response, ProviderAnswer):
                 return response
             if first_try and response.status_code == 403 and (
@@ -132,7 +142,7 @@ class ApnsProvider:
         raise AssertionError("the second try always answers")
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._connections.aclose()
 
     def _headers(self, delivery: Delivery, bearer: str) -> dict[str, str]:
         attempt = str(delivery.attempt_id)

@@ -1,7 +1,9 @@
 """Push to Android (and iOS through Firebase) over FCM HTTP v1.
 
 `POST {endpoint}/v1/projects/{project}/messages:send` with a service account's OAuth2 bearer
-(adapters/notifications/google_oauth.py). The attempt id is the message's collapse key on
+(adapters/notifications/google_oauth.py), one for every connection: critical and high on one
+of their own, the rest on `bulk_connections` others (adapters/notifications/push_connections.py).
+The attempt id is the message's collapse key on
 Android and its `apns-collapse-id` on iOS, so an attempt sent twice is shown once. Errors are
 read from the `google.firebase.fcm.v1.FcmError` detail FCM puts in its answers
 (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode); what an error says is
@@ -22,7 +24,12 @@ import httpx
 
 from adapters.notifications import entry_fields
 from adapters.notifications.google_oauth import AccessTokens, ServiceAccount, TokenRefused
-from adapters.notifications.http_posts import bounded, client_tls, retryable, within
+from adapters.notifications.http_posts import retryable, within
+from adapters.notifications.push_connections import (
+    DEFAULT_BULK_CONNECTIONS,
+    PushConnections,
+    bulk_connections,
+)
 from adapters.notifications.registry import ProviderEnvironment
 from commands.notifications.providers import Delivery, ProviderAnswer
 from domain.notifications.channels import CRITICAL, FCM_TOKEN, HIGH, PUSH
@@ -44,15 +51,16 @@ class FcmProvider:
 
     def __init__(self, name: str, project_id: str, account: ServiceAccount, *,
                  endpoint: str = DEFAULT_ENDPOINT, timeout_seconds: float = 10.0,
-                 ca_file: str | None = None, clock: Callable[[], float] = time.time) -> None:
+                 bulk_connections: int = DEFAULT_BULK_CONNECTIONS, ca_file: str | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._name = name
         self._project_id = project_id
         self._send_url = f"{endpoint}/v1/projects/{project_id}/messages:send"
         self._timeout = timeout_seconds
         self._clock = clock
-        self._client = httpx.AsyncClient(http2=True, verify=client_tls(ca_file),
-                                         timeout=httpx.Timeout(timeout_seconds))
-        self._tokens = AccessTokens(account, FCM_SCOPE, self._client,
+        self._connections = PushConnections(bulk_connections=bulk_connections,
+                                            timeout_seconds=timeout_seconds, ca_file=ca_file)
+        self._tokens = AccessTokens(account, FCM_SCOPE, self._connections.urgent,
                                     timeout_seconds=timeout_seconds, clock=clock)
 
     @classmethod
@@ -77,6 +85,7 @@ class FcmProvider:
                                                   environment),
                    timeout_seconds=entry_fields.positive_seconds(
                        entry, "timeout_seconds", environment.timeout_seconds),
+                   bulk_connections=bulk_connections(entry),
                    ca_file=entry_fields.existing_file(entry, "ca_file"), clock=clock)
 
     def __repr__(self) -> str:
@@ -104,9 +113,9 @@ class FcmProvider:
                 bearer = await self._tokens.current()
             except TokenRefused as refused:
                 return self._noted(refused.answer)
-            response = await bounded(self._client, "POST", self._send_url,
-                                     seconds=self._timeout, json=body,
-                                     headers={"authorization": f"Bearer {bearer}"})
+            response = await self._connections.post(
+                delivery.priority, self._send_url, seconds=self._timeout, json=body,
+                headers={"authorization": f"Bearer {bearer}"})
             if isinstance(response, ProviderAnswer):
                 return response
             if (response.status_code == 401 and first_try
@@ -117,7 +126,7 @@ class FcmProvider:
         raise AssertionError("the second try always answers")
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._connections.aclose()
 
     def _noted(self, answer: ProviderAnswer) -> ProviderAnswer:
         if answer.code == "auth" and not answer.retryable:

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.providers.credentials import AppleSigningKey
-from tests.providers.push_service import Refusal, Screens, Script, Shown, Stall
+from tests.providers.push_service import BulkHold, Refusal, Screens, Script, Shown, Stall
 from tests.providers.servers import LocalServer
 
 DEVICE_TOKEN = re.compile(r"[0-9a-f]{64}")
@@ -62,6 +62,7 @@ class ApnsStandIn:
         self.topic = topic
         self.script = Script()
         self.screens = Screens()
+        self.bulk_hold = BulkHold()  # apns-priority 5 and 1 wait `bulk_hold.seconds`
         self._clock = clock
         self._lock = threading.Lock()
         self._received: list[ApnsRequest] = []
@@ -103,6 +104,7 @@ class ApnsStandIn:
     def reset(self) -> None:
         self.script.clear()
         self.screens.clear()
+        self.bulk_hold.clear()
         with self._lock:
             self._received.clear()
             self._refused.clear()
@@ -131,6 +133,8 @@ class ApnsStandIn:
             await asyncio.sleep(behaviour.seconds)
         elif isinstance(behaviour, Refusal):
             return self._refusal(behaviour.status, behaviour.reason, behaviour.retry_after)
+        if request.headers.get("apns-priority", "10") != "10":
+            await self.bulk_hold.hold()
         headers = {name: value for name, value in request.headers.items()
                    if name.startswith("apns-")}
         apns_id = headers.get("apns-id") or str(uuid.uuid4()).upper()

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.providers.credentials import ServiceAccountKey
-from tests.providers.push_service import Refusal, Screens, Script, Shown, Stall
+from tests.providers.push_service import BulkHold, Refusal, Screens, Script, Shown, Stall
 from tests.providers.servers import LocalServer
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -60,6 +60,7 @@ class FcmRequest:
     bearer: str
     message: dict[str, Any]
     name: str
+    connection: Any  # the client's (host, port): one per TCP connection
 
 
 class FcmStandIn:
@@ -75,6 +76,7 @@ class FcmStandIn:
         self.token_stall_seconds = 0.0  # how long the token endpoint takes to answer
         self.script = Script()
         self.screens = Screens()
+        self.bulk_hold = BulkHold()  # android priority NORMAL waits `bulk_hold.seconds`
         self._clock = clock
         self._lock = threading.Lock()
         self._issued: dict[str, float] = {}  # access token -> when it expires
@@ -121,6 +123,7 @@ class FcmStandIn:
     def reset(self) -> None:
         self.script.clear()
         self.screens.clear()
+        self.bulk_hold.clear()
         self.token_stall_seconds = 0.0
         with self._lock:
             self._received.clear()
@@ -191,10 +194,12 @@ class FcmStandIn:
             return error(behaviour.status, MESSAGES.get(behaviour.reason, "Refused."),
                          behaviour.reason, field=behaviour.field,
                          retry_after=behaviour.retry_after)
+        if message.get("android", {}).get("priority", "NORMAL") == "NORMAL":
+            await self.bulk_hold.hold()
         name = f"projects/{project}/messages/0:{next(self._message_ids)}%{secrets.token_hex(8)}"
         with self._lock:
             self._received.append(FcmRequest(project, request.scope["http_version"], bearer,
-                                             message, name))
+                                             message, name, request.scope.get("client")))
         notification = message.get("notification", {})
         collapse_key = message.get("android", {}).get("collapse_key") or name
         self.screens.show(message["token"], collapse_key,

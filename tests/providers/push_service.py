@@ -5,6 +5,7 @@ real service would), and the screens of the devices they deliver to."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
@@ -92,6 +93,45 @@ class Screens:
     def of(self, token: str) -> list[Shown]:
         with self._lock:
             return list(self._by_token.get(token, {}).values())
+
+
+class BulkHold:
+    """Holds each bulk-priority push (FCM android NORMAL, APNs apns-priority 5) `seconds`
+    before serving it, so a backlog stays in flight, counting how many are held at once."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        self._held = 0
+        self._peak = 0
+
+    @property
+    def held(self) -> int:
+        with self._lock:
+            return self._held
+
+    @property
+    def peak(self) -> int:
+        """The most bulk pushes held at one time."""
+        with self._lock:
+            return self._peak
+
+    async def hold(self) -> None:
+        if not self.seconds:
+            return
+        with self._lock:
+            self._held += 1
+            self._peak = max(self._peak, self._held)
+        try:
+            await asyncio.sleep(self.seconds)
+        finally:
+            with self._lock:
+                self._held -= 1
+
+    def clear(self) -> None:
+        self.seconds = 0.0
+        with self._lock:
+            self._peak = self._held
 
 
 class Clock:

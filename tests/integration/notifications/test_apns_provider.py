@@ -133,19 +133,78 @@ def test_a_zero_ttl_asks_for_delivery_now_or_never(apns: ApnsStandIn) -> None:
     assert apns.received[0].headers["apns-expiration"] == "0"
 
 
-# -- HTTP/2, one connection --------------------------------------------------------------------
+# -- HTTP/2: critical and high on a connection of their own, bulk on more than one ------------
 
-def test_pushes_go_over_http2_on_one_multiplexed_connection(apns: ApnsStandIn) -> None:
+BULK_HOLD_SECONDS = 1.5  # how long the stand-in holds each apns-priority 5 (bulk) push
+
+
+async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def test_pushes_go_over_http2_urgent_and_bulk_on_different_connections_with_one_token(
+        apns: ApnsStandIn) -> None:
     async def together(provider: ApnsProvider) -> list[ProviderAnswer]:
-        return list(await asyncio.gather(*(provider.send(delivery()) for _ in range(20))))
+        sends = [provider.send(delivery(priority=p))
+                 for p in ["normal", "bulk"] * 10 + ["critical", "high"]]
+        return list(await asyncio.gather(*sends))
 
     answers = run(together, apns)
 
     assert all(answer.accepted for answer in answers)
     assert {request.http_version for request in apns.received} == {"2"}
-    assert len({request.connection for request in apns.received}) == 1
+    urgent = {r.connection for r in apns.received if r.headers["apns-priority"] == "10"}
+    bulk = {r.connection for r in apns.received if r.headers["apns-priority"] == "5"}
+    assert len(urgent) == 1 and len(bulk) == 2  # bulk_connections defaults to 2
+    assert urgent.isdisjoint(bulk)
     assert len({request.provider_token for request in apns.received}) == 1
     assert apns.refused == []  # not one TooManyProviderTokenUpdates
+
+
+def test_a_critical_push_is_not_held_behind_a_bulk_backlog(apns: ApnsStandIn) -> None:
+    apns.bulk_hold.seconds = BULK_HOLD_SECONDS
+
+    async def urgent_during_backlog(provider: ApnsProvider) -> tuple[ProviderAnswer, float, int]:
+        backlog = [asyncio.ensure_future(provider.send(delivery(priority="bulk")))
+                   for _ in range(120)]
+        await until(lambda: apns.bulk_hold.held >= 100)
+        started = time.monotonic()
+        answer = await provider.send(delivery(priority="critical"))
+        took, still_held = time.monotonic() - started, apns.bulk_hold.held
+        assert all(answer.accepted for answer in await asyncio.gather(*backlog))
+        return answer, took, still_held
+
+    answer, took, still_held = run(urgent_during_backlog, apns, timeout_seconds=5)
+
+    assert answer.accepted
+    assert took < 0.75  # on one shared connection: behind the backlog, 1.5 s or more
+    assert still_held >= 100
+
+
+def test_bulk_is_spread_over_the_configured_connections_past_100_streams(
+        apns: ApnsStandIn) -> None:
+    apns.bulk_hold.seconds = BULK_HOLD_SECONDS
+
+    async def backlog(provider: ApnsProvider) -> list[ProviderAnswer]:
+        return list(await asyncio.gather(*(provider.send(delivery(priority="bulk"))
+                                           for _ in range(120))))
+
+    answers = run(backlog, apns, timeout_seconds=5, bulk_connections=3)
+
+    assert all(answer.accepted for answer in answers)
+    assert len({request.connection for request in apns.received}) == 3
+    # one HTTP/2 connection carries at most 100 streams at once (httpcore's and hypercorn's
+    # limit): all 120 held together means they came on more than one
+    assert apns.bulk_hold.peak == 120
+
+
+@pytest.mark.parametrize("bad", [0, 17, 1.5, "2", True])
+def test_bulk_connections_must_be_a_whole_number_from_1_to_16(apns: ApnsStandIn,
+                                                              bad: Any) -> None:
+    with pytest.raises(ValueError, match="bulk_connections"):
+        ApnsProvider.from_config(entry(apns, bulk_connections=bad), ProviderEnvironment())
 
 
 def test_the_stand_in_refuses_http1_as_apns_does(apns: ApnsStandIn) -> None:

@@ -242,6 +242,79 @@ def test_the_service_account_may_be_a_key_file(fcm: FcmStandIn, tmp_path: Path) 
     assert answer.accepted
 
 
+# -- connections: critical and high on their own, bulk on more than one ----------------------
+
+BULK_HOLD_SECONDS = 1.5  # how long the stand-in holds each NORMAL-priority (bulk) message
+
+
+async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def test_a_critical_push_is_not_held_behind_a_bulk_backlog(fcm: FcmStandIn) -> None:
+    fcm.bulk_hold.seconds = BULK_HOLD_SECONDS
+
+    async def urgent_during_backlog(provider: FcmProvider) -> tuple[ProviderAnswer, float, int]:
+        backlog = [asyncio.ensure_future(provider.send(delivery(priority="bulk")))
+                   for _ in range(120)]
+        await until(lambda: fcm.bulk_hold.held >= 100)
+        started = time.monotonic()
+        answer = await provider.send(delivery(priority="critical"))
+        took, still_held = time.monotonic() - started, fcm.bulk_hold.held
+        assert all(answer.accepted for answer in await asyncio.gather(*backlog))
+        return answer, took, still_held
+
+    answer, took, still_held = run(urgent_during_backlog, fcm, timeout_seconds=5)
+
+    assert answer.accepted
+    assert took < 0.75  # on one shared connection: behind the backlog, 1.5 s or more
+    assert still_held >= 100
+
+
+def test_urgent_and_bulk_pushes_arrive_on_different_connections_with_one_bearer(
+        fcm: FcmStandIn) -> None:
+    async def mixed(provider: FcmProvider) -> list[ProviderAnswer]:
+        sends = [provider.send(delivery(priority=p))
+                 for p in ["normal", "bulk"] * 10 + ["critical", "high"]]
+        return list(await asyncio.gather(*sends))
+
+    assert all(answer.accepted for answer in run(mixed, fcm))
+
+    urgent = {r.connection for r in fcm.received if r.message["android"]["priority"] == "HIGH"}
+    bulk = {r.connection for r in fcm.received if r.message["android"]["priority"] == "NORMAL"}
+    assert len(urgent) == 1 and len(bulk) == 2  # bulk_connections defaults to 2
+    assert urgent.isdisjoint(bulk)
+    assert {request.http_version for request in fcm.received} == {"2"}
+    assert len({request.bearer for request in fcm.received}) == 1
+    assert fcm.token_requests == 1
+
+
+def test_bulk_is_spread_over_the_configured_connections_past_100_streams(
+        fcm: FcmStandIn) -> None:
+    fcm.bulk_hold.seconds = BULK_HOLD_SECONDS
+
+    async def backlog(provider: FcmProvider) -> list[ProviderAnswer]:
+        return list(await asyncio.gather(*(provider.send(delivery(priority="bulk"))
+                                           for _ in range(120))))
+
+    answers = run(backlog, fcm, timeout_seconds=5, bulk_connections=3)
+
+    assert all(answer.accepted for answer in answers)
+    assert len({request.connection for request in fcm.received}) == 3
+    # one HTTP/2 connection carries at most 100 streams at once (httpcore's and hypercorn's
+    # limit): all 120 held together means they came on more than one
+    assert fcm.bulk_hold.peak == 120
+
+
+@pytest.mark.parametrize("bad", [0, 17, 1.5, "2", True])
+def test_bulk_connections_must_be_a_whole_number_from_1_to_16(fcm: FcmStandIn,
+                                                              bad: Any) -> None:
+    with pytest.raises(ValueError, match="bulk_connections"):
+        FcmProvider.from_config(entry(fcm, bulk_connections=bad), ProviderEnvironment())
+
+
 # -- FCM's documented errors -------------------------------------------------------------------
 
 def test_an_unregistered_token_is_gone(fcm: FcmStandIn) -> None:
