@@ -15,7 +15,7 @@ from api.http.problems import install_problem_handlers
 from api.http.request_ids import RequestIds
 from api.http.security_headers import SecurityHeaders
 from api.messaging import attachments
-from api.notifications import callbacks
+from api.notifications import callbacks, unsubscribe
 from api.operations import health
 from api.operations import maintenance as operations
 from parley import contexts
@@ -53,7 +53,8 @@ def create_app(parley: Parley, *, manage_lifecycle: bool = True) -> FastAPI:
     # the last added runs first: ids are chosen before anything answers, even a refusal
     app.add_middleware(RequestLimits, max_body_bytes=parley.settings.max_body_bytes,
                        uploads={attachments.UPLOAD_PATH: parley.upload_policy.max_bytes},
-                       form_prefixes=(callbacks.CALLBACK_PREFIX,))
+                       form_prefixes=(callbacks.CALLBACK_PREFIX, unsubscribe.FORM_PREFIX),
+                       multipart_prefixes=(unsubscribe.FORM_PREFIX,))
     app.add_middleware(MethodCheck)
     app.add_middleware(RequestIds)
     app.add_middleware(SecurityHeaders)

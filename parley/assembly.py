@@ -193,6 +193,11 @@ class Parley:
         """Signs email verification tokens (domain.notifications.email_verification)."""
         return email_verification_key(self.secret_key)
 
+    @property
+    def unsubscribe_key(self) -> bytes:
+        """Signs one-click unsubscribe links (domain.notifications.unsubscribe)."""
+        return unsubscribe_key(self.secret_key)
+
     def start(self) -> None:
         for start in self._starters:
             start()
@@ -236,6 +241,10 @@ def direct_id_key(settings: Settings, secret_key: str) -> bytes:
 def email_verification_key(secret_key: str) -> bytes:
     return hmac.new(secret_key.encode(), b"parley/email-verification/v1",
                     hashlib.sha256).digest()
+
+
+def unsubscribe_key(secret_key: str) -> bytes:
+    return hmac.new(secret_key.encode(), b"parley/email-unsubscribe/v1", hashlib.sha256).digest()
 
 
 def embedded_secret(data_dir: Path, name: str = "secret_key") -> str:
@@ -461,7 +470,8 @@ def attach_notification_engine(parley: Parley, queue: DispatchQueue,
     execute = writer.execute if isinstance(writer, GroupCommitWriter) else None
     parts = engine(parley.settings, parley.event_log, queue, execute, store=parley.store,
                    positions=positions, locks=locks, dispatch=dispatch,
-                   dispatch_priorities=dispatch_priorities)
+                   dispatch_priorities=dispatch_priorities,
+                   unsubscribe_key=parley.unsubscribe_key)
     parley.notification_engine = parts
     parley.inbox = InboxQueries(parley.store)
     parley._starters.append(parts.start)

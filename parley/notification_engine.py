@@ -32,6 +32,7 @@ from domain.notifications.channels import INBOX, PRIORITIES
 from domain.notifications.circuits import BreakerPolicy
 from domain.notifications.notifications import Notification
 from domain.notifications.retries import RetryPolicy
+from domain.notifications.unsubscribe import UnsubscribeLinks
 from event_log.log import EventLog
 from event_log.outcomes import Outcome
 from parley.settings import Settings
@@ -59,12 +60,18 @@ def provider_entries(settings: Settings) -> list[dict[str, Any]]:
     return entries
 
 
-def build_providers(settings: Settings) -> list[Provider]:
+def build_providers(settings: Settings, unsubscribe_key: bytes | None = None
+                    ) -> list[Provider]:
+    """With `unsubscribe_key`, email providers put one-click unsubscribe links in the mail
+    of non-transactional categories."""
     from adapters.notifications.registry import ProviderEnvironment, build_providers
 
+    public_url = str(getattr(settings, "public_url", "http://127.0.0.1:8000")).rstrip("/")
     environment = ProviderEnvironment(
-        public_url=str(getattr(settings, "public_url", "http://127.0.0.1:8000")).rstrip("/"),
-        allow_loopback_http=settings.notification_allow_loopback_http)
+        public_url=public_url,
+        allow_loopback_http=settings.notification_allow_loopback_http,
+        unsubscribe_links=None if unsubscribe_key is None
+        else UnsubscribeLinks(unsubscribe_key, public_url))
     return build_providers(provider_entries(settings), environment)
 
 
@@ -136,12 +143,14 @@ def engine(settings: Settings, event_log: EventLog, queue: DispatchQueue,
            store: ReadStore | None, positions: ProcessPositions | None,
            locks: ProcessLocks | None, dispatch: bool,
            dispatch_priorities: Sequence[str] = PRIORITIES,
-           clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> NotificationEngine:
+           clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+           unsubscribe_key: bytes | None = None) -> NotificationEngine:
     """The engine's parts this process runs: with `execute` (it holds the writer) and a store,
-    the feeder and timers; with `dispatch` too, dispatchers, taking `dispatch_priorities`."""
+    the feeder and timers; with `dispatch` too, dispatchers, taking `dispatch_priorities`;
+    with `unsubscribe_key`, emails carry one-click unsubscribe links."""
     from adapters.processes.log_reactions import ReactionsReader
 
-    providers = build_providers(settings)
+    providers = build_providers(settings, unsubscribe_key)
     names = [p.name for p in providers]
     board = CircuitBoard(breaker_policy(settings), {p.name: p.channel for p in providers})
     board.restore(recorded_circuits(event_log.repository, names))

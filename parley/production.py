@@ -59,6 +59,7 @@ from parley.assembly import (
     schedule_parts,
     sign_in_attempts,
     stream_announcer,
+    unsubscribe_key,
 )
 from parley.reachability import require_reachable
 from parley.settings import Settings
@@ -272,8 +273,11 @@ def dispatching_engine(settings: Settings, event_log: EventLog,
 
     queue = KafkaDispatchQueue(settings.kafka_bootstrap or "", settings.namespace,
                                buffer_size=2 * settings.notification_dispatch_batch)
+    secret = settings.secret_key  # without it, emails go without unsubscribe links
     return engine(settings, event_log, queue, execute, store=None, positions=None,
-                  locks=None, dispatch=True, dispatch_priorities=priorities)
+                  locks=None, dispatch=True, dispatch_priorities=priorities,
+                  unsubscribe_key=None if secret is None
+                  else unsubscribe_key(secret.get_secret_value()))
 
 
 def raise_missing_secret() -> None:

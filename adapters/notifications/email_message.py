@@ -19,8 +19,10 @@ UNSAFE_LINK_SCHEMES: Final = frozenset({"javascript", "vbscript", "data", "file"
 
 
 def compose_email(delivery: Delivery, *, sender: MailAddress, recipient: MailAddress,
-                  message_id_domain: str, now: datetime) -> EmailMessage:
-    """The message a delivery becomes: text and HTML alternatives, and its headers."""
+                  message_id_domain: str, now: datetime,
+                  unsubscribe_url: str | None = None) -> EmailMessage:
+    """The message a delivery becomes: text and HTML alternatives, and its headers; with
+    `unsubscribe_url` (else the delivery's own), RFC 8058's two headers and a visible link."""
     content = delivery.content
     message = EmailMessage(policy=policy.SMTP)
     message["Subject"] = " ".join(content.title.split())  # one line, whatever the title
@@ -31,7 +33,7 @@ def compose_email(delivery: Delivery, *, sender: MailAddress, recipient: MailAdd
     message["Message-ID"] = f"<{delivery.dedup_key}@{message_id_domain}>"
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
     message["X-Parley-Notification-Id"] = str(delivery.notification_id)
-    unsubscribe = delivery.unsubscribe_url
+    unsubscribe = unsubscribe_url or delivery.unsubscribe_url
     if unsubscribe:
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
         if urlsplit(unsubscribe).scheme == "https":  # RFC 8058 one-click is for HTTPS only

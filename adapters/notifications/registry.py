@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commands.notifications.providers import Provider
+from domain.notifications.unsubscribe import UnsubscribeLinks
 
 KINDS: Mapping[str, str] = {
     "fcm": "adapters.notifications.fcm:FcmProvider",
@@ -36,6 +37,9 @@ class ProviderEnvironment:
     # tests only: http:// (not https://) endpoints on 127.0.0.1 are allowed
     allow_loopback_http: bool = False
     timeout_seconds: float = 10.0
+    # email: the one-click unsubscribe links (RFC 8058) mail of a non-transactional category
+    # carries; None, no links
+    unsubscribe_links: UnsubscribeLinks | None = None
 
 
 def build_providers(entries: Sequence[Mapping[str, Any]],

@@ -2,10 +2,14 @@
 
 The message is multipart/alternative (text and escaped HTML), its `Message-ID` made from the
 attempt id (so an attempt sent twice is one message to a reader whose mail client or mailbox
-de-duplicates by Message-ID), with RFC 8058 one-click `List-Unsubscribe` headers when the
-delivery has an unsubscribe link. Replies map to answers: 250 accepted; 4xx retryable; 5xx
-not (a mailbox the relay says does not exist is `address_gone`); a dropped connection or a
-timeout retryable; bad credentials, a TLS failure or an oversized message not.
+de-duplicates by Message-ID), with RFC 8058 one-click `List-Unsubscribe` headers in mail of a
+category one may unsubscribe from (the link is made from the recipient and the category by
+the deployment's `UnsubscribeLinks`; transactional mail, such as security alerts and
+verification links, has none). DKIM signing, which RFC 8058 asks to cover those headers, is
+the relay's: an MTA or email provider signs for the sender's domain with its own key. Replies
+map to answers: 250 accepted; 4xx retryable; 5xx not (a mailbox the relay says does not exist
+is `address_gone`); a dropped connection or a timeout retryable; bad credentials, a TLS failure
+or an oversized message not.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from adapters.notifications.email_message import compose_email
 from adapters.notifications.registry import ProviderEnvironment
 from commands.notifications.providers import Delivery, ProviderAnswer
 from domain.notifications.channels import EMAIL, EMAIL_ADDRESS
+from domain.notifications.unsubscribe import UnsubscribeLinks
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +60,8 @@ class SmtpProvider:
                  password: str | None = None, timeout_seconds: float = 10.0,
                  tls_context: ssl.SSLContext | None = None,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                 local_hostname: str | None = None) -> None:
+                 local_hostname: str | None = None,
+                 unsubscribe_links: UnsubscribeLinks | None = None) -> None:
         self._name = name
         self._host = host
         self._port = port
@@ -68,6 +74,7 @@ class SmtpProvider:
         self._max_message_bytes = max_message_bytes
         self._local_hostname = local_hostname
         self._message_id_domain = sender.domain.encode("idna").decode("ascii")
+        self._unsubscribe_links = unsubscribe_links
 
     @classmethod
     def from_config(cls, entry: Mapping[str, Any], environment: ProviderEnvironment) -> Self:
@@ -97,6 +104,7 @@ class SmtpProvider:
             max_message_bytes=int(_positive(entry, "max_message_bytes",
                                             DEFAULT_MAX_MESSAGE_BYTES, name, integer=True)),
             local_hostname=_optional_text(entry, "local_hostname"),
+            unsubscribe_links=environment.unsubscribe_links,
         )
 
     @property
@@ -128,6 +136,13 @@ class SmtpProvider:
                        answer.code, "retryable" if answer.retryable else "permanent")
         return answer
 
+    def _unsubscribe_url(self, delivery: Delivery) -> str | None:
+        """The delivery's own link if it has one; else the deployment's for its recipient and
+        category (None for transactional mail)."""
+        if delivery.unsubscribe_url is not None or self._unsubscribe_links is None:
+            return delivery.unsubscribe_url
+        return self._unsubscribe_links.link(delivery.recipient_id, delivery.category)
+
     async def aclose(self) -> None:
         """Nothing to close: each message has its own connection."""
 
@@ -136,7 +151,8 @@ class SmtpProvider:
             recipient = MailAddress(addr_spec=delivery.address.value)
             message = compose_email(delivery, sender=self._sender, recipient=recipient,
                                     message_id_domain=self._message_id_domain,
-                                    now=datetime.now(UTC))
+                                    now=datetime.now(UTC),
+                                    unsubscribe_url=self._unsubscribe_url(delivery))
             size = len(message.as_bytes(policy=policy.SMTP))
         except (ValueError, IndexError, email_errors.MessageError):
             # the library's message repeats the address: not passed on

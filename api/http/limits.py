@@ -2,7 +2,8 @@
 
 Upload routes (raw bytes, e.g. attachments) are named with their own size limit and take any
 content type: the route itself decides which types it accepts. Callback routes (named by path
-prefix) may also take HTML forms, within the usual size limit.
+prefix) may also take HTML forms, within the usual size limit, and one-click unsubscribe links
+(RFC 8058, which has mail clients POST multipart/form-data or a URL-encoded form) both.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from api.http.request_ids import current_request_id
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 FORM = "application/x-www-form-urlencoded"
+MULTIPART_FORM = "multipart/form-data"
 
 
 async def _send_problem(send: Send, status: int, title: str, detail: str) -> None:
@@ -41,16 +43,19 @@ class RequestLimits:
     `uploads` maps the exact paths of upload routes to their own body limit; they alone are
     exempt from the JSON rule and from `max_body_bytes`. Paths under `form_prefixes` (callbacks
     from outside services, which post HTML forms) may also send
-    application/x-www-form-urlencoded, within `max_body_bytes`.
+    application/x-www-form-urlencoded, within `max_body_bytes`; paths under
+    `multipart_prefixes` multipart/form-data as well.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int,
                  uploads: Mapping[str, int] | None = None,
-                 form_prefixes: Sequence[str] = ()) -> None:
+                 form_prefixes: Sequence[str] = (),
+                 multipart_prefixes: Sequence[str] = ()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.uploads = dict(uploads or {})
         self.form_prefixes = tuple(form_prefixes)
+        self.multipart_prefixes = tuple(multipart_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
@@ -66,7 +71,10 @@ class RequestLimits:
             return
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         has_body = declared not in (None, "0") or "transfer-encoding" in headers
-        form_allowed = media_type == FORM and scope["path"].startswith(self.form_prefixes)
+        path = scope["path"]
+        form_allowed = ((media_type == FORM and path.startswith(self.form_prefixes))
+                        or (media_type == MULTIPART_FORM
+                            and path.startswith(self.multipart_prefixes)))
         if (upload_limit is None and has_body and media_type != "application/json"
                 and not media_type.endswith("+json") and not form_allowed):
             await _send_problem(send, 415, "Unsupported media type",

@@ -18,6 +18,7 @@ from api.http.dependencies import ParleyDep
 from api.notifications.sms_reports import SmsCallbackVerifiers, sms_callback_verifiers
 from commands.notifications.contact_points import ContactPointRules
 from domain.notifications.email_verification import EmailVerification
+from domain.notifications.unsubscribe import UnsubscribeLinks
 from projections.notifications.contact_points import ContactPointQueries
 
 
@@ -66,3 +67,14 @@ async def get_contact_point_parts(parley: ParleyDep) -> ContactPointParts:
 
 ContactPointListing = Annotated[ContactPointQueries, Depends(get_contact_point_listing)]
 ContactPointPartsDep = Annotated[ContactPointParts, Depends(get_contact_point_parts)]
+
+
+# One-click unsubscribe links (api/notifications/unsubscribe.py)
+
+
+async def get_unsubscribe_links(parley: ParleyDep) -> UnsubscribeLinks:
+    """Reads the links the SMTP providers were given: the same key, the same public URL."""
+    return UnsubscribeLinks(parley.unsubscribe_key, parley.settings.public_url)
+
+
+UnsubscribeLinksDep = Annotated[UnsubscribeLinks, Depends(get_unsubscribe_links)]

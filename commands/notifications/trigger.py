@@ -11,7 +11,7 @@ from uuid import UUID, uuid5
 
 from domain.identity.users import User
 from domain.notifications.cancellation import CancellationKey, cancellation_key_id
-from domain.notifications.channels import CHANNEL_OF_KIND, CHANNELS, INBOX, PRIORITIES
+from domain.notifications.channels import CHANNEL_OF_KIND, CHANNELS, EMAIL, INBOX, PRIORITIES
 from domain.notifications.contact_points import ContactPoints, contact_points_id
 from domain.notifications.content import Content, content_problem
 from domain.notifications.decisions import RecipientFacts, RoutingRequest, decide
@@ -169,6 +169,16 @@ def address_kinds(batch: Batch, user_id: UUID, now: datetime,
     return frozenset({INBOX} | {a.kind for a in book.addresses(kinds, now)})
 
 
+def opted_out(batch: Batch, user_id: UUID, channels: tuple[str, ...]
+              ) -> frozenset[tuple[str, str]]:
+    """The (channel, category) pairs the recipient unsubscribed from (only email has any yet:
+    a request without email does not read them)."""
+    if EMAIL not in channels:
+        return frozenset()
+    book = batch.find(ContactPoints, contact_points_id(user_id))
+    return frozenset() if book is None else book.opted_out
+
+
 def kinds_that_matter(command: TriggerNotifications) -> frozenset[str]:
     """The address kinds routing can use for this request: those of its channels that some
     configured provider reaches (the routing steps look at no other; the inbox needs none)."""
@@ -209,7 +219,8 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
         kinds = (address_kinds(batch, recipient, command.at, asked)
                  if command.contact_point_id is None
                  else frozenset(CHANNEL_OF_KIND))  # the one address is checked at dispatch
-        facts = RecipientFacts(kinds, command.provided_kinds | {INBOX})
+        facts = RecipientFacts(kinds, command.provided_kinds | {INBOX},
+                               opted_out(batch, recipient, command.channels))
         notification.route(decide(request, facts, command.at), command.at, cause)
         batch.add(notification)
         if keyed is not None:

@@ -3,8 +3,10 @@
 Email addresses (reached only once verified), phone numbers (E.164), Web Push subscriptions,
 FCM and APNs device tokens (one of each kind per device: a device registering again replaces
 its old one), and webhook endpoints with their signing secrets (domain/notifications/
-webhook_secrets.py). The same address added twice is the same contact point. A user has at
-most a set number; the dispatcher asks `addresses` where a notification may go, and removes
+webhook_secrets.py). The categories the user unsubscribed from on email (RFC 8058 one-click,
+domain/notifications/unsubscribe.py) are kept here too: the seed of part 2's preferences.
+The same address added twice is the same contact point. A user has at most a set number;
+the dispatcher asks `addresses` where a notification may go, and removes
 what a provider says is gone (`remove_gone`).
 
 Values come in already checked and canonical (domain/notifications/contact_point_values.py),
@@ -22,6 +24,7 @@ from uuid import UUID, uuid5
 from domain.notifications.addresses import Address
 from domain.notifications.channels import (
     APNS_TOKEN,
+    EMAIL,
     EMAIL_ADDRESS,
     FCM_TOKEN,
     PHONE_NUMBER,
@@ -34,6 +37,7 @@ from domain.notifications.errors import (
     NotAWebhookEndpoint,
     TooManyContactPoints,
 )
+from domain.notifications.unsubscribe import may_unsubscribe
 from domain.notifications.webhook_secrets import (
     ROTATION_OVERLAP,
     SECRET,
@@ -87,12 +91,17 @@ class Registration:
 
 
 class ContactPoints(ParleyAggregate):
-    """Every contact point of one user that is in use, in the order they were added."""
+    """Every contact point of one user that is in use, in the order they were added, and the
+    categories they unsubscribed from on email."""
+
+    # a class default too, so state restored from before the event existed has it
+    email_opt_outs: frozenset[str] = frozenset()
 
     def __init__(self, user_id: UUID) -> None:
         self.user_id = user_id
         self.points: dict[UUID, ContactPoint] = {}
         self.removed: set[UUID] = set()
+        self.email_opt_outs = frozenset()
 
     class Started(ParleyAggregate.Created):
         user_id: UUID
@@ -185,6 +194,15 @@ class ContactPoints(ParleyAggregate):
             aggregate.points.pop(self.contact_point_id, None)
             aggregate.removed.add(self.contact_point_id)
 
+    class EmailCategoryUnsubscribed(ParleyAggregate.Event):
+        """The user opted out of this category on email (a one-click unsubscribe link)."""
+
+        category: str
+        at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.email_opt_outs = aggregate.email_opt_outs | {self.category}
+
     @classmethod
     def start(cls, user_id: UUID, cause: Cause) -> ContactPoints:
         return cls._create(cls.Started, id=contact_points_id(user_id), user_id=user_id,
@@ -198,6 +216,11 @@ class ContactPoints(ParleyAggregate):
         if point is None:
             raise ContactPointNotFound("contact_point_id", "no such contact point")
         return point
+
+    @property
+    def opted_out(self) -> frozenset[tuple[str, str]]:
+        """(channel, category) pairs the user asked not to be reached on."""
+        return frozenset((EMAIL, category) for category in self.email_opt_outs)
 
     def addresses(self, kinds: Iterable[str], now: datetime, *,
                   include_unverified: bool = False) -> list[Address]:
@@ -348,6 +371,15 @@ class ContactPoints(ParleyAggregate):
                            previous_valid_until=at + ROTATION_OVERLAP, at=at,
                            **cause.as_event_fields())
         return point
+
+    def unsubscribe_email(self, category: str, at: datetime, cause: Cause) -> bool:
+        """Record the opt-out; False, and nothing recorded, if it was recorded already or the
+        category is transactional (it cannot be unsubscribed from)."""
+        if category in self.email_opt_outs or not may_unsubscribe(category):
+            return False
+        self.trigger_event(self.EmailCategoryUnsubscribed, category=category, at=at,
+                           **cause.as_event_fields())
+        return True
 
     # Removing
 

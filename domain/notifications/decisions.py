@@ -5,8 +5,9 @@ Each step looks at the request and what is known about the recipient and answers
 `Decision`: channels it rules out (each with its reason), a time to hold until, or a reason
 to suppress the notification altogether. The pipeline folds the steps' decisions in order
 into one `Routing`, which the aggregate records (`Notification.route`). Part 1 has the steps
-an engine needs (a channel must reach the recipient; `send_at` holds); preferences, quiet
-hours, throttles and digests are further steps of the same shape.
+an engine needs (a channel must reach the recipient, who may have unsubscribed from the
+category on it; `send_at` holds); preferences, quiet hours, throttles and digests are
+further steps of the same shape.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 from domain.notifications.channels import CHANNEL_OF_KIND, IN_APP
+
+UNSUBSCRIBED: Final = "unsubscribed"  # the reason a channel the recipient opted out of is skipped
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,13 @@ class RoutingRequest:
 
 @dataclass(frozen=True)
 class RecipientFacts:
-    """What the write side knows when it routes: the kinds of address the recipient has, and
-    the kinds some configured provider reaches (the inbox is always both)."""
+    """What the write side knows when it routes: the kinds of address the recipient has, the
+    kinds some configured provider reaches (the inbox is always both), and the (channel,
+    category) pairs the recipient unsubscribed from."""
 
     address_kinds: frozenset[str]
     provided_kinds: frozenset[str]
+    opted_out: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ class DecisionStep(Protocol):
 
 class ChannelsThatReach:
     """A channel stays only if the recipient has an address on it that a configured provider
-    reaches (the inbox always does)."""
+    reaches (the inbox always does) and has not unsubscribed from the category on it."""
 
     name = "reachability"
 
@@ -78,6 +83,8 @@ class ChannelsThatReach:
                 ruled_out.append((channel, "no provider is configured for it"))
             elif not kinds & facts.address_kinds & facts.provided_kinds:
                 ruled_out.append((channel, "the recipient has no address on it"))
+            elif (channel, request.category) in facts.opted_out:
+                ruled_out.append((channel, UNSUBSCRIBED))
         return Decision(self.name, ruled_out=tuple(ruled_out))
 
 

@@ -54,3 +54,8 @@ class NotAWebhookEndpoint(Conflict):
 class InvalidVerificationToken(InvalidCommand):
     """An email verification token that is malformed, tampered with, expired, or for an email
     address that was removed: all answered alike, so a token tells nobody anything."""
+
+
+class UnsubscribeLinkNotFound(NotFound):
+    """A one-click unsubscribe token that this server did not issue (forged, tampered with,
+    malformed), or for a user with no contact points: answered as an unknown link."""

@@ -12,6 +12,7 @@ from commands.notifications.dispatch import DISPATCH_HANDLERS
 from commands.notifications.reactions import REACTION_HANDLERS, REACTIONS
 from commands.notifications.signed_out_devices import SignedOutDevices
 from commands.notifications.trigger import TRIGGER_HANDLERS
+from commands.notifications.unsubscribe import UNSUBSCRIBE_HANDLERS
 from parley.contexts.manifest import BoundedContext, PlacedRouter
 from projections.notifications import contact_points
 from projections.notifications.contact_points import ContactPointQueries
@@ -32,13 +33,14 @@ def projectors() -> Sequence[Projector]:
 
 def routers() -> Sequence[PlacedRouter]:
     # places 200 and on: after every route of the contexts before it
-    from api.notifications import admin, callbacks, notifications
+    from api.notifications import admin, callbacks, notifications, unsubscribe
     from api.notifications import contact_points as contact_point_routes
 
     return (PlacedRouter(200, notifications.router),
             PlacedRouter(210, contact_point_routes.router),
             PlacedRouter(211, contact_point_routes.verification),
             PlacedRouter(220, callbacks.callbacks),  # providers' status callbacks
+            PlacedRouter(225, unsubscribe.router),  # one-click unsubscribe links (RFC 8058)
             PlacedRouter(230, admin.router))
 
 
@@ -54,6 +56,7 @@ CONTEXT = BoundedContext(
         **DISPATCH_HANDLERS,
         **REACTION_HANDLERS,
         **CIRCUIT_HANDLERS,
+        **UNSUBSCRIBE_HANDLERS,
     },
     projectors=projectors,
     relayed_event_modules=(

@@ -31,6 +31,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from commands.identity.roles import GrantRole
+from domain.notifications.unsubscribe import UnsubscribeLinks
 from event_log.aggregate import Cause
 from parley.bootstrap import build
 from parley.settings import Settings
@@ -85,6 +86,7 @@ class World:
     contact_point: str = ""  # Ada's webhook endpoint
     doomed_contact_point: str = ""  # another, which Ada's cell of the DELETE route removes
     notification: str = ""  # one in Ada's inbox
+    unsubscribe_token: str = ""  # the token of Ada's one-click link for "marketing" email
 
     def call(self, method: str, url: str, caller: str, body: Any = None,
              params: dict[str, Any] | None = None) -> httpx.Response:
@@ -188,6 +190,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "recipients": [people[OWNER].user_id], "category": "system",
             "plan": {"channels": ["in_app"]}, "content": {"body": "for Ada"}})).json()[
                 "notifications"][0]["notification_id"]
+        world.unsubscribe_token = UnsubscribeLinks(parley.unsubscribe_key).token(
+            uuid.UUID(people[OWNER].user_id), "marketing")
         signed_in = http.post("/v1/sessions", json={
             "handle": people[OWNER].handle, "password": PASSWORD, "device_name": "spare"})
         assert signed_in.status_code in (200, 201), signed_in.text
@@ -295,6 +299,12 @@ SENDER_ONLY = {OWNER: 200, "*": 403}  # Ada sent every message
 MANAGERS = {OWNER: 200, ADMIN: 200, "*": 403}
 AUDITORS = only({AUDITOR: 200}, Same(403))
 
+
+def by_token(caller: str, target: str) -> Expect:
+    """A link's token decides, whoever calls: a forged one answers as a random one."""
+    return Same(404) if target.startswith("forged") else Ok(200)
+
+
 MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/v1/users/{user_id}"): Route(("tom",), everyone(200)),
     ("GET", "/v1/presence/{user_id}"): Route(("tom",), everyone(404, same=True)),
@@ -375,6 +385,12 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("POST", "/v1/notifications/callbacks/sms/{provider}"): Route(
         ("sms provider",), everyone(403, same=True),
         params={"notification": str(uuid.uuid4()), "attempt": str(uuid.uuid4())}),
+    # one-click unsubscribe links (RFC 8058): the signed token is the authority, whoever
+    # calls, with whatever bearer; a token not issued by the server is an unknown link
+    ("POST", "/v1/notifications/unsubscribe/{token}"): Route(
+        ("unsubscribe link", "forged unsubscribe link"), by_token),
+    ("GET", "/v1/notifications/unsubscribe/{token}"): Route(
+        ("unsubscribe link", "forged unsubscribe link"), by_token),
     # a notification is its recipient's alone: anyone else's answer is a random id's
     ("POST", "/v1/notifications/{notification_id}/read"): Route(
         ("notification",), only({OWNER: 200}, Same(404))),
@@ -402,7 +418,9 @@ def target_id(world: World, target: str, group: Group, in_direct: str) -> str:
             "attachment": world.attachment, "device": world.spare_device,
             "replay": str(uuid.uuid4()), "contact point": world.contact_point,
             "doomed contact point": world.doomed_contact_point, "provider": "fcm-main",
-            "notification": world.notification, "sms provider": "twilio"}[target]
+            "notification": world.notification, "sms provider": "twilio",
+            "unsubscribe link": world.unsubscribe_token,
+            "forged unsubscribe link": world.unsubscribe_token[:-4] + "AAAA"}[target]
 
 
 def url_for(path: str, main: str, world: World) -> str:

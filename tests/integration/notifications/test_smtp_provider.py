@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from adapters.notifications.registry import ProviderEnvironment, build_providers
 from adapters.notifications.smtp_email import SmtpProvider
 from commands.notifications.providers import Address, Content, Delivery, ProviderAnswer
+from domain.notifications.unsubscribe import UnsubscribeClaim, UnsubscribeLinks
 from tests.providers.servers import free_port
 from tests.providers.smtp import SmtpRelay
 
@@ -31,6 +33,8 @@ pytestmark = [
 USERNAME = "relay-user"
 PASSWORD = "s3cret-relay-pass"  # the stand-in's account
 SEND_BOUND_SECONDS = 10.0
+PUBLIC_URL = "https://parley.example/chat"  # behind a proxy, under a path prefix
+LINKS = UnsubscribeLinks(b"k" * 32, PUBLIC_URL)
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +270,42 @@ def test_no_unsubscribe_headers_without_an_unsubscribe_link_and_no_one_click_for
     http_only = the_only(relay.inbox(over_http))
     assert http_only["List-Unsubscribe"] == "<http://127.0.0.1:8000/u/1>"
     assert http_only["List-Unsubscribe-Post"] is None  # one-click is for HTTPS URIs only
+
+
+def a_provider_making_unsubscribe_links(relay: SmtpRelay) -> SmtpProvider:
+    environment = ProviderEnvironment(public_url=PUBLIC_URL, unsubscribe_links=LINKS)
+    return SmtpProvider.from_config(an_entry(relay), environment)
+
+
+def test_mail_of_a_category_one_may_leave_carries_a_one_click_link_on_parleys_public_url(
+        relay: SmtpRelay) -> None:
+    reader = a_mailbox()
+    delivery = an_email_delivery(reader, unsubscribe_url=None)
+
+    send(a_provider_making_unsubscribe_links(relay), delivery)
+
+    message = the_only(relay.inbox(reader))
+    [header] = message.get_all("List-Unsubscribe")
+    url = header.removeprefix("<").removesuffix(">")
+    assert header == f"<{url}>" and url.startswith(f"{PUBLIC_URL}/v1/notifications/unsubscribe/")
+    assert message.get_all("List-Unsubscribe-Post") == ["List-Unsubscribe=One-Click"]
+    token = url.rpartition("/")[2]
+    assert LINKS.read(token) == UnsubscribeClaim(delivery.recipient_id, "mention")
+    assert reader not in url and reader.split("@")[0] not in url  # nothing personal in it
+    assert url in Markup(part(message, "text/html")).links
+    assert f"Unsubscribe: {url}" in part(message, "text/plain")
+
+
+def test_transactional_mail_carries_no_unsubscribe_link(relay: SmtpRelay) -> None:
+    reader = a_mailbox()
+    security_alert = replace(an_email_delivery(reader, unsubscribe_url=None),
+                             category="security")
+
+    send(a_provider_making_unsubscribe_links(relay), security_alert)
+
+    message = the_only(relay.inbox(reader))
+    assert message["List-Unsubscribe"] is None and message["List-Unsubscribe-Post"] is None
+    assert "nsubscribe" not in part(message, "text/plain")
 
 
 def test_the_registry_builds_it_by_kind(relay: SmtpRelay) -> None:

@@ -1,0 +1,43 @@
+"""Unsubscribing from a category on email: the command a one-click unsubscribe link's POST
+becomes (RFC 8058; the route has checked the link's token, domain/notifications/
+unsubscribe.py), decided on the user's ContactPoints aggregate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from domain.notifications.contact_points import ContactPoints, contact_points_id
+from domain.notifications.unsubscribe import unknown_link
+from event_log.aggregate import Cause
+from event_log.batch import Batch
+from event_log.outcomes import Handler
+
+
+@dataclass(frozen=True)
+class UnsubscribeEmail:
+    """Sent with the claim of an unsubscribe token the route has checked."""
+
+    user_id: UUID
+    category: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EmailUnsubscribed:
+    category: str
+    new: bool  # False: a repeat (the link POSTed again), nothing recorded
+
+
+def unsubscribe_email(batch: Batch, command: UnsubscribeEmail,
+                      cause: Cause) -> EmailUnsubscribed:
+    """A user without contact points was never mailed a link: answered as an unknown one."""
+    points = batch.find(ContactPoints, contact_points_id(command.user_id))
+    if points is None:
+        raise unknown_link()
+    return EmailUnsubscribed(command.category,
+                             points.unsubscribe_email(command.category, command.at, cause))
+
+
+UNSUBSCRIBE_HANDLERS: dict[type, Handler] = {UnsubscribeEmail: unsubscribe_email}

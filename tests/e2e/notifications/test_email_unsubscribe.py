@@ -1,0 +1,165 @@
+"""One-click unsubscribe (RFC 8058) end to end on the embedded default, in process: an email
+of a category one may leave reaches a local SMTP relay with its `List-Unsubscribe` link on
+Parley's public URL; POSTing that link as a mail client does (`List-Unsubscribe=One-Click`,
+form-encoded, no credentials) makes the next notification of that category skip email as
+"unsubscribed" while another category still reaches the mailbox. A forged link is 404; a
+GET (a mail scanner, a reader's click) unsubscribes nobody."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from commands.notifications.contact_points import AddEmail, ContactPointRules, VerifyEmail
+from domain.notifications.contact_points import ContactPoints, contact_points_id
+from domain.notifications.email_verification import EmailVerification
+from domain.notifications.notifications import Notification
+from parley.assembly import Parley
+from parley.bootstrap import build
+from parley.settings import Settings
+from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
+from tests.providers.smtp import SmtpRelay
+
+PUBLIC_URL = "https://parley.test"
+ONE_CLICK = {"List-Unsubscribe": "One-Click"}
+WAIT_SECONDS = 15.0
+
+
+def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (answer := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {check}")
+        time.sleep(0.02)
+    return answer
+
+
+@dataclass
+class Mailer:
+    parley: Parley
+    http: TestClient
+    relay: SmtpRelay
+    person: Person
+    mailbox: str
+    key: str
+
+    def notify(self, category: str, title: str) -> str:
+        response = self.http.post(
+            "/v1/notifications", headers={"Authorization": f"Bearer {self.key}"}, json={
+                "recipients": [self.person.user_id], "category": category,
+                "priority": "normal", "plan": {"channels": ["email", "in_app"]},
+                "content": {"title": title, "body": "Something happened."}})
+        assert response.status_code == 202, response.text
+        nid: str = response.json()["notifications"][0]["notification_id"]
+        return nid
+
+    def mail_titled(self, title: str) -> EmailMessage:
+        return eventually(lambda: next((m for m in self.relay.inbox(self.mailbox)
+                                        if m["Subject"] == title), None))
+
+    def skipped(self, notification_id: str) -> list[list[str]]:
+        [routed] = [e for e in self.parley.event_log.events.get(uuid.UUID(notification_id))
+                    if isinstance(e, Notification.Routed)]
+        return routed.skipped
+
+    def opt_outs_recorded(self) -> list[str]:
+        book = contact_points_id(uuid.UUID(self.person.user_id))
+        return [e.category for e in self.parley.event_log.events.get(book)
+                if isinstance(e, ContactPoints.EmailCategoryUnsubscribed)]
+
+
+@pytest.fixture(scope="module")
+def relay() -> Iterator[SmtpRelay]:
+    with SmtpRelay(security="none") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def mailer(tmp_path_factory: pytest.TempPathFactory, relay: SmtpRelay) -> Iterator[Mailer]:
+    providers = [{"name": "smtp-main", "kind": "smtp", "host": relay.host, "port": relay.port,
+                  "security": "none", "from_address": "notifications@parley.test",
+                  "timeout_seconds": 3}]
+    settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("unsubscribe"),
+                        public_url=PUBLIC_URL, notification_providers=json.dumps(providers),
+                        notification_timer_every_seconds=0.05)
+    parley = build(settings)
+    with TestClient(create_app(parley)) as http:
+        issue, key = an_api_key()
+        parley.writer.execute(issue, a_cause())
+        person = ParleyClient(http).register("Reader")
+        mailbox = f"reader-{uuid.uuid4().hex[:8]}@example.org"
+        user, point = uuid.UUID(person.user_id), uuid.uuid4()
+        parley.writer.execute(AddEmail(user, point, mailbox, now(), ContactPointRules(20),
+                                       EmailVerification(parley.email_verification_key)),
+                              a_cause())
+        parley.writer.execute(VerifyEmail(user, point, now()), a_cause())
+        yield Mailer(parley, http, relay, person, mailbox, key.presented)
+
+
+def test_posting_the_one_click_link_stops_that_categorys_email_and_no_other(
+        mailer: Mailer) -> None:
+    mailer.notify("mention", "Ada mentioned you")
+    mention = mailer.mail_titled("Ada mentioned you")
+    assert mention["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = mention["List-Unsubscribe"].removeprefix("<").removesuffix(">")
+    assert link.startswith(f"{PUBLIC_URL}/v1/notifications/unsubscribe/")
+
+    # a mail client may post it twice, URL-encoded or multipart: the same answer, one event
+    for form in ({"data": ONE_CLICK}, {"files": {"List-Unsubscribe": (None, "One-Click")}}):
+        answer = mailer.http.post(urlsplit(link).path, **form)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() | {"position": 0} == {
+            "category": "mention", "unsubscribed": True, "position": 0}
+    assert mailer.opt_outs_recorded() == ["mention"]
+
+    skipped = mailer.notify("mention", "Ada mentioned you again")
+    mailer.notify("friend_request", "Bob wants to be friends")
+
+    mailer.mail_titled("Bob wants to be friends")
+    assert mailer.skipped(skipped) == [["email", "reachability: unsubscribed"]]
+    assert not [m for m in mailer.relay.inbox(mailer.mailbox)
+                if m["Subject"] == "Ada mentioned you again"]
+
+
+def test_a_forged_link_is_not_found_as_problem_json(mailer: Mailer) -> None:
+    mailer.notify("friend_request", "Cy wants to be friends")
+    link = mailer.mail_titled("Cy wants to be friends")["List-Unsubscribe"].strip("<>")
+    version, claim, mac = urlsplit(link).path.rpartition("/")[2].split(".")
+    forged = f"{version}.{claim}.{mac[::-1]}"
+
+    for method in ("POST", "GET"):
+        answer = mailer.http.request(method, f"/v1/notifications/unsubscribe/{forged}",
+                                     data=ONE_CLICK if method == "POST" else None)
+        assert answer.status_code == 404
+        assert answer.headers["content-type"] == "application/problem+json"
+    assert "friend_request" not in mailer.opt_outs_recorded()
+
+
+def test_opening_the_link_shows_a_button_and_unsubscribes_nobody(mailer: Mailer) -> None:
+    mailer.notify("payment", "Your invoice")
+    link = mailer.mail_titled("Your invoice")["List-Unsubscribe"].strip("<>")
+
+    page = mailer.http.get(urlsplit(link).path)
+
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<form method="post">' in page.text
+    assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in page.text
+    assert "payment" not in mailer.opt_outs_recorded()
+
+
+def test_a_security_alert_offers_no_unsubscribing(mailer: Mailer) -> None:
+    mailer.notify("security", "New sign-in")
+
+    alert = mailer.mail_titled("New sign-in")
+
+    assert alert["List-Unsubscribe"] is None and alert["List-Unsubscribe-Post"] is None
