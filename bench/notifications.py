@@ -615,6 +615,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="production: `parley dispatch` processes per priority class "
                              "(critical,high and normal,bulk) and API processes that do not "
                              "dispatch; or `api`: serve dispatches everything")
+    parser.add_argument("--logs", default=None, metavar="DIR",
+                        help="keep each Parley process's log in DIR (default: discarded)")
     parser.add_argument("--dump-stacks", default=None, metavar="DIR",
                         help="py-spy dump serve's (and the dispatchers') threads into DIR/<name>/ "
                              "during the steady phase")
@@ -630,7 +632,9 @@ def main(argv: list[str] | None = None) -> None:
         with fcm_stand_in(scratch, 0.0, args.fcm_http == "2") as (stand_in, account, ca_file):
             variables = parley_variables(args.profile, scratch, stand_in, account, ca_file,
                                          extra)
-            processes = ParleyProcesses(variables, scratch)
+            logs = Path(args.logs) if args.logs else scratch
+            logs.mkdir(parents=True, exist_ok=True)
+            processes = ParleyProcesses(variables, logs)
             seeded_at = time.perf_counter()
             if args.profile == "embedded":  # one writer at a time on the SQLite log
                 users, key = seed(variables, args.users)
