@@ -6,6 +6,13 @@ import os
 import uuid
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: the suite runs on a shared 2-core machine, where a first example
+# that loads a library's data (phonenumbers' metadata) can take longer than hypothesis's 200 ms
+# default; how fast things are is measured by bench/, never by a timed test.
+settings.register_profile("parley", deadline=None)
+settings.load_profile("parley")
 
 SERVICE_VARIABLES = (
     "PARLEY_DATABASE_URL",
