@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
+from eventsourcing.application import Repository, project_aggregate
 from eventsourcing.domain import Aggregate
 
 from event_log.log import EventKey, EventLog
@@ -80,7 +80,7 @@ class AggregateCache:
         self._settle(head)
 
     def take(self, aggregate_id: UUID) -> Aggregate:
-        """The aggregate, out of the cache until it is kept again; raises
+        """The aggregate, out of the cache until it is kept again; raises the library's
         `AggregateNotFoundError` if the log has none."""
         aggregate = self._aggregates.pop(aggregate_id, None)
         if aggregate is None:
@@ -128,4 +128,4 @@ class AggregateCache:
         self._current_up_to = head
 
 
-__all__ = ["SCAN_LIMIT", "WRITER_CACHE_SIZE", "AggregateCache", "AggregateNotFoundError"]
+__all__ = ["SCAN_LIMIT", "WRITER_CACHE_SIZE", "AggregateCache"]
