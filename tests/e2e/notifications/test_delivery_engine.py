@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,12 +93,13 @@ def receiver() -> Iterator[tuple[WebhookReceiver, str]]:
         yield receiving, server.url
 
 
-@pytest.fixture
-def engine(tmp_path: Path, receiver: tuple[WebhookReceiver, str]) -> Iterator[Engine]:
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory,
+            receiver: tuple[WebhookReceiver, str]) -> Iterator[Engine]:
+    """One engine for the module (each test makes its own recipients and endpoints)."""
     receiving, url = receiver
-    receiving.reset()
     providers = [{"name": "hooks", "kind": "webhook", "timeout_seconds": 2}]
-    settings = Settings(database_url=None, data_dir=tmp_path / "data",
+    settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("engine") / "data",
                         notification_providers=json.dumps(providers),
                         notification_allow_loopback_http=True, **FAST_RETRIES)
     parley = build(settings)
@@ -107,6 +107,13 @@ def engine(tmp_path: Path, receiver: tuple[WebhookReceiver, str]) -> Iterator[En
         issue, key = an_api_key()
         parley.writer.execute(issue, a_cause())
         yield Engine(parley, http, ParleyClient(http), receiving, url, key.presented)
+
+
+@pytest.fixture
+def engine(running: Engine) -> Engine:
+    """The module's engine, its receiver's records of earlier tests forgotten."""
+    running.receiver.reset()
+    return running
 
 
 def test_a_triggered_notification_reaches_the_receiver_signed_and_is_delivered(engine):

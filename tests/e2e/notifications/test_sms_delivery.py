@@ -91,15 +91,15 @@ class Engine:
                               headers=callback.headers)
 
 
-@pytest.fixture
-def engine(tmp_path: Path,
-           twilio_service: tuple[twilio.TwilioStandIn, LocalServer]) -> Iterator[Engine]:
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory,
+            twilio_service: tuple[twilio.TwilioStandIn, LocalServer]) -> Iterator[Engine]:
+    """One engine for the module's Twilio tests (each test makes its own recipient)."""
     stand_in, server = twilio_service
-    stand_in.reset()
     providers = [{"name": "twilio-main", "kind": "twilio", "account_sid": stand_in.account_sid,
                   "auth_token": stand_in.auth_token, "from_number": "+15005550006",
                   "endpoint": server.url, "ca_file": server.ca_file, "timeout_seconds": 2}]
-    settings = Settings(database_url=None, data_dir=tmp_path / "data",
+    settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("sms") / "data",
                         public_url="https://parley.example",
                         notification_providers=json.dumps(providers))
     parley = build(settings)
@@ -107,6 +107,13 @@ def engine(tmp_path: Path,
         issue, key = an_api_key()
         parley.writer.execute(issue, a_cause())
         yield Engine(parley, http, stand_in, key.presented)
+
+
+@pytest.fixture
+def engine(running: Engine) -> Engine:
+    """The module's Twilio engine, its stand-in's records of earlier tests forgotten."""
+    running.stand_in.reset()
+    return running
 
 
 def test_an_sms_is_sent_and_twilios_delivered_callback_marks_it_delivered(

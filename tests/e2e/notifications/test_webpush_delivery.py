@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,19 +83,27 @@ def push_service() -> Iterator[PushService]:
         yield service
 
 
-@pytest.fixture
-def engine(tmp_path: Path, push_service: PushService) -> Iterator[Engine]:
-    push_service.reset()
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory,
+            push_service: PushService) -> Iterator[Engine]:
+    """One engine for the module (each test makes its own subscriber)."""
     providers = [{"name": "webpush", "kind": "webpush", "vapid_private_key": KEYS.private_key,
                   "subject": "mailto:ops@parley.example", "timeout_seconds": 2,
                   "ca_file": push_service.ca_file}]
-    settings = Settings(database_url=None, data_dir=tmp_path / "data",
+    settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("webpush") / "data",
                         notification_providers=json.dumps(providers), **FAST_RETRIES)
     parley = build(settings)
     with TestClient(create_app(parley)) as http:
         issue, key = an_api_key()
         parley.writer.execute(issue, a_cause())
         yield Engine(parley, http, ParleyClient(http), Browser(push_service), key.presented)
+
+
+@pytest.fixture
+def engine(running: Engine, push_service: PushService) -> Engine:
+    """The module's engine, its push service's records of earlier tests forgotten."""
+    push_service.reset()
+    return running
 
 
 def test_a_triggered_push_is_read_by_the_browser(engine: Engine,
