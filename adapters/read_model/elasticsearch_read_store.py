@@ -252,6 +252,14 @@ class ElasticsearchReadStore:
             return None
         return self._public(found["_source"])
 
+    def get_many(self, collection: str, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not doc_ids:
+            return {}
+        index = self.index(collection)
+        found = self._client.mget(docs=[{"_index": index, "_id": d} for d in doc_ids])["docs"]
+        # a missing index answers each id with an error, not a document
+        return {d["_id"]: self._public(d["_source"]) for d in found if d.get("found")}
+
     def query(self, query: Query) -> Page:
         must: list[dict[str, Any]] = []
         if query.text:

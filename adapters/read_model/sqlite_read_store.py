@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS projection_positions (
 );
 """
 
+GET_MANY_AT_ONCE = 500  # ids per statement (well under SQLite's limit on parameters)
+
 UPSERT = """
 INSERT INTO documents (collection, doc_id, version, body) VALUES (?, ?, ?, ?)
 ON CONFLICT (collection, doc_id) DO UPDATE
@@ -193,6 +195,17 @@ class SQLiteReadStore:
             (collection, doc_id),
         ).fetchone()
         return json.loads(row[0]) if row else None
+
+    def get_many(self, collection: str, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(doc_ids), GET_MANY_AT_ONCE):
+            chunk = list(doc_ids[start:start + GET_MANY_AT_ONCE])
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._connection().execute(
+                f"SELECT doc_id, body FROM documents WHERE collection = ? AND doc_id IN ({marks})",
+                [collection, *chunk]).fetchall()
+            found.update((row[0], json.loads(row[1])) for row in rows)
+        return found
 
     def _where(self, collection: str, filters: Sequence[Filter]) -> tuple[str, list[Any]]:
         clauses = ["collection = ?"]

@@ -20,12 +20,11 @@ from typing import Any, Final
 
 from projections.messaging.live import OpenSockets
 from projections.notifications.inbox import INBOX, InboxQueries
-from projections.read_model.documents import AnyOf, DocumentChange, Query, ReadStore, Upsert
+from projections.read_model.documents import DocumentChange, ReadStore, Upsert
 
 NOTIFICATION_FRAME: Final = "notification"
 ITEM_FIELDS: Final = ("notification_id", "category", "priority", "title", "body", "data",
                       "deep_link", "posted_at", "read", "read_at")
-READ_AT_ONCE: Final = 500  # documents per query
 
 
 def inbox_item(document: dict[str, Any]) -> dict[str, Any]:
@@ -56,14 +55,8 @@ def _recipients_in(changes: Sequence[DocumentChange]) -> dict[str, str]:
             and "recipient_id" in change.fields}
 
 
-def _documents(store: ReadStore, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    documents: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), READ_AT_ONCE):
-        chunk = ids[start:start + READ_AT_ONCE]
-        page = store.query(Query(INBOX, filters=(AnyOf("notification_id", tuple(chunk)),),
-                                 sort_field="position", limit=len(chunk)))
-        documents.update((d["notification_id"], d) for d in page.documents)
-    return documents
+def _by_id(store: ReadStore, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    return store.get_many(INBOX, ids) if ids else {}
 
 
 def inbox_frames(changes: Sequence[DocumentChange], store: ReadStore,
@@ -76,11 +69,11 @@ def inbox_frames(changes: Sequence[DocumentChange], store: ReadStore,
         return []
     recipients = _recipients_in(changes)
     # a read, or a post whose request was projected earlier (a scheduled one), names no one
-    documents = _documents(store, [i for i in ids if i not in recipients])
+    documents = _by_id(store, [i for i in ids if i not in recipients])
     recipients.update((i, d["recipient_id"]) for i, d in documents.items())
     listening = open_sockets({recipients[i] for i in ids if i in recipients})
     heard = [i for i in ids if recipients.get(i) in listening]
-    documents.update(_documents(store, [i for i in heard if i not in documents]))
+    documents.update(_by_id(store, [i for i in heard if i not in documents]))
     shown = [documents[i] for i in heard if i in documents and documents[i].get("posted")]
     inbox = InboxQueries(store)
     unread = {r: inbox.unread_count(r) for r in dict.fromkeys(d["recipient_id"] for d in shown)}

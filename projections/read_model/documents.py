@@ -166,6 +166,10 @@ class ReadStore(Protocol):
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
 
+    def get_many(self, collection: str, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Those of these documents that exist, by id, read by id in one go."""
+        ...
+
     def query(self, query: Query) -> Page: ...
 
     def count(self, collection: str, filters: Sequence[Filter], up_to: int) -> int:

@@ -138,6 +138,15 @@ def test_a_count_is_of_the_matching_documents_and_stops_at_its_bound(store: Read
     assert store.count("never_written", [], up_to=100) == 0
 
 
+def test_documents_are_read_by_id_in_one_go_and_missing_ones_left_out(
+        store: ReadStore) -> None:
+    store.apply([note(f"n{i}", i, rank=i) for i in range(1, 6)], "p", 5)
+    assert store.get_many("notes", ["n4", "nope", "n2"]) == {
+        "n4": {"note_id": "n4", "rank": 4}, "n2": {"note_id": "n2", "rank": 2}}
+    assert store.get_many("notes", []) == {}
+    assert store.get_many("never_written", ["n1"]) == {}
+
+
 def test_prefix_filters_match_the_start_of_a_string_exactly(store: ReadStore) -> None:
     handles = ["ada", "ada_l", "adam", "bada", "Ada", "a%b", "a_c", "abc"]
     store.apply([note(f"n{i}", i, handle=h, rank=i) for i, h in enumerate(handles, 1)], "p", 8)
