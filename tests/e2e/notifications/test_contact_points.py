@@ -3,7 +3,8 @@ secret) and removed; the limit per user; someone else's id answered as a random 
 verification by the token a link carries (expired, tampered or stale: one answer); webhook
 secrets answered once and never listed or logged.
 
-One Parley per profile for the whole module (each test registers its own users)."""
+One Parley per profile, shared with the other process modules of the package (each test
+registers its own users): tests/e2e/notifications/deployments.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,51 +23,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from domain.notifications.email_verification import EmailVerification, verification_link
-from parley.assembly import email_verification_key
-from parley.launcher import ParleyProcesses
-from parley.signing_keys import generate_key
 from tests.builders import ParleyClient, Person, answer_of
-from tests.e2e.conftest import GENEROUS_SIGN_IN_LIMITS, drop_indices
+from tests.e2e.notifications.deployments import EACH_PROFILE, MAX_CONTACT_POINTS, Deployment
 
-LIMIT = 8
+LIMIT = MAX_CONTACT_POINTS
 POINTS = "/v1/users/me/contact-points"
 PASSWORD = "correct horse battery"
 FCM = "fM3xQ2rLTeK:APA91bHq8xY2kWJ7n0Xc_V4dR9sZ1tL6uP3oQ5eA8bC"
 APNS = "5f" * 32
 
 
-class Deployment:
-    """A running Parley, the key it signs verification tokens with, and its logs."""
-
-    def __init__(self, processes: ParleyProcesses, secret_key: str) -> None:
-        self.processes = processes
-        self.verification = EmailVerification(email_verification_key(secret_key))
-
-    def logs(self) -> str:
-        return "".join(path.read_text(errors="replace")
-                       for path in Path(self.processes.logs).glob("*.log"))
-
-
-@pytest.fixture(scope="module", params=[
-    "embedded", pytest.param("production", marks=pytest.mark.services)])
-def deployment(request: pytest.FixtureRequest,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    profile: str = request.param
-    directory = tmp_path_factory.mktemp(f"contact-points-{profile}")
-    secret_key, namespace = generate_key(), f"t{uuid.uuid4().hex[:12]}"
-    env = {"PARLEY_DATA_DIR": str(directory / "data"), "PARLEY_SECRET_KEY": secret_key,
-           "PARLEY_MAX_CONTACT_POINTS_PER_USER": str(LIMIT),
-           "PARLEY_CONSISTENCY_WAIT_SECONDS": "15", **GENEROUS_SIGN_IN_LIMITS}
-    if profile == "production":
-        env |= request.getfixturevalue("services") | {"PARLEY_NAMESPACE": namespace}
-    else:
-        env |= {"PARLEY_DATABASE_URL": ""}
-    try:
-        with ParleyProcesses(env, directory).serving(profile) as running:
-            yield Deployment(running, secret_key)
-    finally:
-        if profile == "production":
-            drop_indices(request.getfixturevalue("services"), namespace)
+@pytest.fixture(scope="module", params=EACH_PROFILE)
+def deployment(request: pytest.FixtureRequest) -> Deployment:
+    found: Deployment = request.getfixturevalue(f"{request.param}_deployment")
+    return found
 
 
 @pytest.fixture

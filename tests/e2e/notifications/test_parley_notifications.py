@@ -42,16 +42,13 @@ from parley.launcher import ParleyProcesses
 from parley.notification_reactions import own_notification_effects
 from parley.settings import Settings
 from tests.builders import ParleyClient, Person, now
-from tests.e2e.conftest import GENEROUS_SIGN_IN_LIMITS, drop_indices, production_env
-from tests.providers.credentials import service_account_key
+from tests.e2e.notifications.deployments import PUBLIC_URL, Deployment, provider_entries
 from tests.providers.fcm import FcmStandIn
 from tests.providers.push_service import Shown
 from tests.providers.smtp import SmtpRelay
 
-ACCOUNT = service_account_key()
 POINTS = "/v1/users/me/contact-points"
 WAIT_SECONDS = 15.0
-RELAY_USER, RELAY_PASSWORD = "relay-user", "s3cret-relay-pass"
 LINK = re.compile(r"https://app\.parley\.test/verify-email#token=([A-Za-z0-9._-]+)")
 
 
@@ -69,20 +66,8 @@ def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS,
         time.sleep(0.02)
 
 
-@pytest.fixture(scope="module")
-def fcm() -> Iterator[FcmStandIn]:
-    with FcmStandIn(ACCOUNT) as stand_in:
-        yield stand_in
-
-
-@pytest.fixture(scope="module")
-def relay() -> Iterator[SmtpRelay]:
-    with SmtpRelay(username=RELAY_USER, password=RELAY_PASSWORD, security="starttls") as server:
-        yield server
-
-
 @dataclass
-class Deployment:
+class InProcess:
     parley: Parley
     http: TestClient
     client: ParleyClient
@@ -117,18 +102,6 @@ class Deployment:
         return found
 
 
-def provider_entries(fcm: FcmStandIn, relay: SmtpRelay) -> list[dict[str, Any]]:
-    return [
-        {"name": "fcm-main", "kind": "fcm", "project_id": fcm.project_id,
-         "service_account": ACCOUNT.key_file(fcm.token_uri), "endpoint": fcm.url,
-         "timeout_seconds": 3, "ca_file": fcm.ca_file},
-        {"name": "smtp-main", "kind": "smtp", "host": relay.host, "port": relay.port,
-         "security": "starttls", "username": RELAY_USER, "password": RELAY_PASSWORD,
-         "from_address": "notifications@parley.test", "from_name": "Parley",
-         "ca_file": relay.ca_file, "timeout_seconds": 3},
-    ]
-
-
 def registered_phone(http: httpx.Client | TestClient, person: Person) -> str:
     token = f"fcm-{uuid.uuid4().hex}:APA91bH" + "x" * 40
     registered = http.post(f"{POINTS}/push-tokens", headers=person.auth,
@@ -149,18 +122,18 @@ def verification_token(relay: SmtpRelay, address: str, timeout: float = WAIT_SEC
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory, fcm: FcmStandIn,
-               relay: SmtpRelay) -> Iterator[Deployment]:
+               relay: SmtpRelay) -> Iterator[InProcess]:
     settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("own") / "data",
                         notification_providers=json.dumps(provider_entries(fcm, relay)),
-                        public_url="https://app.parley.test",
+                        public_url=PUBLIC_URL,
                         notification_timer_every_seconds=0.05)
     parley = build(settings)
     with TestClient(create_app(parley)) as http:
-        yield Deployment(parley, http, ParleyClient(http), fcm, relay)
+        yield InProcess(parley, http, ParleyClient(http), fcm, relay)
 
 
 def test_a_message_to_someone_without_a_live_socket_is_pushed_with_a_preview(
-        deployment: Deployment) -> None:
+        deployment: InProcess) -> None:
     ada = deployment.client.register("Ada Lovelace")
     bob, phone = deployment.with_a_phone("Bob")
     conversation = deployment.client.open_direct(ada, bob)
@@ -182,7 +155,7 @@ def test_a_message_to_someone_without_a_live_socket_is_pushed_with_a_preview(
     assert request.message["android"]["priority"] == "NORMAL"
 
 
-def test_no_push_while_the_recipient_has_a_live_socket_open(deployment: Deployment) -> None:
+def test_no_push_while_the_recipient_has_a_live_socket_open(deployment: InProcess) -> None:
     ada = deployment.client.register("Ada")
     bob, phone = deployment.with_a_phone("Bob")
     conversation = deployment.client.open_direct(ada, bob)
@@ -199,7 +172,7 @@ def test_no_push_while_the_recipient_has_a_live_socket_open(deployment: Deployme
     assert deployment.shown(phone) == []
 
 
-def test_a_mention_is_pushed_at_high_priority(deployment: Deployment) -> None:
+def test_a_mention_is_pushed_at_high_priority(deployment: InProcess) -> None:
     ada = deployment.client.register("Ada")
     bob, phone = deployment.with_a_phone("Bob")
     conversation = deployment.client.open_direct(ada, bob)
@@ -216,7 +189,7 @@ def test_a_mention_is_pushed_at_high_priority(deployment: Deployment) -> None:
 
 
 def test_a_friend_request_is_pushed_to_its_addressee_and_put_in_their_inbox(
-        deployment: Deployment) -> None:
+        deployment: InProcess) -> None:
     ada = deployment.client.register("Ada Lovelace")
     bob, phone = deployment.with_a_phone("Bob")
 
@@ -232,7 +205,7 @@ def test_a_friend_request_is_pushed_to_its_addressee_and_put_in_their_inbox(
 
 
 def test_an_added_email_address_gets_a_link_that_verifies_it(
-        deployment: Deployment, caplog: pytest.LogCaptureFixture) -> None:
+        deployment: InProcess, caplog: pytest.LogCaptureFixture) -> None:
     ada = deployment.client.register("Ada")
     address = f"ada-{uuid.uuid4().hex[:8]}@example.com"
 
@@ -253,7 +226,7 @@ def test_an_added_email_address_gets_a_link_that_verifies_it(
     assert point["verified"] is True
 
 
-def test_a_signed_out_phone_is_no_longer_pushed_to(deployment: Deployment) -> None:
+def test_a_signed_out_phone_is_no_longer_pushed_to(deployment: InProcess) -> None:
     ada = deployment.client.register("Ada")
     bob, phone = deployment.with_a_phone("Bob")
     conversation = deployment.client.open_direct(ada, bob)
@@ -274,7 +247,7 @@ def test_a_signed_out_phone_is_no_longer_pushed_to(deployment: Deployment) -> No
     assert deployment.shown(phone) == []
 
 
-def test_the_message_text_and_the_token_stay_out_of_the_logs(deployment: Deployment,
+def test_the_message_text_and_the_token_stay_out_of_the_logs(deployment: InProcess,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     ada = deployment.client.register("Ada")
     bob, phone = deployment.with_a_phone("Bob")
@@ -287,7 +260,7 @@ def test_the_message_text_and_the_token_stay_out_of_the_logs(deployment: Deploym
 
 
 def test_a_message_handled_again_after_a_crash_pushes_nothing_twice(
-        deployment: Deployment) -> None:
+        deployment: InProcess) -> None:
     """As the runner issues a reaction again when it crashed before recording its position:
     the same effect under the same key, answered by the first command's receipt."""
     ada = deployment.client.register("Ada")
@@ -333,21 +306,12 @@ class Processes:
 
 
 @pytest.fixture(scope="module")
-def production(tmp_path_factory: pytest.TempPathFactory, services: dict[str, str],
-               fcm: FcmStandIn, relay: SmtpRelay) -> Iterator[Processes]:
-    namespace, directory = f"t{uuid.uuid4().hex[:12]}", tmp_path_factory.mktemp("own-prod")
-    env = production_env(services, namespace) | GENEROUS_SIGN_IN_LIMITS | {
-        "PARLEY_DATA_DIR": str(directory / "data"),
-        "PARLEY_NOTIFICATION_PROVIDERS": json.dumps(provider_entries(fcm, relay)),
-        "PARLEY_PUBLIC_URL": "https://app.parley.test",
-        "PARLEY_NOTIFICATION_TIMER_EVERY_SECONDS": "0.2",
-        "PARLEY_CONSISTENCY_WAIT_SECONDS": "30"}
-    try:
-        with ParleyProcesses(env, directory).serving("production") as running, \
-                httpx.Client(base_url=running.base_url, timeout=30) as http:
-            yield Processes(running, http, ParleyClient(http), fcm, relay)
-    finally:
-        drop_indices(services, namespace)
+def production(production_deployment: Deployment, fcm: FcmStandIn,
+               relay: SmtpRelay) -> Iterator[Processes]:
+    """The package's production deployment (tests/e2e/notifications/deployments.py)."""
+    running = production_deployment.processes
+    with httpx.Client(base_url=running.base_url, timeout=30) as http:
+        yield Processes(running, http, ParleyClient(http), fcm, relay)
 
 
 def pushed_about(fcm: FcmStandIn, phone: str, conversation: str) -> list[Shown]:
