@@ -96,12 +96,18 @@ DEFAULT_LANES: Final = (Lane(URGENT, 2), Lane(PRIORITIES, 2))
 
 def lanes_for(priorities: Sequence[str], urgent_pumps: int, pumps: int) -> tuple[Lane, ...]:
     """The urgent lane and the lane of every priority, each narrowed to `priorities` (what
-    this process dispatches), most urgent first; a lane left with none is dropped. So a
-    process told critical and high never asks the queue for normal or bulk (in production it
-    never even consumes their topics), and one told normal and bulk has no urgent lane."""
-    lanes = (Lane(URGENT, urgent_pumps), Lane(PRIORITIES, pumps))
-    return tuple(Lane(narrowed, lane.pumps) for lane in lanes
-                 if (narrowed := tuple(p for p in lane.priorities if p in priorities)))
+    this process dispatches), most urgent first; a lane left with none is dropped, and two
+    left with the same priorities are one with the pumps of both. So a process told critical
+    and high never asks the queue for normal or bulk (in production it never even consumes
+    their topics), and one told normal and bulk has no urgent lane."""
+    lanes: list[Lane] = []
+    for lane in (Lane(URGENT, urgent_pumps), Lane(PRIORITIES, pumps)):
+        narrowed = tuple(p for p in lane.priorities if p in priorities)
+        if lanes and lanes[-1].priorities == narrowed:
+            lanes[-1] = Lane(narrowed, lanes[-1].pumps + lane.pumps)
+        elif narrowed:
+            lanes.append(Lane(narrowed, lane.pumps))
+    return tuple(lanes)
 
 
 # Normal and bulk sends one provider may have in flight at once. An HTTP/2 client multiplexes

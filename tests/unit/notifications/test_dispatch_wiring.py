@@ -69,7 +69,8 @@ def test_parley_dispatch_refuses_the_embedded_default(tmp_path) -> None:
 
 
 def test_lanes_narrowed_to_critical_and_high_never_ask_for_normal_or_bulk() -> None:
-    assert lanes_for(("critical", "high"), 2, 3) == (Lane(URGENT, 2), Lane(URGENT, 3))
+    assert lanes_for(("critical", "high"), 2, 3) == (Lane(URGENT, 5),)
+    assert lanes_for(("critical",), 2, 3) == (Lane(("critical",), 5),)
     assert lanes_for(("normal", "bulk"), 2, 3) == (Lane(("normal", "bulk"), 3),)
     assert lanes_for(("critical", "high", "normal", "bulk"), 2, 3) == (
         Lane(URGENT, 2), Lane(("critical", "high", "normal", "bulk"), 3))
