@@ -215,11 +215,19 @@ class CommandContext:
             outcome = await asyncio.wait_for(asyncio.shield(submitted),
                                              writer.longest_answer_seconds)
         except TimeoutError as error:  # the writer is wedged: the command may yet commit
+            submitted.add_done_callback(_answered_too_late)
             raise CommandOutcomeUnknown(
                 "no answer from the event log in time; retry with the same Idempotency-Key "
                 "(or client_message_id)") from error
         self.response.headers["Parley-Position"] = str(outcome.position)
         return outcome
+
+
+def _answered_too_late(submitted: asyncio.Future[Any]) -> None:
+    """Takes the late outcome of a command whose caller was answered 503 already, so a
+    failure (CommandNotStored) is not logged by asyncio as "never retrieved"."""
+    if not submitted.cancelled():
+        submitted.exception()
 
 
 async def command_context(
