@@ -238,6 +238,9 @@ def run_dispatchers(settings: Settings, on_started: Callable[[], None] = lambda:
     PARLEY_NOTIFICATION_DISPATCH_PRIORITIES)."""
     from event_log.writer import GroupCommitWriter
 
+    settings.require_production()
+    if settings.secret_key is None:  # before anything starts: see dispatching_engine
+        raise_missing_secret()
     migrate_all(settings)
     event_log = EventLog(env=event_log_env(settings))
     writer = GroupCommitWriter(event_log, HANDLERS,
@@ -273,11 +276,12 @@ def dispatching_engine(settings: Settings, event_log: EventLog,
 
     queue = KafkaDispatchQueue(settings.kafka_bootstrap or "", settings.namespace,
                                buffer_size=2 * settings.notification_dispatch_batch)
-    secret = settings.secret_key  # without it, emails go without unsubscribe links
+    if settings.secret_key is None:  # it signs the emails' unsubscribe links, as serve does
+        raise_missing_secret()
+    assert settings.secret_key is not None
     return engine(settings, event_log, queue, execute, store=None, positions=None,
                   locks=None, dispatch=True, dispatch_priorities=priorities,
-                  unsubscribe_key=None if secret is None
-                  else unsubscribe_key(secret.get_secret_value()))
+                  unsubscribe_key=unsubscribe_key(settings.secret_key.get_secret_value()))
 
 
 def raise_missing_secret() -> None:

@@ -68,6 +68,18 @@ def test_parley_dispatch_refuses_the_embedded_default(tmp_path) -> None:
     assert "PARLEY_DATABASE_URL is not set" in ran.stderr
 
 
+def test_parley_dispatch_refuses_to_start_without_the_secret_key(tmp_path) -> None:
+    """It signs the emails' one-click unsubscribe links with it, as serve does."""
+    env = {"PATH": "/usr/bin:/bin", "PARLEY_DATA_DIR": str(tmp_path),
+           "PARLEY_DATABASE_URL": "postgresql://parley@127.0.0.1:1/parley",
+           "PARLEY_KAFKA_BOOTSTRAP": "127.0.0.1:1", "PARLEY_ELASTICSEARCH_URL": "http://127.0.0.1:1",
+           "PARLEY_REDIS_URL": "redis://127.0.0.1:1/0"}
+    ran = subprocess.run([sys.executable, "-m", "parley", "dispatch"], env=env, timeout=60,
+                         capture_output=True, text=True, check=False)
+    assert ran.returncode != 0
+    assert "PARLEY_SECRET_KEY is not set" in ran.stderr
+
+
 def test_lanes_narrowed_to_critical_and_high_never_ask_for_normal_or_bulk() -> None:
     assert lanes_for(("critical", "high"), 2, 3) == (Lane(URGENT, 5),)
     assert lanes_for(("critical",), 2, 3) == (Lane(("critical",), 5),)
