@@ -14,6 +14,10 @@ from pathlib import Path
 
 import httpx
 
+# How long a process may take to answer or log that it started: generous, since end-to-end
+# tests run on shared machines where a production `parley serve` took over 60 s at load 20+.
+START_SECONDS = 120.0
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -49,7 +53,7 @@ class ParleyProcesses:
         port = free_port()
         self._spawn(name, [sys.executable, "-m", "parley", "serve", "--port", str(port)], env)
         base_url = f"http://127.0.0.1:{port}"
-        self._wait_until_answering(name, base_url, 60.0)
+        self._wait_until_answering(name, base_url, START_SECONDS)
         return base_url
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
@@ -79,7 +83,7 @@ class ParleyProcesses:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
-    def wait_until_serving(self, timeout: float = 60.0) -> None:
+    def wait_until_serving(self, timeout: float = START_SECONDS) -> None:
         self._wait_until_answering("serve", self.base_url, timeout)
 
     def _wait_until_answering(self, name: str, base_url: str, timeout: float) -> None:
@@ -96,7 +100,7 @@ class ParleyProcesses:
             time.sleep(0.2)
         raise RuntimeError(f"parley {name} did not start: {self.log_tail(name)}")
 
-    def wait_until_logged(self, role: str, text: str, timeout: float = 60.0) -> None:
+    def wait_until_logged(self, role: str, text: str, timeout: float = START_SECONDS) -> None:
         """Until `role` has written `text` to its log (e.g. that it started)."""
         deadline = time.monotonic() + timeout
         path = self.logs / f"{role}.log"
