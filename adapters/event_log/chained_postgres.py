@@ -1,7 +1,8 @@
 """The PostgreSQL event log, extended to write each event's hash-chain link as it stores it.
 
-The library's recorder inserts events under an EXCLUSIVE lock on the events table, so
-transactions that insert events are serialised and commit in position order. The links are
+Transactions that insert events are serialised, so they commit in position order: the
+library's recorder takes an EXCLUSIVE lock on the events table for this; this one takes an
+advisory lock of the table's own instead (see __init__: autovacuum). The links are
 written inside that same transaction and lock: the chain head read there is the head every
 other writer left, so two processes can never fork the chain. It costs one query (the head,
 pipelined with the insert) and one multi-row insert per transaction, not per event.
@@ -73,6 +74,19 @@ class ChainedPostgresApplicationRecorder(ChainTables, PostgresApplicationRecorde
             raise ValueError("the hash chain is written by this recorder, so "
                              "POSTGRES_ENABLE_DB_FUNCTIONS must stay off")
         schema = Identifier(datastore.schema)
+        # Writers serialise on an advisory lock of the events table's own, not on the
+        # library's `LOCK TABLE ... IN EXCLUSIVE MODE`: the same order (each transaction takes
+        # its positions and commits before the next one takes any), but autovacuum's SHARE
+        # UPDATE EXCLUSIVE lock on the table no longer stands in the way. With the table lock,
+        # every autovacuum of the log held all writers until PostgreSQL cancelled it, after
+        # `deadlock_timeout` (1 s by default): a second-long stall of every save, measured as
+        # the production critical notifications' p99 (docs/benchmarks.md).
+        self._writers_lock = SQL("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))").format(
+            Literal(f"parley-event-writers:{datastore.schema}.{self.events_table_name}"))
+        self.lock_table_statements = [
+            SQL("SET LOCAL lock_timeout = '{0}s'").format(datastore.lock_timeout),
+            self._writers_lock,
+        ]
         self._select_head = SQL(
             "SELECT * FROM {}.{} ORDER BY notification_id DESC LIMIT 1"
         ).format(schema, Identifier(LINKS_TABLE))
@@ -128,7 +142,8 @@ class ChainedPostgresApplicationRecorder(ChainTables, PostgresApplicationRecorde
                  timeout: float) -> dict[EventKey, tuple[int, StoredEvent]]:
         """Which of these aggregate versions are stored, asked on a new connection of its own.
 
-        The SHARE lock waits for any transaction still inserting (it holds EXCLUSIVE until it
+        The writers' advisory lock, then the table's SHARE lock, wait for any transaction still
+        inserting (a writer holds the advisory lock from before it takes a position until it
         ends): a commit whose connection was lost may still be going on server-side, and must
         not be found absent just before it commits. Waiting past `timeout` raises: unknown.
         """
@@ -139,6 +154,7 @@ class ChainedPostgresApplicationRecorder(ChainTables, PostgresApplicationRecorde
                              autocommit=True) as connection, connection.transaction():
             connection.execute(SQL("SET LOCAL statement_timeout = {}").format(
                 Literal(seconds * 1000)))
+            connection.execute(self._writers_lock)  # no writer between its lock and commit
             connection.execute(self._lock_for_check)
             for originator_id, version in keys:
                 row: Any = connection.execute(self._select_recorded,
