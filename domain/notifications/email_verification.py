@@ -9,8 +9,6 @@ expired or malformed one is refused with one and the same error.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import struct
@@ -20,6 +18,7 @@ from typing import Final
 from uuid import UUID
 
 from domain.notifications.errors import InvalidVerificationToken
+from domain.notifications.token_text import decode, encode
 
 VERSION: Final = "v1"
 VERIFICATION_PAGE: Final = "/verify-email"  # served by api/notifications/verification_page.py
@@ -51,7 +50,7 @@ class EmailVerification:
     def token(self, user_id: UUID, contact_point_id: UUID, now: datetime) -> str:
         expires = int((now + timedelta(seconds=self.ttl_seconds)).timestamp())
         claim = _CLAIM.pack(user_id.bytes, contact_point_id.bytes, expires)
-        return f"{VERSION}.{_encode(claim)}.{_encode(self._mac(claim))}"
+        return f"{VERSION}.{encode(claim)}.{encode(self._mac(claim))}"
 
     def read(self, token: str, now: datetime) -> VerificationClaim:
         """The claim of a token this key issued that has not expired; else the one error."""
@@ -59,7 +58,7 @@ class EmailVerification:
         encoded_claim, _, encoded_mac = rest.partition(".")
         if version != VERSION:
             raise invalid_token()
-        claim, mac = _decode(encoded_claim), _decode(encoded_mac)
+        claim, mac = decode(encoded_claim), decode(encoded_mac)
         if len(claim) != _CLAIM.size or not hmac.compare_digest(mac, self._mac(claim)):
             raise invalid_token()
         user, contact_point, expires = _CLAIM.unpack(claim)
@@ -78,16 +77,3 @@ def verification_link(base_url: str, token: str) -> str:
     so it never reaches a server's access log or a Referer header, and a mail scanner that
     fetches links verifies nothing."""
     return f"{base_url.rstrip('/')}{VERIFICATION_PAGE}#token={token}"
-
-
-def _encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _decode(text: str) -> bytes:
-    if not text or len(text) > 128:
-        return b""
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError):
-        return b""

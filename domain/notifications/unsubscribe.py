@@ -14,8 +14,6 @@ link and cannot be unsubscribed from: they must reach the user.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from typing import Final
 from uuid import UUID
 
 from domain.notifications.errors import UnsubscribeLinkNotFound
+from domain.notifications.token_text import decode, encode
 
 VERSION: Final = "u1"
 UNSUBSCRIBE_PATH: Final = "/v1/notifications/unsubscribe"  # api/notifications/unsubscribe.py
@@ -60,7 +59,7 @@ class UnsubscribeLinks:
 
     def token(self, user_id: UUID, category: str) -> str:
         claim = user_id.bytes + category.encode()
-        return f"{VERSION}.{_encode(claim)}.{_encode(self._mac(claim))}"
+        return f"{VERSION}.{encode(claim)}.{encode(self._mac(claim))}"
 
     def link(self, user_id: UUID, category: str) -> str | None:
         """The one-click URL for mail of `category` to this user; None for transactional mail."""
@@ -74,7 +73,7 @@ class UnsubscribeLinks:
         encoded_claim, _, encoded_mac = rest.partition(".")
         if version != VERSION:
             raise unknown_link()
-        claim, mac = _decode(encoded_claim), _decode(encoded_mac)
+        claim, mac = decode(encoded_claim), decode(encoded_mac)
         if not hmac.compare_digest(mac, self._mac(claim)) or not _fits(claim[_USER_BYTES:]):
             raise unknown_link()
         try:
@@ -91,17 +90,3 @@ class UnsubscribeLinks:
 
 def _fits(category: bytes) -> bool:
     return 0 < len(category) <= MAX_CATEGORY_BYTES
-
-
-def _encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _decode(text: str) -> bytes:
-    if not text or len(text) > 128:
-        return b""
-    try:
-        data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError):
-        return b""
-    return data if _encode(data) == text else b""  # one spelling per token, no other
