@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from adapters.notifications.kafka_queue import KafkaDispatchQueue, ensure_dispatch_topics
 from commands.notifications.dispatch import StartDispatches
@@ -21,6 +22,7 @@ from event_log.log import EventLog
 from parley.notification_engine import NotificationEngine
 from parley.production import dispatching_engine
 from parley.settings import Settings
+from parley.signing_keys import generate_key
 
 pytestmark = pytest.mark.services
 
@@ -66,7 +68,8 @@ def ids(*groups: list[DispatchJob]) -> set[uuid.UUID]:
 def settings(services: dict[str, str], namespace: str) -> Settings:
     ensure_dispatch_topics(services["PARLEY_KAFKA_BOOTSTRAP"], namespace)
     return Settings(kafka_bootstrap=services["PARLEY_KAFKA_BOOTSTRAP"], namespace=namespace,
-                    notification_providers=None, notification_dispatch_batch=10)
+                    notification_providers=None, notification_dispatch_batch=10,
+                    secret_key=SecretStr(generate_key()))  # signs unsubscribe links
 
 
 @pytest.fixture
