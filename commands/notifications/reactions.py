@@ -76,6 +76,7 @@ from commands.processes.reactions import cause_of, event_id_of
 from domain.identity.contacts import Blocklist, Contact, blocklist_id
 from domain.identity.users import User
 from domain.messaging.conversations import Conversation
+from domain.notifications.category_policy import CategoryPolicy
 from domain.notifications.channels import (
     CHANNEL_OF_KIND,
     EMAIL,
@@ -89,7 +90,6 @@ from domain.notifications.channels import (
 from domain.notifications.contact_points import ContactPoints
 from domain.notifications.content import Content
 from domain.notifications.decisions import (
-    DELIVERY_ENGINE_STEPS,
     Decision,
     DecisionStep,
     RecipientFacts,
@@ -98,6 +98,7 @@ from domain.notifications.decisions import (
 )
 from domain.notifications.email_verification import EmailVerification, verification_link
 from domain.notifications.notifications import Notification
+from domain.notifications.pipeline import DECISION_STEPS
 from event_log.aggregate import Cause
 from event_log.batch import Batch
 from event_log.outcomes import Handler
@@ -136,6 +137,7 @@ class Deployment:
 
     provided_kinds: frozenset[str] = frozenset({INBOX})
     categories: frozenset[str] = frozenset(DEFAULT_CATEGORIES)
+    policy: CategoryPolicy = field(default_factory=CategoryPolicy)
 
     def reaches_any(self, channels: Sequence[str]) -> bool:
         """Whether some configured provider (or the inbox) takes one of these channels."""
@@ -442,7 +444,8 @@ def trigger_message_notifications(batch: Batch, command: TriggerMessageNotificat
                 MESSAGE_PLAN, content, command.at,
                 fallback_after_seconds=command.fallback_after_seconds,
                 provided_kinds=command.deployment.provided_kinds,
-                categories=command.deployment.categories | OWN_CATEGORIES), cause)
+                categories=command.deployment.categories | OWN_CATEGORIES,
+                policy=command.deployment.policy), cause)
             made.extend(zip(requested.recipient_ids, requested.notification_ids, strict=True))
         for recipient, step in held_back.items():
             notification = _suppressed(step, request_id, recipient, category, priority,
@@ -468,7 +471,7 @@ def _suppressed(step: DecisionStep, request_id: UUID, recipient: UUID, category:
         cancellation_key=None, caller=caller_of(MESSAGES), at=command.at, cause=cause)
     facts = RecipientFacts(frozenset({INBOX}), command.deployment.provided_kinds | {INBOX})
     routing = decide(RoutingRequest(category, priority, MESSAGE_PLAN, None), facts, command.at,
-                     (step, *DELIVERY_ENGINE_STEPS))
+                     (step, *DECISION_STEPS))
     notification.route(routing, command.at, cause)
     return notification
 
@@ -487,7 +490,8 @@ def trigger_friend_request_notification(batch: Batch,
         command.request_id, caller_of(FRIEND_REQUESTS), (command.addressee_id,), FRIEND_REQUEST,
         NORMAL, FRIEND_REQUEST_PLAN, content, command.at,
         provided_kinds=command.deployment.provided_kinds,
-        categories=command.deployment.categories | OWN_CATEGORIES), cause))
+        categories=command.deployment.categories | OWN_CATEGORIES,
+        policy=command.deployment.policy), cause))
 
 
 def trigger_email_verification(batch: Batch, command: TriggerEmailVerification,
@@ -509,6 +513,7 @@ def trigger_email_verification(batch: Batch, command: TriggerEmailVerification,
         command.request_id, caller_of(EMAIL_VERIFICATIONS), (book.user_id,), ACCOUNT, HIGH,
         VERIFICATION_PLAN, content, command.at, provided_kinds=command.deployment.provided_kinds,
         categories=command.deployment.categories | OWN_CATEGORIES,
+        policy=command.deployment.policy,
         contact_point_id=str(command.contact_point_id)), cause))
 
 

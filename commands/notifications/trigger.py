@@ -11,6 +11,7 @@ from uuid import UUID, uuid5
 
 from domain.identity.users import User
 from domain.notifications.cancellation import CancellationKey, cancellation_key_id
+from domain.notifications.category_policy import CategoryPolicy
 from domain.notifications.channels import CHANNEL_OF_KIND, CHANNELS, EMAIL, INBOX, PRIORITIES
 from domain.notifications.contact_points import ContactPoints, contact_points_id
 from domain.notifications.content import Content, content_problem
@@ -24,6 +25,7 @@ from domain.notifications.errors import (
     UnknownRecipient,
 )
 from domain.notifications.notifications import Notification
+from domain.notifications.pipeline import DECISION_STEPS
 from event_log.aggregate import Cause
 from event_log.batch import Batch
 from event_log.outcomes import Handler
@@ -40,8 +42,9 @@ class TriggerNotifications:
     """One request for notifications: one notification per recipient.
 
     `caller` says who asked ("apikey:<id>", "process:<name>"); `provided_kinds` are the address
-    kinds some configured provider reaches (given by the composition root), and
-    `categories` the categories the deployment defines."""
+    kinds some configured provider reaches (given by the composition root),
+    `categories` the categories the deployment defines and `policy` what the operator set
+    for them (critical, transactional, default preferences)."""
 
     request_id: UUID
     caller: str
@@ -56,6 +59,7 @@ class TriggerNotifications:
     cancellation_key: str | None = None
     provided_kinds: frozenset[str] = frozenset({INBOX})
     categories: frozenset[str] = frozenset(DEFAULT_CATEGORIES)
+    policy: CategoryPolicy = field(default_factory=CategoryPolicy)
     # Parley's own: to this one contact point of the (single) recipient, verified or not
     # (an email address's verification link); its channel must be the plan's only one
     contact_point_id: str | None = None
@@ -205,7 +209,9 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
             batch.add(keyed)
         keyed.check_room(len(recipients))
     request = RoutingRequest(command.category, command.priority, command.channels,
-                             command.send_at)
+                             command.send_at,
+                             critical=command.policy.is_critical(command.category),
+                             transactional=command.policy.is_transactional(command.category))
     asked = kinds_that_matter(command)
     made = []
     for recipient in recipients:
@@ -221,7 +227,8 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
                  else frozenset(CHANNEL_OF_KIND))  # the one address is checked at dispatch
         facts = RecipientFacts(kinds, command.provided_kinds | {INBOX},
                                opted_out(batch, recipient, command.channels))
-        notification.route(decide(request, facts, command.at), command.at, cause)
+        notification.route(decide(request, facts, command.at, DECISION_STEPS), command.at,
+                           cause)
         batch.add(notification)
         if keyed is not None:
             keyed.include(notification.id, cause)

@@ -2,32 +2,53 @@
 decision steps, each recorded.
 
 Each step looks at the request and what is known about the recipient and answers a
-`Decision`: channels it rules out (each with its reason), a time to hold until, or a reason
-to suppress the notification altogether. The pipeline folds the steps' decisions in order
-into one `Routing`, which the aggregate records (`Notification.route`). Part 1 has the steps
-an engine needs (a channel must reach the recipient, who may have unsubscribed from the
-category on it; `send_at` holds); preferences, quiet hours, throttles and digests are
-further steps of the same shape.
+`Decision`: channels it rules out (each with its reason), a time to hold until, a reason to
+suppress the notification altogether, or a new order of the channels kept (`reroute`), and
+`inputs`: what it looked at (the rule that matched, the local time, ...). The pipeline folds
+the steps' decisions in order into one `Routing`, which the aggregate records
+(`Notification.route`: `Decided` with every step's record, then `Routed`). The steps and
+their order are one tuple, `DECISION_STEPS` in domain/notifications/pipeline.py; this module
+has the shapes, the fold and part 1's two steps (a channel must reach the recipient, who may
+have unsubscribed from the category on it; `send_at` holds).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Final, Protocol
+from datetime import date, datetime, time
+from typing import Any, Final, Protocol
 
 from domain.notifications.channels import CHANNEL_OF_KIND, IN_APP
 
 UNSUBSCRIBED: Final = "unsubscribed"  # the reason a channel the recipient opted out of is skipped
 
+# A decision's outcome, as its record names it
+SEND: Final = "send"
+HOLD: Final = "hold"
+SUPPRESS: Final = "suppress"
+REROUTE: Final = "reroute"
+RULE_OUT: Final = "rule_out"  # sends, on fewer channels
+
 
 @dataclass(frozen=True)
 class RoutingRequest:
+    """What was asked. `critical` (an operator's critical category: security alerts, payment
+    confirmations) bypasses opt-outs, quiet hours, throttles and digests, never reachability;
+    `transactional` (critical ones and e.g. account mail) is exempt from the SMS sending
+    window and needs no marketing consent."""
+
     category: str
     priority: str
     channels: tuple[str, ...]
     send_at: datetime | None
+    critical: bool = False
+    transactional: bool = False
+
+    def earliest(self, now: datetime) -> datetime:
+        """The first moment it may go, as asked (now, or its send_at if later): the time a
+        step about the clock (quiet hours, a sending window) looks at."""
+        return self.send_at if self.send_at is not None and self.send_at > now else now
 
 
 @dataclass(frozen=True)
@@ -43,10 +64,56 @@ class RecipientFacts:
 
 @dataclass(frozen=True)
 class Decision:
+    """One step's answer. `inputs` is JSON-able (str, numbers, bools, None, lists, dicts;
+    datetimes, dates and times are written as ISO 8601): it is recorded as it is, so the log
+    says years later which rule matched. `reroute` is a new order of the channels still kept
+    (a channel it leaves out is skipped; it cannot add one no earlier step checked)."""
+
     step: str
     ruled_out: tuple[tuple[str, str], ...] = ()  # (channel, reason)
     hold_until: datetime | None = None
     suppress: str | None = None
+    reroute: tuple[str, ...] | None = None
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        if self.suppress is not None:
+            return SUPPRESS
+        if self.hold_until is not None:
+            return HOLD
+        if self.reroute is not None:
+            return REROUTE
+        return RULE_OUT if self.ruled_out else SEND
+
+    def record(self) -> dict[str, Any]:
+        """The step as `Notification.Decided` records it (JSON types only)."""
+        entry: dict[str, Any] = {"step": self.step, "outcome": self.outcome}
+        if self.ruled_out:
+            entry["ruled_out"] = [[channel, reason] for channel, reason in self.ruled_out]
+        if self.hold_until is not None:
+            entry["hold_until"] = self.hold_until.isoformat()
+        if self.suppress is not None:
+            entry["reason"] = self.suppress
+        if self.reroute is not None:
+            entry["rerouted"] = list(self.reroute)
+        entry["inputs"] = jsonable(self.inputs)
+        return entry
+
+
+def jsonable(value: Any) -> Any:
+    """`value` in JSON's types: mappings with str keys, lists, ISO 8601 for moments."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (frozenset, set)):
+        return sorted(jsonable(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -56,6 +123,10 @@ class Routing:
     hold_until: datetime | None = None
     suppressed: str | None = None
     trace: tuple[Decision, ...] = field(default=(), repr=False)
+    hold_reason: str | None = None  # the step whose hold is the latest (Held's reason)
+
+    def records(self) -> list[dict[str, Any]]:
+        return [decision.record() for decision in self.trace]
 
 
 class DecisionStep(Protocol):
@@ -85,7 +156,9 @@ class ChannelsThatReach:
                 ruled_out.append((channel, "the recipient has no address on it"))
             elif (channel, request.category) in facts.opted_out:
                 ruled_out.append((channel, UNSUBSCRIBED))
-        return Decision(self.name, ruled_out=tuple(ruled_out))
+        inputs = {"address_kinds": sorted(facts.address_kinds),
+                  "provided_kinds": sorted(facts.provided_kinds)}
+        return Decision(self.name, ruled_out=tuple(ruled_out), inputs=inputs)
 
 
 class SendAt:
@@ -95,9 +168,10 @@ class SendAt:
 
     def decide(self, request: RoutingRequest, facts: RecipientFacts,
                now: datetime) -> Decision:
+        inputs = {"send_at": request.send_at}
         if request.send_at is not None and request.send_at > now:
-            return Decision(self.name, hold_until=request.send_at)
-        return Decision(self.name)
+            return Decision(self.name, hold_until=request.send_at, inputs=inputs)
+        return Decision(self.name, inputs=inputs)
 
 
 DELIVERY_ENGINE_STEPS: tuple[DecisionStep, ...] = (ChannelsThatReach(), SendAt())
@@ -105,9 +179,13 @@ DELIVERY_ENGINE_STEPS: tuple[DecisionStep, ...] = (ChannelsThatReach(), SendAt()
 
 def decide(request: RoutingRequest, facts: RecipientFacts, now: datetime,
            steps: Sequence[DecisionStep] = DELIVERY_ENGINE_STEPS) -> Routing:
+    """Fold the steps' decisions in order: ruled-out channels are skipped with their step's
+    name, a reroute reorders what is kept, the latest hold wins, the first suppression ends
+    the pipeline (later steps are not asked, so they are not in the trace)."""
     kept = list(dict.fromkeys(request.channels))
     skipped: list[tuple[str, str]] = []
     hold_until: datetime | None = None
+    hold_reason: str | None = None
     trace = []
     for step in steps:
         decision = step.decide(request, facts, now)
@@ -119,7 +197,13 @@ def decide(request: RoutingRequest, facts: RecipientFacts, now: datetime,
         if decision.suppress is not None:
             return Routing((), tuple(skipped), None, f"{step.name}: {decision.suppress}",
                            tuple(trace))
-        if decision.hold_until is not None:
-            hold_until = max(hold_until or decision.hold_until, decision.hold_until)
+        if decision.reroute is not None:
+            order = [c for c in dict.fromkeys(decision.reroute) if c in kept]
+            skipped.extend((c, f"{step.name}: rerouted") for c in kept if c not in order)
+            kept = order
+        if decision.hold_until is not None and (hold_until is None
+                                                or decision.hold_until > hold_until):
+            hold_until, hold_reason = decision.hold_until, step.name
     suppressed = None if kept else "no channel can reach the recipient"
-    return Routing(tuple(kept), tuple(skipped), hold_until, suppressed, tuple(trace))
+    return Routing(tuple(kept), tuple(skipped), hold_until, suppressed, tuple(trace),
+                   hold_reason)

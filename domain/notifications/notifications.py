@@ -2,8 +2,10 @@
 
 Its life, every step an event:
 
-    Requested -> Routed (the channels it may use, and why others were skipped)
-              -> Suppressed (no channel left) | Held (until send_at) | Queued (ready now)
+    Requested -> Decided (every decision step's answer and inputs)
+              -> Routed (the channels it may use, and why others were skipped)
+              -> Suppressed (no channel left) | Held (until send_at, the end of quiet
+                 hours, ...: its reason) | Queued (ready now)
     Queued -> Dispatched (one delivery per address of the channel, each with a provider)
            -> per delivery: Accepted (the provider's id) [Delivered] | Failed (code, retryable)
     once every delivery of the attempt is answered:
@@ -38,7 +40,7 @@ from event_log.aggregate import Cause, ParleyAggregate, copied, values
 NOTIFICATION_NAMESPACE: Final = uuid5(NAMESPACE_URL, "https://parley.invalid/notifications")
 
 # States (what the aggregate is waiting for)
-HELD: Final = "held"  # a timer: send_at
+HELD: Final = "held"  # a timer: send_at, quiet hours, a sending window
 QUEUED: Final = "queued"  # ready for a dispatcher
 DISPATCHING: Final = "dispatching"  # deliveries out, answers awaited
 WAITING: Final = "waiting"  # a timer: the next attempt
@@ -155,6 +157,13 @@ class Notification(ParleyAggregate):
         caller: str
         requested_at: datetime
         contact_point_id: str | None
+
+    class Decided(ParleyAggregate.Event):
+        """Every decision step's answer, in the pipeline's order (the step, its outcome, what
+        it ruled out, held until, suppressed for or rerouted to, and the inputs it looked at:
+        domain/notifications/decisions.py `Decision.record`). Routed follows it."""
+
+        steps: list[dict[str, Any]]
 
     class Routed(ParleyAggregate.Event):
         """The decision on channels: those kept, in order, and each skipped one's reason;
@@ -377,6 +386,7 @@ class Notification(ParleyAggregate):
         from it: suppressed, held until a time, or due now."""
         channels = [c for c in routing.channels if c != IN_APP]
         inbox = IN_APP in routing.channels
+        self.trigger_event(self.Decided, steps=routing.records(), **cause.as_event_fields())
         self.trigger_event(self.Routed, channels=channels,
                            skipped=[[c, reason] for c, reason in routing.skipped],
                            inbox=inbox, **cause.as_event_fields())
@@ -385,7 +395,10 @@ class Notification(ParleyAggregate):
                                reason=routing.suppressed or "no channel can reach the recipient",
                                at=now, **cause.as_event_fields())
         elif routing.hold_until is not None and routing.hold_until > now:
-            self.trigger_event(self.Held, until=routing.hold_until, reason=SEND_AT,
+            # the step that held it latest (send_at, quiet_hours, sms_window, ...); every
+            # hold is released like send_at's: due, then queued (by priority, throttled)
+            self.trigger_event(self.Held, until=routing.hold_until,
+                               reason=routing.hold_reason or SEND_AT,
                                timer_id=self.timer_count + 1, **cause.as_event_fields())
         else:
             self._due(now, cause)
