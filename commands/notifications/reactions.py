@@ -51,8 +51,9 @@ old events: a message or friend request older than `own_notification_max_age_sec
 its effect runs is not notified (a push about last week's message is noise), and a
 verification link already expired is not sent.
 
-Left to part 2 (cross-domain suppression): a message unsent or read (in the messenger) before
-its push went out still notifies; the read marker does not count as the notification read.
+A message read (on any device) or unsent before its push or email went out withdraws them
+(commands/notifications/suppression.py); the read marker does not count as the notification
+read (the inbox's Read).
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ from typing import Any, Final, Protocol
 from uuid import UUID, uuid5
 
 from commands.notifications import trigger
+from commands.notifications.suppression import (
+    already_read_or_unsent,
+    note_message_notifications,
+)
 from commands.notifications.trigger import (
     DEFAULT_CATEGORIES,
     NotificationsRequested,
@@ -428,11 +433,15 @@ def trigger_message_notifications(batch: Batch, command: TriggerMessageNotificat
         deep_link=f"parley://conversations/{command.conversation_id}")
     made: list[tuple[UUID, UUID]] = []
     suppressed: list[UUID] = []
+    # read (on some device) or unsent before this ran: the receipt found nothing to withdraw
+    pointless = already_read_or_unsent(batch, command.conversation_id, command.message_id,
+                                       recipients)
     for category, priority in ((MENTION, HIGH), (MESSAGE, NORMAL)):
         group = [r for r in recipients if (r in mentioned) == (category == MENTION)]
         request_id = category_request_id(command.request_id, category)
         held_back: dict[UUID, DecisionStep] = {
             r: SenderBlocked() for r in group if has_blocked(batch, r, command.sender_id)}
+        held_back |= {r: pointless[r] for r in group if r in pointless and r not in held_back}
         held_back |= {r: LiveSocketOpen() for r in group
                       if r in command.online and r not in held_back}
         offline = [r for r in group if r not in held_back]
@@ -454,6 +463,8 @@ def trigger_message_notifications(batch: Batch, command: TriggerMessageNotificat
             made.append((recipient, notification.id))
             if isinstance(step, LiveSocketOpen):
                 suppressed.append(notification.id)
+    # a later read receipt or unsend finds the pending ones through the recipients' indexes
+    note_message_notifications(batch, command.conversation_id, command.message_id, made, cause)
     order = {recipient: index for index, recipient in enumerate(recipients)}
     made.sort(key=lambda pair: order[pair[0]])
     return OwnNotificationsTriggered(tuple(n for _, n in made), tuple(r for r, _ in made),

@@ -6,9 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 from uuid import UUID, uuid5
 
+from commands.notifications.templates import (
+    Rendered,
+    TemplateRenderer,
+    recipient_locale,
+    record_renderings,
+    templated,
+)
 from domain.identity.users import User
 from domain.notifications.cancellation import CancellationKey, cancellation_key_id
 from domain.notifications.category_policy import CategoryPolicy
@@ -63,6 +70,10 @@ class TriggerNotifications:
     # Parley's own: to this one contact point of the (single) recipient, verified or not
     # (an email address's verification link); its channel must be the plan's only one
     contact_point_id: str | None = None
+    # templated: the variables each channel's template is rendered with (then `content`
+    # gives no text), and the locale when the recipient's preferences name none
+    template_variables: Mapping[str, Any] | None = field(default=None, repr=False)
+    locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,14 +225,23 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
                              transactional=command.policy.is_transactional(command.category))
     asked = kinds_that_matter(command)
     made = []
+    renderer = None if command.template_variables is None else TemplateRenderer(
+        batch, command.category, command.template_variables, command.content.data,
+        command.content.deep_link)
     for recipient in recipients:
+        content, renderings = command.content, list[Rendered]()
+        if renderer is not None:
+            locale = recipient_locale(batch, recipient, command.locale)
+            content, renderings = templated(renderer, command.channels, locale)
         notification = Notification.request(
             command.request_id, recipient, category=command.category,
             priority=command.priority, channels=command.channels,
-            fallback_after_seconds=command.fallback_after_seconds, content=command.content,
+            fallback_after_seconds=command.fallback_after_seconds, content=content,
             send_at=command.send_at, cancellation_key=command.cancellation_key,
             caller=command.caller, at=command.at, cause=cause,
             contact_point_id=command.contact_point_id)
+        if renderings:
+            record_renderings(notification, renderings, locale, cause)
         kinds = (address_kinds(batch, recipient, command.at, asked)
                  if command.contact_point_id is None
                  else frozenset(CHANNEL_OF_KIND))  # the one address is checked at dispatch

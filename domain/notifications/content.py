@@ -13,6 +13,8 @@ class Content:
     body: str = field(repr=False)
     data: Mapping[str, Any] = field(default_factory=dict, repr=False)
     deep_link: str | None = None
+    # email only: the HTML part a template rendered (else one is made from the body)
+    html: str | None = field(default=None, repr=False)
 
 
 # What each channel can carry (the trigger API refuses content beyond it, before anything is

@@ -138,6 +138,7 @@ class Notification(ParleyAggregate):
         self.posted_at: datetime | None = None
         self.attempts_made = 0
         self.redrives = 0
+        self.rendered: dict[str, dict[str, Any]] = {}  # channel -> its template's content
 
     # events -----------------------------------------------------------------------------
 
@@ -164,6 +165,23 @@ class Notification(ParleyAggregate):
         domain/notifications/decisions.py `Decision.record`). Routed follows it."""
 
         steps: list[dict[str, Any]]
+
+    class TemplateRendered(ParleyAggregate.Event):
+        """What a template made of the notification on one channel, and which one: its id,
+        version and locale (the recipient's, `asked_locale`, or where it fell back to)."""
+
+        channel: str
+        template_id: UUID
+        version: int
+        locale: str
+        asked_locale: str | None
+        title: str
+        body: str
+        html: str | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.rendered[self.channel] = {"title": self.title, "body": self.body,
+                                                "html": self.html}
 
     class Routed(ParleyAggregate.Event):
         """The decision on channels: those kept, in order, and each skipped one's reason;
@@ -373,7 +391,21 @@ class Notification(ParleyAggregate):
 
     @property
     def content(self) -> Content:
+        """What it says on the channel being attempted (its template's rendering, if one was
+        used there)."""
+        rendered = self.rendered.get(self.channel or "")
+        if rendered is not None:
+            return Content(rendered["title"], rendered["body"], self.data, self.deep_link,
+                           html=rendered["html"])
         return Content(self.title, self.body, self.data, self.deep_link)
+
+    def record_rendering(self, channel: str, template_id: UUID, version: int, locale: str,
+                         asked_locale: str | None, content: Content, cause: Cause) -> None:
+        """A template made its content on `channel` (recorded before it is routed)."""
+        self.trigger_event(self.TemplateRendered, channel=channel, template_id=template_id,
+                           version=version, locale=locale, asked_locale=asked_locale,
+                           title=content.title, body=content.body, html=content.html,
+                           **cause.as_event_fields())
 
     @property
     def channel(self) -> str | None:

@@ -11,6 +11,7 @@ from commands.notifications.contact_points import CONTACT_POINT_HANDLERS
 from commands.notifications.dispatch import DISPATCH_HANDLERS
 from commands.notifications.reactions import REACTION_HANDLERS, REACTIONS
 from commands.notifications.signed_out_devices import SignedOutDevices
+from commands.notifications.suppression import SUPPRESSION_HANDLERS, CrossDomainSuppression
 from commands.notifications.trigger import TRIGGER_HANDLERS
 from commands.notifications.unsubscribe import UNSUBSCRIBE_HANDLERS
 from parley.contexts.manifest import BoundedContext, PlacedRouter
@@ -57,6 +58,7 @@ CONTEXT = BoundedContext(
         **REACTION_HANDLERS,
         **CIRCUIT_HANDLERS,
         **UNSUBSCRIBE_HANDLERS,
+        **SUPPRESSION_HANDLERS,
     },
     projectors=projectors,
     relayed_event_modules=(
@@ -68,11 +70,13 @@ CONTEXT = BoundedContext(
     log_only_event_modules=(
         "domain.notifications.webhook_secrets",  # webhook signing secrets
         "domain.notifications.cancellation",  # write-side index of a caller's keys
+        # write-side index of the pending notifications about a conversation's messages
+        "domain.notifications.conversation_notices",
     ),
     queries=(InboxQueries, ScheduleQueries, ContactPointQueries, ProviderHealthQueries),
     routers=routers,
     problems=problems,
-    process_managers=(SignedOutDevices(), *REACTIONS),
+    process_managers=(SignedOutDevices(), *REACTIONS, CrossDomainSuppression()),
     live_frames=inbox_frames,  # a `notification` frame on the recipient's sockets
     settings=("max_contact_points_per_user", "email_verification_ttl_seconds",
               "notification_providers", "notification_categories", "notification_max_attempts",

@@ -109,6 +109,13 @@ class NotificationScheduleProjector:
                        only_if=("timer_kind", FALLBACK))]
 
     @changes.register
+    def _fallback_cancelled(self, event: Notification.FallbackCancelled,
+                            position: int) -> list[Upsert]:
+        # withdrawn by a read receipt or an unsend elsewhere: no fallback timer to release
+        return [Upsert(SCHEDULE, str(event.originator_id), position, dict(NO_TIMER),
+                       only_if=("timer_kind", FALLBACK))]
+
+    @changes.register
     def _delivered(self, event: Notification.Delivered, position: int) -> list[Upsert]:
         return self._set(event, position, {"state": DELIVERED, **NO_TIMER})
 

@@ -1,0 +1,183 @@
+"""Saving notification templates (admins: the API and `parley templates`), and rendering the
+ones a triggered notification uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain.notifications.content import Content
+from domain.notifications.errors import UnknownCategory
+from domain.notifications.notifications import Notification
+from domain.notifications.rendering import TemplateParts, TemplateRefused, render
+from domain.notifications.templates import (
+    NotificationTemplate,
+    TemplateExists,
+    TemplateNotFound,
+    TemplateRules,
+    canonical_locale,
+    locale_chain,
+    rendered_content,
+    template_id,
+)
+from event_log.aggregate import Cause
+from event_log.batch import Batch
+from event_log.outcomes import Handler
+
+
+@dataclass(frozen=True)
+class CreateTemplate:
+    """`declared` maps each category the deployment defines to the variables it declares
+    (PARLEY_NOTIFICATION_TEMPLATE_VARIABLES; given by the route or the CLI)."""
+
+    category: str
+    channel: str
+    locale: str
+    parts: TemplateParts = field(repr=False)
+    sample_variables: Mapping[str, Any] = field(repr=False)
+    declared: Mapping[str, frozenset[str]] = field(repr=False)
+    at: datetime
+
+
+@dataclass(frozen=True)
+class UpdateTemplate:
+    category: str
+    channel: str
+    locale: str
+    parts: TemplateParts = field(repr=False)
+    sample_variables: Mapping[str, Any] = field(repr=False)
+    declared: Mapping[str, frozenset[str]] = field(repr=False)
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TemplateSaved:
+    template_id: UUID
+    category: str
+    channel: str
+    locale: str
+    version: int
+    changed: bool  # False: the update was the latest version again (no new version)
+
+
+def _rules(command: CreateTemplate | UpdateTemplate) -> TemplateRules:
+    if command.category not in command.declared:
+        raise UnknownCategory("category", f"no such category (one of "
+                                          f"{', '.join(sorted(command.declared))})")
+    return TemplateRules(command.declared[command.category], command.sample_variables)
+
+
+def _saved(template: NotificationTemplate, changed: bool) -> TemplateSaved:
+    return TemplateSaved(template.id, template.category, template.channel, template.locale,
+                         template.version, changed)
+
+
+def create_template(batch: Batch, command: CreateTemplate, cause: Cause) -> TemplateSaved:
+    rules = _rules(command)
+    locale = canonical_locale(command.locale)
+    if batch.find(NotificationTemplate,
+                  template_id(command.category, command.channel, locale)) is not None:
+        raise TemplateExists("locale", "a template for this category, channel and locale "
+                                       "exists: update it")
+    template = NotificationTemplate.create(command.category, command.channel, locale,
+                                           command.parts, rules, command.at, cause)
+    batch.add(template)
+    return _saved(template, True)
+
+
+def update_template(batch: Batch, command: UpdateTemplate, cause: Cause) -> TemplateSaved:
+    rules = _rules(command)
+    locale = canonical_locale(command.locale)
+    template = batch.find(NotificationTemplate,
+                          template_id(command.category, command.channel, locale))
+    if template is None:
+        raise TemplateNotFound("template", "no such template")
+    changed = template.update(command.parts, rules, command.at, cause)
+    return _saved(template, changed)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A channel's content from a template, and which template, version and locale made it."""
+
+    channel: str
+    template_id: UUID
+    version: int
+    locale: str
+    content: Content = field(repr=False)
+
+
+class TemplateRenderer:
+    """Renders one trigger's templates: the same template and version is rendered once for
+    every recipient who gets it (the variables are the trigger's, the same for all)."""
+
+    def __init__(self, batch: Batch, category: str, variables: Mapping[str, Any],
+                 data: Mapping[str, Any], deep_link: str | None) -> None:
+        self._batch = batch
+        self._category = category
+        self._variables = variables
+        self._data = data
+        self._deep_link = deep_link
+        self._done: dict[tuple[UUID, int], Content] = {}
+
+    def render(self, channel: str, locale: str | None) -> Rendered | None:
+        """The channel's content in the first locale of the chain with a template (None:
+        no template at all for the category on the channel)."""
+        for candidate in locale_chain(locale):
+            template = self._batch.find(NotificationTemplate,
+                                        template_id(self._category, channel, candidate))
+            if template is None:
+                continue
+            key = (template.id, template.version)
+            if key not in self._done:
+                try:
+                    parts = render(template.parts, self._variables)
+                except TemplateRefused as refused:
+                    raise TemplateRefused("template_variables",
+                                          f"the {channel} template: {refused}") from None
+                self._done[key] = rendered_content(parts, channel, self._data,
+                                                   self._deep_link)
+            return Rendered(channel, template.id, template.version, template.locale,
+                            self._done[key])
+        return None
+
+    def render_all(self, channels: Sequence[str], locale: str | None) -> list[Rendered]:
+        return [r for r in (self.render(c, locale) for c in channels) if r is not None]
+
+
+TEMPLATE_HANDLERS: Mapping[type, Handler] = {
+    CreateTemplate: create_template,
+    UpdateTemplate: update_template,
+}
+
+
+def recipient_locale(batch: Batch, recipient: UUID, asked: str | None) -> str | None:
+    """The locale a recipient's templates are chosen in: the trigger's (until the
+    recipient's preferences say theirs)."""
+    del batch, recipient
+    return asked
+
+
+def templated(renderer: TemplateRenderer, channels: Sequence[str],
+              locale: str | None) -> tuple[Content, list[Rendered]]:
+    """Every channel's content from its template, and the content the notification records
+    as its own (the inbox's, else the first channel's). A channel without a template for the
+    category in any locale of the chain is refused: a templated trigger has no other text."""
+    renderings = renderer.render_all(channels, locale)
+    missing = sorted(set(channels) - {r.channel for r in renderings})
+    if missing:
+        raise TemplateRefused("template_variables", f"no template for this category on "
+                                                    f"{', '.join(missing)} (locales tried: "
+                                                    f"{', '.join(locale_chain(locale))})")
+    own = next((r for r in renderings if r.channel == "in_app"), renderings[0])
+    return own.content, renderings
+
+
+def record_renderings(notification: Notification, renderings: Sequence[Rendered],
+                      locale: str | None, cause: Cause) -> None:
+    for rendered in renderings:
+        notification.record_rendering(rendered.channel, rendered.template_id, rendered.version,
+                                      rendered.locale, locale, rendered.content, cause)
