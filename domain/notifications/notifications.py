@@ -14,7 +14,9 @@ Its life, every step an event:
         else -> FellBack to the next channel (Queued) | DeadLettered (none left)
     Held, Retried and FallbackScheduled set a timer; Released (by the scheduler, never early)
     queues it again (a fallback only if nothing was delivered or read by then).
-    Cancelled (by its cancellation key, before dispatch), Redriven (a dead letter, once),
+    Cancelled (by its cancellation key, before dispatch; or withdrawn by a read receipt or
+    an unsend elsewhere, as a scheduled fallback is: FallbackCancelled), Redriven (a dead
+    letter, once),
     Read and Clicked (in the inbox, or a tracked link) may come at their times.
 
 Everything a provider said (provider, channel, attempt, latency, cost, code) is in the events,
@@ -361,6 +363,14 @@ class Notification(ParleyAggregate):
         at: datetime
         sets = values(state=CANCELLED, timer=None)
 
+    class FallbackCancelled(ParleyAggregate.Event):
+        """The fallback scheduled after a channel was accepted will not be tried (a read
+        receipt or an unsend elsewhere made it pointless); the accepted channel stands."""
+
+        reason: str
+        at: datetime
+        sets = values(timer=None)
+
     class Read(ParleyAggregate.Event):
         at: datetime
 
@@ -626,6 +636,28 @@ class Notification(ParleyAggregate):
             return False
         self.trigger_event(self.Cancelled, reason=reason, at=now, **cause.as_event_fields())
         return True
+
+    @property
+    def pending(self) -> bool:
+        """Something of it may still go out: held, queued, out with a provider, waiting to be
+        tried again, or a fallback scheduled."""
+        return self.state in CANCELLABLE or self.state == DISPATCHING or self.fallback_pending
+
+    @property
+    def fallback_pending(self) -> bool:
+        return self.timer is not None and self.timer.kind == FALLBACK
+
+    def withdraw(self, reason: str, now: datetime, cause: Cause) -> bool:
+        """A later fact elsewhere (its message read on another device, or unsent) withdraws
+        what has not gone out: held, queued or waiting, it is cancelled; accepted with a
+        fallback scheduled, the fallback is. Out with a provider now, nothing can be."""
+        if self.state in CANCELLABLE:
+            return self.cancel(reason, now, cause)
+        if self.state == ACCEPTED and self.fallback_pending:
+            self.trigger_event(self.FallbackCancelled, reason=reason, at=now,
+                               **cause.as_event_fields())
+            return True
+        return False
 
     def redrive(self, now: datetime, cause: Cause) -> bool:
         """A dead letter is dispatched again from its first channel, once per dead-lettering."""
