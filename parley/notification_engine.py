@@ -25,6 +25,7 @@ from commands.notifications.dispatcher import (
 )
 from commands.notifications.feeder import DispatchFeeder
 from commands.notifications.providers import Provider
+from commands.notifications.throttles import DispatchThrottle, ThrottleBuckets
 from commands.notifications.timers import NotificationTimers
 from commands.processes.runner import ProcessLocks, ProcessPositions
 from commands.processes.schedules import ScheduledJob
@@ -32,6 +33,11 @@ from domain.notifications.channels import INBOX, PRIORITIES
 from domain.notifications.circuits import BreakerPolicy
 from domain.notifications.notifications import Notification
 from domain.notifications.retries import RetryPolicy
+from domain.notifications.throttles import (
+    DEFAULT_CRITICAL_CATEGORIES,
+    BucketRule,
+    ThrottlePolicy,
+)
 from domain.notifications.unsubscribe import UnsubscribeLinks
 from event_log.log import EventLog
 from event_log.outcomes import Outcome
@@ -72,7 +78,63 @@ def build_providers(settings: Settings, unsubscribe_key: bytes | None = None
         allow_loopback_http=settings.notification_allow_loopback_http,
         unsubscribe_links=None if unsubscribe_key is None
         else UnsubscribeLinks(unsubscribe_key, public_url))
-    return build_providers(provider_entries(settings), environment)
+    return build_providers([{k: v for k, v in entry.items() if k not in QUOTA_KEYS}
+                            for entry in provider_entries(settings)], environment)
+
+
+# a provider entry's own quota (every dispatcher together): the throttles take these keys,
+# the provider's adapter never sees them
+QUOTA_KEYS = frozenset({"rate_per_second", "burst"})
+
+
+def provider_quotas(entries: Sequence[dict[str, Any]]) -> dict[str, BucketRule]:
+    """Each provider entry's `rate_per_second` (sends per second) and `burst` (at once; by
+    default the rate, at least 1); a bad one names the provider and the key."""
+    quotas: dict[str, BucketRule] = {}
+    for entry in entries:
+        rate, burst = entry.get("rate_per_second"), entry.get("burst")
+        if rate is None and burst is None:
+            continue
+        name = entry.get("name")
+        for key, value in (("rate_per_second", rate), ("burst", burst)):
+            if value is not None and (isinstance(value, bool) or not isinstance(
+                    value, int | float) or not 0 < value < float("inf")):
+                raise ValueError(f"notification provider {name!r}: {key} must be a positive "
+                                 "number")
+        if rate is None:
+            raise ValueError(f"notification provider {name!r}: burst needs rate_per_second")
+        if burst is not None and burst < 1:
+            raise ValueError(f"notification provider {name!r}: burst must be at least 1")
+        quotas[str(name)] = BucketRule.per_second(float(rate), burst)
+    return quotas
+
+
+def throttle_policy(settings: Settings) -> ThrottlePolicy:
+    """The throttles (README, configuration): per recipient, per channel, per provider."""
+    limit = settings.notification_recipient_limit
+    bulk = settings.notification_recipient_bulk_per_day
+    critical = getattr(settings, "notification_critical_categories", None)
+    return ThrottlePolicy(
+        recipient=BucketRule.per_period(limit, settings.notification_recipient_period_seconds)
+        if limit else None,
+        recipient_bulk=BucketRule.per_period(bulk, 86400) if bulk else None,
+        channels={channel: BucketRule.per_second(rate)
+                  for channel, rate in settings.notification_channel_rates.items()},
+        providers=provider_quotas(provider_entries(settings)),
+        critical_categories=DEFAULT_CRITICAL_CATEGORIES if critical is None
+        else frozenset(critical))
+
+
+def throttle_buckets(settings: Settings) -> ThrottleBuckets:
+    """Shared by every dispatcher of the deployment: Redis in production, this process's
+    memory in the embedded default (its one process dispatches)."""
+    if settings.profile == "production":
+        from adapters.notifications.redis_buckets import RedisThrottleBuckets
+
+        return RedisThrottleBuckets(settings.redis_url or "", settings.namespace)
+    from adapters.notifications.memory_buckets import MemoryThrottleBuckets
+
+    return MemoryThrottleBuckets()
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -119,6 +181,7 @@ class NotificationEngine:
     feeder: DispatchFeeder | None = None
     timers: NotificationTimers | None = None
     jobs: list[ScheduledJob] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)  # after the dispatcher
 
     def start(self) -> None:
         if self.dispatcher is not None:
@@ -135,6 +198,8 @@ class NotificationEngine:
             self.feeder.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
+        for close in self.closers:
+            close()
         self.queue.close()
 
 
@@ -159,9 +224,16 @@ def engine(settings: Settings, event_log: EventLog, queue: DispatchQueue,
     if execute is None:
         return parts
     if dispatch:
+        policy, throttle = throttle_policy(settings), None
+        if policy.enabled:
+            buckets = throttle_buckets(settings)
+            throttle = DispatchThrottle(policy, buckets)
+            close = getattr(buckets, "close", None)
+            if close is not None:
+                parts.closers.append(close)
         parts.dispatcher = Dispatcher(queue, providers, execute, board,
                                       dispatch_settings(settings, dispatch_priorities),
-                                      clock)
+                                      clock, throttle=throttle)
     if store is not None and positions is not None and locks is not None:
         parts.feeder = DispatchFeeder(ReactionsReader(event_log, (Notification.Queued,)),
                                       positions, locks, queue)

@@ -23,7 +23,7 @@ from domain.messaging.upload_quota import (
     DEFAULT_MAX_UNATTACHED_BYTES,
     DEFAULT_MAX_UNATTACHED_UPLOADS,
 )
-from domain.notifications.channels import PRIORITIES
+from domain.notifications.channels import CHANNELS, PRIORITIES
 from parley.signing_keys import key_weakness
 
 PRODUCTION_VARIABLES = {
@@ -200,6 +200,19 @@ class Settings(BaseSettings):
         "chooses its own)")
     notification_allow_loopback_http: bool = Field(
         False, description="Tests only: let endpoints be plain http:// on 127.0.0.1")
+    # notifications: throttles at dispatch (domain/notifications/throttles.py)
+    notification_recipient_limit: int = Field(
+        60, ge=0, le=100_000, description="Non-critical notifications one recipient is sent "
+        "per period, across all channels (chat pushes too); more are held until the budget "
+        "refills (0: no limit)")
+    notification_recipient_period_seconds: float = Field(
+        3600.0, gt=0, le=366 * 86400, description="The period of the recipient limit")
+    notification_recipient_bulk_per_day: int = Field(
+        0, ge=0, le=100_000, description="Bulk notifications one recipient is sent per day; "
+        "more are suppressed, with the reason (0: no cap)")
+    notification_channel_rates: dict[str, float] = Field(
+        default_factory=dict, description='JSON {channel: sends per second} for the whole '
+        'deployment, e.g. {"sms": 10}; beyond it sends wait, critical ones first')
     # notifications: contact points (where a user can be reached)
     max_contact_points_per_user: int = Field(
         20, ge=1, le=1000, description="Contact points (email addresses, numbers, push "
@@ -221,6 +234,18 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [t.strip().lower() for t in value.split(",") if t.strip()]
+        return value
+
+    @field_validator("notification_channel_rates")
+    @classmethod
+    def _channel_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for channel, rate in value.items():
+            if channel not in CHANNELS:
+                raise ValueError(f"PARLEY_NOTIFICATION_CHANNEL_RATES: unknown channel "
+                                 f"(one of {', '.join(CHANNELS)})")
+            if not (0 < rate < float("inf")):
+                raise ValueError("PARLEY_NOTIFICATION_CHANNEL_RATES: a rate must be a "
+                                 "positive number of sends per second")
         return value
 
     @field_validator("notification_dispatch_priorities", mode="before")

@@ -14,6 +14,7 @@ same attempt ids, so a provider that saw them once sees the same idempotency key
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,7 @@ from commands.notifications.receipts import (
     UNDELIVERED,
     RecordDeliveryReceipt,
 )
+from commands.notifications.throttles import ThrottleAsk, Throttling
 from domain.notifications.channels import CHANNEL_OF_KIND, IN_APP, INBOX
 from domain.notifications.contact_points import ContactPoints, contact_points_id
 from domain.notifications.notifications import (
@@ -65,11 +67,15 @@ class StartDispatches:
     public_url: str = "http://127.0.0.1:8000"
     # a half-open provider's probes: at most this many deliveries of the batch go to it
     probes: Mapping[str, int] = field(default_factory=dict)
+    # the throttles' policy and the dispatcher's verdicts (commands/notifications/throttles.py)
+    throttling: Throttling | None = None
 
 
 @dataclass(frozen=True)
 class DispatchesStarted:
     to_send: tuple[ToSend, ...]
+    # notifications left queued until the dispatcher has taken their tokens
+    asking: tuple[ThrottleAsk, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,7 @@ def _delivery(notification: Notification, delivery_id: UUID, address: Address, c
 
 def start_dispatches(batch: Batch, command: StartDispatches, cause: Cause) -> DispatchesStarted:
     to_send: list[ToSend] = []
+    asking: list[ThrottleAsk] = []
     probes = dict(command.probes)
     notifications = batch.find_all(Notification, command.notification_ids)
     batch.find_all(ContactPoints, [  # read together; `_addresses` finds them in the batch
@@ -159,10 +166,10 @@ def start_dispatches(batch: Batch, command: StartDispatches, cause: Cause) -> Di
         if notification is None or not _to_dispatch(notification, command):
             continue
         if notification.state == QUEUED:
-            to_send.extend(_start(batch, notification, command, probes, cause))
+            to_send.extend(_start(batch, notification, command, probes, asking, cause))
         else:
             to_send.extend(_again(batch, notification, command))
-    return DispatchesStarted(tuple(to_send))
+    return DispatchesStarted(tuple(to_send), tuple(asking))
 
 
 def _to_dispatch(notification: Notification, command: StartDispatches) -> bool:
@@ -185,7 +192,7 @@ def _provider_for(kind: str, command: StartDispatches, probes: dict[str, int]) -
 
 
 def _start(batch: Batch, notification: Notification, command: StartDispatches,
-           probes: dict[str, int], cause: Cause) -> list[ToSend]:
+           probes: dict[str, int], asking: list[ThrottleAsk], cause: Cause) -> list[ToSend]:
     channel = notification.channel
     assert channel is not None
     wanted = notification.wanted_contact_points()
@@ -200,6 +207,10 @@ def _start(batch: Batch, notification: Notification, command: StartDispatches,
         if provider is not None:
             planned.append((PlannedDelivery(address.contact_point_id, address.kind, provider),
                             address))
+    if planned and command.throttling is not None and _throttled(
+            notification, [p for p, _ in planned], command.throttling, command.at, asking,
+            cause):
+        return []
     notification.dispatch([p for p, _ in planned], command.at, cause)
     if not planned:  # every provider it could use is unwell now: counts as a failed attempt
         notification.record([], command.at, command.policy,
@@ -213,6 +224,29 @@ def _start(batch: Batch, notification: Notification, command: StartDispatches,
             notification, UUID(delivery["delivery_id"]), address, channel,
             delivery["provider"], command.public_url)))
     return sent
+
+
+def _throttled(notification: Notification, planned: Sequence[PlannedDelivery],
+               throttling: Throttling, now: datetime, asking: list[ThrottleAsk],
+               cause: Cause) -> bool:
+    """Whether the throttles keep it from being dispatched now: its tokens not taken yet (it
+    stays queued, asked about), or a bucket refused them (it is throttled)."""
+    channel = notification.channel
+    assert channel is not None
+    asks = throttling.policy.asks(
+        str(notification.recipient_id), notification.category, notification.priority,
+        channel, first_attempt=notification.attempts_made == 0,
+        deliveries=Counter(p.provider for p in planned))
+    if not asks:
+        return False
+    if notification.id not in throttling.verdicts:
+        asking.append(ThrottleAsk(notification.id, notification.priority, asks))
+        return True
+    verdict = throttling.verdicts[notification.id]
+    if verdict is None:
+        return False
+    notification.throttle(verdict, now, cause)
+    return True
 
 
 def _again(batch: Batch, notification: Notification,

@@ -31,6 +31,7 @@ from uuid import UUID
 
 from commands.notifications.circuits import healthy
 from commands.notifications.dispatch import (
+    DispatchesStarted,
     ProviderAnswered,
     RecordAnswers,
     StartDispatches,
@@ -38,6 +39,7 @@ from commands.notifications.dispatch import (
     started,
 )
 from commands.notifications.providers import Provider, ProviderAnswer
+from commands.notifications.throttles import DispatchThrottle
 from commands.processes.outages import Outage
 from domain.notifications.channels import CRITICAL, HIGH, PRIORITIES, WEBHOOK
 from domain.notifications.notifications import Answer
@@ -133,7 +135,8 @@ class DispatchSettings:
 class Dispatcher:
     def __init__(self, queue: DispatchQueue, providers: Sequence[Provider], execute: Execute,
                  breakers: Breakers, settings: DispatchSettings = DispatchSettings(),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 throttle: DispatchThrottle | None = None) -> None:
         self._queue = queue
         self._providers = {p.name: p for p in providers}
         self._by_kind: dict[str, list[str]] = {}
@@ -153,6 +156,8 @@ class Dispatcher:
                                         daemon=True)
                        for lane in settings.lanes for n in range(lane.pumps)]
         self._outage = Outage(log, "dispatching notifications")
+        self._throttle = throttle if throttle is not None and throttle.policy.enabled else None
+        self._throttle_outage = Outage(log, "taking notification throttle tokens")
         # made on the loop's thread when first needed (a semaphore belongs to its loop)
         self._non_urgent_slots: dict[str, asyncio.Semaphore] = {}
         # a batch's sends may wait for slots held by every pump's batches: rounds of sends
@@ -227,10 +232,11 @@ class Dispatcher:
         cause = Cause(DISPATCHER_ACTOR, uuid.uuid4())
         now = self._clock()
         usable, probes = self.usable_providers(now)
+        throttling = None if self._throttle is None else self._throttle.asking()
         outcome = self._execute(StartDispatches(
             tuple(j.notification_id for j in jobs), now, usable, settings.policy,
-            settings.stale_after_seconds, settings.public_url, probes), cause)
-        to_send = started(outcome.result)
+            settings.stale_after_seconds, settings.public_url, probes, throttling), cause)
+        to_send = [*started(outcome.result), *self._throttled_batch(outcome.result, cause)]
         if not to_send:
             return 0
         sending = asyncio.run_coroutine_threadsafe(self._send_all(to_send), self._loop)
@@ -252,6 +258,28 @@ class Dispatcher:
             for item, (answer, latency) in zip(to_send, answers, strict=True)),
             answered_at, settings.policy), cause)
         return len(to_send)
+
+    def _throttled_batch(self, result: object, cause: Cause) -> Sequence[ToSend]:
+        """The second half of a throttled batch (commands/notifications/throttles.py): the
+        tokens of what asked for them taken, those granted dispatched, the rest throttled.
+        Without the buckets (Redis away) they stay queued, for the sweep to queue again,
+        and what needed no tokens is sent all the same."""
+        asking = result.asking if isinstance(result, DispatchesStarted) else ()
+        if self._throttle is None or not asking:
+            return ()
+        settings = self._settings
+        now = self._clock()
+        try:
+            throttling = self._throttle.decide(asking, now)
+        except Exception as error:  # noqa: BLE001 - logged once per outage; the sweep retries
+            self._throttle_outage.failed(error)
+            return ()
+        self._throttle_outage.recovered()
+        usable, probes = self.usable_providers(now)
+        outcome = self._execute(StartDispatches(
+            tuple(a.notification_id for a in asking), now, usable, settings.policy,
+            settings.stale_after_seconds, settings.public_url, probes, throttling), cause)
+        return started(outcome.result)
 
     async def _send_all(self, to_send: Sequence[ToSend]) -> list[tuple[ProviderAnswer, int]]:
         return list(await asyncio.gather(*(self._send_one(item) for item in to_send)))

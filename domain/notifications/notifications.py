@@ -37,6 +37,7 @@ from domain.notifications.content import Content
 from domain.notifications.decisions import Routing
 from domain.notifications.errors import NotificationNotFound
 from domain.notifications.retries import RetryPolicy
+from domain.notifications.throttles import SUPPRESS, THROTTLED, ThrottleVerdict
 from event_log.aggregate import Cause, ParleyAggregate, copied, values
 
 NOTIFICATION_NAMESPACE: Final = uuid5(NAMESPACE_URL, "https://parley.invalid/notifications")
@@ -225,6 +226,20 @@ class Notification(ParleyAggregate):
         attempt: int
         at: datetime
         sets = values(state=QUEUED, timer=None)
+
+    class Throttled(ParleyAggregate.Event):
+        """A dispatch a bucket refused (domain/notifications/throttles.py): which bucket, what
+        it had and how it refills, when it will have a token, and what followed (`policy`:
+        held until then, or suppressed)."""
+
+        channel: str
+        bucket: str
+        tokens: float
+        capacity: float
+        refill_per_second: float
+        until: datetime
+        policy: str
+        at: datetime
 
     class Dispatched(ParleyAggregate.Event):
         channel: str
@@ -495,6 +510,24 @@ class Notification(ParleyAggregate):
                        "provider": p.provider} for p in planned]
         self.trigger_event(self.Dispatched, channel=channel, attempt=attempt,
                            deliveries=deliveries, at=now, **cause.as_event_fields())
+
+    def throttle(self, verdict: ThrottleVerdict, now: datetime, cause: Cause) -> None:
+        """A bucket refused its attempt: held until the bucket has a token (the durable timer
+        queues it again then), or suppressed where the bucket's policy says so."""
+        channel = self.channel
+        if self.state != QUEUED or channel is None:
+            raise NotificationNotFound("notification_id", "no notification awaiting dispatch")
+        fields = cause.as_event_fields()
+        self.trigger_event(self.Throttled, channel=channel, bucket=verdict.bucket,
+                           tokens=verdict.tokens, capacity=verdict.capacity,
+                           refill_per_second=verdict.refill_per_second, until=verdict.until,
+                           policy=verdict.policy, at=now, **fields)
+        if verdict.policy == SUPPRESS:
+            self.trigger_event(self.Suppressed, at=now, **fields,
+                               reason=f"throttle: {verdict.bucket} over its limit")
+        else:
+            self.trigger_event(self.Held, until=max(verdict.until, now), reason=THROTTLED,
+                               timer_id=self.timer_count + 1, **fields)
 
     def unreachable(self, reason: str, now: datetime, cause: Cause) -> None:
         """The recipient has no address on the current channel (any more): the next channel

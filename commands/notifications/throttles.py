@@ -1,0 +1,87 @@
+"""Throttling at dispatch: the buckets' port, and how a dispatcher's batch consults them.
+
+Throttles apply where a notification becomes Dispatched, so what quiet hours or digests
+release drains at the throttle's rate, most urgent first. A batch is two commands:
+1. `StartDispatches` with the policy and no verdicts dispatches what needs no tokens (nothing
+   configured for it, or a critical category with no channel or provider quota) and answers,
+   for the rest, the tokens each attempt must take (`ThrottleAsk`), recording nothing for them;
+2. the dispatcher takes those tokens (one atomic call to the buckets for the whole batch, in
+   priority order) and sends `StartDispatches` again for them with the verdicts: granted ones
+   are dispatched, refused ones throttled (`Notification.throttle`: held until the bucket has
+   a token, or suppressed). The verdicts are in the command, so the write side decides the same
+   on a retry of the command and never calls the buckets itself.
+
+Tokens are taken before the sends and never given back: a batch that fails after taking them
+(the log away, a crash, another dispatcher having taken the notification meanwhile) leaves the
+budget spent for sends that did not happen. Throttles err on the side of under-sending; no
+failure lets a bucket grant more than its capacity plus its rate over the time elapsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+from domain.notifications.channels import rank
+from domain.notifications.throttles import Ask, Shortfall, ThrottlePolicy, ThrottleVerdict
+
+
+class ThrottleBuckets(Protocol):
+    """Token buckets shared by every dispatcher of a deployment (Redis in production; in
+    process in the embedded default): domain.notifications.throttles.take_all, atomically."""
+
+    def take(self, groups: Sequence[Sequence[Ask]], now: float) -> list[Shortfall | None]:
+        """Each group takes all its tokens or none, in order; `now` in epoch seconds."""
+
+
+@dataclass(frozen=True)
+class ThrottleAsk:
+    """A notification whose attempt needs these tokens before it may be dispatched."""
+
+    notification_id: UUID
+    priority: str
+    asks: tuple[Ask, ...]
+
+
+@dataclass(frozen=True)
+class Throttling:
+    """What StartDispatches is told: the policy, and for the notifications asked about, the
+    verdicts (None: granted)."""
+
+    policy: ThrottlePolicy
+    verdicts: Mapping[UUID, ThrottleVerdict | None] = field(default_factory=dict)
+
+
+class DispatchThrottle:
+    """The dispatcher's side: the policy, and the buckets it takes tokens from."""
+
+    def __init__(self, policy: ThrottlePolicy, buckets: ThrottleBuckets) -> None:
+        self.policy = policy
+        self._buckets = buckets
+
+    def asking(self) -> Throttling:
+        return Throttling(self.policy)
+
+    def decide(self, asking: Sequence[ThrottleAsk], now: datetime) -> Throttling:
+        """Take the tokens of `asking`, most urgent first (the order of equals kept)."""
+        ordered = sorted(asking, key=lambda a: rank(a.priority))
+        shortfalls = self._buckets.take([a.asks for a in ordered], now.timestamp())
+        return Throttling(self.policy, verdicts(ordered, shortfalls, now))
+
+
+def verdicts(asking: Sequence[ThrottleAsk], shortfalls: Sequence[Shortfall | None],
+             now: datetime) -> dict[UUID, ThrottleVerdict | None]:
+    answers: dict[UUID, ThrottleVerdict | None] = {}
+    for ask, shortfall in zip(asking, shortfalls, strict=True):
+        if shortfall is None:
+            answers[ask.notification_id] = None
+            continue
+        # to the millisecond, later rather than sooner: released before the token is there,
+        # it would only be throttled again
+        wait = timedelta(milliseconds=int(shortfall.wait_seconds * 1000) + 1)
+        answers[ask.notification_id] = ThrottleVerdict.of(ask.asks[shortfall.ask], shortfall,
+                                                          now + wait)
+    return answers
