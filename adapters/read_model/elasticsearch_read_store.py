@@ -19,7 +19,9 @@ from typing import Any
 
 from elasticsearch import BadRequestError, ConflictError, Elasticsearch, NotFoundError
 
+from adapters.read_model.elasticsearch_aggregations import aggregate
 from migrations.runner import MIGRATIONS_DIR
+from projections.read_model.aggregations import Aggregated, Aggregation
 from projections.read_model.documents import (
     AnyOf,
     Contains,
@@ -35,6 +37,7 @@ from projections.read_model.documents import (
     fill_in,
     matches,
     merge_patch,
+    with_differences,
 )
 
 INTERNAL_FIELDS = ("doc_version", "doc_id")
@@ -59,6 +62,14 @@ def generation_index(namespace: str, collection: str, generation: int) -> str:
     """The concrete index of one generation of a collection; `{namespace}-{collection}` is an
     alias to the generation serving queries, so a replay can switch generations atomically."""
     return f"{namespace}-{collection}-g{generation}"
+
+
+@dataclass(frozen=True)
+class _Matched(Upsert):
+    """A patch's change of one document it matched, which still holds only while the document
+    matches (a change earlier in the same write may have moved it out of the match)."""
+
+    filters: tuple[Filter, ...] = ()
 
 
 @dataclass
@@ -189,8 +200,8 @@ class ElasticsearchReadStore:
             ids = self._matching_ids(change) | {
                 c.doc_id for c in resolved if c.collection == change.collection
                 and c.only_if is None and matches(c.fields, change.filters)}
-            resolved += [Upsert(change.collection, doc_id, change.version, change.fields)
-                         for doc_id in sorted(ids)]
+            resolved += [_Matched(change.collection, doc_id, change.version, change.fields,
+                                  filters=tuple(change.filters)) for doc_id in sorted(ids)]
         return resolved
 
     def _matching_ids(self, patch: PatchMatching) -> set[str]:
@@ -217,13 +228,16 @@ class ElasticsearchReadStore:
             document = dict(current["_source"]) if exists else {}
             recorded = newest = int(document.get("doc_version", 0))
             for change in sorted(by_document[key], key=lambda c: c.version):
-                if not change.holds_for(document):
-                    continue
+                if not change.holds_for(document) or (
+                        isinstance(change, _Matched) and not matches(document, change.filters)):
+                    continue  # matched by what it was earlier in this write, not by now
                 if change.version > newest:
                     document = merge_patch(document, change.fields)
                     newest = change.version
                 elif late:
                     document = fill_in(document, change.fields)
+            document = with_differences(document, [
+                d for c in by_document[key] for d in c.differences])
             if newest == recorded and (not late or document == dict(current.get("_source", {}))):
                 continue  # nothing newer: a redelivery
             document |= {"doc_version": newest, "doc_id": key[1]}
@@ -293,6 +307,10 @@ class ElasticsearchReadStore:
         except NotFoundError:
             return 0
         return min(int(result["count"]), up_to)
+
+    def aggregate(self, aggregation: Aggregation) -> Aggregated:
+        return aggregate(self._client, self.index(aggregation.collection),
+                         [self._filter(f) for f in aggregation.filters], aggregation)
 
     @staticmethod
     def _filter(condition: Filter) -> dict[str, Any]:

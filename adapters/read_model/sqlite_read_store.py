@@ -10,6 +10,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from adapters.read_model.sqlite_aggregations import aggregate, derive_differences
+from projections.read_model.aggregations import Aggregated, Aggregation
 from projections.read_model.documents import (
     AnyOf,
     Contains,
@@ -127,15 +129,18 @@ class SQLiteReadStore:
                     for patch in run:
                         assert isinstance(patch, PatchMatching)
                         self._patch_matching(connection, patch)
-                elif kind == "conditional":
+                    continue
+                upserts = [c for c in run if isinstance(c, Upsert)]
+                if kind == "conditional":
                     connection.executemany(UPDATE_IF, [
                         (json.dumps(c.fields), c.version, c.collection, c.doc_id, c.version,
                          _json_path(c.only_if[0]), c.only_if[1])
-                        for c in run if isinstance(c, Upsert) and c.only_if is not None])
+                        for c in upserts if c.only_if is not None])
                 else:
                     connection.executemany(UPSERT, [
                         (c.collection, c.doc_id, c.version, json.dumps(c.fields))
-                        for c in run if isinstance(c, Upsert)])
+                        for c in upserts])
+                derive_differences(connection, [c for c in upserts if c.differences])
             connection.execute(RECORD_POSITION, (projection, position))
         except BaseException:
             connection.execute("ROLLBACK")
@@ -158,6 +163,7 @@ class SQLiteReadStore:
                     self._patch_matching_late(connection, change)
                 else:
                     self._upsert_late(connection, change)
+                    derive_differences(connection, [change] if change.differences else [])
         except BaseException:
             connection.execute("ROLLBACK")
             raise
@@ -252,6 +258,9 @@ class SQLiteReadStore:
             [*params, max(up_to, 0)],
         ).fetchone()
         return int(row[0])
+
+    def aggregate(self, aggregation: Aggregation) -> Aggregated:
+        return aggregate(self._connection(), self._where, aggregation)
 
     @staticmethod
     def _filter_sql(condition: Filter) -> tuple[str, list[Any]]:

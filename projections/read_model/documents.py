@@ -4,7 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from projections.read_model.aggregations import Aggregated, Aggregation
+
+
+@dataclass(frozen=True)
+class Difference:
+    """`field` := the document's `minuend` minus its `subtrahend` once it has both, computed by
+    the store after the merge (the Elasticsearch build has no scripts to do it at query time):
+    e.g. a notification's request-to-delivery latency from the times two events set. It is
+    recomputed from what the document holds, so the order the two arrive in does not matter."""
+
+    field: str
+    minuend: str
+    subtrahend: str
+
+
+def with_differences(document: dict[str, Any],
+                     differences: Sequence[Difference]) -> dict[str, Any]:
+    """The document with each difference it can compute set (as the SQLite store does)."""
+    derived = dict(document)
+    for difference in differences:
+        minuend, subtrahend = derived.get(difference.minuend), derived.get(difference.subtrahend)
+        if isinstance(minuend, int | float) and isinstance(subtrahend, int | float):
+            derived[difference.field] = minuend - subtrahend
+    return derived
 
 
 @dataclass(frozen=True)
@@ -19,6 +45,8 @@ class Upsert:
 
     `only_if` (field, value) makes the change conditional on the document as it stands: e.g.
     "clear the conversation's preview if its last message is the one unsent".
+
+    `differences` are fields the store derives from the merged document (`Difference`).
     """
 
     collection: str
@@ -26,6 +54,7 @@ class Upsert:
     version: int
     fields: dict[str, Any]
     only_if: tuple[str, Any] | None = None
+    differences: tuple[Difference, ...] = ()
 
     def holds_for(self, document: dict[str, Any]) -> bool:
         return self.only_if is None or document.get(self.only_if[0]) == self.only_if[1]
@@ -175,6 +204,11 @@ class ReadStore(Protocol):
     def count(self, collection: str, filters: Sequence[Filter], up_to: int) -> int:
         """How many documents match every filter, counted no further than `up_to` (a
         count, not a read: nothing is loaded or decoded)."""
+        ...
+
+    def aggregate(self, aggregation: Aggregation) -> Aggregated:
+        """Counts, sums and percentiles of matching documents per group
+        (projections/read_model/aggregations.py), computed by the store."""
         ...
 
     def position(self, projection: str) -> int: ...
