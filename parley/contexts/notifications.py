@@ -34,7 +34,7 @@ def projectors() -> Sequence[Projector]:
 
 def routers() -> Sequence[PlacedRouter]:
     # places 200 and on: after every route of the contexts before it
-    from api.notifications import admin, callbacks, notifications, unsubscribe
+    from api.notifications import admin, callbacks, notifications, trace, unsubscribe
     from api.notifications import contact_points as contact_point_routes
 
     return (PlacedRouter(200, notifications.router),
@@ -42,6 +42,7 @@ def routers() -> Sequence[PlacedRouter]:
             PlacedRouter(211, contact_point_routes.verification),
             PlacedRouter(220, callbacks.callbacks),  # providers' status callbacks
             PlacedRouter(225, unsubscribe.router),  # one-click unsubscribe links (RFC 8058)
+            PlacedRouter(226, trace.router),  # decision traces (after unsubscribe/{token})
             PlacedRouter(230, admin.router))
 
 

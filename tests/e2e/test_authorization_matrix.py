@@ -394,6 +394,9 @@ MATRIX: dict[tuple[str, str], Route] = {
     # a notification is its recipient's alone: anyone else's answer is a random id's
     ("POST", "/v1/notifications/{notification_id}/read"): Route(
         ("notification",), only({OWNER: 200}, Same(404))),
+    # a trace too (its recipient's, an operator's admin's, or the triggering key's)
+    ("GET", "/v1/notifications/{notification_id}/trace"): Route(
+        ("notification",), only({OWNER: 200}, Same(404))),
 }
 
 
