@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import UUID, uuid5
 
+from commands.notifications.sms_consent import sms_consents
 from commands.notifications.templates import (
     Rendered,
     TemplateRenderer,
@@ -246,7 +247,9 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
                  if command.contact_point_id is None
                  else frozenset(CHANNEL_OF_KIND))  # the one address is checked at dispatch
         facts = RecipientFacts(kinds, command.provided_kinds | {INBOX},
-                               opted_out(batch, recipient, command.channels))
+                               opted_out(batch, recipient, command.channels),
+                               sms_consents=sms_consents(batch, recipient, command.channels,
+                                                         command.at))
         notification.route(decide(request, facts, command.at, DECISION_STEPS), command.at,
                            cause)
         batch.add(notification)

@@ -17,9 +17,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from domain.notifications.channels import CHANNEL_OF_KIND, IN_APP
+
+if TYPE_CHECKING:
+    from domain.notifications.sms_consent import ConsentEvidence
 
 UNSUBSCRIBED: Final = "unsubscribed"  # the reason a channel the recipient opted out of is skipped
 
@@ -60,6 +63,9 @@ class RecipientFacts:
     address_kinds: frozenset[str]
     provided_kinds: frozenset[str]
     opted_out: frozenset[tuple[str, str]] = frozenset()
+    # each of the recipient's phone numbers -> the SMS consent it stands on (None: never
+    # asked); read only for a request with SMS (domain/notifications/consent_steps.py)
+    sms_consents: Mapping[str, ConsentEvidence | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

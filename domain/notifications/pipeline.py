@@ -22,9 +22,11 @@ from __future__ import annotations
 
 from typing import Final
 
+from domain.notifications.consent_steps import SmsConsentRequired
 from domain.notifications.decisions import ChannelsThatReach, DecisionStep, SendAt
 
 DECISION_STEPS: Final[tuple[DecisionStep, ...]] = (
     ChannelsThatReach(),
+    SmsConsentRequired(),
     SendAt(),
 )
