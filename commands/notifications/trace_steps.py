@@ -241,7 +241,8 @@ DESCRIPTIONS: Mapping[str, Callable[[dict[str, Json]], tuple[str, str]]] = {
                                                 f"unless delivered or read by then"),
     "Released": lambda f: ("release", f"{f.get('kind')} timer came due"),
     "DeadLettered": lambda f: ("dead_letter", f"dead-lettered after {f.get('attempts')} "
-                                              f"attempts: {f.get('reason')}"),
+                                              f"attempt{'' if f.get('attempts') == 1 else 's'}"
+                                              f": {f.get('reason')}"),
     "Redriven": lambda f: ("redrive", "redriven from its first channel"),
     "Cancelled": lambda f: ("cancelled", f"cancelled: {f.get('reason')}"),
     "FallbackCancelled": lambda f: ("fallback", f"fallback cancelled: {f.get('reason')}"),
