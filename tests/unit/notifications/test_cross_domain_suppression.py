@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from eventsourcing.application import AggregateNotFoundError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commands.notifications.reactions import (
     REACTION_HANDLERS,
@@ -371,3 +373,33 @@ def pending_notification(batch: Batch, recipient: uuid.UUID) -> uuid.UUID:
                               now()), now(), a_cause())
     batch.add(notification)
     return notification.id
+
+
+@settings(max_examples=20)
+@given(st.lists(st.one_of(st.just("message"), st.integers(min_value=0, max_value=8),
+                          st.just("redeliver")), max_size=10))
+def test_after_any_run_of_messages_and_receipts_exactly_those_read_are_withdrawn(
+        steps: list[Any]) -> None:
+    """Messages, read receipts (to any position so far, which never move back) and a
+    redelivered last receipt, in any order: whatever of Bob's is at or before his receipt is
+    withdrawn, whatever is after it is still queued, and a redelivery changes nothing."""
+    log = Log()
+    ada, bob = a_user(log, "Ada"), a_user(log, "Bob")
+    group = a_group(log, ada, bob)
+    notifications: list[uuid.UUID] = []  # Bob's, by seq - 1
+    receipts: list[ReadMarker.ReadUpTo] = []
+    for step in steps:
+        if step == "message":
+            notifications.append(a_message_notified(log, group, ada)[bob.id])
+        elif step == "redeliver" and receipts:
+            before = [len(log.events_of(n)) for n in notifications]
+            log.react(receipts[-1])
+            assert [len(log.events_of(n)) for n in notifications] == before
+        elif isinstance(step, int) and 0 < step <= group.last_seq:
+            marker_seq = receipts[-1].seq if receipts else 0
+            if step > marker_seq:
+                receipts.append(read_up_to(log, group, bob, step))
+                log.react(receipts[-1])
+    read = receipts[-1].seq if receipts else 0
+    states = [log.get(n).state for n in notifications]
+    assert states == [CANCELLED] * min(read, len(states)) + [QUEUED] * (len(states) - read)
