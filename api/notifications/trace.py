@@ -5,7 +5,8 @@ Who may ask: its recipient (with a user's token), an admin (any notification), a
 whose API key triggered it (its own notifications only). Anyone else, and any id that is not a
 notification, gets the same 404. Admins and services see no content; the recipient sees the
 title of their own. A service sees each decision's outcome and reason but not its inputs: they
-are the recipient's own settings (preferences, time zone, quiet hours).
+are the recipient's own settings (preferences, time zone, quiet hours), except for the steps
+about what the service asked itself (dedup, send_at, digest).
 """
 
 from __future__ import annotations

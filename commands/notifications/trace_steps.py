@@ -8,7 +8,8 @@ by its name and fields, so it appears in traces without a change here.
 What an audience never sees, wherever it sits in an event: content (bodies, data, links: the
 recipient alone sees the title of their own notification), addresses and secrets. A service
 (the API key that triggered it) also never sees a decision step's `inputs`, which are the
-recipient's own settings (their preferences, time zone, quiet hours).
+recipient's own settings (their preferences, time zone, quiet hours, addresses they have),
+except those of the steps about what it asked itself (dedup, send_at, digest).
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ HIDDEN_FIELDS: Final = frozenset({
     "address", "email", "phone", "phone_number", "number", "to", "device_token", "endpoint",
     "url", "token", "secret", "previous_secret", "password", "password_hash", "token_digest",
     "secret_digest", "signature", "p256dh", "auth"})
-RECIPIENT_SETTINGS: Final = "inputs"  # a decision step's inputs: hidden from services
+RECIPIENT_SETTINGS: Final = "inputs"  # a decision step's inputs: hidden from services...
+# ... but for the steps that look only at what the service itself asked (its dedup key and
+# the notification it kept, its send_at, the digest it asked for)
+SERVICE_INPUT_STEPS: Final = frozenset({"dedup", "send_at", "digest"})
 METADATA_FIELDS: Final = frozenset({
     "originator_id", "originator_version", "timestamp", "originator_topic",
     "actor_id", "correlation_id", "causation_id"})
@@ -155,6 +159,8 @@ def _decision(event: Any, name: str, record: dict[str, Json], audience: str) -> 
     if said:
         outcome = f"{outcome}: {'; '.join(said)}"
     details = {k: v for k, v in record.items() if k not in ("step", "outcome")}
+    if audience == SERVICE and step_name in SERVICE_INPUT_STEPS:
+        audience = ADMIN  # the same view, its inputs included
     return TraceStep(event.timestamp, event.originator_version, name, "decision", outcome,
                      shown(details, audience), getattr(event, "causation_id", None),
                      name=step_name)
@@ -245,6 +251,7 @@ DESCRIPTIONS: Mapping[str, Callable[[dict[str, Json]], tuple[str, str]]] = {
                                               f": {f.get('reason')}"),
     "Redriven": lambda f: ("redrive", "redriven from its first channel"),
     "Cancelled": lambda f: ("cancelled", f"cancelled: {f.get('reason')}"),
+    "Digested": lambda f: ("digest", f"collapsed into digest {f.get('into')}"),
     "FallbackCancelled": lambda f: ("fallback", f"fallback cancelled: {f.get('reason')}"),
     "Throttled": _throttled,
     "Read": lambda f: ("read", "read in the inbox"),

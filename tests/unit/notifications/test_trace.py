@@ -34,6 +34,7 @@ FACTS = RecipientFacts(frozenset({"fcm", "email"}), frozenset({"fcm", "email", "
 CALLER = "apikey:k_billing"
 SECRET_WORDS = ("Your code is 914 227", "Sign-in code")
 SEVEN = NOW + timedelta(hours=22)
+FIRST = uuid.uuid4()
 
 
 class Escalated(ParleyAggregate.Event):
@@ -43,6 +44,16 @@ class Escalated(ParleyAggregate.Event):
     tokens: float
     body: str  # content in an unknown event: still never shown to an admin
     at: datetime
+
+
+class SameKeyEarlier:
+    """A step about what the service asked itself: its dedup key's earlier notification."""
+
+    name = "dedup"
+
+    def decide(self, request: RoutingRequest, facts: RecipientFacts,
+               now: datetime) -> Decision:
+        return Decision(self.name, inputs={"first_notification_id": str(FIRST)})
 
 
 class QuietUntilSeven:
@@ -230,24 +241,25 @@ def test_an_event_it_does_not_know_appears_by_its_name_and_fields_without_conten
     assert "body" not in last.details and SECRET_WORDS[0] not in last.outcome
 
 
-def test_each_decision_of_the_pipeline_is_a_step_and_a_service_sees_no_recipient_settings():
+def test_each_decision_is_a_step_and_a_service_sees_only_the_inputs_about_its_own_asking():
     log = Log()
     notification = Notification.request(
         uuid.uuid4(), uuid.uuid4(), category="system", priority="normal", channels=["push"],
         fallback_after_seconds=None, content=Content("t", "b"), send_at=None,
         cancellation_key=None, caller=CALLER, at=NOW, cause=CAUSE)
     request = RoutingRequest("system", "normal", ("push", "sms"), None)
-    notification.route(decide(request, FACTS, NOW, (ChannelsThatReach(), QuietUntilSeven())),
-                       NOW, CAUSE)
+    pipeline = (ChannelsThatReach(), SameKeyEarlier(), QuietUntilSeven())
+    notification.route(decide(request, FACTS, NOW, pipeline), NOW, CAUSE)
     log.save(notification)
     mine = [s for s in trace(log, notification).steps if s.step == "decision"]
     assert [(s.name, s.outcome) for s in mine] == [
         ("reachability", "rule_out: sms (no provider is configured for it)"),
-        ("quiet_hours", f"hold: until {SEVEN.isoformat()}")]
-    assert mine[1].details["inputs"]["time_zone"] == "Europe/Lisbon"
+        ("dedup", "send"), ("quiet_hours", f"hold: until {SEVEN.isoformat()}")]
+    assert mine[2].details["inputs"]["time_zone"] == "Europe/Lisbon"
     held = trace(log, notification).steps[-1]
     assert (held.step, held.outcome) == ("hold", f"held until {SEVEN.isoformat()} (quiet_hours)")
     theirs = [s for s in trace(log, notification, Viewer.service(CALLER)).steps
               if s.step == "decision"]
     assert [s.outcome for s in theirs] == [s.outcome for s in mine]
-    assert all("inputs" not in s.details for s in theirs)
+    assert ["inputs" in s.details for s in theirs] == [False, True, False]  # dedup's: its own
+    assert theirs[1].details["inputs"] == {"first_notification_id": str(FIRST)}
