@@ -25,6 +25,7 @@ from domain.notifications.decisions import (
 from domain.notifications.errors import NotificationNotFound
 from domain.notifications.notifications import Answer, Notification, PlannedDelivery
 from domain.notifications.retries import RetryPolicy
+from domain.notifications.throttles import HOLD, ThrottleVerdict
 from event_log.aggregate import Cause, ParleyAggregate
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -263,3 +264,22 @@ def test_each_decision_is_a_step_and_a_service_sees_only_the_inputs_about_its_ow
     assert [s.outcome for s in theirs] == [s.outcome for s in mine]
     assert ["inputs" in s.details for s in theirs] == [False, True, False]  # dedup's: its own
     assert theirs[1].details["inputs"] == {"first_notification_id": str(FIRST)}
+
+
+def test_a_throttle_shows_the_bucket_and_a_read_receipt_elsewhere_shows_it_cancelled_it():
+    log = Log()
+    notification = requested(("push",))
+    until = NOW + timedelta(seconds=40)
+    notification.throttle(ThrottleVerdict("recipient", 0.25, 10.0, 0.0028, until, HOLD), NOW,
+                          CAUSE)
+    receipt = uuid.uuid4()  # the read receipt's event, on another device
+    notification.withdraw("read_receipt", NOW + timedelta(seconds=5),
+                          Cause(notification.recipient_id, uuid.uuid4(), receipt))
+    log.save(notification)
+    last = trace(log, notification).steps[-3:]
+    assert [(s.step, s.outcome) for s in last] == [
+        ("throttle", f"push: the recipient bucket had 0.25 of 10.0 tokens (refills 0.0028/s): "
+                     f"hold until {until.isoformat()}"),
+        ("hold", f"held until {until.isoformat()} (throttled)"),
+        ("cancelled", "cancelled: read_receipt")]
+    assert last[-1].caused_by == receipt
