@@ -251,6 +251,10 @@ DESCRIPTIONS: Mapping[str, Callable[[dict[str, Json]], tuple[str, str]]] = {
                                               f": {f.get('reason')}"),
     "Redriven": lambda f: ("redrive", "redriven from its first channel"),
     "Cancelled": lambda f: ("cancelled", f"cancelled: {f.get('reason')}"),
+    "TemplateRendered": lambda f: ("template", f"{f.get('channel')}: template "
+                                               f"{f.get('template_id')} v{f.get('version')} in "
+                                               f"{f.get('locale')} (asked "
+                                               f"{f.get('asked_locale') or 'no locale'})"),
     "Digested": lambda f: ("digest", f"collapsed into digest {f.get('into')}"),
     "FallbackCancelled": lambda f: ("fallback", f"fallback cancelled: {f.get('reason')}"),
     "Throttled": _throttled,

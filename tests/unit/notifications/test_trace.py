@@ -283,3 +283,18 @@ def test_a_throttle_shows_the_bucket_and_a_read_receipt_elsewhere_shows_it_cance
         ("hold", f"held until {until.isoformat()} (throttled)"),
         ("cancelled", "cancelled: read_receipt")]
     assert last[-1].caused_by == receipt
+
+
+def test_a_template_rendering_names_the_template_and_version_but_shows_no_admin_its_words():
+    log = Log()
+    notification = requested(("email",))
+    template = uuid.uuid4()
+    notification.record_rendering("email", template, 3, "pt", "pt-BR", Content(
+        "Código de acesso", "Use 914 227.", html="<p>Use <b>914 227</b>.</p>"), CAUSE)
+    log.save(notification)
+    [rendered] = [s for s in trace(log, notification, Viewer.user(uuid.uuid4(), is_admin=True))
+                  .steps if s.step == "template"]
+    assert rendered.outcome == f"email: template {template} v3 in pt (asked pt-BR)"
+    assert not {"title", "body", "html"} & set(rendered.details)
+    [theirs] = [s for s in trace(log, notification).steps if s.step == "template"]
+    assert theirs.details["title"] == "Código de acesso" and "html" not in theirs.details
