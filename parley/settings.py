@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.errors import InvalidCommand
 from domain.identity.api_key_roster import DEFAULT_MAX_API_KEYS
 from domain.identity.device_roster import DEFAULT_MAX_DEVICES
 from domain.messaging.attachments import (
@@ -24,6 +25,8 @@ from domain.messaging.upload_quota import (
     DEFAULT_MAX_UNATTACHED_UPLOADS,
 )
 from domain.notifications.channels import CHANNELS, PRIORITIES
+from domain.notifications.preferences import SWITCHABLE_CHANNELS
+from domain.notifications.quiet_hours import time_zone
 from parley.signing_keys import key_weakness
 
 PRODUCTION_VARIABLES = {
@@ -49,6 +52,14 @@ def dispatch_priorities(named: str | Sequence[str], where: str) -> list[str]:
         problem = f"unknown priority {', '.join(unknown)!r}" if unknown else "no priority"
         raise ValueError(f"{where}: {problem} (choose from {', '.join(PRIORITIES)})")
     return [p for p in PRIORITIES if p in chosen]
+
+
+class NotificationPrice(BaseModel):
+    """A provider's price (PARLEY_NOTIFICATION_PRICES)."""
+
+    model_config = ConfigDict(extra="forbid")
+    message_micros: int = Field(0, ge=0, le=10**12)
+    segment_micros: int = Field(0, ge=0, le=10**12)
 
 
 class Settings(BaseSettings):
@@ -200,6 +211,20 @@ class Settings(BaseSettings):
         "chooses its own)")
     notification_allow_loopback_http: bool = Field(
         False, description="Tests only: let endpoints be plain http:// on 127.0.0.1")
+    # notifications: dedup keys and digests (domain/notifications/dedup.py, digests.py)
+    notification_dedup_window_seconds: int = Field(
+        3600, ge=1, le=366 * 86400, description="How long a trigger's dedup_key holds (the same "
+        "key for the same recipient is suppressed) when it names no dedup_window_seconds")
+    notification_dedup_max_window_seconds: int = Field(
+        30 * 86400, ge=1, le=366 * 86400,
+        description="The longest dedup_window_seconds a trigger may ask for")
+    notification_digest_windows: dict[str, Annotated[int, Field(ge=1, le=30 * 86400)]] = Field(
+        default_factory=dict, description='JSON {category: seconds}: notifications of these '
+        "categories are collapsed into one digest per recipient (and digest key: the "
+        "category's name unless the trigger names one) over this window; critical ones never")
+    notification_digest_max_window_seconds: int = Field(
+        86400, ge=1, le=30 * 86400,
+        description="The longest digest window_seconds a trigger may ask for")
     # notifications: throttles at dispatch (domain/notifications/throttles.py)
     notification_recipient_limit: int = Field(
         60, ge=0, le=100_000, description="Non-critical notifications one recipient is sent "
@@ -213,6 +238,58 @@ class Settings(BaseSettings):
     notification_channel_rates: dict[str, float] = Field(
         default_factory=dict, description='JSON {channel: sends per second} for the whole '
         'deployment, e.g. {"sms": 10}; beyond it sends wait, critical ones first')
+    # notifications: templates (domain/notifications/templates.py)
+    notification_template_variables: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "message": ["sender_name", "conversation_name", "preview"],
+            "mention": ["sender_name", "conversation_name", "preview"],
+            "friend_request": ["sender_name"],
+            "security": ["event", "device", "location"],
+            "account": ["display_name", "link"],
+            "payment": ["amount", "currency", "description"],
+            "marketing": ["display_name", "link"],
+            "system": ["title", "body", "link"]},
+        description='JSON {category: [variable, ...]}: the variables a template of each '
+        'category may read (templates are checked against them when saved)')
+    # notifications: SMS consent (TCPA), the answers to a handset's keywords
+    sms_help_text: str = Field(
+        "Parley: account and message alerts. Msg&data rates may apply. Reply STOP to cancel.",
+        min_length=1, max_length=320, description="The answer to HELP or INFO texted to one "
+        "of the numbers (carriers want the program's name, a contact and how to opt out)")
+    sms_stop_text: str = Field(
+        "Parley: you are unsubscribed and will get no more messages. Reply START to "
+        "resubscribe.", min_length=1, max_length=320,
+        description="The one confirmation of a STOP (or its synonyms)")
+    sms_start_text: str = Field(
+        "Parley: you are resubscribed. Reply HELP for help, STOP to cancel.",
+        min_length=1, max_length=320, description="The confirmation of a START (YES, UNSTOP) "
+        "that restores a withdrawn consent")
+    # notifications: analytics (projections/notifications/analytics_report.py)
+    notification_prices: dict[str, NotificationPrice] = Field(
+        default_factory=dict, description='JSON {provider: {"message_micros": N, '
+        '"segment_micros": N}}: what a provider charges per accepted message and per SMS '
+        "segment, in millionths of the currency unit; the analytics' cost uses it instead of "
+        "what the provider reports (Twilio and Vonage report a price, the others none)")
+    # notifications: preferences, quiet hours, the SMS window (domain/notifications/
+    # preference_steps.py)
+    notification_category_defaults: dict[str, dict[str, bool]] = Field(
+        default_factory=dict, description='JSON {category: {channel: on}}: the operator\'s '
+        'default per category x channel before a user chooses, e.g. {"marketing": {"sms": '
+        'false}}; a pair not named is on')
+    notification_critical_categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["security", "payment"], description="Comma-separated "
+        "categories that bypass opt-outs, quiet hours, throttles and digests (never "
+        "reachability)")
+    notification_transactional_categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["security", "payment", "account"], description="Comma-"
+        "separated categories whose SMS may go at any hour (others: only 08:00-21:00 "
+        "recipient-local); critical ones always are")
+    notification_default_time_zone: str = Field(
+        "UTC", description="IANA zone of a recipient who set none: their quiet hours and "
+        "the SMS window are read in it")
+    notification_max_preferences_per_user: int = Field(
+        200, ge=1, le=10_000, description="Category x channel choices one user may keep; "
+        "more are refused (422)")
     # notifications: contact points (where a user can be reached)
     max_contact_points_per_user: int = Field(
         20, ge=1, le=1000, description="Contact points (email addresses, numbers, push "
@@ -246,6 +323,34 @@ class Settings(BaseSettings):
             if not (0 < rate < float("inf")):
                 raise ValueError("PARLEY_NOTIFICATION_CHANNEL_RATES: a rate must be a "
                                  "positive number of sends per second")
+        return value
+
+    @field_validator("notification_critical_categories",
+                     "notification_transactional_categories", mode="before")
+    @classmethod
+    def _category_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [t.strip().lower() for t in value.split(",") if t.strip()]
+        return value
+
+    @field_validator("notification_category_defaults")
+    @classmethod
+    def _category_defaults(cls, value: dict[str, dict[str, bool]]) -> dict[str, dict[str, bool]]:
+        for channels in value.values():
+            for channel in channels:
+                if channel not in SWITCHABLE_CHANNELS:
+                    raise ValueError("PARLEY_NOTIFICATION_CATEGORY_DEFAULTS: unknown channel "
+                                     f"{channel!r} (one of {', '.join(SWITCHABLE_CHANNELS)})")
+        return value
+
+    @field_validator("notification_default_time_zone")
+    @classmethod
+    def _default_zone(cls, value: str) -> str:
+        try:
+            time_zone(value)
+        except InvalidCommand as error:
+            raise ValueError("PARLEY_NOTIFICATION_DEFAULT_TIME_ZONE: an IANA time zone name, "
+                             "e.g. Europe/London") from error
         return value
 
     @field_validator("notification_dispatch_priorities", mode="before")

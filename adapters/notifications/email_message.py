@@ -41,8 +41,9 @@ def compose_email(delivery: Delivery, *, sender: MailAddress, recipient: MailAdd
     # quoted-printable: readable in the source, and what spam filters expect of text
     message.set_content(plain_text(content, unsubscribe), charset="utf-8",
                         cte="quoted-printable")
-    message.add_alternative(html_text(content, unsubscribe), subtype="html", charset="utf-8",
-                            cte="quoted-printable")
+    html = html_text(content, unsubscribe) if content.html is None \
+        else templated_html(content.html, unsubscribe)
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message
 
 
@@ -71,6 +72,17 @@ def html_text(content: Content, unsubscribe_url: str | None) -> str:
     return ('<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
             f"<title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n"
             + "\n".join(paragraphs) + "\n</body></html>\n")
+
+
+def templated_html(document: str, unsubscribe_url: str | None) -> str:
+    """A template's HTML part (autoescaped when it rendered), with the unsubscribe link
+    added before </body> (or at the end)."""
+    if not unsubscribe_url:
+        return document
+    link = (f'<p><small><a href="{html.escape(unsubscribe_url, quote=True)}">'
+            "Unsubscribe</a></small></p>\n")
+    at = document.lower().rfind("</body>")
+    return document + link if at < 0 else document[:at] + link + document[at:]
 
 
 def _safe_link(link: str) -> bool:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from api.http.dependencies import (
     CommandContext,
@@ -24,6 +24,13 @@ from api.http.dependencies import (
 from api.http.pagination import Cursor, decode_cursor, encode_cursor
 from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, Problem, problem_responses
 from api.http.service_callers import ServiceCaller, require_scope
+from api.notifications.collapsing import (
+    KEY_PATTERN,
+    LONGEST_WINDOW,
+    DigestRequest,
+    dedup_window,
+    digest_ask,
+)
 from commands.notifications.trigger import (
     MAX_RECIPIENTS,
     CancelNotifications,
@@ -92,11 +99,35 @@ class TriggerRequest(BaseModel):
     category: str = Field(..., min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
     priority: Priority = "normal"
     plan: ChannelPlan
-    content: NotificationContent
+    content: NotificationContent | None = Field(
+        None, description="The text on every channel (or template_variables instead)")
+    template_variables: dict[str, JsonValue] | None = Field(
+        None, max_length=50, description="Render each channel's template of the category "
+        "(admins' /v1/admin/notification-templates) with these variables, in the "
+        "recipient's locale (falling back pt-BR -> pt -> default), instead of `content`")
+    locale: str | None = Field(
+        None, max_length=35, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$",
+        description="The templates' locale for recipients whose preferences name none")
     send_at: datetime | None = Field(None, description="Not before this time (at most 30 days "
                                                         "ahead)")
     cancellation_key: str | None = Field(None, min_length=1, max_length=200,
                                          pattern=r"^[\x21-\x7e]+$")
+    dedup_key: str | None = Field(
+        None, min_length=1, max_length=200, pattern=KEY_PATTERN,
+        description="The same key (this API key's, per recipient) within its window is "
+                    "suppressed, naming the first notification")
+    dedup_window_seconds: int | None = Field(
+        None, ge=1, le=LONGEST_WINDOW,
+        description="How long the dedup key holds (default and most: operator settings)")
+    digest: DigestRequest | None = Field(
+        None, description="Collapse into one digest per recipient, category and key, "
+                          "flushed at the end of its window (critical ones never are)")
+
+    @model_validator(mode="after")
+    def _content_or_template(self) -> TriggerRequest:
+        if (self.content is None) == (self.template_variables is None):
+            raise ValueError("give either content or template_variables")
+        return self
 
 
 class RequestedItem(BaseModel):
@@ -193,15 +224,19 @@ async def trigger(body: TriggerRequest, request: Request, response: Response, wr
     With an `Idempotency-Key`, the same key and body answers the first request's answer
     again (kept for good, in the event log); a different body with it is a 409."""
     engine = parley.notification_engine
-    content = Content(body.content.title, body.content.body, dict(body.content.data),
-                      body.content.deep_link)
+    content = Content("", "") if body.content is None else Content(
+        body.content.title, body.content.body, dict(body.content.data), body.content.deep_link)
     command = TriggerNotifications(
         uuid.uuid4(), f"apikey:{caller.key_id}", tuple(body.recipients), body.category,
         body.priority, tuple(body.plan.channels), content, datetime.now(UTC),
         fallback_after_seconds=body.plan.fallback_after_seconds,
         send_at=body.send_at.astimezone(UTC) if body.send_at else None,
         cancellation_key=body.cancellation_key, provided_kinds=engine.provided_kinds,
-        categories=frozenset(parley.settings.notification_categories))
+        dedup_key=body.dedup_key,
+        dedup_window_seconds=dedup_window(body.dedup_window_seconds, parley.settings),
+        digest=digest_ask(body.digest, body.category, parley.settings),
+        categories=frozenset(parley.settings.notification_categories),
+        template_variables=body.template_variables, locale=body.locale)
     commands = CommandContext(writer, request, response, service_actor(caller), correlation,
                               idempotency_key)
     outcome = await commands.run(command, body)

@@ -44,9 +44,7 @@ class CreateTemplate:
 
 @dataclass(frozen=True)
 class UpdateTemplate:
-    category: str
-    channel: str
-    locale: str
+    template_id: UUID
     parts: TemplateParts = field(repr=False)
     sample_variables: Mapping[str, Any] = field(repr=False)
     declared: Mapping[str, frozenset[str]] = field(repr=False)
@@ -63,20 +61,20 @@ class TemplateSaved:
     changed: bool  # False: the update was the latest version again (no new version)
 
 
-def _rules(command: CreateTemplate | UpdateTemplate) -> TemplateRules:
-    if command.category not in command.declared:
+def _rules(category: str, command: CreateTemplate | UpdateTemplate) -> TemplateRules:
+    if category not in command.declared:
         raise UnknownCategory("category", f"no such category (one of "
                                           f"{', '.join(sorted(command.declared))})")
-    return TemplateRules(command.declared[command.category], command.sample_variables)
+    return TemplateRules(command.declared[category], command.sample_variables)
 
 
 def _saved(template: NotificationTemplate, changed: bool) -> TemplateSaved:
     return TemplateSaved(template.id, template.category, template.channel, template.locale,
-                         template.version, changed)
+                         template.latest, changed)
 
 
 def create_template(batch: Batch, command: CreateTemplate, cause: Cause) -> TemplateSaved:
-    rules = _rules(command)
+    rules = _rules(command.category, command)
     locale = canonical_locale(command.locale)
     if batch.find(NotificationTemplate,
                   template_id(command.category, command.channel, locale)) is not None:
@@ -89,12 +87,10 @@ def create_template(batch: Batch, command: CreateTemplate, cause: Cause) -> Temp
 
 
 def update_template(batch: Batch, command: UpdateTemplate, cause: Cause) -> TemplateSaved:
-    rules = _rules(command)
-    locale = canonical_locale(command.locale)
-    template = batch.find(NotificationTemplate,
-                          template_id(command.category, command.channel, locale))
+    template = batch.find(NotificationTemplate, command.template_id)
     if template is None:
-        raise TemplateNotFound("template", "no such template")
+        raise TemplateNotFound("template_id", "no such template")
+    rules = _rules(template.category, command)
     changed = template.update(command.parts, rules, command.at, cause)
     return _saved(template, changed)
 
@@ -131,7 +127,7 @@ class TemplateRenderer:
                                         template_id(self._category, channel, candidate))
             if template is None:
                 continue
-            key = (template.id, template.version)
+            key = (template.id, template.latest)
             if key not in self._done:
                 try:
                     parts = render(template.parts, self._variables)
@@ -140,7 +136,7 @@ class TemplateRenderer:
                                           f"the {channel} template: {refused}") from None
                 self._done[key] = rendered_content(parts, channel, self._data,
                                                    self._deep_link)
-            return Rendered(channel, template.id, template.version, template.locale,
+            return Rendered(channel, template.id, template.latest, template.locale,
                             self._done[key])
         return None
 

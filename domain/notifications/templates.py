@@ -149,7 +149,7 @@ class NotificationTemplate(ParleyAggregate):
         self.channel = channel
         self.locale = locale
         self.created_at = at
-        self.version = 0
+        self.latest = 0  # the latest version's number (`version` is the aggregate's own)
         self.title = ""
         self.body = ""
         self.html: str | None = None
@@ -171,7 +171,8 @@ class NotificationTemplate(ParleyAggregate):
         html: str | None
         sample_variables: dict[str, Any]
         at: datetime
-        copies = copied("version", "title", "body", "html", "sample_variables", saved_at="at")
+        copies = copied("title", "body", "html", "sample_variables", latest="version",
+                        saved_at="at")
 
     @classmethod
     def create(cls, category: str, channel: str, locale: str, parts: TemplateParts,
@@ -188,7 +189,7 @@ class NotificationTemplate(ParleyAggregate):
         """A new version, unless the parts and sample are the latest's (then False)."""
         if parts == self.parts and dict(rules.sample) == self.sample_variables:
             return False
-        if self.version >= MAX_VERSIONS:
+        if self.latest >= MAX_VERSIONS:
             raise TooManyTemplateVersions("template", f"a template has at most {MAX_VERSIONS} "
                                                       "versions")
         check_template(parts, self.channel, rules)
@@ -197,7 +198,7 @@ class NotificationTemplate(ParleyAggregate):
 
     def _save(self, parts: TemplateParts, rules: TemplateRules, at: datetime,
               cause: Cause) -> None:
-        self.trigger_event(self.VersionSaved, version=self.version + 1, title=parts.title,
+        self.trigger_event(self.VersionSaved, version=self.latest + 1, title=parts.title,
                            body=parts.body, html=parts.html,
                            sample_variables=dict(rules.sample), at=at,
                            **cause.as_event_fields())

@@ -324,6 +324,16 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/v1/admin/replays/{replay_id}"): Route(("replay",), everyone(403, same=True)),
     # operators' view of a notification provider: nobody here is an operator's admin
     ("GET", "/v1/admin/providers/{provider}"): Route(("provider",), everyone(403, same=True)),
+    # notification templates: admins only, and nobody here is one
+    ("GET", "/v1/admin/notification-templates/{template_id}"): Route(
+        ("template",), everyone(403, same=True)),
+    ("PUT", "/v1/admin/notification-templates/{template_id}"): Route(
+        ("template",), everyone(403, same=True),
+        body=lambda world, caller, target: {"title": "Hi", "body": "there"}),
+    ("GET", "/v1/admin/notification-templates/{template_id}/versions"): Route(
+        ("template",), everyone(403, same=True)),
+    ("POST", "/v1/admin/notification-templates/{template_id}/preview"): Route(
+        ("template",), everyone(403, same=True), body=lambda world, caller, target: {}),
     ("GET", "/v1/conversations/{conversation_id}"): Route(CONVERSATIONS, members(200)),
     ("GET", "/v1/conversations/{conversation_id}/members"): Route(CONVERSATIONS, members(200)),
     ("PUT", "/v1/conversations/{conversation_id}/settings"): Route(
@@ -385,6 +395,9 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("POST", "/v1/notifications/callbacks/sms/{provider}"): Route(
         ("sms provider",), everyone(403, same=True),
         params={"notification": str(uuid.uuid4()), "attempt": str(uuid.uuid4())}),
+    # a handset's texts (STOP, START, HELP) as the provider posts them: signed likewise
+    ("POST", "/v1/notifications/callbacks/sms/{provider}/inbound"): Route(
+        ("sms provider",), everyone(403, same=True)),
     # one-click unsubscribe links (RFC 8058): the signed token is the authority, whoever
     # calls, with whatever bearer; a token not issued by the server is an unknown link
     ("POST", "/v1/notifications/unsubscribe/{token}"): Route(
@@ -421,6 +434,7 @@ def target_id(world: World, target: str, group: Group, in_direct: str) -> str:
             "attachment": world.attachment, "device": world.spare_device,
             "replay": str(uuid.uuid4()), "contact point": world.contact_point,
             "doomed contact point": world.doomed_contact_point, "provider": "fcm-main",
+            "template": str(uuid.uuid4()),
             "notification": world.notification, "sms provider": "twilio",
             "unsubscribe link": world.unsubscribe_token,
             "forged unsubscribe link": world.unsubscribe_token[:-4] + "AAAA"}[target]
@@ -465,3 +479,19 @@ def test_each_caller_gets_the_answer_of_their_cell(
     assert real.status_code == expected.status, real.text
     if expected.check is not None:
         expected.check(world, real.json())
+
+
+# Admin routes without an id (the matrix above is of routes that take one): nobody here is an
+# operator's admin, so every caller is refused alike, as at the other admin routes.
+ADMIN_ROUTES_WITHOUT_IDS = [("GET", "/v1/admin/notifications/analytics")]
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES_WITHOUT_IDS)
+@pytest.mark.parametrize("caller", CALLERS)
+def test_admin_routes_without_an_id_refuse_every_caller_here(
+        world: World, method: str, path: str, caller: str) -> None:
+    spec = world.http.get("/openapi.json").json()["paths"]
+    assert method.lower() in spec.get(path, {}), f"{method} {path} is not a route"
+    refused = world.call(method, path, caller)
+    assert refused.status_code == 403, refused.text
+    assert answer_of(refused) == answer_of(world.call("GET", "/v1/admin/providers", caller))

@@ -109,7 +109,7 @@ def test_a_refused_update_records_nothing() -> None:
     template.collect_events()
     with pytest.raises(TemplateRefused):
         template.update(parts("Hi {{ nobody }}"), RULES, now(), a_cause())
-    assert template.collect_events() == [] and template.version == 1
+    assert template.collect_events() == [] and template.latest == 1
 
 
 def test_locales_fall_back_from_region_to_language_to_default() -> None:
