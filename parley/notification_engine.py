@@ -29,15 +29,12 @@ from commands.notifications.throttles import DispatchThrottle, ThrottleBuckets
 from commands.notifications.timers import NotificationTimers
 from commands.processes.runner import ProcessLocks, ProcessPositions
 from commands.processes.schedules import ScheduledJob
+from domain.notifications.category_policy import DEFAULT_CRITICAL_CATEGORIES
 from domain.notifications.channels import INBOX, PRIORITIES
 from domain.notifications.circuits import BreakerPolicy
 from domain.notifications.notifications import Notification
 from domain.notifications.retries import RetryPolicy
-from domain.notifications.throttles import (
-    DEFAULT_CRITICAL_CATEGORIES,
-    BucketRule,
-    ThrottlePolicy,
-)
+from domain.notifications.throttles import BucketRule, ThrottlePolicy
 from domain.notifications.unsubscribe import UnsubscribeLinks
 from event_log.log import EventLog
 from event_log.outcomes import Outcome

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
+from domain.notifications.category_policy import DEFAULT_CRITICAL_CATEGORIES
 from domain.notifications.channels import BULK
 
 HOLD: Final = "hold"  # over the bucket: held until it has a token (a durable timer)
@@ -32,7 +33,6 @@ THROTTLED: Final = "throttled"  # the reason of the Held a throttle causes
 
 RECIPIENT: Final = "recipient"
 RECIPIENT_BULK: Final = "recipient_bulk"
-DEFAULT_CRITICAL_CATEGORIES: Final = frozenset({"security", "payment"})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,150 @@
+"""Throttles end to end on the embedded default, in process: a service triggers through the API
+more than a recipient's attention budget allows; what is over it is Throttled at dispatch,
+held by the durable timer and released when the budget has a token again, and delivered to
+a real local webhook receiver then. Its trace says the bucket's state. A critical category is
+never held by the budget."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from commands.notifications.contact_points import AddWebhookEndpoint, ContactPointRules
+from domain.notifications.endpoints import new_signing_secret
+from domain.notifications.notifications import Notification
+from domain.notifications.throttles import HOLD, RECIPIENT, THROTTLED
+from parley.assembly import Parley
+from parley.bootstrap import build
+from parley.settings import Settings
+from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
+from tests.providers.servers import LocalServer
+from tests.providers.webhook_receiver import WebhookReceiver
+
+BUDGET, PERIOD_SECONDS = 2, 3.0  # a token every 1.5 s once spent
+WAIT_SECONDS = 20.0
+
+
+def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {check}")
+        time.sleep(0.02)
+
+
+@dataclass
+class Engine:
+    parley: Parley
+    http: TestClient
+    client: ParleyClient
+    receiver: WebhookReceiver
+    receiver_url: str
+    key: str
+
+    def someone_with_a_webhook(self) -> Person:
+        person = self.client.register("Busy Person")
+        secret = new_signing_secret()
+        self.receiver.hold(secret)
+        self.parley.writer.execute(AddWebhookEndpoint(
+            uuid.UUID(person.user_id), uuid.uuid4(), self.receiver_url + "/ok", secret, now(),
+            ContactPointRules(20, allow_loopback_http=True)), a_cause())
+        return person
+
+    def trigger(self, recipient: Person, category: str = "system") -> str:
+        response = self.http.post("/v1/notifications", headers={
+            "Authorization": f"Bearer {self.key}"}, json={
+            "recipients": [recipient.user_id], "category": category, "priority": "normal",
+            "plan": {"channels": ["webhook"]},
+            "content": {"title": "Build finished", "body": "All green."}})
+        assert response.status_code == 202, response.text
+        return str(response.json()["notifications"][0]["notification_id"])
+
+    def events(self, notification_id: str) -> list[Any]:
+        return list(self.parley.event_log.repository.event_store.get(
+            uuid.UUID(notification_id)))
+
+    def state(self, notification_id: str) -> str:
+        found = self.parley.event_log.repository.get(uuid.UUID(notification_id))
+        assert isinstance(found, Notification)
+        return found.state
+
+    def received_at(self, notification_id: str) -> float | None:
+        for delivery in self.receiver.deliveries:
+            if delivery.payload["data"]["notification_id"] == notification_id:
+                return time.time()
+        return None
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    receiving = WebhookReceiver(new_signing_secret())
+    with LocalServer(receiving) as server:
+        settings = Settings(
+            database_url=None, data_dir=tmp_path_factory.mktemp("throttles") / "data",
+            notification_providers=json.dumps([{"name": "hooks", "kind": "webhook",
+                                                "timeout_seconds": 2}]),
+            notification_allow_loopback_http=True, notification_timer_every_seconds=0.05,
+            notification_recipient_limit=BUDGET,
+            notification_recipient_period_seconds=PERIOD_SECONDS)
+        parley = build(settings)
+        with TestClient(create_app(parley)) as http:
+            issue, key = an_api_key()
+            parley.writer.execute(issue, a_cause())
+            yield Engine(parley, http, ParleyClient(http), receiving, server.url,
+                         key.presented)
+
+
+def throttled_events(engine: Engine, notification_id: str) -> list[Any]:
+    return [e for e in engine.events(notification_id) if isinstance(e, Notification.Throttled)]
+
+
+def test_a_recipient_over_budget_is_throttled_held_and_released_when_a_token_comes(engine):
+    person = engine.someone_with_a_webhook()
+    first = [engine.trigger(person) for _ in range(BUDGET)]
+    for nid in first:
+        eventually(lambda nid=nid: engine.state(nid) == "delivered")
+    over = engine.trigger(person)
+    [throttled] = eventually(lambda: throttled_events(engine, over))
+    assert (throttled.bucket, throttled.policy, throttled.channel) == (RECIPIENT, HOLD, "webhook")
+    assert throttled.capacity == BUDGET
+    assert throttled.refill_per_second == pytest.approx(BUDGET / PERIOD_SECONDS)
+    assert 0 <= throttled.tokens < 1
+    held = [e for e in engine.events(over) if isinstance(e, Notification.Held)]
+    assert [(h.reason, h.until) for h in held] == [(THROTTLED, throttled.until)]
+    assert engine.received_at(over) is None  # not sent while held
+
+    eventually(lambda: engine.state(over) == "delivered")
+    dispatched = [e for e in engine.events(over) if isinstance(e, Notification.Dispatched)]
+    assert [d.at >= throttled.until for d in dispatched] == [True]  # never before its token
+    assert throttled_events(engine, over) == [throttled]  # one token came, once
+
+    response = engine.http.get(f"/v1/notifications/{over}/trace", headers=person.auth)
+    assert response.status_code == 200, response.text
+    [step] = [s for s in response.json()["steps"] if s["event"] == "Notification.Throttled"]
+    assert step["step"] == "throttle"
+    assert {k: step["details"][k] for k in ("bucket", "tokens", "capacity", "policy")} == {
+        "bucket": RECIPIENT, "tokens": throttled.tokens, "capacity": BUDGET, "policy": HOLD}
+
+
+def test_a_critical_category_is_never_held_by_the_recipients_budget(engine):
+    person = engine.someone_with_a_webhook()
+    alerts = [engine.trigger(person, "security") for _ in range(BUDGET + 2)]
+    for nid in alerts:
+        eventually(lambda nid=nid: engine.state(nid) == "delivered")
+    assert [throttled_events(engine, nid) for nid in alerts] == [[]] * len(alerts)
+    # and they spent nothing of it: the next non-critical ones still go at once
+    spare = [engine.trigger(person) for _ in range(BUDGET)]
+    for nid in spare:
+        eventually(lambda nid=nid: engine.state(nid) == "delivered")
+    assert [throttled_events(engine, nid) for nid in spare] == [[]] * BUDGET

@@ -1,0 +1,169 @@
+"""A dispatcher's batch under throttles, on a real event log and writer: tokens are taken most
+urgent first, what a bucket refuses is recorded as Throttled and held, the verdicts in the
+command decide the same on a repeat, and with the buckets away what needs no token is sent
+all the same while the rest waits, queued, for the sweep."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.notifications.memory_buckets import MemoryThrottleBuckets
+from adapters.notifications.memory_queue import PriorityQueues
+from commands.notifications.circuits import CircuitBoard
+from commands.notifications.contact_points import AddWebhookEndpoint, ContactPointRules
+from commands.notifications.dispatch import DispatchesStarted, StartDispatches
+from commands.notifications.dispatcher import DISPATCHER_ACTOR, Dispatcher, DispatchJob
+from commands.notifications.providers import Delivery, ProviderAnswer
+from commands.notifications.throttles import DispatchThrottle, Throttling
+from commands.notifications.trigger import TriggerNotifications
+from domain.notifications.circuits import BreakerPolicy
+from domain.notifications.content import Content
+from domain.notifications.endpoints import new_signing_secret
+from domain.notifications.notifications import HELD, QUEUED, Notification
+from domain.notifications.throttles import (
+    RECIPIENT,
+    THROTTLED,
+    Ask,
+    BucketRule,
+    Shortfall,
+    ThrottlePolicy,
+)
+from event_log.aggregate import Cause
+from event_log.log import EventLog
+from event_log.writer import GroupCommitWriter
+from tests.builders import a_cause, a_user
+
+ONE_AN_HOUR = ThrottlePolicy(recipient=BucketRule.per_period(1, 3600))
+
+
+class Hooks:
+    """A webhook provider that takes every delivery, recording which notifications."""
+
+    name, channel, kinds = "hooks", "webhook", frozenset({"webhook"})
+
+    def __init__(self) -> None:
+        self.sent: list[uuid.UUID] = []
+
+    async def send(self, delivery: Delivery) -> ProviderAnswer:
+        self.sent.append(delivery.notification_id)
+        return ProviderAnswer.accepted_as(f"m-{len(self.sent)}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class BucketsAway:
+    def take(self, groups: Sequence[Sequence[Ask]], now: float) -> list[Shortfall | None]:
+        raise ConnectionError("the buckets' Redis is away")
+
+
+@pytest.fixture
+def hooks() -> Hooks:
+    return Hooks()
+
+
+@pytest.fixture
+def dispatcher_for(writer: GroupCommitWriter,
+                   hooks: Hooks) -> Iterator[object]:
+    started: list[Dispatcher] = []
+
+    def make(throttle: DispatchThrottle) -> Dispatcher:
+        board = CircuitBoard(BreakerPolicy(), {hooks.name: hooks.channel})
+        dispatcher = Dispatcher(PriorityQueues(), [hooks], writer.execute, board,
+                                throttle=throttle)
+        dispatcher.start()
+        started.append(dispatcher)
+        return dispatcher
+
+    yield make
+    for dispatcher in started:
+        dispatcher.stop()
+
+
+def someone_reachable(writer: GroupCommitWriter) -> uuid.UUID:
+    user = a_user(writer)
+    writer.execute(AddWebhookEndpoint(user, uuid.uuid4(), "https://hooks.example.com/in",
+                                      new_signing_secret(), datetime.now(UTC),
+                                      ContactPointRules(20)), a_cause())
+    return user
+
+
+def trigger(writer: GroupCommitWriter, user: uuid.UUID, priority: str,
+            category: str = "system") -> uuid.UUID:
+    outcome = writer.execute(TriggerNotifications(
+        uuid.uuid4(), "apikey:test", (user,), category, priority, ("webhook",),
+        Content("Build finished", "All green."), datetime.now(UTC),
+        provided_kinds=frozenset({"webhook", "in_app"})), a_cause())
+    [notification] = outcome.result.notifications
+    return notification.notification_id
+
+
+def notification(event_log: EventLog, nid: uuid.UUID) -> Notification:
+    found = event_log.repository.get(nid)
+    assert isinstance(found, Notification)
+    return found
+
+
+def throttled(event_log: EventLog, nid: uuid.UUID) -> list[Notification.Throttled]:
+    return [e for e in event_log.repository.event_store.get(nid)
+            if isinstance(e, Notification.Throttled)]
+
+
+def test_over_budget_the_most_urgent_of_a_batch_is_sent_and_the_rest_throttled_in_turn(
+        writer, event_log, hooks, dispatcher_for) -> None:
+    user = someone_reachable(writer)
+    bulk, normal, high = (trigger(writer, user, p) for p in ("bulk", "normal", "high"))
+    dispatcher = dispatcher_for(DispatchThrottle(ONE_AN_HOUR, MemoryThrottleBuckets()))
+
+    dispatcher.dispatch([DispatchJob(bulk, "bulk"), DispatchJob(normal, "normal"),
+                         DispatchJob(high, "high")])
+
+    assert hooks.sent == [high]
+    [for_normal], [for_bulk] = throttled(event_log, normal), throttled(event_log, bulk)
+    assert (for_normal.bucket, for_normal.capacity, for_normal.tokens) == (RECIPIENT, 1, 0)
+    assert for_bulk.until > for_normal.until  # the next token is normal's, the one after bulk's
+    for nid, event in ((normal, for_normal), (bulk, for_bulk)):
+        held = notification(event_log, nid)
+        assert held.state == HELD and held.timer is not None
+        assert held.timer.due_at == event.until
+
+
+def test_the_verdicts_in_the_command_decide_the_same_when_it_is_repeated(
+        writer, event_log) -> None:
+    user = someone_reachable(writer)
+    nid = trigger(writer, user, "normal")
+    cause = Cause(DISPATCHER_ACTOR, uuid.uuid4())
+    asked = writer.execute(StartDispatches((nid,), datetime.now(UTC), {"webhook": ("hooks",)},
+                                           throttling=Throttling(ONE_AN_HOUR)), cause).result
+    assert isinstance(asked, DispatchesStarted) and asked.to_send == ()
+    [ask] = asked.asking
+    assert notification(event_log, nid).state == QUEUED  # nothing recorded for it yet
+    decided = DispatchThrottle(ONE_AN_HOUR, MemoryThrottleBuckets()).decide(
+        [ask], datetime.now(UTC))
+    command = StartDispatches((nid,), datetime.now(UTC), {"webhook": ("hooks",)},
+                              throttling=decided)
+    first = writer.execute(command, cause).result
+    again = writer.execute(command, cause).result
+    assert len(first.to_send) == 1 and again.to_send == () and again.asking == ()
+    assert throttled(event_log, nid) == []
+
+
+def test_with_the_buckets_away_what_needs_no_token_is_sent_and_the_rest_stays_queued(
+        writer, event_log, hooks, dispatcher_for) -> None:
+    user = someone_reachable(writer)
+    alert = trigger(writer, user, "high", category="security")
+    news = trigger(writer, user, "normal")
+    dispatcher = dispatcher_for(DispatchThrottle(ONE_AN_HOUR, BucketsAway()))
+
+    dispatcher.dispatch([DispatchJob(alert, "high"), DispatchJob(news, "normal")])
+
+    assert hooks.sent == [alert]
+    left = notification(event_log, news)
+    assert left.state == QUEUED and left.attempts_made == 0
+    assert throttled(event_log, news) == []
+    assert THROTTLED not in [getattr(e, "reason", None)
+                             for e in event_log.repository.event_store.get(news)]
