@@ -1,8 +1,9 @@
-"""Cross-domain suppression end to end on the embedded default, in process, through HTTP and the
-real FCM and SMTP stand-ins: Bob gets Ada's message while offline, and before the push or its
-email goes out he reads the conversation on another device; the pending push (the stand-in
-answered 503, retry in two minutes) or the scheduled email fallback is cancelled, and the log
-says it was his read receipt. An unsent message's pending push is cancelled for its
+"""Cross-domain suppression end to end through HTTP and the real FCM and SMTP stand-ins, on the
+embedded default in process and on the production profile as real processes (the package's
+shared deployment): Bob gets Ada's message while offline, and before the push or its email
+goes out he reads the conversation on another device; the pending push (the stand-in answered
+503, retry in two minutes) or the scheduled email fallback is cancelled, and the log and the
+trace say it was his read receipt. An unsent message's pending push is cancelled for its
 recipient; a read of an earlier message leaves a later message's push alone."""
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,11 +27,12 @@ from domain.messaging.conversations import Conversation
 from domain.messaging.messages import Message
 from domain.messaging.read_markers import ReadMarker, read_marker_id
 from domain.notifications.notifications import Notification, notification_id
-from parley.assembly import Parley
+from event_log.log import EventLog
+from parley.assembly import event_log_env
 from parley.bootstrap import build
 from parley.settings import Settings
 from tests.builders import GroupClient, ParleyClient, Person
-from tests.e2e.notifications.deployments import PUBLIC_URL, provider_entries
+from tests.e2e.notifications.deployments import PUBLIC_URL, Deployment, provider_entries
 from tests.e2e.notifications.test_parley_notifications import (
     POINTS,
     eventually,
@@ -45,10 +48,17 @@ RETRY_LATER = Refusal(503, "UNAVAILABLE", retry_after="120")  # held, waiting to
 VERIFY_SUBJECT = "Verify your email address"
 
 
+class WithALog(Protocol):
+    """A Parley, or only its log (the production processes' own, read from PostgreSQL)."""
+
+    @property
+    def event_log(self) -> EventLog: ...
+
+
 @dataclass
 class Messenger:
-    parley: Parley
-    http: TestClient
+    parley: WithALog
+    http: httpx.Client
     client: ParleyClient
     fcm: FcmStandIn
     relay: SmtpRelay
@@ -173,6 +183,11 @@ def test_reading_on_another_device_cancels_a_push_waiting_to_be_retried(
     assert withdrawn.causation_id == receipt_event_id(messenger, conversation, bob)
     assert messenger.state(bobs) == "cancelled"
     assert len([r for r in messenger.fcm.received if r.message["token"] == bob_phone]) == tried
+    trace = messenger.http.get(f"/v1/notifications/{bobs}/trace", headers=bob.auth)
+    assert trace.status_code == 200, trace.text
+    [cancelled] = [s for s in trace.json()["steps"] if s["step"] == "cancelled"]
+    assert READ_RECEIPT in cancelled["outcome"]
+    assert cancelled["caused_by"] == str(receipt_event_id(messenger, conversation, bob))
 
 
 def test_an_unsent_message_cancels_its_pending_push(messenger: Messenger) -> None:
@@ -209,3 +224,51 @@ def test_reading_an_earlier_message_leaves_a_later_messages_push_pending(
     eventually(lambda: messenger.withdrawal(earliers))
     assert messenger.state(earliers) == "cancelled"
     assert messenger.state(laters) == "waiting" and messenger.withdrawal(laters) is None
+
+
+# --- the production profile: real processes ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def production(production_deployment: Deployment, fcm: FcmStandIn,
+               relay: SmtpRelay) -> Iterator[Messenger]:
+    """The package's production deployment, and its log read from PostgreSQL (to find the
+    notification of a message; what happened to it is asked of the trace route)."""
+    running = production_deployment.processes
+    log = EventLog(env=event_log_env(Settings(
+        database_url=running.env["PARLEY_DATABASE_URL"],
+        namespace=running.env["PARLEY_NAMESPACE"], pg_pool_size=2)))
+    with httpx.Client(base_url=running.base_url, timeout=30) as http:
+        yield Messenger(ProductionLog(log), http, ParleyClient(http), fcm, relay)
+    log.close()
+
+
+@dataclass
+class ProductionLog:
+    """What `Messenger` reads of a Parley: its event log."""
+
+    event_log: EventLog
+
+
+@pytest.mark.services
+def test_on_the_production_profile_a_read_on_another_device_cancels_a_waiting_push(
+        production: Messenger) -> None:
+    ada = production.client.register("Ada")
+    bob = production.client.register("Bob")
+    production.fcm.script.for_token(registered_phone(production.http, bob), RETRY_LATER)
+    conversation = production.client.open_direct(ada, bob)
+    message = production.client.sent(ada, conversation, "are you coming?")
+    bobs = production.notification_of(conversation, message, bob)
+
+    def traced() -> dict[str, Any]:
+        answer = production.http.get(f"/v1/notifications/{bobs}/trace", headers=bob.auth)
+        return answer.json() if answer.status_code == 200 else {}
+
+    eventually(lambda: traced().get("state") == "waiting", 30)
+
+    production.read(production.on_another_device(bob), conversation, message["seq"])
+
+    trace = eventually(lambda: traced().get("state") == "cancelled" and traced(), 30)
+    [cancelled] = [s for s in trace["steps"] if s["step"] == "cancelled"]
+    assert READ_RECEIPT in cancelled["outcome"]
+    assert cancelled["caused_by"] == str(receipt_event_id(production, conversation, bob))
