@@ -15,7 +15,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
@@ -24,9 +24,12 @@ from parley.apikeys_cli import _execute
 from parley.cli_settings import command_settings, fail
 
 if TYPE_CHECKING:
+    from parley.settings import Settings
     from projections.notifications.schedule import ScheduleQueries
+    from projections.read_model.documents import ReadStore
 
-notifications_app = typer.Typer(help="The notification engine's dead letters: list, redrive.",
+notifications_app = typer.Typer(help="The notification engine's dead letters (list, redrive) "
+                                "and its analytics (stats).",
                                 no_args_is_help=True)
 
 REDRIVEN_AT_ONCE: Final = 200  # notifications per command
@@ -42,12 +45,18 @@ Every = Annotated[bool, typer.Option("--all", help="Every dead letter the read m
 @contextlib.contextmanager
 def _schedule() -> Iterator[ScheduleQueries]:
     """The notification schedule's read model of the configured profile."""
+    from projections.notifications.schedule import ScheduleQueries
+
+    with _read_store(command_settings()) as store:
+        yield ScheduleQueries(store)
+
+
+@contextlib.contextmanager
+def _read_store(settings: Settings) -> Iterator[ReadStore]:
+    """The read store of the configured profile (embedded: the read-model file)."""
     from parley.assembly import read_models_path
     from parley.reachability import Unreachable, require_reachable
-    from projections.notifications.schedule import ScheduleQueries
-    from projections.read_model.documents import ReadStore
 
-    settings = command_settings()
     store: ReadStore
     try:
         if settings.profile == "production":
@@ -65,7 +74,7 @@ def _schedule() -> Iterator[ScheduleQueries]:
     except Unreachable as error:
         fail(str(error))
     try:
-        yield ScheduleQueries(store)
+        yield store
     finally:
         store.close()
 
@@ -148,3 +157,101 @@ def redrive(ids: Ids = None, every: Every = False,
     for nid in skipped:
         typer.echo(f"skipped {nid}: not dead-lettered (redriven already, or never was)")
     typer.echo(f"{len(redriven)} redriven, {len(skipped)} skipped", err=True)
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: not an ISO 8601 time (e.g. 2026-12-01T00:00:00Z)")
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1%}" if isinstance(value, float) else str(value)
+
+
+@notifications_app.command("stats")
+def stats(
+        since: Annotated[str | None, typer.Option(
+            "--from", help="Start (inclusive), ISO 8601; UTC if no offset; default: a day "
+                           "before --to")] = None,
+        until: Annotated[str | None, typer.Option(
+            "--to", help="End (exclusive), ISO 8601; default: now")] = None,
+        group_by: Annotated[str | None, typer.Option(
+            "--group-by", help="Comma-separated: category, channel, provider, priority, "
+                               "status (default category,channel,provider)")] = None,
+        interval: Annotated[str | None, typer.Option(
+            "--interval", help="hour or day buckets")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
+) -> None:
+    """Notification analytics over a time range, from the analytics read model: counts and
+    rates per group, suppressions by reason, latency percentiles per priority, cost."""
+    from api.notifications.analytics import analytics_out
+    from projections.notifications.analytics_report import (
+        AnalyticsQueries,
+        BadAnalyticsQuery,
+        Price,
+        analytics_request,
+    )
+
+    end = _moment(until, "--to") or datetime.now(UTC)
+    start = _moment(since, "--from") or end - timedelta(days=1)
+    try:
+        request = analytics_request(start, end, group_by.split(",") if group_by else None,
+                                    interval)
+    except BadAnalyticsQuery as error:
+        fail(f"--{error.field.replace('_', '-')}: {error}")
+    settings = command_settings()
+    prices = {name: Price(p.message_micros, p.segment_micros)
+              for name, p in settings.notification_prices.items()}
+    with _read_store(settings) as store:
+        report = analytics_out(AnalyticsQueries(store, prices).report(request))
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    _print_report(report)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    keys = [*report["group_by"], *(["time"] if report["interval"] else [])]
+    counts = Table(*keys, "notifications", "sent", "delivered", "failed", "suppressed",
+                   "opened", "clicked", "delivered/sent",
+                   title=f"Notifications {report['from']} to {report['to']}",
+                   caption="more groups than shown: narrow the range" if report["truncated"]
+                   else None)
+    for group in report["groups"]:
+        rates = group.get("rates") or {}
+        counts.add_row(*[_cell(group.get(k)) for k in keys], str(group["notifications"]),
+                       str(group["sent"]), str(group["delivered"]),
+                       str(group["statuses"].get("failed", 0)),
+                       str(group["statuses"].get("suppressed", 0)), str(group["opened"]),
+                       str(group["clicked"]), _cell(rates.get("delivered")))
+    console.print(counts)
+    latency = Table("priority", "delivered", "p50 ms", "p90 ms", "p99 ms",
+                    title="Request to delivery")
+    for row in report["latency"]:
+        latency.add_row(*[_cell(row[k]) for k in ("priority", "delivered", "p50_ms", "p90_ms",
+                                                   "p99_ms")])
+    console.print(latency)
+    cost = Table("channel", "provider", "messages", "segments", "reported µ", "priced µ",
+                 "cost µ", title="Cost (millionths of the currency unit)")
+    for row in report["cost"]:
+        cost.add_row(*[_cell(row[k]) for k in ("channel", "provider", "messages", "segments",
+                                               "reported_cost_micros", "priced_cost_micros",
+                                               "cost_micros")])
+    console.print(cost)
+    if report["suppressed"]:
+        suppressed = Table("channel", "reason", "count", title="Suppressed")
+        for row in report["suppressed"]:
+            suppressed.add_row(_cell(row.get("channel")), _cell(row["reason"]),
+                               str(row["count"]))
+        console.print(suppressed)

@@ -1,0 +1,108 @@
+"""The analytics projector's mapping of a notification's events to document changes, and the
+checks a report's request passes (no store: both are pure)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from projections.notifications.analytics import (
+    ANALYTICS,
+    CHARGES,
+    LATENCY,
+    NotificationAnalyticsProjector,
+    reason_key,
+)
+from projections.notifications.analytics_report import BadAnalyticsQuery, analytics_request
+from projections.read_model.documents import PatchMatching, Upsert
+from tests.notification_lives import T0, Life
+
+PROJECTOR = NotificationAnalyticsProjector()
+
+
+def changes_of(life: Life) -> list[tuple[str, Any]]:
+    """(event class name, change) for each change, in log order."""
+    return [(type(event).__name__, change)
+            for position, event in enumerate(life.events(), start=1)
+            for change in PROJECTOR.changes(event, position)]
+
+
+def test_a_request_makes_one_document_per_channel_with_no_trace_of_the_recipient() -> None:
+    life = Life(("push", "sms"), category="security", priority="critical", body="x" * 200)
+    [(_, push), (_, sms)] = [c for c in changes_of(life) if c[0] == "Requested"]
+    nid = str(life.notification.id)
+    assert (push.collection, push.doc_id, sms.doc_id) == (ANALYTICS, f"{nid}:push",
+                                                          f"{nid}:sms")
+    assert push.fields == {"notification_id": nid, "category": "security",
+                           "priority": "critical", "channel": "push", "status": "pending",
+                           "requested_at_ms": int(T0.timestamp() * 1000), "segments": 0}
+    assert sms.fields["segments"] == 2  # the title, a newline and 200 characters
+    assert str(life.notification.recipient_id) not in repr(changes_of(life))
+
+
+def test_later_events_change_a_channel_only_where_the_request_made_its_document() -> None:
+    life = Life(("push",)).dispatch("fcm-main").accept(delivered=True, cost_micros=5)
+    later = [c for name, c in changes_of(life) if name != "Requested"]
+    for change in later:
+        if isinstance(change, Upsert) and change.collection == ANALYTICS:
+            assert change.only_if == ("notification_id", str(life.notification.id))
+    statuses = [c.fields.get("status") for c in later
+                if isinstance(c, Upsert) and c.collection == ANALYTICS]
+    assert statuses == ["queued", "sent", "accepted", "delivered"]
+    [charge] = [c for c in later if isinstance(c, Upsert) and c.collection == CHARGES]
+    assert (charge.fields["provider"], charge.fields["cost_micros"]) == ("fcm-main", 5)
+
+
+def test_a_delivery_derives_its_latency_from_the_request_time() -> None:
+    life = Life(("push",)).later(1500).dispatch().accept(delivered=True)
+    [delivered] = [c for name, c in changes_of(life) if name == "Delivered"]
+    assert delivered.differences == (LATENCY,)
+    assert delivered.fields["delivered_at_ms"] == int(T0.timestamp() * 1000) + 1500
+
+
+def test_a_suppression_or_cancel_ends_only_the_channels_still_open() -> None:
+    suppressed = Life(("push", "email"), suppressed="quiet_hours: 22:00-07:00 Europe/Paris")
+    [(_, patch)] = [c for c in changes_of(suppressed) if c[0] == "Suppressed"]
+    assert isinstance(patch, PatchMatching)
+    assert patch.fields["status"] == "suppressed"
+    assert patch.fields["suppressed_reason"] == "quiet_hours"  # never the rest of the text
+    assert {f.field for f in patch.filters} == {"notification_id", "status"}
+
+
+def test_a_channel_given_up_unread_in_time_stays_accepted_and_a_refused_one_fails() -> None:
+    refused = Life(("push", "email")).dispatch().fail()
+    [(_, fell_back)] = [c for c in changes_of(refused) if c[0] == "FellBack"]
+    assert fell_back.fields["status"] == "failed" and fell_back.doc_id.endswith(":push")
+    assert fell_back.fields["given_up_reason"] == "the provider refused it"
+
+
+@pytest.mark.parametrize(("reason", "key"), [
+    ("opted out", "opted out"), ("throttle: user-1 over its limit", "throttle"),
+    ("", "unspecified"), ("x" * 500, "x" * 64)])
+def test_a_reason_is_kept_as_its_first_clause_bounded(reason: str, key: str) -> None:
+    assert reason_key(reason) == key
+
+
+@pytest.mark.parametrize(("since", "until", "group_by", "interval", "field"), [
+    (T0, T0, None, None, "from"),
+    (T0 + timedelta(hours=1), T0, None, None, "from"),
+    (T0, T0 + timedelta(days=367), None, None, "to"),
+    (T0, T0 + timedelta(days=32), None, "hour", "interval"),
+    (T0, T0 + timedelta(days=1), ["channel", "recipient_id"], None, "group_by"),
+    (T0, T0 + timedelta(days=1), None, "minute", "interval"),
+    (T0.replace(tzinfo=None), T0.replace(tzinfo=None) + timedelta(days=1), None, None, "from"),
+])
+def test_a_request_the_report_cannot_answer_is_refused_naming_its_field(
+        since: Any, until: Any, group_by: Any, interval: Any, field: str) -> None:
+    with pytest.raises(BadAnalyticsQuery) as refused:
+        analytics_request(since, until, group_by, interval)
+    assert refused.value.field == field
+
+
+def test_a_request_defaults_to_category_channel_and_provider() -> None:
+    request = analytics_request(T0, T0 + timedelta(days=366), None, "day")
+    assert request.group_by == ("category", "channel", "provider")
+    assert analytics_request(T0, T0 + timedelta(days=1), ["status", "status"],
+                             None).group_by == ("status",)
