@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from commands.notifications.circuits import CircuitBoard, recorded_circuits
+from commands.notifications.digest_flush import FlushDigests
 from commands.notifications.dispatcher import (
     Dispatcher,
     DispatchQueue,
@@ -237,7 +238,8 @@ def engine(settings: Settings, event_log: EventLog, queue: DispatchQueue,
         parts.timers = NotificationTimers(
             ScheduleQueries(store), execute, queue, clock,
             requeue_after_seconds=settings.notification_requeue_after_seconds,
-            stale_after_seconds=settings.notification_stale_after_seconds)
+            stale_after_seconds=settings.notification_stale_after_seconds,
+            flush=lambda digests, at: FlushDigests(digests, at, kinds))
         parts.jobs = [ScheduledJob(s) for s in parts.timers.schedules(
             settings.notification_timer_every_seconds,
             settings.notification_sweep_every_seconds)]

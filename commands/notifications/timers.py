@@ -31,11 +31,18 @@ class DueIndex(Protocol):
     def waiting_too_long(self, states: tuple[str, ...], since_before: datetime,
                          limit: int) -> list[tuple[UUID, str]]: ...
 
+    def due_digests(self, now: datetime, limit: int) -> list[UUID]: ...
+
+
+# the command that flushes these digests at that time (commands/notifications/digest_flush.py)
+DigestFlush = Callable[[tuple[UUID, ...], datetime], Any]
+
 
 class NotificationTimers:
     def __init__(self, index: DueIndex, execute: Callable[[Any, Cause], Any],
                  queue: DispatchQueue, clock: Callable[[], datetime], *,
-                 requeue_after_seconds: float, stale_after_seconds: float) -> None:
+                 requeue_after_seconds: float, stale_after_seconds: float,
+                 flush: DigestFlush | None = None) -> None:
         self._index = index
         self._execute = execute
         self._queue = queue
@@ -43,6 +50,7 @@ class NotificationTimers:
         self._requeue_after = timedelta(seconds=requeue_after_seconds)
         self._stale_after = timedelta(seconds=stale_after_seconds)
         self._first_sweep = True
+        self._flush = flush
 
     def release(self, bound: int) -> int:
         now = self._clock()
@@ -51,6 +59,18 @@ class NotificationTimers:
             return 0
         outcome = self._execute(ReleaseDue(tuple(due), now), Cause(DISPATCHER_ACTOR, uuid.uuid4()))
         return len(getattr(outcome.result, "released", ()))
+
+    def flush_digests(self, bound: int) -> int:
+        """Flush the digests whose windows ended (each once: `Digest.flush`)."""
+        if self._flush is None:
+            return 0
+        now = self._clock()
+        due = self._index.due_digests(now, bound)
+        if not due:
+            return 0
+        outcome = self._execute(self._flush(tuple(due), now),
+                                Cause(DISPATCHER_ACTOR, uuid.uuid4()))
+        return len(getattr(outcome.result, "digest_ids", ()))
 
     def sweep(self, bound: int) -> int:
         now = self._clock()
@@ -65,5 +85,7 @@ class NotificationTimers:
     def schedules(self, every_seconds: float, sweep_every_seconds: float) -> tuple[Schedule, ...]:
         return (Schedule("notification-timers", every_seconds, self.release, bound=500,
                          doing="releasing due notification timers"),
+                Schedule("notification-digests", every_seconds, self.flush_digests,
+                         bound=100, doing="flushing due notification digests"),
                 Schedule("notification-sweep", sweep_every_seconds, self.sweep, bound=1000,
                          doing="queueing lost notification jobs again"))

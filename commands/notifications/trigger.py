@@ -4,11 +4,13 @@ them by their cancellation key, reading them in the inbox, and redriving dead le
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import UUID, uuid5
 
+from commands.notifications.dedup import claim_dedup_key, dedup_fact
+from commands.notifications.digests import digest_target, join_digest
 from commands.notifications.sms_consent import sms_consents
 from commands.notifications.templates import (
     Rendered,
@@ -24,6 +26,7 @@ from domain.notifications.channels import CHANNEL_OF_KIND, CHANNELS, EMAIL, INBO
 from domain.notifications.contact_points import ContactPoints, contact_points_id
 from domain.notifications.content import Content, content_problem
 from domain.notifications.decisions import RecipientFacts, RoutingRequest, decide
+from domain.notifications.digests import DigestAsk
 from domain.notifications.errors import (
     BadSchedule,
     ContentTooLarge,
@@ -71,6 +74,12 @@ class TriggerNotifications:
     # Parley's own: to this one contact point of the (single) recipient, verified or not
     # (an email address's verification link); its channel must be the plan's only one
     contact_point_id: str | None = None
+    # the same key (the caller's, per recipient) within the window is suppressed as a
+    # duplicate (domain/notifications/dedup.py); the window is resolved by the caller
+    dedup_key: str | None = None
+    dedup_window_seconds: int = 3600
+    # collapsed with the recipient's others of the category and key (digests.py)
+    digest: DigestAsk | None = None
     # templated: the variables each channel's template is rendered with (then `content`
     # gives no text), and the locale when the recipient's preferences name none
     template_variables: Mapping[str, Any] | None = field(default=None, repr=False)
@@ -250,8 +259,14 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
                                opted_out(batch, recipient, command.channels),
                                sms_consents=sms_consents(batch, recipient, command.channels,
                                                          command.at))
+        facts = replace(facts, dedup=dedup_fact(
+            batch, command.caller, recipient, command.dedup_key,
+            command.dedup_window_seconds, command.at), digest=digest_target(
+            batch, command.caller, recipient, command.category, command.digest, command.at))
         notification.route(decide(request, facts, command.at, DECISION_STEPS), command.at,
                            cause)
+        claim_dedup_key(batch, facts.dedup, notification, command.at, cause)
+        join_digest(batch, facts.digest, notification, command.at, cause)
         batch.add(notification)
         if keyed is not None:
             keyed.include(notification.id, cause)

@@ -18,10 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, Final, Protocol
+from uuid import UUID
 
 from domain.notifications.channels import CHANNEL_OF_KIND, IN_APP
 
 if TYPE_CHECKING:
+    from domain.notifications.dedup import DedupFact
+    from domain.notifications.digests import DigestTarget
     from domain.notifications.sms_consent import ConsentEvidence
 
 UNSUBSCRIBED: Final = "unsubscribed"  # the reason a channel the recipient opted out of is skipped
@@ -32,6 +35,7 @@ HOLD: Final = "hold"
 SUPPRESS: Final = "suppress"
 REROUTE: Final = "reroute"
 RULE_OUT: Final = "rule_out"  # sends, on fewer channels
+DIGEST: Final = "digest"  # collapsed into a digest: sends nothing itself
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,10 @@ class RecipientFacts:
     address_kinds: frozenset[str]
     provided_kinds: frozenset[str]
     opted_out: frozenset[tuple[str, str]] = frozenset()
+    # the request's dedup key and who holds it (domain/notifications/dedup.py)
+    dedup: DedupFact | None = None
+    # the digest it would join, if asked to be digested (domain/notifications/digests.py)
+    digest: DigestTarget | None = None
     # each of the recipient's phone numbers -> the SMS consent it stands on (None: never
     # asked); read only for a request with SMS (domain/notifications/consent_steps.py)
     sms_consents: Mapping[str, ConsentEvidence | None] = field(default_factory=dict)
@@ -81,11 +89,14 @@ class Decision:
     suppress: str | None = None
     reroute: tuple[str, ...] | None = None
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    digest_into: UUID | None = None  # collapsed into this digest
 
     @property
     def outcome(self) -> str:
         if self.suppress is not None:
             return SUPPRESS
+        if self.digest_into is not None:
+            return DIGEST
         if self.hold_until is not None:
             return HOLD
         if self.reroute is not None:
@@ -103,6 +114,8 @@ class Decision:
             entry["reason"] = self.suppress
         if self.reroute is not None:
             entry["rerouted"] = list(self.reroute)
+        if self.digest_into is not None:
+            entry["digest_into"] = str(self.digest_into)
         entry["inputs"] = jsonable(self.inputs)
         return entry
 
@@ -130,6 +143,7 @@ class Routing:
     suppressed: str | None = None
     trace: tuple[Decision, ...] = field(default=(), repr=False)
     hold_reason: str | None = None  # the step whose hold is the latest (Held's reason)
+    digest_into: UUID | None = None  # a digest took it: it sends nothing itself
 
     def records(self) -> list[dict[str, Any]]:
         return [decision.record() for decision in self.trace]
@@ -192,6 +206,7 @@ def decide(request: RoutingRequest, facts: RecipientFacts, now: datetime,
     skipped: list[tuple[str, str]] = []
     hold_until: datetime | None = None
     hold_reason: str | None = None
+    digest_into: UUID | None = None
     trace = []
     for step in steps:
         decision = step.decide(request, facts, now)
@@ -210,6 +225,9 @@ def decide(request: RoutingRequest, facts: RecipientFacts, now: datetime,
         if decision.hold_until is not None and (hold_until is None
                                                 or decision.hold_until > hold_until):
             hold_until, hold_reason = decision.hold_until, step.name
+        if decision.digest_into is not None:
+            digest_into = decision.digest_into
     suppressed = None if kept else "no channel can reach the recipient"
+    # with no channel left, nothing is digested: it is suppressed like any other
     return Routing(tuple(kept), tuple(skipped), hold_until, suppressed, tuple(trace),
-                   hold_reason)
+                   hold_reason, digest_into if kept else None)

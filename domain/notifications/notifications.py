@@ -52,8 +52,9 @@ DELIVERED: Final = "delivered"  # a provider or receipt says it arrived
 SUPPRESSED: Final = "suppressed"  # no channel could take it
 DEAD_LETTERED: Final = "dead_lettered"
 CANCELLED: Final = "cancelled"
+DIGESTED: Final = "digested"  # collapsed into a digest, which is sent instead
 CANCELLABLE: Final = frozenset({HELD, QUEUED, WAITING})
-FINISHED: Final = frozenset({DELIVERED, SUPPRESSED, DEAD_LETTERED, CANCELLED})
+FINISHED: Final = frozenset({DELIVERED, SUPPRESSED, DEAD_LETTERED, CANCELLED, DIGESTED})
 
 # Timer kinds
 SEND_AT: Final = "send_at"
@@ -373,6 +374,14 @@ class Notification(ParleyAggregate):
             aggregate.retry_contact_points = None
             aggregate.deliveries = {}
 
+    class Digested(ParleyAggregate.Event):
+        """Collapsed into digest `into` (domain/notifications/digests.py): it sends
+        nothing itself; the digest, flushed at its timer, is one new notification."""
+
+        into: UUID
+        at: datetime
+        sets = values(state=DIGESTED, timer=None)
+
     class Cancelled(ParleyAggregate.Event):
         reason: str
         at: datetime
@@ -451,6 +460,9 @@ class Notification(ParleyAggregate):
             self.trigger_event(self.Suppressed,
                                reason=routing.suppressed or "no channel can reach the recipient",
                                at=now, **cause.as_event_fields())
+        elif routing.digest_into is not None:
+            self.trigger_event(self.Digested, into=routing.digest_into, at=now,
+                               **cause.as_event_fields())
         elif routing.hold_until is not None and routing.hold_until > now:
             # the step that held it latest (send_at, quiet_hours, sms_window, ...); every
             # hold is released like send_at's: due, then queued (by priority, throttled)

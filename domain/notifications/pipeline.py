@@ -24,9 +24,13 @@ from typing import Final
 
 from domain.notifications.consent_steps import SmsConsentRequired
 from domain.notifications.decisions import ChannelsThatReach, DecisionStep, SendAt
+from domain.notifications.dedup import DuplicateWithinWindow
+from domain.notifications.digests import CollapseIntoDigest
 
 DECISION_STEPS: Final[tuple[DecisionStep, ...]] = (
     ChannelsThatReach(),
     SmsConsentRequired(),
+    DuplicateWithinWindow(),
+    CollapseIntoDigest(),
     SendAt(),
 )

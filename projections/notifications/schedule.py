@@ -1,6 +1,7 @@
 """The due-time index: one document per notification saying what it waits for and since when
 (a timer's due time; queued or dispatching since). The scheduler releases the timers that
-came due and queues again what waited too long (commands/notifications/timers.py). It is also
+came due, flushes the digests whose windows ended (one document per digest) and queues
+again what waited too long (commands/notifications/timers.py). It is also
 the operators' view of dead letters (`parley notifications dead-letters`): whose, of which
 category, why, after how many attempts, the last code a provider gave, and when."""
 
@@ -12,11 +13,13 @@ from typing import Any, Final
 from uuid import UUID
 
 from domain.notifications.channels import rank
+from domain.notifications.digests import COLLECTING, FLUSHED, Digest
 from domain.notifications.notifications import (
     ACCEPTED,
     CANCELLED,
     DEAD_LETTERED,
     DELIVERED,
+    DIGESTED,
     DISPATCHING,
     FALLBACK,
     HELD,
@@ -135,6 +138,25 @@ class NotificationScheduleProjector:
         return self._set(event, position, {"state": CANCELLED, **NO_TIMER})
 
 
+    # digests: a document per digest, its flush timer pending until it is flushed
+    @changes.register
+    def _digested(self, event: Notification.Digested, position: int) -> list[Upsert]:
+        return self._set(event, position, {"state": DIGESTED, "digest_id": str(event.into),
+                                           **NO_TIMER})
+
+    @changes.register
+    def _digest_opened(self, event: Digest.Opened, position: int) -> list[Upsert]:
+        return self._set(event, position, {
+            "digest_id": str(event.originator_id), "recipient_id": str(event.recipient_id),
+            "category": event.category, "state": COLLECTING, "flush_pending": True,
+            "due_at_ms": epoch_ms(event.flush_at), "position": position})
+
+    @changes.register
+    def _digest_flushed(self, event: Digest.Flushed, position: int) -> list[Upsert]:
+        return self._set(event, position, {"state": FLUSHED, "flush_pending": False,
+                                           "flushed_into": str(event.notification_id)})
+
+
 class ScheduleQueries:
     """The scheduler's view of the index."""
 
@@ -146,6 +168,14 @@ class ScheduleQueries:
             SCHEDULE, filters=(Eq("timer_pending", True), Range("due_at_ms", lte=epoch_ms(now))),
             sort_field="due_at_ms", descending=False, limit=limit))
         return [(UUID(d["notification_id"]), int(d["timer_id"])) for d in page.documents]
+
+    def due_digests(self, now: datetime, limit: int) -> list[UUID]:
+        """Digests whose flush time has come and that are not flushed yet (as far as the
+        index knows: a repeat flushes nothing)."""
+        page = self._store.query(Query(
+            SCHEDULE, filters=(Eq("flush_pending", True), Range("due_at_ms", lte=epoch_ms(now))),
+            sort_field="due_at_ms", descending=False, limit=limit))
+        return [UUID(d["digest_id"]) for d in page.documents]
 
     def waiting_too_long(self, states: tuple[str, ...], since_before: datetime,
                          limit: int) -> list[tuple[UUID, str]]:

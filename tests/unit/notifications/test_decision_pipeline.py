@@ -74,8 +74,8 @@ def test_every_step_is_recorded_in_order_before_the_routing() -> None:
     assert kinds[:3] == ["Requested", "Decided", "Routed"]
     decided = events[1]
     assert isinstance(decided, Notification.Decided)
-    assert [s["step"] for s in decided.steps] == ["reachability", "preferences", "sms_consent",
-                                                  "send_at"]
+    assert [s["step"] for s in decided.steps] == [
+        "reachability", "preferences", *(step.name for step in DECISION_STEPS[1:])]
     assert decided.steps[1] == {"step": "preferences", "outcome": RULE_OUT,
                                 "ruled_out": [["email", "opted out"]],
                                 "inputs": {"email": {"rule": "user"}}}

@@ -1,0 +1,73 @@
+"""Digests on the write side, as a trigger meets them: which digest a notification would
+join (the digest step's fact) and joining it. Flushing is commands/notifications/
+digest_flush.py.
+
+Members join and digests flush in the writer's batches: in one batch the commands see each
+other's effects; across processes the log refuses the second of two writes to one aggregate
+version and the writer decides that command again on fresh state, so every member lands in
+exactly one flushed digest (domain/notifications/digests.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from domain.notifications.digests import (
+    DEFAULT_TITLE,
+    Digest,
+    DigestAsk,
+    DigestSlot,
+    DigestTarget,
+    digest_id,
+    digest_slot_id,
+)
+from domain.notifications.notifications import DIGESTED, Notification
+from event_log.aggregate import Cause
+from event_log.batch import Batch
+
+
+def digest_target(batch: Batch, caller: str, recipient_id: UUID, category: str,
+                  ask: DigestAsk | None, at: datetime) -> DigestTarget | None:
+    """None for a request not asked to be digested; else the digest a member of (caller,
+    recipient, category, key) joins now: the slot's open one, or the next (opened by this
+    member, flushing `ask.window_seconds` from now)."""
+    if ask is None:
+        return None
+    slot_id = digest_slot_id(caller, recipient_id, category, ask.key)
+    slot = batch.find(DigestSlot, slot_id)
+    title = ask.title or DEFAULT_TITLE
+    flush_at = at + timedelta(seconds=ask.window_seconds)
+    if slot is None:
+        return DigestTarget(digest_id(slot_id, 1), ask.key, ask.window_seconds, True, flush_at,
+                            title)
+    current = batch.find(Digest, slot.current)
+    if current is None:
+        return DigestTarget(slot.current, ask.key, ask.window_seconds, True, flush_at, title)
+    if current.collecting:
+        return DigestTarget(current.id, ask.key, current.window_seconds, False,
+                            current.flush_at, current.title)
+    return DigestTarget(slot.following, ask.key, ask.window_seconds, True, flush_at, title)
+
+
+def join_digest(batch: Batch, target: DigestTarget | None, member: Notification,
+                at: datetime, cause: Cause) -> None:
+    """A member the pipeline digested goes into `target` (opening it, and its slot, if it is
+    new); one it did not digest goes nowhere."""
+    if target is None or member.state != DIGESTED:
+        return
+    slot_id = digest_slot_id(member.caller, member.recipient_id, member.category, target.key)
+    slot = batch.find(DigestSlot, slot_id)
+    if slot is None:
+        slot = DigestSlot.open(member.caller, member.recipient_id, member.category, target.key,
+                               cause)
+        batch.add(slot)
+    digest = batch.find(Digest, target.digest_id)
+    if digest is None:
+        if batch.find(Digest, slot.current) is not None:
+            slot.advance(cause)
+        digest = Digest.open(slot, target.window_seconds, target.title, at,
+                             member.fallback_after_seconds, member.deep_link, cause)
+        batch.add(digest)
+    digest.collect(member.id, member.priority, member.requested_channels, member.content, at,
+                   cause)
