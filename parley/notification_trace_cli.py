@@ -21,6 +21,8 @@ from parley.notifications_cli import notifications_app
 if TYPE_CHECKING:
     from commands.notifications.trace import NotificationTrace
 
+# steps a fact elsewhere may cause (a read receipt, an unsend): the table names the event
+CAUSES_SHOWN = frozenset({"cancelled", "fallback", "suppressed"})
 NotificationId = Annotated[uuid.UUID, typer.Argument(help="The notification's id")]
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON object: the trace, as the "
                                                      "HTTP route answers it")]
@@ -83,8 +85,11 @@ def _print_table(found: NotificationTrace) -> None:
                            + ("; first 2,000 events only" if found.truncated else "")))
     for step in found.steps:
         label = f"{step.step}: {step.name}" if step.name else step.step
+        details = _details(step.details)
+        if step.caused_by is not None and step.step in CAUSES_SHOWN:
+            details = f"caused by {step.caused_by} {details}".strip()
         table.add_row(step.at.isoformat(timespec="milliseconds"), str(step.version), label,
-                      step.outcome, _details(step.details))
+                      step.outcome, details)
     # a pipe or a file gets whole lines; a terminal its own width
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
