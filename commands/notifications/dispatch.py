@@ -74,8 +74,10 @@ class StartDispatches:
 @dataclass(frozen=True)
 class DispatchesStarted:
     to_send: tuple[ToSend, ...]
-    # notifications left queued until the dispatcher has taken their tokens
+    # notifications left queued until the dispatcher has taken their tokens, and the probes
+    # of half-open providers still unused (the batch's second command may use them)
     asking: tuple[ThrottleAsk, ...] = ()
+    probes_left: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ def start_dispatches(batch: Batch, command: StartDispatches, cause: Cause) -> Di
             to_send.extend(_start(batch, notification, command, probes, asking, cause))
         else:
             to_send.extend(_again(batch, notification, command))
-    return DispatchesStarted(tuple(to_send), tuple(asking))
+    return DispatchesStarted(tuple(to_send), tuple(asking), probes)
 
 
 def _to_dispatch(notification: Notification, command: StartDispatches) -> bool:
@@ -210,6 +212,9 @@ def _start(batch: Batch, notification: Notification, command: StartDispatches,
     if planned and command.throttling is not None and _throttled(
             notification, [p for p, _ in planned], command.throttling, command.at, asking,
             cause):
+        for chosen, _ in planned:  # nothing sent: its probes are the batch's again
+            if chosen.provider in probes:
+                probes[chosen.provider] += 1
         return []
     notification.dispatch([p for p, _ in planned], command.at, cause)
     if not planned:  # every provider it could use is unwell now: counts as a failed attempt

@@ -236,7 +236,8 @@ class Dispatcher:
         outcome = self._execute(StartDispatches(
             tuple(j.notification_id for j in jobs), now, usable, settings.policy,
             settings.stale_after_seconds, settings.public_url, probes, throttling), cause)
-        to_send = [*started(outcome.result), *self._throttled_batch(outcome.result, cause)]
+        to_send = [*started(outcome.result),
+                   *self._throttled_batch(outcome.result, usable, cause)]
         if not to_send:
             return 0
         sending = asyncio.run_coroutine_threadsafe(self._send_all(to_send), self._loop)
@@ -259,14 +260,18 @@ class Dispatcher:
             answered_at, settings.policy), cause)
         return len(to_send)
 
-    def _throttled_batch(self, result: object, cause: Cause) -> Sequence[ToSend]:
+    def _throttled_batch(self, result: object, usable: Mapping[str, tuple[str, ...]],
+                         cause: Cause) -> Sequence[ToSend]:
         """The second half of a throttled batch (commands/notifications/throttles.py): the
         tokens of what asked for them taken, those granted dispatched, the rest throttled.
         Without the buckets (Redis away) they stay queued, for the sweep to queue again,
-        and what needed no tokens is sent all the same."""
-        asking = result.asking if isinstance(result, DispatchesStarted) else ()
-        if self._throttle is None or not asking:
+        and what needed no tokens is sent all the same. The providers are the first
+        command's, and a half-open one's probes what that command left of them (asking its
+        breaker again would spend probes no delivery uses)."""
+        if self._throttle is None or not isinstance(result, DispatchesStarted) \
+                or not result.asking:
             return ()
+        asking = result.asking
         settings = self._settings
         now = self._clock()
         try:
@@ -275,10 +280,10 @@ class Dispatcher:
             self._throttle_outage.failed(error)
             return ()
         self._throttle_outage.recovered()
-        usable, probes = self.usable_providers(now)
         outcome = self._execute(StartDispatches(
             tuple(a.notification_id for a in asking), now, usable, settings.policy,
-            settings.stale_after_seconds, settings.public_url, probes, throttling), cause)
+            settings.stale_after_seconds, settings.public_url, result.probes_left, throttling),
+            cause)
         return started(outcome.result)
 
     async def _send_all(self, to_send: Sequence[ToSend]) -> list[tuple[ProviderAnswer, int]]:

@@ -13,6 +13,7 @@ import pytest
 
 from adapters.notifications.memory_buckets import MemoryThrottleBuckets
 from adapters.notifications.memory_queue import PriorityQueues
+from adapters.notifications.redis_buckets import RedisThrottleBuckets
 from commands.notifications.circuits import CircuitBoard
 from commands.notifications.contact_points import AddWebhookEndpoint, ContactPointRules
 from commands.notifications.dispatch import DispatchesStarted, StartDispatches
@@ -66,6 +67,17 @@ def hooks() -> Hooks:
     return Hooks()
 
 
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])
+def buckets(request: pytest.FixtureRequest, namespace: str) -> Iterator[object]:
+    if request.param == "memory":
+        yield MemoryThrottleBuckets()
+        return
+    shared = RedisThrottleBuckets(request.getfixturevalue("services")["PARLEY_REDIS_URL"],
+                                  namespace)
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
 def dispatcher_for(writer: GroupCommitWriter,
                    hooks: Hooks) -> Iterator[object]:
@@ -114,10 +126,10 @@ def throttled(event_log: EventLog, nid: uuid.UUID) -> list[Notification.Throttle
 
 
 def test_over_budget_the_most_urgent_of_a_batch_is_sent_and_the_rest_throttled_in_turn(
-        writer, event_log, hooks, dispatcher_for) -> None:
+        writer, event_log, hooks, dispatcher_for, buckets) -> None:
     user = someone_reachable(writer)
     bulk, normal, high = (trigger(writer, user, p) for p in ("bulk", "normal", "high"))
-    dispatcher = dispatcher_for(DispatchThrottle(ONE_AN_HOUR, MemoryThrottleBuckets()))
+    dispatcher = dispatcher_for(DispatchThrottle(ONE_AN_HOUR, buckets))
 
     dispatcher.dispatch([DispatchJob(bulk, "bulk"), DispatchJob(normal, "normal"),
                          DispatchJob(high, "high")])
@@ -167,3 +179,14 @@ def test_with_the_buckets_away_what_needs_no_token_is_sent_and_the_rest_stays_qu
     assert throttled(event_log, news) == []
     assert THROTTLED not in [getattr(e, "reason", None)
                              for e in event_log.repository.event_store.get(news)]
+
+
+def test_a_half_open_providers_probes_are_left_for_the_second_command_when_none_was_sent(
+        writer) -> None:
+    user = someone_reachable(writer)
+    first, second = trigger(writer, user, "normal"), trigger(writer, user, "normal")
+    asked = writer.execute(StartDispatches(
+        (first, second), datetime.now(UTC), {"webhook": ("hooks",)}, probes={"hooks": 1},
+        throttling=Throttling(ONE_AN_HOUR)), Cause(DISPATCHER_ACTOR, uuid.uuid4())).result
+    assert len(asked.asking) == 2 and asked.to_send == ()
+    assert asked.probes_left == {"hooks": 1}
