@@ -13,6 +13,7 @@ from parley.apikeys_cli import apikeys
 from parley.audit_cli import audit
 from parley.audit_queries_cli import roles  # and its queries, on the `audit` group
 from parley.cli_settings import command_settings, fail
+from parley.compliance_cli import compliance
 from parley.notification_trace_cli import trace  # noqa: F401 - `notifications trace`
 from parley.notifications_cli import notifications_app
 from parley.operations_cli import projections_app, replay
@@ -169,6 +170,7 @@ app.add_typer(roles, name="roles")
 app.add_typer(vapid, name="vapid")
 app.add_typer(apikeys, name="apikeys")
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(compliance, name="compliance")
 
 
 def main() -> None:

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from commands.audit.entries import Json, event_type, payload_of, state_of
 from domain.notifications.channels import PHONE_NUMBER
 from domain.notifications.contact_points import ContactPoints, contact_points_id
@@ -85,9 +87,16 @@ class ComplianceRecord:
         return bool(self.email_unsubscribes or self.sms_consents or self.preferences)
 
 
-def moment_of(event: Any) -> datetime:
+def moment_of(event: Any) -> datetime | None:
+    """When the event took effect: its `at`; None for the aggregate's start, which sets
+    nothing in force and comes before whatever does; else when it was stored."""
     at = getattr(event, "at", None)
-    return at if isinstance(at, datetime) else event.timestamp
+    if isinstance(at, datetime):
+        return at
+    if isinstance(event, Aggregate.Created):
+        return None
+    moment: datetime = event.timestamp
+    return moment
 
 
 def source_of(event: Any) -> str:
@@ -102,7 +111,8 @@ def source_of(event: Any) -> str:
 
 def reference(event: Any) -> EventReference:
     return EventReference(event.event_id, event.originator_id, event.originator_version,
-                          event_type(event), moment_of(event), event.timestamp,
+                          event_type(event), moment_of(event) or event.timestamp,
+                          event.timestamp,
                           getattr(event, "actor_id", None), source_of(event))
 
 
@@ -110,7 +120,8 @@ def replayed(events: Iterable[Any], at: datetime) -> tuple[Any | None, list[Any]
     """The aggregate after its events up to `at`, and those events (None: none by then)."""
     aggregate, taken = None, []
     for event in events:
-        if moment_of(event) > at:
+        moment = moment_of(event)
+        if moment is not None and moment > at:
             break
         aggregate = event.mutate(aggregate)
         taken.append(event)

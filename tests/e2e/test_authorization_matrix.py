@@ -324,6 +324,9 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/v1/admin/replays/{replay_id}"): Route(("replay",), everyone(403, same=True)),
     # operators' view of a notification provider: nobody here is an operator's admin
     ("GET", "/v1/admin/providers/{provider}"): Route(("provider",), everyone(403, same=True)),
+    # compliance evidence as of an instant: auditors (and operators' admins) only
+    ("GET", "/v1/admin/compliance/users/{user_id}"): Route(
+        ("tom",), AUDITORS, params={"at": "2026-01-01T00:00:00Z"}),
     # notification templates: admins only, and nobody here is one
     ("GET", "/v1/admin/notification-templates/{template_id}"): Route(
         ("template",), everyone(403, same=True)),
