@@ -18,6 +18,7 @@ from parley.notification_trace_cli import trace  # noqa: F401 - `notifications t
 from parley.notifications_cli import notifications_app
 from parley.operations_cli import projections_app, replay
 from parley.settings import MissingSetting
+from parley.templates_cli import templates_app
 from parley.vapid_cli import vapid
 
 app = typer.Typer(help="Parley: event-sourced messaging backend.", no_args_is_help=True)
@@ -170,6 +171,7 @@ app.add_typer(roles, name="roles")
 app.add_typer(vapid, name="vapid")
 app.add_typer(apikeys, name="apikeys")
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(templates_app, name="templates")
 app.add_typer(compliance, name="compliance")
 
 

@@ -23,7 +23,12 @@ from api.http.dependencies import (
 )
 from api.http.problems import Problem, problem_responses
 from api.operations.maintenance import admin
-from commands.notifications.templates import CreateTemplate, TemplateSaved, UpdateTemplate
+from commands.notifications.templates import (
+    CreateTemplate,
+    TemplateSaved,
+    UpdateTemplate,
+    declared_variables,
+)
 from domain.notifications.rendering import TemplateParts, render
 from domain.notifications.templates import (
     MAX_BODY_SOURCE,
@@ -60,9 +65,8 @@ AdminCommands = Annotated[CommandContext, Depends(template_commands)]
 
 def declared(parley: Any) -> dict[str, frozenset[str]]:
     """The categories the deployment defines, each with the variables it declares."""
-    variables = parley.settings.notification_template_variables
-    return {category: frozenset(variables.get(category, ()))
-            for category in parley.settings.notification_categories}
+    return declared_variables(parley.settings.notification_categories,
+                              parley.settings.notification_template_variables)
 
 
 class TemplateSources(BaseModel):

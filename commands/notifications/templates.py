@@ -177,3 +177,10 @@ def record_renderings(notification: Notification, renderings: Sequence[Rendered]
     for rendered in renderings:
         notification.record_rendering(rendered.channel, rendered.template_id, rendered.version,
                                       rendered.locale, locale, rendered.content, cause)
+
+
+def declared_variables(categories: Sequence[str],
+                       variables: Mapping[str, Sequence[str]]) -> dict[str, frozenset[str]]:
+    """The categories a deployment defines, each with the variables it declares (none if the
+    setting names none for it)."""
+    return {category: frozenset(variables.get(category, ())) for category in categories}
