@@ -13,8 +13,9 @@ Each withdrawal is an event on the notification whose `causation_id` is the rece
 unsend's event id (the runner's cause for the command), so the log answers "why no email?"
 with "read on another device at 10:02". The process manager keys its commands by the event
 (the runner's idempotency keys), and withdrawing is idempotent in the aggregate too, so a
-redelivered event changes nothing. A notification out with a provider at that moment cannot
-be withdrawn; it stays in the index, and a later receipt still cancels its fallback.
+redelivered event changes nothing. A push out with a provider at that moment cannot be
+called back, but it is withdrawn in flight (Notification.WithdrawnInFlight): its answer is
+recorded and nothing follows it (no email fallback, retry or next channel).
 
 The notifications are found through the recipient's index of the conversation
 (domain/notifications/conversation_notices.py), which the message notifications' handler
@@ -76,11 +77,11 @@ class WithdrawUnsentNotifications:
 
 @dataclass(frozen=True)
 class NotificationsWithdrawn:
-    """Flat, so a keyed command's receipt keeps it: those withdrawn, and those out with a
-    provider at that moment (nothing could be withdrawn from them)."""
+    """Flat, so a keyed command's receipt keeps it: those withdrawn, and of them those out
+    with a provider at that moment (withdrawn in flight)."""
 
     withdrawn: tuple[UUID, ...] = ()
-    out_with_a_provider: tuple[UUID, ...] = ()
+    in_flight: tuple[UUID, ...] = ()
 
 
 class CrossDomainSuppression:
@@ -121,7 +122,7 @@ def withdraw_unsent_notifications(batch: Batch, command: WithdrawUnsentNotificat
     if conversation is None:
         return NotificationsWithdrawn()
     withdrawn: list[UUID] = []
-    out: list[UUID] = []
+    in_flight: list[UUID] = []
     for member in conversation.member_ids:
         notices = batch.find(ConversationNotices,
                              conversation_notices_id(member, command.conversation_id))
@@ -131,29 +132,29 @@ def withdraw_unsent_notifications(batch: Batch, command: WithdrawUnsentNotificat
         if about:
             done = _withdraw(batch, notices, about, UNSENT, command.at, cause)
             withdrawn += done.withdrawn
-            out += done.out_with_a_provider
-    return NotificationsWithdrawn(tuple(withdrawn), tuple(out))
+            in_flight += done.in_flight
+    return NotificationsWithdrawn(tuple(withdrawn), tuple(in_flight))
 
 
 def _withdraw(batch: Batch, notices: ConversationNotices, notification_ids: Sequence[UUID],
               reason: str, at: datetime, cause: Cause) -> NotificationsWithdrawn:
-    """Withdraw what is pending of these; those out with a provider stay in the index (a later
-    receipt may still cancel their fallback), the others leave it."""
+    """Withdraw what is pending of these; each leaves the index."""
     found = batch.find_all(Notification, notification_ids)
     withdrawn: list[UUID] = []
-    out: list[UUID] = []
+    in_flight: list[UUID] = []
     passed: list[UUID] = []
     for notification_id in notification_ids:
         notification = found.get(notification_id)
+        out = notification is not None and notification.state == DISPATCHING
         if notification is not None and notification.withdraw(reason, at, cause):
             withdrawn.append(notification_id)
-        elif notification is not None and notification.state == DISPATCHING:
-            out.append(notification_id)
+            if out:
+                in_flight.append(notification_id)
         else:
             passed.append(notification_id)
     notices.settle(withdrawn, WITHDRAWN, cause)
     notices.settle(passed, READ_PAST if reason == READ_RECEIPT else FINISHED, cause)
-    return NotificationsWithdrawn(tuple(withdrawn), tuple(out))
+    return NotificationsWithdrawn(tuple(withdrawn), tuple(in_flight))
 
 
 # --- what the message notifications' handler asks (commands/notifications/reactions.py) -----

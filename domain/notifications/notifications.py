@@ -142,6 +142,7 @@ class Notification(ParleyAggregate):
         self.posted_at: datetime | None = None
         self.attempts_made = 0
         self.redrives = 0
+        self.withdrawn: str | None = None  # why, if withdrawn while out with a provider
         self.rendered: dict[str, dict[str, Any]] = {}  # channel -> its template's content
 
     # events -----------------------------------------------------------------------------
@@ -395,6 +396,15 @@ class Notification(ParleyAggregate):
         at: datetime
         sets = values(timer=None)
 
+    class WithdrawnInFlight(ParleyAggregate.Event):
+        """Out with a provider when a read receipt or an unsend elsewhere withdrew it: the
+        attempt's answers are still recorded, and nothing follows them (no fallback, retry or
+        next channel; failed, it is cancelled with this reason)."""
+
+        reason: str
+        at: datetime
+        copies = copied(withdrawn="reason")
+
     class Read(ParleyAggregate.Event):
         at: datetime
 
@@ -593,6 +603,9 @@ class Notification(ParleyAggregate):
         assert channel is not None
         fields = cause.as_event_fields()
         outcomes = list(self.deliveries.values())
+        if self.withdrawn is not None:
+            self._settle_withdrawn(outcomes, now, cause)
+            return
         if any(d["outcome"] in ("accepted", "delivered") for d in outcomes):
             self.trigger_event(self.ChannelAccepted, channel=channel, attempt=self.attempt,
                                at=now, **fields)
@@ -695,14 +708,30 @@ class Notification(ParleyAggregate):
     def withdraw(self, reason: str, now: datetime, cause: Cause) -> bool:
         """A later fact elsewhere (its message read on another device, or unsent) withdraws
         what has not gone out: held, queued or waiting, it is cancelled; accepted with a
-        fallback scheduled, the fallback is. Out with a provider now, nothing can be."""
+        fallback scheduled, the fallback is; out with a provider now, what would follow the
+        answers is (WithdrawnInFlight)."""
         if self.state in CANCELLABLE:
             return self.cancel(reason, now, cause)
         if self.state == ACCEPTED and self.fallback_pending:
             self.trigger_event(self.FallbackCancelled, reason=reason, at=now,
                                **cause.as_event_fields())
             return True
+        if self.state == DISPATCHING and self.withdrawn is None:
+            self.trigger_event(self.WithdrawnInFlight, reason=reason, at=now,
+                               **cause.as_event_fields())
+            return True
         return False
+
+    def _settle_withdrawn(self, outcomes: Sequence[Mapping[str, Any]], now: datetime,
+                          cause: Cause) -> None:
+        """The attempt of a notification withdrawn in flight is answered: accepted, the
+        channel is done without a fallback; otherwise the notification is cancelled."""
+        channel, fields = self.channel, cause.as_event_fields()
+        if any(d["outcome"] in ("accepted", "delivered") for d in outcomes):
+            self.trigger_event(self.ChannelAccepted, channel=str(channel), attempt=self.attempt,
+                               at=now, **fields)
+        else:
+            self.trigger_event(self.Cancelled, reason=str(self.withdrawn), at=now, **fields)
 
     def redrive(self, now: datetime, cause: Cause) -> bool:
         """A dead letter is dispatched again from its first channel, once per dead-lettering."""

@@ -243,8 +243,7 @@ def test_a_read_receipt_cancels_an_accepted_pushs_scheduled_email_fallback() -> 
     assert after.channel == "push"
 
 
-def test_a_push_out_with_a_provider_is_not_withdrawn_but_a_later_receipt_stops_its_fallback(
-        ) -> None:
+def test_a_push_out_with_a_provider_when_read_gets_no_email_fallback_once_accepted() -> None:
     log = Log()
     ada, bob = a_user(log, "Ada"), a_user(log, "Bob")
     group = a_group(log, ada, bob)
@@ -254,14 +253,40 @@ def test_a_push_out_with_a_provider_is_not_withdrawn_but_a_later_receipt_stops_i
     log.save(out)
 
     assert log.react(read_up_to(log, group, bob, 1)) == NotificationsWithdrawn(
-        (), (notification_id,))
-    assert log.get(notification_id).state == DISPATCHING
+        (notification_id,), (notification_id,))
+    assert log.get(notification_id).state == DISPATCHING  # it cannot be called back
 
-    a_message(log, group, ada)  # a second message, for a second receipt to move to
-    accept_push_answer(log, notification_id)  # the push was accepted: email is scheduled
-    log.react(read_up_to(log, group, bob, 2))
-    assert cancellation_of(log, notification_id).reason == READ_RECEIPT
-    assert log.get(notification_id).timer is None
+    accept_push_answer(log, notification_id)
+    answered = log.get(notification_id)
+    assert answered.state == ACCEPTED and answered.timer is None  # and no email follows
+    [withdrawn] = [e for e in log.events_of(notification_id)
+                   if isinstance(e, Notification.WithdrawnInFlight)]
+    assert withdrawn.reason == READ_RECEIPT
+    assert notification_id not in log.get(conversation_notices_id(bob.id, group.id)
+                                          ).notification_ids()
+
+
+def test_a_push_withdrawn_in_flight_that_fails_is_cancelled_not_retried() -> None:
+    log = Log()
+    ada, bob = a_user(log, "Ada"), a_user(log, "Bob")
+    group = a_group(log, ada, bob)
+    message = a_message(log, group, ada)
+    notification_id = notified(log, group, ada, message)[bob.id]
+    out = log.get(notification_id)
+    out.dispatch([PlannedDelivery("cp-1", "fcm", "fcm-main")], now(), a_cause())
+    log.save(out)
+    log.react(unsent(log, message, ada))
+
+    failing = log.get(notification_id)
+    [delivery] = failing.pending_deliveries()
+    failing.record([Answer(uuid.UUID(delivery["delivery_id"]), "fcm-main", False, 9,
+                           code="UNAVAILABLE", retryable=True)], now(), RetryPolicy(), 0.5,
+                   a_cause())
+    log.save(failing)
+
+    assert log.get(notification_id).state == CANCELLED
+    assert cancellation_of(log, notification_id).reason == UNSENT
+    assert not [e for e in log.events_of(notification_id) if isinstance(e, Notification.Retried)]
 
 
 def accept_push_answer(log: Log, notification_id: uuid.UUID) -> None:
