@@ -133,6 +133,14 @@ def test_what_was_sent_delivered_failed_and_read_is_counted_with_latency_and_cos
     assert table.returncode == 0, table.stderr
     assert "webhook" in table.stdout and "Request to delivery" in table.stdout
 
+    rebuilt = parley_cli(processes, "replay", "notification_analytics", "--json")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "notification_analytics" in json.loads(rebuilt.stdout.splitlines()[-1])[
+        "switched_to"]
+    again = analytics(parley, admin, **window).json()
+    assert (again["groups"], again["latency"], again["cost"]) == (
+        body["groups"], body["latency"], body["cost"])  # the read model rebuilt from the log
+
 
 @pytest.mark.parametrize(("params", "field"), [
     ({"group_by": "channel,recipient"}, "group_by"),
