@@ -82,7 +82,8 @@ for k, _ in pairs(changed) do
   local s = states[k]
   redis.call('HSET', KEYS[k], 'tokens', string.format('%.17g', s[1]),
              'at', string.format('%.17g', s[2]))
-  redis.call('EXPIRE', KEYS[k], math.ceil(rules[k][1] / rules[k][2]) + 1)
+  local ttl = math.min(math.ceil(rules[k][1] / rules[k][2]) + 1, 1000000000)
+  redis.call('EXPIRE', KEYS[k], string.format('%d', ttl))
 end
 return answers
 """

@@ -143,7 +143,11 @@ def test_a_redis_bucket_expires_once_it_would_be_full_again(services: dict[str, 
         shared.take([[ask("recipient:ada", BucketRule(10, 2.0))]], time.time())
         client = redis.Redis.from_url(services["PARLEY_REDIS_URL"])
         ttl = client.ttl(f"{namespace}:throttle:recipient:ada")
+        # a bucket refilling over years is kept for at most about 31 years
+        shared.take([[ask("recipient_bulk:ada", BucketRule(1, 1e-12))]], time.time())
+        slow = client.ttl(f"{namespace}:throttle:recipient_bulk:ada")
         client.close()
         assert 0 < ttl <= 6  # ceil(10 / 2) + 1
+        assert 0 < slow <= 1_000_000_000
     finally:
         shared.close()

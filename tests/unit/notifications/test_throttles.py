@@ -223,3 +223,17 @@ def test_a_suppressing_bucket_suppresses_it_with_the_bucket_as_the_reason() -> N
     assert isinstance(suppressed, Notification.Suppressed)
     assert suppressed.reason == "throttle: recipient_bulk over its limit"
     assert notification.state == SUPPRESSED
+
+
+def test_in_process_buckets_forget_the_full_ones_so_many_recipients_do_not_grow_memory() -> None:
+    from adapters.notifications.memory_buckets import MemoryThrottleBuckets
+
+    buckets = MemoryThrottleBuckets(sweep_above=100)
+    fast, slow = BucketRule(1, 1e6), BucketRule(1, 1e-6)
+    for n in range(50):  # still refilling: kept
+        buckets.take([one(f"recipient:slow-{n}", slow)], T0)
+    for n in range(5_000):  # full again a microsecond later: forgotten
+        buckets.take([one(f"recipient:{n}", fast)], T0 + n)
+    assert len(buckets) <= 101
+    assert all(buckets.take([one(f"recipient:slow-{n}", slow)], T0 + 5_000) != [None]
+               for n in range(50))
