@@ -117,15 +117,18 @@ def reference(event: Any) -> EventReference:
 
 
 def replayed(events: Iterable[Any], at: datetime) -> tuple[Any | None, list[Any]]:
-    """The aggregate after its events up to `at`, and those events (None: none by then)."""
-    aggregate, taken = None, []
+    """The aggregate after its events up to `at`, and those events (None: nothing set by
+    then; its start alone sets nothing)."""
+    aggregate, taken, set_any = None, [], False
     for event in events:
         moment = moment_of(event)
         if moment is not None and moment > at:
             break
         aggregate = event.mutate(aggregate)
-        taken.append(event)
-    return aggregate, taken
+        if moment is not None:  # the events that set something
+            taken.append(event)
+            set_any = True
+    return (aggregate, taken) if set_any else (None, [])
 
 
 class ComplianceRecords:
