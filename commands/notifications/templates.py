@@ -14,7 +14,9 @@ from domain.notifications.errors import UnknownCategory
 from domain.notifications.notifications import Notification
 from domain.notifications.rendering import TemplateParts, TemplateRefused, render
 from domain.notifications.templates import (
+    TEMPLATE_CATALOG_ID,
     NotificationTemplate,
+    TemplateCatalog,
     TemplateExists,
     TemplateNotFound,
     TemplateRules,
@@ -82,6 +84,9 @@ def create_template(batch: Batch, command: CreateTemplate, cause: Cause) -> Temp
                                        "exists: update it")
     template = NotificationTemplate.create(command.category, command.channel, locale,
                                            command.parts, rules, command.at, cause)
+    catalog = batch.find(TemplateCatalog, TEMPLATE_CATALOG_ID) or TemplateCatalog.open(cause)
+    catalog.include(template.id, cause)  # refused at the limit: nothing was added yet
+    batch.add(catalog)
     batch.add(template)
     return _saved(template, True)
 

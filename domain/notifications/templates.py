@@ -37,10 +37,12 @@ from domain.notifications.rendering import (
     check_syntax,
     render,
 )
-from event_log.aggregate import Cause, ParleyAggregate, copied
+from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate, copied
 
 DEFAULT_LOCALE: Final = "default"
 MAX_VERSIONS: Final = 1000
+MAX_TEMPLATES: Final = 2000  # every category x channel x locale of a deployment
+TEMPLATE_CATALOG_ID: Final = uuid5(NOTIFICATION_NAMESPACE, "template-catalog")
 MAX_TITLE_SOURCE: Final = 2_000
 MAX_BODY_SOURCE: Final = 20_000
 MAX_HTML_SOURCE: Final = 100_000
@@ -57,6 +59,10 @@ class TemplateExists(Conflict):
 
 class TooManyTemplateVersions(Conflict):
     """A template has as many versions as one may have."""
+
+
+class TooManyTemplates(Conflict):
+    """The deployment has as many templates as it may have."""
 
 
 class BadLocale(InvalidCommand):
@@ -206,3 +212,31 @@ class NotificationTemplate(ParleyAggregate):
     @property
     def parts(self) -> TemplateParts:
         return TemplateParts(self.title, self.body, self.html)
+
+
+class TemplateCatalog(ParleyAggregate):
+    """The deployment's templates, counted (write-side: it bounds how many there may be)."""
+
+    snapshot_every = SNAPSHOT_EVERY
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    class Opened(ParleyAggregate.Created):
+        pass
+
+    class Included(ParleyAggregate.Event):
+        template_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.count += 1
+
+    @classmethod
+    def open(cls, cause: Cause) -> TemplateCatalog:
+        return cls._create(cls.Opened, id=TEMPLATE_CATALOG_ID, **cause.as_event_fields())
+
+    def include(self, template: UUID, cause: Cause) -> None:
+        if self.count >= MAX_TEMPLATES:
+            raise TooManyTemplates("locale", f"a deployment has at most {MAX_TEMPLATES} "
+                                             "templates")
+        self.trigger_event(self.Included, template_id=template, **cause.as_event_fields())

@@ -9,8 +9,11 @@ import pytest
 from domain.notifications.content import EMAIL_MAX_BYTES, PUSH_PAYLOAD_BYTES
 from domain.notifications.rendering import TemplateParts, TemplateRefused, render
 from domain.notifications.templates import (
+    MAX_TEMPLATES,
     BadLocale,
     NotificationTemplate,
+    TemplateCatalog,
+    TooManyTemplates,
     TemplateRules,
     canonical_locale,
     check_template,
@@ -119,3 +122,12 @@ def test_locales_fall_back_from_region_to_language_to_default() -> None:
     assert canonical_locale("EN") == "en"
     with pytest.raises(BadLocale):
         canonical_locale("../etc")
+
+
+def test_a_deployment_has_a_bounded_number_of_templates() -> None:
+    catalog = TemplateCatalog.open(a_cause())
+    for number in range(MAX_TEMPLATES):
+        catalog.include(template_id("system", "push", f"x{number}"), a_cause())
+    with pytest.raises(TooManyTemplates):
+        catalog.include(template_id("system", "push", "one-more"), a_cause())
+    assert catalog.count == MAX_TEMPLATES
