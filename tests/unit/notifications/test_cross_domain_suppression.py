@@ -58,6 +58,7 @@ from domain.notifications.retries import RetryPolicy
 from event_log.aggregate import Cause
 from event_log.batch import Batch
 from event_log.log import EventLog
+from projections.notifications.schedule import NotificationScheduleProjector
 from tests.builders import a_cause, now
 
 PUSH_AND_EMAIL = Deployment(frozenset({"in_app", "fcm", "email"}))
@@ -428,3 +429,22 @@ def test_after_any_run_of_messages_and_receipts_exactly_those_read_are_withdrawn
     read = receipts[-1].seq if receipts else 0
     states = [log.get(n).state for n in notifications]
     assert states == [CANCELLED] * min(read, len(states)) + [QUEUED] * (len(states) - read)
+
+
+def test_the_due_time_index_drops_a_cancelled_fallbacks_timer() -> None:
+    log = Log()
+    ada, bob = a_user(log, "Ada"), a_user(log, "Bob")
+    group = a_group(log, ada, bob)
+    push = accept_push(log, a_message_notified(log, group, ada)[bob.id])
+    log.react(read_up_to(log, group, bob, 1))
+    projector = NotificationScheduleProjector()
+    events = log.events_of(push.id)
+    [scheduled] = [e for e in events if isinstance(e, Notification.FallbackScheduled)]
+    [cancelled] = [e for e in events if isinstance(e, Notification.FallbackCancelled)]
+
+    [pending] = projector.changes(scheduled, 10)
+    [dropped] = projector.changes(cancelled, 11)
+
+    assert pending.fields["timer_pending"] is True
+    assert dropped.fields == {"timer_pending": False}
+    assert dropped.only_if == ("timer_kind", "fallback")  # a later timer is not touched
