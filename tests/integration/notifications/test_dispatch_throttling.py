@@ -5,12 +5,15 @@ all the same while the rest waits, queued, for the sweep."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import SecretStr
 
+from adapters.notifications.kafka_queue import ensure_dispatch_topics
 from adapters.notifications.memory_buckets import MemoryThrottleBuckets
 from adapters.notifications.memory_queue import PriorityQueues
 from adapters.notifications.redis_buckets import RedisThrottleBuckets
@@ -36,7 +39,12 @@ from domain.notifications.throttles import (
 from event_log.aggregate import Cause
 from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter
+from parley.production import dispatching_engine
+from parley.settings import Settings
+from parley.signing_keys import generate_key
 from tests.builders import a_cause, a_user
+from tests.providers.servers import LocalServer
+from tests.providers.webhook_receiver import WebhookReceiver
 
 ONE_AN_HOUR = ThrottlePolicy(recipient=BucketRule.per_period(1, 3600))
 
@@ -96,11 +104,13 @@ def dispatcher_for(writer: GroupCommitWriter,
         dispatcher.stop()
 
 
-def someone_reachable(writer: GroupCommitWriter) -> uuid.UUID:
+def someone_reachable(writer: GroupCommitWriter, url: str = "https://hooks.example.com/in",
+                      secret: str | None = None) -> uuid.UUID:
     user = a_user(writer)
-    writer.execute(AddWebhookEndpoint(user, uuid.uuid4(), "https://hooks.example.com/in",
-                                      new_signing_secret(), datetime.now(UTC),
-                                      ContactPointRules(20)), a_cause())
+    writer.execute(AddWebhookEndpoint(user, uuid.uuid4(), url, secret or new_signing_secret(),
+                                      datetime.now(UTC),
+                                      ContactPointRules(20, allow_loopback_http=True)),
+                   a_cause())
     return user
 
 
@@ -190,3 +200,40 @@ def test_a_half_open_providers_probes_are_left_for_the_second_command_when_none_
         throttling=Throttling(ONE_AN_HOUR)), Cause(DISPATCHER_ACTOR, uuid.uuid4())).result
     assert len(asked.asking) == 2 and asked.to_send == ()
     assert asked.probes_left == {"hooks": 1}
+
+
+@pytest.mark.services
+def test_in_production_every_dispatcher_spends_one_shared_budget_in_redis(
+        writer, event_log, services, namespace) -> None:
+    """Two `parley dispatch` engines (as two processes would build them) and one recipient
+    allowed one notification an hour: what one dispatcher sent, the other's is throttled for."""
+    receiver = WebhookReceiver(new_signing_secret())
+    ensure_dispatch_topics(services["PARLEY_KAFKA_BOOTSTRAP"], namespace)
+    with LocalServer(receiver) as server:
+        settings = Settings(
+            database_url=services["PARLEY_DATABASE_URL"], redis_url=services["PARLEY_REDIS_URL"],
+            kafka_bootstrap=services["PARLEY_KAFKA_BOOTSTRAP"], namespace=namespace,
+            secret_key=SecretStr(generate_key()), notification_allow_loopback_http=True,
+            notification_providers=json.dumps([{"name": "hooks", "kind": "webhook"}]),
+            notification_recipient_limit=1)
+        secret = new_signing_secret()
+        receiver.hold(secret)
+        user = someone_reachable(writer, server.url + "/ok", secret)
+        first, second = trigger(writer, user, "normal"), trigger(writer, user, "normal")
+        engines = [dispatching_engine(settings, event_log, writer.execute, ("normal",))
+                   for _ in range(2)]
+        for parts in engines:
+            parts.start()
+        try:
+            for parts, nid in zip(engines, (first, second), strict=True):
+                assert parts.dispatcher is not None
+                parts.dispatcher.dispatch([DispatchJob(nid, "normal")])
+        finally:
+            for parts in engines:
+                parts.stop()
+        sent = [d.payload["data"]["notification_id"] for d in receiver.deliveries]
+    assert sent == [str(first)]
+    [refused] = throttled(event_log, second)
+    assert (refused.bucket, refused.capacity) == (RECIPIENT, 1)
+    assert refused.tokens < 0.01  # what refilled since the first took the only token
+    assert notification(event_log, second).state == HELD
