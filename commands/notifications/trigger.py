@@ -11,6 +11,7 @@ from uuid import UUID, uuid5
 
 from commands.notifications.dedup import claim_dedup_key, dedup_fact
 from commands.notifications.digests import digest_target, join_digest
+from commands.notifications.preferences import preference_facts
 from commands.notifications.sms_consent import sms_consents
 from commands.notifications.templates import (
     Rendered,
@@ -234,6 +235,8 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
                              critical=command.policy.is_critical(command.category),
                              transactional=command.policy.is_transactional(command.category))
     asked = kinds_that_matter(command)
+    preferences = preference_facts(batch, recipients, command.category, command.channels,
+                                   command.policy)
     made = []
     renderer = None if command.template_variables is None else TemplateRenderer(
         batch, command.category, command.template_variables, command.content.data,
@@ -257,6 +260,7 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
                  else frozenset(CHANNEL_OF_KIND))  # the one address is checked at dispatch
         facts = RecipientFacts(kinds, command.provided_kinds | {INBOX},
                                opted_out(batch, recipient, command.channels),
+                               preferences=preferences.get(recipient),
                                sms_consents=sms_consents(batch, recipient, command.channels,
                                                          command.at))
         facts = replace(facts, dedup=dedup_fact(

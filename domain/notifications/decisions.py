@@ -15,12 +15,13 @@ have unsubscribed from the category on it; `send_at` holds).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from uuid import UUID
 
 from domain.notifications.channels import CHANNEL_OF_KIND, IN_APP
+from domain.notifications.preferences import PreferenceFacts
 
 if TYPE_CHECKING:
     from domain.notifications.dedup import DedupFact
@@ -43,7 +44,8 @@ class RoutingRequest:
     """What was asked. `critical` (an operator's critical category: security alerts, payment
     confirmations) bypasses opt-outs, quiet hours, throttles and digests, never reachability;
     `transactional` (critical ones and e.g. account mail) is exempt from the SMS sending
-    window and needs no marketing consent."""
+    window and needs no marketing consent. A step is asked with `channels` narrowed to those
+    still in play (what earlier steps ruled out is gone)."""
 
     category: str
     priority: str
@@ -67,6 +69,9 @@ class RecipientFacts:
     address_kinds: frozenset[str]
     provided_kinds: frozenset[str]
     opted_out: frozenset[tuple[str, str]] = frozenset()
+    # the recipient's choices for the request's category, their zone and quiet hours
+    # (domain/notifications/preference_steps.py); None: all on, no zone of their own
+    preferences: PreferenceFacts | None = None
     # the request's dedup key and who holds it (domain/notifications/dedup.py)
     dedup: DedupFact | None = None
     # the digest it would join, if asked to be digested (domain/notifications/digests.py)
@@ -209,7 +214,9 @@ def decide(request: RoutingRequest, facts: RecipientFacts, now: datetime,
     digest_into: UUID | None = None
     trace = []
     for step in steps:
-        decision = step.decide(request, facts, now)
+        in_play = tuple(kept)
+        asked = request if in_play == request.channels else replace(request, channels=in_play)
+        decision = step.decide(asked, facts, now)
         trace.append(decision)
         for channel, reason in decision.ruled_out:
             if channel in kept:

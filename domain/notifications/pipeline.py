@@ -26,11 +26,19 @@ from domain.notifications.consent_steps import SmsConsentRequired
 from domain.notifications.decisions import ChannelsThatReach, DecisionStep, SendAt
 from domain.notifications.dedup import DuplicateWithinWindow
 from domain.notifications.digests import CollapseIntoDigest
+from domain.notifications.preference_steps import (
+    ChannelPreferences,
+    QuietHours,
+    SmsSendingWindow,
+)
 
 DECISION_STEPS: Final[tuple[DecisionStep, ...]] = (
     ChannelsThatReach(),
+    ChannelPreferences(),
     SmsConsentRequired(),
     DuplicateWithinWindow(),
+    QuietHours(),
+    SmsSendingWindow(),
     CollapseIntoDigest(),
     SendAt(),
 )

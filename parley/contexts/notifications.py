@@ -10,6 +10,7 @@ from commands.notifications.circuits import CIRCUIT_HANDLERS
 from commands.notifications.contact_points import CONTACT_POINT_HANDLERS
 from commands.notifications.digest_flush import DIGEST_HANDLERS
 from commands.notifications.dispatch import DISPATCH_HANDLERS
+from commands.notifications.preferences import PREFERENCE_HANDLERS
 from commands.notifications.reactions import REACTION_HANDLERS, REACTIONS
 from commands.notifications.signed_out_devices import SignedOutDevices
 from commands.notifications.sms_consent import SMS_CONSENT_HANDLERS
@@ -69,6 +70,7 @@ CONTEXT = BoundedContext(
     handlers={
         **CONTACT_POINT_HANDLERS,
         **TRIGGER_HANDLERS,
+        **PREFERENCE_HANDLERS,
         **DIGEST_HANDLERS,
         **DISPATCH_HANDLERS,
         **REACTION_HANDLERS,
@@ -89,6 +91,8 @@ CONTEXT = BoundedContext(
     ),
     log_only_event_modules=(
         "domain.notifications.webhook_secrets",  # webhook signing secrets
+        # recipients' preferences: read from the log (the GET, the trigger, compliance)
+        "domain.notifications.preferences",
         "domain.notifications.cancellation",  # write-side index of a caller's keys
         "domain.notifications.dedup",  # write-side index of a caller's dedup keys
         "domain.notifications.sms_consent",  # each number's SMS consent (read by replay)
@@ -109,6 +113,9 @@ CONTEXT = BoundedContext(
               "notification_dispatch_batch", "notification_urgent_pumps", "notification_pumps",
               "notification_allow_loopback_http", "notification_dispatch_in_api",
               "notification_dispatch_priorities",
+              "notification_category_defaults", "notification_critical_categories",
+              "notification_transactional_categories", "notification_default_time_zone",
+              "notification_max_preferences_per_user",
               "notification_recipient_limit", "notification_recipient_period_seconds",
               "notification_recipient_bulk_per_day", "notification_channel_rates",
               "notification_dedup_window_seconds", "notification_dedup_max_window_seconds",

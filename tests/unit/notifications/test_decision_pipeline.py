@@ -14,9 +14,11 @@ from domain.notifications.decisions import (
     RULE_OUT,
     SEND,
     SUPPRESS,
+    ChannelsThatReach,
     Decision,
     RecipientFacts,
     RoutingRequest,
+    SendAt,
     decide,
 )
 from domain.notifications.notifications import HELD, Notification
@@ -53,7 +55,7 @@ def routed(routing_steps: tuple[Answers, ...], channels: tuple[str, ...] = ("pus
         fallback_after_seconds=None, content=Content("Title", "Body"), send_at=send_at,
         cancellation_key=None, caller="apikey:test", at=NOW, cause=CAUSE)
     routing = decide(a_request(channels, send_at), EVERYWHERE, NOW,
-                     (*DECISION_STEPS[:1], *routing_steps, *DECISION_STEPS[1:]))
+                     (ChannelsThatReach(), *routing_steps, SendAt()))
     notification.route(routing, NOW, CAUSE)
     return notification
 
@@ -74,8 +76,7 @@ def test_every_step_is_recorded_in_order_before_the_routing() -> None:
     assert kinds[:3] == ["Requested", "Decided", "Routed"]
     decided = events[1]
     assert isinstance(decided, Notification.Decided)
-    assert [s["step"] for s in decided.steps] == [
-        "reachability", "preferences", *(step.name for step in DECISION_STEPS[1:])]
+    assert [s["step"] for s in decided.steps] == ["reachability", "preferences", "send_at"]
     assert decided.steps[1] == {"step": "preferences", "outcome": RULE_OUT,
                                 "ruled_out": [["email", "opted out"]],
                                 "inputs": {"email": {"rule": "user"}}}
@@ -127,10 +128,10 @@ def test_a_suppression_ends_the_pipeline_and_is_the_last_step_recorded() -> None
 
 def test_a_reroute_reorders_the_kept_channels_and_skips_those_it_leaves_out() -> None:
     routing = decide(a_request(("push", "email", "sms", "in_app")), EVERYWHERE, NOW,
-                     (*DECISION_STEPS[:1],
+                     (ChannelsThatReach(),
                       Answers("sms_window", Decision("sms_window",
                                                      reroute=("email", "push", "in_app"))),
-                      *DECISION_STEPS[1:]))
+                      SendAt()))
     assert routing.channels == ("email", "push", "in_app")
     assert routing.skipped == (("sms", "sms_window: rerouted"),)
     assert routing.trace[1].outcome == REROUTE
@@ -139,15 +140,15 @@ def test_a_reroute_reorders_the_kept_channels_and_skips_those_it_leaves_out() ->
 def test_a_reroute_cannot_bring_back_a_channel_an_earlier_step_ruled_out() -> None:
     facts = RecipientFacts(frozenset({"email", "in_app"}), EVERYWHERE.provided_kinds)
     routing = decide(a_request(("push", "email")), facts, NOW,
-                     (*DECISION_STEPS[:1],
+                     (ChannelsThatReach(),
                       Answers("x", Decision("x", reroute=("push", "email")))))
     assert routing.channels == ("email",)
     assert [c for c, _ in routing.skipped] == ["push"]
 
 
 def test_a_step_that_changes_nothing_records_send() -> None:
-    routing = decide(a_request(), EVERYWHERE, NOW, DECISION_STEPS)
-    assert [d.outcome for d in routing.trace] == [SEND] * len(DECISION_STEPS)
+    routing = decide(a_request(), EVERYWHERE, NOW, (ChannelsThatReach(), SendAt()))
+    assert [d.outcome for d in routing.trace] == [SEND, SEND]
     assert routing.trace[0].inputs["address_kinds"] == sorted(EVERYWHERE.address_kinds)
 
 

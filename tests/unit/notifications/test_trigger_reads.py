@@ -36,6 +36,12 @@ class ReadsCountedBatch:
         found = self.aggregates.get(aggregate_id)
         return found if isinstance(found, kind) else None
 
+    def find_all(self, kind: type, aggregate_ids: Any) -> dict[uuid.UUID, Any]:
+        """Batch.find_all: many of one kind in one read (counted as one)."""
+        self.asked.append(kind)
+        found = {i: self.aggregates.get(i) for i in aggregate_ids}
+        return {i: a for i, a in found.items() if isinstance(a, kind)}
+
     def add(self, aggregate: Any) -> None:
         self.aggregates[aggregate.id] = aggregate
 
