@@ -9,52 +9,14 @@ sample values for small groups, interpolated between neighbouring values otherwi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from projections.read_model.documents import Filter
+from projections.read_model.documents import Aggregated, Aggregation, Group
 
-TIME_BUCKET = "time"  # the key of a group's time bucket (its start, epoch milliseconds)
+__all__ = ["TIME_BUCKET", "Aggregated", "Aggregation", "Group", "group_sort_key"]
 
-
-@dataclass(frozen=True)
-class Aggregation:
-    """Group the documents of `collection` matching `filters` by the values of `group_by`
-    (a document without one is in the group of None) and, with `interval_ms`, by the fixed
-    bucket of `time_field` (epoch milliseconds; buckets aligned to the epoch)."""
-
-    collection: str
-    filters: Sequence[Filter] = ()
-    group_by: Sequence[str] = ()
-    time_field: str | None = None
-    interval_ms: int | None = None
-    sums: Sequence[str] = ()  # numeric fields summed per group
-    present: Sequence[str] = ()  # fields counted per group where a document has them
-    percentiles_of: str | None = None  # a numeric field
-    percents: Sequence[float] = ()  # e.g. 50, 90, 99
-    max_groups: int = 1000  # groups answered at most (more: `truncated`)
-
-
-@dataclass
-class Group:
-    key: dict[str, Any]  # each group_by field's value, and TIME_BUCKET's
-    count: int
-    sums: dict[str, float] = field(default_factory=dict)
-    present: dict[str, int] = field(default_factory=dict)
-    percentiles: dict[float, float | None] = field(default_factory=dict)
-
-
-@dataclass
-class Aggregated:
-    groups: list[Group]
-    truncated: bool = False  # there were more than max_groups groups
-
-
-def nearest_rank_index(count: int, percent: float) -> int:
-    """The 1-based rank of the nearest-rank percentile among `count` ascending values."""
-    return max(1, math.ceil(percent / 100 * count))
+TIME_BUCKET = "time"  # in Group.key: its time bucket (the start, epoch milliseconds)
 
 
 def group_sort_key(group: Group, fields: Sequence[str]) -> tuple[Any, ...]:

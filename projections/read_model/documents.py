@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from projections.read_model.aggregations import Aggregated, Aggregation
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -181,6 +178,40 @@ class Query:
 class Page:
     documents: list[dict[str, Any]]
     next_after: list[Any] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """Counts, sums and percentiles the store computes (projections/read_model/aggregations.py):
+    the documents of `collection` matching `filters`, grouped by the values of `group_by` (a
+    document without one is in the group of None) and, with `interval_ms`, by the fixed bucket
+    of `time_field` (epoch milliseconds; buckets aligned to the epoch)."""
+
+    collection: str
+    filters: Sequence[Filter] = ()
+    group_by: Sequence[str] = ()
+    time_field: str | None = None
+    interval_ms: int | None = None
+    sums: Sequence[str] = ()  # numeric fields summed per group
+    present: Sequence[str] = ()  # fields counted per group where a document has them
+    percentiles_of: str | None = None  # a numeric field
+    percents: Sequence[float] = ()  # e.g. 50, 90, 99
+    max_groups: int = 1000  # groups answered at most (more: `truncated`)
+
+
+@dataclass
+class Group:
+    key: dict[str, Any]  # each group_by field's value, and "time": its bucket's start
+    count: int
+    sums: dict[str, float] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)
+    percentiles: dict[float, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class Aggregated:
+    groups: list[Group]
+    truncated: bool = False  # there were more than max_groups groups
 
 
 class ReadStore(Protocol):
