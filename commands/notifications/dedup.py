@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from domain.notifications.dedup import DedupFact, DedupKey, dedup_key_id
+from domain.notifications.collapsing import DedupFact
+from domain.notifications.dedup import DedupKey, dedup_key_id
 from domain.notifications.notifications import Notification
 from event_log.aggregate import Cause
 from event_log.batch import Batch

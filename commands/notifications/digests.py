@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from domain.notifications.collapsing import DigestTarget
 from domain.notifications.digests import (
     DEFAULT_TITLE,
     Digest,
     DigestAsk,
     DigestSlot,
-    DigestTarget,
     digest_id,
     digest_slot_id,
 )

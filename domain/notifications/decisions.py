@@ -24,8 +24,7 @@ from domain.notifications.channels import CHANNEL_OF_KIND, IN_APP
 from domain.notifications.preferences import PreferenceFacts
 
 if TYPE_CHECKING:
-    from domain.notifications.dedup import DedupFact
-    from domain.notifications.digests import DigestTarget
+    from domain.notifications.collapsing import DedupFact, DigestTarget
     from domain.notifications.sms_consent import ConsentEvidence
 
 UNSUBSCRIBED: Final = "unsubscribed"  # the reason a channel the recipient opted out of is skipped

@@ -13,11 +13,11 @@ decides it again on fresh state (event_log/writer.py), so exactly one of them is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 from uuid import UUID, uuid5
 
+from domain.notifications.collapsing import DedupFact
 from domain.notifications.decisions import Decision, RecipientFacts, RoutingRequest
 from domain.notifications.notifications import NOTIFICATION_NAMESPACE
 from event_log.aggregate import Cause, ParleyAggregate, copied
@@ -29,25 +29,6 @@ MAX_KEY_LENGTH: Final = 200
 def dedup_key_id(caller: str, recipient_id: UUID, key: str) -> UUID:
     """A caller's keys are its own: another API key using the same key dedups nothing of it."""
     return uuid5(NOTIFICATION_NAMESPACE, f"dedup/{caller}/{recipient_id}/{key}")
-
-
-@dataclass(frozen=True)
-class DedupFact:
-    """What the dedup step looks at: the request's key and window, and the notification
-    holding the key now (None: the key is free, this one claims it)."""
-
-    key: str
-    window_seconds: int
-    held_by: UUID | None = None
-    held_since: datetime | None = None
-    held_until: datetime | None = None
-
-    def inputs(self) -> dict[str, Any]:
-        return {"dedup_key": self.key, "window_seconds": self.window_seconds,
-                "first_notification_id": None if self.held_by is None else str(self.held_by),
-                "first_at": None if self.held_since is None else self.held_since.isoformat(),
-                "window_until": (None if self.held_until is None
-                                 else self.held_until.isoformat())}
 
 
 class DedupKey(ParleyAggregate):

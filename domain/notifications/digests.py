@@ -28,6 +28,7 @@ from uuid import UUID, uuid5
 
 from domain.errors import Conflict
 from domain.notifications.channels import rank
+from domain.notifications.collapsing import DEFAULT_DIGEST_TITLE
 from domain.notifications.content import Content
 from domain.notifications.decisions import Decision, RecipientFacts, RoutingRequest
 from domain.notifications.notifications import NOTIFICATION_NAMESPACE
@@ -41,7 +42,7 @@ SHOWN_LINES: Final = 5  # the first members' lines in the digest's body
 LINE_CHARS: Final = 100
 MAX_KEY_LENGTH: Final = 200
 COUNT: Final = "{count}"
-DEFAULT_TITLE: Final = "{count} new notifications"
+DEFAULT_TITLE: Final = DEFAULT_DIGEST_TITLE
 ELLIPSIS: Final = "\u2026"
 
 
@@ -66,23 +67,6 @@ class DigestAsk:
     key: str
     window_seconds: int
     title: str | None = None
-
-
-@dataclass(frozen=True)
-class DigestTarget:
-    """What the digest step looks at: the digest a member would join (or open)."""
-
-    digest_id: UUID
-    key: str
-    window_seconds: int
-    opens: bool
-    flush_at: datetime
-    title: str = DEFAULT_TITLE
-
-    def inputs(self) -> dict[str, Any]:
-        return {"digest_id": str(self.digest_id), "digest_key": self.key,
-                "window_seconds": self.window_seconds, "opens": self.opens,
-                "flush_at": self.flush_at.isoformat()}
 
 
 class DigestSlot(ParleyAggregate):

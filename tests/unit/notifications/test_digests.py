@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.notifications.collapsing import DigestTarget
 from domain.notifications.content import Content
 from domain.notifications.decisions import RecipientFacts, RoutingRequest
 from domain.notifications.digests import (
@@ -17,7 +18,6 @@ from domain.notifications.digests import (
     DigestAsk,
     DigestClosed,
     DigestSlot,
-    DigestTarget,
     digest_id,
     digest_slot_id,
     first_line,
