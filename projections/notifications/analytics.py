@@ -9,6 +9,10 @@ and request time come only with that event); later events change it where it exi
 queued, sent, retrying, accepted, delivered, failed, suppressed or cancelled. Reasons are kept
 as their first clause ("throttle: <bucket> over its limit" -> "throttle"): a group key, never
 an address or a bucket's name. Nothing of the recipient is recorded.
+
+A patch of every open channel (a suppression, a cancel, a click) costs the Elasticsearch store
+a search, so only what ends a notification is one: holds are not projected (the trace and the
+due-time index have them).
 """
 
 from __future__ import annotations
@@ -92,11 +96,6 @@ class NotificationAnalyticsProjector:
         return [self._open_ones(event, position, {
             "status": "suppressed", "suppressed_reason": reason_key(event.reason),
             "finished_at_ms": _ms(event.at)})]
-
-    @changes.register
-    def _held(self, event: Notification.Held, position: int) -> list[DocumentChange]:
-        return [self._open_ones(event, position, {"held_until_ms": _ms(event.until),
-                                                  "held_reason": reason_key(event.reason)})]
 
     @changes.register
     def _queued(self, event: Notification.Queued, position: int) -> list[DocumentChange]:
