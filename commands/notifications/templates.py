@@ -12,6 +12,7 @@ from uuid import UUID
 from domain.notifications.content import Content
 from domain.notifications.errors import UnknownCategory
 from domain.notifications.notifications import Notification
+from domain.notifications.preferences import NotificationPreferences, notification_preferences_id
 from domain.notifications.rendering import TemplateParts, TemplateRefused, render
 from domain.notifications.templates import (
     TEMPLATE_CATALOG_ID,
@@ -156,9 +157,12 @@ TEMPLATE_HANDLERS: Mapping[type, Handler] = {
 
 
 def recipient_locale(batch: Batch, recipient: UUID, asked: str | None) -> str | None:
-    """The locale a recipient's templates are chosen in: the trigger's (until the
-    recipient's preferences say theirs)."""
-    del batch, recipient
+    """The locale a recipient's templates are chosen in: their own (their preferences'
+    LocaleSet), else the trigger's, else none (the default templates). The trigger has
+    loaded their preferences already for its decision steps, so this reads the batch."""
+    preferences = batch.find(NotificationPreferences, notification_preferences_id(recipient))
+    if preferences is not None and preferences.locale:
+        return str(preferences.locale)
     return asked
 
 

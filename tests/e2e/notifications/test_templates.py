@@ -154,3 +154,22 @@ def test_a_trigger_whose_variables_do_not_render_is_refused(world, admin, trigge
         assert answer.status_code == 422, answer.text
         assert words in answer.text or "no template" in answer.text
     assert parley.event_log.recorder.max_notification_id() == head
+
+
+def test_the_recipients_own_locale_comes_before_the_triggers(world, admin, trigger_key):
+    parley, http = world
+    made = call(world, admin, "POST", ROOT, a_template(locale="es", title="Pagado {{ amount }}"))
+    assert made.status_code == 201, made.text
+    eva = ParleyClient(http).register("Eva")
+    chosen = http.put("/v1/users/me/notification-preferences", headers=eva.auth,
+                      json={"locale": "es-MX"})
+    assert chosen.status_code == 200, chosen.text
+    answer = http.post("/v1/notifications", headers={"Authorization": f"Bearer {trigger_key}"},
+                       json={"recipients": [eva.user_id], "category": "payment",
+                             "plan": {"channels": ["in_app"]}, "locale": "pt-BR",
+                             "template_variables": {"amount": "3", "currency": "MXN"}})
+    assert answer.status_code == 202, answer.text
+    nid = uuid.UUID(answer.json()["notifications"][0]["notification_id"])
+    [event] = [e for e in parley.event_log.repository.event_store.get(nid)
+               if isinstance(e, Notification.TemplateRendered)]
+    assert (event.asked_locale, event.locale, event.title) == ("es-MX", "es", "Pagado 3")
