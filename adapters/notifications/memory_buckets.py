@@ -1,9 +1,9 @@
 """The notification throttles' token buckets in this process (the embedded default): one lock
 around the pure math (domain/notifications/throttles.py), so threads never over-grant.
 
-A bucket that has filled up again is the same as no bucket, so once more than `sweep_above`
-are kept the full ones are forgotten: many recipients never grow memory beyond those whose
-buckets are still refilling."""
+A bucket that has filled up again, with no token promised, is the same as no bucket, so once
+more than `sweep_above` are kept those are forgotten: many recipients never grow memory beyond
+those whose buckets are still refilling."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class MemoryThrottleBuckets:
     def _forget_full(self, now: float) -> None:
         self._states = {key: state for key, state in self._states.items()
                         if refilled(state, self._rules[key], now).tokens
-                        < self._rules[key].capacity}
+                        < self._rules[key].capacity or state.promised > now}
         self._rules = {key: self._rules[key] for key in self._states}
         # sweep again once as many more keys have come as are still refilling
         self._sweep_above = max(self._sweep_base, 2 * len(self._states))

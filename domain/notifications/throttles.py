@@ -13,7 +13,11 @@ The policy says what a notification's attempt must take, all or nothing:
 - the recipient's bulk cap (`recipient_bulk`, e.g. per day): bulk over it is suppressed;
 - a channel's global rate (`channels`, e.g. SMS per second) and a provider's quota
   (`providers`): a token per delivery; over them even a critical notification waits, for
-  the shortest time (urgent lanes take first, so it is the first to be given the next token).
+  the shortest time: the next token, not behind those promised to others held before it.
+
+Each held notification is promised a token after those promised before it (the bucket
+remembers until when its tokens are promised), so a backlog released at once (quiet hours
+ending) drains at the bucket's rate, most urgent first, instead of coming back all at once.
 """
 
 from __future__ import annotations
@@ -64,6 +68,10 @@ class BucketRule:
 class BucketState:
     tokens: float
     at: float  # seconds: when `tokens` was true
+    # until when the tokens to come are promised to the notifications held for them (each
+    # held one is told a later time than the one before, so a held backlog drains at the
+    # bucket's rate, not all at once when the first token comes); 0: none
+    promised: float = 0.0
 
 
 def refilled(state: BucketState | None, rule: BucketRule, now: float) -> BucketState:
@@ -73,7 +81,7 @@ def refilled(state: BucketState | None, rule: BucketRule, now: float) -> BucketS
         return BucketState(rule.capacity, now)
     at = max(state.at, now)
     return BucketState(min(rule.capacity, state.tokens + (at - state.at) * rule.refill_per_second),
-                       at)
+                       at, state.promised)
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,9 @@ class Ask:
     rule: BucketRule
     tokens: int = 1
     policy: str = HOLD
+    # a critical notification's: held, it waits only for the next token, not for those
+    # promised to the ones held before it (nor does it push them later)
+    urgent: bool = False
 
     @property
     def needed(self) -> float:
@@ -96,7 +107,7 @@ class Ask:
 @dataclass(frozen=True)
 class Shortfall:
     """Why a group of asks was refused: its `ask`-th bucket had `tokens` and will have what
-    it needs in `wait_seconds` (after what earlier refusals of the same call wait for)."""
+    it needs (after the tokens promised to those held before it) in `wait_seconds`."""
 
     ask: int
     tokens: float
@@ -106,33 +117,41 @@ class Shortfall:
 def take_all(states: MutableMapping[str, BucketState], groups: Sequence[Sequence[Ask]],
              now: float) -> list[Shortfall | None]:
     """Each group in order takes all its tokens or none (None: taken). A refused group is
-    answered by a suppressing bucket short of tokens if it has one, else the bucket it must
-    wait longest for; each refusal counts as owed, so the next refused in the call waits for
-    a later token and a held backlog drains at the bucket's rate rather than all at once.
-    `states` is updated in place. The Redis script (adapters/notifications/redis_buckets.py)
-    is the same algorithm."""
-    owed: dict[str, float] = {}
+    answered by its first suppressing bucket short of tokens, if any (it is suppressed and
+    promised nothing); else it is held for the bucket it must wait longest for, each of its
+    short holding buckets promising it a token after those promised before (an urgent ask:
+    the next token). `states` is updated in place. The Redis script
+    (adapters/notifications/redis_buckets.py) is the same algorithm, step for step."""
     answers: list[Shortfall | None] = []
     for asks in groups:
         current = {a.key: refilled(states.get(a.key), a.rule, now) for a in asks}
-        short: list[tuple[int, Shortfall]] = []
-        for index, ask in enumerate(asks):
-            have = current[ask.key].tokens
-            if have < ask.needed:
-                wait = (ask.needed + owed.get(ask.key, 0.0) - have) / ask.rule.refill_per_second
-                short.append((index, Shortfall(index, have, wait)))
+        short = [(index, ask) for index, ask in enumerate(asks)
+                 if current[ask.key].tokens < ask.needed]
         if not short:
             for ask in asks:
                 state = current[ask.key]
-                states[ask.key] = BucketState(state.tokens - ask.needed, state.at)
+                states[ask.key] = BucketState(state.tokens - ask.needed, state.at,
+                                              state.promised)
             answers.append(None)
             continue
-        suppressing = [s for i, s in short if asks[i].policy == SUPPRESS]
-        answers.append(suppressing[0] if suppressing
-                       else max((s for _, s in short), key=lambda s: s.wait_seconds))
-        for index, _ in short:
-            if asks[index].policy == HOLD:
-                owed[asks[index].key] = owed.get(asks[index].key, 0.0) + asks[index].needed
+        suppressing = [(i, a) for i, a in short if a.policy == SUPPRESS]
+        if suppressing:
+            index, ask = suppressing[0]
+            have = current[ask.key].tokens
+            answers.append(Shortfall(index, have, (ask.needed - have)
+                                     / ask.rule.refill_per_second))
+            continue
+        longest: Shortfall | None = None
+        for index, ask in short:
+            state = current[ask.key]
+            due = now + (ask.needed - state.tokens) / ask.rule.refill_per_second
+            if not ask.urgent:
+                if state.promised > now:
+                    due = max(due, state.promised + ask.needed / ask.rule.refill_per_second)
+                states[ask.key] = current[ask.key] = BucketState(state.tokens, state.at, due)
+            if longest is None or due - now > longest.wait_seconds:
+                longest = Shortfall(index, state.tokens, due - now)
+        answers.append(longest)
     return answers
 
 
@@ -171,7 +190,8 @@ class ThrottlePolicy:
              first_attempt: bool, deliveries: Mapping[str, int]) -> tuple[Ask, ...]:
         """What an attempt on `channel` with `deliveries` (provider -> how many) takes."""
         asks: list[Ask] = []
-        if first_attempt and category not in self.critical_categories:
+        urgent = category in self.critical_categories
+        if first_attempt and not urgent:
             if self.recipient_bulk is not None and priority == BULK:
                 asks.append(Ask(RECIPIENT_BULK, f"{RECIPIENT_BULK}:{recipient_id}",
                                 self.recipient_bulk, policy=SUPPRESS))
@@ -180,9 +200,11 @@ class ThrottlePolicy:
         count = sum(deliveries.values())
         channel_rule = self.channels.get(channel)
         if channel_rule is not None and count:
-            asks.append(Ask(f"channel:{channel}", f"channel:{channel}", channel_rule, count))
+            asks.append(Ask(f"channel:{channel}", f"channel:{channel}", channel_rule, count,
+                            urgent=urgent))
         for provider, sends in sorted(deliveries.items()):
             rule = self.providers.get(provider)
             if rule is not None and sends:
-                asks.append(Ask(f"provider:{provider}", f"provider:{provider}", rule, sends))
+                asks.append(Ask(f"provider:{provider}", f"provider:{provider}", rule, sends,
+                                urgent=urgent))
         return tuple(asks)

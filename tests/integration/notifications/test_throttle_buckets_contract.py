@@ -41,8 +41,9 @@ def buckets(request: pytest.FixtureRequest, namespace: str) -> Iterator[Throttle
     shared.close()
 
 
-def ask(key: str, rule: BucketRule, tokens: int = 1, policy: str = HOLD) -> Ask:
-    return Ask(key.split(":")[0], key, rule, tokens, policy)
+def ask(key: str, rule: BucketRule, tokens: int = 1, policy: str = HOLD,
+        urgent: bool = False) -> Ask:
+    return Ask(key.split(":")[0], key, rule, tokens, policy, urgent)
 
 
 def test_a_full_bucket_grants_its_burst_and_then_says_how_long_to_wait(
@@ -71,6 +72,26 @@ def test_refusals_of_one_call_are_promised_successive_tokens(buckets: ThrottleBu
     assert [a.wait_seconds for a in answers[1:] if a] == pytest.approx([0.1, 0.2, 0.3])
 
 
+def test_tokens_promised_to_held_ones_stay_promised_to_later_calls(
+        buckets: ThrottleBuckets) -> None:
+    rule = BucketRule(1, 10.0)
+    [_, held] = buckets.take([[ask("channel:sms", rule)]] * 2, T0)
+    assert held is not None and held.wait_seconds == pytest.approx(0.1)
+    # another dispatcher's batch, a moment later: after the token promised to the held one
+    [later] = buckets.take([[ask("channel:sms", rule)]], T0 + 0.05)
+    assert later is not None and later.wait_seconds == pytest.approx(0.15)
+
+
+def test_an_urgent_ask_waits_only_for_the_next_token_and_pushes_no_one_later(
+        buckets: ThrottleBuckets) -> None:
+    rule = BucketRule(1, 10.0)
+    buckets.take([[ask("channel:sms", rule)]] * 3, T0)  # one taken, two promised 0.1 and 0.2
+    [critical] = buckets.take([[ask("channel:sms", rule, urgent=True)]], T0)
+    assert critical is not None and critical.wait_seconds == pytest.approx(0.1)
+    [next_held] = buckets.take([[ask("channel:sms", rule)]], T0)
+    assert next_held is not None and next_held.wait_seconds == pytest.approx(0.3)
+
+
 def test_a_suppressing_bucket_is_the_answer_when_it_is_short(buckets: ThrottleBuckets) -> None:
     cap, budget = BucketRule(1, 1e-4), BucketRule(1, 1.0)
     group = [ask("recipient_bulk:ada", cap, policy=SUPPRESS), ask("recipient:ada", budget)]
@@ -88,7 +109,7 @@ def test_a_clock_that_goes_back_refills_nothing(buckets: ThrottleBuckets) -> Non
 
 groups = st.lists(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]),
                                      st.integers(min_value=1, max_value=3),
-                                     st.booleans()), min_size=1, max_size=3,
+                                     st.booleans(), st.booleans()), min_size=1, max_size=3,
                            unique_by=lambda t: t[0]), min_size=1, max_size=6)
 RULES = {"a": BucketRule(2, 0.5), "b": BucketRule(3, 2.0), "c": BucketRule(1, 0.125)}
 
@@ -98,15 +119,16 @@ RULES = {"a": BucketRule(2, 0.5), "b": BucketRule(3, 2.0), "c": BucketRule(1, 0.
 @given(calls=st.lists(st.tuples(groups, st.floats(min_value=-1, max_value=5,
                                                   allow_nan=False)), min_size=1, max_size=6))
 def test_every_implementation_answers_exactly_as_the_math(
-        buckets: ThrottleBuckets, calls: list[tuple[list[list[tuple[str, int, bool]]], float]]
-) -> None:
+        buckets: ThrottleBuckets,
+        calls: list[tuple[list[list[tuple[str, int, bool, bool]]], float]]) -> None:
     prefix = uuid.uuid4().hex  # one example's buckets are its own
     states: dict[str, BucketState] = {}
     now = T0
     for call, step in calls:
         now += step
         asked = [[Ask(name, f"{prefix}:{name}", RULES[name], tokens,
-                      SUPPRESS if suppress else HOLD) for name, tokens, suppress in group]
+                      SUPPRESS if suppress else HOLD, urgent)
+                  for name, tokens, suppress, urgent in group]
                  for group in call]
         assert buckets.take(asked, now) == take_all(states, asked, now)
 

@@ -141,6 +141,9 @@ def test_a_critical_category_bypasses_the_recipients_budget_but_not_the_provider
     asks = POLICY.asks(ADA, "security", "bulk", "sms", first_attempt=True,
                        deliveries={"twilio-main": 1})
     assert buckets(asks) == ["channel:sms", "provider:twilio-main"]
+    assert all(a.urgent for a in asks)  # held, it waits only for the next token
+    assert not any(a.urgent for a in POLICY.asks(ADA, "system", "high", "sms", True,
+                                                 {"twilio-main": 1}))
 
 
 def test_bulk_takes_from_the_daily_cap_which_suppresses() -> None:
