@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from uuid import UUID
 
 from domain.messaging.conversations import Conversation
@@ -160,25 +160,32 @@ def _withdraw(batch: Batch, notices: ConversationNotices, notification_ids: Sequ
 # --- what the message notifications' handler asks (commands/notifications/reactions.py) -----
 
 
+@dataclass(frozen=True)
 class AlreadyRead:
     """A decision step: the recipient's read receipt had passed the message before its
     notification was decided (they read it on some device)."""
 
-    name = READ_RECEIPT
+    read_seq: int
+    message_seq: int
+    name: ClassVar[str] = READ_RECEIPT
 
     def decide(self, request: RoutingRequest, facts: RecipientFacts,
                now: datetime) -> Decision:
-        return Decision(self.name, suppress="the recipient had read the message")
+        return Decision(self.name, suppress="the recipient had read the message",
+                        inputs={"read_up_to": self.read_seq, "message_seq": self.message_seq})
 
 
+@dataclass(frozen=True)
 class AlreadyUnsent:
     """A decision step: the message was unsent before its notification was decided."""
 
-    name = UNSENT
+    message_id: UUID
+    name: ClassVar[str] = UNSENT
 
     def decide(self, request: RoutingRequest, facts: RecipientFacts,
                now: datetime) -> Decision:
-        return Decision(self.name, suppress="the message was unsent")
+        return Decision(self.name, suppress="the message was unsent",
+                        inputs={"message_id": str(self.message_id)})
 
 
 def already_read_or_unsent(batch: Batch, conversation_id: UUID, message_id: UUID,
@@ -189,10 +196,10 @@ def already_read_or_unsent(batch: Batch, conversation_id: UUID, message_id: UUID
     if message is None:
         return {}
     if message.unsent:
-        return {r: AlreadyUnsent() for r in recipients}
+        return {r: AlreadyUnsent(message_id) for r in recipients}
     markers = batch.find_all(ReadMarker, (read_marker_id(conversation_id, r) for r in recipients))
-    return {marker.user_id: AlreadyRead() for marker in markers.values()
-            if marker.read_seq >= message.seq}
+    return {marker.user_id: AlreadyRead(marker.read_seq, message.seq)
+            for marker in markers.values() if marker.read_seq >= message.seq}
 
 
 def note_message_notifications(batch: Batch, conversation_id: UUID, message_id: UUID,

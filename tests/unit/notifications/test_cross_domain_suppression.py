@@ -346,11 +346,17 @@ def test_a_message_read_or_unsent_before_its_notification_was_made_is_suppressed
     unsent_first = a_message(log, group, ada)
     log.react(unsent(log, unsent_first, ada))
 
-    for message, reason in ((read_first, READ_RECEIPT), (unsent_first, UNSENT)):
+    for message, reason, inputs in (
+            (read_first, READ_RECEIPT, {"read_up_to": 1, "message_seq": 1}),
+            (unsent_first, UNSENT, {"message_id": str(unsent_first)})):
         notification = log.get(notified(log, group, ada, message)[bob.id])
         [suppressed] = [e for e in log.events_of(notification.id)
                         if isinstance(e, Notification.Suppressed)]
         assert suppressed.reason.startswith(f"{reason}:")
+        [decided] = [e for e in log.events_of(notification.id)
+                     if isinstance(e, Notification.Decided)]
+        [step] = [s for s in decided.steps if s["step"] == reason]
+        assert step["inputs"] == inputs  # what the decision looked at, on the log
         assert not [e for e in log.events_of(notification.id)
                     if isinstance(e, Notification.Queued)]
     with pytest.raises(AggregateNotFoundError):  # nothing pending: no index to read
