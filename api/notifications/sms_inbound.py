@@ -55,6 +55,11 @@ TWILIO_EXAMPLE: Final = {
     "MessageSid": "SM1f0e6a2d903b1f0e6a2d903b1f0e6a2d", "SmsStatus": "received",
     "AccountSid": "AC3b1f0e6a2d903b1f0e6a2d903b1f0e6a", "From": "+15555550123",
     "To": "+15555550100", "Body": "STOP", "NumMedia": "0", "ApiVersion": "2010-04-01"}
+VONAGE_EXAMPLE: Final = {
+    "msisdn": "447911123456", "to": "15005550100", "messageId": "0A0000000123ABCD1",
+    "text": "STOP", "type": "text", "keyword": "STOP",
+    "message-timestamp": "2026-12-02 09:00:00", "timestamp": "1764666000", "nonce": "a1b2c3",
+    "sig": "9f86d08..."}
 ANSWERED: Responses = {200: {"description": "Verified: TwiML for Twilio (the reply to the "
                                             "handset, or none), an empty body for Vonage",
                              "content": {TWIML: {}}}}
@@ -89,6 +94,13 @@ def inbound_of(fields: Mapping[str, str]) -> Inbound | None:
         digits = fields["msisdn"].lstrip("+")
         return Inbound(fields["messageId"], f"+{digits}", fields.get("text", ""), False)
     return None
+
+
+def is_e164(number: str) -> bool:
+    """`+` and 2 to 15 ASCII digits (a short code or alphanumeric sender is no handset)."""
+    digits = number[1:]
+    return number.startswith("+") and 2 <= len(digits) <= 15 and digits.isascii() \
+        and digits.isdigit()
 
 
 def signed(verify: SmsCallbackVerifier | None, url: str, fields: Mapping[str, str],
@@ -135,7 +147,7 @@ def answer_text(taken: SmsReplyTaken, replies: SmsReplies) -> str | None:
     openapi_extra={"requestBody": {"required": True, "content": {
         FORM: {"schema": {"type": "object", "additionalProperties": {"type": "string"}},
                "example": TWILIO_EXAMPLE},
-        "application/json": {"schema": {"type": "object"}}}}},
+        "application/json": {"schema": {"type": "object"}, "example": VONAGE_EXAMPLE}}}},
     responses=ANSWERED | problem_responses(422, 503, described={403: REFUSED}),
 )
 async def sms_inbound(
@@ -151,8 +163,8 @@ async def sms_inbound(
                   request.headers, now):
         raise Problem(403, "Forbidden", REFUSED)
     inbound = inbound_of(fields)
-    if inbound is None or not inbound.message_id or len(inbound.message_id) > (
-            MAX_MESSAGE_ID_CHARS) or not inbound.number[1:].isdigit():
+    if inbound is None or not 0 < len(inbound.message_id) <= MAX_MESSAGE_ID_CHARS \
+            or not is_e164(inbound.number):
         raise Problem(422, "Invalid request", "not an incoming message")
     settings = parley.settings
     replies = SmsReplies(settings.sms_stop_text, settings.sms_start_text,
