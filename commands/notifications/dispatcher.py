@@ -236,12 +236,18 @@ class Dispatcher:
         outcome = self._execute(StartDispatches(
             tuple(j.notification_id for j in jobs), now, usable, settings.policy,
             settings.stale_after_seconds, settings.public_url, probes, throttling), cause)
-        to_send = [*started(outcome.result),
-                   *self._throttled_batch(outcome.result, usable, cause)]
+        # what needs no token (a critical one, say) is on its way while the rest's tokens
+        # are taken: throttles never delay it
+        first = list(started(outcome.result))
+        sending = [(first, self._sending(first))]
+        second = list(self._throttled_batch(outcome.result, usable, cause))
+        sending.append((second, self._sending(second)))
+        to_send = [*first, *second]
         if not to_send:
             return 0
-        sending = asyncio.run_coroutine_threadsafe(self._send_all(to_send), self._loop)
-        answers = sending.result(timeout=self._batch_bound)
+        deadline = time.monotonic() + self._batch_bound
+        answers = [answer for part, future in sending if part
+                   for answer in future.result(timeout=max(0.0, deadline - time.monotonic()))]
         answered_at = self._clock()
         changes: list[Any] = []
         for item, (answer, _latency) in zip(to_send, answers, strict=True):
@@ -260,6 +266,12 @@ class Dispatcher:
             answered_at, settings.policy), cause)
         return len(to_send)
 
+    def _sending(self, to_send: Sequence[ToSend]) -> Any:
+        """The sends on the loop (a concurrent future), or None for none."""
+        if not to_send:
+            return None
+        return asyncio.run_coroutine_threadsafe(self._send_all(to_send), self._loop)
+
     def _throttled_batch(self, result: object, usable: Mapping[str, tuple[str, ...]],
                          cause: Cause) -> Sequence[ToSend]:
         """The second half of a throttled batch (commands/notifications/throttles.py): the
@@ -276,14 +288,15 @@ class Dispatcher:
         now = self._clock()
         try:
             throttling = self._throttle.decide(asking, now)
+            outcome = self._execute(StartDispatches(
+                tuple(a.notification_id for a in asking), now, usable, settings.policy,
+                settings.stale_after_seconds, settings.public_url, result.probes_left,
+                throttling), cause)
         except Exception as error:  # noqa: BLE001 - logged once per outage; the sweep retries
+            # the first half's answers are recorded all the same
             self._throttle_outage.failed(error)
             return ()
         self._throttle_outage.recovered()
-        outcome = self._execute(StartDispatches(
-            tuple(a.notification_id for a in asking), now, usable, settings.policy,
-            settings.stale_after_seconds, settings.public_url, result.probes_left, throttling),
-            cause)
         return started(outcome.result)
 
     async def _send_all(self, to_send: Sequence[ToSend]) -> list[tuple[ProviderAnswer, int]]:

@@ -6,6 +6,7 @@ all the same while the rest waits, queued, for the sweep."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -237,3 +238,34 @@ def test_in_production_every_dispatcher_spends_one_shared_budget_in_redis(
     assert (refused.bucket, refused.capacity) == (RECIPIENT, 1)
     assert refused.tokens < 0.01  # what refilled since the first took the only token
     assert notification(event_log, second).state == HELD
+
+
+class SlowBuckets:
+    """Buckets that answer only once the provider has the batch's critical delivery (or after
+    a bound): whether what needs no token goes out while the rest's are taken."""
+
+    def __init__(self, hooks: Hooks, critical: list[uuid.UUID]) -> None:
+        self._hooks, self._critical = hooks, critical
+        self.critical_sent_before_answering = False
+
+    def take(self, groups: Sequence[Sequence[Ask]], now: float) -> list[Shortfall | None]:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not set(self._critical) <= set(self._hooks.sent):
+            time.sleep(0.01)
+        self.critical_sent_before_answering = set(self._critical) <= set(self._hooks.sent)
+        return [None for _ in groups]
+
+
+def test_what_needs_no_token_is_sent_while_the_rest_of_the_batch_takes_its_tokens(
+        writer, event_log, hooks, dispatcher_for) -> None:
+    user = someone_reachable(writer)
+    alert = trigger(writer, user, "high", category="security")
+    news = trigger(writer, user, "high")
+    buckets = SlowBuckets(hooks, [alert])
+    dispatcher = dispatcher_for(DispatchThrottle(ONE_AN_HOUR, buckets))
+
+    dispatcher.dispatch([DispatchJob(news, "high"), DispatchJob(alert, "high")])
+
+    assert buckets.critical_sent_before_answering
+    assert sorted(hooks.sent) == sorted([alert, news])
+    assert notification(event_log, alert).state == notification(event_log, news).state
