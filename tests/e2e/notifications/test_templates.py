@@ -173,3 +173,21 @@ def test_the_recipients_own_locale_comes_before_the_triggers(world, admin, trigg
     [event] = [e for e in parley.event_log.repository.event_store.get(nid)
                if isinstance(e, Notification.TemplateRendered)]
     assert (event.asked_locale, event.locale, event.title) == ("es-MX", "es", "Pagado 3")
+
+
+@pytest.mark.parametrize("extra", [
+    {"content": {"body": "hi"}, "template_variables": {"amount": "1"}},  # both
+    {},  # neither
+    {"template_variables": {"amount": "1"}, "locale": "../x"},
+])
+def test_a_trigger_needs_content_or_template_variables_and_a_well_formed_locale(
+        world, trigger_key, extra):
+    parley, http = world
+    bo = ParleyClient(http).register("Flo")
+    head = parley.event_log.recorder.max_notification_id()
+    answer = http.post("/v1/notifications", headers={"Authorization": f"Bearer {trigger_key}"},
+                       json={"recipients": [bo.user_id], "category": "payment",
+                             "plan": {"channels": ["in_app"]}} | extra)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert parley.event_log.recorder.max_notification_id() == head
