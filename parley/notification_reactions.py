@@ -71,5 +71,6 @@ def own_notification_effects(settings: Settings, writer: GroupCommitWriter, *,
             preview_chars=settings.message_preview_chars,
             message_email_fallback_seconds=settings.message_email_fallback_seconds,
             max_age_seconds=settings.own_notification_max_age_seconds,
-            public_url=settings.public_url),
+            public_url=settings.public_url,
+            message_digest_window_seconds=settings.message_digest_window_seconds),
         clock=lambda: datetime.now(UTC), timeout=writer.longest_answer_seconds)

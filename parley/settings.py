@@ -300,6 +300,10 @@ class Settings(BaseSettings):
     message_email_fallback_seconds: int = Field(
         900, ge=0, description="A new message's push falls back to email if neither "
         "delivered nor read within this many seconds")
+    message_digest_window_seconds: int = Field(
+        0, ge=0, le=86400, description="Parley's own message notifications (not mentions) "
+        "collapse into one per recipient and conversation over this window ('3 new messages "
+        "in Book club'); 0: each message notified alone")
     message_preview_chars: int = Field(
         100, ge=1, le=1000, description="How much of a new message's text its push shows")
     own_notification_max_age_seconds: int = Field(

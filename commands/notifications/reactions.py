@@ -80,7 +80,7 @@ from commands.processes.issuing import Effect, KeyedSubmit
 from commands.processes.reactions import cause_of, event_id_of
 from domain.identity.contacts import Blocklist, Contact, blocklist_id
 from domain.identity.users import User
-from domain.messaging.conversations import Conversation
+from domain.messaging.conversations import GROUP, Conversation
 from domain.notifications.category_policy import CategoryPolicy
 from domain.notifications.channels import (
     CHANNEL_OF_KIND,
@@ -101,6 +101,7 @@ from domain.notifications.decisions import (
     RoutingRequest,
     decide,
 )
+from domain.notifications.digests import COUNT, DigestAsk
 from domain.notifications.email_verification import EmailVerification, verification_link
 from domain.notifications.notifications import Notification
 from domain.notifications.pipeline import DECISION_STEPS
@@ -219,6 +220,9 @@ class TriggerMessageNotifications:
     preview_chars: int
     fallback_after_seconds: int
     deployment: Deployment = Deployment()
+    # message (not mention) notifications collapse per conversation over this window
+    # (0: each sent alone; PARLEY_MESSAGE_DIGEST_WINDOW_SECONDS)
+    digest_window_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -322,6 +326,7 @@ class ReactionSettings:
     message_email_fallback_seconds: int = 900
     max_age_seconds: float = 24 * 3600
     public_url: str = "http://127.0.0.1:8000"
+    message_digest_window_seconds: int = 0
 
 
 def reaction_effects(submit: KeyedSubmit, *, deployment: Callable[[], Deployment],
@@ -345,7 +350,8 @@ def reaction_effects(submit: KeyedSubmit, *, deployment: Callable[[], Deployment
         return issue(TriggerMessageNotifications(
             effect.request_id, effect.conversation_id, effect.message_id, effect.sender_id,
             effect.text, effect.attachments, effect.mention_ids, online, now,
-            settings.preview_chars, settings.message_email_fallback_seconds, facts),
+            settings.preview_chars, settings.message_email_fallback_seconds, facts,
+            settings.message_digest_window_seconds),
             effect.cause, key)
 
     def friend_request(effect: NotifyFriendRequest, key: str) -> object:
@@ -417,6 +423,19 @@ def part_request_id(request_id: UUID, part: int) -> UUID:
     return request_id if part == 0 else uuid5(request_id, f"part/{part}")
 
 
+def message_digest(command: TriggerMessageNotifications, conversation: Conversation,
+                   content: Content, category: str) -> DigestAsk | None:
+    """With a digest window, a conversation's messages (not mentions) collapse into one
+    notification per recipient ("3 new messages in Book club"; from the sender in a direct
+    conversation), keyed by the conversation."""
+    if command.digest_window_seconds <= 0 or category != MESSAGE:
+        return None
+    where = (f"in {conversation.title}" if conversation.kind == GROUP and conversation.title
+             else f"from {content.title}")
+    return DigestAsk(str(command.conversation_id), command.digest_window_seconds,
+                     f"{COUNT} new messages {where}")
+
+
 def trigger_message_notifications(batch: Batch, command: TriggerMessageNotifications,
                                   cause: Cause) -> OwnNotificationsTriggered:
     conversation = batch.find(Conversation, command.conversation_id)
@@ -454,7 +473,8 @@ def trigger_message_notifications(batch: Batch, command: TriggerMessageNotificat
                 fallback_after_seconds=command.fallback_after_seconds,
                 provided_kinds=command.deployment.provided_kinds,
                 categories=command.deployment.categories | OWN_CATEGORIES,
-                policy=command.deployment.policy), cause)
+                policy=command.deployment.policy,
+                digest=message_digest(command, conversation, content, category)), cause)
             made.extend(zip(requested.recipient_ids, requested.notification_ids, strict=True))
         for recipient, step in held_back.items():
             notification = _suppressed(step, request_id, recipient, category, priority,

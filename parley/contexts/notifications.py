@@ -123,6 +123,7 @@ CONTEXT = BoundedContext(
               "breaker_window_seconds", "breaker_min_calls", "breaker_failure_rate",
               "breaker_open_seconds", "breaker_half_open_probes",
               "message_email_fallback_seconds", "message_preview_chars",
+              "message_digest_window_seconds",
               "own_notification_max_age_seconds", "public_url",
               "notification_template_variables", "notification_prices",
               "sms_help_text", "sms_stop_text", "sms_start_text"),
