@@ -190,16 +190,17 @@ class ElasticsearchReadStore:
             raise BulkFailed(f"{len(pending)} documents kept conflicting; giving up this batch")
 
     def _resolve(self, changes: Sequence[DocumentChange]) -> list[Upsert]:
-        """Turns each patch of matching documents into upserts of the documents it matches:
-        those already stored (a search) and those created earlier in this same write."""
+        """Turns each patch of matching documents into upserts of the documents it may match:
+        those stored that match (a search) and every one an earlier change of this same write
+        touches (it may match by now). Each holds only if the document matches when the merge
+        reaches it (`_Matched`), as SQLite's UPDATE ... WHERE decides."""
         resolved: list[Upsert] = []
         for change in changes:
             if isinstance(change, Upsert):
                 resolved.append(change)
                 continue
             ids = self._matching_ids(change) | {
-                c.doc_id for c in resolved if c.collection == change.collection
-                and c.only_if is None and matches(c.fields, change.filters)}
+                c.doc_id for c in resolved if c.collection == change.collection}
             resolved += [_Matched(change.collection, doc_id, change.version, change.fields,
                                   filters=tuple(change.filters)) for doc_id in sorted(ids)]
         return resolved

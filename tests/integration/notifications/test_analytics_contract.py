@@ -179,6 +179,20 @@ def test_one_write_or_one_per_event_project_the_same_report(
     other.close()
 
 
+def test_a_cancel_reaches_a_channel_an_earlier_change_of_its_write_reopened(
+        store: ReadStore) -> None:
+    """Sent in one write (stored: not open), then failed, waiting to retry and cancelled in
+    the next: the cancel finds it open by what that write did before it."""
+    events = Life(("push",)).dispatch().fail("503", retryable=True).cancel().events()
+    split = next(i for i, e in enumerate(events) if type(e).__name__ == "Failed")
+    project(store, [events[:split]])
+    later = [c for position, event in enumerate(events[split:], start=split + 1)
+             for c in PROJECTOR.changes(event, position)]
+    store.apply(later, PROJECTOR.name, len(events))
+    assert row(report(store, ("channel",)).groups, channel="push")["statuses"][
+        "cancelled"] == 1
+
+
 def test_a_difference_is_derived_whatever_order_its_fields_arrive_in(
         store: ReadStore) -> None:
     elapsed = (Difference("latency_ms", "delivered_at_ms", "requested_at_ms"),)
