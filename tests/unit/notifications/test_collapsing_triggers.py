@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from eventsourcing.persistence import IntegrityError
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,6 +28,7 @@ from commands.notifications.trigger import (
     trigger_notifications,
 )
 from domain.identity.users import User
+from domain.notifications import digests as digest_module
 from domain.notifications.content import Content
 from domain.notifications.digests import (
     FLUSHED,
@@ -223,6 +225,19 @@ def test_a_trigger_after_the_flush_opens_a_new_digest() -> None:
     first, second = digests_of(log, ada)
     assert first.state == FLUSHED and first.count == 1
     assert second.member_ids == [late.id] and second.state != FLUSHED
+
+
+def test_a_full_digest_is_left_to_flush_and_the_next_member_opens_another(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(digest_module, "MAX_MEMBERS", 2)
+    log = Log()
+    ada = a_recipient(log)
+    for i in range(3):
+        triggered(log, a_trigger(ada, NOW + timedelta(seconds=i)))
+    first, second = digests_of(log, ada)
+    assert (first.count, second.count) == (2, 1)
+    flushed = log.run(flush_digests, flush_all(log, ada, NOW + timedelta(seconds=WINDOW + 2)))
+    assert flushed.digest_ids == (first.id, second.id)
 
 
 def test_a_critical_notification_is_never_digested() -> None:
