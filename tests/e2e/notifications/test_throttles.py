@@ -2,7 +2,7 @@
 more than a recipient's attention budget allows; what is over it is Throttled at dispatch,
 held by the durable timer and released when the budget has a token again, and delivered to
 a real local webhook receiver then. Its trace says the bucket's state. A critical category is
-never held by the budget."""
+never held by the budget, and Parley's own chat pushes spend the same budget."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ from parley.assembly import Parley
 from parley.bootstrap import build
 from parley.settings import Settings
 from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
+from tests.e2e.notifications.deployments import ACCOUNT
+from tests.e2e.notifications.test_parley_notifications import registered_phone
+from tests.providers.fcm import FcmStandIn
 from tests.providers.servers import LocalServer
 from tests.providers.webhook_receiver import WebhookReceiver
 
@@ -51,6 +54,7 @@ class Engine:
     receiver: WebhookReceiver
     receiver_url: str
     key: str
+    fcm: FcmStandIn
 
     def someone_with_a_webhook(self) -> Person:
         person = self.client.register("Busy Person")
@@ -87,13 +91,16 @@ class Engine:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def engine(tmp_path_factory: pytest.TempPathFactory, fcm: FcmStandIn) -> Iterator[Engine]:
     receiving = WebhookReceiver(new_signing_secret())
     with LocalServer(receiving) as server:
         settings = Settings(
             database_url=None, data_dir=tmp_path_factory.mktemp("throttles") / "data",
-            notification_providers=json.dumps([{"name": "hooks", "kind": "webhook",
-                                                "timeout_seconds": 2}]),
+            notification_providers=json.dumps([
+                {"name": "hooks", "kind": "webhook", "timeout_seconds": 2},
+                {"name": "fcm-main", "kind": "fcm", "project_id": fcm.project_id,
+                 "service_account": ACCOUNT.key_file(fcm.token_uri), "endpoint": fcm.url,
+                 "timeout_seconds": 3, "ca_file": fcm.ca_file}]),
             notification_allow_loopback_http=True, notification_timer_every_seconds=0.05,
             notification_recipient_limit=BUDGET,
             notification_recipient_period_seconds=PERIOD_SECONDS)
@@ -102,7 +109,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
             issue, key = an_api_key()
             parley.writer.execute(issue, a_cause())
             yield Engine(parley, http, ParleyClient(http), receiving, server.url,
-                         key.presented)
+                         key.presented, fcm)
 
 
 def throttled_events(engine: Engine, notification_id: str) -> list[Any]:
@@ -148,3 +155,16 @@ def test_a_critical_category_is_never_held_by_the_recipients_budget(engine):
     for nid in spare:
         eventually(lambda nid=nid: engine.state(nid) == "delivered")
     assert [throttled_events(engine, nid) for nid in spare] == [[]] * BUDGET
+
+
+def test_parleys_own_chat_pushes_spend_the_same_budget_as_a_services_notifications(engine):
+    ada, bob = engine.client.register("Ada"), engine.someone_with_a_webhook()
+    phone = registered_phone(engine.http, bob)
+    conversation = engine.client.open_direct(ada, bob)
+    engine.client.sent(ada, conversation, "Are you coming tonight?")
+    eventually(lambda: engine.fcm.shown(phone))  # the push took one of Bob's two tokens
+    spent = engine.trigger(bob)
+    eventually(lambda: engine.state(spent) == "delivered")
+    over = engine.trigger(bob)
+    [throttled] = eventually(lambda: throttled_events(engine, over))
+    assert throttled.bucket == RECIPIENT and throttled.tokens < 1
