@@ -30,7 +30,6 @@ from commands.notifications.throttles import DispatchThrottle, ThrottleBuckets
 from commands.notifications.timers import NotificationTimers
 from commands.processes.runner import ProcessLocks, ProcessPositions
 from commands.processes.schedules import ScheduledJob
-from domain.notifications.category_policy import DEFAULT_CRITICAL_CATEGORIES
 from domain.notifications.channels import INBOX, PRIORITIES
 from domain.notifications.circuits import BreakerPolicy
 from domain.notifications.notifications import Notification
@@ -111,7 +110,6 @@ def throttle_policy(settings: Settings) -> ThrottlePolicy:
     """The throttles (README, configuration): per recipient, per channel, per provider."""
     limit = settings.notification_recipient_limit
     bulk = settings.notification_recipient_bulk_per_day
-    critical = getattr(settings, "notification_critical_categories", None)
     return ThrottlePolicy(
         recipient=BucketRule.per_period(limit, settings.notification_recipient_period_seconds)
         if limit else None,
@@ -119,8 +117,7 @@ def throttle_policy(settings: Settings) -> ThrottlePolicy:
         channels={channel: BucketRule.per_second(rate)
                   for channel, rate in settings.notification_channel_rates.items()},
         providers=provider_quotas(provider_entries(settings)),
-        critical_categories=DEFAULT_CRITICAL_CATEGORIES if critical is None
-        else frozenset(critical))
+        critical_categories=frozenset(settings.notification_critical_categories))
 
 
 def throttle_buckets(settings: Settings) -> ThrottleBuckets:

@@ -36,6 +36,8 @@ def test_every_throttle_is_configurable_and_a_zero_limit_is_none() -> None:
                         notification_providers=json.dumps([{**HOOKS, "rate_per_second": 50}]))
     policy = throttle_policy(settings)
     assert policy.recipient is None
+    assert throttle_policy(Settings(notification_critical_categories="security,account")
+                           ).critical_categories == frozenset({"security", "account"})
     assert policy.recipient_bulk == BucketRule(3, 3 / 86400)
     assert policy.channels == {"sms": BucketRule(3, 2.5)}
     assert policy.providers == {"hooks": BucketRule(50, 50)}
