@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from commands.notifications.preferences import category_policy
 from commands.notifications.reactions import (
     Deployment,
     ReactionSettings,
@@ -57,10 +58,12 @@ def own_notification_effects(settings: Settings, writer: GroupCommitWriter, *,
                              ) -> dict[type, Effect]:
     """`provided_kinds` is asked at each reaction: the engine (whose providers they are) is
     attached after the process managers, and None until then means the inbox only."""
+    policy = category_policy(settings)
+
     def deployment() -> Deployment:
         kinds = provided_kinds()
         return Deployment(kinds if kinds is not None else Deployment().provided_kinds,
-                          frozenset(settings.notification_categories))
+                          frozenset(settings.notification_categories), policy)
 
     return reaction_effects(
         writer.submit, deployment=deployment, sockets=PresenceSockets(presence),

@@ -31,6 +31,7 @@ from api.notifications.collapsing import (
     dedup_window,
     digest_ask,
 )
+from commands.notifications.preferences import category_policy
 from commands.notifications.trigger import (
     MAX_RECIPIENTS,
     CancelNotifications,
@@ -236,6 +237,7 @@ async def trigger(body: TriggerRequest, request: Request, response: Response, wr
         dedup_window_seconds=dedup_window(body.dedup_window_seconds, parley.settings),
         digest=digest_ask(body.digest, body.category, parley.settings),
         categories=frozenset(parley.settings.notification_categories),
+        policy=category_policy(parley.settings),
         template_variables=body.template_variables, locale=body.locale)
     commands = CommandContext(writer, request, response, service_actor(caller), correlation,
                               idempotency_key)

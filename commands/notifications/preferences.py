@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError, Repository
+
 from domain.notifications.category_policy import CategoryPolicy
 from domain.notifications.channels import IN_APP
 from domain.notifications.preferences import (
@@ -97,10 +99,31 @@ def preference_facts(batch: Batch, recipients: Iterable[UUID], category: str,
 # --- reading -------------------------------------------------------------------------------
 
 
-class PreferenceAggregates(Protocol):
-    """The user's preferences as the log has them now (None: never changed)."""
+class PolicySettings(Protocol):
+    """The settings the operator's category policy is made of (parley/settings.py)."""
 
-    def __call__(self, user_id: UUID) -> NotificationPreferences | None: ...
+    notification_category_defaults: dict[str, dict[str, bool]]
+    notification_critical_categories: list[str]
+    notification_transactional_categories: list[str]
+    notification_default_time_zone: str
+
+
+def category_policy(settings: PolicySettings) -> CategoryPolicy:
+    return CategoryPolicy(frozenset(settings.notification_critical_categories),
+                          frozenset(settings.notification_transactional_categories),
+                          settings.notification_category_defaults,
+                          settings.notification_default_time_zone)
+
+
+def logged_preferences(repository: Repository,  # type: ignore[type-arg]
+                       user_id: UUID) -> NotificationPreferences | None:
+    """The user's preferences from the log itself (exact the moment a change is stored);
+    None if they never changed any."""
+    try:
+        found: object = repository.get(notification_preferences_id(user_id))
+    except AggregateNotFoundError:
+        return None
+    return found if isinstance(found, NotificationPreferences) else None
 
 
 @dataclass(frozen=True)

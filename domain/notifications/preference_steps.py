@@ -104,7 +104,7 @@ class QuietHours:
 
 class SmsSendingWindow:
     """Non-transactional SMS only 08:00-21:00 recipient-local. Outside it, with another
-    channel still in play, SMS is ruled out (the other channels go now; ADR 0016); with SMS
+    channel still in play, SMS is ruled out (the other channels go now; ADR 0018); with SMS
     the only one, the notification waits until the window opens (and is outside the
     recipient's quiet hours)."""
 

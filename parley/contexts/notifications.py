@@ -44,12 +44,14 @@ def routers() -> Sequence[PlacedRouter]:
     from api.notifications import analytics as analytics_routes
     from api.notifications import compliance as compliance_routes
     from api.notifications import contact_points as contact_point_routes
+    from api.notifications import preferences as preference_routes
     from api.notifications import sms_consent as sms_consent_routes
     from api.notifications import sms_inbound as sms_inbound_routes
 
     return (PlacedRouter(200, notifications.router),
             PlacedRouter(210, contact_point_routes.router),
             PlacedRouter(211, contact_point_routes.verification),
+            PlacedRouter(213, preference_routes.router),  # the caller's own preferences
             PlacedRouter(212, sms_consent_routes.router),  # the caller's SMS consent (TCPA)
             PlacedRouter(220, callbacks.callbacks),  # providers' status callbacks
             PlacedRouter(221, sms_inbound_routes.router),  # handsets' STOP/START/HELP texts
