@@ -156,14 +156,18 @@ TEMPLATE_HANDLERS: Mapping[type, Handler] = {
 }
 
 
-def recipient_locale(batch: Batch, recipient: UUID, asked: str | None) -> str | None:
-    """The locale a recipient's templates are chosen in: their own (their preferences'
-    LocaleSet), else the trigger's, else none (the default templates). The trigger has
-    loaded their preferences already for its decision steps, so this reads the batch."""
-    preferences = batch.find(NotificationPreferences, notification_preferences_id(recipient))
-    if preferences is not None and preferences.locale:
-        return str(preferences.locale)
-    return asked
+def recipient_locales(batch: Batch, recipients: Sequence[UUID],
+                      asked: str | None) -> dict[UUID, str | None]:
+    """The locale each recipient's templates are chosen in: their own (their preferences'
+    LocaleSet), else the trigger's, else none (the default templates); one read for all."""
+    ids = {recipient: notification_preferences_id(recipient) for recipient in recipients}
+    found = batch.find_all(NotificationPreferences, ids.values())
+    locales: dict[UUID, str | None] = {}
+    for recipient, preferences_id in ids.items():
+        preferences = found.get(preferences_id)
+        own = preferences.locale if preferences is not None else None
+        locales[recipient] = str(own) if own else asked
+    return locales
 
 
 def templated(renderer: TemplateRenderer, channels: Sequence[str],

@@ -16,7 +16,7 @@ from commands.notifications.sms_consent import sms_consents
 from commands.notifications.templates import (
     Rendered,
     TemplateRenderer,
-    recipient_locale,
+    recipient_locales,
     record_renderings,
     templated,
 )
@@ -241,10 +241,11 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
     renderer = None if command.template_variables is None else TemplateRenderer(
         batch, command.category, command.template_variables, command.content.data,
         command.content.deep_link)
+    locales = {} if renderer is None else recipient_locales(batch, recipients, command.locale)
     for recipient in recipients:
         content, renderings = command.content, list[Rendered]()
         if renderer is not None:
-            locale = recipient_locale(batch, recipient, command.locale)
+            locale = locales[recipient]
             content, renderings = templated(renderer, command.channels, locale)
         notification = Notification.request(
             command.request_id, recipient, category=command.category,
