@@ -25,6 +25,7 @@ from commands.notifications.dispatcher import (
     lanes_for,
 )
 from commands.notifications.feeder import DispatchFeeder
+from commands.notifications.preferences import category_policy
 from commands.notifications.providers import Provider
 from commands.notifications.throttles import DispatchThrottle, ThrottleBuckets
 from commands.notifications.timers import NotificationTimers
@@ -236,7 +237,8 @@ def engine(settings: Settings, event_log: EventLog, queue: DispatchQueue,
             ScheduleQueries(store), execute, queue, clock,
             requeue_after_seconds=settings.notification_requeue_after_seconds,
             stale_after_seconds=settings.notification_stale_after_seconds,
-            flush=lambda digests, at: FlushDigests(digests, at, kinds))
+            flush=lambda digests, at: FlushDigests(digests, at, kinds,
+                                                   category_policy(settings)))
         parts.jobs = [ScheduledJob(s) for s in parts.timers.schedules(
             settings.notification_timer_every_seconds,
             settings.notification_sweep_every_seconds)]
