@@ -23,6 +23,7 @@ from commands.notifications.preferences import (
     NotificationPreferencesChanged,
     category_policy,
     effective_preferences,
+    logged_email_unsubscribes,
     logged_preferences,
 )
 from domain.notifications.category_policy import CategoryPolicy
@@ -76,7 +77,8 @@ class PreferencesIn(BaseModel):
 
 class ChannelPreferenceOut(BaseModel):
     enabled: bool
-    source: str = Field(description="user (their choice) or default (the operator's)")
+    source: str = Field(description="user (their choice), default (the operator's), or "
+                                    "unsubscribe_link (an email's one-click unsubscribe)")
     default: bool = Field(description="The operator's default for the category x channel")
     critical: bool = Field(False, description="A critical category: sent whatever is chosen")
 
@@ -126,8 +128,10 @@ def _out(found: EffectivePreferences) -> dict[str, Any]:
 
 def _effective(parley: ParleyDep, user_id: uuid.UUID,
                policy: CategoryPolicy) -> EffectivePreferences:
-    return effective_preferences(logged_preferences(parley.event_log.repository, user_id),
-                                 parley.settings.notification_categories, policy)
+    repository = parley.event_log.repository
+    return effective_preferences(logged_preferences(repository, user_id),
+                                 parley.settings.notification_categories, policy,
+                                 logged_email_unsubscribes(repository, user_id))
 
 
 @router.get("", response_model=PreferencesOut, summary="The caller's notification preferences",

@@ -13,7 +13,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Repository
 
 from domain.notifications.category_policy import CategoryPolicy
-from domain.notifications.channels import IN_APP
+from domain.notifications.channels import EMAIL, IN_APP
+from domain.notifications.contact_points import ContactPoints, contact_points_id
 from domain.notifications.preferences import (
     SWITCHABLE_CHANNELS,
     NotificationPreferences,
@@ -29,6 +30,7 @@ DEFAULT_MAX_PREFERENCES: Final = 200
 USER: Final = "user"
 DEFAULT: Final = "default"
 CRITICAL: Final = "critical"
+UNSUBSCRIBE_LINK: Final = "unsubscribe_link"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,16 @@ def category_policy(settings: PolicySettings) -> CategoryPolicy:
                           settings.notification_default_time_zone)
 
 
+def logged_email_unsubscribes(repository: Repository,  # type: ignore[type-arg]
+                              user_id: UUID) -> frozenset[str]:
+    """The categories the user unsubscribed from on email, from the log itself."""
+    try:
+        found: object = repository.get(contact_points_id(user_id))
+    except AggregateNotFoundError:
+        return frozenset()
+    return found.email_opt_outs if isinstance(found, ContactPoints) else frozenset()
+
+
 def logged_preferences(repository: Repository,  # type: ignore[type-arg]
                        user_id: UUID) -> NotificationPreferences | None:
     """The user's preferences from the log itself (exact the moment a change is stored);
@@ -141,8 +153,11 @@ class EffectivePreferences:
 
 
 def effective_preferences(preferences: NotificationPreferences | None,
-                          categories: Iterable[str],
-                          policy: CategoryPolicy) -> EffectivePreferences:
+                          categories: Iterable[str], policy: CategoryPolicy,
+                          email_unsubscribed: frozenset[str] = frozenset()
+                          ) -> EffectivePreferences:
+    """`email_unsubscribed`: the categories a one-click unsubscribe link switched off on
+    email (ContactPoints; the reachability step skips them whatever is chosen here)."""
     channels: dict[str, dict[str, dict[str, Any]]] = {}
     for category in sorted(categories):
         row: dict[str, dict[str, Any]] = {}
@@ -152,6 +167,8 @@ def effective_preferences(preferences: NotificationPreferences | None,
             entry: dict[str, Any] = {"enabled": default if own is None else own,
                                      "source": DEFAULT if own is None else USER,
                                      "default": default}
+            if channel == EMAIL and category in email_unsubscribed:
+                entry.update(enabled=False, source=UNSUBSCRIBE_LINK)
             if policy.is_critical(category):
                 entry["critical"] = True  # sent whatever is chosen
             row[channel] = entry

@@ -27,6 +27,7 @@ from commands.notifications.contact_points import (
 )
 from commands.notifications.dispatch import ReleaseDue
 from commands.notifications.sms_consent import GrantSmsConsent
+from commands.notifications.unsubscribe import UnsubscribeEmail
 from domain.notifications.endpoints import new_signing_secret
 from domain.notifications.notifications import Notification
 from parley.assembly import Parley
@@ -246,6 +247,16 @@ def test_the_answer_shows_each_value_and_where_it_came_from(running: Engine) -> 
     assert again["channels"]["marketing"]["email"]["source"] == "default"
     assert again["locale"] == "pt-BR"  # not named: unchanged
     assert running.prefer(person, {"locale": "pt-BR"}).json()["changes"] == 0
+
+
+def test_an_email_unsubscribe_link_shows_as_the_source_of_that_choice(running: Engine) -> None:
+    person = running.someone()
+    running.parley.writer.execute(UnsubscribeEmail(uuid.UUID(person.user_id), "marketing",
+                                                   now()), a_cause())
+    shown = running.http.get(PATH, headers=person.auth).json()
+    assert shown["channels"]["marketing"]["email"]["enabled"] is False
+    assert shown["channels"]["marketing"]["email"]["source"] == "unsubscribe_link"
+    assert shown["channels"]["system"]["email"]["source"] == "default"
 
 
 @pytest.mark.parametrize(("body", "field"), [
