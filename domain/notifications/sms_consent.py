@@ -27,8 +27,10 @@ MAX_SOURCE_CHARS: Final = 64
 MAX_MESSAGE_ID_CHARS: Final = 64
 REMEMBERED_MESSAGES: Final = 100
 
-# Keywords carriers and the CTIA handbook require (matched on the whole message, any case)
-OPT_OUT_KEYWORDS: Final = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+# Keywords carriers and the CTIA handbook require, and Twilio's own two more (REVOKE, OPTOUT),
+# matched on the whole message in any case
+OPT_OUT_KEYWORDS: Final = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
+                                     "REVOKE", "OPTOUT"})
 OPT_IN_KEYWORDS: Final = frozenset({"START", "YES", "UNSTOP"})
 HELP_KEYWORDS: Final = frozenset({"HELP", "INFO"})
 SMS_REPLY: Final = "sms_reply"  # the source of a consent change made by an inbound keyword
