@@ -95,7 +95,10 @@ def first_instant_outside(windows: Sequence[LocalWindow], zone: ZoneInfo,
     at = at.astimezone(UTC)
     if not inside(windows, at, zone):
         return at
-    candidates = sorted(c for c in _candidates(windows, zone, at) if c > at)
+    ends = sorted(c for c in _end_instants(windows, zone, at) if c > at)
+    # a transition matters only before the first end that is outside (if there is one)
+    first_end = next((c for c in ends if not inside(windows, c, zone)), at + HORIZON)
+    candidates = sorted([*ends, *_transitions(zone, at, first_end)])
     for candidate in candidates:
         if not inside(windows, candidate, zone):
             return candidate
@@ -103,13 +106,12 @@ def first_instant_outside(windows: Sequence[LocalWindow], zone: ZoneInfo,
     raise InvalidQuietHours("quiet_hours", "the windows leave no time of day to send")
 
 
-def _candidates(windows: Sequence[LocalWindow], zone: ZoneInfo,
-                at: datetime) -> Iterable[datetime]:
+def _end_instants(windows: Sequence[LocalWindow], zone: ZoneInfo,
+                  at: datetime) -> Iterable[datetime]:
     local_day = at.astimezone(zone).date()
     for window in windows:
         for offset in range(-1, 3):
             yield from _instants_of(local_day + timedelta(days=offset), window.end, zone)
-    yield from _transitions(zone, at, at + HORIZON)
 
 
 def _instants_of(day: date, wall: time, zone: ZoneInfo) -> Iterable[datetime]:
