@@ -22,7 +22,7 @@ from domain.notifications.throttles import SUPPRESS, Ask, Shortfall
 
 # KEYS: the buckets of the call. ARGV[1]: now (epoch seconds); ARGV[2]: the number of groups;
 # then for each group its number of asks, and for each ask: its key's index in KEYS, capacity,
-# refill per second, tokens needed, 1 if it suppresses (else 0), 1 if it is urgent (else 0).
+# refill per second, tokens needed, then 1 (else 0) if it suppresses, is urgent, is redeeming.
 TAKE_ALL = """
 local now, groups = tonumber(ARGV[1]), tonumber(ARGV[2])
 local states, rules, changed = {}, {}, {}
@@ -49,15 +49,17 @@ for g = 1, groups do
     local capacity, rate = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
     asks[i] = {k = k, capacity = capacity, rate = rate,
                needed = math.min(tonumber(ARGV[p + 3]), capacity),
-               suppress = ARGV[p + 4] == '1', urgent = ARGV[p + 5] == '1'}
+               suppress = ARGV[p + 4] == '1', urgent = ARGV[p + 5] == '1',
+               redeeming = ARGV[p + 6] == '1'}
     current[k] = refilled(k, capacity, rate)
     rules[k] = {capacity, rate}
-    p = p + 6
+    p = p + 7
   end
   local short, suppressing = {}, nil
   for i = 1, n do
     local a = asks[i]
-    if current[a.k][1] < a.needed then
+    local s = current[a.k]
+    if not (s[1] >= a.needed and (a.urgent or a.redeeming or s[3] <= now)) then
       a.index = i - 1
       short[#short + 1] = a
       if a.suppress and suppressing == nil then suppressing = a end
@@ -75,13 +77,13 @@ for g = 1, groups do
     local a = suppressing
     local have = current[a.k][1]
     answers[g] = {1, a.index, string.format('%.17g', have),
-                  string.format('%.17g', (a.needed - have) / a.rate)}
+                  string.format('%.17g', math.max(0, a.needed - have) / a.rate)}
   else
     local longest = nil
     for _, a in ipairs(short) do
       local s = current[a.k]
-      local due = now + (a.needed - s[1]) / a.rate
-      if not a.urgent then
+      local due = now + math.max(0, a.needed - s[1]) / a.rate
+      if not (a.urgent or a.redeeming) then
         if s[3] > now then due = math.max(due, s[3] + a.needed / a.rate) end
         states[a.k] = {s[1], s[2], due}
         current[a.k] = states[a.k]
@@ -121,7 +123,8 @@ class RedisThrottleBuckets:
             for ask in asks:
                 index = keys.setdefault(self._prefix + ask.key, len(keys) + 1)
                 args += [index, ask.rule.capacity, ask.rule.refill_per_second, ask.needed,
-                         1 if ask.policy == SUPPRESS else 0, 1 if ask.urgent else 0]
+                         1 if ask.policy == SUPPRESS else 0, 1 if ask.urgent else 0,
+                         1 if ask.redeeming else 0]
         answers = self._script(keys=list(keys), args=args)
         return [None if int(answer[0]) == 0
                 else Shortfall(int(answer[1]), float(answer[2]), float(answer[3]))

@@ -241,7 +241,8 @@ def _throttled(notification: Notification, planned: Sequence[PlannedDelivery],
     asks = throttling.policy.asks(
         str(notification.recipient_id), notification.category, notification.priority,
         channel, first_attempt=notification.attempts_made == 0,
-        deliveries=Counter(p.provider for p in planned))
+        deliveries=Counter(p.provider for p in planned),
+        redeeming=notification.redeeming_throttle)
     if not asks:
         return False
     if notification.id not in throttling.verdicts:

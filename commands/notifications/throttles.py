@@ -45,6 +45,11 @@ class ThrottleAsk:
     priority: str
     asks: tuple[Ask, ...]
 
+    @property
+    def order(self) -> tuple[int, bool]:
+        """Most urgent first; of one priority, those back for a token promised to them."""
+        return rank(self.priority), not any(a.redeeming for a in self.asks)
+
 
 @dataclass(frozen=True)
 class Throttling:
@@ -66,8 +71,8 @@ class DispatchThrottle:
         return Throttling(self.policy)
 
     def decide(self, asking: Sequence[ThrottleAsk], now: datetime) -> Throttling:
-        """Take the tokens of `asking`, most urgent first (the order of equals kept)."""
-        ordered = sorted(asking, key=lambda a: rank(a.priority))
+        """Take the tokens of `asking` in their order (that of equals kept)."""
+        ordered = sorted(asking, key=lambda a: a.order)
         shortfalls = self._buckets.take([a.asks for a in ordered], now.timestamp())
         return Throttling(self.policy, verdicts(ordered, shortfalls, now))
 

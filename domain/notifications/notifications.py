@@ -142,6 +142,7 @@ class Notification(ParleyAggregate):
         self.posted_at: datetime | None = None
         self.attempts_made = 0
         self.redrives = 0
+        self.throttled_at_attempt: int | None = None  # attempts made when last throttled
         self.withdrawn: str | None = None  # why, if withdrawn while out with a provider
         self.rendered: dict[str, dict[str, Any]] = {}  # channel -> its template's content
 
@@ -242,6 +243,10 @@ class Notification(ParleyAggregate):
         until: datetime
         policy: str
         at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            # until its next dispatch, it is back for the token it was held for
+            aggregate.throttled_at_attempt = aggregate.attempts_made
 
     class Dispatched(ParleyAggregate.Event):
         channel: str
@@ -550,6 +555,12 @@ class Notification(ParleyAggregate):
         else:
             self.trigger_event(self.Held, until=max(verdict.until, now), reason=THROTTLED,
                                timer_id=self.timer_count + 1, **fields)
+
+    @property
+    def redeeming_throttle(self) -> bool:
+        """Held by a throttle and released since, not dispatched yet: the token it was held
+        for should be there for it (domain/notifications/throttles.py, Ask.redeeming)."""
+        return self.state == QUEUED and self.throttled_at_attempt == self.attempts_made
 
     def unreachable(self, reason: str, now: datetime, cause: Cause) -> None:
         """The recipient has no address on the current channel (any more): the next channel

@@ -96,6 +96,13 @@ class Ask:
     # a critical notification's: held, it waits only for the next token, not for those
     # promised to the ones held before it (nor does it push them later)
     urgent: bool = False
+    # back for the token it was held for: it takes one if there is one, promised or not
+    # (a newcomer takes none while tokens are promised: it is held after the promised ones)
+    redeeming: bool = False
+
+    def grantable(self, state: BucketState, now: float) -> bool:
+        return state.tokens >= self.needed and (
+            self.urgent or self.redeeming or state.promised <= now)
 
     @property
     def needed(self) -> float:
@@ -126,7 +133,7 @@ def take_all(states: MutableMapping[str, BucketState], groups: Sequence[Sequence
     for asks in groups:
         current = {a.key: refilled(states.get(a.key), a.rule, now) for a in asks}
         short = [(index, ask) for index, ask in enumerate(asks)
-                 if current[ask.key].tokens < ask.needed]
+                 if not ask.grantable(current[ask.key], now)]
         if not short:
             for ask in asks:
                 state = current[ask.key]
@@ -138,14 +145,14 @@ def take_all(states: MutableMapping[str, BucketState], groups: Sequence[Sequence
         if suppressing:
             index, ask = suppressing[0]
             have = current[ask.key].tokens
-            answers.append(Shortfall(index, have, (ask.needed - have)
+            answers.append(Shortfall(index, have, max(0.0, ask.needed - have)
                                      / ask.rule.refill_per_second))
             continue
         longest: Shortfall | None = None
         for index, ask in short:
             state = current[ask.key]
-            due = now + (ask.needed - state.tokens) / ask.rule.refill_per_second
-            if not ask.urgent:
+            due = now + max(0.0, ask.needed - state.tokens) / ask.rule.refill_per_second
+            if not (ask.urgent or ask.redeeming):
                 if state.promised > now:
                     due = max(due, state.promised + ask.needed / ask.rule.refill_per_second)
                 states[ask.key] = current[ask.key] = BucketState(state.tokens, state.at, due)
@@ -187,24 +194,27 @@ class ThrottlePolicy:
         return bool(self.recipient or self.recipient_bulk or self.channels or self.providers)
 
     def asks(self, recipient_id: str, category: str, priority: str, channel: str,
-             first_attempt: bool, deliveries: Mapping[str, int]) -> tuple[Ask, ...]:
-        """What an attempt on `channel` with `deliveries` (provider -> how many) takes."""
+             first_attempt: bool, deliveries: Mapping[str, int],
+             redeeming: bool = False) -> tuple[Ask, ...]:
+        """What an attempt on `channel` with `deliveries` (provider -> how many) takes;
+        `redeeming`: it was held by a throttle for a token that should be there now."""
         asks: list[Ask] = []
         urgent = category in self.critical_categories
         if first_attempt and not urgent:
             if self.recipient_bulk is not None and priority == BULK:
                 asks.append(Ask(RECIPIENT_BULK, f"{RECIPIENT_BULK}:{recipient_id}",
-                                self.recipient_bulk, policy=SUPPRESS))
+                                self.recipient_bulk, policy=SUPPRESS, redeeming=redeeming))
             if self.recipient is not None:
-                asks.append(Ask(RECIPIENT, f"{RECIPIENT}:{recipient_id}", self.recipient))
+                asks.append(Ask(RECIPIENT, f"{RECIPIENT}:{recipient_id}", self.recipient,
+                                redeeming=redeeming))
         count = sum(deliveries.values())
         channel_rule = self.channels.get(channel)
         if channel_rule is not None and count:
             asks.append(Ask(f"channel:{channel}", f"channel:{channel}", channel_rule, count,
-                            urgent=urgent))
+                            urgent=urgent, redeeming=redeeming))
         for provider, sends in sorted(deliveries.items()):
             rule = self.providers.get(provider)
             if rule is not None and sends:
                 asks.append(Ask(f"provider:{provider}", f"provider:{provider}", rule, sends,
-                                urgent=urgent))
+                                urgent=urgent, redeeming=redeeming))
         return tuple(asks)

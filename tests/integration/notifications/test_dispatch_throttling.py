@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -20,7 +20,7 @@ from adapters.notifications.memory_queue import PriorityQueues
 from adapters.notifications.redis_buckets import RedisThrottleBuckets
 from commands.notifications.circuits import CircuitBoard
 from commands.notifications.contact_points import AddWebhookEndpoint, ContactPointRules
-from commands.notifications.dispatch import DispatchesStarted, StartDispatches
+from commands.notifications.dispatch import DispatchesStarted, ReleaseDue, StartDispatches
 from commands.notifications.dispatcher import DISPATCHER_ACTOR, Dispatcher, DispatchJob
 from commands.notifications.providers import Delivery, ProviderAnswer
 from commands.notifications.throttles import DispatchThrottle, Throttling
@@ -92,10 +92,11 @@ def dispatcher_for(writer: GroupCommitWriter,
                    hooks: Hooks) -> Iterator[object]:
     started: list[Dispatcher] = []
 
-    def make(throttle: DispatchThrottle) -> Dispatcher:
+    def make(throttle: DispatchThrottle,
+             clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Dispatcher:
         board = CircuitBoard(BreakerPolicy(), {hooks.name: hooks.channel})
         dispatcher = Dispatcher(PriorityQueues(), [hooks], writer.execute, board,
-                                throttle=throttle)
+                                clock=clock, throttle=throttle)
         dispatcher.start()
         started.append(dispatcher)
         return dispatcher
@@ -269,3 +270,29 @@ def test_what_needs_no_token_is_sent_while_the_rest_of_the_batch_takes_its_token
     assert buckets.critical_sent_before_answering
     assert sorted(hooks.sent) == sorted([alert, news])
     assert notification(event_log, alert).state == notification(event_log, news).state
+
+
+def test_a_held_one_released_takes_the_token_promised_to_it_before_a_newcomer_does(
+        writer, event_log, hooks, dispatcher_for) -> None:
+    one_every_two_seconds = ThrottlePolicy(recipient=BucketRule(1, 0.5))
+    clock = [datetime.now(UTC)]
+    user = someone_reachable(writer)
+    first, held = trigger(writer, user, "normal"), trigger(writer, user, "normal")
+    dispatcher = dispatcher_for(DispatchThrottle(one_every_two_seconds,
+                                                 MemoryThrottleBuckets()), lambda: clock[0])
+    dispatcher.dispatch([DispatchJob(first, "normal"), DispatchJob(held, "normal")])
+    [promise] = throttled(event_log, held)
+
+    newcomer = trigger(writer, user, "normal")
+    clock[0] = promise.until  # the timer releases it then
+    timer = notification(event_log, held).timer
+    assert timer is not None
+    released = writer.execute(ReleaseDue(((held, timer.timer_id),), promise.until),
+                              Cause(DISPATCHER_ACTOR, uuid.uuid4())).result
+    assert released.released == (held,)
+    dispatcher.dispatch([DispatchJob(newcomer, "normal"), DispatchJob(held, "normal")])
+
+    assert hooks.sent == [first, held]
+    [after] = throttled(event_log, newcomer)
+    assert after.until > promise.until
+    assert throttled(event_log, held) == [promise]  # throttled once, never again

@@ -42,8 +42,8 @@ def buckets(request: pytest.FixtureRequest, namespace: str) -> Iterator[Throttle
 
 
 def ask(key: str, rule: BucketRule, tokens: int = 1, policy: str = HOLD,
-        urgent: bool = False) -> Ask:
-    return Ask(key.split(":")[0], key, rule, tokens, policy, urgent)
+        urgent: bool = False, redeeming: bool = False) -> Ask:
+    return Ask(key.split(":")[0], key, rule, tokens, policy, urgent, redeeming)
 
 
 def test_a_full_bucket_grants_its_burst_and_then_says_how_long_to_wait(
@@ -92,6 +92,19 @@ def test_an_urgent_ask_waits_only_for_the_next_token_and_pushes_no_one_later(
     assert next_held is not None and next_held.wait_seconds == pytest.approx(0.3)
 
 
+def test_while_tokens_are_promised_a_newcomer_waits_behind_and_the_held_one_takes_its_own(
+        buckets: ThrottleBuckets) -> None:
+    rule = BucketRule(2, 1.0)
+    answers = buckets.take([[ask("recipient:ada", rule)] for _ in range(4)], T0)
+    assert answers[:2] == [None, None] and answers[3] is not None
+    assert answers[3].wait_seconds == pytest.approx(2.0)  # promised the second token to come
+    # at T0 + 1 the first promised token is there: a newcomer may not take it...
+    [newcomer] = buckets.take([[ask("recipient:ada", rule)]], T0 + 1)
+    assert newcomer is not None and newcomer.wait_seconds == pytest.approx(2.0)
+    # ...the one it was promised to, back for it, does
+    assert buckets.take([[ask("recipient:ada", rule, redeeming=True)]], T0 + 1) == [None]
+
+
 def test_a_suppressing_bucket_is_the_answer_when_it_is_short(buckets: ThrottleBuckets) -> None:
     cap, budget = BucketRule(1, 1e-4), BucketRule(1, 1.0)
     group = [ask("recipient_bulk:ada", cap, policy=SUPPRESS), ask("recipient:ada", budget)]
@@ -109,7 +122,8 @@ def test_a_clock_that_goes_back_refills_nothing(buckets: ThrottleBuckets) -> Non
 
 groups = st.lists(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]),
                                      st.integers(min_value=1, max_value=3),
-                                     st.booleans(), st.booleans()), min_size=1, max_size=3,
+                                     st.booleans(), st.booleans(), st.booleans()),
+                           min_size=1, max_size=3,
                            unique_by=lambda t: t[0]), min_size=1, max_size=6)
 RULES = {"a": BucketRule(2, 0.5), "b": BucketRule(3, 2.0), "c": BucketRule(1, 0.125)}
 
@@ -120,15 +134,15 @@ RULES = {"a": BucketRule(2, 0.5), "b": BucketRule(3, 2.0), "c": BucketRule(1, 0.
                                                   allow_nan=False)), min_size=1, max_size=6))
 def test_every_implementation_answers_exactly_as_the_math(
         buckets: ThrottleBuckets,
-        calls: list[tuple[list[list[tuple[str, int, bool, bool]]], float]]) -> None:
+        calls: list[tuple[list[list[tuple[str, int, bool, bool, bool]]], float]]) -> None:
     prefix = uuid.uuid4().hex  # one example's buckets are its own
     states: dict[str, BucketState] = {}
     now = T0
     for call, step in calls:
         now += step
         asked = [[Ask(name, f"{prefix}:{name}", RULES[name], tokens,
-                      SUPPRESS if suppress else HOLD, urgent)
-                  for name, tokens, suppress, urgent in group]
+                      SUPPRESS if suppress else HOLD, urgent, redeeming)
+                  for name, tokens, suppress, urgent, redeeming in group]
                  for group in call]
         assert buckets.take(asked, now) == take_all(states, asked, now)
 

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from commands.notifications.throttles import DispatchThrottle, ThrottleAsk
 from domain.notifications.content import Content
 from domain.notifications.decisions import RecipientFacts, RoutingRequest, decide
-from domain.notifications.notifications import HELD, QUEUED, SUPPRESSED, Notification
+from domain.notifications.notifications import (
+    HELD,
+    QUEUED,
+    SUPPRESSED,
+    Notification,
+    PlannedDelivery,
+)
 from domain.notifications.throttles import (
     HOLD,
     RECIPIENT,
@@ -174,6 +180,17 @@ class Buckets:
         return list(take_all(self.states, groups, now))
 
 
+def test_of_one_priority_those_back_for_their_promised_token_take_first() -> None:
+    rule, taken = BucketRule(2, 0.1), Buckets()
+    newcomer, returning, high = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    throttling = DispatchThrottle(ThrottlePolicy(channels={"sms": rule}), taken).decide(
+        [ThrottleAsk(newcomer, "normal", (Ask("channel:sms", "sms", rule),)),
+         ThrottleAsk(returning, "normal", (Ask("channel:sms", "sms", rule, redeeming=True),)),
+         ThrottleAsk(high, "high", (Ask("channel:sms", "sms", rule),))], NOW)
+    assert throttling.verdicts[high] is None and throttling.verdicts[returning] is None
+    assert throttling.verdicts[newcomer] is not None  # two tokens: high's and the returning
+
+
 def test_the_dispatcher_takes_tokens_most_urgent_first_and_dates_the_refusal() -> None:
     rule = BucketRule(1, 0.1)
     taken = Buckets()
@@ -216,6 +233,13 @@ def test_a_throttled_notification_records_the_bucket_and_is_held_until_it_has_a_
     assert not notification.release(held.timer_id, until - timedelta(milliseconds=1), CAUSE)
     assert notification.release(held.timer_id, until, CAUSE)
     assert notification.state == QUEUED and notification.attempts_made == 0
+    assert notification.redeeming_throttle  # back for the token it was held for
+    notification.dispatch([PlannedDelivery("cp-1", "fcm", "fcm-main")], until, CAUSE)
+    assert not notification.redeeming_throttle
+
+
+def test_a_notification_never_throttled_redeems_nothing() -> None:
+    assert not a_queued_notification().redeeming_throttle
 
 
 def test_a_suppressing_bucket_suppresses_it_with_the_bucket_as_the_reason() -> None:
