@@ -5,6 +5,7 @@ it too (api/notifications/sms_inbound.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -13,8 +14,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.answers import Answer, Answers
-from api.http.dependencies import Commands
-from api.http.problems import COMMAND_PROBLEMS, problem_responses
+from api.http.dependencies import Commands, ParleyDep, UserId
+from api.http.problems import COMMAND_PROBLEMS, QUERY_PROBLEMS, problem_responses
+from api.notifications.compliance import compliance_records
 from commands.notifications.sms_consent import (
     GrantSmsConsent,
     SmsConsentChanged,
@@ -53,11 +55,40 @@ class ConsentAnswer(BaseModel):
     position: int
 
 
+class NumberConsent(BaseModel):
+    contact_point_id: uuid.UUID
+    number: str
+    consent: str = Field(description="granted, revoked or none (never asked)")
+    since: datetime | None = Field(description="When it was granted or withdrawn")
+    source: str | None = Field(description="Through what: the opt-in's source, `api`, or "
+                                           "`sms_reply` (a STOP or START texted back)")
+
+
+class ConsentList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"numbers": [{
+        "contact_point_id": POINT_ID, "number": "+447911123456", "consent": "granted",
+        "since": "2026-11-02T09:26:53+00:00", "source": "app:settings"}]}]})
+
+    numbers: list[NumberConsent]
+
+
 reply = Answers({SmsConsentChanged: lambda r: Answer(200, {
     "contact_point_id": str(r.contact_point_id), "consent": r.status,
     "recorded": r.new})}).reply
 PROBLEMS = problem_responses(*COMMAND_PROBLEMS, described={
     404: NOT_A_PHONE, 422: "no wording, or a malformed source (errors[].field names it)"})
+
+
+@router.get("", response_model=ConsentList, responses=problem_responses(*QUERY_PROBLEMS),
+            summary="My phone numbers and whether each agreed to texts")
+async def sms_consents(caller: UserId, parley: ParleyDep) -> ConsentList:
+    """Read from the log itself, so an answer just given by `PUT` or a STOP is seen at once."""
+    record = await asyncio.to_thread(compliance_records(parley.event_log).record, caller,
+                                     _now())
+    return ConsentList(numbers=[NumberConsent(
+        contact_point_id=c.contact_point_id, number=c.number, consent=c.status,
+        since=None if c.event is None else c.event.at,
+        source=None if c.event is None else c.event.source) for c in record.sms_consents])
 
 
 @router.put("", response_model=ConsentAnswer, responses=PROBLEMS,

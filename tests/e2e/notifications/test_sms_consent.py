@@ -154,6 +154,9 @@ def test_an_opt_in_is_recorded_with_its_wording_and_source_and_lets_sms_through(
     assert (opted_in.wording, opted_in.source, str(opted_in.user_id)) == (
         WORDING, "app:settings", person.user_id)
     assert world.consent(person, point).json()["recorded"] is False  # the same again
+    [listed] = world.http.get("/v1/users/me/sms-consent", headers=person.auth).json()["numbers"]
+    assert (listed["contact_point_id"], listed["number"], listed["consent"], listed["source"]) \
+        == (point, number, "granted", "app:settings")
     notification = world.trigger(person)
     assert notification.channels == ["sms"]
     assert decided(world, notification)["inputs"]["numbers"][0]["consent_version"] == 2
@@ -196,6 +199,8 @@ def test_stop_texted_back_withdraws_consent_with_one_confirmation(world: World) 
     assert STOPPED in first.text
     assert again.status_code == 200 and again.text == EMPTY
     assert world.status(number) == "revoked"
+    [listed] = world.http.get("/v1/users/me/sms-consent", headers=person.auth).json()["numbers"]
+    assert (listed["consent"], listed["source"]) == ("revoked", "sms_reply")
     notification = world.trigger(person)
     assert "sms" not in notification.channels
     [shown] = decided(world, notification)["inputs"]["numbers"]
