@@ -231,9 +231,10 @@ class Notification(ParleyAggregate):
         sets = values(state=QUEUED, timer=None)
 
     class Throttled(ParleyAggregate.Event):
-        """A dispatch a bucket refused (domain/notifications/throttles.py): which bucket, what
-        it had and how it refills, when it will have a token, and what followed (`policy`:
-        held until then, or suppressed)."""
+        """A dispatch a bucket refused (domain/notifications/throttles.py): which bucket, the
+        tokens it had (those promised to notifications held before this one included: it
+        waits behind them) and how it refills, when it will have a token for this one, and
+        what followed (`policy`: held until then, or suppressed)."""
 
         channel: str
         bucket: str
