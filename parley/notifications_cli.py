@@ -15,7 +15,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
@@ -199,11 +199,10 @@ def stats(
         analytics_request,
     )
 
-    end = _moment(until, "--to") or datetime.now(UTC)
-    start = _moment(since, "--from") or end - timedelta(days=1)
     try:
-        request = analytics_request(start, end, group_by.split(",") if group_by else None,
-                                    interval)
+        request = analytics_request(_moment(since, "--from"),
+                                    _moment(until, "--to") or datetime.now(UTC),
+                                    group_by.split(",") if group_by else None, interval)
     except BadAnalyticsQuery as error:
         fail(f"--{error.field.replace('_', '-')}: {error}")
     settings = command_settings()

@@ -3,7 +3,7 @@ latency percentiles and cost over a time range, from the analytics read model.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -25,7 +25,6 @@ from projections.notifications.analytics_report import (
 router = APIRouter(prefix="/v1/admin/notifications", tags=["notifications"],
                    dependencies=[Depends(admin)])
 ANALYTICS = [NotificationAnalyticsProjector.name]
-DEFAULT_SPAN = timedelta(days=1)
 
 
 async def get_analytics(parley: ParleyDep) -> AnalyticsQueries:
@@ -147,8 +146,7 @@ def notification_analytics(
     were sent, delivered, opened and clicked, and the rates; suppressions by reason;
     request-to-delivery p50/p90/p99 per priority; cost per channel and provider. A range is
     at most 366 days; an unknown grouping or interval, or `from` not before `to`, is 422."""
-    end = until or datetime.now(UTC)
-    request = analytics_request(since or end - DEFAULT_SPAN, end,
+    request = analytics_request(since, until or datetime.now(UTC),
                                 group_by.split(",") if group_by else None, interval)
     wait_for(gate, position, ANALYTICS)
     return analytics_out(queries.report(request))

@@ -21,6 +21,7 @@ DIMENSIONS: Final = ("category", "channel", "provider", "priority", "status")
 DEFAULT_GROUP_BY: Final = ("category", "channel", "provider")
 INTERVALS: Final = {"hour": 3_600_000, "day": 86_400_000}
 MAX_RANGE: Final = timedelta(days=366)
+DEFAULT_SPAN: Final = timedelta(days=1)
 MAX_HOURLY_RANGE: Final = timedelta(days=31)  # 744 hourly buckets
 MAX_GROUPS: Final = 1000
 PERCENTS: Final = (50.0, 90.0, 99.0)
@@ -61,12 +62,17 @@ class AnalyticsReport:
     truncated: bool = False
 
 
-def analytics_request(since: datetime, until: datetime, group_by: Sequence[str] | None,
+def analytics_request(since: datetime | None, until: datetime, group_by: Sequence[str] | None,
                       interval: str | None) -> AnalyticsRequest:
-    """The request, checked: a bounded range forwards in time, known dimensions, a known
-    interval with not too many buckets."""
-    if since.tzinfo is None or until.tzinfo is None:
+    """The request, checked: a bounded range forwards in time (`since` by default a day
+    before `until`), known dimensions, a known interval with not too many buckets."""
+    if until.tzinfo is None or (since is not None and since.tzinfo is None):
         raise BadAnalyticsQuery("from", "times need a UTC offset (e.g. 2026-12-01T00:00:00Z)")
+    try:
+        until = until.astimezone(UTC)
+        since = until - DEFAULT_SPAN if since is None else since.astimezone(UTC)
+    except OverflowError as error:  # within a day of year 1 or 9999
+        raise BadAnalyticsQuery("from", "a time outside the years 1 to 9999") from error
     if since >= until:
         raise BadAnalyticsQuery("from", "from must be before to")
     if until - since > MAX_RANGE:
@@ -81,7 +87,7 @@ def analytics_request(since: datetime, until: datetime, group_by: Sequence[str] 
     if interval == "hour" and until - since > MAX_HOURLY_RANGE:
         raise BadAnalyticsQuery("interval", f"hourly buckets cover at most "
                                             f"{MAX_HOURLY_RANGE.days} days; use day")
-    return AnalyticsRequest(since.astimezone(UTC), until.astimezone(UTC), chosen, interval)
+    return AnalyticsRequest(since, until, chosen, interval)
 
 
 def _ms(at: datetime) -> int:

@@ -152,6 +152,7 @@ def test_what_was_sent_delivered_failed_and_read_is_counted_with_latency_and_cos
      "interval"),
     ({"from": "2026-12-01T00:00:00", "to": "2026-12-02T00:00:00"}, "from"),
     ({"from": "yesterday"}, "from"),
+    ({"to": "0001-01-01T00:00:00Z"}, "from"),  # its default `from` is before year 1
 ])
 def test_bad_input_is_a_422_problem(parley: ParleyClient, admin: Person,
                                     params: dict[str, str], field: str) -> None:

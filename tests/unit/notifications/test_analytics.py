@@ -3,10 +3,12 @@ checks a report's request passes (no store: both are pure)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from projections.notifications.analytics import (
     ANALYTICS,
@@ -15,7 +17,11 @@ from projections.notifications.analytics import (
     NotificationAnalyticsProjector,
     reason_key,
 )
-from projections.notifications.analytics_report import BadAnalyticsQuery, analytics_request
+from projections.notifications.analytics_report import (
+    DIMENSIONS,
+    BadAnalyticsQuery,
+    analytics_request,
+)
 from projections.read_model.documents import PatchMatching, Upsert
 from tests.notification_lives import T0, Life
 
@@ -93,6 +99,8 @@ def test_a_reason_is_kept_as_its_first_clause_bounded(reason: str, key: str) -> 
     (T0, T0 + timedelta(days=1), ["channel", "recipient_id"], None, "group_by"),
     (T0, T0 + timedelta(days=1), None, "minute", "interval"),
     (T0.replace(tzinfo=None), T0.replace(tzinfo=None) + timedelta(days=1), None, None, "from"),
+    (None, datetime(1, 1, 1, 12, tzinfo=UTC), None, None, "from"),
+    (T0, datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))), None, None, "from"),
 ])
 def test_a_request_the_report_cannot_answer_is_refused_naming_its_field(
         since: Any, until: Any, group_by: Any, interval: Any, field: str) -> None:
@@ -101,8 +109,27 @@ def test_a_request_the_report_cannot_answer_is_refused_naming_its_field(
     assert refused.value.field == field
 
 
-def test_a_request_defaults_to_category_channel_and_provider() -> None:
-    request = analytics_request(T0, T0 + timedelta(days=366), None, "day")
-    assert request.group_by == ("category", "channel", "provider")
+def test_a_request_defaults_to_the_day_before_and_category_channel_and_provider() -> None:
+    request = analytics_request(None, T0, None, "day")
+    assert (request.since, request.group_by) == (T0 - timedelta(days=1),
+                                                 ("category", "channel", "provider"))
+    assert analytics_request(T0, T0 + timedelta(days=366), None, "day").interval == "day"
     assert analytics_request(T0, T0 + timedelta(days=1), ["status", "status"],
                              None).group_by == ("status",)
+
+
+@settings(max_examples=300, deadline=None)
+@given(since=st.none() | st.datetimes(timezones=st.timezones() | st.none()),
+       until=st.datetimes(timezones=st.timezones() | st.none()),
+       group_by=st.none() | st.lists(st.sampled_from([*DIMENSIONS, "x", ""]), max_size=6),
+       interval=st.none() | st.sampled_from(["hour", "day", "week", ""]))
+def test_any_request_is_answered_or_refused_with_its_field_never_an_error(
+        since: datetime | None, until: datetime, group_by: list[str] | None,
+        interval: str | None) -> None:
+    try:
+        request = analytics_request(since, until, group_by, interval)
+    except BadAnalyticsQuery as refused:
+        assert refused.field in ("from", "to", "group_by", "interval")
+        return
+    assert request.since < request.until <= request.since + timedelta(days=366)
+    assert request.since.utcoffset() == timedelta(0)
