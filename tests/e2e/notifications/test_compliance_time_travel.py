@@ -193,7 +193,7 @@ def test_an_unknown_user_is_not_found(history: History) -> None:
 
 
 def test_the_cli_answers_the_same_as_a_table_and_as_json(history: History) -> None:
-    env = {"PARLEY_DATA_DIR": str(history.data_dir), "COLUMNS": "300"}
+    env = {"PARLEY_DATA_DIR": str(history.data_dir), "PARLEY_DATABASE_URL": "", "COLUMNS": "300"}
     runner = CliRunner()
     as_json = runner.invoke(parley_cli, ["compliance", "show", history.user.user_id, "--at",
                                          instant(2.5).isoformat(), "--json"], env=env)
