@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Final
 from xml.sax.saxutils import escape
@@ -79,9 +79,9 @@ class Inbound:
     """An incoming text as either provider posts it; `twilio`: answered in TwiML."""
 
     message_id: str
-    number: str
-    text: str
-    twilio: bool
+    number: str = field(repr=False)
+    text: str = field(repr=False)
+    twilio: bool = True
 
 
 def inbound_of(fields: Mapping[str, str]) -> Inbound | None:

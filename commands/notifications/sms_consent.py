@@ -6,7 +6,7 @@ the facts the decision pipeline's consent step reads (domain/notifications/conse
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 from uuid import UUID
@@ -53,8 +53,8 @@ class ReceiveSmsReply:
 
     provider: str
     message_id: str
-    number: str  # E.164
-    text: str
+    number: str = field(repr=False)  # E.164: personal, never in a log line
+    text: str = field(repr=False)
     at: datetime
 
 
