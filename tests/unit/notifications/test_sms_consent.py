@@ -198,3 +198,37 @@ def test_a_request_without_sms_is_not_looked_at() -> None:
     decision = STEP.decide(request(channels=(IN_APP,)), facts(**{NUMBER: None}), now())
 
     assert decision.ruled_out == () and decision.inputs == {}
+
+
+ACTIONS = st.lists(st.tuples(
+    st.sampled_from(["opt_in", "opt_out", *sorted(OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS)]),
+    st.integers(0, 5)), max_size=30)
+
+
+@given(ACTIONS)
+def test_consent_follows_its_model_and_a_seen_message_never_changes_it(
+        actions: list[tuple[str, int]]) -> None:
+    """The model: an opt-in grants; an opt-out, or a STOP word, revokes; a START word restores
+    only a revoked consent; a message id already seen does nothing (ids drawn from a few, so
+    repeats are common)."""
+    consent, user, model, seen = a_consent(), uuid.uuid4(), NONE, set()
+    for action, message in actions:
+        message_id = f"m{message}"
+        if action == "opt_in":
+            consent.opt_in(user, WORDING, "app", now(), a_cause())
+            model = GRANTED
+        elif action == "opt_out":
+            consent.opt_out(user, "api", now(), a_cause())
+            model = REVOKED if model == GRANTED else model
+        else:
+            changed = consent.reply(action, "twilio", message_id, now(), a_cause())
+            before = model
+            if message_id not in seen:
+                if action in OPT_OUT_KEYWORDS:
+                    model = REVOKED
+                elif model == REVOKED:
+                    model = GRANTED
+            assert changed == (model != before)
+            if changed:
+                seen.add(message_id)
+        assert consent.status == model
