@@ -64,8 +64,10 @@ from projections.messaging.live import (
 )
 from projections.messaging.memberships import Memberships
 from projections.messaging.queries import AttachmentReaders, MessagingQueries
+from projections.notifications.analytics_report import AnalyticsQueries, Price
 from projections.notifications.contact_points import ContactPointQueries
 from projections.notifications.providers import ProviderHealthQueries
+from projections.notifications.templates import TemplateQueries
 from projections.read_model.consistency import ConsistencyGate
 from projections.read_model.documents import DocumentChange, ReadStore
 from projections.read_model.events import PositionedEvent
@@ -166,6 +168,8 @@ class Parley:
     invitations: InvitationQueries = field(init=False)
     provider_health: ProviderHealthQueries = field(init=False)  # breakers, error rates
     contact_points: ContactPointQueries = field(init=False)
+    notification_templates: TemplateQueries = field(init=False)
+    notification_analytics: AnalyticsQueries = field(init=False)  # priced per the settings
     presence_audience: PresenceAudience = field(init=False)
     blobs: BlobStore = field(init=False)
     attachment_access: AttachmentAccess = field(init=False)
@@ -361,6 +365,10 @@ def attach_queries(parley: Parley) -> None:
     parley.invitations = InvitationQueries(parley.store)
     parley.provider_health = ProviderHealthQueries(parley.store)
     parley.contact_points = ContactPointQueries(parley.store)
+    parley.notification_templates = TemplateQueries(parley.store)
+    parley.notification_analytics = AnalyticsQueries(parley.store, {
+        name: Price(p.message_micros, p.segment_micros)
+        for name, p in parley.settings.notification_prices.items()})
     stamped = StampedCache(parley.cache, parley.store, parley.serving_generations)
     memberships = Memberships(parley.store, stamped)
     contacts = ContactQueries(parley.store, stamped)

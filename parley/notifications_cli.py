@@ -194,7 +194,7 @@ def stats(
     from api.notifications.analytics import analytics_out
     from projections.notifications.analytics_report import (
         AnalyticsQueries,
-        BadAnalyticsQuery,
+        BadAnalyticsRequest,
         Price,
         analytics_request,
     )
@@ -203,7 +203,7 @@ def stats(
         request = analytics_request(_moment(since, "--from"),
                                     _moment(until, "--to") or datetime.now(UTC),
                                     group_by.split(",") if group_by else None, interval)
-    except BadAnalyticsQuery as error:
+    except BadAnalyticsRequest as error:
         fail(f"--{error.field.replace('_', '-')}: {error}")
     settings = command_settings()
     prices = {name: Price(p.message_micros, p.segment_micros)

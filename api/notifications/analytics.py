@@ -18,7 +18,6 @@ from projections.notifications.analytics_report import (
     INTERVALS,
     AnalyticsQueries,
     AnalyticsReport,
-    Price,
     analytics_request,
 )
 
@@ -28,9 +27,7 @@ ANALYTICS = [NotificationAnalyticsProjector.name]
 
 
 async def get_analytics(parley: ParleyDep) -> AnalyticsQueries:
-    prices = {name: Price(p.message_micros, p.segment_micros)
-              for name, p in parley.settings.notification_prices.items()}
-    return AnalyticsQueries(parley.store, prices)
+    return parley.notification_analytics
 
 
 AnalyticsDep = Annotated[AnalyticsQueries, Depends(get_analytics)]

@@ -48,7 +48,7 @@ Variables = Annotated[dict[str, JsonValue], Field(max_length=50)]
 
 
 async def get_template_queries(parley: ParleyDep) -> TemplateQueries:
-    return TemplateQueries(parley.store)
+    return parley.notification_templates
 
 
 Templates = Annotated[TemplateQueries, Depends(get_template_queries)]

@@ -31,7 +31,7 @@ OPENED: Final = "read_at_ms"  # read in the inbox
 CLICKED: Final = "clicked_at_ms"
 
 
-class BadAnalyticsQuery(InvalidCommand):
+class BadAnalyticsRequest(InvalidCommand):
     """A range, grouping or interval the report cannot answer (`field` names which)."""
 
 
@@ -67,25 +67,25 @@ def analytics_request(since: datetime | None, until: datetime, group_by: Sequenc
     """The request, checked: a bounded range forwards in time (`since` by default a day
     before `until`), known dimensions, a known interval with not too many buckets."""
     if until.tzinfo is None or (since is not None and since.tzinfo is None):
-        raise BadAnalyticsQuery("from", "times need a UTC offset (e.g. 2026-12-01T00:00:00Z)")
+        raise BadAnalyticsRequest("from", "times need a UTC offset (e.g. 2026-12-01T00:00:00Z)")
     try:
         until = until.astimezone(UTC)
         since = until - DEFAULT_SPAN if since is None else since.astimezone(UTC)
     except OverflowError as error:  # within a day of year 1 or 9999
-        raise BadAnalyticsQuery("from", "a time outside the years 1 to 9999") from error
+        raise BadAnalyticsRequest("from", "a time outside the years 1 to 9999") from error
     if since >= until:
-        raise BadAnalyticsQuery("from", "from must be before to")
+        raise BadAnalyticsRequest("from", "from must be before to")
     if until - since > MAX_RANGE:
-        raise BadAnalyticsQuery("to", f"a range is at most {MAX_RANGE.days} days")
+        raise BadAnalyticsRequest("to", f"a range is at most {MAX_RANGE.days} days")
     chosen = tuple(dict.fromkeys(group_by)) if group_by else DEFAULT_GROUP_BY
     unknown = [g for g in chosen if g not in DIMENSIONS]
     if unknown:
-        raise BadAnalyticsQuery("group_by", f"unknown dimension {unknown[0]!r} (choose from "
+        raise BadAnalyticsRequest("group_by", f"unknown dimension {unknown[0]!r} (choose from "
                                             f"{', '.join(DIMENSIONS)})")
     if interval is not None and interval not in INTERVALS:
-        raise BadAnalyticsQuery("interval", f"interval is one of {', '.join(INTERVALS)}")
+        raise BadAnalyticsRequest("interval", f"interval is one of {', '.join(INTERVALS)}")
     if interval == "hour" and until - since > MAX_HOURLY_RANGE:
-        raise BadAnalyticsQuery("interval", f"hourly buckets cover at most "
+        raise BadAnalyticsRequest("interval", f"hourly buckets cover at most "
                                             f"{MAX_HOURLY_RANGE.days} days; use day")
     return AnalyticsRequest(since, until, chosen, interval)
 

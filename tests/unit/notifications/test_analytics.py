@@ -19,7 +19,7 @@ from projections.notifications.analytics import (
 )
 from projections.notifications.analytics_report import (
     DIMENSIONS,
-    BadAnalyticsQuery,
+    BadAnalyticsRequest,
     analytics_request,
 )
 from projections.read_model.documents import PatchMatching, Upsert
@@ -104,7 +104,7 @@ def test_a_reason_is_kept_as_its_first_clause_bounded(reason: str, key: str) -> 
 ])
 def test_a_request_the_report_cannot_answer_is_refused_naming_its_field(
         since: Any, until: Any, group_by: Any, interval: Any, field: str) -> None:
-    with pytest.raises(BadAnalyticsQuery) as refused:
+    with pytest.raises(BadAnalyticsRequest) as refused:
         analytics_request(since, until, group_by, interval)
     assert refused.value.field == field
 
@@ -128,7 +128,7 @@ def test_any_request_is_answered_or_refused_with_its_field_never_an_error(
         interval: str | None) -> None:
     try:
         request = analytics_request(since, until, group_by, interval)
-    except BadAnalyticsQuery as refused:
+    except BadAnalyticsRequest as refused:
         assert refused.field in ("from", "to", "group_by", "interval")
         return
     assert request.since < request.until <= request.since + timedelta(days=366)
