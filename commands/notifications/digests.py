@@ -40,14 +40,16 @@ def digest_target(batch: Batch, caller: str, recipient_id: UUID, category: str,
     flush_at = at + timedelta(seconds=ask.window_seconds)
     if slot is None:
         return DigestTarget(digest_id(slot_id, 1), ask.key, ask.window_seconds, True, flush_at,
-                            title)
+                            title, ask.position)
     current = batch.find(Digest, slot.current)
     if current is None:
-        return DigestTarget(slot.current, ask.key, ask.window_seconds, True, flush_at, title)
+        return DigestTarget(slot.current, ask.key, ask.window_seconds, True, flush_at, title,
+                            ask.position)
     if current.collecting:
         return DigestTarget(current.id, ask.key, current.window_seconds, False,
-                            current.flush_at, current.title)
-    return DigestTarget(slot.following, ask.key, ask.window_seconds, True, flush_at, title)
+                            current.flush_at, current.title, ask.position)
+    return DigestTarget(slot.following, ask.key, ask.window_seconds, True, flush_at, title,
+                        ask.position)
 
 
 def join_digest(batch: Batch, target: DigestTarget | None, member: Notification,
@@ -70,4 +72,4 @@ def join_digest(batch: Batch, target: DigestTarget | None, member: Notification,
                              member.fallback_after_seconds, member.deep_link, cause)
         batch.add(digest)
     digest.collect(member.id, member.priority, member.requested_channels, member.content, at,
-                   cause)
+                   cause, target.position)

@@ -81,6 +81,7 @@ from commands.processes.reactions import cause_of, event_id_of
 from domain.identity.contacts import Blocklist, Contact, blocklist_id
 from domain.identity.users import User
 from domain.messaging.conversations import GROUP, Conversation
+from domain.messaging.messages import Message
 from domain.notifications.category_policy import CategoryPolicy
 from domain.notifications.channels import (
     CHANNEL_OF_KIND,
@@ -424,16 +425,18 @@ def part_request_id(request_id: UUID, part: int) -> UUID:
 
 
 def message_digest(command: TriggerMessageNotifications, conversation: Conversation,
-                   content: Content, category: str) -> DigestAsk | None:
+                   content: Content, category: str, message_seq: int | None
+                   ) -> DigestAsk | None:
     """With a digest window, a conversation's messages (not mentions) collapse into one
     notification per recipient ("3 new messages in Book club"; from the sender in a direct
-    conversation), keyed by the conversation."""
+    conversation), keyed by the conversation; each member at its message's seq, so a read
+    receipt takes out those it passed (commands/notifications/suppression.py)."""
     if command.digest_window_seconds <= 0 or category != MESSAGE:
         return None
     where = (f"in {conversation.title}" if conversation.kind == GROUP and conversation.title
              else f"from {content.title}")
     return DigestAsk(str(command.conversation_id), command.digest_window_seconds,
-                     f"{COUNT} new messages {where}")
+                     f"{COUNT} new messages {where}", message_seq)
 
 
 def trigger_message_notifications(batch: Batch, command: TriggerMessageNotifications,
@@ -455,6 +458,8 @@ def trigger_message_notifications(batch: Batch, command: TriggerMessageNotificat
     # read (on some device) or unsent before this ran: the receipt found nothing to withdraw
     pointless = already_read_or_unsent(batch, command.conversation_id, command.message_id,
                                        recipients)
+    message = batch.find(Message, command.message_id)
+    message_seq = None if message is None else message.seq
     for category, priority in ((MENTION, HIGH), (MESSAGE, NORMAL)):
         group = [r for r in recipients if (r in mentioned) == (category == MENTION)]
         request_id = category_request_id(command.request_id, category)
@@ -474,7 +479,8 @@ def trigger_message_notifications(batch: Batch, command: TriggerMessageNotificat
                 provided_kinds=command.deployment.provided_kinds,
                 categories=command.deployment.categories | OWN_CATEGORIES,
                 policy=command.deployment.policy,
-                digest=message_digest(command, conversation, content, category)), cause)
+                digest=message_digest(command, conversation, content, category,
+                                      message_seq)), cause)
             made.extend(zip(requested.recipient_ids, requested.notification_ids, strict=True))
         for recipient, step in held_back.items():
             notification = _suppressed(step, request_id, recipient, category, priority,

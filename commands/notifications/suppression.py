@@ -24,6 +24,15 @@ one aggregate and at most MAX_NOTICES notifications. The handler also checks the
 the message *before* notifying (`already_read_or_unsent`): a receipt or an unsend handled
 before the message's notification existed still suppresses it, recorded as that
 notification's decision.
+
+With message digests on (PARLEY_MESSAGE_DIGEST_WINDOW_SECONDS > 0) a message notification
+joins the recipient's digest of the conversation instead of being sent: a read receipt takes
+the members it passed out of that digest (Digest.MembersWithdrawn, then Digest.Cancelled if
+none is left; each member sits at its message's seq), so the flushed digest never announces a
+message already read, and an unsend takes its message's member out. A digest flushed already
+whose notification has not gone out (held for quiet hours, say) is withdrawn like any other
+notification once the receipt has passed every message it announces. The digest is found by
+its slot's id (the reader, the conversation), so this costs a receipt two reads more.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from domain.notifications.conversation_notices import (
     conversation_notices_id,
 )
 from domain.notifications.decisions import Decision, DecisionStep, RecipientFacts, RoutingRequest
+from domain.notifications.digests import FLUSHED, Digest, DigestSlot, digest_id, digest_slot_id
 from domain.notifications.notifications import DISPATCHING, Notification
 from event_log.aggregate import Cause
 from event_log.batch import Batch
@@ -56,6 +66,10 @@ SUPPRESSION: Final = "cross-domain-suppression"
 SUPPRESSION_ACTOR: Final = UUID("0b7d3e5a-9c21-5f46-8e1b-2a6c4d9f7e30")
 READ_RECEIPT: Final = "read_receipt"
 UNSENT: Final = "unsent"
+# Parley's own message digests' slot: reactions.py's caller_of(MESSAGES) and MESSAGE (that
+# module imports this one)
+MESSAGE_DIGEST_CALLER: Final = "process:message-notifications"
+MESSAGE_DIGEST_CATEGORY: Final = "message"
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,7 @@ class NotificationsWithdrawn:
 
     withdrawn: tuple[UUID, ...] = ()
     in_flight: tuple[UUID, ...] = ()
+    undigested: tuple[UUID, ...] = ()  # members taken out of a digest before its flush
 
 
 class CrossDomainSuppression:
@@ -109,10 +124,12 @@ def withdraw_read_notifications(batch: Batch, command: WithdrawReadNotifications
                                 cause: Cause) -> NotificationsWithdrawn:
     notices = batch.find(ConversationNotices,
                          conversation_notices_id(command.user_id, command.conversation_id))
-    if notices is None:
-        return NotificationsWithdrawn()
-    return _withdraw(batch, notices, notices.up_to(command.up_to_seq), READ_RECEIPT,
-                     command.at, cause)
+    done = NotificationsWithdrawn()
+    if notices is not None:
+        done = _withdraw(batch, notices, notices.up_to(command.up_to_seq), READ_RECEIPT,
+                         command.at, cause)
+    undigested, flushed = _withdraw_read_from_digests(batch, command, cause)
+    return NotificationsWithdrawn(done.withdrawn + flushed, done.in_flight, undigested)
 
 
 def withdraw_unsent_notifications(batch: Batch, command: WithdrawUnsentNotifications,
@@ -123,7 +140,12 @@ def withdraw_unsent_notifications(batch: Batch, command: WithdrawUnsentNotificat
         return NotificationsWithdrawn()
     withdrawn: list[UUID] = []
     in_flight: list[UUID] = []
+    undigested: list[UUID] = []
+    message = batch.find(Message, command.message_id)
     for member in conversation.member_ids:
+        if message is not None:
+            undigested += _withdraw_unsent_from_digest(batch, member, command, message.seq,
+                                                       cause)
         notices = batch.find(ConversationNotices,
                              conversation_notices_id(member, command.conversation_id))
         if notices is None:
@@ -133,7 +155,52 @@ def withdraw_unsent_notifications(batch: Batch, command: WithdrawUnsentNotificat
             done = _withdraw(batch, notices, about, UNSENT, command.at, cause)
             withdrawn += done.withdrawn
             in_flight += done.in_flight
-    return NotificationsWithdrawn(tuple(withdrawn), tuple(in_flight))
+    return NotificationsWithdrawn(tuple(withdrawn), tuple(in_flight), tuple(undigested))
+
+
+def message_digest_slot(batch: Batch, recipient_id: UUID,
+                        conversation_id: UUID) -> DigestSlot | None:
+    """The recipient's message digests of the conversation (None: never digested)."""
+    return batch.find(DigestSlot, digest_slot_id(MESSAGE_DIGEST_CALLER, recipient_id,
+                                                 MESSAGE_DIGEST_CATEGORY, str(conversation_id)))
+
+
+def _withdraw_read_from_digests(batch: Batch, command: WithdrawReadNotifications,
+                                cause: Cause) -> tuple[tuple[UUID, ...], tuple[UUID, ...]]:
+    """The members the receipt passed leave the reader's open digest of the conversation;
+    a digest flushed already (the open one, or the one before it) whose notification is
+    still pending is withdrawn once the receipt passed all it announces. Answers the members
+    taken out and the digest notifications withdrawn."""
+    slot = message_digest_slot(batch, command.user_id, command.conversation_id)
+    if slot is None:
+        return (), ()
+    numbers = [slot.number - 1, slot.number] if slot.number > 1 else [slot.number]
+    found = batch.find_all(Digest, [digest_id(slot.id, n) for n in numbers])
+    undigested: list[UUID] = []
+    flushed: list[UUID] = []
+    for digest in found.values():
+        if digest.state == FLUSHED:
+            if digest.flushed_into is not None and digest.announces_only_up_to(
+                    command.up_to_seq):
+                notification = batch.find(Notification, digest.flushed_into)
+                if notification is not None and notification.withdraw(
+                        READ_RECEIPT, command.at, cause):
+                    flushed.append(notification.id)
+            continue
+        undigested += digest.withdraw(digest.members_up_to(command.up_to_seq), READ_RECEIPT,
+                                      command.at, cause)
+    return tuple(undigested), tuple(flushed)
+
+
+def _withdraw_unsent_from_digest(batch: Batch, member: UUID,
+                                 command: WithdrawUnsentNotifications, seq: int,
+                                 cause: Cause) -> list[UUID]:
+    """The unsent message's member leaves the member's open digest of the conversation."""
+    slot = message_digest_slot(batch, member, command.conversation_id)
+    digest = None if slot is None else batch.find(Digest, slot.current)
+    if digest is None:
+        return []
+    return digest.withdraw(digest.members_at(seq), UNSENT, command.at, cause)
 
 
 def _withdraw(batch: Batch, notices: ConversationNotices, notification_ids: Sequence[UUID],

@@ -41,6 +41,7 @@ class DigestTarget:
     opens: bool
     flush_at: datetime
     title: str = DEFAULT_DIGEST_TITLE
+    position: int | None = None  # the member's position under the key (a message's seq)
 
     def inputs(self) -> dict[str, Any]:
         return {"digest_id": str(self.digest_id), "digest_key": self.key,

@@ -16,6 +16,11 @@ Exactly once under concurrency rests on the writer: a member joining and the flu
 the digest's next version, so one of them is refused by the log's optimistic concurrency and
 decided again on fresh state (event_log/writer.py): the member then joins the next digest, or
 the flush includes it. A critical notification is never digested (the `digest` step).
+
+A member may carry its position (Parley's own message digests: the message's seq in its
+conversation), so that a read receipt withdraws the members it passed
+(`withdraw`: `MembersWithdrawn`, and `Cancelled` when no member is left, so the flushed digest
+never announces what was read already; commands/notifications/suppression.py).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from event_log.aggregate import SNAPSHOT_EVERY, Cause, ParleyAggregate, copied, 
 DIGEST: Final = "digest"
 COLLECTING: Final = "collecting"
 FLUSHED: Final = "flushed"
+CANCELLED: Final = "cancelled"  # every member was withdrawn before its flush: nothing is sent
 MAX_MEMBERS: Final = 1000  # a fuller digest is left to flush; the next member opens another
 SHOWN_LINES: Final = 5  # the first members' lines in the digest's body
 LINE_CHARS: Final = 100
@@ -61,12 +67,14 @@ def digest_id(slot_id: UUID, number: int) -> UUID:
 
 @dataclass(frozen=True)
 class DigestAsk:
-    """A trigger's (or an operator's per-category) wish to digest: the key, the window, and
-    the digest's title with `{count}` for the number of members."""
+    """A trigger's (or an operator's per-category) wish to digest: the key, the window, the
+    digest's title with `{count}` for the number of members, and the member's position under
+    the key (a message's seq in its conversation: a read receipt withdraws those it passed)."""
 
     key: str
     window_seconds: int
     title: str | None = None
+    position: int | None = None
 
 
 class DigestSlot(ParleyAggregate):
@@ -118,7 +126,19 @@ class Member:
 
 
 class Digest(ParleyAggregate):
+    """Version 2 keeps each shown line with its member (`shown`) and the members' positions,
+    so withdrawn members take their lines with them; a version-1 snapshot's lines belong to
+    its first members, and it knew no positions."""
+
+    class_version = 2
     snapshot_every = SNAPSHOT_EVERY
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        lines = state.pop("lines", [])
+        state["shown"] = {str(m): line for m, line in zip(state["member_ids"], lines,
+                                                          strict=False)}
+        state["positions"] = {}
 
     def __init__(self, slot_id: UUID, number: int, caller: str, recipient_id: UUID,
                  category: str, key: str, title: str, opened_at: datetime,
@@ -138,7 +158,8 @@ class Digest(ParleyAggregate):
         self.state = COLLECTING
         self.count = 0
         self.member_ids: list[UUID] = []
-        self.lines: list[str] = []
+        self.shown: dict[str, str] = {}  # member id -> its line, the first SHOWN_LINES only
+        self.positions: dict[str, int] = {}  # member id -> its position under the key
         self.priority = ""
         self.channels: list[str] = []
         self.flushed_into: UUID | None = None
@@ -157,17 +178,27 @@ class Digest(ParleyAggregate):
         deep_link: str | None
 
     class Collected(ParleyAggregate.Event):
+        """Version 2 added `position` (None: the member has none, and no receipt passes it)."""
+
+        class_version = 2
         notification_id: UUID
         priority: str
         channels: list[str]
-        line: str  # empty beyond the first SHOWN_LINES members
+        line: str  # empty once the digest shows SHOWN_LINES lines
         at: datetime
+        position: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["position"] = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.count += 1
             aggregate.member_ids.append(self.notification_id)
+            if self.position is not None:
+                aggregate.positions[str(self.notification_id)] = self.position
             if self.line:
-                aggregate.lines.append(self.line)
+                aggregate.shown[str(self.notification_id)] = self.line
             if not aggregate.priority or rank(self.priority) < rank(aggregate.priority):
                 aggregate.priority = self.priority
             aggregate.channels.extend(c for c in self.channels if c not in aggregate.channels)
@@ -178,6 +209,30 @@ class Digest(ParleyAggregate):
         at: datetime
         copies = copied(flushed_into="notification_id")
         sets = values(state=FLUSHED)
+
+    class MembersWithdrawn(ParleyAggregate.Event):
+        """Members taken out before the flush (`reason` "read_receipt": the recipient read
+        their messages; "unsent"); the event's cause is the receipt's or the unsend's."""
+
+        notification_ids: list[UUID]
+        reason: str
+        at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            gone = {str(n) for n in self.notification_ids}
+            aggregate.member_ids = [m for m in aggregate.member_ids if str(m) not in gone]
+            aggregate.count = len(aggregate.member_ids)
+            for member in gone:
+                aggregate.shown.pop(member, None)
+                aggregate.positions.pop(member, None)
+
+    class Cancelled(ParleyAggregate.Event):
+        """No member left to announce: the digest is never flushed (the next member opens
+        the next digest)."""
+
+        reason: str
+        at: datetime
+        sets = values(state=CANCELLED)
 
     @classmethod
     def open(cls, slot: DigestSlot, window_seconds: int, title: str, at: datetime,
@@ -198,14 +253,46 @@ class Digest(ParleyAggregate):
     def collecting(self) -> bool:
         return self.state == COLLECTING and self.count < MAX_MEMBERS
 
+    @property
+    def lines(self) -> list[str]:
+        return list(self.shown.values())
+
     def collect(self, notification_id: UUID, priority: str, channels: Sequence[str],
-                content: Content, at: datetime, cause: Cause) -> None:
+                content: Content, at: datetime, cause: Cause,
+                position: int | None = None) -> None:
         if not self.collecting:
             raise DigestClosed("digest", "the digest takes no more members")
-        line = first_line(content) if self.count < SHOWN_LINES else ""
+        line = first_line(content) if len(self.shown) < SHOWN_LINES else ""
         self.trigger_event(self.Collected, notification_id=notification_id, priority=priority,
-                           channels=list(channels), line=line, at=at,
+                           channels=list(channels), line=line, at=at, position=position,
                            **cause.as_event_fields())
+
+    def members_up_to(self, position: int) -> list[UUID]:
+        """The members at or before `position` (those without one never are)."""
+        return [m for m in self.member_ids if self.positions.get(str(m), position + 1)
+                <= position]
+
+    def members_at(self, position: int) -> list[UUID]:
+        return [m for m in self.member_ids if self.positions.get(str(m)) == position]
+
+    def announces_only_up_to(self, position: int) -> bool:
+        """Every member it announces is at or before `position` (and it has members)."""
+        return bool(self.member_ids) and len(self.members_up_to(position)) == self.count
+
+    def withdraw(self, notification_ids: Sequence[UUID], reason: str, at: datetime,
+                 cause: Cause) -> list[UUID]:
+        """Take these members out while it collects (none left: cancelled); the members
+        taken out. A flushed or cancelled digest changes no more."""
+        present = set(self.member_ids)
+        members = [m for m in dict.fromkeys(notification_ids) if m in present]
+        if self.state != COLLECTING or not members:
+            return []
+        fields = cause.as_event_fields()
+        self.trigger_event(self.MembersWithdrawn, notification_ids=members, reason=reason,
+                           at=at, **fields)
+        if not self.member_ids:
+            self.trigger_event(self.Cancelled, reason=reason, at=at, **fields)
+        return members
 
     def due(self, now: datetime) -> bool:
         return self.state == COLLECTING and now >= self.flush_at

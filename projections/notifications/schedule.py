@@ -156,6 +156,11 @@ class NotificationScheduleProjector:
         return self._set(event, position, {"state": FLUSHED, "flush_pending": False,
                                            "flushed_into": str(event.notification_id)})
 
+    @changes.register
+    def _digest_cancelled(self, event: Digest.Cancelled, position: int) -> list[Upsert]:
+        """Every member was withdrawn (read): its flush timer is dropped."""
+        return self._set(event, position, {"state": CANCELLED, "flush_pending": False})
+
 
 class ScheduleQueries:
     """The scheduler's view of the index."""
