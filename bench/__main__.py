@@ -111,6 +111,11 @@ async def measure(base_url: str, seconds: float, samples: int) -> dict[str, Any]
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["decisions"]:  # python -m bench decisions [...]
+        from bench.decisions import main as decisions
+
+        decisions(sys.argv[2:])
+        return
     if sys.argv[1:2] == ["notifications"]:  # python -m bench notifications [...]
         from bench.notifications import main as notifications
 
