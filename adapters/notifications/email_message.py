@@ -1,6 +1,8 @@
 """The email a delivery becomes: multipart/alternative, a text part and an HTML part made
 from the content with everything escaped, and the headers a mailbox and a reader use
-(Message-ID from the attempt, RFC 8058 one-click unsubscribe, RFC 3834 Auto-Submitted)."""
+(Message-ID from the attempt, RFC 8058 one-click unsubscribe, RFC 3834 Auto-Submitted); with
+tracked links, each http(s) link of the content is sent as its tracked link (domain/
+notifications/tracked_links.py; the unsubscribe link never is)."""
 
 from __future__ import annotations
 
@@ -14,16 +16,21 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from commands.notifications.providers import Content, Delivery
+from domain.notifications.tracked_links import TrackedLinks
 
 UNSAFE_LINK_SCHEMES: Final = frozenset({"javascript", "vbscript", "data", "file"})
 
 
 def compose_email(delivery: Delivery, *, sender: MailAddress, recipient: MailAddress,
                   message_id_domain: str, now: datetime,
-                  unsubscribe_url: str | None = None) -> EmailMessage:
+                  unsubscribe_url: str | None = None,
+                  tracked_links: TrackedLinks | None = None) -> EmailMessage:
     """The message a delivery becomes: text and HTML alternatives, and its headers; with
-    `unsubscribe_url` (else the delivery's own), RFC 8058's two headers and a visible link."""
+    `unsubscribe_url` (else the delivery's own), RFC 8058's two headers and a visible link;
+    with `tracked_links`, its links as tracked links."""
     content = delivery.content
+    if tracked_links is not None:
+        content = tracked_links.rewritten(content, delivery.notification_id, delivery.channel)
     message = EmailMessage(policy=policy.SMTP)
     message["Subject"] = " ".join(content.title.split())  # one line, whatever the title
     message["From"] = sender

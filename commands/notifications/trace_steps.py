@@ -224,6 +224,17 @@ def _throttled(f: dict[str, Json]) -> tuple[str, str]:
                         f"{f.get('until')}")
 
 
+def _clicked(f: dict[str, Json]) -> str:
+    """Which link, by its index, never the link itself (content)."""
+    index, channel = f.get("link_index"), f.get("channel")
+    if channel is None:
+        return "a link was opened"
+    what = "the notification" if index is None else f"link {index}"
+    how = {"tracked_link": "a tracked link", "in_app": "the app"}.get(str(f.get("source")),
+                                                                      "unknown")
+    return f"{what} clicked on {channel} (said by {how})"
+
+
 DESCRIPTIONS: Mapping[str, Callable[[dict[str, Json]], tuple[str, str]]] = {
     "Requested": _requested,
     "Routed": _routed,
@@ -259,5 +270,5 @@ DESCRIPTIONS: Mapping[str, Callable[[dict[str, Json]], tuple[str, str]]] = {
     "FallbackCancelled": lambda f: ("fallback", f"fallback cancelled: {f.get('reason')}"),
     "Throttled": _throttled,
     "Read": lambda f: ("read", "read in the inbox"),
-    "Clicked": lambda f: ("clicked", "a link was opened"),
+    "Clicked": lambda f: ("clicked", _clicked(f)),
 }

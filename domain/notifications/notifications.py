@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain.notifications import tracked_links
 from domain.notifications.channels import IN_APP
 from domain.notifications.content import Content
 from domain.notifications.decisions import Routing
@@ -145,6 +146,8 @@ class Notification(ParleyAggregate):
         self.throttled_at_attempt: int | None = None  # attempts made when last throttled
         self.withdrawn: str | None = None  # why, if withdrawn while out with a provider
         self.rendered: dict[str, dict[str, Any]] = {}  # channel -> its template's content
+        self.clicks: dict[str, datetime] = {}  # "<channel>/<link index>" -> last recorded
+        self.clicks_recorded = 0
 
     # events -----------------------------------------------------------------------------
 
@@ -420,8 +423,26 @@ class Notification(ParleyAggregate):
                 aggregate.timer = None
 
     class Clicked(ParleyAggregate.Event):
+        """A link of it was followed: on `channel` (an email's tracked link, or the inbox),
+        the `link_index`-th of its links there (domain/notifications/tracked_links.py; None:
+        the notification itself, tapped in the app), `link` that link, `source` who said so."""
+
         at: datetime
         link: str | None
+        channel: str | None
+        link_index: int | None
+        source: str
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 named no channel (nothing recorded one: it had no command)."""
+            state.update(channel=None, link_index=None, source="unknown")
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.clicks[f"{self.channel}/{self.link_index}"] = self.at
+            aggregate.clicks_recorded += 1
 
     # commands ---------------------------------------------------------------------------
 
@@ -760,6 +781,35 @@ class Notification(ParleyAggregate):
             return False
         self.trigger_event(self.Read, at=now, **cause.as_event_fields())
         return True
+
+    def content_on(self, channel: str) -> Content:
+        """What it says on `channel` (its template's rendering there, if one was used)."""
+        rendered = self.rendered.get(channel)
+        if rendered is None:
+            return Content(self.title, self.body, self.data, self.deep_link)
+        return Content(rendered["title"], rendered["body"], self.data, self.deep_link,
+                       html=rendered["html"])
+
+    def click(self, channel: str, index: int | None, source: str, now: datetime,
+              cause: Cause) -> tuple[str | None, bool]:
+        """A link of it was followed on `channel` (None: the notification itself, in the
+        app): that link and whether it was recorded. Only a link it carried there is one
+        (else TrackedLinkNotFound); the same link again within REPEAT_SECONDS, or beyond
+        MAX_CLICKS, records nothing."""
+        if channel not in self.requested_channels or (channel == IN_APP
+                                                      and self.posted_at is None):
+            raise tracked_links.unknown_link()
+        links = tracked_links.links_of(self.content_on(channel))
+        if index is not None and not 0 <= index < len(links):
+            raise tracked_links.unknown_link()
+        link = None if index is None else links[index]
+        last = self.clicks.get(f"{channel}/{index}")
+        if ((last is not None and (now - last).total_seconds() < tracked_links.REPEAT_SECONDS)
+                or self.clicks_recorded >= tracked_links.MAX_CLICKS):
+            return link, False
+        self.trigger_event(self.Clicked, at=now, link=link, channel=channel, link_index=index,
+                           source=source, **cause.as_event_fields())
+        return link, True
 
     def owned_by(self, user_id: UUID) -> bool:
         return self.recipient_id == user_id

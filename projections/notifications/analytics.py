@@ -176,6 +176,10 @@ class NotificationAnalyticsProjector:
 
     @changes.register
     def _clicked(self, event: Notification.Clicked, position: int) -> list[DocumentChange]:
+        """On the channel the link was followed on (an email's, the inbox's); a click of
+        version 1, which named none, on every channel that was taken."""
+        if event.channel is not None:
+            return [self._on(event, event.channel, position, {"clicked_at_ms": _ms(event.at)})]
         return [PatchMatching(ANALYTICS, (Eq("notification_id", str(event.originator_id)),
                                           AnyOf("status", ("accepted", "delivered"))),
                               position, {"clicked_at_ms": _ms(event.at)})]
