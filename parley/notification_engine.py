@@ -161,7 +161,8 @@ def dispatch_settings(settings: Settings,
         public_url=str(getattr(settings, "public_url", "http://127.0.0.1:8000")).rstrip("/"),
         policy=retry_policy(settings),
         lanes=lanes_for(priorities, settings.notification_urgent_pumps,
-                        settings.notification_pumps))
+                        settings.notification_pumps),
+        category_policy=category_policy(settings))
 
 
 @dataclass

@@ -4,7 +4,8 @@ releasing timers that came due, and receipts that came later.
 A dispatcher (commands/notifications/dispatcher.py) takes queued notifications in batches:
 `StartDispatches` decides, for each, the deliveries of its next attempt (the recipient's
 addresses on the channel, read from the recipient's contact points in the log itself, and the
-provider for each, among those whose breakers let calls through) and records them; the
+provider for each, among those whose breakers let calls through) and records them, after
+re-checking what changed since routing (commands/notifications/recheck.py); the
 dispatcher sends them and `RecordAnswers` records the answers, which decide what follows.
 Both are written for repeats: a notification not queued is left alone, and one dispatched long
 ago and never answered (its dispatcher died) is given its unanswered deliveries again, with the
@@ -28,7 +29,9 @@ from commands.notifications.receipts import (
     UNDELIVERED,
     RecordDeliveryReceipt,
 )
+from commands.notifications.recheck import Recheck, read_facts, recheck
 from commands.notifications.throttles import ThrottleAsk, Throttling
+from domain.notifications.category_policy import CategoryPolicy
 from domain.notifications.channels import CHANNEL_OF_KIND, IN_APP, INBOX
 from domain.notifications.contact_points import ContactPoints, contact_points_id
 from domain.notifications.notifications import (
@@ -69,6 +72,9 @@ class StartDispatches:
     probes: Mapping[str, int] = field(default_factory=dict)
     # the throttles' policy and the dispatcher's verdicts (commands/notifications/throttles.py)
     throttling: Throttling | None = None
+    # the operator's critical and transactional categories, defaults and default zone: the
+    # re-check of what changed since routing (commands/notifications/recheck.py)
+    category_policy: CategoryPolicy = field(default_factory=CategoryPolicy)
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,7 @@ def start_dispatches(batch: Batch, command: StartDispatches, cause: Cause) -> Di
     batch.find_all(ContactPoints, [  # read together; `_addresses` finds them in the batch
         contact_points_id(n.recipient_id) for n in notifications.values()
         if n.channel != IN_APP and _to_dispatch(n, command)])
+    read_facts(batch, [n for n in notifications.values() if n.state == QUEUED], command.at)
     for nid in dict.fromkeys(command.notification_ids):
         notification = notifications.get(nid)
         if notification is None or not _to_dispatch(notification, command):
@@ -193,18 +200,33 @@ def _provider_for(kind: str, command: StartDispatches, probes: dict[str, int]) -
     return None
 
 
-def _start(batch: Batch, notification: Notification, command: StartDispatches,
-           probes: dict[str, int], asking: list[ThrottleAsk], cause: Cause) -> list[ToSend]:
-    channel = notification.channel
-    assert channel is not None
+def _deliverable(batch: Batch, notification: Notification, command: StartDispatches,
+                 cause: Cause) -> Recheck | None:
+    """The addresses the attempt may go to now, re-checked against what changed since routing
+    (commands/notifications/recheck.py) before any token is asked for; None: no attempt now
+    (no address any more, given up or held by the re-check: recorded)."""
     wanted = notification.wanted_contact_points()
     addresses = [a for a in _addresses(batch, notification, command.at)
                  if wanted is None or a.contact_point_id in wanted]
     if not addresses:
         notification.unreachable("the recipient has no address on it now", command.at, cause)
+        return None
+    checked = recheck(batch, notification, addresses, command.category_policy, command.at)
+    if checked.stops:
+        notification.recheck(checked.routing, (), command.at, cause)
+        return None
+    return checked
+
+
+def _start(batch: Batch, notification: Notification, command: StartDispatches,
+           probes: dict[str, int], asking: list[ThrottleAsk], cause: Cause) -> list[ToSend]:
+    channel = notification.channel
+    assert channel is not None
+    checked = _deliverable(batch, notification, command, cause)
+    if checked is None:
         return []
     planned: list[tuple[PlannedDelivery, Address]] = []
-    for address in addresses:
+    for address in checked.addresses:
         provider = _provider_for(address.kind, command, probes)
         if provider is not None:
             planned.append((PlannedDelivery(address.contact_point_id, address.kind, provider),
@@ -216,6 +238,8 @@ def _start(batch: Batch, notification: Notification, command: StartDispatches,
             if chosen.provider in probes:
                 probes[chosen.provider] += 1
         return []
+    if checked.left_out:  # recorded with the attempt, not while it waits for its tokens
+        notification.recheck(checked.routing, checked.left_out, command.at, cause)
     notification.dispatch([p for p, _ in planned], command.at, cause)
     if not planned:  # every provider it could use is unwell now: counts as a failed attempt
         notification.record([], command.at, command.policy,

@@ -41,6 +41,7 @@ from commands.notifications.dispatch import (
 from commands.notifications.providers import Provider, ProviderAnswer
 from commands.notifications.throttles import DispatchThrottle
 from commands.processes.outages import Outage
+from domain.notifications.category_policy import CategoryPolicy
 from domain.notifications.channels import CRITICAL, HIGH, PRIORITIES, WEBHOOK
 from domain.notifications.notifications import Answer
 from domain.notifications.retries import RetryPolicy
@@ -130,6 +131,8 @@ class DispatchSettings:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     lanes: tuple[Lane, ...] = DEFAULT_LANES
     non_urgent_in_flight: int = NON_URGENT_IN_FLIGHT  # per provider (see above)
+    # what the dispatch-time re-check needs (critical, transactional categories...)
+    category_policy: CategoryPolicy = field(default_factory=CategoryPolicy)
 
 
 class Dispatcher:
@@ -235,7 +238,8 @@ class Dispatcher:
         throttling = None if self._throttle is None else self._throttle.asking()
         outcome = self._execute(StartDispatches(
             tuple(j.notification_id for j in jobs), now, usable, settings.policy,
-            settings.stale_after_seconds, settings.public_url, probes, throttling), cause)
+            settings.stale_after_seconds, settings.public_url, probes, throttling,
+            settings.category_policy), cause)
         # what needs no token (a critical one, say) is on its way while the rest's tokens
         # are taken: throttles never delay it
         first = list(started(outcome.result))
@@ -291,7 +295,7 @@ class Dispatcher:
             outcome = self._execute(StartDispatches(
                 tuple(a.notification_id for a in asking), now, usable, settings.policy,
                 settings.stale_after_seconds, settings.public_url, result.probes_left,
-                throttling), cause)
+                throttling, settings.category_policy), cause)
         except Exception as error:  # noqa: BLE001 - logged once per outage; the sweep retries
             # the first half's answers are recorded all the same
             self._throttle_outage.failed(error)

@@ -217,6 +217,22 @@ def _failed(f: dict[str, Json]) -> tuple[str, str]:
                       f"({f.get('latency_ms')} ms{notes})")
 
 
+def _rechecked(f: dict[str, Json]) -> tuple[str, str]:
+    """The dispatch-time re-check (commands/notifications/recheck.py) in a sentence; its
+    steps, as `Decided`'s, are in the details."""
+    channel = f.get("channel")
+    if f.get("outcome") == "given_up":
+        return "recheck", f"{channel} re-checked at dispatch: given up ({f.get('reason')})"
+    if f.get("outcome") == "held":
+        holds = [s for s in f.get("steps") or [] if isinstance(s, dict) and s.get("hold_until")]
+        until = holds[-1] if holds else {}
+        return "recheck", (f"{channel} re-checked at dispatch: held until "
+                           f"{until.get('hold_until')} ({until.get('step')})")
+    left_out = len(f.get("left_out") or [])
+    return "recheck", (f"{channel} re-checked at dispatch: {left_out} "
+                       f"number{'' if left_out == 1 else 's'} without SMS consent now left out")
+
+
 def _throttled(f: dict[str, Json]) -> tuple[str, str]:
     return "throttle", (f"{f.get('channel')}: the {f.get('bucket')} bucket had "
                         f"{f.get('tokens')} of {f.get('capacity')} tokens (refills "
@@ -269,6 +285,7 @@ DESCRIPTIONS: Mapping[str, Callable[[dict[str, Json]], tuple[str, str]]] = {
     "Digested": lambda f: ("digest", f"collapsed into digest {f.get('into')}"),
     "FallbackCancelled": lambda f: ("fallback", f"fallback cancelled: {f.get('reason')}"),
     "Throttled": _throttled,
+    "Rechecked": _rechecked,
     "Read": lambda f: ("read", "read in the inbox"),
     "Clicked": lambda f: ("clicked", _clicked(f)),
 }

@@ -1,5 +1,8 @@
 """The decision step for SMS consent (TCPA): a non-transactional SMS goes only to a number
-whose consent stands (domain/notifications/sms_consent.py).
+whose consent stands (domain/notifications/sms_consent.py). At routing, SMS stays if one of the
+recipient's numbers consented; at dispatch (commands/notifications/recheck.py) the same step is
+asked again with each number's consent then, and the numbers without it are left out of the
+deliveries (`numbers_without_consent`).
 
 The step records which consent event it looked at for each of the recipient's numbers (its
 version in the number's history, when, through what), never the number itself: the trace
@@ -32,9 +35,10 @@ def evidence_inputs(number: str, evidence: ConsentEvidence | None) -> dict[str, 
 
 class SmsConsentRequired:
     """SMS stays for a transactional category (security alerts, account mail: the operator's
-    list), or if every number of the recipient consented; otherwise it is ruled out. Every,
-    not one: the dispatcher texts all of the recipient's phone addresses, so one number
-    without consent must not be reached on another's."""
+    list), or if at least one number of the recipient consented; otherwise it is ruled out.
+    One is enough because the dispatcher texts only the numbers whose consent stands when it
+    sends (`numbers_without_consent`), so a number without consent is never reached on
+    another's."""
 
     name = "sms_consent"
 
@@ -47,8 +51,7 @@ class SmsConsentRequired:
         numbers = [evidence_inputs(number, evidence)
                    for number, evidence in sorted(facts.sms_consents.items())]
         inputs = {"transactional": False, "numbers": numbers}
-        if facts.sms_consents and consented_numbers(facts.sms_consents) == set(
-                facts.sms_consents):
+        if consented_numbers(facts.sms_consents):
             return Decision(self.name, inputs=inputs)
         return Decision(self.name, ruled_out=((SMS, NO_CONSENT),), inputs=inputs)
 
@@ -57,3 +60,11 @@ def consented_numbers(consents: Mapping[str, ConsentEvidence | None]) -> frozens
     """The numbers a non-transactional SMS may go to."""
     return frozenset(number for number, evidence in consents.items()
                      if evidence is not None and evidence.status == GRANTED)
+
+
+def numbers_without_consent(request: RoutingRequest,
+                            consents: Mapping[str, ConsentEvidence | None]) -> frozenset[str]:
+    """The numbers a non-transactional SMS must not go to (none for a transactional one)."""
+    if request.transactional:
+        return frozenset()
+    return frozenset(consents) - consented_numbers(consents)

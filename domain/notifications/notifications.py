@@ -6,7 +6,9 @@ Its life, every step an event:
               -> Routed (the channels it may use, and why others were skipped)
               -> Suppressed (no channel left) | Held (until send_at, the end of quiet
                  hours, ...: its reason) | Queued (ready now)
-    Queued -> Dispatched (one delivery per address of the channel, each with a provider)
+    Queued -> [Rechecked: what changed since routing gives the channel up, holds it, or
+              leaves numbers out] -> Dispatched (one delivery per address of the channel,
+              each with a provider)
            -> per delivery: Accepted (the provider's id) [Delivered] | Failed (code, retryable)
     once every delivery of the attempt is answered:
         any accepted -> the channel is done (a fallback may be scheduled: FallbackScheduled)
@@ -56,6 +58,11 @@ CANCELLED: Final = "cancelled"
 DIGESTED: Final = "digested"  # collapsed into a digest, which is sent instead
 CANCELLABLE: Final = frozenset({HELD, QUEUED, WAITING})
 FINISHED: Final = frozenset({DELIVERED, SUPPRESSED, DEAD_LETTERED, CANCELLED, DIGESTED})
+
+# What a re-check at dispatch did (Rechecked.outcome)
+GIVEN_UP: Final = "given_up"
+RECHECK_HELD: Final = "held"
+NARROWED: Final = "narrowed"
 
 # Timer kinds
 SEND_AT: Final = "send_at"
@@ -251,6 +258,23 @@ class Notification(ParleyAggregate):
         def apply(self, aggregate: Any) -> None:
             # until its next dispatch, it is back for the token it was held for
             aggregate.throttled_at_attempt = aggregate.attempts_made
+
+    class Rechecked(ParleyAggregate.Event):
+        """At dispatch, the current channel asked again of the decision steps that depend on
+        what may have changed since routing (the recipient's preferences, email unsubscribes,
+        each number's SMS consent, the SMS sending window at this moment), recorded only when
+        that changes something: `steps` as `Decided` records them; `outcome` GIVEN_UP (the
+        channel is given up for the next, `reason` the step's: FellBack follows, or Suppressed
+        with no channel left), RECHECK_HELD (Held follows, the step's reason) or NARROWED
+        (this attempt leaves out the contact points `left_out`: numbers without SMS consent
+        now; Dispatched follows)."""
+
+        channel: str
+        steps: list[dict[str, Any]]
+        outcome: str
+        reason: str | None
+        left_out: list[str]
+        at: datetime
 
     class Dispatched(ParleyAggregate.Event):
         channel: str
@@ -577,6 +601,41 @@ class Notification(ParleyAggregate):
         else:
             self.trigger_event(self.Held, until=max(verdict.until, now), reason=THROTTLED,
                                timer_id=self.timer_count + 1, **fields)
+
+    def recheck(self, routing: Routing, left_out: Sequence[str], now: datetime,
+                cause: Cause) -> bool:
+        """What the decision steps say of the current channel at dispatch, asked alone
+        (`routing`) with the facts of now: ruled out, it is given up for the next channel
+        (with none left, suppressed); held, it waits (the durable timer releases it); with
+        `left_out` contact points, they are left out of the attempt that follows. Nothing of
+        that: nothing is recorded (False)."""
+        channel = self.channel
+        if self.state != QUEUED or channel is None:
+            raise NotificationNotFound("notification_id", "no notification awaiting dispatch")
+        reason = next((r for c, r in routing.skipped if c == channel), None)
+        if reason is None and channel not in routing.channels:
+            reason = routing.suppressed or "no channel can reach the recipient"
+        hold = routing.hold_until if reason is None and routing.hold_until is not None \
+            and routing.hold_until > now else None
+        if reason is None and hold is None and not left_out:
+            return False
+        outcome = GIVEN_UP if reason is not None else RECHECK_HELD if hold else NARROWED
+        fields = cause.as_event_fields()
+        given_up = None if reason is None else f"{reason} since routing"
+        self.trigger_event(self.Rechecked, channel=channel, steps=routing.records(),
+                           outcome=outcome, reason=given_up,
+                           left_out=list(left_out) if outcome == NARROWED else [], at=now,
+                           **fields)
+        if given_up is not None:
+            if self._next_channel() is None:
+                self.trigger_event(self.Suppressed, reason=f"{channel}: {given_up}", at=now,
+                                   **fields)
+            else:
+                self._give_up_channel(given_up, now, cause)
+        elif hold is not None:
+            self.trigger_event(self.Held, until=hold, reason=routing.hold_reason or SEND_AT,
+                               timer_id=self.timer_count + 1, **fields)
+        return True
 
     @property
     def redeeming_throttle(self) -> bool:

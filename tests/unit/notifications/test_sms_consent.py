@@ -13,7 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.notifications.channels import IN_APP, SMS
-from domain.notifications.consent_steps import NO_CONSENT, SmsConsentRequired
+from domain.notifications.consent_steps import (
+    NO_CONSENT,
+    SmsConsentRequired,
+    numbers_without_consent,
+)
 from domain.notifications.decisions import RecipientFacts, RoutingRequest
 from domain.notifications.sms_consent import (
     GRANTED,
@@ -181,9 +185,21 @@ def test_sms_with_consent_stays_naming_the_opt_in() -> None:
     assert NUMBER not in repr(decision.inputs)
 
 
-def test_one_number_without_consent_rules_sms_out_for_all() -> None:
+def test_one_consented_number_keeps_sms_and_the_others_are_named_for_dispatch_to_leave_out(
+        ) -> None:
+    consents = facts(**{NUMBER: consented(), "+15555550999": None}).sms_consents
+
     decision = STEP.decide(request(), facts(**{NUMBER: consented(), "+15555550999": None}),
                            now())
+
+    assert decision.ruled_out == ()
+    assert sorted(n["consent"] for n in decision.inputs["numbers"]) == [GRANTED, NONE]
+    assert numbers_without_consent(request(), consents) == {"+15555550999"}
+    assert numbers_without_consent(request(transactional=True), consents) == frozenset()
+
+
+def test_sms_is_ruled_out_when_no_number_consented() -> None:
+    decision = STEP.decide(request(), facts(**{NUMBER: None, "+15555550999": None}), now())
 
     assert decision.ruled_out == ((SMS, NO_CONSENT),)
 
