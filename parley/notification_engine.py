@@ -36,6 +36,7 @@ from domain.notifications.circuits import BreakerPolicy
 from domain.notifications.notifications import Notification
 from domain.notifications.retries import RetryPolicy
 from domain.notifications.throttles import BucketRule, ThrottlePolicy
+from domain.notifications.tracked_links import TrackedLinks
 from domain.notifications.unsubscribe import UnsubscribeLinks
 from event_log.log import EventLog
 from event_log.outcomes import Outcome
@@ -67,15 +68,19 @@ def provider_entries(settings: Settings) -> list[dict[str, Any]]:
 def build_providers(settings: Settings, unsubscribe_key: bytes | None = None
                     ) -> list[Provider]:
     """With `unsubscribe_key`, email providers put one-click unsubscribe links in the mail
-    of non-transactional categories."""
+    of non-transactional categories and, with PARLEY_NOTIFICATION_LINK_TRACKING, send its
+    links as tracked links (signed with the same key, for a purpose of their own)."""
     from adapters.notifications.registry import ProviderEnvironment, build_providers
 
     public_url = str(getattr(settings, "public_url", "http://127.0.0.1:8000")).rstrip("/")
+    tracking = unsubscribe_key is not None and settings.notification_link_tracking
     environment = ProviderEnvironment(
         public_url=public_url,
         allow_loopback_http=settings.notification_allow_loopback_http,
         unsubscribe_links=None if unsubscribe_key is None
-        else UnsubscribeLinks(unsubscribe_key, public_url))
+        else UnsubscribeLinks(unsubscribe_key, public_url),
+        tracked_links=TrackedLinks(unsubscribe_key, public_url)
+        if tracking and unsubscribe_key is not None else None)
     return build_providers([{k: v for k, v in entry.items() if k not in QUOTA_KEYS}
                             for entry in provider_entries(settings)], environment)
 

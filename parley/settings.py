@@ -270,6 +270,11 @@ class Settings(BaseSettings):
         '"segment_micros": N}}: what a provider charges per accepted message and per SMS '
         "segment, in millionths of the currency unit; the analytics' cost uses it instead of "
         "what the provider reports (Twilio and Vonage report a price, the others none)")
+    # notifications: clicks (domain/notifications/tracked_links.py)
+    notification_link_tracking: bool = Field(
+        True, description="Send each http(s) link of an email as a tracked link under "
+        "PARLEY_PUBLIC_URL, which records the click and redirects to it (false: emails carry "
+        "their links as they are; links already sent keep working)")
     # notifications: preferences, quiet hours, the SMS window (domain/notifications/
     # preference_steps.py)
     notification_category_defaults: dict[str, dict[str, bool]] = Field(

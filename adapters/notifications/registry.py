@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commands.notifications.providers import Provider
+from domain.notifications.tracked_links import TrackedLinks
 from domain.notifications.unsubscribe import UnsubscribeLinks
 
 KINDS: Mapping[str, str] = {
@@ -40,6 +41,8 @@ class ProviderEnvironment:
     # email: the one-click unsubscribe links (RFC 8058) mail of a non-transactional category
     # carries; None, no links
     unsubscribe_links: UnsubscribeLinks | None = None
+    # email: the tracked links (clicks) each http(s) link of a message is sent as; None, none
+    tracked_links: TrackedLinks | None = None
 
 
 def build_providers(entries: Sequence[Mapping[str, Any]],

@@ -33,6 +33,7 @@ from adapters.notifications.email_message import compose_email
 from adapters.notifications.registry import ProviderEnvironment
 from commands.notifications.providers import Delivery, ProviderAnswer
 from domain.notifications.channels import EMAIL, EMAIL_ADDRESS
+from domain.notifications.tracked_links import TrackedLinks
 from domain.notifications.unsubscribe import UnsubscribeLinks
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ class SmtpProvider:
                  tls_context: ssl.SSLContext | None = None,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
                  local_hostname: str | None = None,
-                 unsubscribe_links: UnsubscribeLinks | None = None) -> None:
+                 unsubscribe_links: UnsubscribeLinks | None = None,
+                 tracked_links: TrackedLinks | None = None) -> None:
         self._name = name
         self._host = host
         self._port = port
@@ -75,6 +77,7 @@ class SmtpProvider:
         self._local_hostname = local_hostname
         self._message_id_domain = sender.domain.encode("idna").decode("ascii")
         self._unsubscribe_links = unsubscribe_links
+        self._tracked_links = tracked_links
 
     @classmethod
     def from_config(cls, entry: Mapping[str, Any], environment: ProviderEnvironment) -> Self:
@@ -105,6 +108,7 @@ class SmtpProvider:
                                             DEFAULT_MAX_MESSAGE_BYTES, name, integer=True)),
             local_hostname=_optional_text(entry, "local_hostname"),
             unsubscribe_links=environment.unsubscribe_links,
+            tracked_links=environment.tracked_links,
         )
 
     @property
@@ -152,7 +156,8 @@ class SmtpProvider:
             message = compose_email(delivery, sender=self._sender, recipient=recipient,
                                     message_id_domain=self._message_id_domain,
                                     now=datetime.now(UTC),
-                                    unsubscribe_url=self._unsubscribe_url(delivery))
+                                    unsubscribe_url=self._unsubscribe_url(delivery),
+                                    tracked_links=self._tracked_links)
             size = len(message.as_bytes(policy=policy.SMTP))
         except (ValueError, IndexError, email_errors.MessageError):
             # the library's message repeats the address: not passed on

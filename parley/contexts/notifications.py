@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from commands.notifications.circuits import CIRCUIT_HANDLERS
+from commands.notifications.clicks import CLICK_HANDLERS
 from commands.notifications.contact_points import CONTACT_POINT_HANDLERS
 from commands.notifications.digest_flush import DIGEST_HANDLERS
 from commands.notifications.dispatch import DISPATCH_HANDLERS
@@ -44,6 +45,7 @@ def routers() -> Sequence[PlacedRouter]:
     from api.notifications import analytics as analytics_routes
     from api.notifications import compliance as compliance_routes
     from api.notifications import contact_points as contact_point_routes
+    from api.notifications import links as link_routes
     from api.notifications import preferences as preference_routes
     from api.notifications import sms_consent as sms_consent_routes
     from api.notifications import sms_inbound as sms_inbound_routes
@@ -55,6 +57,7 @@ def routers() -> Sequence[PlacedRouter]:
             PlacedRouter(212, sms_consent_routes.router),  # the caller's SMS consent (TCPA)
             PlacedRouter(220, callbacks.callbacks),  # providers' status callbacks
             PlacedRouter(221, sms_inbound_routes.router),  # handsets' STOP/START/HELP texts
+            PlacedRouter(224, link_routes.router),  # tracked links and in-app clicks
             PlacedRouter(225, unsubscribe.router),  # one-click unsubscribe links (RFC 8058)
             PlacedRouter(226, trace.router),  # decision traces (after unsubscribe/{token})
             PlacedRouter(230, admin.router),
@@ -81,6 +84,7 @@ CONTEXT = BoundedContext(
         **TEMPLATE_HANDLERS,
         **SMS_CONSENT_HANDLERS,
         **SUPPRESSION_HANDLERS,
+        **CLICK_HANDLERS,
     },
     projectors=projectors,
     relayed_event_modules=(
@@ -128,5 +132,6 @@ CONTEXT = BoundedContext(
               "message_digest_window_seconds",
               "own_notification_max_age_seconds", "public_url",
               "notification_template_variables", "notification_prices",
+              "notification_link_tracking",
               "sms_help_text", "sms_stop_text", "sms_start_text"),
 )

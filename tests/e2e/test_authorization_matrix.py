@@ -31,6 +31,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from commands.identity.roles import GrantRole
+from domain.notifications.tracked_links import TrackedLinks
 from domain.notifications.unsubscribe import UnsubscribeLinks
 from event_log.aggregate import Cause
 from parley.bootstrap import build
@@ -87,11 +88,13 @@ class World:
     doomed_contact_point: str = ""  # another, which Ada's cell of the DELETE route removes
     notification: str = ""  # one in Ada's inbox
     unsubscribe_token: str = ""  # the token of Ada's one-click link for "marketing" email
+    tracked_link: str = ""  # the token of a tracked link of a notification to Ada
 
     def call(self, method: str, url: str, caller: str, body: Any = None,
              params: dict[str, Any] | None = None) -> httpx.Response:
         return self.http.request(method, url, headers=self.people[caller].auth, json=body,
-                                 params={"position": self.position} | (params or {}))
+                                 params={"position": self.position} | (params or {}),
+                                 follow_redirects=False)
 
     def at(self, response: httpx.Response) -> httpx.Response:
         """Follows a command's position, so later reads see its effect."""
@@ -192,6 +195,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "notifications"][0]["notification_id"]
         world.unsubscribe_token = UnsubscribeLinks(parley.unsubscribe_key).token(
             uuid.UUID(people[OWNER].user_id), "marketing")
+        linked = world.at(http.post("/v1/notifications", headers={
+            "Authorization": f"Bearer {service_key.presented}"}, json={
+            "recipients": [people[OWNER].user_id], "category": "system",
+            "plan": {"channels": ["email", "in_app"]}, "content": {
+                "body": "for Ada", "deep_link": "https://example.com/matrix"}})).json()[
+                "notifications"][0]["notification_id"]
+        world.tracked_link = TrackedLinks(parley.unsubscribe_key).token(
+            uuid.UUID(linked), "email", 0)
         signed_in = http.post("/v1/sessions", json={
             "handle": people[OWNER].handle, "password": PASSWORD, "device_name": "spare"})
         assert signed_in.status_code in (200, 201), signed_in.text
@@ -305,6 +316,11 @@ def by_token(caller: str, target: str) -> Expect:
     return Same(404) if target.startswith("forged") else Ok(200)
 
 
+def redirected_by_token(caller: str, target: str) -> Expect:
+    """A tracked link's token decides, whoever calls: sent on (302), or a random one's 404."""
+    return Same(404) if target.startswith("forged") else Ok(302)
+
+
 MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/v1/users/{user_id}"): Route(("tom",), everyone(200)),
     ("GET", "/v1/presence/{user_id}"): Route(("tom",), everyone(404, same=True)),
@@ -407,8 +423,13 @@ MATRIX: dict[tuple[str, str], Route] = {
         ("unsubscribe link", "forged unsubscribe link"), by_token),
     ("GET", "/v1/notifications/unsubscribe/{token}"): Route(
         ("unsubscribe link", "forged unsubscribe link"), by_token),
+    # tracked links of emails: the signed token is the authority, whoever calls
+    ("GET", "/v1/notifications/links/{token}"): Route(
+        ("tracked link", "forged tracked link"), redirected_by_token),
     # a notification is its recipient's alone: anyone else's answer is a random id's
     ("POST", "/v1/notifications/{notification_id}/read"): Route(
+        ("notification",), only({OWNER: 200}, Same(404))),
+    ("POST", "/v1/notifications/{notification_id}/click"): Route(
         ("notification",), only({OWNER: 200}, Same(404))),
     # a trace too (its recipient's, an operator's admin's, or the triggering key's)
     ("GET", "/v1/notifications/{notification_id}/trace"): Route(
@@ -440,7 +461,9 @@ def target_id(world: World, target: str, group: Group, in_direct: str) -> str:
             "template": str(uuid.uuid4()),
             "notification": world.notification, "sms provider": "twilio",
             "unsubscribe link": world.unsubscribe_token,
-            "forged unsubscribe link": world.unsubscribe_token[:-4] + "AAAA"}[target]
+            "forged unsubscribe link": world.unsubscribe_token[:-4] + "AAAA",
+            "tracked link": world.tracked_link,
+            "forged tracked link": world.tracked_link[:-4] + "AAAA"}[target]
 
 
 def url_for(path: str, main: str, world: World) -> str:
