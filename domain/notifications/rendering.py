@@ -3,11 +3,13 @@
 The sandbox already refuses attributes that reach Python's internals (`''.__class__`) and
 methods that change lists and dicts. Beyond it a template here has a budget of steps per
 render (every loop iteration, every call, every item of a `range` costs one), so no loop runs
-unbounded however it nests; it may call only macros, `range` and a short list of harmless
-methods (no `ljust(10**9)`, no `format`); it has only filters that cannot multiply their
-input (no `center`, `indent`, `wordwrap`, `replace`, `safe`); `*`, `**` and `%` are checked
-before they run; and output is read as it is produced and stopped at a cap. Undefined
-variables are errors (StrictUndefined), never empty text. The HTML part is autoescaped.
+unbounded however it nests, and a budget of work with a cap on any value's size
+(domain/notifications/template_bounds.py), so no one step does unbounded work; it may call
+only macros, `range` and a short list of harmless methods (no `ljust(10**9)`, no `format`);
+it has only filters that cannot multiply their input (no `center`, `indent`, `wordwrap`,
+`replace`, `safe`); `*`, `**`, `%` and `+` are checked before they run; and output is
+read as it is produced and stopped at a cap. Undefined variables are errors
+(StrictUndefined), never empty text. The HTML part is autoescaped.
 
 Pure: no clock, no I/O. Compiled templates are kept by source (`compiled`), since compiling
 costs far more than rendering.
@@ -15,10 +17,9 @@ costs far more than rendering.
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -27,19 +28,39 @@ from jinja2 import (
     Template,
     TemplateError,
     TemplateSyntaxError,
-    nodes,
-    pass_context,
 )
 from jinja2 import meta as jinja_meta
 from jinja2.exceptions import SecurityError
 from jinja2.filters import FILTERS
 from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.tests import TESTS
 
 from domain.errors import InvalidCommand
+from domain.notifications.template_bounds import (
+    CONCAT_FILTER,
+    MAX_OUTPUT_CHARS,
+    MAX_STEPS,
+    STEPS_FILTER,
+    WEIGHED_FILTER,
+    BoundedTree,
+    OverBudget,
+    bounded,
+    bounded_concat,
+    bounded_join,
+    bounded_range,
+    bounded_tojson,
+    budget,
+    charge,
+    counted,
+    release,
+    weighed,
+    weighed_value,
+)
 
-MAX_STEPS: Final = 10_000  # loop iterations + calls + range items, per render of one part
-MAX_OUTPUT_CHARS: Final = 256 * 1024  # any one part, while it renders (then per-part limits)
+__all__ = ["MAX_OUTPUT_CHARS", "MAX_STEPS", "OverBudget", "RenderedParts", "TemplateParts",
+           "TemplateRefused", "check_syntax", "compiled", "render", "variables_used"]
+
 MAX_EXPONENT: Final = 64
 MAX_INT_BITS: Final = 4096
 SAFE_FILTERS: Final = frozenset({
@@ -53,46 +74,9 @@ SAFE_METHODS: Final = frozenset({
     "isalnum", "isalpha", "isdigit", "islower", "isspace", "isupper", "items", "keys", "lower",
     "lstrip", "removeprefix", "removesuffix", "rfind", "rsplit", "rstrip", "split",
     "splitlines", "startswith", "strip", "swapcase", "title", "upper", "values"})
-_STEPS_FILTER: Final = "_counted_steps"
-_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("template_budget")
-
-
 class TemplateRefused(InvalidCommand):
     """A template that does not compile, reads a variable it may not, renders past a bound
     or beyond what its channel carries (`field` names the part or input)."""
-
-
-class OverBudget(SecurityError):
-    """The template took more steps (or larger values) than one render may."""
-
-
-def _charge(steps: int) -> None:
-    left = _budget.get()
-    left[0] -= steps
-    if left[0] < 0:
-        raise OverBudget(f"it takes more than {MAX_STEPS} steps (loop iterations and calls)")
-
-
-def _bounded_range(*args: int) -> range:
-    steps = range(*args)
-    _charge(len(steps))
-    return steps
-
-
-@pass_context
-def _counted(_context: Context, iterable: Iterable[Any]) -> Iterator[Any]:
-    """What every `for` loop iterates through: each iteration costs a step."""
-    for item in iterable:
-        _charge(1)
-        yield item
-
-
-def _bounded_join(value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
-    del attribute
-    items = [str(item) for item in value]
-    if sum(map(len, items)) + len(str(d)) * max(len(items) - 1, 0) > MAX_OUTPUT_CHARS:
-        raise OverBudget(f"join makes more than {MAX_OUTPUT_CHARS} characters")
-    return str(d).join(items)
 
 
 def _int_bits(left: int, right: int, operator_name: str) -> int:
@@ -109,19 +93,22 @@ def _sized(value: Any) -> int:
 class NotificationSandbox(ImmutableSandboxedEnvironment):
     """The sandbox with a step budget, a call allow-list and checked `*`, `**`, `%`."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self, *, html: bool) -> None:
         super().__init__(autoescape=html, undefined=StrictUndefined, auto_reload=False,
-                         cache_size=0)
+                         cache_size=0, finalize=weighed)
         self.globals.clear()
-        self.globals["range"] = _bounded_range
-        self.filters = {name: FILTERS[name] for name in SAFE_FILTERS} | {
-            "join": _bounded_join, _STEPS_FILTER: _counted}
+        self.globals["range"] = bounded_range
+        self.filters = {name: bounded(FILTERS[name]) for name in SAFE_FILTERS} | {
+            "join": bounded_join, "tojson": bounded_tojson(FILTERS["tojson"]),
+            STEPS_FILTER: counted, WEIGHED_FILTER: weighed_value, CONCAT_FILTER: bounded_concat}
+        self.tests = {name: bounded(test)  # type: ignore[arg-type]
+                      for name, test in TESTS.items()}
 
     def call(__self, __context: Context, __obj: Any, *args: Any,
              **kwargs: Any) -> Any:
-        allowed = (isinstance(__obj, Macro) or __obj is _bounded_range
+        allowed = (isinstance(__obj, Macro) or __obj is bounded_range
                    or (getattr(__obj, "__name__", None) in SAFE_METHODS
                        and getattr(__obj, "__self__", None) is not None
                        and not isinstance(__obj.__self__, type)))
@@ -130,10 +117,10 @@ class NotificationSandbox(ImmutableSandboxedEnvironment):
             allowed = False
         if not allowed:
             raise SecurityError(f"{getattr(__obj, '__name__', 'that')} may not be called here")
-        if any(_sized(a) > MAX_OUTPUT_CHARS for a in (*args, *kwargs.values())):
-            raise OverBudget(f"a value passed on is over {MAX_OUTPUT_CHARS} characters")
-        _charge(1)
-        return super().call(__context, __obj, *args, **kwargs)
+        for value in (getattr(__obj, "__self__", None), *args, *kwargs.values()):
+            weighed(value)  # a method's text too: `s.split()` walks all of `s`
+        charge(1)
+        return weighed(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Context, operator_name: str, left: Any, right: Any) -> Any:
         if isinstance(left, int) and isinstance(right, int) and operator_name != "%" \
@@ -147,13 +134,16 @@ class NotificationSandbox(ImmutableSandboxedEnvironment):
         elif operator_name == "**":
             if not isinstance(right, int | float) or abs(right) > MAX_EXPONENT:
                 raise OverBudget(f"an exponent over {MAX_EXPONENT}")
+        elif operator_name == "+":
+            weighed(left)
+            weighed(right)
         elif isinstance(left, str):
             raise SecurityError("% formatting of text is not available (use ~ to join)")
-        return _BINOPS[operator_name](left, right)
+        return weighed(_BINOPS[operator_name](left, right))
 
 
 _BINOPS: Final[Mapping[str, Callable[[Any, Any], Any]]] = {
-    "*": operator.mul, "**": operator.pow, "%": operator.mod}
+    "*": operator.mul, "**": operator.pow, "%": operator.mod, "+": operator.add}
 _TEXT: Final = NotificationSandbox(html=False)
 _HTML: Final = NotificationSandbox(html=True)
 
@@ -180,13 +170,6 @@ class RenderedParts:
     html: str | None = None
 
 
-def _with_counted_loops(tree: nodes.Template) -> nodes.Template:
-    for loop in tree.find_all(nodes.For):
-        loop.iter = nodes.Filter(loop.iter, _STEPS_FILTER, [], [], None, None,
-                                 lineno=loop.lineno)
-    return tree
-
-
 @functools.lru_cache(maxsize=512)
 def compiled(source: str, html: bool) -> tuple[Template, frozenset[str]]:
     """The template (its loops counted) and the variables it reads from its caller; a
@@ -194,7 +177,7 @@ def compiled(source: str, html: bool) -> tuple[Template, frozenset[str]]:
     environment = _HTML if html else _TEXT
     tree = environment.parse(source)
     wanted = frozenset(jinja_meta.find_undeclared_variables(tree)) - set(environment.globals)
-    return environment.from_string(_with_counted_loops(tree)), wanted
+    return environment.from_string(BoundedTree().visit(tree)), wanted
 
 
 def variables_used(parts: TemplateParts) -> frozenset[str]:
@@ -207,7 +190,7 @@ def _render_part(name: str, source: str, html: bool, variables: Mapping[str, Any
         template, _ = compiled(source, html)
     except TemplateSyntaxError as error:
         raise TemplateRefused(name, f"{name}: line {error.lineno}: {error.message}") from None
-    token = _budget.set([MAX_STEPS])
+    token = budget()
     size, chunks = 0, []
     try:
         for chunk in template.generate(dict(variables)):
@@ -216,16 +199,18 @@ def _render_part(name: str, source: str, html: bool, variables: Mapping[str, Any
                 raise OverBudget(f"it renders to more than {MAX_OUTPUT_CHARS} characters")
             chunks.append(chunk)
     except (TemplateError, ArithmeticError, ValueError, TypeError, LookupError,
-            RecursionError) as error:
+            RecursionError, MemoryError) as error:
         raise TemplateRefused(name, f"{name}: {_said(error)}") from None
     finally:
-        _budget.reset(token)
+        release(token)
     return "".join(chunks)
 
 
 def _said(error: Exception) -> str:
     if isinstance(error, RecursionError):
         return "it calls itself too deeply"
+    if isinstance(error, MemoryError):
+        return "it needs more memory than a render may have"
     text = str(error) or type(error).__name__
     return text if len(text) <= 300 else text[:297] + "..."
 

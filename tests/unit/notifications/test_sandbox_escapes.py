@@ -1,0 +1,93 @@
+"""Hostile notification templates (an admin's, rendered per recipient at trigger time): none
+reads Parley's internals or does unbounded work, however it nests, shares or joins values;
+each is refused naming the part and the bound, fast. Ordinary templates still render."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from domain.notifications.rendering import TemplateParts, TemplateRefused, render
+
+BIG_LIST = "{% set a = [1] * 100000 %}"
+SHARED = BIG_LIST + "{% set b = [a] * 100 %}"  # cheap to make; 10 million items to print
+
+
+def refusal(body: str, html: str | None = None) -> str:
+    started = time.monotonic()
+    with pytest.raises(TemplateRefused) as refused:
+        render(TemplateParts("Hello", body, html), {"name": "Ana"})
+    assert time.monotonic() - started < 2
+    return str(refused.value)
+
+
+@pytest.mark.parametrize("body", [
+    SHARED + "{{ b|string|length }}",
+    SHARED + "{{ b|tojson|length }}",
+    SHARED + "{{ b|sum(start=[])|length }}",
+    SHARED + "{{ b|map('length')|sum }}{{ b }}",
+    SHARED + "{{ b|join|length }}",
+    BIG_LIST + "{% set b = [a, a, a, a] %}{{ b|string|length }}",
+    BIG_LIST + "{% set b = {'x': a, 'y': a, 'z': a} %}{{ b.items()|list|string|length }}",
+], ids=["string", "tojson", "sum", "print", "join", "list literal", "dict literal"])
+def test_a_value_holding_the_same_list_many_times_is_refused_before_it_is_walked(
+        body: str) -> None:
+    assert "a value over" in refusal(body)
+
+
+@pytest.mark.parametrize("body", [
+    "{% set s = 'a' * 200000 %}{% set s = s ~ s %}{{ s|length }}",
+    "{% set s = 'a' * 200000 %}{% set s = s + s %}{{ s|length }}",
+    "{% set s = [1] * 200000 %}{% set s = s + s %}{{ s|length }}",
+    "{% set s = 'a' * 100000 %}{{ (s ~ s ~ s ~ s)|length }}",
+], ids=["concat", "plus", "list plus", "concat chain"])
+def test_joining_or_adding_past_the_value_cap_is_refused(body: str) -> None:
+    assert "a value over" in refusal(body)
+
+
+@pytest.mark.parametrize("body", [
+    "{% set a = [1] * 50000 %}{% for i in range(200) %}{{ a|string|length }}{% endfor %}",
+    "{% set s = 'a b ' * 50000 %}{% for i in range(200) %}{{ s|wordcount }}{% endfor %}",
+    "{% set s = ' x' * 100000 %}{% for i in range(200) %}{{ s.split()|length }}{% endfor %}",
+    BIG_LIST + "{% set c = a|list %}{% for i in range(200) %}{{ a == c }}{% endfor %}",
+    BIG_LIST + "{% for i in range(200) %}{{ 2 in a }}{% endfor %}",
+    "{% set s = '<' * 50000 %}{% for i in range(200) %}{{ s|urlencode|length }}{% endfor %}",
+], ids=["string", "wordcount", "split", "compare", "in", "urlencode"])
+def test_a_loop_over_large_values_runs_out_of_work_not_of_time(body: str) -> None:
+    assert "more than" in refusal(body)
+
+
+def test_tojson_may_not_indent_by_megabytes() -> None:
+    assert "tojson indents by at most 8" in refusal("{{ [1, [2]]|tojson(indent=1000000) }}")
+
+
+@pytest.mark.parametrize("body", [
+    "{{ cycler(1, 2).next() }}", "{{ joiner(',')() }}", "{% set ns = namespace(a=1) %}",
+    "{{ lipsum(1000) }}", "{{ dict(a=1) }}", "{{ self._TemplateReference__context }}",
+    "{% macro f() %}{% endmacro %}{{ f._func.__globals__ }}",
+    "{% for i in [1] %}{{ loop.cycle.__self__ }}{% endfor %}",
+    "{{ 'a'|attr('__class__') }}", "{{ [1]|selectattr('__class__')|list }}",
+    "{{ [1, 2]|sort(attribute='__class__') }}", "{{ '{0.__class__}'.format(1) }}",
+    "{{ 'a'.rjust(1000000000) }}", "{{ 'a'.replace('a', 'b') }}", "{{ '%s' % name }}",
+    "{{ 9 ** 64 ** 64 }}", "{{ range(0, 10 ** 9, 3)|length }}", "{{ settings }}",
+    "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+], ids=lambda body: body[:40])
+def test_internals_globals_and_unbounded_calls_are_refused(body: str) -> None:
+    refusal(body)
+
+
+def test_a_template_refused_for_its_size_names_its_part() -> None:
+    assert refusal("ok", html="{% set s = 'a' * 200000 %}{{ s ~ s }}").startswith("html:")
+
+
+def test_ordinary_templates_still_render() -> None:
+    body = ("{% macro row(label) %}[{{ label }}: {{ caller() }}]{% endmacro %}"
+            "{% for item in items %}{% call row(loop.index) %}{{ item|upper }}{% endcall %}"
+            "{{ loop.cycle(',', ';') }}{% endfor %} {{ 'Hi ' ~ name }} {{ name == 'Ana' }} "
+            "{{ ('x' * 3) + '!' }} {{ {'k': items|length}|tojson(indent=2)|length }} "
+            "{{ items|join('/') }} {{ 'b' in items }} {{ (items + ['c'])|length }}")
+    rendered = render(TemplateParts("Hi {{ name }}", body, "<p>{{ '<b>' ~ name }}</p>"),
+                      {"name": "Ana", "items": ["a", "b"]})
+    assert rendered.body == ("[1: A],[2: B]; Hi Ana True xxx! 12 a/b True 3")
+    assert rendered.html == "<p>&lt;b&gt;Ana</p>"
