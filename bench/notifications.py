@@ -27,6 +27,17 @@ processes that do not dispatch, one `parley dispatch --priorities critical,high`
 `parley dispatch --priorities normal,bulk`, so urgent notifications have a writer and an event
 loop of their own; `api` is the earlier shape, `serve` dispatching everything. In the
 embedded default `serve` dispatches.
+
+What decides (`--decisions`): `none` (the default) is part 1's shape: content in the trigger,
+no preferences, keys or templates, no throttles (PARLEY_NOTIFICATION_RECIPIENT_LIMIT=0).
+`all` runs that deployment and a second one with every decision step engaged, side by side
+(their runs alternate, so a change in the machine's load falls on both): each user has
+preferences (a time zone of their own, quiet hours not covering the run, an override that
+switches push back on against the operator's default for the category, which is off), each
+trigger names a unique dedup_key and renders its content from the category's templates
+(saved with `parley templates create`), and throttles are on with budgets high enough never
+to refuse (per recipient, push per second, the provider's quota: consulted, not bypassed).
+It prints both and, per channel mix, the ratio of their end-to-end rates.
 """
 
 from __future__ import annotations
@@ -46,10 +57,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -63,6 +76,9 @@ PROJECT = "parley-bench"
 CLIENT_EMAIL = "parley-bench@parley-bench.iam.gserviceaccount.com"
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 RECIPIENTS_PER_TRIGGER = 1000
+# --decisions all: the recipients' zone, the operator's default and budgets never reached
+USERS_ZONE = "America/Sao_Paulo"
+NEVER_REACHED = 100_000
 
 
 # --- the FCM-shaped stand-in (its own process) ------------------------------------------
@@ -268,12 +284,15 @@ def environment(variables: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def seed(variables: dict[str, str], users: int) -> tuple[list[str], str]:
+def seed(variables: dict[str, str], users: int, decisions: str = "none"
+         ) -> tuple[list[str], str]:
     """`users` users with an FCM token each and a service's API key, written through the
-    commands into the configured profile's event log; (user ids, presented key)."""
+    commands into the configured profile's event log; (user ids, presented key). With
+    `decisions` "all" each user also has preferences (`preferences_of`)."""
     from commands.identity.api_keys import IssueApiKey, new_api_key
     from commands.identity.users import RegisterUser
     from commands.notifications.contact_points import ContactPointRules, RegisterDeviceToken
+    from commands.notifications.preferences import ChangeNotificationPreferences
     from event_log.aggregate import Cause
     from event_log.log import EventLog
     from event_log.writer import GroupCommitWriter
@@ -299,6 +318,10 @@ def seed(variables: dict[str, str], users: int) -> tuple[list[str], str]:
             writer.execute(RegisterDeviceToken(
                 user, uuid.uuid4(), uuid.uuid4(), "fcm", f"fcm:{uuid.uuid4().hex}{n:08d}",
                 datetime.now(UTC), ContactPointRules(20)), cause)
+            if decisions == "all":
+                writer.execute(ChangeNotificationPreferences(
+                    user, preferences_of(datetime.now(UTC)), "api", datetime.now(UTC),
+                    frozenset(settings.notification_categories)), cause)
             return str(user)
 
         with ThreadPoolExecutor(32) as pool:
@@ -309,13 +332,46 @@ def seed(variables: dict[str, str], users: int) -> tuple[list[str], str]:
         event_log.close()
 
 
+def preferences_of(now: datetime) -> Any:
+    """A zone of their own, quiet hours from 6 to 8 hours from now (local), and push on for
+    the bench's category against the operator's default (`decided_variables`)."""
+    from domain.notifications.preferences import PreferenceChanges
+
+    local = now.astimezone(ZoneInfo(USERS_ZONE))
+    start, end = ((local + timedelta(hours=h)).strftime("%H:%M") for h in (6, 8))
+    return PreferenceChanges({("system", "push"): True}, USERS_ZONE, True, (start, end), True)
+
+
+def decided_variables(decisions: str) -> dict[str, str]:
+    """Part 1 had no throttles; with every step, the operator's default is push off for the
+    category (the users switch it on) and every throttle is on, never reached."""
+    if decisions == "none":
+        return {"PARLEY_NOTIFICATION_RECIPIENT_LIMIT": "0"}
+    return {"PARLEY_NOTIFICATION_RECIPIENT_LIMIT": str(NEVER_REACHED),
+            "PARLEY_NOTIFICATION_CATEGORY_DEFAULTS": json.dumps({"system": {"push": False}}),
+            "PARLEY_NOTIFICATION_CHANNEL_RATES": json.dumps({"push": NEVER_REACHED})}
+
+
+def save_templates(variables: dict[str, str]) -> None:
+    """The bench category's push and inbox templates, with `parley templates create`."""
+    for channel in ("push", "in_app"):
+        subprocess.run([sys.executable, "-m", "parley", "templates", "create", "--category",
+                        "system", "--channel", channel, "--title", "{{ title }}", "--body",
+                        "{{ body }}", "--sample", json.dumps({"title": "T", "body": "B"})],
+                       env=os.environ | variables, check=True, capture_output=True,
+                       timeout=120)
+
+
 def parley_variables(profile: str, scratch: Path, stand_in: str, account: dict[str, Any],
-                     ca_file: str | None, extra: dict[str, str]) -> dict[str, str]:
+                     ca_file: str | None, extra: dict[str, str],
+                     decisions: str = "none") -> dict[str, str]:
     provider = {"name": "fcm", "kind": "fcm", "project_id": PROJECT, "service_account": account,
                 "endpoint": stand_in, "timeout_seconds": 10}
     if ca_file is not None:
         provider["ca_file"] = ca_file
-    variables = dict(UNLIMITED) | {
+    if decisions == "all":  # the provider's quota: consulted, never reached
+        provider |= {"rate_per_second": NEVER_REACHED, "burst": NEVER_REACHED}
+    variables = dict(UNLIMITED) | decided_variables(decisions) | {
         "PARLEY_LOG_LEVEL": "WARNING",
         "PARLEY_NOTIFICATION_PROVIDERS": json.dumps([provider]),
         "PARLEY_NOTIFICATION_ALLOW_LOOPBACK_HTTP": "true"}
@@ -360,26 +416,37 @@ class Received:
 RETRIES = {"503": 0}  # triggers answered 503 (not stored, retry) and sent again
 
 
+def trigger_body(recipients: list[str], priority: str, channels: list[str], title: str,
+                 decisions: str) -> dict[str, Any]:
+    """With every step: the content from the category's templates and a dedup key of its own."""
+    body: dict[str, Any] = {"recipients": recipients, "category": "system",
+                            "priority": priority, "plan": {"channels": channels}}
+    if decisions == "none":
+        return body | {"content": {"title": title, "body": "Bench body."}}
+    return body | {"template_variables": {"title": title, "body": "Bench body."},
+                   "dedup_key": f"bench-{uuid.uuid4().hex}"}
+
+
 async def post_trigger(http: httpx.AsyncClient, key: str, recipients: list[str],
-                       priority: str, channels: list[str], title: str) -> dict[str, Any]:
+                       priority: str, channels: list[str], title: str,
+                       decisions: str = "none") -> dict[str, Any]:
     """One trigger, sent again (as its 503 asks) while the writer says it did not store it."""
+    body = trigger_body(recipients, priority, channels, title, decisions)
     for _ in range(10):
         response = await http.post("/v1/notifications",
-                                   headers={"Authorization": f"Bearer {key}"},
-                                   json={"recipients": recipients, "category": "system",
-                                         "priority": priority, "plan": {"channels": channels},
-                                         "content": {"title": title, "body": "Bench body."}})
+                                   headers={"Authorization": f"Bearer {key}"}, json=body)
         if response.status_code != 503:
             break
         RETRIES["503"] += 1
     if response.status_code != 202:
         raise RuntimeError(f"trigger answered {response.status_code}: {response.text[:300]}")
-    body: dict[str, Any] = response.json()
-    return body
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 async def trigger_many(http: httpx.AsyncClient, key: str, users: list[str], count: int,
-                       concurrency: int, priority: str, channels: list[str]) -> list[float]:
+                       concurrency: int, priority: str, channels: list[str],
+                       decisions: str = "none") -> list[float]:
     """`count` notifications in triggers of up to 1,000 recipients, `concurrency` at once;
     the seconds each trigger took to be answered."""
     chunks = [users[i:i + RECIPIENTS_PER_TRIGGER]
@@ -396,7 +463,7 @@ async def trigger_many(http: httpx.AsyncClient, key: str, users: list[str], coun
         while plan:
             recipients = plan.pop()
             started = time.perf_counter()
-            await post_trigger(http, key, recipients, priority, channels, "Bench")
+            await post_trigger(http, key, recipients, priority, channels, "Bench", decisions)
             latencies.append(time.perf_counter() - started)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -411,14 +478,16 @@ def cpu_seconds(pid: int) -> float:
 
 async def throughput(http: httpx.AsyncClient, received: Received, key: str, users: list[str],
                      count: int, concurrency: int, channels: list[str],
-                     serve_pid: int, dispatcher_pids: tuple[int, ...] = ()) -> dict[str, Any]:
+                     serve_pid: int, dispatcher_pids: tuple[int, ...] = (),
+                     decisions: str = "none") -> dict[str, Any]:
     await received.refresh(http)
     before = len(received.rows)
     load = os.getloadavg()[0]
     cpu_before = cpu_seconds(serve_pid)
     dispatchers_before = sum(cpu_seconds(pid) for pid in dispatcher_pids)
     started_wall, started = time.time(), time.perf_counter()
-    latencies = await trigger_many(http, key, users, count, concurrency, "normal", channels)
+    latencies = await trigger_many(http, key, users, count, concurrency, "normal", channels,
+                                   decisions)
     triggered = time.perf_counter() - started
     result: dict[str, Any] = {
         "channels": channels, "concurrency": concurrency, "notifications": count,
@@ -447,11 +516,12 @@ async def throughput(http: httpx.AsyncClient, received: Received, key: str, user
 
 async def latency_under_backlog(http: httpx.AsyncClient, received: Received, key: str,
                                 users: list[str], bulk: int, rate: float,
-                                seconds: float, dumps: Any = None) -> dict[str, Any]:
+                                seconds: float, dumps: Any = None,
+                                decisions: str = "none") -> dict[str, Any]:
     await received.refresh(http)
     bulk_seen_before = sum(1 for r in received.rows if r[1] != "HIGH")
     queued_from = time.perf_counter()
-    await trigger_many(http, key, users, bulk, 4, "bulk", ["push"])
+    await trigger_many(http, key, users, bulk, 4, "bulk", ["push"], decisions)
     queue_seconds = time.perf_counter() - queued_from
     sent: dict[str, tuple[str, float]] = {}  # notification id -> (priority, triggered at)
     answered: dict[str, float] = {}  # notification id -> when its trigger was answered
@@ -461,7 +531,7 @@ async def latency_under_backlog(http: httpx.AsyncClient, received: Received, key
     async def one(priority: str) -> None:
         at = time.time()
         answer = await post_trigger(http, key, [users[len(sent) % len(users)]], priority,
-                                    ["push"], priority)
+                                    ["push"], priority, decisions)
         sent[answer["notifications"][0]["notification_id"]] = (priority, at)
         answered[answer["notifications"][0]["notification_id"]] = time.time()
 
@@ -535,45 +605,142 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "median_serve_cpu_ms_per_notification": statistics.median(cpu)}
 
 
-async def measure(args: argparse.Namespace, processes: ParleyProcesses, stand_in: str,
-                  ca_file: str | None, users: list[str], key: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Deployment:
+    """One Parley of the run: what decides in it (`none` or `all`), its processes, its seeded
+    users and the service's API key."""
+
+    decisions: str
+    processes: ParleyProcesses
+    users: list[str]
+    key: str
+    seed_seconds: float
+
+    def pids(self) -> tuple[int, tuple[int, ...]]:
+        """serve's, and the `parley dispatch` processes' (if any)."""
+        running = self.processes.running
+        return running["serve"].pid, tuple(running[name].pid for name in DISPATCHERS
+                                           if name in running)
+
+
+async def settle(http: httpx.AsyncClient, received: Received, quiet_seconds: float = 5.0,
+                 longest: float = 900.0) -> None:
+    """Until the stand-in has received nothing new for `quiet_seconds` (a backlog drained)."""
+    last, last_change, deadline = -1, time.monotonic(), time.monotonic() + longest
+    while time.monotonic() - last_change < quiet_seconds and time.monotonic() < deadline:
+        now_count = await received.refresh(http)
+        if now_count != last:
+            last, last_change = now_count, time.monotonic()
+        await asyncio.sleep(0.5)
+
+
+async def measure(args: argparse.Namespace, deployments: list[Deployment], stand_in: str,
+                  ca_file: str | None) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Each deployment's results (by what decides in it), and what the stand-in saw."""
     received = Received(stand_in)
     limits = httpx.Limits(max_connections=64)
-    results: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=processes.base_url, timeout=120, limits=limits,
-                                 verify=ca_file or True) as http:
-        await post_trigger(http, key, users[:10], "normal", ["push", "in_app"], "warm up")
-        await received.until(http, 10)
+    results: dict[str, dict[str, Any]] = {d.decisions: {} for d in deployments}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {}
+        for d in deployments:
+            http = await stack.enter_async_context(httpx.AsyncClient(
+                base_url=d.processes.base_url, timeout=120, limits=limits,
+                verify=ca_file or True))
+            clients[d.decisions] = http
+            before = await received.refresh(http)
+            warm_up = await post_trigger(http, d.key, d.users[:10], "normal",
+                                         ["push", "in_app"], "warm up", d.decisions)
+            await received.until(http, before + 10)
+            results[d.decisions]["warm_up_trace"] = engaged(
+                d, warm_up["notifications"][0]["notification_id"])
         if "throughput" in args.parts:
             for name in args.mixes:
                 channels = name.split("+")
                 for concurrency in args.concurrency:
-                    runs = [await throughput(http, received, key, users, args.count,
-                                             concurrency, channels,
-                                             processes.running["serve"].pid,
-                                             tuple(processes.running[name].pid
-                                                   for name in DISPATCHERS
-                                                   if name in processes.running))
-                            for _ in range(args.runs)]
-                    results[f"{name} c={concurrency}"] = medians(runs)
+                    runs: dict[str, list[dict[str, Any]]] = {d.decisions: [] for d in deployments}
+                    for _ in range(args.runs):
+                        for d in deployments:  # alternating: the machine's load falls on each
+                            serve, dispatchers = d.pids()
+                            runs[d.decisions].append(await throughput(
+                                clients[d.decisions], received, d.key, d.users, args.count,
+                                concurrency, channels, serve, dispatchers, d.decisions))
+                    for d in deployments:
+                        results[d.decisions][f"{name} c={concurrency}"] = medians(
+                            runs[d.decisions])
         if "latency" in args.parts:
-            await http.post(f"{stand_in}/bulk-delay", json={"seconds": args.bulk_delay_ms / 1000})
-            dumps = None
-            if args.dump_stacks:  # py-spy dumps every 0.5 s while critical ones go
-                dumped = {name: processes.running[name].pid
-                          for name in ("serve", *DISPATCHERS) if name in processes.running}
-                dumps = threading.Thread(target=dump_stacks, daemon=True, args=(
-                    dumped, Path(args.dump_stacks), args.seconds))
-            results["latency_with_bulk_backlog"] = await latency_under_backlog(
-                http, received, key, users, args.bulk, args.rate, args.seconds, dumps)
+            for d in deployments:  # one after the other, each after the last one's backlog
+                http = clients[d.decisions]
+                await http.post(f"{stand_in}/bulk-delay",
+                                json={"seconds": args.bulk_delay_ms / 1000})
+                dumps = None
+                if args.dump_stacks:  # py-spy dumps every 0.5 s while critical ones go
+                    dumped = {name: d.processes.running[name].pid
+                              for name in ("serve", *DISPATCHERS)
+                              if name in d.processes.running}
+                    dumps = threading.Thread(target=dump_stacks, daemon=True, args=(
+                        dumped, Path(args.dump_stacks) / d.decisions, args.seconds))
+                results[d.decisions]["latency_with_bulk_backlog"] = await latency_under_backlog(
+                    http, received, d.key, d.users, args.bulk, args.rate, args.seconds, dumps,
+                    d.decisions)
+                if len(deployments) > 1:
+                    await http.post(f"{stand_in}/bulk-delay", json={"seconds": 0})
+                    await settle(http, received)
+        http = clients[deployments[0].decisions]
         await received.refresh(http)
         tokens = (await http.get(f"{stand_in}/received",
                                  params={"after": len(received.rows)})).json()
-    results["triggers_retried_after_503"] = RETRIES["503"]
-    results["fcm_token_exchanges"] = tokens["token_requests"]
-    results["fcm_refused"] = tokens["refused"]
-    results["peak_rss_mib"] = peak_rss(processes)
-    return results
+    for d in deployments:
+        results[d.decisions]["peak_rss_mib"] = peak_rss(d.processes)
+    return results, {"triggers_retried_after_503": RETRIES["503"],
+                     "fcm_token_exchanges": tokens["token_requests"],
+                     "fcm_refused": tokens["refused"]}
+
+
+def engaged(deployment: Deployment, notification_id: str) -> list[str]:
+    """A warm-up notification's trace (`parley notifications trace`, from the log) in short;
+    with every step, refused unless each was asked and used what it was meant to: the user's
+    rule kept push on, the quiet hours and the dedup key were looked at, the template
+    rendered the content."""
+    from domain.notifications.pipeline import DECISION_STEPS
+
+    deadline = time.monotonic() + 30
+    while True:  # the dispatch's answer may reach the log a moment after the stand-in
+        answer = subprocess.run([sys.executable, "-m", "parley", "notifications", "trace",
+                                 notification_id, "--json"], env=deployment.processes.env,
+                                capture_output=True, text=True, check=True, timeout=120)
+        trace = json.loads(answer.stdout)
+        if trace["state"] != "dispatching" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    steps = trace["steps"]
+    short = [f"{s['step']}{'/' + s['name'] if s['name'] else ''}: {s['outcome']}"[:120]
+             for s in steps]
+    if deployment.decisions == "none":
+        return short
+    decided = {s["name"]: s["details"].get("inputs") or {} for s in steps
+               if s["step"] == "decision"}
+    problems = [name for name in (step.name for step in DECISION_STEPS) if name not in decided]
+    if decided.get("preferences", {}).get("channels", {}).get("push", {}).get("rule") != "user":
+        problems.append("preferences: push not kept on by the user's rule")
+    if not decided.get("quiet_hours", {}).get("quiet_hours"):
+        problems.append("quiet_hours: none looked at")
+    if not decided.get("dedup", {}).get("dedup_key"):
+        problems.append("dedup: no key looked at")
+    if not any(s["event"].endswith("TemplateRendered") for s in steps):
+        problems.append("no template rendering recorded")
+    if problems:
+        raise SystemExit(f"bench: with every step, the warm-up's trace lacks: {problems}; "
+                         f"{short}")
+    return short
+
+
+def compared(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per throughput run, the median end-to-end rate with every step over part 1's."""
+    return {run: round(results["all"][run]["median_end_to_end_per_second"]
+                       / none["median_end_to_end_per_second"], 3)
+            for run, none in results["none"].items()
+            if isinstance(none, dict) and "median_end_to_end_per_second" in none
+            and none["median_end_to_end_per_second"]}
 
 
 # `--dispatchers priorities`: each process's name, and the priorities it takes
@@ -615,10 +782,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="production: `parley dispatch` processes per priority class "
                              "(critical,high and normal,bulk) and API processes that do not "
                              "dispatch; or `api`: serve dispatches everything")
+    parser.add_argument("--decisions", choices=["none", "all"], default="none",
+                        help="none: part 1's shape; all: that deployment and one with every "
+                             "decision step engaged, runs alternating, and their ratio")
     parser.add_argument("--logs", default=None, metavar="DIR",
-                        help="keep each Parley process's log in DIR (default: discarded)")
+                        help="keep each Parley process's log in DIR/<none|all>/ (default: "
+                             "discarded)")
     parser.add_argument("--dump-stacks", default=None, metavar="DIR",
-                        help="py-spy dump serve's (and the dispatchers') threads into DIR/<name>/ "
+                        help="py-spy dump serve's (and the dispatchers') threads into "
+                             "DIR/<none|all>/<name>/ "
                              "during the steady phase")
     parser.add_argument("--profile-with", default=None, metavar="SVG",
                         help="py-spy record the serve process into this file meanwhile")
@@ -627,48 +799,74 @@ def main(argv: list[str] | None = None) -> None:
     by_priority = args.profile == "production" and args.dispatchers == "priorities"
     if by_priority:
         extra = {"PARLEY_NOTIFICATION_DISPATCH_IN_API": "false"} | extra
-    with tempfile.TemporaryDirectory() as scratch_name:
+    shapes = ["none", "all"] if args.decisions == "all" else ["none"]
+    with tempfile.TemporaryDirectory() as scratch_name, contextlib.ExitStack() as stack:
         scratch = Path(scratch_name)
-        with fcm_stand_in(scratch, 0.0, args.fcm_http == "2") as (stand_in, account, ca_file):
-            variables = parley_variables(args.profile, scratch, stand_in, account, ca_file,
-                                         extra)
-            logs = Path(args.logs) if args.logs else scratch
-            logs.mkdir(parents=True, exist_ok=True)
-            processes = ParleyProcesses(variables, logs)
-            seeded_at = time.perf_counter()
-            if args.profile == "embedded":  # one writer at a time on the SQLite log
-                users, key = seed(variables, args.users)
-            with processes.serving(args.profile):
-                if by_priority:
-                    start_dispatchers(processes)
-                if args.profile == "production":
-                    users, key = seed(variables, args.users)
-                seed_seconds = time.perf_counter() - seeded_at
-                spy = None
-                if args.profile_with:
-                    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")),
-                                            "record", "-o", args.profile_with, "--format",
-                                            "raw" if args.profile_with.endswith(".txt")
-                                            else "flamegraph",
-                                            "--pid", str(processes.running["serve"].pid),
-                                            "--threads", "--nonblocking"],
-                                           stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL)
-                try:
-                    results = asyncio.run(measure(args, processes, stand_in, ca_file, users,
-                                                  key))
-                finally:
-                    if spy is not None:
-                        spy.send_signal(2)
-                        spy.wait(timeout=60)
-    print(json.dumps({"profile": args.profile, "machine": {
+        stand_in, account, ca_file = stack.enter_context(
+            fcm_stand_in(scratch, 0.0, args.fcm_http == "2"))
+        deployments = [stack.enter_context(deployment(
+            args, decisions, scratch, stand_in, account, ca_file, extra, by_priority))
+            for decisions in shapes]
+        spy = None
+        if args.profile_with:  # the last deployment's serve (with every step, if asked)
+            spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")),
+                                    "record", "-o", args.profile_with, "--format",
+                                    "raw" if args.profile_with.endswith(".txt")
+                                    else "flamegraph",
+                                    "--pid", str(deployments[-1].pids()[0]),
+                                    "--threads", "--nonblocking"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            results, seen = asyncio.run(measure(args, deployments, stand_in, ca_file))
+        finally:
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(timeout=60)
+    report: dict[str, Any] = {"profile": args.profile, "machine": {
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "platform": platform.platform(), "load_after": os.getloadavg()},
         "stand_in": f"FCM-shaped, separate process, HTTP/{args.fcm_http}"
                     + (" over TLS" if args.fcm_http == "2" else " plain"),
-        "users": args.users, "seed_seconds": round(seed_seconds, 1),
-        "dispatchers": DISPATCHERS if by_priority else {"serve": "all priorities"},
-        **results}, indent=2))
+        "users": args.users,
+        "dispatchers": DISPATCHERS if by_priority else {"serve": "all priorities"}}
+    seeded = {d.decisions: d.seed_seconds for d in deployments}
+    if len(deployments) == 1:
+        report |= {"decisions": "none", "seed_seconds": seeded["none"], **results["none"]}
+    else:
+        report |= {"seed_seconds": seeded, "decisions": results,
+                   "all_over_none_end_to_end": compared(results)}
+    print(json.dumps(report | seen, indent=2))
+
+
+@contextlib.contextmanager
+def deployment(args: argparse.Namespace, decisions: str, scratch: Path, stand_in: str,
+               account: dict[str, Any], ca_file: str | None, extra: dict[str, str],
+               by_priority: bool) -> Iterator[Deployment]:
+    """Parley serving, seeded (and with every step, its templates saved)."""
+    home = scratch / decisions
+    home.mkdir()
+    variables = parley_variables(args.profile, home, stand_in, account, ca_file, extra,
+                                 decisions)
+    logs = Path(args.logs) / decisions if args.logs else home
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = ParleyProcesses(variables, logs)
+    seeded_at = time.perf_counter()
+
+    def seeded() -> tuple[list[str], str]:
+        users, key = seed(variables, args.users, decisions)
+        if decisions == "all":
+            save_templates(variables)
+        return users, key
+
+    if args.profile == "embedded":  # one writer at a time on the SQLite log
+        users, key = seeded()
+    with processes.serving(args.profile):
+        if by_priority:
+            start_dispatchers(processes)
+        if args.profile == "production":
+            users, key = seeded()
+        yield Deployment(decisions, processes, users, key,
+                         round(time.perf_counter() - seeded_at, 1))
 
 
 def stand_in_main(argv: list[str]) -> None:
