@@ -10,7 +10,8 @@ pipeline's order: `RECHECK_STEPS`). The outcome is recorded on the notification 
 changes something (`Notification.recheck`): the channel given up for the next one, the
 notification held until the SMS window opens, or the numbers without consent left out of the
 deliveries. Everything comes from the batch and the command, so a writer's retry decides the
-same.
+same. An attempt dispatched already and sent again after a crash (the same attempt ids) is not
+re-checked: it was decided when it was dispatched.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from domain.notifications.decisions import (
 from domain.notifications.notifications import Notification
 from domain.notifications.pipeline import DECISION_STEPS
 from domain.notifications.preferences import NotificationPreferences, notification_preferences_id
-from domain.notifications.sms_consent import SmsConsent, sms_consent_id
+from domain.notifications.sms_consent import ConsentEvidence, SmsConsent, sms_consent_id
 from event_log.batch import Batch
 
 # the steps whose facts may change between routing and dispatch (reachability for the email
@@ -84,7 +85,7 @@ def recheck(batch: Batch, notification: Notification, addresses: Sequence[Addres
     recipient = notification.recipient_id
     book = batch.find(ContactPoints, contact_points_id(recipient))
     kinds = frozenset({INBOX} | {a.kind for a in addresses})
-    consents = {}
+    consents: dict[str, ConsentEvidence | None] = {}
     if channel == SMS:
         found = batch.find_all(SmsConsent, [sms_consent_id(a.value) for a in addresses])
         consents = {a.value: (c.evidence if (c := found.get(sms_consent_id(a.value)))
