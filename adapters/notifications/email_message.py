@@ -16,7 +16,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from commands.notifications.providers import Content, Delivery
-from domain.notifications.tracked_links import TrackedLinks
+from domain.notifications.tracked_links import TrackedLinks, tracks
 
 UNSAFE_LINK_SCHEMES: Final = frozenset({"javascript", "vbscript", "data", "file"})
 
@@ -27,9 +27,9 @@ def compose_email(delivery: Delivery, *, sender: MailAddress, recipient: MailAdd
                   tracked_links: TrackedLinks | None = None) -> EmailMessage:
     """The message a delivery becomes: text and HTML alternatives, and its headers; with
     `unsubscribe_url` (else the delivery's own), RFC 8058's two headers and a visible link;
-    with `tracked_links`, its links as tracked links."""
+    with `tracked_links`, its links as tracked links (not in transactional mail)."""
     content = delivery.content
-    if tracked_links is not None:
+    if tracked_links is not None and tracks(delivery.category):
         content = tracked_links.rewritten(content, delivery.notification_id, delivery.channel)
     message = EmailMessage(policy=policy.SMTP)
     message["Subject"] = " ".join(content.title.split())  # one line, whatever the title

@@ -8,7 +8,10 @@ http(s) `href` of its HTML part (a template's), at most `MAX_LINKS`, each at mos
 channel (its template's rendering there, or its own), so the aggregate resolves an index to
 the same link the email carried: a token names an index, never a URL, and can only ever lead
 to a link that was in the notification (no open redirect). Only http(s) links are rewritten
-and redirected to; a custom-scheme deep link stays as it was (its click is not seen).
+and redirected to; a custom-scheme deep link stays as it was (its click is not seen). Mail of
+a transactional category (security alerts, account mail such as verification links: what
+carries no unsubscribe link) is never rewritten: it must reach the user as sent, and its
+links carry secrets of their own.
 
 A token is `k1.<claim>.<mac>`, both parts base64url: the claim is the notification id, the
 link's index and the channel (nothing personal), the MAC their HMAC-SHA256 under the server's
@@ -32,6 +35,7 @@ from uuid import UUID
 from domain.errors import InvalidCommand, NotFound
 from domain.notifications.content import Content
 from domain.notifications.token_text import decode, encode
+from domain.notifications.unsubscribe import may_unsubscribe
 
 VERSION: Final = "k1"
 LINKS_PATH: Final = "/v1/notifications/links"  # api/notifications/links.py
@@ -114,6 +118,11 @@ class TrackedLinks:
     def rewritten(self, content: Content, notification_id: UUID, channel: str) -> Content:
         """`content` with each of its http(s) links replaced by its tracked link."""
         return with_links(content, lambda index: self.link(notification_id, channel, index))
+
+
+def tracks(category: str) -> bool:
+    """Whether email of this category is sent with tracked links."""
+    return may_unsubscribe(category)
 
 
 def links_of(content: Content) -> tuple[str, ...]:

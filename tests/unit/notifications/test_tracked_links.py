@@ -257,3 +257,17 @@ def test_the_trace_says_which_link_was_clicked_where_and_never_the_link() -> Non
 
     assert describe(email) == ("clicked", "link 2 clicked on email (said by a tracked link)")
     assert describe(app) == ("clicked", "the notification clicked on in_app (said by the app)")
+
+
+def test_transactional_mail_carries_its_links_as_they_are() -> None:
+    link = "https://parley.example/verify?token=secret"
+    delivery = Delivery(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), EMAIL, "high", "account",
+                        Address(EMAIL_ADDRESS, "bo@example.com", "cp1"),
+                        Content("Verify your address", f"Open {link}", deep_link=link))
+
+    message = compose_email(delivery, sender=MailAddress("Parley", "no-reply", "example.com"),
+                            recipient=MailAddress("", "bo", "example.com"),
+                            message_id_domain="example.com", now=now(), tracked_links=LINKS)
+
+    text, markup = (part.get_content() for part in message.iter_parts())
+    assert f"Open {link}" in text and LINKS_PATH not in text + markup
