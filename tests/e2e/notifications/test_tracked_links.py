@@ -159,6 +159,7 @@ def test_an_emails_links_are_tracked_links_that_redirect_and_count_one_click(
 
     email = eventually(counted)
     assert (email["notifications"], email["clicked"]) == (1, 1)
+    assert email["statuses"]["accepted"] == 1 and email["rates"]["clicked"] == 1.0
     trace = mailer.http.get(f"/v1/notifications/{nid}/trace", headers=mailer.person.auth)
     assert trace.status_code == 200, trace.text
     assert "link 1 clicked on email (said by a tracked link)" in [
