@@ -39,10 +39,10 @@ from commands.notifications.dispatch import (
     started,
 )
 from commands.notifications.providers import Provider, ProviderAnswer
-from commands.notifications.throttles import DispatchThrottle
+from commands.notifications.throttles import DispatchThrottle, Turn
 from commands.processes.outages import Outage
 from domain.notifications.category_policy import CategoryPolicy
-from domain.notifications.channels import CRITICAL, HIGH, PRIORITIES, WEBHOOK
+from domain.notifications.channels import CRITICAL, HIGH, PRIORITIES, WEBHOOK, rank
 from domain.notifications.notifications import Answer
 from domain.notifications.retries import RetryPolicy
 from event_log.aggregate import Cause
@@ -230,7 +230,18 @@ class Dispatcher:
         return usable, probes
 
     def dispatch(self, jobs: Sequence[DispatchJob]) -> int:
-        """One batch, start to end, on the calling thread; returns the deliveries sent."""
+        """One batch, start to end, on the calling thread; returns the deliveries sent. With
+        throttles, it takes its tokens in its turn (more urgent batches taken with it
+        first: commands/notifications/throttles.py)."""
+        turn = (None if self._throttle is None or not jobs
+                else self._throttle.turns.enter(min(rank(j.priority) for j in jobs)))
+        try:
+            return self._dispatch(jobs, turn)
+        finally:
+            if turn is not None:
+                turn.done()
+
+    def _dispatch(self, jobs: Sequence[DispatchJob], turn: Turn | None) -> int:
         settings = self._settings
         cause = Cause(DISPATCHER_ACTOR, uuid.uuid4())
         now = self._clock()
@@ -244,7 +255,9 @@ class Dispatcher:
         # are taken: throttles never delay it
         first = list(started(outcome.result))
         sending = [(first, self._sending(first))]
-        second = list(self._throttled_batch(outcome.result, usable, cause))
+        second = list(self._throttled_batch(outcome.result, usable, cause, turn))
+        if turn is not None:
+            turn.done()  # its tokens are decided (or it needed none): less urgent ones go on
         sending.append((second, self._sending(second)))
         to_send = [*first, *second]
         if not to_send:
@@ -277,7 +290,7 @@ class Dispatcher:
         return asyncio.run_coroutine_threadsafe(self._send_all(to_send), self._loop)
 
     def _throttled_batch(self, result: object, usable: Mapping[str, tuple[str, ...]],
-                         cause: Cause) -> Sequence[ToSend]:
+                         cause: Cause, turn: Turn | None = None) -> Sequence[ToSend]:
         """The second half of a throttled batch (commands/notifications/throttles.py): the
         tokens of what asked for them taken, those granted dispatched, the rest throttled.
         Without the buckets (Redis away) they stay queued, for the sweep to queue again,
@@ -289,9 +302,13 @@ class Dispatcher:
             return ()
         asking = result.asking
         settings = self._settings
+        if turn is not None:
+            turn.wait()
         now = self._clock()
         try:
             throttling = self._throttle.decide(asking, now)
+            if turn is not None:
+                turn.done()
             outcome = self._execute(StartDispatches(
                 tuple(a.notification_id for a in asking), now, usable, settings.policy,
                 settings.stale_after_seconds, settings.public_url, result.probes_left,

@@ -11,6 +11,13 @@ release drains at the throttle's rate, most urgent first. A batch is two command
    a token, or suppressed). The verdicts are in the command, so the write side decides the same
    on a retry of the command and never calls the buckets itself.
 
+Pumps serve priorities concurrently, so what is released at one moment (the end of quiet
+hours: a recipient's held notifications of every priority) is taken from the queue by several
+pumps at once, and the buckets grant tokens to whichever batch reaches them first. A
+dispatcher's batches therefore take their tokens in turns (`TokenTurns`): a batch waits, for a
+bounded time, while a more urgent batch taken before it has not had its tokens decided yet,
+so the most urgent get the tokens and the others are throttled behind them, in priority order.
+
 Tokens are taken before the sends and never given back: a batch that fails after taking them
 (the log away, a crash, another dispatcher having taken the notification meanwhile) leaves the
 budget spent for sends that did not happen. Throttles err on the side of under-sending; no
@@ -19,10 +26,12 @@ failure lets a bucket grant more than its capacity plus its rate over the time e
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Final, Protocol
 from uuid import UUID
 
 from domain.notifications.channels import rank
@@ -60,12 +69,66 @@ class Throttling:
     verdicts: Mapping[UUID, ThrottleVerdict | None] = field(default_factory=dict)
 
 
-class DispatchThrottle:
-    """The dispatcher's side: the policy, and the buckets it takes tokens from."""
+# How long a batch waits for a more urgent one's tokens: that batch's first write-side
+# command (milliseconds); bounded, so a stuck pump delays the others only this long
+TURN_PATIENCE_SECONDS: Final = 2.0
 
-    def __init__(self, policy: ThrottlePolicy, buckets: ThrottleBuckets) -> None:
+
+class Turn:
+    """One batch's place in its dispatcher's turns, from when it was taken from the queue
+    until its tokens were decided (or it needed none, or failed): `done`, once."""
+
+    def __init__(self, turns: TokenTurns, rank: int) -> None:
+        self._turns = turns
+        self.rank = rank
+        self._done = False
+
+    def wait(self) -> bool:
+        """Until no more urgent batch taken before this one awaits its tokens (False: not
+        within the patience; it goes on all the same)."""
+        return self._turns.wait_for_more_urgent(self.rank)
+
+    def done(self) -> None:
+        if not self._done:
+            self._done = True
+            self._turns.leave(self.rank)
+
+
+class TokenTurns:
+    """The batches of one dispatcher (every pump) that may still take tokens, by rank."""
+
+    def __init__(self, patience_seconds: float = TURN_PATIENCE_SECONDS) -> None:
+        self._changed = threading.Condition()
+        self._waiting: Counter[int] = Counter()
+        self._patience = patience_seconds
+
+    def enter(self, priority_rank: int) -> Turn:
+        with self._changed:
+            self._waiting[priority_rank] += 1
+        return Turn(self, priority_rank)
+
+    def leave(self, priority_rank: int) -> None:
+        with self._changed:
+            self._waiting[priority_rank] -= 1
+            if self._waiting[priority_rank] <= 0:
+                del self._waiting[priority_rank]
+            self._changed.notify_all()
+
+    def wait_for_more_urgent(self, priority_rank: int) -> bool:
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: not any(r < priority_rank for r in self._waiting), self._patience)
+
+
+class DispatchThrottle:
+    """The dispatcher's side: the policy, the buckets it takes tokens from, and the turns in
+    which its batches take them."""
+
+    def __init__(self, policy: ThrottlePolicy, buckets: ThrottleBuckets,
+                 turns: TokenTurns | None = None) -> None:
         self.policy = policy
         self._buckets = buckets
+        self.turns = turns if turns is not None else TokenTurns()
 
     def asking(self) -> Throttling:
         return Throttling(self.policy)
