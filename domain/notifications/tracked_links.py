@@ -26,7 +26,7 @@ import hashlib
 import hmac
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Final
 from urllib.parse import urlsplit
@@ -56,9 +56,12 @@ _MAX_CHANNEL_BYTES: Final = 16
 # the sentence around it is not part of it
 _TEXT_URL: Final = re.compile(r"""https?://[^\s<>"'`]+""", re.IGNORECASE)
 _TRAILING: Final = ".,;:!?'\""
-# a quoted href of an <a> or <area> element
-_HREF: Final = re.compile(r"""(<(?:a|area)\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""",
-                          re.IGNORECASE | re.DOTALL)
+# an <a> or <area> start tag, then its quoted href; each bounded, so no markup (an admin's
+# template) makes the search quadratic
+_TAG_START: Final = re.compile(r"<(?:a|area)\b", re.IGNORECASE)
+_LONGEST_TAG: Final = 4 * MAX_LINK_CHARS
+_HREF: Final = re.compile(r"""(?<![\w-])(href\s*=\s*)(?:"([^"]*)"|'([^']*)')""",
+                          re.IGNORECASE)
 
 
 class TrackedLinkNotFound(NotFound):
@@ -132,8 +135,10 @@ def links_of(content: Content) -> tuple[str, ...]:
         found[content.deep_link] = None
     for match in _TEXT_URL.finditer(content.body):
         found.setdefault(_text_url(match.group(0)), None)
-    for match in _HREF.finditer(content.html or ""):
-        target = html.unescape(match.group(3)).strip()
+    markup = content.html or ""
+    for begin, end in _tags(markup):
+        attribute = _HREF.search(markup, begin, end)
+        target = "" if attribute is None else _href(attribute)
         if _web(target):
             found.setdefault(target, None)
     kept = [link for link in found if len(link) <= MAX_LINK_CHARS]
@@ -157,17 +162,48 @@ def with_links(content: Content, tracked: Callable[[int], str]) -> Content:
         at = index.get(url)
         return match.group(0) if at is None else tracked(at) + match.group(0)[len(url):]
 
-    def in_html(match: re.Match[str]) -> str:
-        at = index.get(html.unescape(match.group(3)).strip())
-        if at is None:
-            return match.group(0)
-        return f"{match.group(1)}{match.group(2)}{html.escape(tracked(at))}{match.group(2)}"
-
     deep_link = content.deep_link
     if deep_link is not None and deep_link in index:
         deep_link = tracked(index[deep_link])
     return replace(content, body=_TEXT_URL.sub(in_text, content.body), deep_link=deep_link,
-                   html=None if content.html is None else _HREF.sub(in_html, content.html))
+                   html=None if content.html is None else _with_hrefs(content.html, index, tracked))
+
+
+def _tags(markup: str) -> Iterator[tuple[int, int]]:
+    """Where each <a> or <area> start tag is (begin, end), in one pass: the next ">" is looked
+    for once per run of tags before it, so no markup makes this quadratic."""
+    closing, last_end = -1, 0
+    for opening in _TAG_START.finditer(markup):
+        begin = opening.start()
+        if begin < last_end:
+            continue
+        if closing < begin:
+            closing = markup.find(">", begin)
+            if closing < 0:
+                return
+        if closing - begin <= _LONGEST_TAG:
+            last_end = closing + 1
+            yield begin, last_end
+
+
+def _with_hrefs(markup: str, index: dict[str, int], tracked: Callable[[int], str]) -> str:
+    kept, at = [], 0
+    for begin, end in _tags(markup):
+        attribute = _HREF.search(markup, begin, end)
+        link = None if attribute is None else index.get(_href(attribute))
+        if attribute is None or link is None:
+            continue
+        quote = '"' if attribute.group(2) is not None else "'"
+        kept += [markup[at:attribute.start()], attribute.group(1), quote,
+                 html.escape(tracked(link)), quote]
+        at = attribute.end()
+    return "".join(kept) + markup[at:]
+
+
+def _href(match: re.Match[str]) -> str:
+    """The link an href's (double- or single-quoted) value stands for."""
+    value = match.group(2) if match.group(2) is not None else match.group(3)
+    return html.unescape(value).strip()
 
 
 def _text_url(found: str) -> str:

@@ -7,6 +7,7 @@ is an unknown link."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import timedelta
 from email.headerregistry import Address as MailAddress
@@ -271,3 +272,22 @@ def test_transactional_mail_carries_its_links_as_they_are() -> None:
 
     text, markup = (part.get_content() for part in message.iter_parts())
     assert f"Open {link}" in text and LINKS_PATH not in text + markup
+
+
+def test_single_quoted_hrefs_count_and_data_hrefs_do_not() -> None:
+    markup = (f"<A class='x' HREF = '{HELP}'>help</A>"
+              f'<a data-href="https://example.com/not-a-link" href="{ORDER.replace("&", "&amp;")}">'
+              "order</a>")
+
+    assert links_of(Content("T", "B", html=markup)) == (HELP, ORDER)
+
+
+@pytest.mark.parametrize("markup", ['<a href="' * 30_000, "<a " * 60_000,
+                                    "<a " + "x" * 250_000, '<a href="x">' * 20_000])
+def test_hostile_markup_is_read_in_one_pass(markup: str) -> None:
+    started = time.perf_counter()
+
+    links_of(Content("T", "B", html=markup))
+    with_links(Content("T", HELP, html=markup), lambda index: "https://t.example/0")
+
+    assert time.perf_counter() - started < 1.0  # quadratic, it took seconds
