@@ -207,10 +207,13 @@ def _href(match: re.Match[str]) -> str:
 
 
 def _text_url(found: str) -> str:
+    """A URL found in text without the sentence's punctuation after it: a closing bracket
+    is the URL's only while it closes one the URL opened."""
     url = found.rstrip(_TRAILING)
     for closing, opening in ((")", "("), ("]", "[")):
-        while url.endswith(closing) and url.count(closing) > url.count(opening):
-            url = url[:-1].rstrip(_TRAILING)
+        unmatched = url.count(closing) - url.count(opening)
+        while unmatched > 0 and url.endswith(closing):
+            url, unmatched = url[:-1].rstrip(_TRAILING), unmatched - 1
     return url
 
 

@@ -291,3 +291,12 @@ def test_hostile_markup_is_read_in_one_pass(markup: str) -> None:
     with_links(Content("T", HELP, html=markup), lambda index: "https://t.example/0")
 
     assert time.perf_counter() - started < 1.0  # quadratic, it took seconds
+
+
+def test_a_url_in_text_keeps_the_brackets_it_opened_and_not_the_sentences() -> None:
+    body = ("See https://en.example.org/wiki/Mercury_(planet). (Or https://help.example.com/a)"
+            " and [https://example.com/b]; then https://example.com/c)" + ")" * 9_000)
+
+    assert links_of(Content("T", body)) == (
+        "https://en.example.org/wiki/Mercury_(planet)", "https://help.example.com/a",
+        "https://example.com/b", "https://example.com/c")
