@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.http.dependencies import ConsistencyPosition, Gate, ParleyDep, wait_for
 from api.http.problems import problem_responses
@@ -24,6 +24,21 @@ from projections.notifications.analytics_report import (
 router = APIRouter(prefix="/v1/admin/notifications", tags=["notifications"],
                    dependencies=[Depends(admin)])
 ANALYTICS = [NotificationAnalyticsProjector.name]
+
+
+def written_time(value: object) -> object:
+    """A time as written (ISO 8601): pydantic alone reads `to=0.5` as Unix seconds, 1970."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("a time is ISO 8601 with a UTC offset (e.g. 2026-12-01T00:00:00Z), "
+                         "not a number")
+    return value
+
+
+WrittenTime = Annotated[datetime | None, BeforeValidator(written_time)]
 
 
 async def get_analytics(parley: ParleyDep) -> AnalyticsQueries:
@@ -129,9 +144,9 @@ GROUP_BY = r"^[a-z]+(,[a-z]+){0,4}$"
             responses=problem_responses(401, 403, 422, 503))
 def notification_analytics(
         queries: AnalyticsDep, gate: Gate,
-        since: Annotated[datetime | None, Query(alias="from", description=(
+        since: Annotated[WrittenTime, Query(alias="from", description=(
             "Start (inclusive), with a UTC offset; default: a day before `to`"))] = None,
-        until: Annotated[datetime | None, Query(alias="to", description=(
+        until: Annotated[WrittenTime, Query(alias="to", description=(
             "End (exclusive), with a UTC offset; default: now"))] = None,
         group_by: Annotated[str | None, Query(pattern=GROUP_BY, description=(
             f"Comma-separated, of {', '.join(DIMENSIONS)}; default category,channel,"

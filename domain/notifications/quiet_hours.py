@@ -26,6 +26,10 @@ CLOCK: Final = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 # far beyond the longest window (a day) plus the largest DST jump (two hours, historically)
 HORIZON: Final = timedelta(days=2)
 SCAN_STEP: Final = timedelta(hours=3)  # transitions of one zone are months apart, never 3 h
+# files of the system's zoneinfo folder that are not IANA names: the server's own zone
+# (changes with the machine), and copies under posix/ and right/ (leap seconds: clocks 27 s off)
+NOT_ZONES: Final = frozenset({"localtime", "posixrules"})
+NOT_ZONE_FOLDERS: Final = frozenset({"posix", "right"})
 
 
 class InvalidQuietHours(InvalidCommand):
@@ -47,11 +51,12 @@ def clock_time(text: str, field: str) -> time:
 def time_zone(name: str, field: str = "time_zone") -> ZoneInfo:
     """The IANA zone of that name (e.g. Europe/London); none other (no paths, no offsets)."""
     if not name or len(name) > 64 or not re.fullmatch(r"[A-Za-z0-9_+\-/]+", name) \
-            or name.startswith("/") or ".." in name:
+            or name.startswith("/") or ".." in name or name in NOT_ZONES \
+            or name.split("/", 1)[0] in NOT_ZONE_FOLDERS:
         raise UnknownTimeZone(field, "an IANA time zone name, e.g. Europe/London")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:  # OSError: a folder, Europe
         raise UnknownTimeZone(field, "an IANA time zone name, e.g. Europe/London") from error
 
 

@@ -67,7 +67,9 @@ def analytics_request(since: datetime | None, until: datetime, group_by: Sequenc
     """The request, checked: a bounded range forwards in time (`since` by default a day
     before `until`), known dimensions, a known interval with not too many buckets."""
     if until.tzinfo is None or (since is not None and since.tzinfo is None):
-        raise BadAnalyticsRequest("from", "times need a UTC offset (e.g. 2026-12-01T00:00:00Z)")
+        naive = "from" if since is not None and since.tzinfo is None else "to"
+        raise BadAnalyticsRequest(naive,
+                                  "times need a UTC offset (e.g. 2026-12-01T00:00:00Z)")
     try:
         until = until.astimezone(UTC)
         since = until - DEFAULT_SPAN if since is None else since.astimezone(UTC)
