@@ -12,6 +12,11 @@ costs per notification, in µs, as JSON (one core; no services, no processes).
     preferences (a zone, quiet hours not covering now, an override that keeps push on against
     the operator's default), templates. The batch is loaded before it is timed, as the
     writer's warm cache would hand it over; the commit (the log's save) is not timed.
+(c) The same trigger through the real group-commit writer on the embedded profile's SQLite
+    log, commit included, to the inbox alone (the write path, no dispatch), by what it uses:
+    part 1's, a dedup key, a template, both; CPU ms per notification of the whole process
+    (the writer's thread and the caller's). What (b) cannot see: a batch's reads of
+    aggregates the writer's cache lacks (a never-used dedup key is one query each).
 
 Median of `--runs` (3) runs each, in CPU µs of the measuring thread (time.thread_time: a
 shared machine's other processes delay it without being counted, which wall time would not
@@ -278,6 +283,55 @@ def handler(population: Population, triggers: int, runs: int) -> dict[str, Any]:
     return results
 
 
+WRITER_VARIANTS = ("part1", "dedup_key", "template", "dedup_key+template")
+
+
+def through_writer(recipients: int, runs: int) -> dict[str, Any]:
+    import tempfile
+    from pathlib import Path
+
+    from bench.notifications import environment, save_templates
+    from bench.notifications import seed as seed_profile
+    from event_log.writer import GroupCommitWriter
+    from parley.bootstrap import HANDLERS, event_log_env
+    from parley.settings import Settings
+
+    with tempfile.TemporaryDirectory() as scratch:
+        variables = {"PARLEY_DATA_DIR": str(Path(scratch) / "data"), "PARLEY_DATABASE_URL": "",
+                     "PARLEY_LOG_LEVEL": "WARNING"}
+        users, _ = seed_profile(variables, recipients, "all")
+        save_templates(variables)
+        with environment(variables):
+            settings = Settings()
+        log = EventLog(env=event_log_env(settings))
+        writer = GroupCommitWriter(log, HANDLERS)
+        writer.start()
+        try:
+            spent: dict[str, list[float]] = {v: [] for v in WRITER_VARIANTS}
+            for _ in range(runs):
+                for variant in WRITER_VARIANTS:  # alternating: the machine's load on each
+                    command = TriggerNotifications(
+                        uuid.uuid4(), CALLER, tuple(uuid.UUID(u) for u in users), "system",
+                        "normal", ("in_app",), Content("Bench", "Bench body."),
+                        datetime.now(UTC), policy=POLICY)
+                    if "dedup_key" in variant:
+                        command = replace(command, dedup_key=f"bench-{uuid.uuid4().hex}")
+                    if "template" in variant:
+                        command = replace(command, content=Content("", ""),
+                                          template_variables={"title": "B", "body": "b"})
+                    started = time.process_time()
+                    writer.execute(command, CAUSE)
+                    spent[variant].append((time.process_time() - started) * 1e3 / len(users))
+        finally:
+            writer.stop()
+            log.close()
+    results: dict[str, Any] = {v: {"cpu_ms_per_notification": round(statistics.median(t), 3),
+                                   "runs_cpu_ms": [round(x, 3) for x in t]}
+                               for v, t in spent.items()}
+    results["recipients_per_trigger"] = recipients
+    return results
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench decisions",
                                      description=__doc__.splitlines()[0])
@@ -285,6 +339,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="decide() calls per scenario and run")
     parser.add_argument("--recipients", type=int, default=200, help="per trigger")
     parser.add_argument("--triggers", type=int, default=10, help="per shape and run")
+    parser.add_argument("--writer-recipients", type=int, default=1000,
+                        help="per trigger through the writer (c); 0: skip it")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     if min(args.iterations, args.recipients, args.triggers, args.runs) < 1:
@@ -293,12 +349,15 @@ def main(argv: list[str] | None = None) -> None:
     decided = pipeline(args.iterations, args.runs)
     population = seed(args.recipients)
     handled = handler(population, args.triggers, args.runs)
+    written = (through_writer(args.writer_recipients, args.runs) if args.writer_recipients
+               else None)
     print(json.dumps({
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "load_before": load_before,
                     "load_after": os.getloadavg()},
         "settings": vars(args), "steps": [step.name for step in DECISION_STEPS],
-        "decide_per_notification": decided, "trigger_handler": handled}, indent=2))
+        "decide_per_notification": decided, "trigger_handler": handled,
+        "trigger_through_the_writer_in_app": written}, indent=2))
 
 
 if __name__ == "__main__":
