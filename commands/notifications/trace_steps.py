@@ -24,6 +24,8 @@ from decimal import Decimal
 from typing import Any, Final, Protocol
 from uuid import UUID
 
+from domain.notifications.channels import CHANNELS
+
 RECIPIENT: Final = "recipient"  # their own notification
 ADMIN: Final = "admin"  # an operator's admin: any notification, no content
 SERVICE: Final = "service"  # the API key that triggered it: no content, no recipient settings
@@ -38,6 +40,12 @@ HIDDEN_FIELDS: Final = frozenset({
     "address", "email", "phone", "phone_number", "number", "to", "device_token", "endpoint",
     "url", "token", "secret", "previous_secret", "password", "password_hash", "token_digest",
     "secret_digest", "signature", "p256dh", "auth"})
+# "email" is both an address field and a channel's name: a channel's record (its preference
+# rule, say) is a mapping and stays; an address under that name is a string and goes.
+CHANNEL_RECORDS: Final = frozenset(CHANNELS)
+# An email address is hidden by its shape too, whatever field or list holds it (a Message-ID,
+# <key@domain>, is not one).
+ADDRESS_SHAPE: Final = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+")
 RECIPIENT_SETTINGS: Final = "inputs"  # a decision step's inputs: hidden from services...
 # ... but for the steps that look only at what the service itself asked (its dedup key and
 # the notification it kept, its send_at, the digest it asked for)
@@ -101,18 +109,23 @@ def plain(value: Any) -> Json:
 def shown(value: Json, audience: str) -> Json:
     """`value` (plain JSON) without what `audience` may not see, at any depth."""
     if isinstance(value, dict):
-        return {k: shown(v, audience) for k, v in value.items() if visible(k, audience)}
+        return {k: shown(v, audience) for k, v in value.items()
+                if visible(k, audience, v) and not _address_shaped(v)}
     if isinstance(value, list):
-        return [shown(v, audience) for v in value]
+        return [shown(v, audience) for v in value if not _address_shaped(v)]
     return value
 
 
-def visible(field: str, audience: str) -> bool:
-    if field in HIDDEN_FIELDS:
+def visible(field: str, audience: str, value: Json = None) -> bool:
+    if field in HIDDEN_FIELDS and not (field in CHANNEL_RECORDS and isinstance(value, dict)):
         return False
     if field in CONTENT_FIELDS:
         return audience == RECIPIENT and field == "title"
     return not (audience == SERVICE and field == RECIPIENT_SETTINGS)
+
+
+def _address_shaped(value: Json) -> bool:
+    return isinstance(value, str) and ADDRESS_SHAPE.fullmatch(value) is not None
 
 
 def event_name(event: Any) -> str:
@@ -178,7 +191,7 @@ def _breakers(fields: dict[str, Json], event: Any, breakers: Breakers) -> dict[s
 def _generic(short: str, fields: dict[str, Json]) -> str:
     said = ", ".join(f"{k}={v}" for k, v in fields.items()
                      if isinstance(v, (str, int, float, bool)) and k not in CONTENT_FIELDS
-                     and k not in HIDDEN_FIELDS)
+                     and k not in HIDDEN_FIELDS and not _address_shaped(v))
     return f"{short}: {said}" if said else short
 
 

@@ -24,6 +24,8 @@ from domain.notifications.decisions import (
 )
 from domain.notifications.errors import NotificationNotFound
 from domain.notifications.notifications import Answer, Notification, PlannedDelivery
+from domain.notifications.preference_steps import ChannelPreferences
+from domain.notifications.preferences import PreferenceFacts
 from domain.notifications.retries import RetryPolicy
 from domain.notifications.throttles import HOLD, ThrottleVerdict
 from event_log.aggregate import Cause, ParleyAggregate
@@ -298,3 +300,44 @@ def test_a_template_rendering_names_the_template_and_version_but_shows_no_admin_
     assert not {"title", "body", "html"} & set(rendered.details)
     [theirs] = [s for s in trace(log, notification).steps if s.step == "template"]
     assert theirs.details["title"] == "Código de acesso" and "html" not in theirs.details
+
+
+class LooksAtAddresses:
+    """A step whose inputs carry addresses under fields the trace has no name for."""
+
+    name = "reachability_detail"
+
+    def decide(self, request: RoutingRequest, facts: RecipientFacts,
+               now: datetime) -> Decision:
+        return Decision(self.name, inputs={"reply_to": ADDRESS, "seen": [ADDRESS, "fcm"],
+                                           "email": ADDRESS})
+
+
+ADDRESS = "ada.lovelace@example.com"
+
+
+@pytest.mark.parametrize("viewer", ["recipient", "admin"])
+def test_an_opted_out_email_shows_its_rule_in_the_trace_but_never_an_address(viewer):
+    log = Log()
+    notification = Notification.request(
+        uuid.uuid4(), uuid.uuid4(), category="marketing", priority="normal",
+        channels=["email", "push"], fallback_after_seconds=None, content=Content("t", "b"),
+        send_at=None, cancellation_key=None, caller=CALLER, at=NOW, cause=CAUSE)
+    facts = RecipientFacts(FACTS.address_kinds, FACTS.provided_kinds, preferences=PreferenceFacts(
+        {"email": False}, {}, "Europe/Lisbon", "user"))
+    request = RoutingRequest("marketing", "normal", ("email", "push"), None)
+    pipeline = (ChannelsThatReach(), ChannelPreferences(), LooksAtAddresses())
+    notification.route(decide(request, facts, NOW, pipeline), NOW, CAUSE)
+    log.save(notification)
+    who = (Viewer.user(notification.recipient_id, is_admin=False) if viewer == "recipient"
+           else Viewer.user(uuid.uuid4(), is_admin=True))
+    steps = trace(log, notification, who).steps
+    [preferences] = [s for s in steps if s.name == "preferences"]
+    assert preferences.details["inputs"]["channels"] == {
+        "email": {"rule": "user", "enabled": False},
+        "push": {"rule": "operator_default", "enabled": True}}
+    assert preferences.outcome == "rule_out: email (opted out)"
+    [looked] = [s for s in steps if s.name == "reachability_detail"]
+    assert looked.details["inputs"] == {"seen": ["fcm"]}
+    said = json.dumps([[s.outcome, s.details] for s in steps])
+    assert ADDRESS not in said
