@@ -509,7 +509,9 @@ def test_each_caller_gets_the_answer_of_their_cell(
 
 # Admin routes without an id (the matrix above is of routes that take one): nobody here is an
 # operator's admin, so every caller is refused alike, as at the other admin routes.
-ADMIN_ROUTES_WITHOUT_IDS = [("GET", "/v1/admin/notifications/analytics")]
+ADMIN_ROUTES_WITHOUT_IDS = [("GET", "/v1/admin/notifications/analytics"),
+                            ("GET", "/v1/admin/notification-templates"),
+                            ("POST", "/v1/admin/notification-templates")]
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES_WITHOUT_IDS)
