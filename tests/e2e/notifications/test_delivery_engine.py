@@ -5,67 +5,39 @@ for good, removes an address the receiver says is gone, and falls back to the ne
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from commands.notifications.contact_points import AddWebhookEndpoint, ContactPointRules
 from domain.notifications.contact_points import ContactPoints, contact_points_id
-from domain.notifications.endpoints import new_signing_secret
-from domain.notifications.notifications import Notification
-from parley.assembly import Parley
-from parley.bootstrap import build
-from parley.settings import Settings
-from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
-from tests.providers.servers import LocalServer
+from tests.builders import Person, now
+from tests.e2e.notifications.in_process import (
+    WEBHOOKS,
+    InProcess,
+    embedded,
+    eventually,
+    in_process,
+    webhook_receiver,
+)
 from tests.providers.webhook_receiver import Answer, WebhookReceiver
 
 FAST_RETRIES = {"notification_retry_base_seconds": 0.05, "notification_retry_cap_seconds": 0.2,
                 "notification_timer_every_seconds": 0.05, "notification_max_attempts": 3}
-WAIT_SECONDS = 15.0
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    """`check()`'s first truthy answer, asked until `timeout` (then the test fails)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.02)
 
 
 @dataclass
-class Engine:
-    parley: Parley
-    http: TestClient
-    client: ParleyClient
+class Engine(InProcess):
     receiver: WebhookReceiver
     receiver_url: str
-    key: str
-
-    @property
-    def service(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
 
     def someone_with_a_webhook(self, path: str = "/ok") -> tuple[Person, str]:
         person = self.client.register("Bot Owner")
-        secret = new_signing_secret()
-        self.receiver.hold(secret)
-        point = uuid.uuid4()
-        self.parley.writer.execute(AddWebhookEndpoint(
-            uuid.UUID(person.user_id), point, self.receiver_url + path, secret, now(),
-            ContactPointRules(20, allow_loopback_http=True)), a_cause())
+        point = self.add_webhook(person, self.receiver, self.receiver_url + path)
         return person, str(point)
 
     def trigger(self, recipient: Person, channels: list[str], **extra: Any) -> dict[str, Any]:
@@ -77,20 +49,11 @@ class Engine:
         body: dict[str, Any] = response.json()
         return body
 
-    def notification(self, notification_id: str) -> Notification:
-        found = self.parley.event_log.repository.get(uuid.UUID(notification_id))
-        assert isinstance(found, Notification)
-        return found
-
-    def state(self, notification_id: str) -> str:
-        return self.notification(notification_id).state
-
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[tuple[WebhookReceiver, str]]:
-    receiving = WebhookReceiver(new_signing_secret())
-    with LocalServer(receiving) as server:
-        yield receiving, server.url
+    with webhook_receiver() as receiving:
+        yield receiving
 
 
 @pytest.fixture(scope="module")
@@ -98,15 +61,10 @@ def running(tmp_path_factory: pytest.TempPathFactory,
             receiver: tuple[WebhookReceiver, str]) -> Iterator[Engine]:
     """One engine for the module (each test makes its own recipients and endpoints)."""
     receiving, url = receiver
-    providers = [{"name": "hooks", "kind": "webhook", "timeout_seconds": 2}]
-    settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("engine") / "data",
-                        notification_providers=json.dumps(providers),
+    settings = embedded(tmp_path_factory.mktemp("engine") / "data", [WEBHOOKS],
                         notification_allow_loopback_http=True, **FAST_RETRIES)
-    parley = build(settings)
-    with TestClient(create_app(parley)) as http:
-        issue, key = an_api_key()
-        parley.writer.execute(issue, a_cause())
-        yield Engine(parley, http, ParleyClient(http), receiving, url, key.presented)
+    with in_process(settings, Engine, receiver=receiving, receiver_url=url) as engine:
+        yield engine
 
 
 @pytest.fixture
