@@ -9,6 +9,7 @@ writer (event_log/writer.py), where it finds the key held and is suppressed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -17,6 +18,14 @@ from domain.notifications.dedup import DedupKey, dedup_key_id
 from domain.notifications.notifications import Notification
 from event_log.aggregate import Cause
 from event_log.batch import Batch
+
+
+def read_dedup_keys(batch: Batch, caller: str, recipients: Iterable[UUID],
+                    key: str | None) -> None:
+    """Every recipient's key read into the batch at once (one query for those the writer's
+    cache lacks: a key never used is a miss each), so `dedup_fact` finds them in the batch."""
+    if key is not None:
+        batch.find_all(DedupKey, [dedup_key_id(caller, r, key) for r in recipients])
 
 
 def dedup_fact(batch: Batch, caller: str, recipient_id: UUID, key: str | None,

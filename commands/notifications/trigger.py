@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import UUID, uuid5
 
-from commands.notifications.dedup import claim_dedup_key, dedup_fact
+from commands.notifications.dedup import claim_dedup_key, dedup_fact, read_dedup_keys
 from commands.notifications.digests import digest_target, join_digest
 from commands.notifications.preferences import preference_facts
 from commands.notifications.sms_consent import sms_consents
@@ -237,6 +237,7 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
     asked = kinds_that_matter(command)
     preferences = preference_facts(batch, recipients, command.category, command.channels,
                                    command.policy)
+    read_dedup_keys(batch, command.caller, recipients, command.dedup_key)
     made = []
     renderer = None if command.template_variables is None else TemplateRenderer(
         batch, command.category, command.template_variables, command.content.data,

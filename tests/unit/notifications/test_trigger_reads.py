@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from eventsourcing.application import AggregateNotFoundError
+
 from commands.identity.users import RegisterUser, register_user
 from commands.notifications.contact_points import (
     CONTACT_POINT_HANDLERS,
@@ -17,8 +19,10 @@ from commands.notifications.contact_points import (
 from commands.notifications.trigger import TriggerNotifications, trigger_notifications
 from domain.notifications.contact_points import ContactPoints
 from domain.notifications.content import Content
+from domain.notifications.dedup import dedup_key_id
 from domain.notifications.notifications import Notification
 from event_log.aggregate import Cause
+from event_log.batch import Batch
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 CAUSE = Cause(uuid.uuid4(), uuid.uuid4())
@@ -90,3 +94,42 @@ def test_a_push_trigger_reads_each_recipients_contact_points_once_and_routes_to_
     assert batch.asked.count(ContactPoints) == 2
     assert reached.channels == ["push"] and reached.state == "queued"
     assert unreached.channels == [] and unreached.inbox  # no address: the inbox only
+
+
+
+class CountedCache:
+    """The writer's cache as Batch uses it (take, take_all), over a dict: counts the reads
+    of aggregates it holds and of those the log has not (each a query in the writer)."""
+
+    def __init__(self, aggregates: dict[uuid.UUID, Any]) -> None:
+        self.aggregates = aggregates
+        self.one_at_a_time: list[uuid.UUID] = []
+        self.together: list[list[uuid.UUID]] = []
+
+    def take(self, aggregate_id: uuid.UUID) -> Any:
+        self.one_at_a_time.append(aggregate_id)
+        if aggregate_id not in self.aggregates:
+            raise AggregateNotFoundError(aggregate_id)
+        return self.aggregates[aggregate_id]
+
+    def take_all(self, aggregate_ids: Any) -> dict[uuid.UUID, Any]:
+        self.together.append(list(aggregate_ids))
+        return {i: self.aggregates[i] for i in aggregate_ids if i in self.aggregates}
+
+
+def test_a_keyed_trigger_reads_every_recipients_dedup_key_in_one_read_and_claims_each():
+    seeded = ReadsCountedBatch()
+    people = [someone_with_a_phone(seeded) for _ in range(3)]
+    cache = CountedCache(seeded.aggregates)
+    batch = Batch(None, cache)  # type: ignore[arg-type]
+
+    def keyed() -> tuple[str, ...]:
+        return trigger_notifications(batch, TriggerNotifications(
+            uuid.uuid4(), "apikey:test", tuple(people), "system", "normal", ("in_app",),
+            Content("Title", "Body"), NOW, dedup_key="order-1"), CAUSE).states
+
+    assert set(keyed()) == {"delivered"}
+    keys = [dedup_key_id("apikey:test", p, "order-1") for p in people]
+    assert cache.together == [keys]  # none of them one at a time
+    assert not set(keys) & set(cache.one_at_a_time)
+    assert set(keyed()) == {"suppressed"}  # claimed in the batch: the repeat is a duplicate
