@@ -25,7 +25,8 @@ class Life:
     def __init__(self, channels: Sequence[str] = ("push",), *, category: str = "message",
                  priority: str = "normal", at: datetime = T0, body: str = "Body",
                  skipped: Sequence[tuple[str, str]] = (), suppressed: str | None = None,
-                 hold_until: datetime | None = None) -> None:
+                 hold_until: datetime | None = None,
+                 digest_into: uuid.UUID | None = None) -> None:
         self.cause = a_cause()
         self.now = at
         self.notification = Notification.request(
@@ -35,7 +36,8 @@ class Life:
             caller="apikey:test", at=at, cause=self.cause)
         kept = tuple(c for c in channels if c not in dict(skipped))
         self.notification.route(Routing(kept, tuple(skipped), hold_until=hold_until,
-                                        suppressed=suppressed), at, self.cause)
+                                        suppressed=suppressed, digest_into=digest_into),
+                                at, self.cause)
 
     def later(self, ms: int) -> Life:
         self.now += timedelta(milliseconds=ms)
@@ -82,6 +84,13 @@ class Life:
 
     def read(self) -> Life:
         self.notification.mark_read(self.notification.recipient_id, self.now, self.cause)
+        return self
+
+    def recheck(self, reason: str) -> Life:
+        """At dispatch, the current channel is ruled out by a decision step for `reason`
+        (an opt-out since routing): given up for the next channel, or suppressed."""
+        channel = str(self.notification.channel)
+        self.notification.recheck(Routing((), ((channel, reason),)), (), self.now, self.cause)
         return self
 
     def cancel(self, reason: str = "by its cancellation key") -> Life:

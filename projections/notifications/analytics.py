@@ -6,7 +6,10 @@ charged), for counts, rates, latency percentiles and cost computed by the read s
 A channel's document is created when the notification is requested (its category, priority
 and request time come only with that event); later events change it where it exists. Its
 `status` is where it stands now: pending (routed, never tried, e.g. a fallback not needed),
-queued, sent, retrying, accepted, delivered, failed, suppressed or cancelled. Reasons are kept
+queued, sent, retrying, accepted, delivered, failed, suppressed, cancelled or digested
+(collapsed into a digest, which is a notification of its own, counted as any other). A channel
+the dispatch re-check gave up (the recipient opted out, unsubscribed or withdrew SMS consent
+since routing) is suppressed with that reason, not failed. Reasons are kept
 as their first clause ("throttle: <bucket> over its limit" -> "throttle"): a group key, never
 an address or a bucket's name. Nothing of the recipient is recorded.
 
@@ -23,17 +26,18 @@ from typing import Any, Final
 
 from domain.notifications.channels import IN_APP, SMS
 from domain.notifications.content import Content, sms_segments, sms_text
-from domain.notifications.notifications import Notification
+from domain.notifications.notifications import GIVEN_UP, Notification
 from projections.read_model.documents import AnyOf, DocumentChange, Eq, PatchMatching, Upsert
 from projections.read_model.documents import Difference as _Difference
 
 ANALYTICS: Final = "notification_analytics"
 CHARGES: Final = "notification_charges"
 STATUSES: Final = ("pending", "queued", "sent", "retrying", "accepted", "delivered", "failed",
-                   "suppressed", "cancelled")
+                   "suppressed", "cancelled", "digested")
 STILL_OPEN: Final = ("pending", "queued", "retrying")  # what a cancel or a suppression ends
 REASON_CHARS: Final = 64
 UNREAD_IN_TIME: Final = "not delivered or read in time"  # a fallback's reason (the domain's)
+SINCE_ROUTING: Final = " since routing"  # how the domain's re-check words a give-up's reason
 LATENCY: Final = _Difference("latency_ms", "delivered_at_ms", "requested_at_ms")
 
 
@@ -160,9 +164,25 @@ class NotificationAnalyticsProjector:
         time (an accepted channel stays accepted; an undelivered receipt fails it)."""
         fields: dict[str, Any] = {"given_up_reason": reason_key(reason),
                                   "finished_at_ms": _ms(event.at)}
-        if not reason.startswith(UNREAD_IN_TIME):
-            fields["status"] = "failed"
+        if not reason.startswith(UNREAD_IN_TIME) and not reason.endswith(SINCE_ROUTING):
+            fields["status"] = "failed"  # a re-check's give-up: suppressed by `_rechecked`
         return [self._on(event, channel, position, fields)]
+
+    @changes.register
+    def _rechecked(self, event: Notification.Rechecked,
+                   position: int) -> list[DocumentChange]:
+        """A channel given up at dispatch by a decision step (before the FellBack or the
+        Suppressed that follows) is suppressed for the step's reason."""
+        if event.outcome != GIVEN_UP:
+            return []
+        return [self._on(event, event.channel, position, {
+            "status": "suppressed", "suppressed_reason": reason_key(event.reason or ""),
+            "finished_at_ms": _ms(event.at)})]
+
+    @changes.register
+    def _digested(self, event: Notification.Digested, position: int) -> list[DocumentChange]:
+        return [self._open_ones(event, position, {
+            "status": "digested", "finished_at_ms": _ms(event.at)})]
 
     @changes.register
     def _cancelled(self, event: Notification.Cancelled, position: int) -> list[DocumentChange]:

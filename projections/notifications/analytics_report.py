@@ -143,8 +143,11 @@ class AnalyticsQueries:
         """Per group: how many of each status, how many were sent (dispatched at least
         once), delivered, opened (read in the inbox) and clicked (a tracked link or an in-app
         tap, on its channel), and the rates."""
-        dimensions = [d for d in request.group_by if d != "status"]
-        groups, truncated = self._aggregate(request, [*dimensions, "status"],
+        # statuses are always counted apart, then folded into the rows of the dimensions
+        # asked for (the status among them when asked: a row per status)
+        dimensions = list(request.group_by)
+        counted = [*dimensions] if "status" in dimensions else [*dimensions, "status"]
+        groups, truncated = self._aggregate(request, counted,
                                             present=(SENT, DELIVERED, OPENED, CLICKED))
         folded: dict[tuple[Any, ...], dict[str, Any]] = {}
         for group in groups:

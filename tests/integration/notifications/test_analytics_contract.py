@@ -3,6 +3,7 @@ Elasticsearch of deploy/services.sh in production): one contract, the same answe
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -213,3 +214,31 @@ def test_an_empty_range_has_no_groups(store: ReadStore) -> None:
     empty = report(store, span=(T0 + timedelta(days=2), T0 + timedelta(days=3)))
     assert (empty.groups, empty.suppressed, empty.latency, empty.cost) == ([], [], [], [])
     assert store.aggregate(Aggregation(ANALYTICS, max_groups=5)).groups[0].count == 1
+
+
+def test_grouped_by_status_a_row_per_status_with_its_count(store: ReadStore) -> None:
+    project(store, [
+        Life(("push",)).dispatch().accept(delivered=True),
+        Life(("push",)).dispatch().accept(delivered=True),
+        Life(("push",)).dispatch().fail("UNREGISTERED"),
+        Life(("push",), suppressed="throttle: recipient over its limit"),
+        Life(("push",), digest_into=uuid.uuid4()),
+    ])
+    rows = report(store, ("status",)).groups
+    assert {r["status"]: r["notifications"] for r in rows} == {
+        "delivered": 2, "failed": 1, "suppressed": 1, "digested": 1}
+    by_channel = report(store, ("channel", "status")).groups
+    assert row(by_channel, channel="push", status="delivered")["delivered"] == 2
+
+
+def test_a_digested_member_and_a_channel_given_up_at_dispatch_are_not_pending_or_failed(
+        store: ReadStore) -> None:
+    project(store, [Life(("push", "email"), digest_into=uuid.uuid4()),
+                    Life(("email", "push")).recheck("opted out").dispatch().accept()])
+    rows = report(store, ("channel",)).groups
+    push, email = row(rows, channel="push"), row(rows, channel="email")
+    assert (push["statuses"]["digested"], push["statuses"]["accepted"]) == (1, 1)
+    assert (email["statuses"]["digested"], email["statuses"]["suppressed"]) == (1, 1)
+    assert email["statuses"]["failed"] == email["statuses"]["pending"] == 0
+    assert {(r["channel"], r["reason"]): r["count"] for r in report(store).suppressed} == {
+        ("email", "opted out since routing"): 1}

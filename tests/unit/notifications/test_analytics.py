@@ -3,6 +3,7 @@ checks a report's request passes (no store: both are pure)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -14,6 +15,7 @@ from projections.notifications.analytics import (
     ANALYTICS,
     CHARGES,
     LATENCY,
+    STILL_OPEN,
     NotificationAnalyticsProjector,
     reason_key,
 )
@@ -82,6 +84,33 @@ def test_a_channel_given_up_unread_in_time_stays_accepted_and_a_refused_one_fail
     [(_, fell_back)] = [c for c in changes_of(refused) if c[0] == "FellBack"]
     assert fell_back.fields["status"] == "failed" and fell_back.doc_id.endswith(":push")
     assert fell_back.fields["given_up_reason"] == "the provider refused it"
+
+
+def test_a_digested_notification_counts_its_open_channels_as_digested_not_pending() -> None:
+    digested = Life(("push", "email"), skipped=[("email", "opted out")],
+                    digest_into=uuid.uuid4())
+    [(_, patch)] = [c for c in changes_of(digested) if c[0] == "Digested"]
+    assert isinstance(patch, PatchMatching)
+    assert patch.fields["status"] == "digested"
+    assert {(f.field, getattr(f, "values", None)) for f in patch.filters} == {
+        ("notification_id", None), ("status", STILL_OPEN)}  # the opted-out email stays so
+
+
+def test_a_channel_the_dispatch_recheck_gave_up_is_suppressed_for_its_reason_not_failed() -> None:
+    life = Life(("email", "push")).recheck("opted out")
+    changed = [(name, c.doc_id, c.fields.get("status"), c.fields.get("suppressed_reason"))
+               for name, c in changes_of(life)
+               if name in ("Rechecked", "FellBack") and isinstance(c, Upsert)]
+    nid = life.notification.id
+    assert changed == [("Rechecked", f"{nid}:email", "suppressed", "opted out since routing"),
+                       ("FellBack", f"{nid}:email", None, None)]  # the status stays
+
+
+def test_the_last_channel_given_up_at_dispatch_is_suppressed_for_the_step_s_reason() -> None:
+    life = Life(("email",)).recheck("unsubscribed")
+    [(_, rechecked)] = [c for c in changes_of(life) if c[0] == "Rechecked"]
+    assert (rechecked.fields["status"], rechecked.fields["suppressed_reason"]) == (
+        "suppressed", "unsubscribed since routing")
 
 
 @pytest.mark.parametrize(("reason", "key"), [
