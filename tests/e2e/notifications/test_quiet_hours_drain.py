@@ -7,30 +7,30 @@ rest are Throttled, held, and released by the durable timer when their tokens co
 
 from __future__ import annotations
 
-import json
+import functools
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from commands.notifications.contact_points import AddWebhookEndpoint, ContactPointRules
 from commands.notifications.dispatch import ReleaseDue
 from domain.notifications.channels import BULK, HIGH, NORMAL, rank
-from domain.notifications.endpoints import new_signing_secret
 from domain.notifications.notifications import Notification
 from domain.notifications.throttles import HOLD, RECIPIENT, THROTTLED
-from parley.assembly import Parley
-from parley.bootstrap import build
-from parley.settings import Settings
-from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
+from tests.builders import Person, a_cause
+from tests.e2e.notifications import in_process as harness
+from tests.e2e.notifications.in_process import (
+    WEBHOOKS,
+    InProcess,
+    embedded,
+    in_process,
+    webhook_receiver,
+)
 from tests.e2e.notifications.test_preferences import quiet_window_around
-from tests.providers.servers import LocalServer
 from tests.providers.webhook_receiver import WebhookReceiver
 
 BUDGET, PERIOD_SECONDS = 2, 1.0  # a token every half second once the two are spent
@@ -38,36 +38,18 @@ ZONE = "America/Sao_Paulo"
 # the order they are asked for during the night: no priority first
 PRIORITIES_ASKED = (BULK, NORMAL, HIGH, BULK, NORMAL, HIGH, NORMAL)
 WAIT_SECONDS = 30.0
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.02)
+eventually = functools.partial(harness.eventually, timeout=WAIT_SECONDS)
 
 
 @dataclass
-class Engine:
-    parley: Parley
-    http: TestClient
-    client: ParleyClient
+class Engine(InProcess):
     receiver: WebhookReceiver
     receiver_url: str
-    key: str
 
     def someone_asleep(self) -> tuple[Person, datetime]:
         """Someone with a webhook, inside quiet hours now: and when they end."""
         person = self.client.register("Night Owl")
-        secret = new_signing_secret()
-        self.receiver.hold(secret)
-        self.parley.writer.execute(AddWebhookEndpoint(
-            uuid.UUID(person.user_id), uuid.uuid4(), f"{self.receiver_url}/{person.user_id}",
-            secret, now(), ContactPointRules(20, allow_loopback_http=True)), a_cause())
+        self.add_webhook(person, self.receiver, f"{self.receiver_url}/{person.user_id}")
         start, end, until = quiet_window_around(datetime.now(UTC), ZONE)
         response = self.http.put("/v1/users/me/notification-preferences", headers=person.auth,
                                  json={"time_zone": ZONE,
@@ -76,40 +58,24 @@ class Engine:
         return person, until
 
     def trigger(self, person: Person, priority: str) -> uuid.UUID:
-        response = self.http.post("/v1/notifications", headers={
-            "Authorization": f"Bearer {self.key}"}, json={
+        response = self.http.post("/v1/notifications", headers=self.service, json={
             "recipients": [person.user_id], "category": "system", "priority": priority,
             "plan": {"channels": ["webhook"]},
             "content": {"title": f"A {priority} one", "body": "Overnight news."}})
         assert response.status_code == 202, response.text
         return uuid.UUID(response.json()["notifications"][0]["notification_id"])
 
-    def events(self, notification_id: uuid.UUID) -> list[Any]:
-        return list(self.parley.event_log.repository.event_store.get(notification_id))
-
-    def state(self, notification_id: uuid.UUID) -> str:
-        found = self.parley.event_log.repository.get(notification_id)
-        assert isinstance(found, Notification)
-        return found.state
-
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    receiving = WebhookReceiver(new_signing_secret())
-    with LocalServer(receiving) as server:
-        settings = Settings(
-            database_url=None, data_dir=tmp_path_factory.mktemp("quiet-drain") / "data",
-            notification_providers=json.dumps([
-                {"name": "hooks", "kind": "webhook", "timeout_seconds": 2}]),
+    with webhook_receiver() as (receiving, url):
+        settings = embedded(
+            tmp_path_factory.mktemp("quiet-drain") / "data", [WEBHOOKS],
             notification_allow_loopback_http=True, notification_timer_every_seconds=0.05,
             notification_recipient_limit=BUDGET,
             notification_recipient_period_seconds=PERIOD_SECONDS)
-        parley = build(settings)
-        with TestClient(create_app(parley)) as http:
-            issue, key = an_api_key()
-            parley.writer.execute(issue, a_cause())
-            yield Engine(parley, http, ParleyClient(http), receiving, server.url,
-                         key.presented)
+        with in_process(settings, Engine, receiver=receiving, receiver_url=url) as running:
+            yield running
 
 
 def of(events: list[Any], kind: type) -> list[Any]:

@@ -6,82 +6,53 @@ never held by the budget, and Parley's own chat pushes spend the same budget."""
 
 from __future__ import annotations
 
-import json
+import functools
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from commands.notifications.contact_points import AddWebhookEndpoint, ContactPointRules
-from domain.notifications.endpoints import new_signing_secret
 from domain.notifications.notifications import Notification
 from domain.notifications.throttles import HOLD, RECIPIENT, THROTTLED
-from parley.assembly import Parley
-from parley.bootstrap import build
-from parley.settings import Settings
-from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
-from tests.e2e.notifications.deployments import ACCOUNT
+from tests.builders import Person
+from tests.e2e.notifications import in_process as harness
+from tests.e2e.notifications.in_process import (
+    WEBHOOKS,
+    InProcess,
+    embedded,
+    fcm_provider,
+    in_process,
+    webhook_receiver,
+)
 from tests.e2e.notifications.test_parley_notifications import registered_phone
 from tests.providers.fcm import FcmStandIn
-from tests.providers.servers import LocalServer
 from tests.providers.webhook_receiver import WebhookReceiver
 
 BUDGET, PERIOD_SECONDS = 2, 3.0  # a token every 1.5 s once spent
 WAIT_SECONDS = 20.0
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.02)
+eventually = functools.partial(harness.eventually, timeout=WAIT_SECONDS)
 
 
 @dataclass
-class Engine:
-    parley: Parley
-    http: TestClient
-    client: ParleyClient
+class Engine(InProcess):
     receiver: WebhookReceiver
     receiver_url: str
-    key: str
     fcm: FcmStandIn
 
     def someone_with_a_webhook(self) -> Person:
         person = self.client.register("Busy Person")
-        secret = new_signing_secret()
-        self.receiver.hold(secret)
-        self.parley.writer.execute(AddWebhookEndpoint(
-            uuid.UUID(person.user_id), uuid.uuid4(), self.receiver_url + "/ok", secret, now(),
-            ContactPointRules(20, allow_loopback_http=True)), a_cause())
+        self.add_webhook(person, self.receiver, self.receiver_url + "/ok")
         return person
 
     def trigger(self, recipient: Person, category: str = "system") -> str:
-        response = self.http.post("/v1/notifications", headers={
-            "Authorization": f"Bearer {self.key}"}, json={
+        response = self.http.post("/v1/notifications", headers=self.service, json={
             "recipients": [recipient.user_id], "category": category, "priority": "normal",
             "plan": {"channels": ["webhook"]},
             "content": {"title": "Build finished", "body": "All green."}})
         assert response.status_code == 202, response.text
         return str(response.json()["notifications"][0]["notification_id"])
-
-    def events(self, notification_id: str) -> list[Any]:
-        return list(self.parley.event_log.repository.event_store.get(
-            uuid.UUID(notification_id)))
-
-    def state(self, notification_id: str) -> str:
-        found = self.parley.event_log.repository.get(uuid.UUID(notification_id))
-        assert isinstance(found, Notification)
-        return found.state
 
     def received_at(self, notification_id: str) -> float | None:
         for delivery in self.receiver.deliveries:
@@ -92,24 +63,15 @@ class Engine:
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory, fcm: FcmStandIn) -> Iterator[Engine]:
-    receiving = WebhookReceiver(new_signing_secret())
-    with LocalServer(receiving) as server:
-        settings = Settings(
-            database_url=None, data_dir=tmp_path_factory.mktemp("throttles") / "data",
-            notification_providers=json.dumps([
-                {"name": "hooks", "kind": "webhook", "timeout_seconds": 2},
-                {"name": "fcm-main", "kind": "fcm", "project_id": fcm.project_id,
-                 "service_account": ACCOUNT.key_file(fcm.token_uri), "endpoint": fcm.url,
-                 "timeout_seconds": 3, "ca_file": fcm.ca_file}]),
+    with webhook_receiver() as (receiving, url):
+        settings = embedded(
+            tmp_path_factory.mktemp("throttles") / "data", [WEBHOOKS, fcm_provider(fcm)],
             notification_allow_loopback_http=True, notification_timer_every_seconds=0.05,
             notification_recipient_limit=BUDGET,
             notification_recipient_period_seconds=PERIOD_SECONDS)
-        parley = build(settings)
-        with TestClient(create_app(parley)) as http:
-            issue, key = an_api_key()
-            parley.writer.execute(issue, a_cause())
-            yield Engine(parley, http, ParleyClient(http), receiving, server.url,
-                         key.presented, fcm)
+        with in_process(settings, Engine, receiver=receiving, receiver_url=url,
+                        fcm=fcm) as running:
+            yield running
 
 
 def throttled_events(engine: Engine, notification_id: str) -> list[Any]:
