@@ -249,8 +249,10 @@ def _print_report(report: dict[str, Any]) -> None:
                                                "cost_micros")])
     console.print(cost)
     if report["suppressed"]:
-        suppressed = Table("channel", "reason", "count", title="Suppressed")
+        # grouped as the counts are, but for the status and provider (a suppression has none)
+        grouped = [k for k in keys if k not in ("status", "provider")]
+        suppressed = Table(*grouped, "reason", "count", title="Suppressed")
         for row in report["suppressed"]:
-            suppressed.add_row(_cell(row.get("channel")), _cell(row["reason"]),
+            suppressed.add_row(*[_cell(row.get(k)) for k in grouped], _cell(row["reason"]),
                                str(row["count"]))
         console.print(suppressed)
