@@ -92,6 +92,14 @@ def webhook_receiver() -> Iterator[tuple[WebhookReceiver, str]]:
         yield receiving, server.url
 
 
+@contextlib.contextmanager
+def twilio_served() -> Iterator[tuple[TwilioStandIn, LocalServer]]:
+    """The Twilio stand-in, served over TLS (`twilio_provider(*served)` points Parley at it)."""
+    stand_in = TwilioStandIn()
+    with LocalServer(stand_in.app, tls=True) as server:
+        yield stand_in, server
+
+
 @dataclass
 class InProcess:
     """The built Parley, its app's client, the public API on it and the services' keys."""

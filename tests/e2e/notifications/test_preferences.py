@@ -7,72 +7,49 @@ scheduler's command at the instant the window ends (never earlier)."""
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from commands.notifications.contact_points import (
-    AddPhone,
-    AddWebhookEndpoint,
-    ContactPointRules,
-)
+from commands.notifications.contact_points import AddPhone, ContactPointRules
 from commands.notifications.dispatch import ReleaseDue
 from commands.notifications.sms_consent import GrantSmsConsent
 from commands.notifications.unsubscribe import UnsubscribeEmail
-from domain.notifications.endpoints import new_signing_secret
 from domain.notifications.notifications import Notification
-from parley.assembly import Parley
-from parley.bootstrap import build
-from parley.settings import Settings
-from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
+from tests.builders import Person, a_cause, now
+from tests.e2e.notifications.in_process import (
+    WEBHOOKS,
+    InProcess,
+    embedded,
+    eventually,
+    in_process,
+    twilio_provider,
+    twilio_served,
+    webhook_receiver,
+)
 from tests.providers import twilio
-from tests.providers.servers import LocalServer
 from tests.providers.webhook_receiver import WebhookReceiver
 
 PATH = "/v1/users/me/notification-preferences"
 NUMBER = "+447911123456"
-WAIT_SECONDS = 15.0
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.02)
 
 
 @dataclass
-class Engine:
-    parley: Parley
-    http: TestClient
-    client: ParleyClient
+class Engine(InProcess):
     receiver: WebhookReceiver
     receiver_url: str
     sms: twilio.TwilioStandIn
-    key: str
 
     def someone(self, *, webhook: bool = True, phone: bool = False) -> Person:
         person = self.client.register("Ada")
         user = uuid.UUID(person.user_id)
         if webhook:
-            secret = new_signing_secret()
-            self.receiver.hold(secret)
-            self.parley.writer.execute(AddWebhookEndpoint(
-                user, uuid.uuid4(), f"{self.receiver_url}/{person.user_id}", secret, now(),
-                ContactPointRules(20, allow_loopback_http=True)), a_cause())
+            self.add_webhook(person, self.receiver, f"{self.receiver_url}/{person.user_id}")
         if phone:
             point = uuid.uuid4()
             self.parley.writer.execute(AddPhone(user, point, NUMBER, None, now(),
@@ -86,22 +63,12 @@ class Engine:
         return self.http.put(PATH, json=body, headers=person.auth)
 
     def trigger(self, person: Person, channels: list[str], category: str = "system") -> str:
-        response = self.http.post("/v1/notifications", headers={
-            "Authorization": f"Bearer {self.key}"}, json={
+        response = self.http.post("/v1/notifications", headers=self.service, json={
             "recipients": [person.user_id], "category": category, "priority": "normal",
             "plan": {"channels": channels},
             "content": {"title": "Build finished", "body": "All green."}})
         assert response.status_code == 202, response.text
         return str(response.json()["notifications"][0]["notification_id"])
-
-    def notification(self, notification_id: str) -> Notification:
-        found = self.parley.event_log.repository.get(uuid.UUID(notification_id))
-        assert isinstance(found, Notification)
-        return found
-
-    def events(self, notification_id: str) -> list[Any]:
-        return list(self.parley.event_log.repository.event_store.get(
-            uuid.UUID(notification_id)))
 
     def step(self, notification_id: str, name: str) -> dict[str, Any]:
         [decided] = [e for e in self.events(notification_id)
@@ -123,25 +90,15 @@ class Engine:
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    receiving = WebhookReceiver(new_signing_secret())
-    stand_in = twilio.TwilioStandIn()
-    with LocalServer(receiving) as hooks, LocalServer(stand_in.app, tls=True) as sms:
-        providers = [
-            {"name": "hooks", "kind": "webhook", "timeout_seconds": 2},
-            {"name": "twilio-main", "kind": "twilio", "account_sid": stand_in.account_sid,
-             "auth_token": stand_in.auth_token, "from_number": "+15005550006",
-             "endpoint": sms.url, "ca_file": sms.ca_file, "timeout_seconds": 2}]
-        settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("prefs") / "d",
+    with webhook_receiver() as (receiving, url), twilio_served() as (stand_in, sms):
+        settings = embedded(tmp_path_factory.mktemp("prefs") / "d",
+                            [WEBHOOKS, twilio_provider(stand_in, sms)],
                             public_url="https://parley.example",
-                            notification_providers=json.dumps(providers),
                             notification_allow_loopback_http=True,
                             notification_timer_every_seconds=0.05)
-        parley = build(settings)
-        with TestClient(create_app(parley)) as http:
-            issue, key = an_api_key()
-            parley.writer.execute(issue, a_cause())
-            yield Engine(parley, http, ParleyClient(http), receiving, hooks.url, stand_in,
-                         key.presented)
+        with in_process(settings, Engine, receiver=receiving, receiver_url=url,
+                        sms=stand_in) as engine:
+            yield engine
 
 
 def test_an_opted_out_channel_is_skipped_with_the_users_rule_in_the_decision(
