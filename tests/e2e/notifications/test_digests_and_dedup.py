@@ -6,8 +6,7 @@ send exactly one; bad windows and keys are refused with problem+json and change 
 
 from __future__ import annotations
 
-import json
-import time
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,52 +14,34 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from commands.notifications.contact_points import AddWebhookEndpoint, ContactPointRules
 from domain.notifications.digests import Digest
-from domain.notifications.endpoints import new_signing_secret
 from domain.notifications.notifications import Notification
-from parley.assembly import Parley
-from parley.bootstrap import build
-from parley.settings import Settings
-from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
-from tests.providers.servers import LocalServer
+from tests.builders import Person
+from tests.e2e.notifications import in_process as harness
+from tests.e2e.notifications.in_process import (
+    WEBHOOKS,
+    InProcess,
+    embedded,
+    in_process,
+    webhook_receiver,
+)
 from tests.providers.webhook_receiver import WebhookReceiver
 
 WAIT_SECONDS = 20.0
 CONCURRENT = 16
 WINDOW = 2
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.05)
+eventually = functools.partial(harness.eventually, timeout=WAIT_SECONDS, every=0.05)
 
 
 @dataclass
-class World:
-    parley: Parley
-    http: TestClient
-    client: ParleyClient
+class World(InProcess):
     receiver: WebhookReceiver
     receiver_url: str
-    keys: tuple[str, str]
 
     def someone_with_a_webhook(self) -> Person:
         person = self.client.register("Ada")
-        secret = new_signing_secret()
-        self.receiver.hold(secret)
-        self.parley.writer.execute(AddWebhookEndpoint(
-            uuid.UUID(person.user_id), uuid.uuid4(), self.receiver_url + "/ok", secret, now(),
-            ContactPointRules(20, allow_loopback_http=True)), a_cause())
+        self.add_webhook(person, self.receiver, self.receiver_url + "/ok")
         return person
 
     def post(self, body: dict[str, Any], key: int = 0) -> Any:
@@ -73,12 +54,8 @@ class World:
         [made] = response.json()["notifications"]
         return dict(made)
 
-    def events_of(self, aggregate_id: str | uuid.UUID) -> list[Any]:
-        return list(self.parley.event_log.repository.event_store.get(
-            uuid.UUID(str(aggregate_id))))
-
     def digested_into(self, notification_id: str) -> uuid.UUID:
-        [into] = [e.into for e in self.events_of(notification_id)
+        [into] = [e.into for e in self.events(notification_id)
                   if isinstance(e, Notification.Digested)]
         return uuid.UUID(str(into))
 
@@ -88,24 +65,15 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    receiving = WebhookReceiver(new_signing_secret())
-    providers = [{"name": "hooks", "kind": "webhook", "timeout_seconds": 2}]
-    settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("digests") / "data",
-                        notification_providers=json.dumps(providers),
+    settings = embedded(tmp_path_factory.mktemp("digests") / "data", [WEBHOOKS],
                         notification_allow_loopback_http=True,
                         notification_timer_every_seconds=0.1,
                         notification_dedup_max_window_seconds=3600,
                         notification_digest_max_window_seconds=600)
-    with LocalServer(receiving) as server:
-        parley = build(settings)
-        with TestClient(create_app(parley)) as http:
-            keys = []
-            for name in ("book club", "shop"):
-                issue, key = an_api_key(name=name)
-                parley.writer.execute(issue, a_cause())
-                keys.append(key.presented)
-            yield World(parley, http, ParleyClient(http), receiving, server.url,
-                        (keys[0], keys[1]))
+    with webhook_receiver() as (receiving, url), in_process(
+            settings, World, key_names=("book club", "shop"), receiver=receiving,
+            receiver_url=url) as running:
+        yield running
 
 
 def a_body(person: Person, text: str = "hi", **extra: Any) -> dict[str, Any]:
@@ -187,7 +155,7 @@ def test_equal_dedup_keys_fired_at_once_send_exactly_one(world: World) -> None:
     assert len(kept) == 1
     first = kept[0]["notification_id"]
     for duplicate in (m for m in made if m["state"] == "suppressed"):
-        [reason] = [e.reason for e in world.events_of(duplicate["notification_id"])
+        [reason] = [e.reason for e in world.events(duplicate["notification_id"])
                     if isinstance(e, Notification.Suppressed)]
         assert first in reason
     other_caller = world.trigger(a_body(ada, dedup_key=key), key=1)
