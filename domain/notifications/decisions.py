@@ -124,8 +124,18 @@ class Decision:
         return entry
 
 
+_JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """`value` in JSON's types: mappings with str keys, lists, ISO 8601 for moments."""
+    kind = type(value)  # the usual types first, by identity (every notification's trace)
+    if kind in _JSON_SCALARS:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [jsonable(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (frozenset, set)):
