@@ -34,6 +34,14 @@ def relay() -> Iterator[SmtpRelay]:
 
 
 @pytest.fixture(scope="package")
+def plain_relay() -> Iterator[SmtpRelay]:
+    """A relay without TLS or sign-in, for the in-process modules (`plain_smtp_provider`):
+    each test reads the mailbox it made."""
+    with SmtpRelay(security="none") as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
 def webhook_endpoint() -> Iterator[tuple[WebhookReceiver, str]]:
     """A business's webhook endpoint and its URL (each test `hold`s its endpoint's secret)."""
     receiving = WebhookReceiver("whsec_" + "A" * 32)

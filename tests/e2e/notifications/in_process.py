@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -78,6 +79,12 @@ def plain_smtp_provider(relay: SmtpRelay) -> dict[str, Any]:
             "timeout_seconds": 3}
 
 
+def mail_titled(relay: SmtpRelay, mailbox: str, title: str) -> EmailMessage:
+    """The mail titled `title` that `relay` took for `mailbox` (waited for)."""
+    return eventually(lambda: next((m for m in relay.inbox(mailbox) if m["Subject"] == title),
+                                   None))
+
+
 def embedded(data_dir: Path, providers: list[dict[str, Any]], **fields: Any) -> Settings:
     """The embedded profile in `data_dir` with `providers`, and the module's own `fields`."""
     return Settings(database_url=None, data_dir=data_dir,
@@ -100,6 +107,9 @@ def twilio_served() -> Iterator[tuple[TwilioStandIn, LocalServer]]:
         yield stand_in, server
 
 
+Running = TypeVar("Running", bound="InProcess")
+
+
 @dataclass
 class InProcess:
     """The built Parley, its app's client, the public API on it and the services' keys."""
@@ -108,6 +118,10 @@ class InProcess:
     http: TestClient
     client: ParleyClient
     keys: tuple[str, ...]
+
+    def extended(self, kind: type[Running], **extra: Any) -> Running:
+        """This Parley as a module's `kind`, with its `extra` fields (made once it runs)."""
+        return kind(self.parley, self.http, self.client, self.keys, **extra)
 
     @property
     def key(self) -> str:
@@ -149,9 +163,6 @@ class InProcess:
         return mailbox
 
 
-Running = TypeVar("Running", bound=InProcess)
-
-
 @contextlib.contextmanager
 def serving(parley: Parley, kind: type[Running], *, key_names: tuple[str, ...] = (
         "billing service",), follow_redirects: bool = True,
@@ -164,7 +175,7 @@ def serving(parley: Parley, kind: type[Running], *, key_names: tuple[str, ...] =
             issue, key = an_api_key(name=name)
             parley.writer.execute(issue, a_cause())
             keys.append(key.presented)
-        yield kind(parley, http, ParleyClient(http), tuple(keys), **extra)
+        yield InProcess(parley, http, ParleyClient(http), tuple(keys)).extended(kind, **extra)
 
 
 @contextlib.contextmanager

@@ -7,55 +7,39 @@ GET (a mail scanner, a reader's click) unsubscribes nobody."""
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from commands.notifications.contact_points import AddEmail, ContactPointRules, VerifyEmail
 from domain.notifications.contact_points import ContactPoints, contact_points_id
-from domain.notifications.email_verification import EmailVerification
 from domain.notifications.notifications import Notification
-from parley.assembly import Parley
-from parley.bootstrap import build
-from parley.settings import Settings
-from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
+from tests.builders import Person
+from tests.e2e.notifications.in_process import (
+    InProcess,
+    embedded,
+    in_process,
+    mail_titled,
+    plain_smtp_provider,
+)
 from tests.providers.smtp import SmtpRelay
 
 PUBLIC_URL = "https://parley.test"
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
-WAIT_SECONDS = 15.0
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (answer := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.02)
-    return answer
 
 
 @dataclass
-class Mailer:
-    parley: Parley
-    http: TestClient
+class Mailer(InProcess):
     relay: SmtpRelay
     person: Person
     mailbox: str
-    key: str
 
     def notify(self, category: str, title: str) -> str:
         response = self.http.post(
-            "/v1/notifications", headers={"Authorization": f"Bearer {self.key}"}, json={
+            "/v1/notifications", headers=self.service, json={
                 "recipients": [self.person.user_id], "category": category,
                 "priority": "normal", "plan": {"channels": ["email", "in_app"]},
                 "content": {"title": title, "body": "Something happened."}})
@@ -64,8 +48,7 @@ class Mailer:
         return nid
 
     def mail_titled(self, title: str) -> EmailMessage:
-        return eventually(lambda: next((m for m in self.relay.inbox(self.mailbox)
-                                        if m["Subject"] == title), None))
+        return mail_titled(self.relay, self.mailbox, title)
 
     def skipped(self, notification_id: str) -> list[list[str]]:
         [routed] = [e for e in self.parley.event_log.events.get(uuid.UUID(notification_id))
@@ -79,31 +62,15 @@ class Mailer:
 
 
 @pytest.fixture(scope="module")
-def relay() -> Iterator[SmtpRelay]:
-    with SmtpRelay(security="none") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def mailer(tmp_path_factory: pytest.TempPathFactory, relay: SmtpRelay) -> Iterator[Mailer]:
-    providers = [{"name": "smtp-main", "kind": "smtp", "host": relay.host, "port": relay.port,
-                  "security": "none", "from_address": "notifications@parley.test",
-                  "timeout_seconds": 3}]
-    settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("unsubscribe"),
-                        public_url=PUBLIC_URL, notification_providers=json.dumps(providers),
+def mailer(tmp_path_factory: pytest.TempPathFactory,
+           plain_relay: SmtpRelay) -> Iterator[Mailer]:
+    settings = embedded(tmp_path_factory.mktemp("unsubscribe"),
+                        [plain_smtp_provider(plain_relay)], public_url=PUBLIC_URL,
                         notification_timer_every_seconds=0.05)
-    parley = build(settings)
-    with TestClient(create_app(parley)) as http:
-        issue, key = an_api_key()
-        parley.writer.execute(issue, a_cause())
-        person = ParleyClient(http).register("Reader")
-        mailbox = f"reader-{uuid.uuid4().hex[:8]}@example.org"
-        user, point = uuid.UUID(person.user_id), uuid.uuid4()
-        parley.writer.execute(AddEmail(user, point, mailbox, now(), ContactPointRules(20),
-                                       EmailVerification(parley.email_verification_key)),
-                              a_cause())
-        parley.writer.execute(VerifyEmail(user, point, now()), a_cause())
-        yield Mailer(parley, http, relay, person, mailbox, key.presented)
+    with in_process(settings, InProcess) as running:
+        person = running.client.register("Reader")
+        yield running.extended(Mailer, relay=plain_relay, person=person,
+                               mailbox=running.add_verified_email(person))
 
 
 def test_posting_the_one_click_link_stops_that_categorys_email_and_no_other(
