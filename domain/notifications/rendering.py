@@ -173,11 +173,17 @@ class RenderedParts:
 @functools.lru_cache(maxsize=512)
 def compiled(source: str, html: bool) -> tuple[Template, frozenset[str]]:
     """The template (its loops counted) and the variables it reads from its caller; a
-    TemplateSyntaxError (TemplateAssertionError: an unknown filter) if it is not one."""
+    TemplateSyntaxError (TemplateAssertionError: an unknown filter) if it is not one, or if
+    it nests deeper than Jinja's parser or Python's compiler go (`((((1))))` a hundred deep,
+    a hundred nested blocks: a RecursionError or Python's own SyntaxError otherwise)."""
     environment = _HTML if html else _TEXT
-    tree = environment.parse(source)
-    wanted = frozenset(jinja_meta.find_undeclared_variables(tree)) - set(environment.globals)
-    return environment.from_string(BoundedTree().visit(tree)), wanted
+    try:
+        tree = environment.parse(source)
+        wanted = frozenset(jinja_meta.find_undeclared_variables(tree)) \
+            - set(environment.globals)
+        return environment.from_string(BoundedTree().visit(tree)), wanted
+    except (RecursionError, SyntaxError, MemoryError):
+        raise TemplateSyntaxError("it nests too deeply", 1) from None
 
 
 def variables_used(parts: TemplateParts) -> frozenset[str]:

@@ -21,6 +21,7 @@ from jinja2 import nodes, pass_context, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, markup_join, str_join
+from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
 
 MAX_STEPS: Final = 10_000  # loop iterations + calls + range items, per render of one part
@@ -89,13 +90,20 @@ def weighed(value: Any) -> Any:
 
 
 def bounded(function: Callable[..., Any]) -> Callable[..., Any]:
-    """A filter or test whose arguments are charged and whose answer is weighed."""
+    """A filter or test whose arguments are charged and whose answer is weighed. It asks for
+    the context whatever `function` asks for: Jinja then never tries to fold it into a
+    constant at compile time (`1|abs|abs|...` re-tried its whole chain at every link, and
+    failed at its end, with no budget open: seconds for a few hundred links)."""
+    wants = _PassArg.from_obj(function)
 
-    @functools.wraps(function)  # keeps Jinja's pass_context/pass_environment mark
-    def bounded_function(*args: Any, **kwargs: Any) -> Any:
+    @pass_context
+    @functools.wraps(function)
+    def bounded_function(context: Context, *args: Any, **kwargs: Any) -> Any:
         for argument in (*args, *kwargs.values()):
             weighed(argument)
-        return weighed(function(*args, **kwargs))
+        first = {_PassArg.context: (context,), _PassArg.eval_context: (context.eval_ctx,),
+                 _PassArg.environment: (context.environment,)}.get(wants, ())  # type: ignore[arg-type]
+        return weighed(function(*first, *args, **kwargs))
 
     return bounded_function
 

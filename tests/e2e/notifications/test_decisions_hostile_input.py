@@ -32,6 +32,7 @@ from tests.builders import ParleyClient, a_cause, an_api_key
 
 EXAMPLES_PER_OPERATION = 6
 PREFERENCES = "/v1/users/me/notification-preferences"
+TEMPLATES = "/v1/admin/notification-templates"
 NEW_ROUTES = (r"^/v1/users/me/(notification-preferences|sms-consent)$"
               r"|^/v1/notifications/callbacks/sms/\{provider\}/inbound$"
               r"|^/v1/admin/compliance/users/\{user_id\}$"
@@ -149,3 +150,20 @@ def test_a_zoneinfo_folder_or_file_that_is_not_an_iana_zone_is_refused_and_chang
     assert response.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in response.json()["errors"]] == ["time_zone"]
     assert world.http.get(path, headers=auth).json() == before
+
+
+@pytest.mark.parametrize("body", ["{{ " + "(" * 100 + "1" + ")" * 100 + " }}",
+                                  "{% if 1 %}" * 100 + "x" + "{% endif %}" * 100])
+def test_a_template_nested_too_deeply_is_a_422_naming_its_part_and_saves_nothing(
+        world: World, body: str) -> None:
+    """It was a RecursionError (or Python's own SyntaxError) in the writer: a 500."""
+    auth = {"Authorization": f"Bearer {world.user_token}"}
+    before = world.http.get(TEMPLATES, headers=auth).json()
+    response = world.http.post(TEMPLATES, headers=auth, json={
+        "category": "account", "channel": "in_app", "locale": "fr", "title": "Hi",
+        "body": body})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["body"]
+    assert "it nests too deeply" in response.json()["detail"]
+    assert world.http.get(TEMPLATES, headers=auth).json() == before

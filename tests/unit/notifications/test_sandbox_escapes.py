@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from domain.notifications.rendering import TemplateParts, TemplateRefused, render
+from domain.notifications.rendering import TemplateParts, TemplateRefused, check_syntax, render
 
 BIG_LIST = "{% set a = [1] * 100000 %}"
 SHARED = BIG_LIST + "{% set b = [a] * 100 %}"  # cheap to make; 10 million items to print
@@ -91,3 +91,20 @@ def test_ordinary_templates_still_render() -> None:
                       {"name": "Ana", "items": ["a", "b"]})
     assert rendered.body == ("[1: A],[2: B]; Hi Ana True xxx! 12 a/b True 3")
     assert rendered.html == "<p>&lt;b&gt;Ana</p>"
+
+
+@pytest.mark.parametrize("body", [
+    "{{ " + "(" * 100 + "1" + ")" * 100 + " }}", "{{ " + "[" * 100 + "1" + "]" * 100 + " }}",
+    "{{ 1" + "|abs" * 250 + " }}", "{{ 1" + " + 1" * 1000 + " }}", "{{ x" + ".a" * 1000 + " }}",
+    "{{ " + "not " * 1000 + "1 }}", "{% if 1 %}" * 100 + "x" + "{% endif %}" * 100,
+    "{% for a in [1] %}" * 50 + "x" + "{% endfor %}" * 50,
+    "{% macro m() %}" * 100 + "{% endmacro %}" * 100,
+], ids=["parens", "lists", "filters", "plus", "attributes", "not", "ifs", "fors", "macros"])
+def test_a_template_nested_past_what_the_parser_and_compiler_take_is_refused_at_save(
+        body: str) -> None:
+    """Each was a RecursionError or Python's own SyntaxError (too many nested parentheses or
+    blocks), a 500 when an admin saved it."""
+    with pytest.raises(TemplateRefused) as refused:
+        check_syntax(TemplateParts("Hello", body))
+    assert str(refused.value) == "body: line 1: it nests too deeply"
+    assert "it nests too deeply" in refusal(body)
