@@ -124,6 +124,9 @@ class TemplateRenderer:
         self._data = data
         self._deep_link = deep_link
         self._done: dict[tuple[UUID, int], Content] = {}
+        # a trigger's recipients mostly share a few locales: each is looked up once
+        self._by_locale: dict[tuple[tuple[str, ...], str | None],
+                              tuple[Content, list[Rendered]]] = {}
 
     def render(self, channel: str, locale: str | None) -> Rendered | None:
         """The channel's content in the first locale of the chain with a template (None:
@@ -148,6 +151,16 @@ class TemplateRenderer:
 
     def render_all(self, channels: Sequence[str], locale: str | None) -> list[Rendered]:
         return [r for r in (self.render(c, locale) for c in channels) if r is not None]
+
+    def templated(self, channels: Sequence[str],
+                  locale: str | None) -> tuple[Content, list[Rendered]]:
+        """`templated` for this trigger, found once per locale (the templates and variables
+        are the same for every recipient of one trigger)."""
+        key = (tuple(channels), locale)
+        if key not in self._by_locale:
+            self._by_locale[key] = _templated(self, channels, locale)
+        content, renderings = self._by_locale[key]
+        return content, list(renderings)
 
 
 TEMPLATE_HANDLERS: Mapping[type, Handler] = {
@@ -175,6 +188,11 @@ def templated(renderer: TemplateRenderer, channels: Sequence[str],
     """Every channel's content from its template, and the content the notification records
     as its own (the inbox's, else the first channel's). A channel without a template for the
     category in any locale of the chain is refused: a templated trigger has no other text."""
+    return renderer.templated(channels, locale)
+
+
+def _templated(renderer: TemplateRenderer, channels: Sequence[str],
+               locale: str | None) -> tuple[Content, list[Rendered]]:
     renderings = renderer.render_all(channels, locale)
     missing = sorted(set(channels) - {r.channel for r in renderings})
     if missing:

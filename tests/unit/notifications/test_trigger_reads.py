@@ -16,11 +16,14 @@ from commands.notifications.contact_points import (
     ContactPointRules,
     RegisterDeviceToken,
 )
+from commands.notifications.templates import CreateTemplate, create_template
 from commands.notifications.trigger import TriggerNotifications, trigger_notifications
 from domain.notifications.contact_points import ContactPoints
 from domain.notifications.content import Content
 from domain.notifications.dedup import dedup_key_id
 from domain.notifications.notifications import Notification
+from domain.notifications.rendering import TemplateParts
+from domain.notifications.templates import NotificationTemplate
 from event_log.aggregate import Cause
 from event_log.batch import Batch
 
@@ -133,3 +136,21 @@ def test_a_keyed_trigger_reads_every_recipients_dedup_key_in_one_read_and_claims
     assert cache.together == [keys]  # none of them one at a time
     assert not set(keys) & set(cache.one_at_a_time)
     assert set(keyed()) == {"suppressed"}  # claimed in the batch: the repeat is a duplicate
+
+
+def test_a_templated_trigger_looks_each_template_up_once_for_all_its_recipients():
+    batch = ReadsCountedBatch()
+    people = [someone_with_a_phone(batch) for _ in range(3)]
+    for channel in ("push", "in_app"):
+        create_template(batch, CreateTemplate(  # type: ignore[arg-type]
+            "system", channel, "default", TemplateParts("{{ title }}", "For {{ who }}", None),
+            {"title": "T", "who": "w"}, {"system": frozenset({"title", "who"})}, NOW), CAUSE)
+    batch.asked.clear()
+    answer = trigger_notifications(batch, TriggerNotifications(  # type: ignore[arg-type]
+        uuid.uuid4(), "apikey:test", tuple(people), "system", "normal", ("push", "in_app"),
+        Content("", ""), NOW, provided_kinds=frozenset({"in_app", "fcm"}),
+        template_variables={"title": "Hello", "who": "Ada"}), CAUSE)
+    assert batch.asked.count(NotificationTemplate) == 2  # one per channel, not per recipient
+    made = [batch.aggregates[nid] for nid in answer.notification_ids]
+    assert all(n.channels == ["push"] and n.rendered["push"]["body"] == "For Ada"
+               and n.rendered["in_app"]["title"] == "Hello" for n in made)
