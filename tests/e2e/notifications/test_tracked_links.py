@@ -10,11 +10,9 @@ its links as they are."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -22,54 +20,42 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from commands.identity.roles import GrantRole
-from commands.notifications.contact_points import AddEmail, ContactPointRules, VerifyEmail
 from commands.notifications.providers import Delivery
 from domain.notifications.addresses import Address
 from domain.notifications.content import Content
-from domain.notifications.email_verification import EmailVerification
 from domain.notifications.notifications import Notification
 from domain.notifications.tracked_links import LINKS_PATH
-from parley.assembly import Parley
-from parley.bootstrap import build
 from parley.notification_engine import build_providers
-from parley.settings import Settings
-from tests.builders import ParleyClient, Person, a_cause, an_api_key, answer_of, now
+from tests.builders import ParleyClient, Person, a_cause, answer_of
+from tests.e2e.notifications.in_process import (
+    InProcess,
+    embedded,
+    eventually,
+    in_process,
+    mail_titled,
+    plain_smtp_provider,
+)
 from tests.providers.smtp import SmtpRelay
 
 PUBLIC_URL = "https://parley.test"
-WAIT_SECONDS = 15.0
 ORDER = "https://shop.example.com/orders/1042?ref=mail&x=1"
 HELP = "https://help.example.com/returns"
 SALE = "https://shop.example.com/sale?season=winter&size=m"
 TRACKED = re.compile(re.escape(PUBLIC_URL + LINKS_PATH) + r"/k1\.[\w-]+\.[\w-]+")
 
 
-def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (answer := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.02)
-    return answer
-
-
 @dataclass
-class Mailer:
-    parley: Parley
-    http: TestClient
+class Mailer(InProcess):
     relay: SmtpRelay
     person: Person
     admin: Person
     mailbox: str
-    key: str
 
     def notify(self, title: str, channels: list[str], **content: Any) -> str:
         response = self.http.post(
-            "/v1/notifications", headers={"Authorization": f"Bearer {self.key}"}, json={
+            "/v1/notifications", headers=self.service, json={
                 "recipients": [self.person.user_id], "category": content.pop("category",
                                                                              "system"),
                 "plan": {"channels": channels},
@@ -79,8 +65,7 @@ class Mailer:
         return nid
 
     def mail_titled(self, title: str) -> EmailMessage:
-        return eventually(lambda: next((m for m in self.relay.inbox(self.mailbox)
-                                        if m["Subject"] == title), None))
+        return mail_titled(self.relay, self.mailbox, title)
 
     def clicks(self, notification_id: str) -> list[Notification.Clicked]:
         return [e for e in self.parley.event_log.events.get(uuid.UUID(notification_id))
@@ -93,36 +78,18 @@ def parts(mail: EmailMessage) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def relay() -> Iterator[SmtpRelay]:
-    with SmtpRelay(security="none") as server:
-        yield server
-
-
-def smtp_providers(relay: SmtpRelay) -> str:
-    return json.dumps([{"name": "smtp-main", "kind": "smtp", "host": relay.host,
-                        "port": relay.port, "security": "none",
-                        "from_address": "notifications@parley.test", "timeout_seconds": 3}])
-
-
-@pytest.fixture(scope="module")
-def mailer(tmp_path_factory: pytest.TempPathFactory, relay: SmtpRelay) -> Iterator[Mailer]:
-    settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("tracked-links"),
-                        public_url=PUBLIC_URL, notification_providers=smtp_providers(relay),
+def mailer(tmp_path_factory: pytest.TempPathFactory,
+           plain_relay: SmtpRelay) -> Iterator[Mailer]:
+    settings = embedded(tmp_path_factory.mktemp("tracked-links"),
+                        [plain_smtp_provider(plain_relay)], public_url=PUBLIC_URL,
                         consistency_wait_seconds=10)
-    parley = build(settings)
-    with TestClient(create_app(parley), follow_redirects=False) as http:
-        issue, key = an_api_key()
-        parley.writer.execute(issue, a_cause())
-        people = ParleyClient(http)
-        person, admin = people.register("Reader"), people.register("Grace Operator")
-        parley.writer.execute(GrantRole(uuid.UUID(admin.user_id), "admin", "tests"), a_cause())
-        mailbox = f"reader-{uuid.uuid4().hex[:8]}@example.org"
-        user, point = uuid.UUID(person.user_id), uuid.uuid4()
-        parley.writer.execute(AddEmail(user, point, mailbox, now(), ContactPointRules(20),
-                                       EmailVerification(parley.email_verification_key)),
-                              a_cause())
-        parley.writer.execute(VerifyEmail(user, point, now()), a_cause())
-        yield Mailer(parley, http, relay, person, admin, mailbox, key.presented)
+    with in_process(settings, InProcess, follow_redirects=False) as running:
+        person, admin = running.client.register("Reader"), running.client.register(
+            "Grace Operator")
+        running.parley.writer.execute(GrantRole(uuid.UUID(admin.user_id), "admin", "tests"),
+                                      a_cause())
+        yield running.extended(Mailer, relay=plain_relay, person=person, admin=admin,
+                               mailbox=running.add_verified_email(person))
 
 
 def test_an_emails_links_are_tracked_links_that_redirect_and_count_one_click(
@@ -230,10 +197,9 @@ def test_forged_and_garbled_tokens_are_unknown_links_and_record_nothing(
 
 
 def test_with_tracking_off_an_email_carries_its_links_as_they_are(
-        mailer: Mailer, relay: SmtpRelay) -> None:
-    settings = Settings(database_url=None, data_dir=mailer.parley.settings.data_dir,
-                        public_url=PUBLIC_URL, notification_providers=smtp_providers(relay),
-                        notification_link_tracking=False)
+        mailer: Mailer, plain_relay: SmtpRelay) -> None:
+    settings = embedded(mailer.parley.settings.data_dir, [plain_smtp_provider(plain_relay)],
+                        public_url=PUBLIC_URL, notification_link_tracking=False)
     [provider] = build_providers(settings, mailer.parley.unsubscribe_key)
     content = Content("Untracked", f"Track it: {ORDER}", deep_link=HELP)
     delivery = Delivery(uuid.uuid4(), uuid.uuid4(), uuid.UUID(mailer.person.user_id), "email",
