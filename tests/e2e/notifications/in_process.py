@@ -131,9 +131,10 @@ class InProcess:
     def service(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
-    def events(self, aggregate_id: str | uuid.UUID) -> list[Any]:
-        return list(self.parley.event_log.repository.event_store.get(
-            uuid.UUID(str(aggregate_id))))
+    def events(self, aggregate_id: str | uuid.UUID, kind: type = object) -> list[Any]:
+        """The aggregate's events (those of `kind`), oldest first."""
+        return [e for e in self.parley.event_log.repository.event_store.get(
+            uuid.UUID(str(aggregate_id))) if isinstance(e, kind)]
 
     def notification(self, notification_id: str | uuid.UUID) -> Notification:
         found = self.parley.event_log.repository.get(uuid.UUID(str(notification_id)))

@@ -11,7 +11,6 @@ scheduler's command at the instant they end, as in test_preferences.py."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,27 +19,28 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from commands.notifications.contact_points import AddPhone, ContactPointRules, RegisterDeviceToken
 from commands.notifications.dispatch import ReleaseDue
 from commands.notifications.dispatcher import Dispatcher
 from commands.notifications.sms_consent import GrantSmsConsent
 from domain.notifications.notifications import Notification
-from parley.assembly import Parley
 from parley.bootstrap import build
 from parley.notification_engine import dispatch_settings
-from parley.settings import Settings
-from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
-from tests.e2e.notifications.test_delivery_engine import eventually
+from tests.builders import Person, a_cause, now
+from tests.e2e.notifications.in_process import (
+    InProcess,
+    embedded,
+    eventually,
+    fcm_provider,
+    serving,
+    twilio_provider,
+    twilio_served,
+)
 from tests.providers import twilio
-from tests.providers.credentials import service_account_key
 from tests.providers.fcm import FcmStandIn
 from tests.providers.push_service import Refusal
-from tests.providers.servers import LocalServer
 
-ACCOUNT = service_account_key()
 NUMBER = "+447911123456"
 UNREGISTERED = Refusal(404, "UNREGISTERED", field="message.token")
 
@@ -56,17 +56,14 @@ class DrivenClock:
 
 
 @dataclass
-class Engine:
-    parley: Parley
-    http: TestClient
+class Engine(InProcess):
     fcm: FcmStandIn
     sms: twilio.TwilioStandIn
     clock: DrivenClock
-    key: str
 
     def someone(self, zone: str) -> tuple[Person, str]:
         """A user in `zone` with an FCM token and a phone number that agreed to texts."""
-        person = ParleyClient(self.http).register("Ada")
+        person = self.client.register("Ada")
         user = uuid.UUID(person.user_id)
         token = f"fcm-token:{uuid.uuid4().hex}{'x' * 30}"
         self.parley.writer.execute(RegisterDeviceToken(
@@ -86,22 +83,12 @@ class Engine:
                              headers=person.auth)
 
     def trigger(self, person: Person) -> uuid.UUID:
-        response = self.http.post("/v1/notifications", headers={
-            "Authorization": f"Bearer {self.key}"}, json={
+        response = self.http.post("/v1/notifications", headers=self.service, json={
             "recipients": [person.user_id], "category": "marketing", "priority": "normal",
             "plan": {"channels": ["push", "sms"]},
             "content": {"title": "Winter sale", "body": "Half off until Sunday."}})
         assert response.status_code == 202, response.text
         return uuid.UUID(response.json()["notifications"][0]["notification_id"])
-
-    def events(self, nid: uuid.UUID, kind: type) -> list[Any]:
-        return [e for e in self.parley.event_log.repository.event_store.get(nid)
-                if isinstance(e, kind)]
-
-    def state(self, nid: uuid.UUID) -> str:
-        found = self.parley.event_log.repository.get(nid)
-        assert isinstance(found, Notification)
-        return found.state
 
     def release(self, nid: uuid.UUID, held: Any) -> None:
         """The scheduler's command at the instant the hold ends, and the dispatcher then."""
@@ -110,30 +97,20 @@ class Engine:
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    stand_in = twilio.TwilioStandIn()
-    with FcmStandIn(ACCOUNT) as fcm, LocalServer(stand_in.app, tls=True) as sms:
-        providers = [
-            {"name": "fcm-main", "kind": "fcm", "project_id": fcm.project_id,
-             "service_account": ACCOUNT.key_file(fcm.token_uri), "endpoint": fcm.url,
-             "timeout_seconds": 2, "ca_file": fcm.ca_file},
-            {"name": "twilio-main", "kind": "twilio", "account_sid": stand_in.account_sid,
-             "auth_token": stand_in.auth_token, "from_number": "+15005550006",
-             "endpoint": sms.url, "ca_file": sms.ca_file, "timeout_seconds": 2}]
-        settings = Settings(database_url=None,
-                            data_dir=tmp_path_factory.mktemp("recheck") / "d",
+def running(tmp_path_factory: pytest.TempPathFactory, fcm: FcmStandIn) -> Iterator[Engine]:
+    with twilio_served() as (stand_in, sms):
+        settings = embedded(tmp_path_factory.mktemp("recheck") / "d",
+                            [fcm_provider(fcm, timeout_seconds=2),
+                             twilio_provider(stand_in, sms)],
                             public_url="https://parley.example",
-                            notification_providers=json.dumps(providers),
                             notification_timer_every_seconds=0.05)
         parley = build(settings)
         engine, clock = parley.notification_engine, DrivenClock()
         assert engine is not None and engine.dispatcher is not None
         engine.dispatcher = Dispatcher(engine.queue, engine.providers, parley.writer.execute,
                                        engine.board, dispatch_settings(settings), clock)
-        with TestClient(create_app(parley)) as http:
-            issue, key = an_api_key()
-            parley.writer.execute(issue, a_cause())
-            yield Engine(parley, http, fcm, stand_in, clock, key.presented)
+        with serving(parley, Engine, fcm=fcm, sms=stand_in, clock=clock) as running:
+            yield running
 
 
 def a_zone_at(moment: datetime, first_hour: int, last_hour: int) -> str:
