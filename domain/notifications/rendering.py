@@ -53,6 +53,7 @@ from domain.notifications.template_bounds import (
     budget,
     charge,
     counted,
+    printed,
     release,
     weighed,
     weighed_value,
@@ -97,7 +98,7 @@ class NotificationSandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self, *, html: bool) -> None:
         super().__init__(autoescape=html, undefined=StrictUndefined, auto_reload=False,
-                         cache_size=0, finalize=weighed)
+                         cache_size=0, finalize=printed)
         self.globals.clear()
         self.globals["range"] = bounded_range
         self.filters = {name: bounded(FILTERS[name]) for name in SAFE_FILTERS} | {
@@ -205,7 +206,7 @@ def _render_part(name: str, source: str, html: bool, variables: Mapping[str, Any
                 raise OverBudget(f"it renders to more than {MAX_OUTPUT_CHARS} characters")
             chunks.append(chunk)
     except (TemplateError, ArithmeticError, ValueError, TypeError, LookupError,
-            RecursionError, MemoryError) as error:
+            RecursionError, MemoryError, AssertionError) as error:  # Jinja asserts arguments
         raise TemplateRefused(name, f"{name}: {_said(error)}") from None
     finally:
         release(token)

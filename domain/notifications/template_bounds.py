@@ -20,7 +20,7 @@ from typing import Any, Final
 from jinja2 import nodes, pass_context, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
-from jinja2.runtime import Context, markup_join, str_join
+from jinja2.runtime import Context, Undefined, markup_join, str_join
 from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
 
@@ -75,6 +75,14 @@ def weigh(value: Any, limit: int) -> int:
         if total > limit:
             return total
     return total
+
+
+def printed(value: Any) -> Any:
+    """What `{{ ... }}` prints, weighed; a method or macro itself (not called) is refused, its
+    text would be Python's (`<built-in method keys of dict object at 0x7f...>`)."""
+    if callable(value) and not isinstance(value, Undefined):
+        raise SecurityError("a method or macro is printed without being called")
+    return weighed(value)
 
 
 def weighed(value: Any) -> Any:

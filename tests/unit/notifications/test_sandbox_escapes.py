@@ -108,3 +108,14 @@ def test_a_template_nested_past_what_the_parser_and_compiler_take_is_refused_at_
         check_syntax(TemplateParts("Hello", body))
     assert str(refused.value) == "body: line 1: it nests too deeply"
     assert "it nests too deeply" in refusal(body)
+
+
+def test_a_filter_argument_jinja_asserts_on_is_a_refusal_not_an_assertion_error() -> None:
+    assert "expected length >= 3" in refusal("{{ name|truncate(-5) }}")
+
+
+@pytest.mark.parametrize("body", ["{{ name.upper }}", "{{ {'a': 1}|attr('keys') }}",
+                                  "{% macro m() %}{% endmacro %}{{ m }}"])
+def test_a_method_or_macro_printed_uncalled_is_refused_not_shown_with_its_address(
+        body: str) -> None:
+    assert "printed without being called" in refusal(body)
