@@ -78,7 +78,7 @@ def build_providers(settings: Settings, unsubscribe_key: bytes | None = None
         public_url=public_url,
         allow_loopback_http=settings.notification_allow_loopback_http,
         unsubscribe_links=None if unsubscribe_key is None
-        else UnsubscribeLinks(unsubscribe_key, public_url),
+        else UnsubscribeLinks(unsubscribe_key, public_url, category_policy(settings).critical),
         tracked_links=TrackedLinks(unsubscribe_key, public_url)
         if tracking and unsubscribe_key is not None else None)
     return build_providers([{k: v for k, v in entry.items() if k not in QUOTA_KEYS}

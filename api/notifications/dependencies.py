@@ -17,6 +17,7 @@ from fastapi import Depends
 from api.http.dependencies import ParleyDep
 from api.notifications.sms_reports import SmsCallbackVerifiers, sms_callback_verifiers
 from commands.notifications.contact_points import ContactPointRules
+from commands.notifications.preferences import category_policy
 from domain.notifications.email_verification import EmailVerification
 from domain.notifications.unsubscribe import UnsubscribeLinks
 from projections.notifications.contact_points import ContactPointQueries
@@ -73,8 +74,10 @@ ContactPointPartsDep = Annotated[ContactPointParts, Depends(get_contact_point_pa
 
 
 async def get_unsubscribe_links(parley: ParleyDep) -> UnsubscribeLinks:
-    """Reads the links the SMTP providers were given: the same key, the same public URL."""
-    return UnsubscribeLinks(parley.unsubscribe_key, parley.settings.public_url)
+    """Reads the links the SMTP providers were given: the same key, the same public URL, the
+    same critical categories (whose mail carries none)."""
+    return UnsubscribeLinks(parley.unsubscribe_key, parley.settings.public_url,
+                            category_policy(parley.settings).critical)
 
 
 UnsubscribeLinksDep = Annotated[UnsubscribeLinks, Depends(get_unsubscribe_links)]

@@ -4,7 +4,9 @@ or a mail scanner, does) only shows a page with a button that POSTs, and changes
 
 Public routes: the signed token in the URL is the only authority (RFC 8058 forbids needing
 cookies or authorization). A token this server did not issue answers 404 as an unknown link
-does. Parley's server writes no access log, so the token reaches no log.
+does. A link of a category that is critical now (mailed before it was made so) answers 200
+with `unsubscribed: false` and changes nothing: critical mail always reaches its user.
+Parley's server writes no access log, so the token reaches no log.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from api.http.answers import Answer, Answers
 from api.http.dependencies import CommandContext, CorrelationId, Writer
 from api.http.problems import problem_responses
 from api.notifications.dependencies import UnsubscribeLinksDep
+from api.notifications.preferences import Policy
 from commands.notifications.unsubscribe import EmailUnsubscribed, UnsubscribeEmail
 from domain.notifications.unsubscribe import ONE_CLICK, UNSUBSCRIBE_PATH
 
@@ -48,7 +51,7 @@ class Unsubscribed(BaseModel):
 
 
 reply = Answers({EmailUnsubscribed: lambda r: Answer(200, {
-    "category": r.category, "unsubscribed": True})}).reply
+    "category": r.category, "unsubscribed": r.unsubscribed})}).reply
 
 
 @router.post(
@@ -60,16 +63,18 @@ reply = Answers({EmailUnsubscribed: lambda r: Answer(200, {
         "example": {"List-Unsubscribe": "One-Click"}}}}},
     responses=problem_responses(422, 503, described={404: UNKNOWN}))
 async def unsubscribe(token: Token, request: Request, response: Response, writer: Writer,
-                      correlation: CorrelationId,
-                      links: UnsubscribeLinksDep) -> Unsubscribed:
+                      correlation: CorrelationId, links: UnsubscribeLinksDep,
+                      policy: Policy) -> Unsubscribed:
     """What a mail client's one-click POST (body `List-Unsubscribe=One-Click`, URL-encoded or
     multipart/form-data; not read: the URL alone decides) or the page's button does: no
     further emails of the link's category reach its user (transactional mail, such as
     security alerts, still does). No bearer token: the signed link is the authority. Posting
-    it again changes nothing and answers the same."""
+    it again changes nothing and answers the same; a critical category's link (payment
+    confirmations) answers `unsubscribed: false` and changes nothing."""
     claim = links.read(token)
     commands = CommandContext(writer, request, response, claim.user_id, correlation, None)
-    outcome = await commands.run(UnsubscribeEmail(claim.user_id, claim.category, _now()))
+    outcome = await commands.run(UnsubscribeEmail(claim.user_id, claim.category, _now(),
+                                                  policy))
     return reply(response, outcome, Unsubscribed)
 
 
@@ -79,8 +84,18 @@ async def unsubscribe(token: Token, request: Request, response: Response, writer
         "description": "a page with one button, which POSTs the link",
         "content": {"text/html": {}}}})
 async def unsubscribe_page(token: Token, links: UnsubscribeLinksDep) -> HTMLResponse:
-    """Changes nothing (mail scanners fetch links): the reader confirms with the button."""
-    category = html.escape(links.read(token).category)
+    """Changes nothing (mail scanners fetch links): the reader confirms with the button (a
+    critical category's page has none: it cannot be unsubscribed from)."""
+    claimed = links.read(token).category
+    category = html.escape(claimed)
+    if not links.offers(claimed):
+        return HTMLResponse(
+            '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            "<title>Unsubscribe</title></head>"
+            f"<body><h1>{category} emails cannot be unsubscribed from</h1>"
+            "<p>Critical emails, such as security alerts and payment confirmations, always "
+            "reach you.</p>"
+            "</body></html>\n", headers=PAGE_HEADERS)
     name, value = ONE_CLICK.split("=")
     page = ('<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             "<title>Unsubscribe</title>"
@@ -89,7 +104,8 @@ async def unsubscribe_page(token: Token, links: UnsubscribeLinksDep) -> HTMLResp
             '<form method="post">'
             f'<input type="hidden" name="{name}" value="{value}">'
             "<button type=\"submit\">Unsubscribe</button></form>"
-            "<p>Security and account emails still reach you.</p></body></html>\n")
+            "<p>Account emails and critical ones, such as security alerts and payment "
+            "confirmations, still reach you.</p></body></html>\n")
     return HTMLResponse(page, headers=PAGE_HEADERS)
 
 

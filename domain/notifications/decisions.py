@@ -173,7 +173,8 @@ class DecisionStep(Protocol):
 
 class ChannelsThatReach:
     """A channel stays only if the recipient has an address on it that a configured provider
-    reaches (the inbox always does) and has not unsubscribed from the category on it."""
+    reaches (the inbox always does) and has not unsubscribed from the category on it (unless
+    the category is critical)."""
 
     name = "reachability"
 
@@ -188,7 +189,9 @@ class ChannelsThatReach:
                 ruled_out.append((channel, "no provider is configured for it"))
             elif not kinds & facts.address_kinds & facts.provided_kinds:
                 ruled_out.append((channel, "the recipient has no address on it"))
-            elif (channel, request.category) in facts.opted_out:
+            elif (channel, request.category) in facts.opted_out and not request.critical:
+                # an unsubscribe is an opt-out, which a critical category bypasses (one
+                # recorded before the category was made critical)
                 ruled_out.append((channel, UNSUBSCRIBED))
         inputs = {"address_kinds": sorted(facts.address_kinds),
                   "provided_kinds": sorted(facts.provided_kinds)}

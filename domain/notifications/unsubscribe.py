@@ -8,8 +8,11 @@ only authority (RFC 8058: no cookie, no bearer token), so it does not expire: an
 link still unsubscribes. Nothing is stored for a token; a tampered or malformed one is
 refused with the one error an unknown link gets.
 
-Transactional categories (security alerts, account mail such as verification links) carry no
-link and cannot be unsubscribed from: they must reach the user.
+Transactional categories (security alerts, account mail such as verification links) and the
+deployment's critical ones (payment confirmations; PARLEY_NOTIFICATION_CRITICAL_CATEGORIES)
+carry no link and cannot be unsubscribed from: they must reach the user. A token for a
+category made critical after it was mailed still reads (its claim), and unsubscribes nothing
+(commands/notifications/unsubscribe.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from uuid import UUID
 
+from domain.notifications.category_policy import DEFAULT_CRITICAL_CATEGORIES
 from domain.notifications.errors import UnsubscribeLinkNotFound
 from domain.notifications.token_text import decode, encode
 
@@ -56,14 +60,20 @@ class UnsubscribeLinks:
 
     key: bytes = field(repr=False)
     public_url: str = "http://127.0.0.1:8000"
+    critical: frozenset[str] = DEFAULT_CRITICAL_CATEGORIES  # the deployment's CategoryPolicy's
+
+    def offers(self, category: str) -> bool:
+        """Whether mail of `category` carries a link (neither transactional nor critical)."""
+        return may_unsubscribe(category) and category not in self.critical
 
     def token(self, user_id: UUID, category: str) -> str:
         claim = user_id.bytes + category.encode()
         return f"{VERSION}.{encode(claim)}.{encode(self._mac(claim))}"
 
     def link(self, user_id: UUID, category: str) -> str | None:
-        """The one-click URL for mail of `category` to this user; None for transactional mail."""
-        if not may_unsubscribe(category) or not _fits(category.encode()):
+        """The one-click URL for mail of `category` to this user; None for transactional or
+        critical mail."""
+        if not self.offers(category) or not _fits(category.encode()):
             return None
         return f"{self.public_url.rstrip('/')}{UNSUBSCRIBE_PATH}/{self.token(user_id, category)}"
 

@@ -17,6 +17,7 @@ import pytest
 
 from domain.notifications.contact_points import ContactPoints, contact_points_id
 from domain.notifications.notifications import Notification
+from domain.notifications.unsubscribe import UnsubscribeLinks
 from tests.builders import Person
 from tests.e2e.notifications.in_process import (
     InProcess,
@@ -113,15 +114,48 @@ def test_a_forged_link_is_not_found_as_problem_json(mailer: Mailer) -> None:
 
 
 def test_opening_the_link_shows_a_button_and_unsubscribes_nobody(mailer: Mailer) -> None:
-    mailer.notify("payment", "Your invoice")
-    link = mailer.mail_titled("Your invoice")["List-Unsubscribe"].strip("<>")
+    mailer.notify("marketing", "This week at Parley")
+    link = mailer.mail_titled("This week at Parley")["List-Unsubscribe"].strip("<>")
 
     page = mailer.http.get(urlsplit(link).path)
 
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<form method="post">' in page.text
     assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in page.text
+    assert "marketing" not in mailer.opt_outs_recorded()
+
+
+def test_a_payment_confirmation_critical_by_default_offers_no_unsubscribing(
+        mailer: Mailer) -> None:
+    mailer.notify("payment", "Your invoice")
+
+    invoice = mailer.mail_titled("Your invoice")
+
+    assert invoice["List-Unsubscribe"] is None and invoice["List-Unsubscribe-Post"] is None
+    assert "nsubscribe" not in invoice.as_string()
+
+
+def test_a_critical_categorys_link_mailed_before_is_answered_and_changes_nothing(
+        mailer: Mailer) -> None:
+    """A link for payment mail, as a server sent before payment was made critical."""
+    user = uuid.UUID(mailer.person.user_id)
+    token = UnsubscribeLinks(mailer.parley.unsubscribe_key, PUBLIC_URL,
+                             frozenset()).token(user, "payment")
+    path = f"/v1/notifications/unsubscribe/{token}"
+
+    for _ in range(2):  # a mail client's one-click POST, and a retry: answered alike
+        answer = mailer.http.post(path, data=ONE_CLICK)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() | {"position": 0} == {
+            "category": "payment", "unsubscribed": False, "position": 0}
+    page = mailer.http.get(path)
+    assert page.status_code == 200 and "<form" not in page.text
+    assert "cannot be unsubscribed from" in page.text
+
     assert "payment" not in mailer.opt_outs_recorded()
+    kept = mailer.notify("payment", "Your receipt")
+    mailer.mail_titled("Your receipt")
+    assert mailer.skipped(kept) == []
 
 
 def test_a_security_alert_offers_no_unsubscribing(mailer: Mailer) -> None:

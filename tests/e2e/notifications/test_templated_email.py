@@ -91,7 +91,8 @@ def test_a_templated_email_arrives_with_its_text_and_escaped_html_alternatives(
     assert "Recebemos 9,90 BRL: <plano> & cia." in text.get_content()
     assert html.get_content_type() == "text/html"
     assert "<b>9,90 BRL</b>: &lt;plano&gt; &amp; cia.</p>" in html.get_content()
-    assert "Unsubscribe" in html.get_content()  # payment mail may be left: the link is kept
+    # payment mail is critical (by default): it carries no unsubscribe link
+    assert "Unsubscribe" not in html.get_content() and mail["List-Unsubscribe"] is None
     assert (rendered.channel, rendered.version, rendered.locale, rendered.asked_locale) == (
         "email", 1, "pt", "pt-BR")
     assert rendered.template_id == uuid.UUID(made.json()["template_id"])

@@ -4,6 +4,7 @@ recipient's mailbox shows, and what each kind of refusal or failure answers."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -15,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from adapters.notifications.registry import ProviderEnvironment, build_providers
 from adapters.notifications.smtp_email import SmtpProvider
 from commands.notifications.providers import Address, Content, Delivery, ProviderAnswer
 from domain.notifications.unsubscribe import UnsubscribeClaim, UnsubscribeLinks
+from parley.notification_engine import build_providers as engine_providers
+from tests.builders import embedded_settings
 from tests.providers.servers import free_port
 from tests.providers.smtp import SmtpRelay
 
@@ -296,10 +300,12 @@ def test_mail_of_a_category_one_may_leave_carries_a_one_click_link_on_parleys_pu
     assert f"Unsubscribe: {url}" in part(message, "text/plain")
 
 
-def test_transactional_mail_carries_no_unsubscribe_link(relay: SmtpRelay) -> None:
+@pytest.mark.parametrize("category", ["security", "account", "payment"])
+def test_transactional_or_critical_mail_carries_no_unsubscribe_link(
+        relay: SmtpRelay, category: str) -> None:
     reader = a_mailbox()
     security_alert = replace(an_email_delivery(reader, unsubscribe_url=None),
-                             category="security")
+                             category=category)
 
     send(a_provider_making_unsubscribe_links(relay), security_alert)
 
@@ -523,3 +529,23 @@ def test_the_password_may_come_from_a_file(relay: SmtpRelay, tmp_path: Path) -> 
                   an_email_delivery(a_mailbox()))
 
     assert answer.accepted
+
+
+def test_the_engine_gives_email_providers_the_deployments_critical_categories(
+        relay: SmtpRelay, tmp_path: Path) -> None:
+    """PARLEY_NOTIFICATION_CRITICAL_CATEGORIES decides which mail carries no link: here
+    invoices are critical and payment mail is not."""
+    settings = embedded_settings(tmp_path).model_copy(update={
+        "notification_providers": SecretStr(json.dumps([an_entry(relay)])),
+        "notification_critical_categories": ["security", "invoice"],
+        "public_url": PUBLIC_URL})
+    [provider] = engine_providers(settings, b"k" * 32)
+    assert isinstance(provider, SmtpProvider)
+    reader = a_mailbox()
+    for category in ("invoice", "payment"):
+        send(provider, replace(an_email_delivery(reader, title=category, unsubscribe_url=None),
+                               category=category))
+
+    mail = {m["Subject"]: m for m in relay.inbox(reader)}
+    assert mail["invoice"]["List-Unsubscribe"] is None
+    assert mail["payment"]["List-Unsubscribe"].startswith(f"<{PUBLIC_URL}/v1/notifications/")

@@ -8,10 +8,17 @@ import base64
 import uuid
 
 import pytest
+from eventsourcing.application import Application
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.notifications.contact_points import ContactPoints
+from commands.notifications.unsubscribe import (
+    EmailUnsubscribed,
+    UnsubscribeEmail,
+    unsubscribe_email,
+)
+from domain.notifications.category_policy import CategoryPolicy
+from domain.notifications.contact_points import ContactPoints, contact_points_id
 from domain.notifications.decisions import (
     UNSUBSCRIBED,
     RecipientFacts,
@@ -25,11 +32,12 @@ from domain.notifications.unsubscribe import (
     UnsubscribeClaim,
     UnsubscribeLinks,
 )
+from event_log.batch import Batch
 from tests.builders import a_cause, now
 
 LINKS = UnsubscribeLinks(b"the server's unsubscribe key....", "https://parley.example")
 categories = st.text(min_size=1, max_size=20).filter(
-    lambda c: c not in ("security", "account") and len(c.encode()) <= MAX_CATEGORY_BYTES)
+    lambda c: c not in ("security", "account", "payment") and len(c.encode()) <= MAX_CATEGORY_BYTES)
 
 
 @given(st.uuids(), categories)
@@ -111,11 +119,56 @@ def test_transactional_categories_cannot_be_unsubscribed_from() -> None:
     assert book.opted_out == frozenset()
 
 
-def routed(category: str, opted_out: frozenset[tuple[str, str]]) -> tuple[tuple[str, ...],
-                                                                          tuple[str, ...]]:
+def test_critical_mail_has_no_link_by_the_deployments_critical_categories() -> None:
+    user = uuid.uuid4()
+    assert LINKS.link(user, "payment") is None  # critical by default
+    theirs = UnsubscribeLinks(LINKS.key, LINKS.public_url, frozenset({"security", "alerts"}))
+    assert theirs.link(user, "alerts") is None and not theirs.offers("alerts")
+    assert theirs.link(user, "payment") is not None and theirs.offers("payment")
+
+
+def a_user_with_contact_points(batch: Batch) -> uuid.UUID:
+    user = uuid.uuid4()
+    book = ContactPoints.start(user, a_cause(user))
+    assert book.id == contact_points_id(user)
+    batch.add(book)
+    return user
+
+
+def test_a_link_mailed_before_its_category_was_made_critical_unsubscribes_nothing() -> None:
+    batch = Batch(Application().repository)
+    user = a_user_with_contact_points(batch)
+    token = LINKS.token(user, "payment")  # mailed while payment was not critical
+    claim = LINKS.read(token)  # still a link this server issued
+
+    answer = unsubscribe_email(batch, UnsubscribeEmail(claim.user_id, claim.category, now()),
+                               a_cause(user))
+
+    assert answer == EmailUnsubscribed("payment", new=False, unsubscribed=False)
+    book = batch.find(ContactPoints, contact_points_id(user))
+    assert book is not None and book.opted_out == frozenset()
+    assert not [e for e in book.collect_events()
+                if isinstance(e, ContactPoints.EmailCategoryUnsubscribed)]
+    made_critical = CategoryPolicy(critical=frozenset({"mention"}))
+    assert unsubscribe_email(batch, UnsubscribeEmail(user, "mention", now(), made_critical),
+                             a_cause(user)).unsubscribed is False
+    assert unsubscribe_email(batch, UnsubscribeEmail(user, "mention", now()),
+                             a_cause(user)) == EmailUnsubscribed("mention", new=True)
+
+
+def test_an_unsubscribe_recorded_before_its_category_was_critical_skips_no_critical_email(
+        ) -> None:
+    opted_out = frozenset({("email", "payment")})
+    assert routed("payment", opted_out, critical=True) == (("email", "in_app"), ())
+    assert routed("payment", opted_out) == (("in_app",), (f"reachability: {UNSUBSCRIBED}",))
+
+
+def routed(category: str, opted_out: frozenset[tuple[str, str]], critical: bool = False
+           ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     facts = RecipientFacts(frozenset({"email", "in_app"}), frozenset({"email", "in_app"}),
                            opted_out)
-    routing = decide(RoutingRequest(category, "normal", ("email", "in_app"), None), facts, now())
+    routing = decide(RoutingRequest(category, "normal", ("email", "in_app"), None, critical),
+                     facts, now())
     return routing.channels, tuple(reason for _, reason in routing.skipped)
 
 
