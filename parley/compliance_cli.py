@@ -32,7 +32,12 @@ def user_id_of(user: str) -> uuid.UUID:
 def show(user: User, at: At = None, as_json: AsJson = False) -> None:
     """The user's consents and preferences as they were at --at."""
     from api.http.problems import Problem
-    from api.notifications.compliance import answer_of, compliance_records, moment
+    from api.notifications.compliance import (
+        answer_of,
+        compliance_records,
+        moment,
+        registered_user,
+    )
 
     try:
         when = moment(at)
@@ -40,7 +45,7 @@ def show(user: User, at: At = None, as_json: AsJson = False) -> None:
         fail(problem.detail or "bad --at")
     user_id = user_id_of(user)
     with _event_log() as event_log:
-        if not event_log.events_of([user_id]):
+        if not registered_user(event_log, user_id):
             fail("no such user")
         body = answer_of(compliance_records(event_log).record(user_id, when)).model_dump(
             mode="json")

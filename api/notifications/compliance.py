@@ -44,6 +44,16 @@ def log_histories(event_log: EventLog) -> Any:
     return histories
 
 
+def registered_user(event_log: EventLog, user_id: uuid.UUID) -> bool:
+    """Whether `user_id` names a user: another aggregate's id (a template's, a preferences
+    aggregate's) answers as no user, as a random id does, not as a user with no record."""
+    from domain.identity.users import User
+
+    stored = event_log.events_of([user_id]).get(user_id, [])
+    return bool(stored) and isinstance(event_log.mapper.to_domain_event(stored[0]),
+                                       User.Registered)
+
+
 def compliance_records(event_log: EventLog) -> ComplianceRecords:
     from domain.notifications.preferences import notification_preferences_id
 
@@ -146,7 +156,7 @@ async def compliance_at(
     when = moment(at)
 
     def read() -> ComplianceRecord | None:
-        if not parley.event_log.events_of([user_id]):
+        if not registered_user(parley.event_log, user_id):
             return None
         return compliance_records(parley.event_log).record(user_id, when)
 

@@ -26,6 +26,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from api.app import create_app
 from commands.identity.roles import GrantRole
+from domain.notifications.preferences import notification_preferences_id
 from parley.bootstrap import build
 from parley.settings import Settings
 from tests.builders import ParleyClient, a_cause, an_api_key
@@ -167,3 +168,24 @@ def test_a_template_nested_too_deeply_is_a_422_naming_its_part_and_saves_nothing
     assert [e["field"] for e in response.json()["errors"]] == ["body"]
     assert "it nests too deeply" in response.json()["detail"]
     assert world.http.get(TEMPLATES, headers=auth).json() == before
+
+
+def test_compliance_for_an_id_that_is_not_a_user_answers_as_a_random_id(world: World) -> None:
+    """A template's or a preferences aggregate's id was answered 200 as a user with no
+    consents: evidence about nobody."""
+    auth = {"Authorization": f"Bearer {world.user_token}"}
+    assert world.http.put(PREFERENCES, headers=auth, json={"locale": "en"}).status_code == 200
+    made = world.http.post(TEMPLATES, headers=auth, json={
+        "category": "account", "channel": "in_app", "locale": "de", "title": "Hallo",
+        "body": "Willkommen"})
+    assert made.status_code == 201, made.text
+    me = world.http.get("/v1/users/me", headers=auth).json()["user_id"]
+
+    def answer(some_id: object) -> tuple[int, str]:
+        response = world.http.get(f"/v1/admin/compliance/users/{some_id}", headers=auth)
+        return response.status_code, response.json().get("detail", "")
+
+    assert answer(me)[0] == 200
+    for not_a_user in (made.json()["template_id"],
+                       notification_preferences_id(uuid.UUID(me))):
+        assert answer(not_a_user) == answer(uuid.uuid4()) == (404, "no such user")
