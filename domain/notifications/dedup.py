@@ -13,6 +13,7 @@ decides it again on fresh state (event_log/writer.py), so exactly one of them is
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID, uuid5
@@ -26,6 +27,7 @@ DEDUP: Final = "dedup"
 MAX_KEY_LENGTH: Final = 200
 
 
+@functools.lru_cache(maxsize=4096)  # a trigger asks each recipient's id four times
 def dedup_key_id(caller: str, recipient_id: UUID, key: str) -> UUID:
     """A caller's keys are its own: another API key using the same key dedups nothing of it."""
     return uuid5(NOTIFICATION_NAMESPACE, f"dedup/{caller}/{recipient_id}/{key}")
