@@ -9,6 +9,7 @@ first). The recipient's clock is their own time zone, else the deployment's defa
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -31,6 +32,11 @@ OFF_BY_DEFAULT: Final = "off by default for the category"
 # SMS may go from 08:00 until 21:00 local: it is closed from 21:00 until 08:00
 SMS_CLOSED: Final = LocalWindow(time(21), time(8))
 NO_PREFERENCES: Final = PreferenceFacts({}, {}, "UTC", "default")
+
+
+@functools.lru_cache(maxsize=1024)  # recipients share a few windows: parsed once each
+def _window(start: str, end: str) -> LocalWindow:
+    return LocalWindow.parse(start, end)
 
 
 def _preferences(facts: RecipientFacts) -> PreferenceFacts:
@@ -90,7 +96,7 @@ class QuietHours:
         if not set(request.channels) - {IN_APP}:
             # the inbox interrupts nobody: it shows the notification when they look
             return Decision(self.name, inputs={"quiet_hours": "not for the inbox alone"})
-        window = LocalWindow.parse(*preferences.quiet_hours)
+        window = _window(*preferences.quiet_hours)
         at = request.earliest(now)
         inputs = {"quiet_hours": window.as_text(), "critical": request.critical,
                   **_clock(preferences, at)}
@@ -128,7 +134,7 @@ class SmsSendingWindow:
             return Decision(self.name, ruled_out=((SMS, reason),), inputs=inputs)
         windows = [SMS_CLOSED]
         if preferences.quiet_hours is not None:
-            windows.append(LocalWindow.parse(*preferences.quiet_hours))
+            windows.append(_window(*preferences.quiet_hours))
         try:
             until = first_instant_outside(windows, zone, at)
         except InvalidQuietHours:
