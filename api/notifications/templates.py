@@ -120,7 +120,8 @@ class SavedOut(TemplateOut):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "template_id": "7b1c2d3e-4f50-5a6b-8c7d-9e0f1a2b3c4d", "category": "payment",
         "channel": "email",
-        "locale": "pt-BR", "version": 2, "changed": True, "position": 1207}]})
+        "locale": "pt-BR", "version": 2, "created_at": "2026-12-02T08:00:00Z",
+        "updated_at": "2026-12-02T09:00:00Z", "changed": True, "position": 1207}]})
 
     changed: bool = Field(description="False: the same as the latest version (none added)")
     position: int
@@ -166,6 +167,7 @@ class PreviewOut(BaseModel):
 def saved_out(saved: TemplateSaved, position: int) -> SavedOut:
     return SavedOut(template_id=saved.template_id, category=saved.category,
                     channel=saved.channel, locale=saved.locale, version=saved.version,
+                    created_at=saved.created_at, updated_at=saved.updated_at,
                     changed=saved.changed, position=position)
 
 

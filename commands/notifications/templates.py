@@ -62,6 +62,8 @@ class TemplateSaved:
     locale: str
     version: int
     changed: bool  # False: the update was the latest version again (no new version)
+    created_at: datetime  # the template's Created event's
+    updated_at: datetime  # its latest version's VersionSaved event's
 
 
 def _rules(category: str, command: CreateTemplate | UpdateTemplate) -> TemplateRules:
@@ -73,7 +75,7 @@ def _rules(category: str, command: CreateTemplate | UpdateTemplate) -> TemplateR
 
 def _saved(template: NotificationTemplate, changed: bool) -> TemplateSaved:
     return TemplateSaved(template.id, template.category, template.channel, template.locale,
-                         template.latest, changed)
+                         template.latest, changed, template.created_at, template.saved_at)
 
 
 def create_template(batch: Batch, command: CreateTemplate, cause: Cause) -> TemplateSaved:

@@ -74,6 +74,13 @@ def test_create_update_versions_and_preview(world, admin):
     assert (again.json()["version"], again.json()["changed"]) == (2, False)
     position = again.json()["position"]
     versions = call(world, admin, "GET", f"{path}/versions", position=position).json()
+    # each answer's times are its events': created with version 1, updated with the latest
+    assert template["created_at"] == template["updated_at"] == versions[0]["saved_at"]
+    assert updated.json()["created_at"] == template["created_at"]
+    assert updated.json()["updated_at"] == again.json()["updated_at"] == versions[1]["saved_at"]
+    shown = call(world, admin, "GET", path, position=position).json()
+    assert (shown["created_at"], shown["updated_at"]) == (template["created_at"],
+                                                          versions[1]["saved_at"])
     assert [(v["version"], v["title"]) for v in versions] == [
         (1, "Hi {{ display_name }}"), (2, "Hello {{ display_name }}")]
     assert all(v["saved_by"] == admin.user_id for v in versions)
