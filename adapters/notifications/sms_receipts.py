@@ -144,7 +144,8 @@ def verify_vonage(params: Mapping[str, str], secret: str, now: datetime,
         stamped = int(params.get("timestamp", ""))
     except ValueError:
         return False
-    if not signature or abs(now.timestamp() - stamped) > VONAGE_FRESHNESS_SECONDS:
+    # in whole seconds: a float of a 400-digit stamp is an OverflowError (unsigned, a 500)
+    if not signature or abs(int(now.timestamp()) - stamped) > VONAGE_FRESHNESS_SECONDS:
         return False
     signed = {name: value for name, value in params.items() if name != "sig"}
     expected = vonage_signature(signed, secret, method)

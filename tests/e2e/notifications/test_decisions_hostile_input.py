@@ -11,6 +11,7 @@ What the fuzzer cannot state (who may see what) is in the authorization matrix
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,14 @@ from tests.builders import ParleyClient, a_cause, an_api_key
 EXAMPLES_PER_OPERATION = 6
 PREFERENCES = "/v1/users/me/notification-preferences"
 TEMPLATES = "/v1/admin/notification-templates"
+PUBLIC_URL = "https://parley.example"
+# configured, so the inbound webhook's verifiers run (nothing is sent to these endpoints)
+PROVIDERS = [{"name": "twilio-main", "kind": "twilio", "account_sid": "AC" + "0" * 32,
+              "auth_token": "t" * 32, "from_number": "+15005550006",
+              "endpoint": "https://127.0.0.1:9", "timeout_seconds": 2},
+             {"name": "vonage-main", "kind": "vonage", "api_key": "key", "api_secret": "s",
+              "from": "Parley", "signature_secret": "v" * 32,
+              "endpoint": "https://127.0.0.1:9", "timeout_seconds": 2}]
 NEW_ROUTES = (r"^/v1/users/me/(notification-preferences|sms-consent)$"
               r"|^/v1/notifications/callbacks/sms/\{provider\}/inbound$"
               r"|^/v1/admin/compliance/users/\{user_id\}$"
@@ -84,8 +93,9 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data_dir = Path(tmp_path_factory.mktemp("hostile-input")) / "data"
-    parley = build(Settings(database_url=None, data_dir=data_dir,
-                            consistency_wait_seconds=0.2))
+    parley = build(Settings(database_url=None, data_dir=data_dir, public_url=PUBLIC_URL,
+                            consistency_wait_seconds=0.2,
+                            notification_providers=json.dumps(PROVIDERS)))
     app = create_app(parley)
     with TestClient(app) as http:
         person = ParleyClient(http).register("Ada Admin")
@@ -189,3 +199,17 @@ def test_compliance_for_an_id_that_is_not_a_user_answers_as_a_random_id(world: W
     for not_a_user in (made.json()["template_id"],
                        notification_preferences_id(uuid.UUID(me))):
         assert answer(not_a_user) == answer(uuid.uuid4()) == (404, "no such user")
+
+
+@pytest.mark.parametrize("stamp", ["9" * 400, "-" + "9" * 400])
+@pytest.mark.parametrize("as_json", [False, True], ids=["form", "json"])
+def test_an_unsigned_inbound_text_with_a_timestamp_past_any_float_is_the_same_403(
+        world: World, stamp: str, as_json: bool) -> None:
+    """Vonage's freshness check took the stamp as a float: an OverflowError, a 500 to anyone."""
+    fields = {"msisdn": "447911123456", "to": "15005550006", "messageId": "m-1",
+              "text": "STOP", "type": "text", "timestamp": stamp, "sig": "ab" * 32}
+    path = "/v1/notifications/callbacks/sms/vonage-main/inbound"
+    response = (world.http.post(path, json=fields | {"timestamp": int(stamp)}) if as_json else
+                world.http.post(path, data=fields))
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == "application/problem+json"
