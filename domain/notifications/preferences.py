@@ -10,6 +10,7 @@ preference_steps.py); nothing here depends on the operator's defaults, which are
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ class TooManyPreferences(InvalidCommand):
     """More category x channel overrides than one user may keep."""
 
 
+@functools.lru_cache(maxsize=4096)  # a trigger asks it per recipient for preferences and locale
 def notification_preferences_id(user_id: UUID) -> UUID:
     return uuid5(PREFERENCES_NAMESPACE, f"notification-preferences/{user_id}")
 
