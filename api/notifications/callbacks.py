@@ -102,7 +102,7 @@ async def callback_fields(request: Request) -> Mapping[str, str]:
                 return {}  # a repeated name is nothing either provider sends: it verifies not
             return dict(pairs)
         parsed = json.loads(body or b"{}")
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # [[[[... nested deep
         raise Problem(400, "Bad request", "the body is not a form or a JSON object") from error
     if not isinstance(parsed, dict) or any(isinstance(v, dict | list) for v in parsed.values()):
         raise Problem(400, "Bad request", "the body is not a form or a JSON object")

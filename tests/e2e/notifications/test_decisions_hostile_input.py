@@ -213,3 +213,13 @@ def test_an_unsigned_inbound_text_with_a_timestamp_past_any_float_is_the_same_40
                 world.http.post(path, data=fields))
     assert response.status_code == 403, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("provider", ["twilio-main", "vonage-main"])
+def test_an_inbound_json_body_nested_past_the_parsers_depth_is_a_400_not_a_500(
+        world: World, provider: str) -> None:
+    response = world.http.post(f"/v1/notifications/callbacks/sms/{provider}/inbound",
+                               content="[" * 50_000,
+                               headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
