@@ -1,6 +1,7 @@
 """`parley compliance show USER --at TIME`: what one user's email unsubscribes, SMS consents
 and notification preferences were at that moment, from the event log (both profiles,
-nothing else need run), with the event that set each: a table, or `--json` (the body
+nothing else need run), with the event that set each: a table (with `--history`, also the
+preference events a later one superseded, in a section of their own), or `--json` (the body
 `GET /v1/admin/compliance/users/{id}` answers)."""
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ User = Annotated[str, typer.Argument(help="The user's id or handle")]
 At = Annotated[str | None, typer.Option(
     "--at", help="ISO 8601 time (UTC if no offset); default: now")]
 AsJson = Annotated[bool, typer.Option("--json", help="The record as one JSON object")]
+History = Annotated[bool, typer.Option(
+    "--history", help="Also the preference events a later one superseded")]
 
 
 def user_id_of(user: str) -> uuid.UUID:
@@ -29,7 +32,7 @@ def user_id_of(user: str) -> uuid.UUID:
 
 
 @compliance.command("show")
-def show(user: User, at: At = None, as_json: AsJson = False) -> None:
+def show(user: User, at: At = None, as_json: AsJson = False, history: History = False) -> None:
     """The user's consents and preferences as they were at --at."""
     from api.http.problems import Problem
     from api.notifications.compliance import (
@@ -52,12 +55,13 @@ def show(user: User, at: At = None, as_json: AsJson = False) -> None:
     if as_json:
         typer.echo(json.dumps(body))
         return
-    for line in table(body):
+    for line in table(body, history):
         typer.echo(line)
 
 
-def table(body: dict[str, Any]) -> list[str]:
-    """One line per fact: what it was, and the event (aggregate version, time, source)."""
+def table(body: dict[str, Any], history: bool = False) -> list[str]:
+    """One line per fact in force: what it was, and the event that set it (aggregate
+    version, time, source); with `history`, then the superseded preference events."""
     def setby(event: dict[str, Any] | None) -> str:
         if event is None:
             return "-"
@@ -68,15 +72,26 @@ def table(body: dict[str, Any]) -> list[str]:
              for u in body["email_unsubscribes"]]
     rows += [("sms consent", c["number"], c["consent"], setby(c["event"]))
              for c in body["sms_consents"]]
-    preferences = body["preferences"]
-    if preferences is not None:
-        rows += [("preference", e["event"]["type"].rpartition(".")[2],
-                  json.dumps(e["payload"], sort_keys=True)[:60], setby(e["event"]))
-                 for e in preferences["events"]]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [f"{body['user_id']} at {body['at']}"]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
-              + "  " + row[3] for row in rows]
+    events = (body["preferences"] or {}).get("events", [])
+
+    def preference_rows(superseded: bool) -> list[tuple[str, str, str, str]]:
+        return [("preference", e["event"]["type"].rpartition(".")[2],
+                 json.dumps(e["payload"], sort_keys=True)[:60], setby(e["event"]))
+                for e in events if bool(e.get("superseded")) == superseded]
+
+    rows += preference_rows(False)
+    older = [("KIND", "WHAT", "PAYLOAD", "SET BY"), *preference_rows(True)] if history else []
+    widths = [max(len(row[i]) for row in [*rows, *older]) for i in range(3)]
+
+    def lined(some: list[tuple[str, str, str, str]]) -> list[str]:
+        return ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths,
+                                                                   strict=True))
+                + "  " + row[3] for row in some]
+
+    lines = [f"{body['user_id']} at {body['at']}", *lined(rows)]
+    if older:
+        lines += ["", "Superseded by a later event (history, not in force then):"]
+        lines += lined(older) if len(older) > 1 else ["  none"]
     if body["truncated"]:
         lines.append("(a history was longer than is replayed: see parley audit history)")
     return lines

@@ -99,6 +99,8 @@ class SmsConsentAt(BaseModel):
 class PreferenceEvent(BaseModel):
     event: EventSet
     payload: dict[str, Any]
+    superseded: bool = Field(False, description="A later event set the same value again "
+                                                "(history: not what was in force)")
 
 
 class PreferencesAt(BaseModel):
@@ -131,7 +133,8 @@ def answer_of(record: ComplianceRecord) -> ComplianceAnswer:
     preferences = None
     if record.preferences is not None:
         preferences = PreferencesAt(state=record.preferences.state, events=[
-            PreferenceEvent(event=EventSet(**r.as_json()), payload=p)
+            PreferenceEvent(event=EventSet(**r.as_json()), payload=p,
+                            superseded=r.event_id in record.preferences.superseded)
             for r, p in record.preferences.events])
     return ComplianceAnswer(
         user_id=record.user_id, at=record.at,

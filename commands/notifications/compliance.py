@@ -4,7 +4,9 @@ replaying each aggregate's events up to that instant, with the events that set t
 
 An event's moment is the time its command was decided (its `at` field), or the time it was
 stored for one without; a history is replayed in version order up to its first event after
-`at`. Read by auditors and admins only (api/notifications/compliance.py, parley compliance).
+`at`. Of the preferences' events, those a later one overrode (quiet hours set at 22:00 then
+at 23:00) are `superseded`: history, not what was in force. Read by auditors and admins
+only (api/notifications/compliance.py, parley compliance).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class PreferencesAt:
 
     state: dict[str, Json]
     events: list[tuple[EventReference, dict[str, Json]]]
+    superseded: frozenset[UUID] = frozenset()  # ids of events a later one overrode
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,24 @@ def reference(event: Any) -> EventReference:
                           getattr(event, "actor_id", None), source_of(event))
 
 
+def setting_of(event: Any) -> tuple[str, ...]:
+    """The value a preferences event sets: its kind (`QuietHoursSet` and `QuietHoursCleared`
+    set the quiet hours) with the category and channel it names; any other event a value of
+    its own, which nothing overrides."""
+    name = type(event).__name__
+    for suffix in ("Set", "Cleared"):
+        if name.endswith(suffix):
+            return (name.removesuffix(suffix), str(getattr(event, "category", "")),
+                    str(getattr(event, "channel", "")))
+    return (str(event.event_id),)
+
+
+def superseded(events: Sequence[Any]) -> frozenset[UUID]:
+    """The events whose value a later event set again."""
+    last = {setting_of(event): event.event_id for event in events}
+    return frozenset(e.event_id for e in events if last[setting_of(e)] != e.event_id)
+
+
 def replayed(events: Iterable[Any], at: datetime) -> tuple[Any | None, list[Any]]:
     """The aggregate after its events up to `at`, and those events (None: nothing set by
     then; its start alone sets nothing)."""
@@ -154,7 +175,7 @@ class ComplianceRecords:
             held, events = replayed(self._cut(found.get(ids[1], ())), at)
             if held is not None:
                 preferences = PreferencesAt(state_of(held), [
-                    (reference(e), payload_of(e)) for e in events])
+                    (reference(e), payload_of(e)) for e in events], superseded(events))
         return ComplianceRecord(user_id, at, unsubscribes, consents, preferences, truncated)
 
     def _consents(self, book: ContactPoints, at: datetime) -> list[NumberConsent]:

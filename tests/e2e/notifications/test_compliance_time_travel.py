@@ -208,3 +208,38 @@ def test_the_cli_answers_the_same_as_a_table_and_as_json(history: History) -> No
     assert NUMBER in table.stdout and "revoked" in table.stdout
     assert "SmsConsent.OptedOut v3" in table.stdout and "sms_reply" in table.stdout
     assert bad.exit_code == 2
+
+
+def test_a_value_set_again_shows_its_earlier_event_as_superseded(history: History) -> None:
+    at_four = history.at(instant(4.5)).json()["preferences"]["events"]
+    now = history.at(instant(24 * 365)).json()["preferences"]["events"]
+
+    def kinds(events: list[dict[str, Any]], superseded: bool) -> list[str]:
+        return [e["event"]["type"].rpartition(".")[2] for e in events
+                if e["superseded"] is superseded]
+
+    assert kinds(at_four, True) == ["QuietHoursSet"]  # hour 1's 22:00, moved at hour 4
+    assert sorted(kinds(at_four, False)) == ["ChannelPreferenceSet", "QuietHoursSet",
+                                             "TimeZoneSet"]
+    assert kinds(now, True) == ["QuietHoursSet", "QuietHoursSet"]  # cleared at hour 6
+    assert "QuietHoursCleared" in kinds(now, False)
+
+
+def test_the_cli_shows_what_set_each_value_and_history_only_when_asked(
+        history: History) -> None:
+    env = {"PARLEY_DATA_DIR": str(history.data_dir), "PARLEY_DATABASE_URL": "", "COLUMNS": "300"}
+    runner = CliRunner()
+    at = ["compliance", "show", history.user.user_id, "--at", instant(4.5).isoformat()]
+    table = runner.invoke(parley_cli, at, env=env)
+    with_history = runner.invoke(parley_cli, [*at, "--history"], env=env)
+
+    assert table.exit_code == 0 and with_history.exit_code == 0, table.output
+    def quiet_hours_lines(text: str) -> list[str]:
+        return [line for line in text.splitlines() if "QuietHoursSet" in line]
+
+    # the payload's first 60 characters show the window's end: 06:30 (hour 4), 07:00 (hour 1)
+    assert [('"06:30"' in line) for line in quiet_hours_lines(table.stdout)] == [True]
+    assert '"07:00"' not in table.stdout and "Superseded" not in table.stdout
+    in_force, _, older = with_history.stdout.partition("Superseded by a later event")
+    assert in_force == table.stdout + "\n"
+    assert [('"07:00"' in line) for line in quiet_hours_lines(older)] == [True]
