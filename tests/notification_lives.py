@@ -87,8 +87,8 @@ class Life:
         return self
 
     def recheck(self, reason: str) -> Life:
-        """At dispatch, the current channel is ruled out by a decision step for `reason`
-        (an opt-out since routing): given up for the next channel, or suppressed."""
+        """At dispatch, the current channel is ruled out by a decision step (`reason` as the
+        pipeline words it: "preferences: opted out"): given up for the next, or suppressed."""
         channel = str(self.notification.channel)
         self.notification.recheck(Routing((), ((channel, reason),)), (), self.now, self.cause)
         return self

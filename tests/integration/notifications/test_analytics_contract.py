@@ -234,11 +234,11 @@ def test_grouped_by_status_a_row_per_status_with_its_count(store: ReadStore) -> 
 def test_a_digested_member_and_a_channel_given_up_at_dispatch_are_not_pending_or_failed(
         store: ReadStore) -> None:
     project(store, [Life(("push", "email"), digest_into=uuid.uuid4()),
-                    Life(("email", "push")).recheck("opted out").dispatch().accept()])
+                    Life(("email", "push")).recheck("preferences: opted out").dispatch().accept()])
     rows = report(store, ("channel",)).groups
     push, email = row(rows, channel="push"), row(rows, channel="email")
     assert (push["statuses"]["digested"], push["statuses"]["accepted"]) == (1, 1)
     assert (email["statuses"]["digested"], email["statuses"]["suppressed"]) == (1, 1)
     assert email["statuses"]["failed"] == email["statuses"]["pending"] == 0
     assert {(r["channel"], r["reason"]): r["count"] for r in report(store).suppressed} == {
-        ("email", "opted out since routing"): 1}
+        ("email", "preferences"): 1}

@@ -97,20 +97,20 @@ def test_a_digested_notification_counts_its_open_channels_as_digested_not_pendin
 
 
 def test_a_channel_the_dispatch_recheck_gave_up_is_suppressed_for_its_reason_not_failed() -> None:
-    life = Life(("email", "push")).recheck("opted out")
+    life = Life(("email", "push")).recheck("preferences: opted out")
     changed = [(name, c.doc_id, c.fields.get("status"), c.fields.get("suppressed_reason"))
                for name, c in changes_of(life)
                if name in ("Rechecked", "FellBack") and isinstance(c, Upsert)]
     nid = life.notification.id
-    assert changed == [("Rechecked", f"{nid}:email", "suppressed", "opted out since routing"),
+    assert changed == [("Rechecked", f"{nid}:email", "suppressed", "preferences"),
                        ("FellBack", f"{nid}:email", None, None)]  # the status stays
 
 
 def test_the_last_channel_given_up_at_dispatch_is_suppressed_for_the_step_s_reason() -> None:
-    life = Life(("email",)).recheck("unsubscribed")
+    life = Life(("email",)).recheck("reachability: unsubscribed")
     [(_, rechecked)] = [c for c in changes_of(life) if c[0] == "Rechecked"]
     assert (rechecked.fields["status"], rechecked.fields["suppressed_reason"]) == (
-        "suppressed", "unsubscribed since routing")
+        "suppressed", "reachability")
 
 
 @pytest.mark.parametrize(("reason", "key"), [
