@@ -49,6 +49,7 @@ from domain.notifications.template_bounds import (
     bounded_concat,
     bounded_join,
     bounded_range,
+    bounded_round,
     bounded_tojson,
     budget,
     charge,
@@ -103,6 +104,7 @@ class NotificationSandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = bounded_range
         self.filters = {name: bounded(FILTERS[name]) for name in SAFE_FILTERS} | {
             "join": bounded_join, "tojson": bounded_tojson(FILTERS["tojson"]),
+            "round": bounded_round(FILTERS["round"]),
             STEPS_FILTER: counted, WEIGHED_FILTER: weighed_value, CONCAT_FILTER: bounded_concat}
         self.tests = {name: bounded(test)  # type: ignore[arg-type]
                       for name, test in TESTS.items()}

@@ -28,6 +28,7 @@ MAX_STEPS: Final = 10_000  # loop iterations + calls + range items, per render o
 MAX_OUTPUT_CHARS: Final = 256 * 1024  # any one part, while it renders; any one value's size
 MAX_WORK: Final = 4 * MAX_OUTPUT_CHARS  # characters and items looked at, per render of a part
 MAX_JSON_INDENT: Final = 8
+MAX_ROUND_PLACES: Final = 64
 STEPS_FILTER: Final = "_counted_steps"
 WEIGHED_FILTER: Final = "_weighed_value"
 CONCAT_FILTER: Final = "_bounded_concat"
@@ -126,6 +127,19 @@ def bounded_tojson(function: Callable[..., Any]) -> Callable[..., Any]:
         return function(environment, value, indent)
 
     return bounded(tojson)
+
+
+def bounded_round(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`round` to at most MAX_ROUND_PLACES places either way (`5|round(-10**7)` makes Python
+    compute 10**(10**7): seconds; -10**9, forever)."""
+
+    @functools.wraps(function)
+    def rounded(value: Any, precision: Any = 0, method: Any = "common") -> Any:
+        if isinstance(precision, int) and abs(precision) > MAX_ROUND_PLACES:
+            raise OverBudget(f"round takes at most {MAX_ROUND_PLACES} places")
+        return function(value, precision, method)
+
+    return bounded(rounded)
 
 
 def bounded_range(*args: int) -> range:

@@ -119,3 +119,15 @@ def test_a_filter_argument_jinja_asserts_on_is_a_refusal_not_an_assertion_error(
 def test_a_method_or_macro_printed_uncalled_is_refused_not_shown_with_its_address(
         body: str) -> None:
     assert "printed without being called" in refusal(body)
+
+
+@pytest.mark.parametrize("body", ["{{ 5|round(-10000000) }}", "{{ 5.5|round(1000) }}",
+                                  "{{ 5|round(-1000000000, 'floor') }}"])
+def test_round_to_millions_of_places_is_refused_not_computed(body: str) -> None:
+    """`5|round(-10**7)` computed 10**(10**7): 8 seconds; -10**9, forever."""
+    assert "round takes at most 64 places" in refusal(body)
+
+
+def test_round_to_a_few_places_still_rounds() -> None:
+    assert render(TemplateParts("t", "{{ 2.675|round(1) }} {{ 1234|round(-2) }}"),
+                  {}).body == "2.7 1200"
