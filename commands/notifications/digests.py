@@ -10,6 +10,7 @@ exactly one flushed digest (domain/notifications/digests.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -25,6 +26,18 @@ from domain.notifications.digests import (
 from domain.notifications.notifications import DIGESTED, Notification
 from event_log.aggregate import Cause
 from event_log.batch import Batch
+
+
+def read_digest_slots(batch: Batch, caller: str, recipients: Iterable[UUID], category: str,
+                      ask: DigestAsk | None) -> None:
+    """Every recipient's digest slot for the request (one query for those the writer's cache
+    lacks: a slot never used is a miss each) and their current digests read into the batch,
+    so `digest_target` finds them there."""
+    if ask is None:
+        return
+    slots = batch.find_all(DigestSlot, [digest_slot_id(caller, r, category, ask.key)
+                                        for r in recipients])
+    batch.find_all(Digest, [slot.current for slot in slots.values()])
 
 
 def digest_target(batch: Batch, caller: str, recipient_id: UUID, category: str,

@@ -5,7 +5,7 @@ the facts the decision pipeline's consent step reads (domain/notifications/conse
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -126,6 +126,18 @@ def receive_sms_reply(batch: Batch, command: ReceiveSmsReply, cause: Cause) -> S
         consent = _consent_of(batch, command.number, cause)
     changed = consent.reply(keyword, command.provider, command.message_id, command.at, cause)
     return SmsReplyTaken(keyword, changed)
+
+
+def read_sms_consents(batch: Batch, recipients: Iterable[UUID], channels: tuple[str, ...],
+                      now: datetime) -> None:
+    """Every recipient's contact points and their numbers' consents read into the batch at
+    once (one query each for those the writer's cache lacks), so `sms_consents` finds them
+    there; a request without SMS reads nothing."""
+    if SMS not in channels:
+        return
+    books = batch.find_all(ContactPoints, [contact_points_id(r) for r in recipients])
+    batch.find_all(SmsConsent, [sms_consent_id(address.value) for book in books.values()
+                                for address in book.addresses({PHONE_NUMBER}, now)])
 
 
 def sms_consents(batch: Batch, user_id: UUID, channels: tuple[str, ...],

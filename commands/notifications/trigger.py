@@ -10,9 +10,9 @@ from typing import Any, Final
 from uuid import UUID, uuid5
 
 from commands.notifications.dedup import claim_dedup_key, dedup_fact, read_dedup_keys
-from commands.notifications.digests import digest_target, join_digest
+from commands.notifications.digests import digest_target, join_digest, read_digest_slots
 from commands.notifications.preferences import preference_facts
-from commands.notifications.sms_consent import sms_consents
+from commands.notifications.sms_consent import read_sms_consents, sms_consents
 from commands.notifications.templates import (
     Rendered,
     TemplateRenderer,
@@ -238,6 +238,8 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
     preferences = preference_facts(batch, recipients, command.category, command.channels,
                                    command.policy)
     read_dedup_keys(batch, command.caller, recipients, command.dedup_key)
+    read_sms_consents(batch, recipients, command.channels, command.at)
+    read_digest_slots(batch, command.caller, recipients, command.category, command.digest)
     made = []
     renderer = None if command.template_variables is None else TemplateRenderer(
         batch, command.category, command.template_variables, command.content.data,

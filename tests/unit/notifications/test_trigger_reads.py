@@ -13,16 +13,21 @@ from eventsourcing.application import AggregateNotFoundError
 from commands.identity.users import RegisterUser, register_user
 from commands.notifications.contact_points import (
     CONTACT_POINT_HANDLERS,
+    AddPhone,
     ContactPointRules,
     RegisterDeviceToken,
+    add_phone,
 )
+from commands.notifications.sms_consent import GrantSmsConsent, grant_sms_consent
 from commands.notifications.templates import CreateTemplate, create_template
 from commands.notifications.trigger import TriggerNotifications, trigger_notifications
 from domain.notifications.contact_points import ContactPoints
 from domain.notifications.content import Content
 from domain.notifications.dedup import dedup_key_id
+from domain.notifications.digests import DigestAsk, digest_slot_id
 from domain.notifications.notifications import Notification
 from domain.notifications.rendering import TemplateParts
+from domain.notifications.sms_consent import sms_consent_id
 from domain.notifications.templates import NotificationTemplate
 from event_log.aggregate import Cause
 from event_log.batch import Batch
@@ -154,3 +159,42 @@ def test_a_templated_trigger_looks_each_template_up_once_for_all_its_recipients(
     made = [batch.aggregates[nid] for nid in answer.notification_ids]
     assert all(n.channels == ["push"] and n.rendered["push"]["body"] == "For Ada"
                and n.rendered["in_app"]["title"] == "Hello" for n in made)
+
+
+def test_an_sms_trigger_reads_every_recipients_consents_in_one_read_and_texts_the_consented():
+    seeded = ReadsCountedBatch()
+    people = [someone_with_a_phone(seeded) for _ in range(3)]
+    numbers = [f"+3519123456{n:02d}" for n in range(3)]
+    for n, (person, number) in enumerate(zip(people, numbers, strict=True)):
+        phone = add_phone(seeded, AddPhone(person, uuid.uuid4(), number, None, NOW,
+                                           ContactPointRules(20)), CAUSE).contact_point_id
+        if n:  # the first never consented
+            grant_sms_consent(seeded, GrantSmsConsent(  # type: ignore[arg-type]
+                person, phone, "Text me alerts. Reply STOP to cancel.", "api", NOW), CAUSE)
+    cache = CountedCache(seeded.aggregates)
+    answer = trigger_notifications(Batch(None, cache), TriggerNotifications(  # type: ignore[arg-type]
+        uuid.uuid4(), "apikey:test", tuple(people), "system", "normal", ("sms", "in_app"),
+        Content("Title", "Body"), NOW.replace(hour=12), provided_kinds=frozenset({"phone"})),
+        CAUSE)
+    consents = [sms_consent_id(n) for n in numbers]
+    assert [sorted(ids) for ids in cache.together if set(ids) & set(consents)] \
+        == [sorted(consents)]
+    assert not set(consents) & set(cache.one_at_a_time)
+    assert answer.states == ("delivered", "queued", "queued")  # no consent: the inbox only
+
+
+def test_a_digested_trigger_reads_every_recipients_digest_slot_in_one_read():
+    seeded = ReadsCountedBatch()
+    people = [someone_with_a_phone(seeded) for _ in range(3)]
+    cache = CountedCache(seeded.aggregates)
+    batch = Batch(None, cache)  # type: ignore[arg-type]
+
+    def digested() -> tuple[str, ...]:
+        return trigger_notifications(batch, TriggerNotifications(
+            uuid.uuid4(), "apikey:test", tuple(people), "system", "normal", ("in_app",),
+            Content("Title", "Body"), NOW, digest=DigestAsk("book-club", 300)), CAUSE).states
+
+    assert set(digested()) == {"digested"}
+    slots = [digest_slot_id("apikey:test", p, "system", "book-club") for p in people]
+    assert slots in cache.together and not set(slots) & set(cache.one_at_a_time)
+    assert set(digested()) == {"digested"}  # the second joins the digests the first opened
