@@ -141,9 +141,12 @@ class ProjectionWriter:
     def changes_of(self, projector: Projector,
                    events: Sequence[PositionedEvent]) -> list[DocumentChange]:
         changes: list[DocumentChange] = []
+        # looked up once per batch: a singledispatchmethod builds its wrapper on every access
+        # (functools.update_wrapper; half of the mapping's cost for the events it ignores)
+        changes_for = projector.changes
         for positioned in events:
             try:
-                changes.extend(projector.changes(positioned.event, positioned.position))
+                changes.extend(changes_for(positioned.event, positioned.position))
             except Exception as error:  # noqa: BLE001 - any projector error parks (or halts)
                 self._fail(projector, positioned, error)
         return changes
