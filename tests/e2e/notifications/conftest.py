@@ -6,14 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from parley.launcher import ParleyProcesses
+from tests.builders import ParleyClient, Person
 from tests.e2e.notifications.deployments import (
     ACCOUNT,
+    EACH_PROFILE,
     RELAY_PASSWORD,
     RELAY_USER,
     Deployment,
     deployed,
+    parley_cli,
 )
 from tests.providers.fcm import FcmStandIn
 from tests.providers.servers import LocalServer
@@ -64,3 +69,26 @@ def production_deployment(tmp_path_factory: pytest.TempPathFactory, services: di
                   relay, services) as deployment:
         yield deployment
 
+
+
+@pytest.fixture(scope="module", params=EACH_PROFILE)
+def processes(request: pytest.FixtureRequest) -> ParleyProcesses:
+    """A process module's Parley: the package's one of each profile, the module run on both."""
+    deployment: Deployment = request.getfixturevalue(f"{request.param}_deployment")
+    return deployment.processes
+
+
+@pytest.fixture(scope="module")
+def parley(processes: ParleyProcesses) -> Iterator[ParleyClient]:
+    """The public API of the module's `processes`."""
+    with httpx.Client(base_url=processes.base_url, timeout=60) as http:
+        yield ParleyClient(http)
+
+
+@pytest.fixture(scope="module")
+def admin(parley: ParleyClient, processes: ParleyProcesses) -> Person:
+    """Someone the operator made an admin with `parley roles grant`."""
+    person = parley.register("Grace Operator")
+    granted = parley_cli(processes, "roles", "grant", person.handle, "admin")
+    assert granted.returncode == 0, granted.stderr
+    return person

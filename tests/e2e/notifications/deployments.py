@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +25,20 @@ from domain.notifications.email_verification import EmailVerification
 from parley.assembly import email_verification_key
 from parley.launcher import ParleyProcesses
 from parley.signing_keys import generate_key
+from tests.builders import ParleyClient, Person
 from tests.e2e.conftest import GENEROUS_SIGN_IN_LIMITS, drop_indices
+from tests.e2e.notifications import waiting
 from tests.providers.credentials import service_account_key
 from tests.providers.fcm import FcmStandIn
 from tests.providers.smtp import SmtpRelay
+from tests.providers.webhook_receiver import WebhookReceiver
 
 ACCOUNT = service_account_key()
 RELAY_USER, RELAY_PASSWORD = "relay-user", "s3cret-relay-pass"
 PUBLIC_URL = "https://app.parley.test"
 MAX_CONTACT_POINTS = 8
+WITHIN_SECONDS = 40.0
+"""How long a process module waits for what the processes do eventually."""
 EACH_PROFILE = ["embedded", pytest.param("production", marks=pytest.mark.services)]
 """Params of a module's `deployment` fixture: `request.getfixturevalue(f"{profile}_deployment")`
 (tests/e2e/notifications/conftest.py)."""
@@ -91,3 +98,28 @@ def deployed(profile: str, directory: Path, fcm: FcmStandIn, relay: SmtpRelay,
     finally:
         if services is not None:
             drop_indices(services, namespace)
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = WITHIN_SECONDS) -> Any:
+    """`check()`'s first truthy answer, asked every 0.2 s (each may be a process or a request
+    to one) until `timeout`."""
+    return waiting.eventually(check, what, timeout, every=0.2)
+
+
+def parley_cli(processes: ParleyProcesses, *args: str,
+                   columns: int = 300) -> subprocess.CompletedProcess[str]:
+    """`parley ARGS` run as an operator runs it against `processes`' profile, `columns` wide."""
+    return subprocess.run([sys.executable, "-m", "parley", *args],
+                          env=processes.env | {"COLUMNS": str(columns)}, capture_output=True,
+                          text=True, timeout=60)
+
+
+def with_a_webhook(parley: ParleyClient, receiver: WebhookReceiver, url: str) -> Person:
+    """Someone with a webhook endpoint at `url` + "/ok", added through the API, whose secret
+    `receiver` holds."""
+    owner = parley.register("Bot Owner")
+    response = parley.http.post("/v1/users/me/contact-points/webhooks", headers=owner.auth,
+                                json={"url": url + "/ok"})
+    assert response.status_code == 201, response.text
+    receiver.hold(response.json()["secret"])
+    return owner

@@ -1,17 +1,16 @@
 """One Parley in process for the notification end-to-end modules that need no process
 boundary: the embedded profile's settings with the providers a module names (each against its
 local stand-in), `build()`, the app in a `TestClient`, a service's API key, and the calls every
-such module makes through them. A module starts one per module (`scope="module"`) and extends
-`InProcess` with its own stand-ins and calls; each test isolates itself by the users and
-endpoints it makes."""
+such module makes through them (and `eventually`, from waiting.py). A module starts one per
+module (`scope="module"`) and extends `InProcess` with its own stand-ins and calls; each test
+isolates itself by the users and endpoints it makes."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -34,26 +33,19 @@ from parley.bootstrap import build
 from parley.settings import Settings
 from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
 from tests.e2e.notifications.deployments import ACCOUNT
+from tests.e2e.notifications.waiting import eventually
 from tests.providers.fcm import FcmStandIn
 from tests.providers.servers import LocalServer
 from tests.providers.smtp import SmtpRelay
 from tests.providers.twilio import TwilioStandIn
 from tests.providers.webhook_receiver import WebhookReceiver
 
+__all__ = ["WEBHOOKS", "InProcess", "embedded", "eventually", "fcm_provider", "in_process",
+           "mail_titled", "plain_smtp_provider", "serving", "twilio_provider", "twilio_served",
+           "webhook_receiver"]
+
 WEBHOOKS: dict[str, Any] = {"name": "hooks", "kind": "webhook", "timeout_seconds": 2}
 """The webhook provider (a business's own endpoint: no stand-in of its own)."""
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0, every: float = 0.02) -> Any:
-    """`check()`'s first truthy answer, asked until `timeout` (then the test fails)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(every)
 
 
 def fcm_provider(fcm: FcmStandIn, timeout_seconds: float = 3) -> dict[str, Any]:

@@ -7,39 +7,15 @@ force, with the event that set it."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-import pytest
-
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
-from tests.e2e.notifications.deployments import EACH_PROFILE, Deployment
+from tests.e2e.notifications.deployments import parley_cli
 
 WORDING = "Texts about offers from Parley, 2 a month. Reply STOP to cancel."
-
-
-@pytest.fixture(scope="module", params=EACH_PROFILE)
-def processes(request: pytest.FixtureRequest) -> ParleyProcesses:
-    deployment: Deployment = request.getfixturevalue(f"{request.param}_deployment")
-    return deployment.processes
-
-
-@pytest.fixture(scope="module")
-def parley(processes: ParleyProcesses) -> Iterator[ParleyClient]:
-    with httpx.Client(base_url=processes.base_url, timeout=30) as http:
-        yield ParleyClient(http)
-
-
-def parley_cli(processes: ParleyProcesses, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "parley", *args],
-                          env=processes.env | {"COLUMNS": "300"}, capture_output=True,
-                          text=True, timeout=60)
 
 
 def moment() -> datetime:

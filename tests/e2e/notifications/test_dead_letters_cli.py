@@ -11,44 +11,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from parley.launcher import ParleyProcesses
-from tests.builders import ParleyClient, Person
-from tests.e2e.notifications.deployments import EACH_PROFILE, Deployment
+from tests.builders import ParleyClient
+from tests.e2e.notifications import deployments
+from tests.e2e.notifications.deployments import eventually, with_a_webhook
 from tests.e2e.notifications.test_inbox_live import issue_key
 from tests.providers.webhook_receiver import Answer, WebhookReceiver
-
-WITHIN_SECONDS = 40.0
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = WITHIN_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.2)
-
-
-@pytest.fixture(scope="module", params=EACH_PROFILE)
-def processes(request: pytest.FixtureRequest) -> ParleyProcesses:
-    deployment: Deployment = request.getfixturevalue(f"{request.param}_deployment")
-    return deployment.processes
-
-
-@pytest.fixture
-def parley(processes: ParleyProcesses) -> Iterator[ParleyClient]:
-    with httpx.Client(base_url=processes.base_url, timeout=30) as http:
-        yield ParleyClient(http)
 
 
 @pytest.fixture
@@ -59,24 +31,13 @@ def receiver(webhook_endpoint: tuple[WebhookReceiver, str]) -> tuple[WebhookRece
 
 
 def parley_cli(processes: ParleyProcesses, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "parley", "notifications", *args],
-                          env=processes.env | {"COLUMNS": "400"}, capture_output=True,
-                          text=True, timeout=60)
+    return deployments.parley_cli(processes, "notifications", *args, columns=400)
 
 
 def listed(processes: ParleyProcesses) -> dict[str, dict[str, Any]]:
     shown = parley_cli(processes, "dead-letters", "--json")
     assert shown.returncode == 0, shown.stderr
     return {row["notification_id"]: row for row in map(json.loads, shown.stdout.splitlines())}
-
-
-def with_a_webhook(parley: ParleyClient, receiver: WebhookReceiver, url: str) -> Person:
-    owner = parley.register("Bot Owner")
-    response = parley.http.post("/v1/users/me/contact-points/webhooks", headers=owner.auth,
-                                json={"url": url + "/ok"})
-    assert response.status_code == 201, response.text
-    receiver.hold(response.json()["secret"])
-    return owner
 
 
 def test_a_dead_letter_is_listed_and_redriven_exactly_once(

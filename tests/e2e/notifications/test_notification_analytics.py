@@ -10,10 +10,6 @@ only what was requested in its own time range (the package's modules run one at 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,47 +18,11 @@ import pytest
 
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
-from tests.e2e.notifications.deployments import EACH_PROFILE, Deployment
+from tests.e2e.notifications.deployments import eventually, parley_cli
 from tests.e2e.notifications.test_inbox_live import issue_key
 from tests.providers.webhook_receiver import Answer, WebhookReceiver
 
-WITHIN_SECONDS = 40.0
 URL = "/v1/admin/notifications/analytics"
-
-
-def eventually(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WITHIN_SECONDS
-    while not (answer := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {WITHIN_SECONDS} s: {what}")
-        time.sleep(0.2)
-    return answer
-
-
-@pytest.fixture(scope="module", params=EACH_PROFILE)
-def processes(request: pytest.FixtureRequest) -> ParleyProcesses:
-    deployment: Deployment = request.getfixturevalue(f"{request.param}_deployment")
-    return deployment.processes
-
-
-@pytest.fixture(scope="module")
-def parley(processes: ParleyProcesses) -> Iterator[ParleyClient]:
-    with httpx.Client(base_url=processes.base_url, timeout=30) as http:
-        yield ParleyClient(http)
-
-
-def parley_cli(processes: ParleyProcesses, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "parley", *args],
-                          env=processes.env | {"COLUMNS": "300"}, capture_output=True,
-                          text=True, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def admin(parley: ParleyClient, processes: ParleyProcesses) -> Person:
-    person = parley.register("Grace Operator")
-    granted = parley_cli(processes, "roles", "grant", person.handle, "admin")
-    assert granted.returncode == 0, granted.stderr
-    return person
 
 
 def trigger(parley: ParleyClient, key: str, recipient: Person, channels: list[str],

@@ -6,32 +6,15 @@ category (the channel skipped), the critical bypass for a security alert (sent a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import httpx
-import pytest
 
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
-from tests.e2e.notifications.deployments import EACH_PROFILE, Deployment
-from tests.e2e.notifications.test_dead_letters_cli import eventually, with_a_webhook
+from tests.e2e.notifications.deployments import eventually, with_a_webhook
 from tests.e2e.notifications.test_inbox_live import issue_key
 from tests.providers.webhook_receiver import WebhookReceiver
 
 PATH = "/v1/users/me/notification-preferences"
-
-
-@pytest.fixture(scope="module", params=EACH_PROFILE)
-def processes(request: pytest.FixtureRequest) -> ParleyProcesses:
-    deployment: Deployment = request.getfixturevalue(f"{request.param}_deployment")
-    return deployment.processes
-
-
-@pytest.fixture
-def parley(processes: ParleyProcesses) -> Iterator[ParleyClient]:
-    with httpx.Client(base_url=processes.base_url, timeout=30) as http:
-        yield ParleyClient(http)
 
 
 def trigger(parley: ParleyClient, processes: ParleyProcesses, owner: Person, category: str,

@@ -7,44 +7,13 @@ inbox entry is its in-app template rendered in the recipient's fallen-back local
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
-
-import httpx
-import pytest
 
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
-from tests.e2e.notifications.deployments import EACH_PROFILE, Deployment
+from tests.e2e.notifications.deployments import parley_cli
 from tests.e2e.notifications.test_inbox_live import issue_key
 
 ROOT = "/v1/admin/notification-templates"
-
-
-@pytest.fixture(scope="module", params=EACH_PROFILE)
-def processes(request: pytest.FixtureRequest) -> ParleyProcesses:
-    deployment: Deployment = request.getfixturevalue(f"{request.param}_deployment")
-    return deployment.processes
-
-
-@pytest.fixture(scope="module")
-def parley(processes: ParleyProcesses) -> Iterator[ParleyClient]:
-    with httpx.Client(base_url=processes.base_url, timeout=60) as http:
-        yield ParleyClient(http)
-
-
-def parley_cli(processes: ParleyProcesses, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "parley", *args], env=processes.env,
-                          capture_output=True, text=True, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def admin(parley: ParleyClient, processes: ParleyProcesses) -> Person:
-    person = parley.register("Tess Templates")
-    granted = parley_cli(processes, "roles", "grant", person.handle, "admin")
-    assert granted.returncode == 0, granted.stderr
-    return person
 
 
 def saved(parley: ParleyClient, admin: Person, method: str, path: str,
