@@ -6,78 +6,58 @@ nothing."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from commands.notifications.contact_points import AddPhone, ContactPointRules
-from domain.notifications.notifications import Notification
-from parley.assembly import Parley
-from parley.bootstrap import build
-from parley.settings import Settings
-from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
+from tests.builders import Person, a_cause, now
+from tests.e2e.notifications.in_process import (
+    InProcess,
+    embedded,
+    eventually,
+    in_process,
+    twilio_provider,
+    twilio_served,
+)
 from tests.providers import twilio, vonage
 from tests.providers.servers import LocalServer
 
 NUMBER = "+447911123456"
-WAIT_SECONDS = 15.0
 FORM = {"content-type": "application/x-www-form-urlencoded"}
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
 def twilio_service() -> Iterator[tuple[twilio.TwilioStandIn, LocalServer]]:
-    stand_in = twilio.TwilioStandIn()
-    with LocalServer(stand_in.app, tls=True) as server:
-        yield stand_in, server
+    with twilio_served() as served:
+        yield served
 
 
 @dataclass
-class Engine:
-    parley: Parley
-    http: TestClient
+class Engine(InProcess):
     stand_in: twilio.TwilioStandIn
-    key: str
 
     def someone_with_a_phone(self) -> Person:
-        person = ParleyClient(self.http).register("Grace Hopper")
+        person = self.client.register("Grace Hopper")
         self.parley.writer.execute(AddPhone(uuid.UUID(person.user_id), uuid.uuid4(), NUMBER,
                                             None, now(), ContactPointRules(20)), a_cause())
         return person
 
     def trigger(self, recipient: Person) -> str:
         response = self.http.post(
-            "/v1/notifications", headers={"Authorization": f"Bearer {self.key}"},
+            "/v1/notifications", headers=self.service,
             json={"recipients": [recipient.user_id], "category": "security", "priority": "high",
                   "plan": {"channels": ["sms"]},
                   "content": {"title": "Parley", "body": "Your code is 824193"}})
         assert response.status_code == 202, response.text
         [notification] = response.json()["notifications"]
         return str(notification["notification_id"])
-
-    def state(self, notification_id: str) -> str:
-        found = self.parley.event_log.repository.get(uuid.UUID(notification_id))
-        assert isinstance(found, Notification)
-        return str(found.state)
 
     def sent(self, notification_id: str) -> twilio.TwilioMessage:
         eventually(lambda: self.state(notification_id) == "accepted")
@@ -96,17 +76,10 @@ def running(tmp_path_factory: pytest.TempPathFactory,
             twilio_service: tuple[twilio.TwilioStandIn, LocalServer]) -> Iterator[Engine]:
     """One engine for the module's Twilio tests (each test makes its own recipient)."""
     stand_in, server = twilio_service
-    providers = [{"name": "twilio-main", "kind": "twilio", "account_sid": stand_in.account_sid,
-                  "auth_token": stand_in.auth_token, "from_number": "+15005550006",
-                  "endpoint": server.url, "ca_file": server.ca_file, "timeout_seconds": 2}]
-    settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("sms") / "data",
-                        public_url="https://parley.example",
-                        notification_providers=json.dumps(providers))
-    parley = build(settings)
-    with TestClient(create_app(parley)) as http:
-        issue, key = an_api_key()
-        parley.writer.execute(issue, a_cause())
-        yield Engine(parley, http, stand_in, key.presented)
+    settings = embedded(tmp_path_factory.mktemp("sms") / "data",
+                        [twilio_provider(stand_in, server)], public_url="https://parley.example")
+    with in_process(settings, Engine, stand_in=stand_in) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -160,13 +133,9 @@ def test_vonages_signed_delivery_receipt_marks_it_delivered(
                   "api_secret": stand_in.api_secret, "from": "Parley",
                   "signature_secret": stand_in.signature_secret, "endpoint": server.url,
                   "ca_file": server.ca_file, "timeout_seconds": 2}]
-    parley = build(Settings(database_url=None, data_dir=tmp_path / "data",
-                            public_url="https://parley.example",
-                            notification_providers=json.dumps(providers)))
-    with TestClient(create_app(parley)) as http:
-        issue, key = an_api_key()
-        parley.writer.execute(issue, a_cause())
-        engine = Engine(parley, http, twilio.TwilioStandIn(), key.presented)
+    settings = embedded(tmp_path / "data", providers, public_url="https://parley.example")
+    with in_process(settings, Engine, stand_in=twilio.TwilioStandIn()) as engine:
+        http = engine.http
         nid = engine.trigger(engine.someone_with_a_phone())
         eventually(lambda: engine.state(nid) == "accepted")
         [message] = stand_in.messages
