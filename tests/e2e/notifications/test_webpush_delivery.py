@@ -5,50 +5,28 @@ push service says is gone is removed from the user's contact points."""
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from adapters.notifications.vapid import new_key_pair
-from api.app import create_app
 from commands.notifications.contact_points import ContactPointRules, SubscribeWebPush
 from commands.notifications.dispatch import message_key
 from domain.notifications.contact_points import ContactPoints, contact_points_id
-from domain.notifications.notifications import Notification
-from parley.assembly import Parley
-from parley.bootstrap import build
-from parley.settings import Settings
-from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
+from tests.builders import Person, a_cause, now
+from tests.e2e.notifications.in_process import InProcess, embedded, eventually, in_process
 from tests.providers.webpush import Browser, PushService, Subscription
 
 KEYS = new_key_pair()
 FAST_RETRIES = {"notification_retry_base_seconds": 0.05, "notification_retry_cap_seconds": 0.2,
                 "notification_timer_every_seconds": 0.05, "notification_max_attempts": 2}
-WAIT_SECONDS = 15.0
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (answer := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.02)
-    return answer
 
 
 @dataclass
-class Engine:
-    parley: Parley
-    http: TestClient
-    client: ParleyClient
+class Engine(InProcess):
     browser: Browser
-    key: str
 
     def someone_subscribed(self) -> tuple[Person, Subscription, uuid.UUID]:
         """A user whose browser subscribed with Parley's applicationServerKey."""
@@ -61,8 +39,7 @@ class Engine:
         return person, subscription, point
 
     def trigger(self, recipient: Person, channels: list[str], priority: str) -> str:
-        response = self.http.post("/v1/notifications", headers={
-            "Authorization": f"Bearer {self.key}"}, json={
+        response = self.http.post("/v1/notifications", headers=self.service, json={
             "recipients": [recipient.user_id], "category": "system", "priority": priority,
             "plan": {"channels": channels},
             "content": {"title": "Ada", "body": "Lunch at one? 🍜", "data": {"thread": "t-9"},
@@ -70,11 +47,6 @@ class Engine:
         assert response.status_code == 202, response.text
         [notification] = response.json()["notifications"]
         return str(notification["notification_id"])
-
-    def notification(self, notification_id: str) -> Notification:
-        found = self.parley.event_log.repository.get(uuid.UUID(notification_id))
-        assert isinstance(found, Notification)
-        return found
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +62,9 @@ def running(tmp_path_factory: pytest.TempPathFactory,
     providers = [{"name": "webpush", "kind": "webpush", "vapid_private_key": KEYS.private_key,
                   "subject": "mailto:ops@parley.example", "timeout_seconds": 2,
                   "ca_file": push_service.ca_file}]
-    settings = Settings(database_url=None, data_dir=tmp_path_factory.mktemp("webpush") / "data",
-                        notification_providers=json.dumps(providers), **FAST_RETRIES)
-    parley = build(settings)
-    with TestClient(create_app(parley)) as http:
-        issue, key = an_api_key()
-        parley.writer.execute(issue, a_cause())
-        yield Engine(parley, http, ParleyClient(http), Browser(push_service), key.presented)
+    settings = embedded(tmp_path_factory.mktemp("webpush") / "data", providers, **FAST_RETRIES)
+    with in_process(settings, Engine, browser=Browser(push_service)) as engine:
+        yield engine
 
 
 @pytest.fixture
