@@ -100,7 +100,8 @@ def deployed(profile: str, directory: Path, fcm: FcmStandIn, relay: SmtpRelay,
             drop_indices(services, namespace)
 
 
-def eventually(check: Callable[[], Any], what: str, timeout: float = WITHIN_SECONDS) -> Any:
+def eventually(check: Callable[[], Any], what: str | None = None,
+               timeout: float = WITHIN_SECONDS) -> Any:
     """`check()`'s first truthy answer, asked every 0.2 s (each may be a process or a request
     to one) until `timeout`."""
     return waiting.eventually(check, what, timeout, every=0.2)

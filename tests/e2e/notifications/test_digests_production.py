@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,23 +19,12 @@ from event_log.log import EventLog
 from parley.assembly import event_log_env
 from parley.settings import Settings
 from tests.builders import ParleyClient, Person
-from tests.e2e.notifications.deployments import Deployment
+from tests.e2e.notifications.deployments import Deployment, eventually
 from tests.e2e.notifications.test_inbox_live import issue_key
 
 pytestmark = pytest.mark.services
 CONCURRENT = 12
 WAIT_SECONDS = 45.0
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +71,7 @@ def test_on_the_production_profile_concurrent_triggers_are_one_digest_sent_once(
         answer = http.get("/v1/notifications", headers=ada.auth)
         return list(answer.json()["notifications"]) if answer.status_code == 200 else []
 
-    [shown] = eventually(inbox)
+    [shown] = eventually(inbox, timeout=WAIT_SECONDS)
     assert shown["title"] == f"{CONCURRENT} new messages in Book club"
     assert shown["data"]["count"] == CONCURRENT
     time.sleep(1.0)  # a second flush would have shown by now
