@@ -7,11 +7,8 @@ tap is recorded for its recipient alone."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -22,22 +19,18 @@ import pytest
 
 from domain.notifications.tracked_links import LINKS_PATH
 from tests.builders import ParleyClient, Person, answer_of
-from tests.e2e.notifications.deployments import EACH_PROFILE, PUBLIC_URL, Deployment
+from tests.e2e.notifications.deployments import (
+    EACH_PROFILE,
+    PUBLIC_URL,
+    Deployment,
+    eventually,
+    parley_cli,
+)
 from tests.e2e.notifications.test_inbox_live import issue_key
 from tests.providers.smtp import SmtpRelay
 
-WITHIN_SECONDS = 40.0
 REPORT = "https://shop.example.com/reports/2026-12?format=pdf&lang=en"
 TRACKED = re.compile(re.escape(PUBLIC_URL + LINKS_PATH) + r"/k1\.[\w-]+\.[\w-]+")
-
-
-def eventually(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WITHIN_SECONDS
-    while not (answer := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {WITHIN_SECONDS} s: {what}")
-        time.sleep(0.2)
-    return answer
 
 
 @pytest.fixture(scope="module", params=EACH_PROFILE)
@@ -93,9 +86,7 @@ def test_a_tracked_link_redirects_and_is_counted_once_in_the_trace_and_the_analy
         parley: ParleyClient, deployment: Deployment, relay: SmtpRelay, key: str) -> None:
     person, mailbox = with_mailbox(parley, deployment)
     admin = parley.register("Grace Operator")
-    granted = subprocess.run([sys.executable, "-m", "parley", "roles", "grant", admin.handle,
-                              "admin"], env=deployment.processes.env, capture_output=True,
-                             text=True, timeout=60)
+    granted = parley_cli(deployment.processes, "roles", "grant", admin.handle, "admin")
     assert granted.returncode == 0, granted.stderr
     since = datetime.now(UTC) - timedelta(seconds=1)
     title = f"Monthly report {uuid.uuid4().hex[:6]}"
