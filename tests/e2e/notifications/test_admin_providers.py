@@ -3,10 +3,10 @@ changes were recorded, and its recent answers; nobody but an admin sees anything
 
 from __future__ import annotations
 
+import functools
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,12 +27,14 @@ from event_log.aggregate import Cause
 from parley.assembly import Parley
 from parley.bootstrap import build
 from tests.builders import a_cause, a_handle, an_api_key, answer_of, embedded_settings
+from tests.e2e.notifications import waiting
 from tests.providers.servers import LocalServer
 from tests.providers.webhook_receiver import WebhookReceiver
 
 PASSWORD = "provider health passphrase 7"
 T0 = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 DISPATCHER = Cause(operator_actor_id("dispatcher"), uuid.uuid4())
+eventually = functools.partial(waiting.eventually, timeout=30.0, every=0.05)
 
 
 @dataclass
@@ -176,16 +178,6 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         parley.writer.execute(issue, a_cause())
         yield Engine(Admin(http, parley, operator, someone), receiving, server.url,
                      {"Authorization": f"Bearer {key.presented}"})
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """`check()`'s first truthy answer, asked until `timeout` (then the test fails)."""
-    deadline = time.monotonic() + timeout
-    while not (answer := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s")
-        time.sleep(0.05)
-    return answer
 
 
 def test_a_failing_webhook_endpoint_shows_in_the_answers_but_opens_no_breaker(
