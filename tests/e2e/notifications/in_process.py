@@ -48,9 +48,10 @@ WEBHOOKS: dict[str, Any] = {"name": "hooks", "kind": "webhook", "timeout_seconds
 """The webhook provider (a business's own endpoint: no stand-in of its own)."""
 
 
-def fcm_provider(fcm: FcmStandIn, timeout_seconds: float = 3) -> dict[str, Any]:
-    """FCM against its stand-in."""
-    return {"name": "fcm-main", "kind": "fcm", "project_id": fcm.project_id,
+def fcm_provider(fcm: FcmStandIn, timeout_seconds: float = 3,
+                 name: str = "fcm-main") -> dict[str, Any]:
+    """FCM against its stand-in (made with deployments' `ACCOUNT`)."""
+    return {"name": name, "kind": "fcm", "project_id": fcm.project_id,
             "service_account": ACCOUNT.key_file(fcm.token_uri), "endpoint": fcm.url,
             "timeout_seconds": timeout_seconds, "ca_file": fcm.ca_file}
 

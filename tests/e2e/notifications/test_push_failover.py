@@ -5,41 +5,27 @@ unregistered is removed from the recipient's contact points."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from commands.notifications.contact_points import ContactPointRules, RegisterDeviceToken
 from domain.notifications.circuits import ProviderCircuit, circuit_id
 from domain.notifications.contact_points import ContactPoints, contact_points_id
-from domain.notifications.notifications import Notification
-from parley.assembly import Parley
-from parley.bootstrap import build
-from parley.settings import Settings
-from tests.builders import ParleyClient, Person, a_cause, an_api_key, now
+from tests.builders import Person, a_cause, now
+from tests.e2e.notifications.deployments import ACCOUNT
+from tests.e2e.notifications.in_process import InProcess, embedded, fcm_provider, in_process
 from tests.e2e.notifications.test_delivery_engine import FAST_RETRIES, eventually
-from tests.providers.credentials import service_account_key
 from tests.providers.fcm import FcmStandIn
 from tests.providers.push_service import Refusal
 
-ACCOUNT = service_account_key()
 UNAVAILABLE = Refusal(503, "UNAVAILABLE", retry_after="0")
 BREAKER = {"breaker_min_calls": 3, "breaker_window_seconds": 30.0,
            "breaker_failure_rate": 0.5, "breaker_open_seconds": 1.0,
            "breaker_half_open_probes": 1}
-
-
-def entry(name: str, fcm: FcmStandIn) -> dict[str, Any]:
-    return {"name": name, "kind": "fcm", "project_id": fcm.project_id,
-            "service_account": ACCOUNT.key_file(fcm.token_uri), "endpoint": fcm.url,
-            "timeout_seconds": 2, "ca_file": fcm.ca_file}
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +41,9 @@ def backup() -> Iterator[FcmStandIn]:
 
 
 @dataclass
-class Push:
-    parley: Parley
-    http: TestClient
-    key: str
-
+class Push(InProcess):
     def someone_with_a_phone(self) -> tuple[Person, str, str]:
-        person = ParleyClient(self.http).register("Phone Owner")
+        person = self.client.register("Phone Owner")
         token = f"fcm-token:{uuid.uuid4().hex}{'x' * 30}"
         point = uuid.uuid4()
         self.parley.writer.execute(RegisterDeviceToken(
@@ -70,17 +52,11 @@ class Push:
         return person, token, str(point)
 
     def push(self, person: Person, title: str) -> str:
-        response = self.http.post("/v1/notifications", headers={
-            "Authorization": f"Bearer {self.key}"}, json={
+        response = self.http.post("/v1/notifications", headers=self.service, json={
             "recipients": [person.user_id], "category": "system", "priority": "high",
             "plan": {"channels": ["push"]}, "content": {"title": title, "body": "body"}})
         assert response.status_code == 202, response.text
         return str(response.json()["notifications"][0]["notification_id"])
-
-    def state(self, notification_id: str) -> str:
-        found = self.parley.event_log.repository.get(uuid.UUID(notification_id))
-        assert isinstance(found, Notification)
-        return found.state
 
     def circuit(self, provider: str) -> ProviderCircuit | None:
         try:
@@ -94,15 +70,11 @@ class Push:
 def push(tmp_path: Path, primary: FcmStandIn, backup: FcmStandIn) -> Iterator[Push]:
     primary.reset()
     backup.reset()
-    settings = Settings(database_url=None, data_dir=tmp_path / "data",
-                        notification_providers=json.dumps([entry("fcm-main", primary),
-                                                           entry("fcm-backup", backup)]),
+    settings = embedded(tmp_path / "data", [fcm_provider(primary, 2),
+                                            fcm_provider(backup, 2, name="fcm-backup")],
                         **FAST_RETRIES | {"notification_max_attempts": 6}, **BREAKER)
-    parley = build(settings)
-    with TestClient(create_app(parley)) as http:
-        issue, key = an_api_key()
-        parley.writer.execute(issue, a_cause())
-        yield Push(parley, http, key.presented)
+    with in_process(settings, Push) as running:
+        yield running
 
 
 def test_a_push_reaches_the_device_through_the_primary(push, primary, backup):
