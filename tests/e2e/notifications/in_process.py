@@ -74,8 +74,9 @@ def plain_smtp_provider(relay: SmtpRelay) -> dict[str, Any]:
 
 def mail_titled(relay: SmtpRelay, mailbox: str, title: str) -> EmailMessage:
     """The mail titled `title` that `relay` took for `mailbox` (waited for)."""
-    return eventually(lambda: next((m for m in relay.inbox(mailbox) if m["Subject"] == title),
-                                   None))
+    mail: EmailMessage = eventually(lambda: next(
+        (m for m in relay.inbox(mailbox) if m["Subject"] == title), None))
+    return mail
 
 
 def embedded(data_dir: Path, providers: list[dict[str, Any]], **fields: Any) -> Settings:
@@ -130,7 +131,7 @@ class InProcess:
             uuid.UUID(str(aggregate_id))) if isinstance(e, kind)]
 
     def notification(self, notification_id: str | uuid.UUID) -> Notification:
-        found = self.parley.event_log.repository.get(uuid.UUID(str(notification_id)))
+        found: Any = self.parley.event_log.repository.get(uuid.UUID(str(notification_id)))
         assert isinstance(found, Notification)
         return found
 

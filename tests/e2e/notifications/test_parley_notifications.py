@@ -42,6 +42,7 @@ from parley.launcher import ParleyProcesses
 from parley.notification_reactions import own_notification_effects
 from parley.settings import Settings
 from tests.builders import ParleyClient, Person, now
+from tests.e2e.notifications import waiting
 from tests.e2e.notifications.deployments import PUBLIC_URL, Deployment, provider_entries
 from tests.providers.fcm import FcmStandIn
 from tests.providers.push_service import Shown
@@ -56,14 +57,7 @@ def eventually(check: Callable[[], Any], timeout: float = WAIT_SECONDS,
                what: Callable[[], str] | None = None) -> Any:
     """`check()`'s first truthy answer, asked until `timeout` (then the test fails, saying
     `what()`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what() if what else check}")
-        time.sleep(0.02)
+    return waiting.eventually(check, what, timeout)
 
 
 @dataclass

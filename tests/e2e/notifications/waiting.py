@@ -8,15 +8,17 @@ from collections.abc import Callable
 from typing import Any
 
 
-def eventually(check: Callable[[], Any], what: str | None = None, timeout: float = 15.0,
-               every: float = 0.02) -> Any:
-    """`check()`'s first truthy answer, asked every `every` seconds until `timeout` (then the
-    test fails, naming `what` or the check)."""
+def eventually(check: Callable[[], Any], what: str | Callable[[], str] | None = None,
+               timeout: float = 15.0, every: float = 0.02) -> Any:
+    """`check()`'s first truthy answer, asked every `every` seconds until `timeout`; then the
+    test fails, saying `what` (a callable is asked then: e.g. the processes' logs as they are
+    at the end) or naming the check."""
     deadline = time.monotonic() + timeout
     while True:
         answer = check()
         if answer:
             return answer
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what or check}")
+            said = what() if callable(what) else what
+            raise AssertionError(f"not within {timeout} s: {said or check}")
         time.sleep(every)
