@@ -1,6 +1,8 @@
 """The notification end-to-end package's shared stand-ins and its one Parley per profile as
 real processes (tests/e2e/notifications/deployments.py), each started once for the package
-and stopped when its last module is done."""
+and stopped when its last module is done; and what a process module asks for (`processes`,
+run on each profile, its public API `parley`, an operator-made `admin`). The in-process
+modules start their own Parley through tests/e2e/notifications/in_process.py."""
 
 from __future__ import annotations
 
