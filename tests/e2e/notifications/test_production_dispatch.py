@@ -34,6 +34,7 @@ from domain.notifications.endpoints import new_signing_secret
 from parley.launcher import ParleyProcesses, free_port
 from tests.builders import ParleyClient, Person
 from tests.e2e.conftest import GENEROUS_SIGN_IN_LIMITS, drop_indices, production_env
+from tests.e2e.notifications import waiting
 from tests.providers.servers import LocalServer
 from tests.providers.webhook_receiver import Answer, WebhookReceiver
 
@@ -138,15 +139,7 @@ def eventually(check: Callable[[], Any], timeout: float,
                what: str | Callable[[], str] = "") -> Any:
     """`check()`'s first truthy answer, asked until `timeout`; then the test fails, saying
     `what` (a callable is asked then: e.g. the processes' logs as they are at the end)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            said = what() if callable(what) else what
-            raise AssertionError(f"not within {timeout} s: {said or check}")
-        time.sleep(0.1)
+    return waiting.eventually(check, what, timeout, every=0.1)
 
 
 @pytest.fixture(scope="module")
