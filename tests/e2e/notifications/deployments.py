@@ -124,3 +124,15 @@ def with_a_webhook(parley: ParleyClient, receiver: WebhookReceiver, url: str) ->
     assert response.status_code == 201, response.text
     receiver.hold(response.json()["secret"])
     return owner
+
+
+def trigger(parley: ParleyClient, key: str, recipient: Person, channels: list[str],
+            category: str = "system", title: str = "Build", body: str = "Finished.") -> str:
+    """A high-priority notification the service with `key` triggers for `recipient` through
+    the processes' API: its id."""
+    response = parley.http.post("/v1/notifications", headers={"Authorization": f"Bearer {key}"},
+                                json={"recipients": [recipient.user_id], "category": category,
+                                      "priority": "high", "plan": {"channels": channels},
+                                      "content": {"title": title, "body": body}})
+    assert response.status_code == 202, response.text
+    return str(response.json()["notifications"][0]["notification_id"])

@@ -18,7 +18,7 @@ import pytest
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient
 from tests.e2e.notifications import deployments
-from tests.e2e.notifications.deployments import eventually, with_a_webhook
+from tests.e2e.notifications.deployments import eventually, trigger, with_a_webhook
 from tests.e2e.notifications.test_inbox_live import issue_key
 from tests.providers.webhook_receiver import Answer, WebhookReceiver
 
@@ -47,12 +47,7 @@ def test_a_dead_letter_is_listed_and_redriven_exactly_once(
     owner = with_a_webhook(parley, endpoint, url)
     endpoint.answer_next(1, Answer(400))  # refused for good: no retry, dead-lettered at once
     key = issue_key(processes.env)
-    response = parley.http.post("/v1/notifications", headers={"Authorization": f"Bearer {key}"},
-                                json={"recipients": [owner.user_id], "category": "system",
-                                      "priority": "high", "plan": {"channels": ["webhook"]},
-                                      "content": {"title": "Build failed", "body": "Red."}})
-    assert response.status_code == 202, response.text
-    nid = response.json()["notifications"][0]["notification_id"]
+    nid = trigger(parley, key, owner, ["webhook"], title="Build failed", body="Red.")
 
     eventually(lambda: endpoint.requests, "the first attempt")  # each listing is a process
     row = eventually(lambda: listed(processes).get(nid), "the dead letter listed")

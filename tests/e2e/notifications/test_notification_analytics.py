@@ -18,21 +18,11 @@ import pytest
 
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
-from tests.e2e.notifications.deployments import eventually, parley_cli
+from tests.e2e.notifications.deployments import eventually, parley_cli, trigger
 from tests.e2e.notifications.test_inbox_live import issue_key
 from tests.providers.webhook_receiver import Answer, WebhookReceiver
 
 URL = "/v1/admin/notifications/analytics"
-
-
-def trigger(parley: ParleyClient, key: str, recipient: Person, channels: list[str],
-            category: str = "system") -> str:
-    response = parley.http.post("/v1/notifications", headers={"Authorization": f"Bearer {key}"},
-                                json={"recipients": [recipient.user_id], "category": category,
-                                      "priority": "high", "plan": {"channels": channels},
-                                      "content": {"title": "Build", "body": "Finished."}})
-    assert response.status_code == 202, response.text
-    return str(response.json()["notifications"][0]["notification_id"])
 
 
 def analytics(parley: ParleyClient, who: Person, **params: Any) -> httpx.Response:

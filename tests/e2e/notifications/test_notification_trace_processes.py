@@ -13,7 +13,7 @@ from typing import Any
 
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient
-from tests.e2e.notifications.deployments import eventually, with_a_webhook
+from tests.e2e.notifications.deployments import eventually, trigger, with_a_webhook
 from tests.e2e.notifications.test_inbox_live import issue_key
 from tests.providers.webhook_receiver import Answer, WebhookReceiver
 
@@ -30,12 +30,7 @@ def test_a_refused_webhook_is_traced_by_the_route_and_by_the_operators_command(
     owner = with_a_webhook(parley, endpoint, url)
     endpoint.answer_next(1, Answer(400))  # refused for good: dead-lettered after one attempt
     key = issue_key(processes.env)
-    response = parley.http.post("/v1/notifications", headers={"Authorization": f"Bearer {key}"},
-                                json={"recipients": [owner.user_id], "category": "system",
-                                      "priority": "high", "plan": {"channels": ["webhook"]},
-                                      "content": {"title": "Deploy failed", "body": "Red."}})
-    assert response.status_code == 202, response.text
-    nid = response.json()["notifications"][0]["notification_id"]
+    nid = trigger(parley, key, owner, ["webhook"], title="Deploy failed", body="Red.")
 
     def dead_lettered() -> dict[str, Any] | None:
         traced = parley.http.get(f"/v1/notifications/{nid}/trace", headers=owner.auth)

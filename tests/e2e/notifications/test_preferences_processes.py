@@ -10,6 +10,7 @@ from typing import Any
 
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
+from tests.e2e.notifications import deployments
 from tests.e2e.notifications.deployments import eventually, with_a_webhook
 from tests.e2e.notifications.test_inbox_live import issue_key
 from tests.providers.webhook_receiver import WebhookReceiver
@@ -19,13 +20,8 @@ PATH = "/v1/users/me/notification-preferences"
 
 def trigger(parley: ParleyClient, processes: ParleyProcesses, owner: Person, category: str,
             channels: list[str]) -> str:
-    key = issue_key(processes.env)
-    response = parley.http.post("/v1/notifications", headers={"Authorization": f"Bearer {key}"},
-                                json={"recipients": [owner.user_id], "category": category,
-                                      "priority": "high", "plan": {"channels": channels},
-                                      "content": {"title": "Sign-in", "body": "New device."}})
-    assert response.status_code == 202, response.text
-    return str(response.json()["notifications"][0]["notification_id"])
+    return deployments.trigger(parley, issue_key(processes.env), owner, channels, category,
+                               "Sign-in", "New device.")
 
 
 def settled(parley: ParleyClient, owner: Person, nid: str) -> dict[str, Any]:
