@@ -107,6 +107,16 @@ def eventually(check: Callable[[], Any], what: str | None = None,
     return waiting.eventually(check, what, timeout, every=0.2)
 
 
+def issue_key(env: dict[str, str], name: str = "inbox tests") -> str:
+    """An API key with notifications:trigger, made as an operator makes one (`parley apikeys
+    create`) against the processes' `env`."""
+    made = subprocess.run(
+        [sys.executable, "-m", "parley", "apikeys", "create", "--name", name,
+         "--scope", "notifications:trigger"],
+        env=env, capture_output=True, text=True, timeout=60, check=True)
+    return made.stdout.strip().splitlines()[-1]
+
+
 def parley_cli(processes: ParleyProcesses, *args: str,
                    columns: int = 300) -> subprocess.CompletedProcess[str]:
     """`parley ARGS` run as an operator runs it against `processes`' profile, `columns` wide."""

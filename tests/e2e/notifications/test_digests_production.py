@@ -19,8 +19,7 @@ from event_log.log import EventLog
 from parley.assembly import event_log_env
 from parley.settings import Settings
 from tests.builders import ParleyClient, Person
-from tests.e2e.notifications.deployments import Deployment, eventually
-from tests.e2e.notifications.test_inbox_live import issue_key
+from tests.e2e.notifications.deployments import Deployment, eventually, issue_key
 
 pytestmark = pytest.mark.services
 CONCURRENT = 12

@@ -6,8 +6,6 @@ the frame goes from `parley project` through Redis to the API process holding th
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -16,19 +14,11 @@ from websockets.sync.client import ClientConnection
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
 from tests.e2e.conftest import PROFILES
+from tests.e2e.notifications.deployments import issue_key
 from tests.e2e.test_live_sockets import socket_of
 
 pytestmark = PROFILES
 FRAME_WITHIN_SECONDS = 15.0
-
-
-def issue_key(env: dict[str, str]) -> str:
-    """An API key with notifications:trigger, made as an operator makes one."""
-    made = subprocess.run(
-        [sys.executable, "-m", "parley", "apikeys", "create", "--name", "inbox tests",
-         "--scope", "notifications:trigger"],
-        env=env, capture_output=True, text=True, timeout=60, check=True)
-    return made.stdout.strip().splitlines()[-1]
 
 
 def post_to_inbox(parley: ParleyClient, key: str, recipient: Person, title: str) -> str:

@@ -18,8 +18,7 @@ import pytest
 
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
-from tests.e2e.notifications.deployments import eventually, parley_cli, trigger
-from tests.e2e.notifications.test_inbox_live import issue_key
+from tests.e2e.notifications.deployments import eventually, issue_key, parley_cli, trigger
 from tests.providers.webhook_receiver import Answer, WebhookReceiver
 
 URL = "/v1/admin/notifications/analytics"

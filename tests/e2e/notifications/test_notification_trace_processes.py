@@ -13,8 +13,7 @@ from typing import Any
 
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient
-from tests.e2e.notifications.deployments import eventually, trigger, with_a_webhook
-from tests.e2e.notifications.test_inbox_live import issue_key
+from tests.e2e.notifications.deployments import eventually, issue_key, trigger, with_a_webhook
 from tests.providers.webhook_receiver import Answer, WebhookReceiver
 
 

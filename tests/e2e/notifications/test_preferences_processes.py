@@ -11,8 +11,7 @@ from typing import Any
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
 from tests.e2e.notifications import deployments
-from tests.e2e.notifications.deployments import eventually, with_a_webhook
-from tests.e2e.notifications.test_inbox_live import issue_key
+from tests.e2e.notifications.deployments import eventually, issue_key, with_a_webhook
 from tests.providers.webhook_receiver import WebhookReceiver
 
 PATH = "/v1/users/me/notification-preferences"

@@ -10,8 +10,7 @@ import json
 
 from parley.launcher import ParleyProcesses
 from tests.builders import ParleyClient, Person
-from tests.e2e.notifications.deployments import parley_cli
-from tests.e2e.notifications.test_inbox_live import issue_key
+from tests.e2e.notifications.deployments import issue_key, parley_cli
 
 ROOT = "/v1/admin/notification-templates"
 

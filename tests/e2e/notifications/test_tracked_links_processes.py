@@ -24,9 +24,9 @@ from tests.e2e.notifications.deployments import (
     PUBLIC_URL,
     Deployment,
     eventually,
+    issue_key,
     parley_cli,
 )
-from tests.e2e.notifications.test_inbox_live import issue_key
 from tests.providers.smtp import SmtpRelay
 
 REPORT = "https://shop.example.com/reports/2026-12?format=pdf&lang=en"
