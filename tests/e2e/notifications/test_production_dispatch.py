@@ -20,7 +20,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,7 +33,7 @@ from domain.notifications.endpoints import new_signing_secret
 from parley.launcher import ParleyProcesses, free_port
 from tests.builders import ParleyClient, Person
 from tests.e2e.conftest import GENEROUS_SIGN_IN_LIMITS, drop_indices, production_env
-from tests.e2e.notifications import waiting
+from tests.e2e.notifications import deployments, waiting
 from tests.providers.servers import LocalServer
 from tests.providers.webhook_receiver import Answer, WebhookReceiver
 
@@ -210,11 +209,7 @@ class Deployment:
 
 
 def issue_key(env: dict[str, str]) -> str:
-    made = subprocess.run(
-        [sys.executable, "-m", "parley", "apikeys", "create", "--name", "ci",
-         "--scope", "notifications:trigger"],
-        env=env, capture_output=True, text=True, timeout=60, check=True)
-    return made.stdout.strip().splitlines()[-1]
+    return deployments.issue_key(env, "ci")
 
 
 @pytest.fixture(scope="module")
