@@ -4,7 +4,7 @@ them by their cancellation key, reading them in the inbox, and redriving dead le
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import UUID, uuid5
@@ -38,6 +38,7 @@ from domain.notifications.errors import (
 )
 from domain.notifications.notifications import Notification
 from domain.notifications.pipeline import DECISION_STEPS
+from domain.notifications.preferences import PreferenceFacts
 from event_log.aggregate import Cause
 from event_log.batch import Batch
 from event_log.outcomes import Handler
@@ -212,6 +213,25 @@ def kinds_that_matter(command: TriggerNotifications) -> frozenset[str]:
                      if channel in command.channels and kind in command.provided_kinds)
 
 
+def recipient_facts(batch: Batch, command: TriggerNotifications, recipient: UUID,
+                    asked: frozenset[str], preferences: PreferenceFacts | None
+                    ) -> RecipientFacts:
+    """What the decision steps are told of one recipient (read from the batch, where the
+    trigger has already loaded every recipient's aggregates together)."""
+    kinds = (address_kinds(batch, recipient, command.at, asked)
+             if command.contact_point_id is None
+             else frozenset(CHANNEL_OF_KIND))  # the one address is checked at dispatch
+    return RecipientFacts(
+        kinds, command.provided_kinds | {INBOX},
+        opted_out(batch, recipient, command.channels),
+        preferences=preferences,
+        sms_consents=sms_consents(batch, recipient, command.channels, command.at),
+        dedup=dedup_fact(batch, command.caller, recipient, command.dedup_key,
+                         command.dedup_window_seconds, command.at),
+        digest=digest_target(batch, command.caller, recipient, command.category,
+                             command.digest, command.at))
+
+
 def trigger_notifications(batch: Batch, command: TriggerNotifications,
                           cause: Cause) -> NotificationsRequested:
     """A request id is new each time (a route's uuid4, or a process manager's id for the
@@ -259,18 +279,7 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
             contact_point_id=command.contact_point_id)
         if renderings:
             record_renderings(notification, renderings, locale, cause)
-        kinds = (address_kinds(batch, recipient, command.at, asked)
-                 if command.contact_point_id is None
-                 else frozenset(CHANNEL_OF_KIND))  # the one address is checked at dispatch
-        facts = RecipientFacts(kinds, command.provided_kinds | {INBOX},
-                               opted_out(batch, recipient, command.channels),
-                               preferences=preferences.get(recipient),
-                               sms_consents=sms_consents(batch, recipient, command.channels,
-                                                         command.at))
-        facts = replace(facts, dedup=dedup_fact(
-            batch, command.caller, recipient, command.dedup_key,
-            command.dedup_window_seconds, command.at), digest=digest_target(
-            batch, command.caller, recipient, command.category, command.digest, command.at))
+        facts = recipient_facts(batch, command, recipient, asked, preferences.get(recipient))
         notification.route(decide(request, facts, command.at, DECISION_STEPS), command.at,
                            cause)
         claim_dedup_key(batch, facts.dedup, notification, command.at, cause)
