@@ -28,13 +28,14 @@ class Batch:
         self._cache = cache
         self._aggregates: dict[UUID, Aggregate] = {}
         self._missing: set[UUID] = set()  # looked up once per batch, e.g. absent blocklists
-        self._seen: set[UUID] = set()  # by the command being decided
+        # by the command being decided: each one's pending events when it first saw it
+        self._seen: dict[UUID, int] = {}
         self._distrusted: set[UUID] = set()  # seen by a command that failed: not kept
 
     def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
-        self._seen.add(aggregate_id)
         aggregate = self._aggregates.get(aggregate_id)
         if aggregate is None:
+            self._seen.setdefault(aggregate_id, 0)
             if aggregate_id in self._missing:
                 return None
             try:
@@ -44,13 +45,14 @@ class Batch:
                 self._missing.add(aggregate_id)
                 return None
             self._aggregates[aggregate_id] = aggregate
+        elif aggregate_id not in self._seen:
+            self._seen[aggregate_id] = len(aggregate.pending_events)
         return aggregate if isinstance(aggregate, kind) else None
 
     def find_all(self, kind: type[A], aggregate_ids: Iterable[UUID]) -> dict[UUID, A]:
         """`find` for many, reading those the writer's cache lacks in one query; for a kind
         that is never snapshotted (one that is, is read one at a time from its snapshot)."""
         ids = list(dict.fromkeys(aggregate_ids))
-        self._seen.update(ids)
         wanted = [i for i in ids if i not in self._aggregates and i not in self._missing]
         if wanted and self._cache is not None and getattr(kind, "snapshot_every", None) is None:
             taken = self._cache.take_all(wanted)
@@ -60,18 +62,20 @@ class Batch:
         return {i: a for i, a in found.items() if a is not None}
 
     def add(self, aggregate: Aggregate) -> None:
-        self._seen.add(aggregate.id)
+        if aggregate.id not in self._seen:
+            same = self._aggregates.get(aggregate.id) is aggregate
+            self._seen[aggregate.id] = len(aggregate.pending_events) if same else 0
         self._missing.discard(aggregate.id)
         self._aggregates[aggregate.id] = aggregate
 
     def begin_command(self) -> None:
-        """The next command starts: what it reads is counted apart."""
-        self._seen = set()
+        """The next command starts: what it reads and the events it adds are counted apart."""
+        self._seen = {}
 
     def distrust_command(self) -> None:
         """The command failed: what it read may have been changed without an event, so
         none of it goes back to the writer's cache."""
-        self._distrusted |= self._seen
+        self._distrusted.update(self._seen)
 
     def kept(self) -> list[Aggregate]:
         """The aggregates that may go back to the writer's cache once the batch committed."""
@@ -80,12 +84,17 @@ class Batch:
     def pending_event_count(self) -> int:
         return sum(len(a.pending_events) for a in self._aggregates.values())
 
-    def pending_event_keys(self) -> set[tuple[UUID, int]]:
-        return {
-            (e.originator_id, e.originator_version)
-            for a in self._aggregates.values()
-            for e in a.pending_events
-        }
+    def command_event_keys(self) -> set[tuple[UUID, int]]:
+        """Where the events the current command added will sit: only the aggregates it saw
+        (found or added) can hold any, so the rest of the batch is not walked."""
+        return {(e.originator_id, e.originator_version)
+                for aggregate_id, before in self._seen.items()
+                if (a := self._aggregates.get(aggregate_id)) is not None
+                for e in a.pending_events[before:]}
+
+    def command_added_events(self) -> bool:
+        return any(len(a.pending_events) > before for aggregate_id, before in self._seen.items()
+                   if (a := self._aggregates.get(aggregate_id)) is not None)
 
     def touched(self) -> list[Aggregate]:
         return [a for a in self._aggregates.values() if a.pending_events]

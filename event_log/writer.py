@@ -182,7 +182,6 @@ class GroupCommitWriter:
             return
         decided: list[_Decided] = []
         for submission in submissions:
-            keys_before = batch.pending_event_keys()
             batch.begin_command()
             try:
                 outcome = self._decide(batch, submission)
@@ -191,7 +190,7 @@ class GroupCommitWriter:
                 self._fail_unread(submissions, error)
                 return
             except DomainError as error:
-                if batch.pending_event_keys() != keys_before:
+                if batch.command_added_events():
                     # A handler failed half-way: its partial events poison the batch.
                     self._commit_each_alone(submissions)
                     return
@@ -199,7 +198,7 @@ class GroupCommitWriter:
                 submission.future.set_exception(error)
                 continue
             decided.append(
-                _Decided(submission, outcome, batch.pending_event_keys() - keys_before)
+                _Decided(submission, outcome, batch.command_event_keys())
             )
         if not decided:
             self._cache.keep(batch.kept(), {})
