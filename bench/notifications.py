@@ -726,7 +726,7 @@ def engaged(deployment: Deployment, notification_id: str) -> list[str]:
         problems.append("quiet_hours: none looked at")
     if not decided.get("dedup", {}).get("dedup_key"):
         problems.append("dedup: no key looked at")
-    if not any(s["event"].endswith("TemplateRendered") for s in steps):
+    if not any(s["step"] == "template" for s in steps):
         problems.append("no template rendering recorded")
     if problems:
         raise SystemExit(f"bench: with every step, the warm-up's trace lacks: {problems}; "
@@ -793,7 +793,8 @@ def main(argv: list[str] | None = None) -> None:
                              "DIR/<none|all>/<name>/ "
                              "during the steady phase")
     parser.add_argument("--profile-with", default=None, metavar="SVG",
-                        help="py-spy record the serve process into this file meanwhile")
+                        help="py-spy record each serve process meanwhile (with --decisions all: "
+                             "into NAME-none.EXT and NAME-all.EXT)")
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.set)
     by_priority = args.profile == "production" and args.dispatchers == "priorities"
@@ -807,19 +808,22 @@ def main(argv: list[str] | None = None) -> None:
         deployments = [stack.enter_context(deployment(
             args, decisions, scratch, stand_in, account, ca_file, extra, by_priority))
             for decisions in shapes]
-        spy = None
-        if args.profile_with:  # the last deployment's serve (with every step, if asked)
-            spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")),
-                                    "record", "-o", args.profile_with, "--format",
-                                    "raw" if args.profile_with.endswith(".txt")
-                                    else "flamegraph",
-                                    "--pid", str(deployments[-1].pids()[0]),
-                                    "--threads", "--nonblocking"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spies = []
+        if args.profile_with:  # each deployment's serve, into <name>-<none|all><suffix>
+            target = Path(args.profile_with)
+            for decisions, one in zip(shapes, deployments, strict=True):
+                out = (target if len(shapes) == 1
+                       else target.with_name(f"{target.stem}-{decisions}{target.suffix}"))
+                spies.append(subprocess.Popen(
+                    [str(Path(sys.executable).with_name("py-spy")), "record", "-o", str(out),
+                     "--format", "raw" if out.suffix == ".txt" else "flamegraph",
+                     "--rate", "250", "--pid", str(one.pids()[0]), "--threads",
+                     "--nonblocking"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         try:
             results, seen = asyncio.run(measure(args, deployments, stand_in, ca_file))
         finally:
-            if spy is not None:
+            for spy in spies:
                 spy.send_signal(2)
                 spy.wait(timeout=60)
     report: dict[str, Any] = {"profile": args.profile, "machine": {

@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.notifications.content import Content
+from domain.notifications.content import Content, Rendering
 from domain.notifications.errors import UnknownCategory
-from domain.notifications.notifications import Notification
 from domain.notifications.preferences import NotificationPreferences, notification_preferences_id
 from domain.notifications.rendering import TemplateParts, TemplateRefused, render
 from domain.notifications.templates import (
@@ -205,11 +204,10 @@ def _templated(renderer: TemplateRenderer, channels: Sequence[str],
     return own.content, renderings
 
 
-def record_renderings(notification: Notification, renderings: Sequence[Rendered],
-                      locale: str | None, cause: Cause) -> None:
-    for rendered in renderings:
-        notification.record_rendering(rendered.channel, rendered.template_id, rendered.version,
-                                      rendered.locale, locale, rendered.content, cause)
+def renderings_of(renderings: Sequence[Rendered], locale: str | None) -> list[Rendering]:
+    """What the notification records of its templates (in its `Requested` event)."""
+    return [Rendering(r.channel, r.template_id, r.version, r.locale, locale, r.content)
+            for r in renderings]
 
 
 def declared_variables(categories: Sequence[str],

@@ -151,12 +151,23 @@ def steps_of(event: Any, audience: str, breakers: Breakers) -> list[TraceStep]:
     if short == "Decided" and isinstance(fields.get("steps"), list):
         return [_decision(event, name, record, audience) for record in fields["steps"]
                 if isinstance(record, dict)]
+    if short == "Requested" and fields.get("renderings"):
+        # version 2 records its templates in itself: the request, then a step per template
+        renderings = [r for r in fields.pop("renderings") if isinstance(r, dict)]
+        return [_step(event, name, short, fields, audience), *(
+            _step(event, name, "TemplateRendered", rendering, audience)
+            for rendering in renderings)]
     if short == "Dispatched":
         fields["breakers"] = _breakers(fields, event, breakers)
+    return [_step(event, name, short, fields, audience)]
+
+
+def _step(event: Any, name: str, short: str, fields: dict[str, Json],
+          audience: str) -> TraceStep:
     describe = DESCRIPTIONS.get(short)
     step, outcome = describe(fields) if describe else (snake(short), _generic(short, fields))
-    return [TraceStep(event.timestamp, event.originator_version, name, step, outcome,
-                      shown(fields, audience), getattr(event, "causation_id", None))]
+    return TraceStep(event.timestamp, event.originator_version, name, step, outcome,
+                     shown(fields, audience), getattr(event, "causation_id", None))
 
 
 def _decision(event: Any, name: str, record: dict[str, Json], audience: str) -> TraceStep:

@@ -17,7 +17,7 @@ from commands.notifications.templates import (
     Rendered,
     TemplateRenderer,
     recipient_locales,
-    record_renderings,
+    renderings_of,
     templated,
 )
 from domain.identity.users import User
@@ -276,9 +276,8 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
             fallback_after_seconds=command.fallback_after_seconds, content=content,
             send_at=command.send_at, cancellation_key=command.cancellation_key,
             caller=command.caller, at=command.at, cause=cause,
-            contact_point_id=command.contact_point_id)
-        if renderings:
-            record_renderings(notification, renderings, locale, cause)
+            contact_point_id=command.contact_point_id,
+            renderings=renderings_of(renderings, locale) if renderings else ())
         facts = recipient_facts(batch, command, recipient, asked, preferences.get(recipient))
         notification.route(decide(request, facts, command.at, DECISION_STEPS), command.at,
                            cause)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,27 @@ class Content:
     deep_link: str | None = None
     # email only: the HTML part a template rendered (else one is made from the body)
     html: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """What a template made of a notification on one channel, and which template, version
+    and locale made it (`asked_locale`: the recipient's or the trigger's, which the template's
+    locale may have fallen back from)."""
+
+    channel: str
+    template_id: UUID
+    version: int
+    locale: str
+    asked_locale: str | None
+    content: Content = field(repr=False)
+
+    def record(self) -> dict[str, Any]:
+        """As the notification's `Requested` event records it."""
+        return {"channel": self.channel, "template_id": str(self.template_id),
+                "version": self.version, "locale": self.locale,
+                "asked_locale": self.asked_locale, "title": self.content.title,
+                "body": self.content.body, "html": self.content.html}
 
 
 # What each channel can carry (the trigger API refuses content beyond it, before anything is

@@ -36,7 +36,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.notifications import tracked_links
 from domain.notifications.channels import IN_APP
-from domain.notifications.content import Content
+from domain.notifications.content import Content, Rendering
 from domain.notifications.decisions import Routing
 from domain.notifications.errors import NotificationNotFound
 from domain.notifications.retries import RetryPolicy
@@ -118,7 +118,8 @@ class Notification(ParleyAggregate):
                  channels: list[str], fallback_after_seconds: int | None, title: str, body: str,
                  data: dict[str, Any], deep_link: str | None, send_at: datetime | None,
                  cancellation_key: str | None, caller: str, requested_at: datetime,
-                 contact_point_id: str | None) -> None:
+                 contact_point_id: str | None,
+                 renderings: list[dict[str, Any]] | None = None) -> None:
         self.request_id = request_id
         self.recipient_id = recipient_id
         self.category = category
@@ -152,7 +153,9 @@ class Notification(ParleyAggregate):
         self.redrives = 0
         self.throttled_at_attempt: int | None = None  # attempts made when last throttled
         self.withdrawn: str | None = None  # why, if withdrawn while out with a provider
-        self.rendered: dict[str, dict[str, Any]] = {}  # channel -> its template's content
+        self.rendered: dict[str, dict[str, Any]] = {  # channel -> its template's content
+            r["channel"]: {"title": r["title"], "body": r["body"], "html": r["html"]}
+            for r in renderings or ()}
         self.clicks: dict[str, datetime] = {}  # "<channel>/<link index>" -> last recorded
         self.clicks_recorded = 0
 
@@ -174,6 +177,16 @@ class Notification(ParleyAggregate):
         caller: str
         requested_at: datetime
         contact_point_id: str | None
+        # What each channel's template made of it, and which template, version and locale
+        # (`Rendering.record`): version 1 recorded these as TemplateRendered events after it.
+        renderings: list[dict[str, Any]]
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 carried no renderings (its TemplateRendered events did, if any)."""
+            state["renderings"] = []
 
     class Decided(ParleyAggregate.Event):
         """Every decision step's answer, in the pipeline's order (the step, its outcome, what
@@ -184,7 +197,10 @@ class Notification(ParleyAggregate):
 
     class TemplateRendered(ParleyAggregate.Event):
         """What a template made of the notification on one channel, and which one: its id,
-        version and locale (the recipient's, `asked_locale`, or where it fell back to)."""
+        version and locale (the recipient's, `asked_locale`, or where it fell back to).
+        No longer written: `Requested.renderings` (version 2) says the same in the event
+        that makes the notification, one event fewer per channel; kept for the logs that
+        hold it."""
 
         channel: str
         template_id: UUID
@@ -474,7 +490,8 @@ class Notification(ParleyAggregate):
     def request(cls, request_id: UUID, recipient_id: UUID, *, category: str, priority: str,
                 channels: Sequence[str], fallback_after_seconds: int | None, content: Content,
                 send_at: datetime | None, cancellation_key: str | None, caller: str,
-                at: datetime, cause: Cause, contact_point_id: str | None = None) -> Notification:
+                at: datetime, cause: Cause, contact_point_id: str | None = None,
+                renderings: Sequence[Rendering] = ()) -> Notification:
         return cls._create(
             cls.Requested, id=notification_id(request_id, recipient_id), request_id=request_id,
             recipient_id=recipient_id, category=category, priority=priority,
@@ -482,7 +499,7 @@ class Notification(ParleyAggregate):
             title=content.title, body=content.body, data=dict(content.data),
             deep_link=content.deep_link, send_at=send_at, cancellation_key=cancellation_key,
             caller=caller, requested_at=at, contact_point_id=contact_point_id,
-            **cause.as_event_fields())
+            renderings=[r.record() for r in renderings], **cause.as_event_fields())
 
     @property
     def content(self) -> Content:
@@ -493,14 +510,6 @@ class Notification(ParleyAggregate):
             return Content(rendered["title"], rendered["body"], self.data, self.deep_link,
                            html=rendered["html"])
         return Content(self.title, self.body, self.data, self.deep_link)
-
-    def record_rendering(self, channel: str, template_id: UUID, version: int, locale: str,
-                         asked_locale: str | None, content: Content, cause: Cause) -> None:
-        """A template made its content on `channel` (recorded before it is routed)."""
-        self.trigger_event(self.TemplateRendered, channel=channel, template_id=template_id,
-                           version=version, locale=locale, asked_locale=asked_locale,
-                           title=content.title, body=content.body, html=content.html,
-                           **cause.as_event_fields())
 
     @property
     def channel(self) -> str | None:

@@ -3,8 +3,8 @@
 A template is saved only if it compiles in the sandbox (domain/notifications/rendering.py),
 reads no variable its category does not declare (an operator setting), and, rendered with
 sample data, fits what its channel carries. A notification records the template, version and
-locale it was rendered with (`Notification.TemplateRendered`), so what a person was sent can
-be told years later; old versions stay in the log.
+locale it was rendered with (`Notification.Requested.renderings`), so what a person was sent
+can be told years later; old versions stay in the log.
 
 Locales: a BCP 47 tag such as `pt-BR` (kept as language lower case, region upper case), or
 `default`, the template used when none of the recipient's locale chain has one:

@@ -81,8 +81,9 @@ def test_a_templated_email_arrives_with_its_text_and_escaped_html_alternatives(
         assert answer.status_code == 202, answer.text
         mail = mail_to(relay, mailbox)
         nid = uuid.UUID(answer.json()["notifications"][0]["notification_id"])
-        [rendered] = [e for e in parley.event_log.events.get(nid)
-                      if isinstance(e, Notification.TemplateRendered)]
+        requested = next(iter(parley.event_log.events.get(nid)))
+        assert isinstance(requested, Notification.Requested)
+        [rendered] = requested.renderings
 
     assert mail["Subject"] == "Pagamento de 9,90 BRL"
     assert mail.get_content_type() == "multipart/alternative"
@@ -93,6 +94,7 @@ def test_a_templated_email_arrives_with_its_text_and_escaped_html_alternatives(
     assert "<b>9,90 BRL</b>: &lt;plano&gt; &amp; cia.</p>" in html.get_content()
     # payment mail is critical (by default): it carries no unsubscribe link
     assert "Unsubscribe" not in html.get_content() and mail["List-Unsubscribe"] is None
-    assert (rendered.channel, rendered.version, rendered.locale, rendered.asked_locale) == (
+    assert (rendered["channel"], rendered["version"], rendered["locale"],
+            rendered["asked_locale"]) == (
         "email", 1, "pt", "pt-BR")
-    assert rendered.template_id == uuid.UUID(made.json()["template_id"])
+    assert rendered["template_id"] == made.json()["template_id"]

@@ -51,6 +51,13 @@ def call(world: tuple[Parley, TestClient], person: Person, method: str, path: st
                             headers={"Authorization": f"Bearer {person.token}"})
 
 
+def requested_of(parley: Parley, notification_id: uuid.UUID) -> Notification.Requested:
+    """The event that made the notification (it records the templates that made its text)."""
+    event = next(iter(parley.event_log.repository.event_store.get(notification_id)))
+    assert isinstance(event, Notification.Requested)
+    return event
+
+
 def a_template(**changes: Any) -> dict[str, Any]:
     return {"category": "payment", "channel": "in_app", "locale": "default",
             "title": "Paid {{ amount }}", "body": "We got {{ amount }} {{ currency }}.",
@@ -142,9 +149,8 @@ def test_a_triggered_notification_uses_the_recipients_locale_and_records_the_ver
         nid = answer.json()["notifications"][0]["notification_id"]
         notification = parley.event_log.repository.get(uuid.UUID(nid))
         assert isinstance(notification, Notification)
-        event = next(e for e in parley.event_log.repository.event_store.get(uuid.UUID(nid))
-                     if isinstance(e, Notification.TemplateRendered))
-        rendered[locale] = (notification.title, event.locale, event.version)
+        [rendering] = requested_of(parley, uuid.UUID(nid)).renderings
+        rendered[locale] = (notification.title, rendering["locale"], rendering["version"])
     assert rendered == {"pt-BR": ("Pagamos 9.90", "pt", 2), "fr": ("Paid 9.90", "default", 1),
                         None: ("Paid 9.90", "default", 1)}
 
@@ -177,9 +183,9 @@ def test_the_recipients_own_locale_comes_before_the_triggers(world, admin, trigg
                              "template_variables": {"amount": "3", "currency": "MXN"}})
     assert answer.status_code == 202, answer.text
     nid = uuid.UUID(answer.json()["notifications"][0]["notification_id"])
-    [event] = [e for e in parley.event_log.repository.event_store.get(nid)
-               if isinstance(e, Notification.TemplateRendered)]
-    assert (event.asked_locale, event.locale, event.title) == ("es-MX", "es", "Pagado 3")
+    [rendering] = requested_of(parley, nid).renderings
+    assert (rendering["asked_locale"], rendering["locale"], rendering["title"]) == (
+        "es-MX", "es", "Pagado 3")
 
 
 @pytest.mark.parametrize("extra", [

@@ -14,7 +14,7 @@ import pytest
 
 from commands.notifications.trace import NotificationTrace, NotificationTraces, Viewer
 from domain.notifications.circuits import ProviderCircuit
-from domain.notifications.content import Content
+from domain.notifications.content import Content, Rendering
 from domain.notifications.decisions import (
     ChannelsThatReach,
     Decision,
@@ -289,17 +289,45 @@ def test_a_throttle_shows_the_bucket_and_a_read_receipt_elsewhere_shows_it_cance
 
 def test_a_template_rendering_names_the_template_and_version_but_shows_no_admin_its_words():
     log = Log()
-    notification = requested(("email",))
     template = uuid.uuid4()
-    notification.record_rendering("email", template, 3, "pt", "pt-BR", Content(
-        "Código de acesso", "Use 914 227.", html="<p>Use <b>914 227</b>.</p>"), CAUSE)
+    words = Content("Código de acesso", "Use 914 227.", html="<p>Use <b>914 227</b>.</p>")
+    notification = Notification.request(
+        uuid.uuid4(), uuid.uuid4(), category="security", priority="high", channels=("email",),
+        fallback_after_seconds=None, content=words, send_at=None, cancellation_key=None,
+        caller=CALLER, at=NOW, cause=CAUSE,
+        renderings=[Rendering("email", template, 3, "pt", "pt-BR", words)])
     log.save(notification)
-    [rendered] = [s for s in trace(log, notification, Viewer.user(uuid.uuid4(), is_admin=True))
-                  .steps if s.step == "template"]
+
+    steps = trace(log, notification, Viewer.user(uuid.uuid4(), is_admin=True)).steps
+    assert [s.step for s in steps] == ["request", "template"]
+    rendered = steps[1]
     assert rendered.outcome == f"email: template {template} v3 in pt (asked pt-BR)"
     assert not {"title", "body", "html"} & set(rendered.details)
+    assert "renderings" not in steps[0].details
     [theirs] = [s for s in trace(log, notification).steps if s.step == "template"]
     assert theirs.details["title"] == "Código de acesso" and "html" not in theirs.details
+    assert notification.rendered["email"]["html"] == words.html
+
+
+def test_a_log_written_before_renderings_moved_into_the_request_still_traces_its_template():
+    log = Log()
+    notification = requested(("email",))
+    template = uuid.uuid4()
+    notification.trigger_event(  # as version 1 recorded it: an event of its own
+        Notification.TemplateRendered, channel="email", template_id=template, version=3,
+        locale="pt", asked_locale=None, title="Código", body="Use 914 227.", html=None,
+        **CAUSE.as_event_fields())
+    log.save(notification)
+
+    [rendered] = [s for s in trace(log, notification).steps if s.step == "template"]
+    assert rendered.outcome == f"email: template {template} v3 in pt (asked no locale)"
+    assert notification.rendered["email"]["body"] == "Use 914 227."
+
+
+def test_a_request_of_version_1_upcasts_to_one_without_renderings() -> None:
+    state: dict[str, Any] = {"title": "t"}
+    Notification.Requested.upcast_v1_v2(state)
+    assert state == {"title": "t", "renderings": []}
 
 
 class LooksAtAddresses:
