@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +28,12 @@ from commands.notifications.dispatcher import (
 from commands.notifications.feeder import DispatchFeeder
 from commands.notifications.preferences import category_policy
 from commands.notifications.providers import Provider
-from commands.notifications.throttles import DispatchThrottle, ThrottleBuckets
+from commands.notifications.throttles import (
+    BatchTurns,
+    DispatchThrottle,
+    ThrottleBuckets,
+    TokenTurns,
+)
 from commands.notifications.timers import NotificationTimers
 from commands.processes.runner import ProcessLocks, ProcessPositions
 from commands.processes.schedules import ScheduledJob
@@ -138,6 +144,19 @@ def throttle_buckets(settings: Settings) -> ThrottleBuckets:
     return MemoryThrottleBuckets()
 
 
+def throttle_turns(settings: Settings) -> BatchTurns:
+    """The turns in which batches take tokens from those buckets: across every dispatcher of
+    the deployment through the same Redis in production, this process's in the embedded
+    default."""
+    if settings.profile == "production":
+        from adapters.notifications.redis_turns import RedisTurnRegistry
+        from commands.notifications.shared_turns import SharedTurns
+
+        return SharedTurns(RedisTurnRegistry(settings.redis_url or "", settings.namespace,
+                                             uuid.uuid4().hex))
+    return TokenTurns()
+
+
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(settings.notification_max_attempts,
                        settings.notification_retry_base_seconds,
@@ -228,11 +247,12 @@ def engine(settings: Settings, event_log: EventLog, queue: DispatchQueue,
     if dispatch:
         policy, throttle = throttle_policy(settings), None
         if policy.enabled:
-            buckets = throttle_buckets(settings)
-            throttle = DispatchThrottle(policy, buckets)
-            close = getattr(buckets, "close", None)
-            if close is not None:
-                parts.closers.append(close)
+            buckets, turns = throttle_buckets(settings), throttle_turns(settings)
+            throttle = DispatchThrottle(policy, buckets, turns)
+            for closable in (turns, buckets):
+                close = getattr(closable, "close", None)
+                if close is not None:
+                    parts.closers.append(close)
         parts.dispatcher = Dispatcher(queue, providers, execute, board,
                                       dispatch_settings(settings, dispatch_priorities),
                                       clock, throttle=throttle)

@@ -17,6 +17,8 @@ pumps at once, and the buckets grant tokens to whichever batch reaches them firs
 dispatcher's batches therefore take their tokens in turns (`TokenTurns`): a batch waits, for a
 bounded time, while a more urgent batch taken before it has not had its tokens decided yet,
 so the most urgent get the tokens and the others are throttled behind them, in priority order.
+In production several dispatcher processes share the buckets, so their turns are shared too
+(`BatchTurns` is the interface; commands/notifications/shared_turns.py the production one).
 
 Tokens are taken before the sends and never given back: a batch that fails after taking them
 (the log away, a crash, another dispatcher having taken the notification meanwhile) leaves the
@@ -74,11 +76,27 @@ class Throttling:
 TURN_PATIENCE_SECONDS: Final = 2.0
 
 
+class BatchTurns(Protocol):
+    """The turns in which batches take their tokens, by rank (smaller: more urgent): within
+    one dispatcher (`TokenTurns`, the embedded default) or across every dispatcher of a
+    deployment (commands/notifications/shared_turns.py, production)."""
+
+    def enter(self, priority_rank: int) -> Turn:
+        """A batch taken from the queue, that may still take tokens."""
+
+    def leave(self, priority_rank: int) -> None:
+        """A batch whose tokens are decided (or that needed none, or failed)."""
+
+    def wait_for_more_urgent(self, priority_rank: int) -> bool:
+        """Until no more urgent batch that entered before awaits its tokens (False: not
+        within the patience)."""
+
+
 class Turn:
     """One batch's place in its dispatcher's turns, from when it was taken from the queue
     until its tokens were decided (or it needed none, or failed): `done`, once."""
 
-    def __init__(self, turns: TokenTurns, rank: int) -> None:
+    def __init__(self, turns: BatchTurns, rank: int) -> None:
         self._turns = turns
         self.rank = rank
         self._done = False
@@ -115,9 +133,18 @@ class TokenTurns:
             self._changed.notify_all()
 
     def wait_for_more_urgent(self, priority_rank: int) -> bool:
+        return self.wait_within(priority_rank, self._patience)
+
+    def wait_within(self, priority_rank: int, seconds: float) -> bool:
+        """wait_for_more_urgent, for at most `seconds`."""
         with self._changed:
             return self._changed.wait_for(
-                lambda: not any(r < priority_rank for r in self._waiting), self._patience)
+                lambda: not any(r < priority_rank for r in self._waiting), max(0.0, seconds))
+
+    def ranks(self) -> frozenset[int]:
+        """The ranks some batch of this dispatcher awaits its tokens at."""
+        with self._changed:
+            return frozenset(self._waiting)
 
 
 class DispatchThrottle:
@@ -125,10 +152,10 @@ class DispatchThrottle:
     which its batches take them."""
 
     def __init__(self, policy: ThrottlePolicy, buckets: ThrottleBuckets,
-                 turns: TokenTurns | None = None) -> None:
+                 turns: BatchTurns | None = None) -> None:
         self.policy = policy
         self._buckets = buckets
-        self.turns = turns if turns is not None else TokenTurns()
+        self.turns: BatchTurns = turns if turns is not None else TokenTurns()
 
     def asking(self) -> Throttling:
         return Throttling(self.policy)
