@@ -225,6 +225,13 @@ class Settings(BaseSettings):
     notification_digest_max_window_seconds: int = Field(
         86400, ge=1, le=30 * 86400,
         description="The longest digest window_seconds a trigger may ask for")
+    notification_digest_max_members: int = Field(
+        100, ge=2, le=1000, description="Notifications one digest collects; the one that "
+        "reaches it flushes the digest at once and the next opens a new one (none is dropped)")
+    notification_digest_max_open: int = Field(
+        50, ge=1, le=10_000, description="Digests one caller (API key, or Parley's own) may "
+        "have open for one recipient at once (one per digest key); a notification that would "
+        "open one more is sent on its own, undigested")
     # notifications: throttles at dispatch (domain/notifications/throttles.py)
     notification_recipient_limit: int = Field(
         60, ge=0, le=100_000, description="Non-critical notifications one recipient is sent "

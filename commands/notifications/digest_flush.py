@@ -17,7 +17,8 @@ from uuid import UUID
 from commands.notifications.trigger import TriggerNotifications, trigger_notifications
 from domain.notifications.category_policy import CategoryPolicy
 from domain.notifications.channels import INBOX
-from domain.notifications.content import Content, content_problem
+from domain.notifications.content import Content
+from domain.notifications.digest_bounds import summary_within
 from domain.notifications.digests import Digest
 from domain.notifications.notifications import notification_id
 from event_log.aggregate import Cause
@@ -42,12 +43,9 @@ class DigestsFlushed:
 
 
 def fitting_content(digest: Digest) -> Content:
-    """The digest's content with as many first lines as every channel of it can carry."""
-    for shown in range(len(digest.lines), -1, -1):
-        content = digest.content(shown)
-        if all(content_problem(content, channel) is None for channel in digest.channels):
-            return content
-    return digest.content(0)
+    """The digest's content as every channel of it can carry, however many members
+    (domain/notifications/digest_bounds.py)."""
+    return summary_within(digest, digest.channels)
 
 
 def flush_digests(batch: Batch, command: FlushDigests, cause: Cause) -> DigestsFlushed:

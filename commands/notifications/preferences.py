@@ -14,6 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Repository
 
 from domain.notifications.category_policy import CategoryPolicy
 from domain.notifications.channels import EMAIL, IN_APP
+from domain.notifications.collapsing import DigestLimits
 from domain.notifications.contact_points import ContactPoints, contact_points_id
 from domain.notifications.preferences import (
     SWITCHABLE_CHANNELS,
@@ -108,13 +109,17 @@ class PolicySettings(Protocol):
     notification_critical_categories: list[str]
     notification_transactional_categories: list[str]
     notification_default_time_zone: str
+    notification_digest_max_members: int
+    notification_digest_max_open: int
 
 
 def category_policy(settings: PolicySettings) -> CategoryPolicy:
     return CategoryPolicy(frozenset(settings.notification_critical_categories),
                           frozenset(settings.notification_transactional_categories),
                           settings.notification_category_defaults,
-                          settings.notification_default_time_zone)
+                          settings.notification_default_time_zone,
+                          DigestLimits(settings.notification_digest_max_members,
+                                       settings.notification_digest_max_open))
 
 
 def logged_email_unsubscribes(repository: Repository,  # type: ignore[type-arg]

@@ -229,7 +229,7 @@ def recipient_facts(batch: Batch, command: TriggerNotifications, recipient: UUID
         dedup=dedup_fact(batch, command.caller, recipient, command.dedup_key,
                          command.dedup_window_seconds, command.at),
         digest=digest_target(batch, command.caller, recipient, command.category,
-                             command.digest, command.at))
+                             command.digest, command.at, command.policy.digests))
 
 
 def trigger_notifications(batch: Batch, command: TriggerNotifications,

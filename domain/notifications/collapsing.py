@@ -10,6 +10,9 @@ from typing import Any, Final
 from uuid import UUID
 
 DEFAULT_DIGEST_TITLE: Final = "{count} new notifications"
+# the limits a digest step records when one of them decided (DigestTarget.limit)
+MEMBERS_LIMIT: Final = "members"  # the digest is full: it flushes at once, the next opens anew
+OPEN_DIGESTS_LIMIT: Final = "open_digests"  # the caller has this many open: sent undigested
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,23 @@ class DedupFact:
 
 
 @dataclass(frozen=True)
+class DigestLimits:
+    """The operator's bounds on what one recipient accumulates in digests: members per digest
+    (the member that fills one flushes it at once) and digests one caller may have open for
+    the recipient at a time (beyond: sent without digesting)."""
+
+    max_members: int = 100
+    max_open: int = 50
+
+
+DEFAULT_DIGEST_LIMITS: Final = DigestLimits()
+
+
+@dataclass(frozen=True)
 class DigestTarget:
-    """What the digest step looks at: the digest a member would join (or open)."""
+    """What the digest step looks at: the digest a member would join (or open), how full it
+    is, how many digests the caller has open for the recipient (read when this one would open
+    another), and the limit that decided, if one did (`MEMBERS_LIMIT`, `OPEN_DIGESTS_LIMIT`)."""
 
     digest_id: UUID
     key: str
@@ -42,8 +60,22 @@ class DigestTarget:
     flush_at: datetime
     title: str = DEFAULT_DIGEST_TITLE
     position: int | None = None  # the member's position under the key (a message's seq)
+    limits: DigestLimits = DEFAULT_DIGEST_LIMITS
+    members: int = 0  # the digest's members before this one
+    open_digests: int | None = None  # the caller's open digests for the recipient, if read
+    limit: str | None = None
+
+    @property
+    def fills(self) -> bool:
+        """This member takes the digest to its member limit (it is then flushed at once)."""
+        return self.limit != OPEN_DIGESTS_LIMIT and self.members + 1 >= self.limits.max_members
 
     def inputs(self) -> dict[str, Any]:
-        return {"digest_id": str(self.digest_id), "digest_key": self.key,
-                "window_seconds": self.window_seconds, "opens": self.opens,
-                "flush_at": self.flush_at.isoformat()}
+        joined = self.limit != OPEN_DIGESTS_LIMIT
+        return {"digest_id": str(self.digest_id) if joined else None, "digest_key": self.key,
+                "window_seconds": self.window_seconds, "opens": self.opens and joined,
+                "flush_at": self.flush_at.isoformat() if joined else None,
+                "members": self.members + 1 if joined else None, "fills": self.fills,
+                "open_digests": self.open_digests, "limit": self.limit,
+                "max_members": self.limits.max_members,
+                "max_open_digests": self.limits.max_open}

@@ -17,6 +17,12 @@ the digest's next version, so one of them is refused by the log's optimistic con
 decided again on fresh state (event_log/writer.py): the member then joins the next digest, or
 the flush includes it. A critical notification is never digested (the `digest` step).
 
+Bounds (domain/notifications/digest_bounds.py, ADR 0020): the member that takes a digest to
+the operator's member limit fills it (`Filled`: its flush time becomes that moment, so the
+timer flushes it at once, and the next member opens the next digest); a caller that has as
+many digests open for the recipient as the operator allows gets the next one that would
+open another sent on its own, undigested. Both are recorded in the digest step's inputs.
+
 A member may carry its position (Parley's own message digests: the message's seq in its
 conversation), so that a read receipt withdraws the members it passed
 (`withdraw`: `MembersWithdrawn`, and `Cancelled` when no member is left, so the flushed digest
@@ -33,7 +39,7 @@ from uuid import UUID, uuid5
 
 from domain.errors import Conflict
 from domain.notifications.channels import rank
-from domain.notifications.collapsing import DEFAULT_DIGEST_TITLE
+from domain.notifications.collapsing import DEFAULT_DIGEST_TITLE, OPEN_DIGESTS_LIMIT
 from domain.notifications.content import Content
 from domain.notifications.decisions import Decision, RecipientFacts, RoutingRequest
 from domain.notifications.notifications import NOTIFICATION_NAMESPACE
@@ -43,7 +49,7 @@ DIGEST: Final = "digest"
 COLLECTING: Final = "collecting"
 FLUSHED: Final = "flushed"
 CANCELLED: Final = "cancelled"  # every member was withdrawn before its flush: nothing is sent
-MAX_MEMBERS: Final = 1000  # a fuller digest is left to flush; the next member opens another
+MAX_MEMBERS: Final = 1000  # the most an operator's member limit may be (digest_bounds.py)
 SHOWN_LINES: Final = 5  # the first members' lines in the digest's body
 LINE_CHARS: Final = 100
 MAX_KEY_LENGTH: Final = 200
@@ -128,9 +134,10 @@ class Member:
 class Digest(ParleyAggregate):
     """Version 2 keeps each shown line with its member (`shown`) and the members' positions,
     so withdrawn members take their lines with them; a version-1 snapshot's lines belong to
-    its first members, and it knew no positions."""
+    its first members, and it knew no positions. Version 3 knows whether it was filled (a
+    version-2 snapshot never was: digests were not filled then)."""
 
-    class_version = 2
+    class_version = 3
     snapshot_every = SNAPSHOT_EVERY
 
     @staticmethod
@@ -139,6 +146,10 @@ class Digest(ParleyAggregate):
         state["shown"] = {str(m): line for m, line in zip(state["member_ids"], lines,
                                                           strict=False)}
         state["positions"] = {}
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state["filled"] = False
 
     def __init__(self, slot_id: UUID, number: int, caller: str, recipient_id: UUID,
                  category: str, key: str, title: str, opened_at: datetime,
@@ -163,6 +174,7 @@ class Digest(ParleyAggregate):
         self.priority = ""
         self.channels: list[str] = []
         self.flushed_into: UUID | None = None
+        self.filled = False  # reached its member limit: due at once, takes no more members
 
     class Opened(ParleyAggregate.Created):
         slot_id: UUID
@@ -210,6 +222,16 @@ class Digest(ParleyAggregate):
         copies = copied(flushed_into="notification_id")
         sets = values(state=FLUSHED)
 
+    class Filled(ParleyAggregate.Event):
+        """The member limit (`max_members`, the operator's then) was reached at `at`: the
+        digest's flush time becomes `at` (the timer flushes it at once) and the next member
+        opens the next digest."""
+
+        max_members: int
+        at: datetime
+        copies = copied(flush_at="at")
+        sets = values(filled=True)
+
     class MembersWithdrawn(ParleyAggregate.Event):
         """Members taken out before the flush (`reason` "read_receipt": the recipient read
         their messages; "unsent"); the event's cause is the receipt's or the unsend's."""
@@ -251,7 +273,7 @@ class Digest(ParleyAggregate):
 
     @property
     def collecting(self) -> bool:
-        return self.state == COLLECTING and self.count < MAX_MEMBERS
+        return self.state == COLLECTING and not self.filled and self.count < MAX_MEMBERS
 
     @property
     def lines(self) -> list[str]:
@@ -259,13 +281,19 @@ class Digest(ParleyAggregate):
 
     def collect(self, notification_id: UUID, priority: str, channels: Sequence[str],
                 content: Content, at: datetime, cause: Cause,
-                position: int | None = None) -> None:
+                position: int | None = None, max_members: int = MAX_MEMBERS) -> bool:
+        """Take a member; True when it filled the digest (`max_members` reached: `Filled`)."""
         if not self.collecting:
             raise DigestClosed("digest", "the digest takes no more members")
         line = first_line(content) if len(self.shown) < SHOWN_LINES else ""
+        fields = cause.as_event_fields()
         self.trigger_event(self.Collected, notification_id=notification_id, priority=priority,
                            channels=list(channels), line=line, at=at, position=position,
-                           **cause.as_event_fields())
+                           **fields)
+        if self.count < min(max_members, MAX_MEMBERS):
+            return False
+        self.trigger_event(self.Filled, max_members=max_members, at=at, **fields)
+        return True
 
     def members_up_to(self, position: int) -> list[UUID]:
         """The members at or before `position` (those without one never are)."""
@@ -325,7 +353,9 @@ def first_line(content: Content) -> str:
 class CollapseIntoDigest:
     """A decision step: a notification asked to be digested (by the trigger, or the
     operator's window for its category) joins its digest and sends nothing itself; a critical
-    one never is, nor one asked for a later moment of its own (`send_at`)."""
+    one never is, nor one asked for a later moment of its own (`send_at`), nor one that would
+    open a digest beyond the caller's open-digest limit for the recipient (sent on its own,
+    its inputs say `limit: open_digests`)."""
 
     name = DIGEST
 
@@ -340,4 +370,7 @@ class CollapseIntoDigest:
             # asked for a moment of its own: it keeps it, alone
             return Decision(self.name, inputs={"send_at": request.send_at,
                                                "digest_key": target.key})
+        if target.limit == OPEN_DIGESTS_LIMIT:
+            # the caller has as many digests open for the recipient as allowed: sent alone
+            return Decision(self.name, inputs=target.inputs())
         return Decision(self.name, inputs=target.inputs(), digest_into=target.digest_id)

@@ -101,6 +101,7 @@ CONTEXT = BoundedContext(
         "domain.notifications.preferences",
         "domain.notifications.cancellation",  # write-side index of a caller's keys
         "domain.notifications.dedup",  # write-side index of a caller's dedup keys
+        "domain.notifications.digest_bounds",  # write-side index of a caller's open digests
         "domain.notifications.sms_consent",  # each number's SMS consent (read by replay)
         # write-side index of the pending notifications about a conversation's messages
         "domain.notifications.conversation_notices",
@@ -126,6 +127,7 @@ CONTEXT = BoundedContext(
               "notification_recipient_bulk_per_day", "notification_channel_rates",
               "notification_dedup_window_seconds", "notification_dedup_max_window_seconds",
               "notification_digest_windows", "notification_digest_max_window_seconds",
+              "notification_digest_max_members", "notification_digest_max_open",
               "breaker_window_seconds", "breaker_min_calls", "breaker_failure_rate",
               "breaker_open_seconds", "breaker_half_open_probes",
               "message_email_fallback_seconds", "message_preview_chars",

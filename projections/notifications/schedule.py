@@ -152,6 +152,11 @@ class NotificationScheduleProjector:
             "due_at_ms": epoch_ms(event.flush_at), "position": position})
 
     @changes.register
+    def _digest_filled(self, event: Digest.Filled, position: int) -> list[Upsert]:
+        """It reached its member limit: due at once."""
+        return self._set(event, position, {"due_at_ms": epoch_ms(event.at)})
+
+    @changes.register
     def _digest_flushed(self, event: Digest.Flushed, position: int) -> list[Upsert]:
         return self._set(event, position, {"state": FLUSHED, "flush_pending": False,
                                            "flushed_into": str(event.notification_id)})

@@ -227,15 +227,16 @@ def test_a_trigger_after_the_flush_opens_a_new_digest() -> None:
     assert second.member_ids == [late.id] and second.state != FLUSHED
 
 
-def test_a_full_digest_is_left_to_flush_and_the_next_member_opens_another(
+def test_a_digest_at_the_member_ceiling_is_due_at_once_and_the_next_member_opens_another(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(digest_module, "MAX_MEMBERS", 2)
+    monkeypatch.setattr(digest_module, "MAX_MEMBERS", 2)  # whatever the operator's limit
     log = Log()
     ada = a_recipient(log)
     for i in range(3):
         triggered(log, a_trigger(ada, NOW + timedelta(seconds=i)))
     first, second = digests_of(log, ada)
     assert (first.count, second.count) == (2, 1)
+    assert first.filled and first.due(NOW + timedelta(seconds=1))  # test_digest_limits.py
     flushed = log.run(flush_digests, flush_all(log, ada, NOW + timedelta(seconds=WINDOW + 2)))
     assert flushed.digest_ids == (first.id, second.id)
 
