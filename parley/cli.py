@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
+from parley import heap
 from parley.apikeys_cli import apikeys
 from parley.audit_cli import audit
 from parley.audit_queries_cli import roles  # and its queries, on the `audit` group
@@ -17,7 +19,7 @@ from parley.compliance_cli import compliance
 from parley.notification_trace_cli import trace  # noqa: F401 - `notifications trace`
 from parley.notifications_cli import notifications_app
 from parley.operations_cli import projections_app, replay
-from parley.settings import MissingSetting
+from parley.settings import MissingSetting, Settings
 from parley.templates_cli import templates_app
 from parley.vapid_cli import vapid
 
@@ -29,6 +31,14 @@ secrets_app = typer.Typer(help="Signing keys for PARLEY_SECRET_KEY and PARLEY_AU
 app.add_typer(secrets_app, name="secrets")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def started(what: str, settings: Settings) -> Callable[[], None]:
+    """What a long-running process does once it has started: settle its heap, then say so."""
+    def on_started() -> None:
+        heap.settle(settings.gc_young_threshold)
+        typer.echo(f"parley: {what} started", err=True)
+    return on_started
 
 
 @app.command()
@@ -50,6 +60,7 @@ def serve(
         fail(str(error))
     typer.echo(f"parley: {settings.profile} profile on http://{host or settings.host}:"
                f"{port or settings.port}", err=True)
+    heap.settle(settings.gc_young_threshold)
     uvicorn.run(create_app(parley), host=host or settings.host, port=port or settings.port,
                 log_level="warning", access_log=False, server_header=False,
                 ws_max_size=settings.max_frame_bytes)
@@ -79,7 +90,8 @@ def relay() -> None:
     from parley.reachability import Unreachable
 
     try:
-        run_relay(command_settings(), lambda: typer.echo("parley: relay started", err=True))
+        settings = command_settings()
+        run_relay(settings, started("relay", settings))
     except (MissingSetting, Unreachable) as error:
         fail(str(error))
 
@@ -91,8 +103,8 @@ def project() -> None:
     from parley.reachability import Unreachable
 
     try:
-        run_projectors(command_settings(),
-                       lambda: typer.echo("parley: projectors started", err=True))
+        settings = command_settings()
+        run_projectors(settings, started("projectors", settings))
     except (MissingSetting, Unreachable) as error:
         fail(str(error))
 
@@ -117,8 +129,7 @@ def dispatch(
     except ValueError as error:
         fail(str(error))
     try:
-        run_dispatchers(settings, lambda: typer.echo("parley: dispatcher started", err=True),
-                        taking)
+        run_dispatchers(settings, started("dispatcher", settings), taking)
     except (MissingSetting, Unreachable) as error:
         fail(str(error))
 

@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     password_hash_queue: int = Field(
         16, ge=0, description="Hashes that may wait for a worker; beyond, sign-in answers 503")
     log_level: str = "INFO"
+    gc_young_threshold: int = Field(
+        50_000, ge=0, le=10_000_000,
+        description="Allocations between collections of the youngest generation in the "
+                    "long-running processes, after start-up is frozen (0: Python's 700)")
     projector_instance_id: str | None = Field(
         None, description="Static Kafka group member id of this projector process (default: "
         "<host>-projectors; empty: a dynamic member); one per process of a namespace")
