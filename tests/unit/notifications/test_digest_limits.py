@@ -50,6 +50,7 @@ from domain.notifications.digests import (
     digest_slot_id,
 )
 from domain.notifications.notifications import DIGESTED, Notification, notification_id
+from projections.notifications.schedule import NotificationScheduleProjector
 from tests.builders import a_cause
 from tests.unit.notifications.test_collapsing_triggers import Log, Pending, a_recipient
 
@@ -206,6 +207,9 @@ def test_a_full_digest_flushes_at_once_and_the_next_member_opens_the_next() -> N
     assert first.member_ids == [m.id for m in members[:3]] and first.filled
     assert first.flush_at == NOW + timedelta(seconds=2)  # the filling member's moment
     assert second.member_ids == [members[3].id] and not second.filled
+    [filled] = [e for e in log.events_of(first.id) if isinstance(e, Digest.Filled)]
+    [change] = NotificationScheduleProjector().changes(filled, 7)  # the due-time index
+    assert change.fields == {"due_at_ms": int((NOW + timedelta(seconds=2)).timestamp() * 1000)}
     filling = digest_step(log, members[2])
     assert filling["inputs"] | {"limit": MEMBERS_LIMIT, "fills": True, "members": 3,
                                 "max_members": 3} == filling["inputs"]
