@@ -25,6 +25,7 @@ from kafka import KafkaProducer
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from adapters.event_log.kafka_clients import RECONNECT_BACKOFF_MAX_MS
 from commands.processes.outages import Outage
 from event_log.log import EventLog
 from projections.read_model.events import PositionedEvent
@@ -76,6 +77,7 @@ def new_producer(bootstrap: str) -> KafkaProducer:
         max_block_ms=5000,
         request_timeout_ms=5000,
         retries=5,
+        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
     )
 
 

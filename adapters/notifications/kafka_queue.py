@@ -19,6 +19,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from adapters.event_log.kafka_clients import RECONNECT_BACKOFF_MAX_MS
 from adapters.event_log.kafka_topics import subscribe_known
 from commands.notifications.dispatcher import DispatchJob
 from commands.processes.outages import Outage
@@ -75,7 +76,8 @@ def decode(value: bytes) -> DispatchJob:
 def new_dispatch_producer(bootstrap: str) -> KafkaProducer:
     return KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
                          linger_ms=0, max_block_ms=5000, request_timeout_ms=5000, retries=5,
-                         bootstrap_timeout_ms=5000)
+                         bootstrap_timeout_ms=5000,
+                         reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS)
 
 
 def new_dispatch_consumer(bootstrap: str, group_id: str) -> KafkaConsumer:
@@ -83,7 +85,8 @@ def new_dispatch_consumer(bootstrap: str, group_id: str) -> KafkaConsumer:
     return KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id,
                          enable_auto_commit=False, auto_offset_reset="earliest",
                          session_timeout_ms=10000, heartbeat_interval_ms=2000,
-                         request_timeout_ms=15000, bootstrap_timeout_ms=10000)
+                         request_timeout_ms=15000, bootstrap_timeout_ms=10000,
+                         reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class _PriorityLane:
         self._handed: dict[TopicPartition, int] = {}  # next offset to commit, per partition
         self._consumer: KafkaConsumer | None = None
         self._outage = Outage(log, f"consuming {priority} dispatch jobs")
+        self._commit_outage = Outage(log, f"committing handed {priority} dispatch jobs")
         self.thread = threading.Thread(target=self._run, name=f"dispatch-queue-{priority}",
                                        daemon=True)
 
@@ -191,9 +195,16 @@ class _PriorityLane:
             try:
                 self._consumer.commit({tp: OffsetAndMetadata(offset, "", -1)
                                        for tp, offset in handed.items()}, timeout_ms=5000)
-            except Exception as error:  # noqa: BLE001 - the sweep queues a lost job again
-                log.warning("committing handed dispatch jobs failed (%s); they may be taken "
-                            "again", type(error).__name__)
+            except Exception as error:  # noqa: BLE001 - logged once per outage; retried
+                # tried again at the next round, so they are committed once Kafka is back
+                # (a partition taken from us meanwhile is forgotten: its next owner may take
+                # them again, as after a crash)
+                with self._ready:
+                    for partition, offset in handed.items():
+                        self._passed(partition, offset - 1)
+                self._commit_outage.failed(error)
+                return
+            self._commit_outage.recovered()
 
     def _close_consumer(self) -> None:
         consumer, self._consumer = self._consumer, None

@@ -13,6 +13,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from kafka import KafkaConsumer
 from kafka.errors import FencedInstanceIdError
 
+from adapters.event_log.kafka_clients import RECONNECT_BACKOFF_MAX_MS
 from adapters.event_log.kafka_topics import subscribe_known
 from commands.processes.outages import Outage
 from projections.read_model.events import PositionedEvent
@@ -39,6 +40,7 @@ def new_consumer(bootstrap: str, group_id: str, topics: list[str],
         max_poll_records=1000,
         session_timeout_ms=10000,
         heartbeat_interval_ms=2000,
+        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
     )
     subscribe_known(consumer, topics)
     return consumer
