@@ -219,6 +219,10 @@ class Settings(BaseSettings):
     notification_dedup_window_seconds: int = Field(
         3600, ge=1, le=366 * 86400, description="How long a trigger's dedup_key holds (the same "
         "key for the same recipient is suppressed) when it names no dedup_window_seconds")
+    notification_dedup_legacy_keys: bool = Field(
+        False, description="Also read the per-recipient dedup keys earlier versions "
+        "claimed (DedupKey; set it for as long as such claims may be within their windows after "
+        "upgrading: at most notification_dedup_max_window_seconds)")
     notification_dedup_max_window_seconds: int = Field(
         30 * 86400, ge=1, le=366 * 86400,
         description="The longest dedup_window_seconds a trigger may ask for")

@@ -235,6 +235,7 @@ async def trigger(body: TriggerRequest, request: Request, response: Response, wr
         cancellation_key=body.cancellation_key, provided_kinds=engine.provided_kinds,
         dedup_key=body.dedup_key,
         dedup_window_seconds=dedup_window(body.dedup_window_seconds, parley.settings),
+        dedup_legacy_keys=parley.settings.notification_dedup_legacy_keys,
         digest=digest_ask(body.digest, body.category, parley.settings),
         categories=frozenset(parley.settings.notification_categories),
         policy=category_policy(parley.settings),

@@ -1,52 +1,69 @@
 """Dedup keys on the write side, as a trigger meets them: what the dedup step looks at (the
-key's holder now) and, for a notification that is not a duplicate, claiming the key.
+key's holder now, per recipient) and, for the recipients whose notification is not a
+duplicate, claiming the key, in one event for the whole trigger.
 
-A caller's key is its own, per recipient (domain/notifications/dedup.py). Two equal triggers
-at once meet on the key's aggregate: in one batch the second sees the first's claim; from two
-processes, the second save is refused by the log and decided again on fresh state by the
-writer (event_log/writer.py), where it finds the key held and is suppressed.
+A caller's key is its own, one aggregate per caller and key (domain/notifications/dedup.py).
+Two equal triggers at once meet on it: in one batch the second sees the first's claims; from
+two processes, the second save is refused by the log and decided again on fresh state by the
+writer (event_log/writer.py), where it finds the key held and is suppressed. With
+`legacy=True` each recipient's `DedupKey` of the versions before is read too (one query for
+all of them), for the claims they made that are still within their windows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
 
 from domain.notifications.collapsing import DedupFact
-from domain.notifications.dedup import DedupKey, dedup_key_id
-from domain.notifications.notifications import Notification
+from domain.notifications.dedup import (
+    DedupKey,
+    DedupKeyHolders,
+    dedup_holders_id,
+    dedup_key_id,
+)
 from event_log.aggregate import Cause
 from event_log.batch import Batch
 
 
 def read_dedup_keys(batch: Batch, caller: str, recipients: Iterable[UUID],
-                    key: str | None) -> None:
-    """Every recipient's key read into the batch at once (one query for those the writer's
-    cache lacks: a key never used is a miss each), so `dedup_fact` finds them in the batch."""
-    if key is not None:
+                    key: str | None, legacy: bool = False) -> None:
+    """The key's holders read into the batch (one aggregate, whatever the recipients), so
+    `dedup_fact` finds them there; with `legacy`, every recipient's old key at once too."""
+    if key is None:
+        return
+    batch.find(DedupKeyHolders, dedup_holders_id(caller, key))
+    if legacy:
         batch.find_all(DedupKey, [dedup_key_id(caller, r, key) for r in recipients])
 
 
 def dedup_fact(batch: Batch, caller: str, recipient_id: UUID, key: str | None,
-               window_seconds: int, at: datetime) -> DedupFact | None:
+               window_seconds: int, at: datetime, legacy: bool = False) -> DedupFact | None:
     """None for a request without a key; else the key and who holds it at `at`."""
     if key is None:
         return None
-    held = batch.find(DedupKey, dedup_key_id(caller, recipient_id, key))
-    return DedupFact(key, window_seconds) if held is None else held.fact(window_seconds, at)
+    holders = batch.find(DedupKeyHolders, dedup_holders_id(caller, key))
+    fact = (DedupFact(key, window_seconds) if holders is None
+            else holders.fact(recipient_id, window_seconds, at))
+    if fact.held_by is None and legacy:
+        old = batch.find(DedupKey, dedup_key_id(caller, recipient_id, key))
+        if old is not None:
+            fact = old.fact(window_seconds, at)
+    return fact
 
 
-def claim_dedup_key(batch: Batch, fact: DedupFact | None, notification: Notification,
-                    at: datetime, cause: Cause) -> None:
-    """The notification holds the key for its window, unless it is a duplicate (whatever
-    else the pipeline decided for it: the key is about the request, not its delivery)."""
-    if fact is None or fact.held_by is not None:
+def claim_dedup_key(batch: Batch, caller: str, key: str | None, window_seconds: int,
+                    request_id: UUID, claiming: Sequence[UUID], at: datetime,
+                    cause: Cause) -> None:
+    """The notifications of `request_id` to `claiming` (the recipients whose notification is
+    not a duplicate, whatever else the pipeline decided for it: the key is about the request,
+    not its delivery) hold the key for its window."""
+    if key is None or not claiming:
         return
-    held = batch.find(DedupKey, dedup_key_id(notification.caller, notification.recipient_id,
-                                             fact.key))
-    if held is None:
-        batch.add(DedupKey.claim(notification.caller, notification.recipient_id, fact.key,
-                                 notification.id, at, fact.window_seconds, cause))
+    holders = batch.find(DedupKeyHolders, dedup_holders_id(caller, key))
+    if holders is None:
+        batch.add(DedupKeyHolders.claim_first(caller, key, request_id, list(claiming), at,
+                                              window_seconds, cause))
     else:
-        held.reclaim(notification.id, at, fact.window_seconds, cause)
+        holders.claim(request_id, list(claiming), at, window_seconds, cause)

@@ -80,6 +80,9 @@ class TriggerNotifications:
     # duplicate (domain/notifications/dedup.py); the window is resolved by the caller
     dedup_key: str | None = None
     dedup_window_seconds: int = 3600
+    # the operator's word that claims of the per-recipient DedupKey (before DedupKeyHolders)
+    # may still be within their windows: read them too
+    dedup_legacy_keys: bool = False
     # collapsed with the recipient's others of the category and key (digests.py)
     digest: DigestAsk | None = None
     # templated: the variables each channel's template is rendered with (then `content`
@@ -227,7 +230,7 @@ def recipient_facts(batch: Batch, command: TriggerNotifications, recipient: UUID
         preferences=preferences,
         sms_consents=sms_consents(batch, recipient, command.channels, command.at),
         dedup=dedup_fact(batch, command.caller, recipient, command.dedup_key,
-                         command.dedup_window_seconds, command.at),
+                         command.dedup_window_seconds, command.at, command.dedup_legacy_keys),
         digest=digest_target(batch, command.caller, recipient, command.category,
                              command.digest, command.at, command.policy.digests))
 
@@ -257,10 +260,12 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
     asked = kinds_that_matter(command)
     preferences = preference_facts(batch, recipients, command.category, command.channels,
                                    command.policy)
-    read_dedup_keys(batch, command.caller, recipients, command.dedup_key)
+    read_dedup_keys(batch, command.caller, recipients, command.dedup_key,
+                    command.dedup_legacy_keys)
     read_sms_consents(batch, recipients, command.channels, command.at)
     read_digest_slots(batch, command.caller, recipients, command.category, command.digest)
     made = []
+    claiming: list[UUID] = []  # the recipients whose notification claims the dedup key
     renderer = None if command.template_variables is None else TemplateRenderer(
         batch, command.category, command.template_variables, command.content.data,
         command.content.deep_link)
@@ -281,12 +286,15 @@ def trigger_notifications(batch: Batch, command: TriggerNotifications,
         facts = recipient_facts(batch, command, recipient, asked, preferences.get(recipient))
         notification.route(decide(request, facts, command.at, DECISION_STEPS), command.at,
                            cause)
-        claim_dedup_key(batch, facts.dedup, notification, command.at, cause)
+        if facts.dedup is not None and facts.dedup.held_by is None:
+            claiming.append(recipient)
         join_digest(batch, facts.digest, notification, command.at, cause)
         batch.add(notification)
         if keyed is not None:
             keyed.include(notification.id, cause)
         made.append(RequestedNotification(notification.id, recipient, notification.state))
+    claim_dedup_key(batch, command.caller, command.dedup_key, command.dedup_window_seconds,
+                    command.request_id, claiming, command.at, cause)
     return NotificationsRequested(command.request_id, tuple(n.notification_id for n in made),
                                   tuple(n.recipient_id for n in made),
                                   tuple(n.state for n in made))

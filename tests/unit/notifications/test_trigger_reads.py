@@ -23,7 +23,12 @@ from commands.notifications.templates import CreateTemplate, create_template
 from commands.notifications.trigger import TriggerNotifications, trigger_notifications
 from domain.notifications.contact_points import ContactPoints
 from domain.notifications.content import Content
-from domain.notifications.dedup import dedup_key_id
+from domain.notifications.dedup import (
+    DedupKey,
+    DedupKeyHolders,
+    dedup_holders_id,
+    dedup_key_id,
+)
 from domain.notifications.digests import DigestAsk, digest_slot_id
 from domain.notifications.notifications import Notification
 from domain.notifications.rendering import TemplateParts
@@ -125,7 +130,7 @@ class CountedCache:
         return {i: self.aggregates[i] for i in aggregate_ids if i in self.aggregates}
 
 
-def test_a_keyed_trigger_reads_every_recipients_dedup_key_in_one_read_and_claims_each():
+def test_a_keyed_trigger_reads_one_aggregate_for_all_its_recipients_and_claims_in_one_event():
     seeded = ReadsCountedBatch()
     people = [someone_with_a_phone(seeded) for _ in range(3)]
     cache = CountedCache(seeded.aggregates)
@@ -137,10 +142,30 @@ def test_a_keyed_trigger_reads_every_recipients_dedup_key_in_one_read_and_claims
             Content("Title", "Body"), NOW, dedup_key="order-1"), CAUSE).states
 
     assert set(keyed()) == {"delivered"}
-    keys = [dedup_key_id("apikey:test", p, "order-1") for p in people]
-    assert cache.together == [keys]  # none of them one at a time
-    assert not set(keys) & set(cache.one_at_a_time)
+    holders = batch.find(DedupKeyHolders, dedup_holders_id("apikey:test", "order-1"))
+    assert holders is not None and len(holders.pending_events) == 1  # one claim for all
+    assert cache.one_at_a_time.count(dedup_holders_id("apikey:test", "order-1")) == 1
+    assert not {dedup_key_id("apikey:test", p, "order-1") for p in people} & (
+        set(cache.one_at_a_time) | {i for ids in cache.together for i in ids})
     assert set(keyed()) == {"suppressed"}  # claimed in the batch: the repeat is a duplicate
+
+
+def test_with_legacy_keys_on_a_claim_of_the_versions_before_still_suppresses():
+    seeded = ReadsCountedBatch()
+    people = [someone_with_a_phone(seeded) for _ in range(3)]
+    old = DedupKey.claim("apikey:test", people[0], "order-1", uuid.uuid4(), NOW, 3600, CAUSE)
+    seeded.aggregates[old.id] = old
+    cache = CountedCache(seeded.aggregates)
+    batch = Batch(None, cache)  # type: ignore[arg-type]
+
+    def keyed(legacy: bool) -> tuple[str, ...]:
+        return trigger_notifications(batch, TriggerNotifications(
+            uuid.uuid4(), "apikey:test", tuple(people), "system", "normal", ("in_app",),
+            Content("Title", "Body"), NOW, dedup_key="order-1", dedup_legacy_keys=legacy),
+            CAUSE).states
+
+    assert keyed(True) == ("suppressed", "delivered", "delivered")
+    assert [dedup_key_id("apikey:test", p, "order-1") for p in people] in cache.together
 
 
 def test_a_templated_trigger_looks_each_template_up_once_for_all_its_recipients():
