@@ -49,14 +49,14 @@ EMOJI = ("👍", "❤️", "😂", "🎉", "😮", "🙏")
 SERVER_ERROR_SAMPLES = 20
 
 
-async def settle(http: httpx.AsyncClient, timeout: float = 120.0) -> float:
+async def settle(http: httpx.AsyncClient, timeout: float = 120.0, every: float = 0.2) -> float:
     """Until every projection has caught up with the log (`/ready` lag 0); seconds waited."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         response = await http.get("/ready")
         if response.status_code == 200 and not any(response.json()["projection_lag"].values()):
             break
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(every)
     return round(time.perf_counter() - started, 2)
 
 
