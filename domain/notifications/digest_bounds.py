@@ -6,12 +6,15 @@ many members it has. (The member limit itself is the digest's: `Digest.collect` 
 the digests the caller has open for the recipient, each with its flush time. A digest counts
 as open until its flush time, or until it is filled (`close`: the timer flushes it at once);
 one whose every member was withdrawn by a read receipt (cancelled) counts until its flush
-time, which errs on the side of digesting less. Opening a digest appends to the index, so two
-triggers that would open digests for one recipient at once append the same version: the log
-refuses the second and the writer decides it again on fresh state (event_log/writer.py), and
-the limit holds under concurrency. Its state is at most the limit's entries (each addition
-drops those whose flush time has passed); it is snapshotted, since it gains an event per
-digest opened.
+time, which errs on the side of digesting less. Time in the index never goes back: each
+addition forgets the digests whose flush time its moment passed, and a trigger decided after
+it (the writer deciding again one whose clock is behind) neither counts nor closes those, as
+it is decided after that moment whatever its clock says. Opening a digest appends to the
+index, so two triggers that would open digests for one recipient at once append the same
+version: the log refuses the second and the writer decides it again on fresh state
+(event_log/writer.py), and the limit holds under concurrency. Its state is at most the
+limit's entries (each addition drops those whose flush time has passed); it is snapshotted,
+since it gains an event per digest opened.
 """
 
 from __future__ import annotations

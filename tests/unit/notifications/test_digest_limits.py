@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from commands.notifications.digest_flush import FlushDigests, flush_digests
@@ -34,6 +34,7 @@ from domain.notifications.content import (
 )
 from domain.notifications.decisions import RecipientFacts, RoutingRequest
 from domain.notifications.digest_bounds import (
+    FILLED,
     OpenDigests,
     TooManyOpenDigests,
     open_digests_id,
@@ -146,6 +147,17 @@ def test_the_open_digest_index_refuses_one_beyond_its_limit_and_forgets_those_du
     assert index.close(two, "filled", NOW + timedelta(seconds=61), a_cause())
     assert not index.close(two, "filled", NOW + timedelta(seconds=62), a_cause())
     assert index.open_at(NOW + timedelta(seconds=62)) == 1
+
+
+def test_the_open_digest_index_time_never_goes_back_for_a_trigger_decided_behind_it() -> None:
+    index = OpenDigests.start(CALLER, uuid.uuid4(), a_cause())
+    early, late = uuid.uuid4(), uuid.uuid4()
+    index.add(early, NOW + timedelta(seconds=60), NOW, 1, a_cause())
+    index.add(late, NOW + timedelta(seconds=660), NOW + timedelta(seconds=60), 1, a_cause())
+    assert index.close(late, FILLED, NOW + timedelta(seconds=61), a_cause())
+    behind = NOW + timedelta(seconds=30)  # decided again after the later opening committed
+    assert index.open_at(behind) == 0 and not index.close(early, FILLED, behind, a_cause())
+    index.add(uuid.uuid4(), behind + timedelta(seconds=600), behind, 1, a_cause())
 
 
 def test_the_open_digest_index_loads_from_its_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -280,6 +292,12 @@ OPS = st.lists(st.one_of(
 
 @settings(max_examples=80, deadline=None)
 @given(OPS, st.integers(2, 4), st.integers(1, 3))
+# k2's digest, opened at +600 s, commits first: the index forgets k0's (its window ended by
+# then), which fills at +0 s (no Closed: forgotten), as k2's does (Closed); k0's next opens at
+# +300 s with none open (counting k0's first at its own clock, the test once said one was)
+@example(ops=[("trigger", 0, 0), ("trigger", 0, 0), ("flush", 0, 0), ("trigger", 0, 2),
+              ("trigger", 3, 0), ("trigger", 3, 2), ("commit", 0, 0), ("commit", 4, 0)],
+         max_members=2, max_open=1)
 def test_no_notification_is_lost_or_counted_twice_whatever_the_limits(
         ops: list[tuple[str, int, int]], max_members: int, max_open: int) -> None:
     log = Log()
@@ -325,13 +343,24 @@ def test_no_notification_is_lost_or_counted_twice_whatever_the_limits(
     listed = [e.digest_id for e in log.events_of(index.id)
               if isinstance(e, OpenDigests.Added)] if index is not None else []
     assert sorted(map(str, listed)) == sorted(str(d.id) for d in digests)  # each counted once
-    flush_times: dict[uuid.UUID, datetime] = {}  # the index as its log has it, event by event
+    # the index's history, event by event: each opening found fewer than max_open open. One
+    # counts from its Added until filled (Closed) or until its flush time has passed at the
+    # latest opening the index recorded: a trigger decided again after a later one committed
+    # is decided after that moment, whatever its own clock (it may be minutes behind here)
+    by_id = {d.id: d for d in digests}
+    flush_times: dict[uuid.UUID, datetime] = {}
+    latest = NOW
     for event in log.events_of(index.id) if index is not None else []:
         if isinstance(event, OpenDigests.Added):
-            assert sum(t > event.at for t in flush_times.values()) < max_open
+            latest = max(latest, event.at)
+            assert sum(t > latest for t in flush_times.values()) < max_open
+            opened = by_id[event.digest_id]
+            assert (event.at, event.flush_at) == (
+                opened.opened_at, opened.opened_at + timedelta(seconds=WINDOW))
             flush_times[event.digest_id] = event.flush_at
         elif isinstance(event, OpenDigests.Closed):
-            flush_times.pop(event.digest_id)
+            assert event.reason == FILLED and by_id[event.digest_id].filled
+            del flush_times[event.digest_id]
     for digest in digests:
         assert 0 < digest.count <= max_members and digest.filled is (digest.count == max_members)
         flushes = [e for e in log.events_of(digest.id) if isinstance(e, Digest.Flushed)]
