@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate, DomainEventProtocol
-from eventsourcing.persistence import Recording, StoredEvent
+from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
 from event_log.aggregate import SNAPSHOT_EVERY
 
@@ -92,24 +92,30 @@ class EventLog(Application):  # type: ignore[type-arg]
 
     def committed_positions(self, events: Sequence[DomainEventProtocol[UUID]],
                             timeout: float) -> dict[EventKey, int] | None:
-        """Where `events` are if a save that failed in doubt did commit them; None if it did not.
+        """Where `events` are if a save that failed in doubt did commit them; None if it did not;
+        `IntegrityError` if it did not because another writer holds one of their versions.
 
         A transaction is all or nothing, so the save committed only if every one of its events is
         in the log, each the same event (type and moment), not one another writer put there since.
+        Another writer's event at one of these versions is a conflict, whatever error the failed
+        save raised (psycopg's pipeline can report a unique violation as "pipeline aborted"):
+        the command is to be decided again on fresh state, not saved again as it was.
         """
         keys = [(e.originator_id, e.originator_version) for e in events]
         found = self._recorded(keys, timeout)
         positions: dict[EventKey, int] = {}
+        missing = False
         for key, event in zip(keys, events, strict=True):
             if key not in found:
-                return None
+                missing = True
+                continue
             position, stored = found[key]
             again = self.mapper.to_domain_event(stored)
             moment = getattr(again, "timestamp", None)
             if type(again) is not type(event) or moment != getattr(event, "timestamp", None):
-                return None
+                raise IntegrityError(f"version {key[1]} of {key[0]} holds another writer's event")
             positions[key] = position
-        return positions
+        return None if missing else positions
 
     def head_position(self) -> int:
         """The position of the newest event in the log (0 when it is empty)."""

@@ -277,6 +277,8 @@ class GroupCommitWriter:
         timeout = max(deadline - time.monotonic(), MIN_CHECK_SECONDS)
         try:
             positions = self._log.committed_positions(events, timeout)
+        except IntegrityError:
+            raise  # another writer holds one of these versions: decided again on fresh state
         except Exception as check_error:  # whatever stops the check, the outcome is unknown
             log.warning("a commit failed in doubt (%s) and the log could not be asked (%s)",
                         type(error).__name__, type(check_error).__name__)

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 
 from commands.messaging.conversations import MessageAccepted
 from domain.messaging.conversations import Conversation
 from event_log.faults import CommandNotStored, CommandOutcomeUnknown
 from event_log.log import EventLog
 from event_log.writer import GroupCommitWriter
-from parley.bootstrap import event_log_env
+from parley.bootstrap import HANDLERS, event_log_env
 from tests.builders import a_cause, a_direct_conversation, a_message, embedded_settings
 from tests.integration.conftest import StartWriter
 
@@ -130,3 +130,36 @@ def test_a_command_still_waiting_at_its_timeout_is_answered_not_stored_and_never
     finally:
         writer.stop()
     assert sent_texts(event_log, conversation) == ["after"]
+
+
+def test_a_save_refused_because_another_writer_took_its_version_is_decided_again(
+    writer: GroupCommitWriter, event_log: EventLog, tmp_path: Path
+) -> None:
+    """psycopg's pipeline can report a unique violation as "pipeline aborted", a connection
+    error: the log then shows another writer's event at the version, so the command is a
+    conflict, decided again on fresh state, not saved again as it was until it times out."""
+    conversation, ada, _ = a_direct_conversation(writer)
+    other_log = EventLog(env=event_log_env(embedded_settings(tmp_path)))
+    other = GroupCommitWriter(other_log, HANDLERS)
+    other.start()
+    real: Insert = event_log.recorder.insert_events
+    calls: list[int] = []
+
+    def insert(stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        calls.append(len(stored_events))
+        if len(calls) == 1:  # another process sends first
+            other.execute(a_message(ada, conversation, "theirs"), a_cause(ada))
+        try:
+            return real(stored_events, **kwargs)
+        except IntegrityError:  # as psycopg's pipeline reported it, now and then
+            raise OperationalError("pipeline aborted") from None
+
+    event_log.recorder.insert_events = insert  # type: ignore[method-assign]
+    try:
+        outcome = writer.submit(a_message(ada, conversation, "ours"),
+                                a_cause(ada)).result(timeout=10)
+    finally:
+        other.stop()
+        other_log.close()
+    assert isinstance(outcome.result, MessageAccepted) and outcome.result.seq == 2
+    assert sent_texts(event_log, conversation) == ["theirs", "ours"]
