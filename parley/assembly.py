@@ -45,7 +45,7 @@ from event_log.moved_topics import register_moved_modules
 from event_log.outcomes import Handler, Outcome
 from event_log.writer import GroupCommitWriter
 from parley import contexts
-from parley.contexts.manifest import ScheduleParts
+from parley.contexts.manifest import EffectParts, ScheduleParts
 from parley.operations import Operations
 from parley.settings import Settings
 from projections.identity.contacts import ContactQueries
@@ -419,8 +419,11 @@ def attach_process_managers(parley: Parley, positions: ProcessPositions,
     own_notifications = own_notification_effects(
         parley.settings, writer, event_log=parley.event_log, presence=parley.presence,
         verification_key=parley.email_verification_key, provided_kinds=provided_kinds)
+    context_effects = contexts.effects(EffectParts(
+        parley.settings, lambda: datetime.now(UTC), writer.submit,
+        writer.longest_answer_seconds))
     issue = IssueCommands(writer.submit, {**attachment_effects(parley.blobs),
-                                          **own_notifications},
+                                          **own_notifications, **context_effects},
                           timeout=writer.longest_answer_seconds)
     for manager in contexts.process_managers():
         runner = ProcessManagerRunner(manager, ReactionsReader(parley.event_log, manager.reacts_to),

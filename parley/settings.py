@@ -27,6 +27,9 @@ from domain.messaging.upload_quota import (
 from domain.notifications.channels import CHANNELS, PRIORITIES
 from domain.notifications.preferences import SWITCHABLE_CHANNELS
 from domain.notifications.quiet_hours import time_zone
+from domain.payments.limits import parse_limits
+from domain.payments.money import DEFAULT_CURRENCIES as DEFAULT_PAYMENT_CURRENCIES
+from domain.payments.money import currency_exponent
 from parley.signing_keys import key_weakness
 
 PRODUCTION_VARIABLES = {
@@ -329,6 +332,59 @@ class Settings(BaseSettings):
     own_notification_max_age_seconds: int = Field(
         24 * 3600, ge=1, description="A message or friend request older than this when its "
         "process manager reaches it (a first run over an old log) is not notified")
+
+    # payments (domain/payments/, commands/payments/)
+    payment_currencies: Annotated[list[str], NoDecode] = Field(
+        list(DEFAULT_PAYMENT_CURRENCIES), description="ISO 4217 currencies wallets may hold "
+        "(comma-separated); each needs limits for a tier to send in it")
+    payment_limits: str = Field(
+        "", description="Limits per tier and currency in minor units, per payment / 24 h / "
+        "30 days, e.g. 'unverified:USD=50000/100000/300000;verified:USD=500000/1000000/"
+        "3000000' (domain/payments/limits.py); empty: the defaults there")
+    payment_hold_seconds: int = Field(
+        600, ge=10, le=7 * 24 * 3600, description="A payment's hold not settled within this "
+        "many seconds (e.g. one waiting for review) is voided, and the payment fails")
+    payment_fee_basis_points: int = Field(
+        0, ge=0, le=1000, description="The sender's fee per payment, in hundredths of a "
+        "percent of the amount (rounded down), to the fees account")
+    payment_request_ttl_seconds: int = Field(
+        7 * 24 * 3600, ge=60, le=90 * 24 * 3600,
+        description="A money request not accepted or declined within this many seconds expires")
+    payment_rules: str = Field(
+        "", description="The fraud rules' defaults as a JSON rule-set document (until an "
+        "admin publishes one: PUT /v1/admin/payments/rules); empty: domain/payments/risk.py's")
+    payment_timer_every_seconds: float = Field(
+        5.0, gt=0, le=3600, description="How often holds and requests past their end are "
+        "looked for")
+    payment_processor_url: str | None = Field(
+        None, description="The card processor's API base URL (Stripe-shaped); unset: no "
+        "funding or payouts")
+    payment_processor_secret_key: SecretStr | None = Field(
+        None, description="The card processor's secret API key")
+    payment_webhook_secrets: SecretStr | None = Field(
+        None, description="Secrets the processor signs webhooks with (Stripe-Signature), "
+        "comma-separated while one is rotated")
+    payment_processor_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="How long a call to the card processor may take")
+
+    @field_validator("payment_currencies", mode="before")
+    @classmethod
+    def _currency_codes(cls, value: Any) -> Any:
+        codes = ([c.strip().upper() for c in value.split(",") if c.strip()]
+                 if isinstance(value, str) else value)
+        try:
+            for code in codes:
+                currency_exponent(code)
+        except InvalidCommand as error:
+            raise ValueError(f"PARLEY_PAYMENT_CURRENCIES: {error}") from error
+        return codes
+
+    @field_validator("payment_limits")
+    @classmethod
+    def _payment_limits(cls, value: str) -> str:
+        if value.strip():
+            parse_limits(value)
+        return value
 
     @field_validator("attachment_content_types", "notification_categories", mode="before")
     @classmethod

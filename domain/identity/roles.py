@@ -1,4 +1,5 @@
-"""Operator roles a user may hold (auditor, admin), granted and revoked from the operator's shell.
+"""Operator roles a user may hold (auditor, admin, reviewer), granted and revoked from the
+operator's shell.
 
 Roles are events on a small per-user aggregate, so who held which role, since when and who
 granted it is itself part of the audit trail, as is every refused attempt to use the audit API.
@@ -13,9 +14,11 @@ from event_log.aggregate import Cause, ParleyAggregate
 
 USER_ROLES_NAMESPACE = UUID("5b7d2e91-3c4a-4f08-9e61-a2d4c8b0f713")
 OPERATOR_NAMESPACE = UUID("e1c94f27-8a3b-4d6e-b05f-7f2a9c3d1e84")
-AUDITOR, ADMIN = "auditor", "admin"
-ROLES = (AUDITOR, ADMIN)
-AUDIT_ROLES = frozenset(ROLES)
+AUDITOR, ADMIN, REVIEWER = "auditor", "admin", "reviewer"
+ROLES = (AUDITOR, ADMIN, REVIEWER)
+AUDIT_ROLES = frozenset({AUDITOR, ADMIN})
+# who decides payments held for review (the payments context's queue); admins may too
+REVIEW_ROLES = frozenset({REVIEWER, ADMIN})
 MAX_RECORDED_PATH = 512
 
 

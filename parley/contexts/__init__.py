@@ -9,19 +9,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from commands.processes.issuing import Effect
 from commands.processes.reactions import ProcessManager
 from commands.processes.schedules import Schedule
 from event_log.moved_topics import CORE_EVENT_MODULES, CORE_MOVED_MODULES, current_module
 from event_log.outcomes import Handler
-from parley.contexts import audit, identity, messaging, notifications
-from parley.contexts.manifest import BoundedContext, LiveFrames, PlacedRouter, ScheduleParts
+from parley.contexts import audit, identity, messaging, notifications, payments
+from parley.contexts.manifest import (
+    BoundedContext,
+    EffectParts,
+    LiveFrames,
+    PlacedRouter,
+    ScheduleParts,
+)
 from projections.read_model.runner import Projector
 
 if TYPE_CHECKING:
     from api.http.problems import ProblemRefinement
 
 CONTEXTS: tuple[BoundedContext, ...] = (identity.CONTEXT, messaging.CONTEXT, audit.CONTEXT,
-                                         notifications.CONTEXT)
+                                         notifications.CONTEXT, payments.CONTEXT)
 
 
 def handlers(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[type, Handler]:
@@ -51,6 +58,19 @@ def process_managers(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[Proc
     if len(names) != len(set(names)):
         raise ValueError(f"process managers named twice: {sorted(names)}")
     return managers
+
+
+def effects(parts: EffectParts,
+            contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[type, Effect]:
+    """Every context's effect ports; an effect type with two ports is a mistake."""
+    table: dict[type, Effect] = {}
+    for context in contexts:
+        ports = context.effects(parts)
+        twice = sorted(t.__name__ for t in table.keys() & ports.keys())
+        if twice:
+            raise ValueError(f"effects with two ports ({context.name}): {twice}")
+        table.update(ports)
+    return table
 
 
 def schedules(parts: ScheduleParts,

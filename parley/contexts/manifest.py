@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from commands.audit.integrity import ChainRecords
+from commands.processes.issuing import Effect, KeyedSubmit
 from commands.processes.reactions import ProcessManager
 from commands.processes.schedules import Schedule
 from event_log.aggregate import Cause
@@ -57,6 +58,22 @@ class ScheduleParts:
 
 def no_schedules(_parts: ScheduleParts) -> Sequence[Schedule]:
     return ()
+
+
+@dataclass(frozen=True)
+class EffectParts:
+    """What a process holding the writer offers the ports behind its process managers'
+    effects (commands/processes/issuing.py): the settings, the clock, and the writer's keyed
+    submit with how long to wait for its answer."""
+
+    settings: Settings
+    clock: Callable[[], datetime]
+    submit: KeyedSubmit
+    timeout: float
+
+
+def no_effects(_parts: EffectParts) -> Mapping[type, Effect]:
+    return {}
 
 
 def no_routers() -> Sequence[PlacedRouter]:
@@ -109,6 +126,8 @@ class BoundedContext:
     problems: Callable[[], Sequence[ProblemRefinement[Any]]] = no_problems
     # process managers: events that cause commands (commands/processes/, ADR 0012)
     process_managers: tuple[ProcessManager, ...] = ()
+    # the ports behind effects its process managers answer: effect type -> its port
+    effects: Callable[[EffectParts], Mapping[type, Effect]] = no_effects
     # its periodic work, from what the process offers (each wrapped in a ScheduledJob)
     schedules: Callable[[ScheduleParts], Sequence[Schedule]] = no_schedules
     # frames its projections' changes make for particular people's live sockets (sent as

@@ -1,0 +1,1 @@
+"""Adapters of the payments context: the card processor and its webhook signatures."""

@@ -1,0 +1,1 @@
+"""Payments: person-to-person money in conversations on a double-entry ledger."""

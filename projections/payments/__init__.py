@@ -1,0 +1,1 @@
+"""The payments context's read models: balances, statements, payments, the review queue."""

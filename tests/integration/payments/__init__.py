@@ -1,0 +1,1 @@
+"""The payments context's adapters against local stand-ins of their services."""

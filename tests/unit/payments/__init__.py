@@ -1,0 +1,1 @@
+"""Unit tests of the payments context: pure domain, no I/O."""
