@@ -170,6 +170,8 @@ class Parley:
     contact_points: ContactPointQueries = field(init=False)
     notification_templates: TemplateQueries = field(init=False)
     notification_analytics: AnalyticsQueries = field(init=False)  # priced per the settings
+    # each context's query objects over the read store alone, by class (manifest store_queries)
+    store_queries: dict[type, object] = field(init=False)
     presence_audience: PresenceAudience = field(init=False)
     blobs: BlobStore = field(init=False)
     attachment_access: AttachmentAccess = field(init=False)
@@ -358,6 +360,7 @@ def attach_write_side(parley: Parley, on_commit: Callable[[int], None] | None = 
 
 
 def attach_queries(parley: Parley) -> None:
+    parley.store_queries = {cls: cls(parley.store) for cls in contexts.store_queries()}
     parley.users = UserDirectoryQueries(parley.store)
     parley.devices = DeviceQueries(parley.store, parley.cache)
     parley.service_keys = LoggedApiKeys(parley.event_log.repository)

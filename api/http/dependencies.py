@@ -7,8 +7,9 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, TypeVar
 
 import jwt
 from fastapi import Depends, Header, Query, Request, Response
@@ -39,6 +40,21 @@ async def get_parley(connection: HTTPConnection) -> Parley:
 
 
 ParleyDep = Annotated[Parley, Depends(get_parley)]
+
+Q = TypeVar("Q")
+
+
+def read_model(cls: type[Q]) -> Callable[[HTTPConnection], Awaitable[Q]]:
+    """A dependency giving the process's one `cls` query object, built from the read store
+    by the composition root (a context's manifest lists it under `store_queries`):
+    `Balances = Annotated[BalanceQueries, Depends(read_model(BalanceQueries))]`."""
+
+    async def given(connection: HTTPConnection) -> Q:
+        built: Q = connection.app.state.parley.store_queries[cls]
+        return built
+
+    given.__name__ = f"read_model_{cls.__name__}"
+    return given
 
 
 async def get_gate(parley: ParleyDep) -> ConsistencyGate:

@@ -42,6 +42,11 @@ def handlers(contexts: Sequence[BoundedContext] = CONTEXTS) -> dict[type, Handle
     return table
 
 
+def store_queries(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[type]:
+    """Every context's query classes built from the read store alone."""
+    return [cls for context in contexts for cls in context.store_queries]
+
+
 def projectors(contexts: Sequence[BoundedContext] = CONTEXTS) -> list[Projector]:
     return [p for context in contexts for p in context.projectors()]
 

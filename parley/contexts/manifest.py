@@ -119,6 +119,9 @@ class BoundedContext:
     # the query objects over its read models (built by the composition root, parley/assembly.py,
     # and given to its routes by api/<context>/dependencies.py); another context may use them
     queries: tuple[type, ...] = ()
+    # query objects built from the read store alone (`cls(store)`), one each per process,
+    # held by the composition root and given to routes by `api.http.dependencies.read_model`
+    store_queries: tuple[type, ...] = ()
     # imported only when an app is made, so relay and projector processes need no FastAPI
     routers: Callable[[], Sequence[PlacedRouter]] = no_routers
     # its own answers to its errors, in place of their bases' (api/<context>/problems.py);

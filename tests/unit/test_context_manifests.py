@@ -135,7 +135,7 @@ def test_every_process_manager_of_a_command_module_runs_in_one_context() -> None
 
 
 def test_every_query_object_over_a_read_model_is_declared_by_its_context() -> None:
-    declared = [(c.name, kind) for c in CONTEXTS for kind in c.queries]
+    declared = [(c.name, kind) for c in CONTEXTS for kind in (*c.queries, *c.store_queries)]
     found = {kind for module in modules_of(projections) for kind in vars(module).values()
              if inspect.isclass(kind) and kind.__module__ == module.__name__
              and kind.__name__.endswith(("Queries", "Query")) and kind.__name__ != "Query"}
