@@ -430,7 +430,8 @@ def attach_process_managers(parley: Parley, positions: ProcessPositions,
                           timeout=writer.longest_answer_seconds)
     for manager in contexts.process_managers():
         runner = ProcessManagerRunner(manager, ReactionsReader(parley.event_log, manager.reacts_to),
-                                      positions, issue, locks)
+                                      positions, issue, locks,
+                                      answer_timeout=writer.longest_answer_seconds)
         parley._starters.append(runner.start)
         parley._closers.append(runner.stop)
 

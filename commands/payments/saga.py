@@ -52,6 +52,7 @@ class TakeStep:
 class PaymentSaga:
     name = "payment-saga"
     actor_id = SAGA_ACTOR
+    pipelined = True  # a batch of payments' steps goes to the writer at once
     reacts_to = (Payment.Initiated, Payment.RiskAssessed, Payment.Authorised,
                  Payment.ReviewDecided)
 
@@ -85,12 +86,13 @@ def step_command(step: TakeStep, at: datetime, default_rules: RuleSet) -> object
 
 
 def step_effects(submit: KeyedSubmit, clock: Callable[[], datetime],
-                 default_rules: Callable[[], RuleSet], timeout: float) -> Mapping[type, Effect]:
-    """The port behind `TakeStep`: the step's command, submitted under the runner's key."""
+                 default_rules: Callable[[], RuleSet]) -> Mapping[type, Effect]:
+    """The port behind `TakeStep`: the step's command, submitted under the runner's key; the
+    answer is the writer's future (the runner awaits it, with a batch's others)."""
 
     def take(step: Any, key: str) -> object:
         assert isinstance(step, TakeStep)
         command = step_command(step, clock(), default_rules())
-        return submit(command, step.cause, key).result(timeout=timeout)
+        return submit(command, step.cause, key)
 
     return {TakeStep: take}

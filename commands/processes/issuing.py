@@ -36,7 +36,18 @@ class IssueCommands:
         self._timeout = timeout
 
     def __call__(self, command: Any, cause: Cause, key: str) -> object:
+        return self.later(command, cause, key).result(timeout=self._timeout)
+
+    def later(self, command: Any, cause: Cause, key: str) -> Future[Any]:
+        """Issues without waiting for the answer: a command for the writer is queued (so
+        several issued at once share its group commits), an effect's port is called (one
+        may answer a Future of its own command, submitted the same way)."""
         effect = self._effects.get(type(command))
-        if effect is not None:
-            return effect(command, key)
-        return self._submit(command, cause, key).result(timeout=self._timeout)
+        if effect is None:
+            return self._submit(command, cause, key)
+        answered = effect(command, key)
+        if isinstance(answered, Future):
+            return answered
+        done: Future[Any] = Future()
+        done.set_result(answered)
+        return done

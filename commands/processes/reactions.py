@@ -39,6 +39,11 @@ class ProcessManager(Protocol):
         ...
 
 
+# A manager may also say `pipelined = True`: the runner then issues the commands of a whole
+# batch of events at once and awaits their answers together (commands/processes/runner.py),
+# for managers whose commands need not wait for each other's answers to be issued.
+
+
 def event_id_of(event: Any) -> UUID:
     """The stable id of a stored event (its place in its aggregate's history)."""
     event_id = getattr(event, "event_id", None)

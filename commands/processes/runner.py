@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 from commands.processes.following import LogFollower
@@ -77,13 +78,15 @@ class ProcessManagerRunner:
 
     def __init__(self, manager: ProcessManager, read: ReactionLog, positions: ProcessPositions,
                  issue: CommandIssuer, locks: ProcessLocks, *, batch_size: int = 500,
-                 poll_seconds: float = 0.5, retry_seconds: float = 1.0) -> None:
+                 poll_seconds: float = 0.5, retry_seconds: float = 1.0,
+                 answer_timeout: float = 70.0) -> None:
         self._manager = manager
         self._read = read
         self._positions = positions
         self._issue = issue
         self._locks = locks
         self._batch_size = batch_size
+        self._answer_timeout = answer_timeout
         self._follower = LogFollower(f"process-{manager.name}", self.run_once, log,
                                      f"process manager {manager.name}",
                                      poll_seconds=poll_seconds, retry_seconds=retry_seconds)
@@ -109,11 +112,41 @@ class ProcessManagerRunner:
             events, upto = self._read(done, self._batch_size)
             if upto <= done:
                 return False
-            for positioned in events:
-                if positioned.position > done:
-                    self._handle(positioned.event)
+            fresh = [p.event for p in events if p.position > done]
+            if getattr(self._manager, "pipelined", False) and hasattr(self._issue, "later"):
+                self._handle_pipelined(fresh)
+            else:
+                for event in fresh:
+                    self._handle(event)
             self._positions.record(name, upto)
         return True
+
+    def _handle_pipelined(self, events: Sequence[Any]) -> None:
+        """A pipelined manager's commands for a whole batch of events are issued at once and
+        their answers awaited together (the writer takes them in issue order, so a command
+        sees what those before it did): one round trip per batch, not per command."""
+        issued: list[tuple[Any, Future[Any]]] = []
+        for event in events:
+            if not isinstance(event, self._manager.reacts_to):
+                continue
+            cause = cause_of(self._manager, event)
+            for index, command in enumerate(self._manager.react(event)):
+                key = idempotency_key(self._manager.name, event, index)
+                issued.append((command, self._issue.later(command, cause, key)))  # type: ignore[attr-defined]
+        failure: BaseException | None = None
+        for command, answer in issued:
+            try:
+                answer.result(timeout=self._answer_timeout)
+            except DomainError as refused:
+                if type(refused) is Conflict:
+                    failure = failure or refused
+                    continue
+                log.info("process manager %s: %s refused (%s)", self._manager.name,
+                         type(command).__name__, type(refused).__name__)
+            except Exception as error:  # noqa: BLE001 - every answer is awaited, then raised
+                failure = failure or error
+        if failure is not None:
+            raise failure
 
     def _handle(self, event: Any) -> None:
         if not isinstance(event, self._manager.reacts_to):

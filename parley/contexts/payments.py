@@ -46,7 +46,7 @@ def projectors() -> Sequence[Projector]:
 
 def effects(parts: EffectParts) -> Mapping[type, Effect]:
     rules = default_rules(parts.settings)
-    return {**step_effects(parts.submit, parts.clock, lambda: rules, parts.timeout),
+    return {**step_effects(parts.submit, parts.clock, lambda: rules),
             **processor_effects(parts)}
 
 

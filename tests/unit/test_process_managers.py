@@ -7,6 +7,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -253,3 +254,52 @@ def test_the_expiry_schedule_asks_at_most_its_bound_to_expire_and_skips_unknown_
     assert due.asked == [2]
     assert executed == [ExpireAttachment(known, moment, DAY), ExpireAttachment(unknown, moment,
                                                                                   DAY)]
+
+
+class PipelinedEcho(Echo):
+    name = "pipelined-echo"
+    pipelined = True
+
+
+class LaterIssuer:
+    """Records each command as it is issued and answers a future the test resolves."""
+
+    def __init__(self, answers: list[BaseException | None]) -> None:
+        self.issued: list[Any] = []
+        self.answers = answers
+        self.futures: list[Any] = []
+
+    def __call__(self, command: Any, cause: Cause, key: str) -> object:
+        raise AssertionError("a pipelined manager's commands are issued with later()")
+
+    def later(self, command: Any, cause: Cause, key: str) -> Future[Any]:
+        self.issued.append(command)
+        future: Future[Any] = Future()
+        self.futures.append(future)
+        if len(self.issued) == len(self.answers):  # answered only once all were issued
+            for issued, answer in zip(self.futures, self.answers, strict=True):
+                if answer is None:
+                    issued.set_result(None)
+                else:
+                    issued.set_exception(answer)
+        return future
+
+
+def a_pipelined_runner(issue: LaterIssuer, positions: FakePositions) -> ProcessManagerRunner:
+    events = [an_expired_upload()[1], an_expired_upload()[1], an_expired_upload()[1]]
+    log = FakeLog([At(3, events[0]), At(5, events[1]), At(7, events[2])], head=9)
+    return ProcessManagerRunner(PipelinedEcho(), log, positions, issue, HeldLocks())
+
+
+def test_a_pipelined_manager_issues_a_whole_batch_before_awaiting_any_answer() -> None:
+    issuer, positions = LaterIssuer([None, InvalidCommand("x", "refused"), None]), FakePositions()
+    assert a_pipelined_runner(issuer, positions).run_once()
+    assert len(issuer.issued) == 3  # a refusal is a decision: the batch goes on
+    assert positions.at["pipelined-echo"] == 9
+
+
+def test_a_pipelined_batch_with_a_conflict_is_not_recorded_and_is_retried() -> None:
+    issuer, positions = LaterIssuer([None, Conflict("x", "retry"), None]), FakePositions()
+    with pytest.raises(Conflict):
+        a_pipelined_runner(issuer, positions).run_once()
+    assert len(issuer.issued) == 3 and "pipelined-echo" not in positions.at
