@@ -1,11 +1,13 @@
-"""A payment's saga on the embedded profile, driven through the writer: the process manager
-takes each payment from initiated to settled (or failed), and the ledger moves only then."""
+"""A payment's saga on both profiles, driven through the writer: the process manager takes
+each payment from initiated to settled (or failed), and the ledger moves only then; many
+payments at once from one wallet spend exactly what it holds."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,14 +20,26 @@ from domain.payments.payments import Payment
 from domain.payments.transfers import CreateTransfer
 from parley.assembly import Parley
 from parley.bootstrap import build
+from parley.settings import Settings
+from parley.signing_keys import generate_key
 from tests.builders import a_cause, a_direct_conversation, embedded_settings
 
 POLICY = PaymentPolicy(currencies=("USD",), fee_basis_points=100)  # a 1% fee
 
 
-@pytest.fixture
-def parley(tmp_path: Path) -> Iterator[Parley]:
-    built = build(embedded_settings(tmp_path / "data"))
+@pytest.fixture(params=["embedded", pytest.param("production", marks=pytest.mark.services)])
+def parley(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Parley]:
+    if request.param == "production":
+        services = request.getfixturevalue("services")
+        namespace = request.getfixturevalue("namespace")
+        settings = Settings(database_url=services["PARLEY_DATABASE_URL"],
+                            kafka_bootstrap=services["PARLEY_KAFKA_BOOTSTRAP"],
+                            elasticsearch_url=services["PARLEY_ELASTICSEARCH_URL"],
+                            redis_url=services["PARLEY_REDIS_URL"], namespace=namespace,
+                            secret_key=generate_key(), data_dir=tmp_path / "data")
+    else:
+        settings = embedded_settings(tmp_path / "data")
+    built = build(settings)
     built.start()
     yield built
     built.close()
@@ -73,3 +87,24 @@ def test_payments_settle_while_the_wallet_affords_them_and_fail_after(parley: Pa
     assert bob_wallet.balances.posted == 8_000
     fees = parley.event_log.repository.get(system_account(FEES, "USD").id)
     assert fees.balances.credits_posted == 80
+
+
+def test_fifty_payments_at_once_from_one_wallet_spend_exactly_what_it_holds(
+        parley: Parley) -> None:
+    conversation, ada, bob = a_direct_conversation(parley.writer)
+    funded(parley, ada, 17 * 1_000 + 500)  # enough for 17 of them, and a little
+    futures: list[tuple[uuid.UUID, Future[object]]] = []
+    for n in range(50):
+        payment_id = uuid.uuid4()
+        futures.append((payment_id, parley.writer.submit(SendPayment(
+            payment_id, ada, bob, conversation, 1_000, "USD", f"#{n}", datetime.now(UTC),
+            policy=PaymentPolicy(currencies=("USD",))), a_cause(ada), f"pay-{payment_id}")))
+    for _, future in futures:
+        future.result(timeout=30)
+    payments = ended(parley, [payment_id for payment_id, _ in futures])
+    states = [p.state for p in payments]
+    assert states.count("settled") == 17 and states.count("failed") == 33
+    assert {p.reason for p in payments if p.state == "failed"} == {"insufficient_funds"}
+    ada_wallet = parley.event_log.repository.get(wallet(ada, "USD").id)
+    assert ada_wallet.balances.available == 500 and ada_wallet.balances.debits_pending == 0
+    assert parley.event_log.repository.get(wallet(bob, "USD").id).balances.posted == 17_000
