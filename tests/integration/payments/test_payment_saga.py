@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from commands.audit.queries import AuditCriteria
 from commands.payments.payments import PaymentPolicy, SendPayment
 from commands.payments.transfers import RecordTransfers
 from domain.payments.accounts import FEES, FUNDING_CLEARING, LedgerAccount, system_account, wallet
-from domain.payments.payments import Payment
+from domain.payments.payments import Payment, fee_transfer_id, hold_transfer_id
 from domain.payments.transfers import CreateTransfer
 from parley.assembly import Parley
 from parley.bootstrap import build
@@ -108,3 +109,27 @@ def test_fifty_payments_at_once_from_one_wallet_spend_exactly_what_it_holds(
     ada_wallet = parley.event_log.repository.get(wallet(ada, "USD").id)
     assert ada_wallet.balances.available == 500 and ada_wallet.balances.debits_pending == 0
     assert parley.event_log.repository.get(wallet(bob, "USD").id).balances.posted == 17_000
+
+
+def test_the_audit_log_follows_a_payment_by_its_correlation_id_to_the_ledger(
+        parley: Parley) -> None:
+    conversation, ada, bob = a_direct_conversation(parley.writer)
+    funded(parley, ada, 5_000)
+    cause = a_cause(ada)
+    payment_id = uuid.uuid4()
+    parley.writer.execute(SendPayment(payment_id, ada, bob, conversation, 1_200, "USD", "book",
+                                      datetime.now(UTC), policy=POLICY), cause)
+    assert ended(parley, [payment_id])[0].state == "settled"
+    entries = parley.audit.search(AuditCriteria(correlation_id=cause.correlation_id),
+                                  limit=500).entries
+    types = [entry.type for entry in entries]
+    for step in ("Payment.Initiated", "Payment.RiskAssessed", "Payment.Authorised",
+                 "Payment.Settled", "Transfer.Created", "Transfer.Posted",
+                 "LedgerAccount.BalancesChanged"):
+        assert step in types, types
+    # the hold comes after the payment; the posting commits with Settled, in one transaction
+    assert types.index("Payment.Initiated") < types.index("Transfer.Created") < types.index(
+        "Transfer.Posted")
+    held = [e for e in entries if e.type == "Transfer.Created"]
+    assert {str(e.aggregate_id) for e in held} == {str(hold_transfer_id(payment_id)),
+                                                  str(fee_transfer_id(payment_id))}
