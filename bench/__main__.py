@@ -116,6 +116,11 @@ def main() -> None:
 
         decisions(sys.argv[2:])
         return
+    if sys.argv[1:2] == ["payments"]:  # python -m bench payments [...]
+        from bench.payments import main as payments
+
+        payments(sys.argv[2:])
+        return
     if sys.argv[1:2] == ["notifications"]:  # python -m bench notifications [...]
         from bench.notifications import main as notifications
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,6 +31,7 @@ from domain.notifications.quiet_hours import time_zone
 from domain.payments.limits import parse_limits
 from domain.payments.money import DEFAULT_CURRENCIES as DEFAULT_PAYMENT_CURRENCIES
 from domain.payments.money import currency_exponent
+from domain.payments.risk import rule_set_from_document
 from parley.signing_keys import key_weakness
 
 PRODUCTION_VARIABLES = {
@@ -384,6 +386,18 @@ class Settings(BaseSettings):
     def _payment_limits(cls, value: str) -> str:
         if value.strip():
             parse_limits(value)
+        return value
+
+    @field_validator("payment_rules")
+    @classmethod
+    def _payment_rules(cls, value: str) -> str:
+        """A rule set the risk engine can evaluate, or refused at start (never at the first
+        payment)."""
+        if value.strip():
+            try:
+                rule_set_from_document(json.loads(value))
+            except (ValueError, InvalidCommand) as error:
+                raise ValueError(f"PARLEY_PAYMENT_RULES: {error}") from error
         return value
 
     @field_validator("attachment_content_types", "notification_categories", mode="before")

@@ -106,7 +106,8 @@ class LedgerAccount(ParleyAggregate):
         self.owner_id = owner_id
         self.debits_must_not_exceed_credits = debits_must_not_exceed_credits
         self.credits_must_not_exceed_debits = credits_must_not_exceed_debits
-        self.balances = Balances()
+        # the four totals as plain ints (a snapshot stores the aggregate's state as JSON)
+        self.totals: dict[str, int] = Balances().as_document()
 
     class Opened(ParleyAggregate.Created):
         kind: str
@@ -123,13 +124,17 @@ class LedgerAccount(ParleyAggregate):
 
         def apply(self, aggregate: ParleyAggregate) -> None:
             assert isinstance(aggregate, LedgerAccount)
-            aggregate.balances = Balances.from_document(self.balances)
+            aggregate.totals = dict(self.balances)
 
     @classmethod
     def open(cls, ref: AccountRef, cause: Cause) -> LedgerAccount:
         return cls._create(cls.Opened, id=ref.id, kind=ref.kind, currency=ref.currency,
                            owner_id=ref.owner_id, debits_must_not_exceed_credits=ref.bounded,
                            credits_must_not_exceed_debits=False, **cause.as_event_fields())
+
+    @property
+    def balances(self) -> Balances:
+        return Balances.from_document(self.totals)
 
     @property
     def ref(self) -> AccountRef:
