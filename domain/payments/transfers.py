@@ -71,7 +71,18 @@ class Transfer(ParleyAggregate):
         debit_balances: dict[str, int]
         credit_balances: dict[str, int]
 
-    class Posted(ParleyAggregate.Event):
+    class Resolved(ParleyAggregate.Event):
+        """A pending transfer's end: it names the legs again (what it moved, between whom),
+        so a reader of the relayed stream needs no memory of the transfer's creation."""
+
+        debit_account_id: UUID
+        credit_account_id: UUID
+        currency: str
+        code: str
+        reference: UUID | None
+        held_amount: int
+
+    class Posted(Resolved):
         """A pending transfer posted: `amount` of it (the rest released)."""
 
         amount: int
@@ -81,14 +92,14 @@ class Transfer(ParleyAggregate):
         copies = copied(posted_amount="amount")
         sets = values(state=POSTED)
 
-    class Voided(ParleyAggregate.Event):
+    class Voided(Resolved):
         reason: str
         at: datetime
         debit_balances: dict[str, int]
         credit_balances: dict[str, int]
         sets = values(state=VOIDED)
 
-    class Expired(ParleyAggregate.Event):
+    class Expired(Resolved):
         at: datetime
         debit_balances: dict[str, int]
         credit_balances: dict[str, int]
@@ -238,7 +249,12 @@ class Ledger:
         else:
             transfer = self._transfers[operation.transfer_id]
             sides = {"at": at, "debit_balances": debit.as_document(),
-                     "credit_balances": credit.as_document(), **cause.as_event_fields()}
+                     "credit_balances": credit.as_document(),
+                     "debit_account_id": transfer.debit_account_id,
+                     "credit_account_id": transfer.credit_account_id,
+                     "currency": transfer.currency, "code": transfer.code,
+                     "reference": transfer.reference, "held_amount": transfer.amount,
+                     **cause.as_event_fields()}
             if isinstance(operation, PostPending):
                 transfer.trigger_event(Transfer.Posted,
                                        amount=operation.amount or transfer.amount, **sides)
