@@ -19,6 +19,7 @@ from parley.compliance_cli import compliance
 from parley.notification_trace_cli import trace  # noqa: F401 - `notifications trace`
 from parley.notifications_cli import notifications_app
 from parley.operations_cli import projections_app, replay
+from parley.payments_cli import payments_app
 from parley.settings import MissingSetting, Settings
 from parley.templates_cli import templates_app
 from parley.vapid_cli import vapid
@@ -184,6 +185,7 @@ app.add_typer(apikeys, name="apikeys")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(templates_app, name="templates")
 app.add_typer(compliance, name="compliance")
+app.add_typer(payments_app, name="payments")
 
 
 def main() -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from domain.errors import Conflict, InvalidCommand, NotAllowed, NotFound
+
+if TYPE_CHECKING:
+    from domain.payments.limits import Allowance
 
 
 class UnknownCurrency(InvalidCommand):
@@ -62,3 +67,12 @@ class NotAReviewer(NotAllowed):
 
 class RecipientNotInConversation(InvalidCommand):
     """Money goes to another member of the conversation it is sent in."""
+
+
+class LimitExceeded(InvalidCommand):
+    """A payment beyond what the sender's tier may send (now, in its currency); `remaining`
+    says what they still may (domain/payments/limits.py)."""
+
+    def __init__(self, field: str, message: str, remaining: Allowance) -> None:
+        super().__init__(field, message)
+        self.remaining = remaining

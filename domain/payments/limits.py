@@ -31,8 +31,8 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Final
 
-from domain.errors import InvalidCommand
 from domain.payments.activity import PaymentActivity
+from domain.payments.errors import LimitExceeded
 from domain.payments.money import MAX_AMOUNT
 
 UNVERIFIED: Final = "unverified"
@@ -144,15 +144,6 @@ class Allowance:
     def as_document(self) -> dict[str, int | str]:
         return {"per_transaction": self.per_transaction, "today": self.today,
                 "this_month": self.this_month, "currency": self.currency}
-
-
-class LimitExceeded(InvalidCommand):
-    """A payment beyond what the sender's tier may send (now, in its currency); `remaining`
-    says what they still may."""
-
-    def __init__(self, field: str, message: str, remaining: Allowance) -> None:
-        super().__init__(field, message)
-        self.remaining = remaining
 
 
 def allowance(limits: Limits, tier: str, activity: PaymentActivity, currency: str,

@@ -18,9 +18,11 @@ change the world for later cells (leave, remove, unsend, hide...) get a fresh gr
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -89,10 +91,14 @@ class World:
     notification: str = ""  # one in Ada's inbox
     unsubscribe_token: str = ""  # the token of Ada's one-click link for "marketing" email
     tracked_link: str = ""  # the token of a tracked link of a notification to Ada
+    payment: str = ""  # a settled payment from Ada to Cy in their direct chat
 
     def call(self, method: str, url: str, caller: str, body: Any = None,
              params: dict[str, Any] | None = None) -> httpx.Response:
-        return self.http.request(method, url, headers=self.people[caller].auth, json=body,
+        headers = self.people[caller].auth
+        if "payments" in url:  # every payment command takes a key (a fresh one: no replays)
+            headers = headers | {"Idempotency-Key": uuid.uuid4().hex}
+        return self.http.request(method, url, headers=headers, json=body,
                                  params={"position": self.position} | (params or {}),
                                  follow_redirects=False)
 
@@ -207,7 +213,35 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "handle": people[OWNER].handle, "password": PASSWORD, "device_name": "spare"})
         assert signed_in.status_code in (200, 201), signed_in.text
         world.spare_device = signed_in.json()["device_id"]
+        world.payment = a_settled_payment(world, parley)
         yield world
+
+
+def a_settled_payment(world: World, parley: Any) -> str:
+    """Ada, funded, pays Cy 5.00 USD in their direct chat; waited for until it settles."""
+    from commands.payments.transfers import RecordTransfers
+    from domain.payments.accounts import FUNDING_CLEARING, system_account, wallet
+    from domain.payments.transfers import CreateTransfer
+
+    ada = world.people[OWNER]
+    parley.writer.execute(RecordTransfers((CreateTransfer(
+        uuid.uuid4(), system_account(FUNDING_CLEARING, "USD"), wallet(uuid.UUID(ada.user_id),
+                                                                      "USD"),
+        100_000, "funding"),), datetime.now(UTC)), Cause(uuid.uuid4(), uuid.uuid4()))
+    sent = world.at(world.call("POST", f"/v1/conversations/{world.direct}/payments", OWNER,
+                               {"recipient_id": world.people[MEMBER].user_id, "amount": 500,
+                                "currency": "USD"})).json()["payment_id"]
+    deadline = time.monotonic() + 20
+    while world.call("GET", f"/v1/payments/{sent}", OWNER).json().get("status") != "settled":
+        assert time.monotonic() < deadline, "the matrix's payment never settled"
+        time.sleep(0.05)
+    return str(sent)
+
+
+def pay_another_member(world: World, caller: str, target: str) -> dict[str, Any]:
+    """A payment to another member of the conversation (Cy for Ada, Ada for the others)."""
+    to = world.people[MEMBER if caller == OWNER else OWNER]
+    return {"recipient_id": to.user_id, "amount": 1, "currency": "USD"}
 
 
 def members_of(target: str) -> frozenset[str]:
@@ -321,7 +355,34 @@ def redirected_by_token(caller: str, target: str) -> Expect:
     return Same(404) if target.startswith("forged") else Ok(302)
 
 
+PAYMENT_PARTIES = {OWNER: 200, MEMBER: 200}  # Ada sent the payment to Cy
+NOBODY_REVIEWS = everyone(403, same=True)  # nobody here is a reviewer or an admin
+
 MATRIX: dict[tuple[str, str], Route] = {
+    # payments: a payment that is not the caller's answers as one that does not exist
+    ("GET", "/v1/wallets/{currency}/statement"): Route(("currency",), everyone(200)),
+    ("POST", "/v1/conversations/{conversation_id}/payments"): Route(
+        CONVERSATIONS, members(202), body=pay_another_member),
+    ("GET", "/v1/payments/{payment_id}"): Route(("payment",), only(PAYMENT_PARTIES, Same())),
+    # settled already: the sender is told it is too late; the recipient, as anyone else
+    ("POST", "/v1/payments/{payment_id}/cancel"): Route(
+        ("payment",), only({OWNER: 409}, Same())),
+    ("POST", "/v1/payments/{payment_id}/refunds"): Route(
+        ("payment",), only({MEMBER: 200}, Same()),
+        body=lambda world, caller, target: {"amount": 1, "reason": "matrix"}),
+    ("POST", "/v1/payments/{payment_id}/report"): Route(
+        ("payment",), only({OWNER: 202, MEMBER: 202}, Same()),
+        body=lambda world, caller, target: {"reason": "matrix"}),
+    ("GET", "/v1/review/payments/{payment_id}"): Route(("payment",), NOBODY_REVIEWS),
+    ("POST", "/v1/review/payments/{payment_id}/decision"): Route(
+        ("payment",), NOBODY_REVIEWS,
+        body=lambda world, caller, target: {"approve": True, "reason": "matrix"}),
+    ("POST", "/v1/review/payments/{payment_id}/refunds"): Route(
+        ("payment",), NOBODY_REVIEWS,
+        body=lambda world, caller, target: {"amount": 1, "reason": "matrix"}),
+    ("PUT", "/v1/admin/payments/users/{user_id}/tier"): Route(
+        ("tom",), everyone(403, same=True),
+        body=lambda world, caller, target: {"tier": "verified", "reason": "matrix"}),
     ("GET", "/v1/users/{user_id}"): Route(("tom",), everyone(200)),
     ("GET", "/v1/presence/{user_id}"): Route(("tom",), everyone(404, same=True)),
     ("POST", "/v1/contacts/requests/{user_id}/accept"): Route(("tom",), everyone(404, True)),
@@ -458,7 +519,7 @@ def target_id(world: World, target: str, group: Group, in_direct: str) -> str:
             "attachment": world.attachment, "device": world.spare_device,
             "replay": str(uuid.uuid4()), "contact point": world.contact_point,
             "doomed contact point": world.doomed_contact_point, "provider": "fcm-main",
-            "template": str(uuid.uuid4()),
+            "template": str(uuid.uuid4()), "payment": world.payment, "currency": "USD",
             "notification": world.notification, "sms provider": "twilio",
             "unsubscribe link": world.unsubscribe_token,
             "forged unsubscribe link": world.unsubscribe_token[:-4] + "AAAA",
@@ -511,7 +572,10 @@ def test_each_caller_gets_the_answer_of_their_cell(
 # operator's admin, so every caller is refused alike, as at the other admin routes.
 ADMIN_ROUTES_WITHOUT_IDS = [("GET", "/v1/admin/notifications/analytics"),
                             ("GET", "/v1/admin/notification-templates"),
-                            ("POST", "/v1/admin/notification-templates")]
+                            ("POST", "/v1/admin/notification-templates"),
+                            ("GET", "/v1/admin/payments/rules"),
+                            ("PUT", "/v1/admin/payments/rules"),
+                            ("GET", "/v1/admin/payments/ledger")]
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES_WITHOUT_IDS)

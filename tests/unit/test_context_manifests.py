@@ -178,11 +178,12 @@ def test_every_schedule_of_a_command_module_is_declared_by_exactly_one_context()
 def test_a_process_runs_only_the_schedules_whose_parts_it_has() -> None:
     full = every_part()
     names = {s.name: s for s in contexts.schedules(full)}
-    assert set(names) == {"attachment-expiry", "chain-checkpoints"}
+    assert set(names) == {"attachment-expiry", "chain-checkpoints", "payment-hold-expiry"}
     assert names["attachment-expiry"].every_seconds == full.settings.attachment_sweep_every_seconds
     assert names["chain-checkpoints"].every_seconds == full.settings.checkpoint_every_seconds
     relay = replace(full, execute=None, store=None)
     writer_only = replace(full, chain=None, audit_key=None)
     assert [s.name for s in contexts.schedules(relay)] == ["chain-checkpoints"]
-    assert [s.name for s in contexts.schedules(writer_only)] == ["attachment-expiry"]
+    assert [s.name for s in contexts.schedules(writer_only)] == ["attachment-expiry",
+                                                                 "payment-hold-expiry"]
     assert contexts.schedules(replace(writer_only, execute=None)) == []
