@@ -42,6 +42,14 @@ CREATE INDEX IF NOT EXISTS documents_by_conversation ON documents (
 CREATE INDEX IF NOT EXISTS documents_by_recipient ON documents (
     collection, json_extract(body, '$.recipient_id')
 );
+-- a ledger account's statement, newest first (a page, not a scan of every posting)
+CREATE INDEX IF NOT EXISTS documents_by_account ON documents (
+    collection, json_extract(body, '$.account_id'), json_extract(body, '$.position')
+);
+-- the payments a person sent (those received use documents_by_recipient)
+CREATE INDEX IF NOT EXISTS documents_by_sender ON documents (
+    collection, json_extract(body, '$.sender_id'), json_extract(body, '$.updated_ms')
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_text USING fts5(text);
 CREATE TRIGGER IF NOT EXISTS documents_text_insert AFTER INSERT ON documents
 WHEN json_extract(new.body, '$.text') IS NOT NULL BEGIN
