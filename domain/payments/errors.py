@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from domain.errors import Conflict, InvalidCommand, NotAllowed, NotFound
-
-if TYPE_CHECKING:
-    from domain.payments.limits import Allowance
 
 
 class UnknownCurrency(InvalidCommand):
@@ -73,6 +70,7 @@ class LimitExceeded(InvalidCommand):
     """A payment beyond what the sender's tier may send (now, in its currency); `remaining`
     says what they still may (domain/payments/limits.py)."""
 
-    def __init__(self, field: str, message: str, remaining: Allowance) -> None:
+    # an Allowance (domain/payments/limits.py, which imports this module)
+    def __init__(self, field: str, message: str, remaining: Any) -> None:
         super().__init__(field, message)
         self.remaining = remaining
