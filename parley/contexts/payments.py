@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from commands.payments.admin import ADMIN_HANDLERS
+from commands.payments.funding_steps import FundingProcess, PayoutProcess
 from commands.payments.fundings import FUNDING_HANDLERS
 from commands.payments.payments import PAYMENT_HANDLERS
 from commands.payments.request_timers import RequestExpiry
@@ -88,6 +89,7 @@ CONTEXT = BoundedContext(
     relayed_event_modules=(
         "domain.payments.payments",  # the payments read model, the review queue, holds' ends
         "domain.payments.transfers",  # balances and statements (both legs in each event)
+        "domain.payments.fundings",  # fundings and payouts through the card processor
     ),
     log_only_event_modules=(
         "domain.payments.accounts",  # each account's totals: the write side's bound checks
@@ -98,7 +100,7 @@ CONTEXT = BoundedContext(
                    payments.PaymentQueries, requests.RequestQueries, fundings.FundingQueries),
     routers=routers,
     problems=problems,
-    process_managers=(PaymentSaga(),),
+    process_managers=(PaymentSaga(), FundingProcess(), PayoutProcess()),
     effects=effects,
     schedules=schedules,
     settings=("payment_currencies", "payment_limits", "payment_hold_seconds",

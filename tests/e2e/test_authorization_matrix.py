@@ -96,7 +96,7 @@ class World:
     def call(self, method: str, url: str, caller: str, body: Any = None,
              params: dict[str, Any] | None = None) -> httpx.Response:
         headers = self.people[caller].auth
-        if "payments" in url:  # every payment command takes a key (a fresh one: no replays)
+        if "payments" in url or "/v1/wallets/" in url:  # every payment command takes a key
             headers = headers | {"Idempotency-Key": uuid.uuid4().hex}
         return self.http.request(method, url, headers=headers, json=body,
                                  params={"position": self.position} | (params or {}),
@@ -361,6 +361,15 @@ NOBODY_REVIEWS = everyone(403, same=True)  # nobody here is a reviewer or an adm
 MATRIX: dict[tuple[str, str], Route] = {
     # payments: a payment that is not the caller's answers as one that does not exist
     ("GET", "/v1/wallets/{currency}/statement"): Route(("currency",), everyone(200)),
+    # this world has no card processor: funding and payouts are not configured, for anyone
+    ("POST", "/v1/wallets/{currency}/fundings"): Route(
+        ("currency",), everyone(503),
+        body=lambda world, caller, target: {"amount": 100, "payment_method": "pm_card_visa"}),
+    ("POST", "/v1/wallets/{currency}/payouts"): Route(
+        ("currency",), everyone(503),
+        body=lambda world, caller, target: {"amount": 100, "destination": "ba_bench"}),
+    ("GET", "/v1/fundings/{funding_id}"): Route(("tom",), everyone(404, same=True)),
+    ("GET", "/v1/payouts/{payout_id}"): Route(("tom",), everyone(404, same=True)),
     ("POST", "/v1/conversations/{conversation_id}/payments"): Route(
         CONVERSATIONS, members(202), body=pay_another_member),
     ("GET", "/v1/payments/{payment_id}"): Route(("payment",), only(PAYMENT_PARTIES, Same())),

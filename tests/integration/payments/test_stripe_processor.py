@@ -23,8 +23,8 @@ from adapters.payments.stripe_processor import (
     ProcessorUnavailable,
     StripeProcessor,
 )
-from adapters.payments.stripe_signatures import verify
 from commands.payments.card_processor import NotAProcessorToken, WebhookSignatureInvalid
+from commands.payments.webhook_signatures import verify
 from tests.providers import stripe
 from tests.providers.servers import LocalServer, free_port
 

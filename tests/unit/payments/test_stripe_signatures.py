@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.payments.stripe_signatures import sign, verify
 from commands.payments.card_processor import WebhookSignatureInvalid
+from commands.payments.webhook_signatures import sign, verify
 
 SECRET = "whsec_test_secret"
 OLD_SECRET = "whsec_previous_secret"

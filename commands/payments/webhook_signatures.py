@@ -1,4 +1,5 @@
-"""Stripe's webhook signatures: the `Stripe-Signature` header, made and checked.
+"""Stripe's webhook signatures: the `Stripe-Signature` header, made and checked (pure: the
+webhook route checks with it, the stand-in signs with its own copy of the scheme).
 
 The header is `t=<unix seconds>,v1=<hex HMAC-SHA256>` where the MAC is over
 `f"{t}.".encode() + body` (the raw body, byte for byte, never a re-serialised JSON) keyed with
