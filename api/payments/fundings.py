@@ -7,9 +7,10 @@ state (processing, action_required, succeeded, failed) is read with GET. A payou
 money at once: a short wallet is 409 before anything is sent. Someone else's funding or
 payout answers 404, as an unknown one does.
 
-Without a configured processor (`PARLEY_PAYMENT_PROCESSOR_URL` unset) these routes answer 503
+Without a configured processor (`PARLEY_PAYMENT_PROCESSOR_URL` unset) these routes answer 404
 "funding is not configured": the routes exist (the API's shape does not depend on settings)
-but nothing would ever charge.
+but nothing would ever charge, and a server error (5xx) would say the server failed, which
+it did not.
 
 The webhook route has no bearer authentication: the `Stripe-Signature` over the raw body is
 the authentication. A missing, forged or stale signature is 400 and nothing is recorded. Its
@@ -83,7 +84,7 @@ FUNDING_ANSWERS = Answers({FundingChanged: _changed, PayoutChanged: _changed})
 
 
 def _not_configured() -> JSONResponse:
-    return problem_response(503, "Service unavailable", NOT_CONFIGURED)
+    return problem_response(404, "Not found", NOT_CONFIGURED)
 
 
 Fundings = Annotated[FundingQueries, Depends(read_model(FundingQueries))]
@@ -156,9 +157,9 @@ class WebhookAnswer(BaseModel):
     applied: bool = Field(description="False: a duplicate, stale, unknown or foreign event")
 
 
-PROBLEMS = problem_responses(*COMMAND_PROBLEMS, 503, described={
-    409: "the wallet holds too little (payouts), or the key was used for another request",
-    503: NOT_CONFIGURED})
+PROBLEMS = problem_responses(*COMMAND_PROBLEMS, described={
+    404: NOT_CONFIGURED,
+    409: "the wallet holds too little (payouts), or the key was used for another request"})
 
 
 def _configured(parley: Any) -> bool:
@@ -205,7 +206,8 @@ async def request_payout(currency: Annotated[str, Path(min_length=3, max_length=
 
 
 @router.get("/v1/fundings/{funding_id}", response_model=FundingView,
-            summary="Read my funding", responses=problem_responses(*QUERY_PROBLEMS))
+            summary="Read my funding", responses=problem_responses(
+                *QUERY_PROBLEMS, described={404: "no such funding of yours"}))
 def get_funding(funding_id: uuid.UUID, caller: UserId, gate: Gate, fundings: Fundings,
                 position: ConsistencyPosition = None) -> dict[str, Any]:
     """One of the caller's fundings (anyone else's answers 404, as an unknown one)."""
@@ -214,7 +216,8 @@ def get_funding(funding_id: uuid.UUID, caller: UserId, gate: Gate, fundings: Fun
 
 
 @router.get("/v1/payouts/{payout_id}", response_model=PayoutView, summary="Read my payout",
-            responses=problem_responses(*QUERY_PROBLEMS))
+            responses=problem_responses(*QUERY_PROBLEMS,
+                                        described={404: "no such payout of yours"}))
 def get_payout(payout_id: uuid.UUID, caller: UserId, gate: Gate, fundings: Fundings,
                position: ConsistencyPosition = None) -> dict[str, Any]:
     """One of the caller's payouts (anyone else's answers 404, as an unknown one)."""
@@ -262,7 +265,8 @@ def outcome_of(event: dict[str, Any]) -> RecordFundingOutcome | RecordPayoutOutc
 
 
 @router.post("/v1/payments/processor/webhooks", response_model=WebhookAnswer,
-             summary="The card processor's webhooks", responses=problem_responses(400, 503))
+             summary="The card processor's webhooks",
+             responses=problem_responses(400, described={404: NOT_CONFIGURED}))
 async def processor_webhook(request: Request, parley: ParleyDep, writer: Writer) -> Any:
     """Verified by its signature over the raw body; applied once per event id."""
     payload = await request.body()

@@ -363,10 +363,10 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/v1/wallets/{currency}/statement"): Route(("currency",), everyone(200)),
     # this world has no card processor: funding and payouts are not configured, for anyone
     ("POST", "/v1/wallets/{currency}/fundings"): Route(
-        ("currency",), everyone(503),
+        ("currency",), everyone(404),
         body=lambda world, caller, target: {"amount": 100, "payment_method": "pm_card_visa"}),
     ("POST", "/v1/wallets/{currency}/payouts"): Route(
-        ("currency",), everyone(503),
+        ("currency",), everyone(404),
         body=lambda world, caller, target: {"amount": 100, "destination": "ba_bench"}),
     ("GET", "/v1/fundings/{funding_id}"): Route(("tom",), everyone(404, same=True)),
     ("GET", "/v1/payouts/{payout_id}"): Route(("tom",), everyone(404, same=True)),

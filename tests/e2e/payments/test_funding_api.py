@@ -1,7 +1,7 @@
 """Funding and payouts over HTTP, embedded profile in process: the processor's signed
 webhooks credit a funding once (duplicates and stale events change nothing), a forged or
 stale signature is 400 and records nothing, someone else's funding is 404, a payout holds
-the money at once, and without a processor the routes answer 503.
+the money at once, and without a processor the routes answer 404.
 
 The funding process managers are not in the manifest yet (the lead lists them), so these
 tests drive fundings by webhook alone; the charge through the stand-in is H6's next part.
@@ -122,12 +122,12 @@ def test_a_payout_beyond_the_wallet_is_409_at_once(payments: Payments) -> None:
     assert accepted.status_code == 202, accepted.text
 
 
-def test_without_a_processor_funding_is_503(tmp_path: Path) -> None:
+def test_without_a_processor_funding_is_not_found(tmp_path: Path) -> None:
     with TestClient(create_app(build(payment_settings(tmp_path)))) as http:
         ada = ParleyClient(http).register("Ada")
         answer = http.post("/v1/wallets/USD/fundings", headers=ada.auth | {
             "Idempotency-Key": "k1"}, json={"amount": 100, "payment_method": "pm_card_visa"})
-        assert answer.status_code == 503
+        assert answer.status_code == 404 and answer.json()["detail"] == "funding is not configured"
 
 
 def test_a_card_number_is_refused_before_it_is_recorded_or_logged(
